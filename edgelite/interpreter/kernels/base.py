@@ -1,0 +1,187 @@
+"""The kernel contract: a *prepare* step and an *eval* step per operator.
+
+``prepare(ctx)`` runs once per ``allocate_tensors`` (and after a resize). It reads the
+operator's options and its input tensors' shapes, dtypes, quantization and constant
+data, sets every output's shape with ``ctx.set_output_shape`` and returns a small
+frozen dataclass of everything ``eval`` needs (strides, padding, multipliers, packed
+weights, scratch buffers). It raises ``ShapeError``/``UnsupportedOperatorError`` for
+inputs it cannot take, so problems show before any ``invoke``.
+
+``eval(params, inputs, outputs)`` runs on every ``invoke``: it reads the input arrays
+(arena views or constant views, ``None`` for an omitted optional input) and writes
+into the output arrays it is given. It does not validate and does not resize.
+
+Several kernels can be registered for one operator (float, int8, hybrid...): the
+interpreter uses the first whose ``accepts(ctx)`` is true, and reports an operator as
+unsupported when none accepts it. A kernel may also define ``eval_jit`` (same
+signature as ``eval``), a Numba version that must give the same results; the
+interpreter uses it when Numba is importable and the op resolver allows it.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.interpreter.kernels.base import Kernel, register, OpContext
+    >>> class Negate(Kernel):   # (not registered: a sketch)
+    ...     def prepare(self, ctx):
+    ...         ctx.set_output_shape(0, ctx.inputs[0].shape)
+    ...     def eval(self, params, inputs, outputs):
+    ...         np.negative(inputs[0], out=outputs[0])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from edgelite.errors import ShapeError
+
+
+@dataclass
+class QuantInfo:
+    """Quantization of one tensor: ``real = scale * (q - zero_point)``."""
+
+    scale: np.ndarray  # float32, one value per tensor or per channel
+    zero_point: np.ndarray  # int64, same length as scale
+    quantized_dimension: int = 0
+
+    @property
+    def per_channel(self) -> bool:
+        return self.scale.size > 1
+
+    @property
+    def scalar_scale(self) -> float:
+        return float(self.scale[0])
+
+    @property
+    def scalar_zero_point(self) -> int:
+        return int(self.zero_point[0])
+
+
+@dataclass
+class TensorInfo:
+    """What ``prepare`` may know about a tensor.
+
+    ``data`` is set for constant tensors (model weights, and tensors the interpreter
+    could compute before ``invoke`` because all their producers' inputs were constant).
+    """
+
+    index: int
+    name: str
+    shape: tuple[int, ...] | None
+    dtype: np.dtype
+    type: int  # TensorType code
+    quant: QuantInfo | None = None
+    data: np.ndarray | None = None
+    is_variable: bool = False
+
+    @property
+    def is_constant(self) -> bool:
+        return self.data is not None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape is not None else -1
+
+
+@dataclass
+class OpContext:
+    """Everything ``prepare`` sees of one operator."""
+
+    op_name: str  # e.g. "CONV_2D"
+    op_index: int
+    version: int
+    options: Any  # generated *OptionsT object for builtin_options, or None
+    options2: Any  # builtin_options_2 object, or None
+    custom_options: bytes | None
+    inputs: list[TensorInfo | None]
+    outputs: list[TensorInfo]
+    num_threads: int = 1
+    use_jit: bool = False
+    output_shapes: list[tuple[int, ...] | None] = field(default_factory=list)
+    dynamic_outputs: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if not self.output_shapes:
+            self.output_shapes = [None] * len(self.outputs)
+
+    def input(self, i: int) -> TensorInfo:
+        """Input ``i``; raises ``ShapeError`` when it is missing or omitted (-1)."""
+        if i >= len(self.inputs) or self.inputs[i] is None:
+            raise ShapeError(f"{self.op_name} (operator {self.op_index}) needs input {i}")
+        return self.inputs[i]
+
+    def optional_input(self, i: int) -> TensorInfo | None:
+        return self.inputs[i] if i < len(self.inputs) else None
+
+    def set_output_shape(self, i: int, shape) -> None:
+        shape = tuple(int(d) for d in shape)
+        if any(d < 0 for d in shape):
+            raise ShapeError(f"{self.op_name} (operator {self.op_index}): negative output dimension in {shape}")
+        self.output_shapes[i] = shape
+
+    def set_output_dynamic(self, i: int) -> None:
+        """Output ``i``'s shape depends on input values: ``eval`` returns it instead."""
+        self.dynamic_outputs.add(i)
+
+    def fail(self, message: str) -> ShapeError:
+        """A ShapeError that names this operator; ``raise ctx.fail("...")``."""
+        return ShapeError(f"{self.op_name} (operator {self.op_index}, version {self.version}): {message}")
+
+
+class Kernel:
+    """Base class of every kernel. Subclasses override ``prepare`` and ``eval``."""
+
+    op: ClassVar[str] = ""
+    # Optional Numba implementation with eval's signature, set by subclasses.
+    eval_jit: ClassVar[Callable | None] = None
+
+    def accepts(self, ctx: OpContext) -> bool:
+        """Whether this kernel handles this operator's dtypes and options."""
+        return True
+
+    def prepare(self, ctx: OpContext) -> Any:
+        raise NotImplementedError
+
+    def eval(self, params: Any, inputs: list, outputs: list) -> dict[int, np.ndarray] | None:
+        """Write the outputs. Return ``{i: array}`` only for dynamic outputs."""
+        raise NotImplementedError
+
+
+# op name -> kernels in registration order
+_REGISTRY: dict[str, list[Kernel]] = {}
+
+
+def register(*op_names: str) -> Callable[[type[Kernel]], type[Kernel]]:
+    """Class decorator: register a kernel for one or more builtin operator names."""
+
+    def deco(cls: type[Kernel]) -> type[Kernel]:
+        instance = cls()
+        for name in op_names:
+            _REGISTRY.setdefault(name, []).append(instance)
+        if not cls.op:
+            cls.op = op_names[0]
+        return cls
+
+    return deco
+
+
+def kernels_for(op_name: str) -> list[Kernel]:
+    from edgelite.interpreter.kernels import load_all
+
+    load_all()
+    return list(_REGISTRY.get(op_name, ()))
+
+
+def registered_ops() -> list[str]:
+    from edgelite.interpreter.kernels import load_all
+
+    load_all()
+    return sorted(_REGISTRY)
+
+
+def select_kernel(ctx: OpContext) -> Kernel | None:
+    for k in kernels_for(ctx.op_name):
+        if k.accepts(ctx):
+            return k
+    return None

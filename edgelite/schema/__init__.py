@@ -1,0 +1,31 @@
+"""The ``.tflite`` format: TFLite schema v3 (file identifier ``TFL3``).
+
+``read_model`` parses a file into the typed ``Model`` (constant data stays a zero-copy
+view of the memory-mapped file); ``write_model`` writes it back; ``ModelBuilder``
+makes models from scratch. The generated accessors live in ``edgelite.schema.fb``
+(regenerate with ``python -m edgelite.schema.regenerate``).
+
+Example:
+    >>> from edgelite.schema import read_model, write_model
+    >>> from edgelite.schema.model import Model, Subgraph
+    >>> m = read_model(write_model(Model(subgraphs=[Subgraph()])))
+    >>> m.version
+    3
+"""
+
+from edgelite.schema.model import (  # noqa: F401
+    Buffer,
+    Metadata,
+    Model,
+    Operator,
+    OperatorCode,
+    QuantizationParameters,
+    SignatureDef,
+    SparsityParameters,
+    Subgraph,
+    Tensor,
+    TensorMap,
+    TensorType,
+)
+from edgelite.schema.reader import read_model, validate_model  # noqa: F401
+from edgelite.schema.writer import write_model  # noqa: F401
