@@ -1,0 +1,25 @@
+"""Operator kernels. Each module registers its kernels with ``@register(...)``.
+
+The list below is explicit on purpose: importing a module is what registers its
+kernels, and a test checks that every module here registers at least one.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# One entry per op-family module, in no particular order.
+KERNEL_MODULES: tuple[str, ...] = (
+)
+
+_loaded = False
+
+
+def load_all() -> None:
+    """Import every kernel module once (registration happens on import)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for name in KERNEL_MODULES:
+        importlib.import_module(f"{__name__}.{name}")

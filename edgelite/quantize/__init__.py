@@ -1,0 +1,1 @@
+"""edgelite.quantize"""
