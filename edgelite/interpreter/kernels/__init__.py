@@ -10,6 +10,7 @@ import importlib
 
 # One entry per op-family module, in no particular order.
 KERNEL_MODULES: tuple[str, ...] = (
+    "elementwise_quant",
 )
 
 _loaded = False
