@@ -16,8 +16,17 @@ Two forms of ``MultiplyByQuantizedMultiplier`` exist in LiteRT's sources:
   (31 - shift)`` in 64 bits, one round-half-up.
 
 ``SINGLE_ROUNDING`` below picks the form used when a caller does not say. Its
-default is the form the ``ai-edge-litert`` wheel's builtin kernels were measured
-to use (``tests/interpreter/test_fixedpoint.py`` checks it against LiteRT).
+default (False: double rounding) is what the ``ai-edge-litert`` 2.3 wheel's
+``common.h`` kernels were measured to use (depthwise conv, the 16x8 kernels; the
+kernel tests compare with LiteRT bit for bit).
+
+A third form, :data:`ROUND_DOUBLE_UP`, was *measured* on the same wheel for the int8
+kernels it runs through its GEMM backend (ruy's x86 kernels: CONV_2D,
+FULLY_CONNECTED, BATCH_MATMUL, TRANSPOSE_CONV): ``SaturatingRoundingDoublingHighMul``
+as above, then a right shift that rounds ties toward +infinity
+(``(v + 2**(e-1)) >> e``) instead of away from zero. The two double forms differ
+only on negative exact ties of the second step (about one output in a thousand).
+Kernels name the form they follow with one of the ``ROUND_*`` codes.
 
 Each operation exists twice: vectorized over numpy arrays (int64 intermediates,
 int32-valued results) for reference kernels, and as a scalar function compiled
@@ -46,6 +55,11 @@ from edgelite.interpreter.kernels.jit import njit
 # Which MultiplyByQuantizedMultiplier form callers get by default (see module doc).
 SINGLE_ROUNDING: bool = False
 
+# Rounding-form codes (plain ints so Numba kernels can take them as arguments).
+ROUND_DOUBLE = 0  # gemmlowp: SRDHM, then RoundingDivideByPOT (ties away from zero)
+ROUND_SINGLE = 1  # TFLITE_SINGLE_ROUNDING: one 64-bit round-half-up shift
+ROUND_DOUBLE_UP = 2  # SRDHM, then a right shift rounding ties toward +inf (ruy x86)
+
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
 
@@ -57,6 +71,20 @@ def single_rounding_default() -> bool:
 
 def _resolve(single_rounding: bool | None) -> bool:
     return single_rounding_default() if single_rounding is None else bool(single_rounding)
+
+
+def default_mode() -> int:
+    """The ``ROUND_*`` code of the module default (``SINGLE_ROUNDING``)."""
+    return ROUND_SINGLE if single_rounding_default() else ROUND_DOUBLE
+
+
+def gemm_mode() -> int:
+    """The ``ROUND_*`` code for kernels LiteRT runs through its GEMM backend.
+
+    ``ROUND_DOUBLE_UP`` (measured on ai-edge-litert 2.3, x86), or ``ROUND_SINGLE``
+    when the module is switched to the single-rounding build.
+    """
+    return ROUND_SINGLE if single_rounding_default() else ROUND_DOUBLE_UP
 
 
 # --------------------------------------------------------------------------------------
@@ -121,6 +149,38 @@ def quantize_multiplier_array(real_multipliers, single_rounding: bool | None = N
     return q, s
 
 
+def quantized_activation_range(activation: int, scale: float, zero_point: int, dtype) -> tuple[int, int]:
+    """Clamp bounds of a fused activation on a quantized output (LiteRT
+    ``CalculateActivationRangeQuantized``).
+
+    The activation's real bounds are quantized as ``zp + round(f / scale)`` with the
+    division in float32 and ties away from zero, then intersected with the dtype's range.
+    Codes: 0 NONE, 1 RELU, 2 RELU_N1_TO_1, 3 RELU6; others are refused.
+
+    Example:
+        >>> quantized_activation_range(3, 0.05, -128, np.int8)
+        (-128, -8)
+    """
+    info = np.iinfo(dtype)
+    qmin, qmax = int(info.min), int(info.max)
+
+    def quantize(f: float) -> int:
+        v = float(np.float32(f) / np.float32(scale))
+        return int(zero_point) + int(math.copysign(math.floor(abs(v) + 0.5), v))
+
+    if activation == 0:
+        return qmin, qmax
+    if activation == 1:
+        return max(qmin, quantize(0.0)), qmax
+    if activation == 3:
+        return max(qmin, quantize(0.0)), min(qmax, quantize(6.0))
+    if activation == 2:
+        return max(qmin, quantize(-1.0)), min(qmax, quantize(1.0))
+    from edgelite.errors import UnsupportedOperatorError
+
+    raise UnsupportedOperatorError(f"fused activation code {activation} is not supported on a quantized output")
+
+
 # --------------------------------------------------------------------------------------
 # Vectorized numpy versions (int64 intermediates)
 # --------------------------------------------------------------------------------------
@@ -169,7 +229,9 @@ def rounding_divide_by_pot(x, exponent) -> np.ndarray:
     return (x >> e) + (remainder > threshold).astype(np.int64)
 
 
-def multiply_by_quantized_multiplier(x, quantized_multiplier, shift, single_rounding: bool | None = None) -> np.ndarray:
+def multiply_by_quantized_multiplier(
+    x, quantized_multiplier, shift, single_rounding: bool | None = None, *, mode: int | None = None
+) -> np.ndarray:
     """LiteRT's MultiplyByQuantizedMultiplier for int32 ``x`` (any broadcastable shapes).
 
     Args:
@@ -177,6 +239,7 @@ def multiply_by_quantized_multiplier(x, quantized_multiplier, shift, single_roun
         quantized_multiplier: int32 ``q`` (scalar or per-element / per-channel array).
         shift: the exponent from :func:`quantize_multiplier` (same broadcasting).
         single_rounding: rounding form; ``None`` means the module default.
+        mode: a ``ROUND_*`` code; overrides ``single_rounding`` when given.
 
     Returns:
         int64 array of int32-range values, ``~= x * q * 2**(shift - 31)``.
@@ -188,7 +251,9 @@ def multiply_by_quantized_multiplier(x, quantized_multiplier, shift, single_roun
     x = np.asarray(x, dtype=np.int64)
     q = np.asarray(quantized_multiplier, dtype=np.int64)
     shift = np.asarray(shift, dtype=np.int64)
-    if _resolve(single_rounding):
+    if mode is None:
+        mode = ROUND_SINGLE if _resolve(single_rounding) else ROUND_DOUBLE
+    if mode == ROUND_SINGLE:
         total = 31 - shift
         r = (x * q + (np.int64(1) << (total - 1))) >> total
         return _wrap_int32(r)
@@ -196,7 +261,10 @@ def multiply_by_quantized_multiplier(x, quantized_multiplier, shift, single_roun
     right = np.maximum(-shift, 0)
     # C computes x * (1 << left_shift) in int32 (wrapping on overflow).
     xl = _wrap_int32(x << left)
-    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(xl, q), right)
+    high = saturating_rounding_doubling_high_mul(xl, q)
+    if mode == ROUND_DOUBLE_UP:
+        return (high + ((np.int64(1) << right) >> 1)) >> right
+    return rounding_divide_by_pot(high, right)
 
 
 def multiply_by_quantized_multiplier_int64(x, quantized_multiplier, shift) -> np.ndarray:
@@ -276,10 +344,24 @@ def mbqm_single_scalar(x, q, shift):
 
 
 @njit
-def mbqm_scalar(x, q, shift, single_rounding):
-    """MultiplyByQuantizedMultiplier in the form ``single_rounding`` names."""
-    if single_rounding:
+def mbqm_double_up_scalar(x, q, shift):
+    """SRDHM, then a right shift rounding ties toward +inf (``ROUND_DOUBLE_UP``)."""
+    left = shift if shift > 0 else 0
+    right = -shift if shift < 0 else 0
+    high = srdhm_scalar(wrap_int32_scalar(np.int64(x) << left), q)
+    return (high + ((np.int64(1) << right) >> 1)) >> right
+
+
+@njit
+def mbqm_scalar(x, q, shift, mode):
+    """MultiplyByQuantizedMultiplier in the form the ``ROUND_*`` code ``mode`` names.
+
+    ``mode`` may also be a bool (True = single rounding, False = double rounding).
+    """
+    if mode == 1:
         return mbqm_single_scalar(x, q, shift)
+    if mode == 2:
+        return mbqm_double_up_scalar(x, q, shift)
     return mbqm_double_scalar(x, q, shift)
 
 
@@ -298,7 +380,13 @@ def mbqm_int64_scalar(x, q, shift):
 
 __all__ = [
     "SINGLE_ROUNDING",
+    "ROUND_DOUBLE",
+    "ROUND_SINGLE",
+    "ROUND_DOUBLE_UP",
     "single_rounding_default",
+    "default_mode",
+    "gemm_mode",
+    "quantized_activation_range",
     "quantize_multiplier",
     "quantize_multiplier_array",
     "saturating_rounding_doubling_high_mul",
@@ -310,6 +398,7 @@ __all__ = [
     "wrap_int32_scalar",
     "mbqm_double_scalar",
     "mbqm_single_scalar",
+    "mbqm_double_up_scalar",
     "mbqm_scalar",
     "mbqm_int64_scalar",
 ]

@@ -247,3 +247,39 @@ def test_default_switch_is_used(monkeypatch):
     assert int(fp.multiply_by_quantized_multiplier(x, 3 << 29, -1)[0]) == 0
     monkeypatch.setattr(fp, "SINGLE_ROUNDING", False)
     assert int(fp.multiply_by_quantized_multiplier(x, 3 << 29, -1)[0]) == 1
+
+
+# ---------------------------------------------------------------- the measured GEMM form
+
+
+def ref_mbqm_double_up(x: int, q: int, shift: int) -> int:
+    left, right = max(shift, 0), max(-shift, 0)
+    return round_half_up(Fraction(ref_srdhm(wrap32(x * (1 << left)), q), 1 << right))
+
+
+def test_double_up_mode_vectorized_and_scalar():
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.integers(-(1 << 22), 1 << 22, 300), np.arange(-40, 40)]).astype(np.int64)
+    for shift in range(-31, 8):
+        q = rng.integers(1 << 30, (1 << 31) - 1, x.size, endpoint=True)
+        got = fp.multiply_by_quantized_multiplier(x, q, shift, mode=fp.ROUND_DOUBLE_UP)
+        want = [ref_mbqm_double_up(int(a), int(b), shift) for a, b in zip(x, q)]
+        assert got.tolist() == want
+        assert [int(fp.mbqm_scalar(int(a), int(b), shift, fp.ROUND_DOUBLE_UP)) for a, b in zip(x[:50], q[:50])] == want[:50]
+    # it differs from gemmlowp's form exactly on negative ties of the second rounding:
+    # x=-3, M=0.375 (q=3<<29, shift=-1): srdhm = -2.25 -> -2, then -2/2 = -1 both ways;
+    # x=-1, q=3<<29, shift=-1: srdhm(-1, .75) = -0.75 -> -1, then -0.5: away -> -1, up -> 0
+    assert int(fp.multiply_by_quantized_multiplier(-1, 3 << 29, -1, mode=fp.ROUND_DOUBLE)) == -1
+    assert int(fp.multiply_by_quantized_multiplier(-1, 3 << 29, -1, mode=fp.ROUND_DOUBLE_UP)) == 0
+
+
+def test_quantized_activation_range():
+    # RELU6 on scale 0.05, zp -128: 6/0.05 = 120 -> -8
+    assert fp.quantized_activation_range(3, 0.05, -128, np.int8) == (-128, -8)
+    assert fp.quantized_activation_range(1, 0.1, 3, np.int8) == (3, 127)
+    assert fp.quantized_activation_range(0, 0.1, 3, np.uint8) == (0, 255)
+    # RELU_N1_TO_1 with scale 0.4: 1/0.4 = 2.5 -> 3 (ties away), -2.5 -> -3
+    assert fp.quantized_activation_range(2, 0.4, 0, np.int8) == (-3, 3)
+    assert fp.quantized_activation_range(3, 1e-4, 0, np.int16) == (0, 32767)
+    with pytest.raises(Exception):
+        fp.quantized_activation_range(4, 0.1, 0, np.int8)
