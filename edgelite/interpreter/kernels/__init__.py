@@ -11,6 +11,7 @@ import importlib
 # One entry per op-family module, in no particular order.
 KERNEL_MODULES: tuple[str, ...] = (
     "elementwise_quant",
+    "activations_quant",
 )
 
 _loaded = False
