@@ -12,6 +12,7 @@ import importlib
 KERNEL_MODULES: tuple[str, ...] = (
     "elementwise_quant",
     "activations_quant",
+    "conv",
 )
 
 _loaded = False

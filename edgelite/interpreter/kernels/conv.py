@@ -1,0 +1,183 @@
+"""Float32 CONV_2D.
+
+Semantics of TFLite's builtin (``reference_ops::Conv``): input NHWC ``[N, H, W, Cin]``,
+filter OHWI ``[Cout, KH, KW, Cin / groups]``, optional bias ``[Cout]``::
+
+    out[b, oy, ox, o] = act(bias[o] + sum_{ky, kx, c} x[b, oy*sh - ph + ky*dh,
+                                                        ox*sw - pw + kx*dw, g*fc + c]
+                                                  * w[o, ky, kx, c])
+
+with ``g = o // (Cout / groups)``, ``groups = Cin / fc`` and zeros outside the image.
+Output size and padding follow ``conv_geometry`` (SAME / VALID, with dilation).
+
+``prepare`` packs the filter once as a ``[KH*KW*fc, Cout]`` matrix (the layout BLAS
+wants as right-hand side) and allocates the im2col scratch block. ``eval`` is the
+readable numpy version (whole-image im2col, then ``matmul``); ``eval_jit`` is the fast
+one: a 1x1 stride-1 convolution is a single GEMM over the activation viewed as
+``[N*H*W, Cin]``, anything else gathers blocks of rows into the scratch buffer and
+multiplies each block, with the bias and the clamp applied while it is in cache.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.interpreter.kernels.conv import Conv2DFloat
+    >>> from edgelite.interpreter.kernels.base import OpContext, TensorInfo
+    >>> from edgelite.schema.fb.Conv2DOptions import Conv2DOptionsT
+    >>> opts = Conv2DOptionsT(); opts.strideW = opts.strideH = 1; opts.padding = 1  # VALID
+    >>> f32 = np.dtype(np.float32)
+    >>> w = np.ones((2, 3, 3, 1), np.float32)
+    >>> ctx = OpContext("CONV_2D", 0, 1, opts, None, None,
+    ...     [TensorInfo(0, "x", (1, 4, 4, 1), f32, 0), TensorInfo(1, "w", w.shape, f32, 0, data=w), None],
+    ...     [TensorInfo(2, "y", None, f32, 0)])
+    >>> k = Conv2DFloat(); p = k.prepare(ctx); ctx.output_shapes[0]
+    (1, 2, 2, 2)
+    >>> out = np.empty((1, 2, 2, 2), np.float32)
+    >>> k.eval(p, [np.ones((1, 4, 4, 1), np.float32), w, None], [out])
+    >>> float(out[0, 0, 0, 0])
+    9.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgelite.interpreter.kernels import gemm
+from edgelite.interpreter.kernels.base import Kernel, OpContext, register
+from edgelite.interpreter.kernels.conv_geometry import activation_range, window_geometry
+
+F32 = np.dtype(np.float32)
+
+
+def is_float32(ctx: OpContext, *indices: int) -> bool:
+    """True when the given inputs (those present) and every output are float32."""
+    for i in indices:
+        t = ctx.optional_input(i)
+        if t is not None and t.dtype != F32:
+            return False
+    return all(o.dtype == F32 for o in ctx.outputs)
+
+
+def bias_vector(ctx: OpContext, index: int, n: int) -> np.ndarray:
+    """The op's float bias as a contiguous ``[n]`` array (zeros when omitted)."""
+    t = ctx.optional_input(index)
+    if t is None:
+        return np.zeros(n, np.float32)
+    if t.data is None:
+        raise ctx.fail(f"bias (input {index}) must be a constant tensor")
+    if t.size != n:
+        raise ctx.fail(f"bias has {t.size} elements, expected {n}")
+    return np.ascontiguousarray(t.data, np.float32).reshape(n)
+
+
+@dataclass(frozen=True)
+class Conv2DParams:
+    """What ``eval`` needs for one float CONV_2D."""
+
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    pad_h: int
+    pad_w: int
+    out_h: int
+    out_w: int
+    groups: int
+    pointwise: bool  # 1x1, stride 1: a single GEMM over [N*H*W, Cin]
+    w: np.ndarray | None  # [KH*KW*Cin, Cout] (groups == 1) or [groups, KH*KW*fc, Cout/groups]; None: pack in eval
+    bias: np.ndarray  # [Cout] float32, zeros when the op has none
+    has_bias: bool
+    lo: np.float32
+    hi: np.float32
+    cols: np.ndarray  # im2col scratch block [rows, KH*KW*fc]
+    tmp: np.ndarray  # grouped conv: per-group output block [rows, Cout/groups]
+    block: int  # rows per GEMM block (pointwise path)
+
+
+def pack_filter(w: np.ndarray, groups: int) -> np.ndarray:
+    """OHWI filter -> ``[KH*KW*fc, Cout]`` (groups 1) or ``[groups, KH*KW*fc, og]``."""
+    cout = w.shape[0]
+    k = w.shape[1] * w.shape[2] * w.shape[3]
+    if groups == 1:
+        return np.ascontiguousarray(w.reshape(cout, k).T, np.float32)
+    og = cout // groups
+    return np.ascontiguousarray(w.reshape(groups, og, k).transpose(0, 2, 1), np.float32)
+
+
+@register("CONV_2D")
+class Conv2DFloat(Kernel):
+    """CONV_2D with float32 input, filter, bias and output."""
+
+    def accepts(self, ctx: OpContext) -> bool:
+        return is_float32(ctx, 0, 1, 2)
+
+    def prepare(self, ctx: OpContext) -> Conv2DParams:
+        x, f = ctx.input(0), ctx.input(1)
+        o = ctx.options
+        if o is None or o.strideW < 1 or o.strideH < 1:
+            raise ctx.fail("needs Conv2DOptions with strides >= 1")
+        if x.shape is None or len(x.shape) != 4 or f.shape is None or len(f.shape) != 4:
+            raise ctx.fail(f"input {x.shape} and filter {f.shape} must both be 4-D (NHWC, OHWI)")
+        n, h, w, cin = x.shape
+        cout, kh, kw, fc = f.shape
+        if fc <= 0 or cin % fc != 0:
+            raise ctx.fail(f"input channels {cin} are not a multiple of filter channels {fc}")
+        groups = cin // fc
+        if cout % groups != 0:
+            raise ctx.fail(f"output channels {cout} are not a multiple of groups {groups}")
+        dh, dw = max(1, o.dilationHFactor), max(1, o.dilationWFactor)
+        gy = window_geometry(h, kh, o.strideH, dh, o.padding)
+        gx = window_geometry(w, kw, o.strideW, dw, o.padding)
+        if gy.out_size < 0 or gx.out_size < 0:
+            raise ctx.fail(f"filter {kh}x{kw} (dilation {dh}x{dw}) does not fit input {h}x{w} with VALID padding")
+        ctx.set_output_shape(0, (n, gy.out_size, gx.out_size, cout))
+        # LiteRT's float conv ignores a fused TANH/SIGN_BIT; so do we (strict=False).
+        lo, hi = activation_range(o.fusedActivationFunction, ctx.op_name, strict=False)
+        k = kh * kw * fc
+        pointwise = kh == kw == 1 and o.strideH == o.strideW == 1 and groups == 1
+        rows = min(gemm.rows_per_block(cout // groups, k), max(1, gy.out_size * gx.out_size))
+        gemm.set_blas_threads(ctx.num_threads)
+        return Conv2DParams(
+            kh=kh, kw=kw, sh=o.strideH, sw=o.strideW, dh=dh, dw=dw,
+            pad_h=gy.pad_before, pad_w=gx.pad_before, out_h=gy.out_size, out_w=gx.out_size,
+            groups=groups, pointwise=pointwise,
+            w=pack_filter(f.data, groups) if f.data is not None else None,
+            bias=bias_vector(ctx, 2, cout), has_bias=ctx.optional_input(2) is not None,
+            lo=np.float32(lo), hi=np.float32(hi),
+            cols=np.empty((0 if pointwise else rows, k), np.float32),
+            tmp=np.empty((rows if groups > 1 else 0, cout // groups), np.float32),
+            block=rows,
+        )
+
+    def eval(self, p: Conv2DParams, inputs, outputs) -> None:
+        x, out = inputs[0], outputs[0]
+        w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
+        cin = x.shape[3]
+        cout = out.shape[3]
+        if p.groups == 1:
+            cols = gemm.im2col(x, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.out_h, p.out_w)
+            np.matmul(cols, w, out=out.reshape(-1, cout))
+        else:
+            fc, og = cin // p.groups, cout // p.groups
+            for g in range(p.groups):
+                xg = x[..., g * fc : (g + 1) * fc]
+                cols = gemm.im2col(xg, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.out_h, p.out_w)
+                out[..., g * og : (g + 1) * og] = (cols @ w[g]).reshape(out.shape[:3] + (og,))
+        gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))
+
+    def eval_jit(self, p: Conv2DParams, inputs, outputs) -> None:
+        x, out = inputs[0], outputs[0]
+        w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
+        if p.pointwise:
+            gemm.gemm_bias_act_jit(x.reshape(-1, x.shape[3]), w, p.bias, p.lo, p.hi, out.reshape(-1, out.shape[3]), p.block)
+        elif p.groups == 1:
+            gemm.conv_gemm_jit(x, w, p.bias, p.lo, p.hi, out, p.cols, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w)
+        else:
+            gemm.grouped_conv_jit(
+                x, w, p.bias, p.lo, p.hi, out, p.cols, p.tmp, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.groups
+            )
+
+
+__all__ = ["Conv2DFloat", "Conv2DParams", "pack_filter", "is_float32", "bias_vector"]
