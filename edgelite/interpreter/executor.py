@@ -1,0 +1,311 @@
+"""Running one subgraph: prepare every kernel, fold constants, plan the arena, invoke.
+
+``SubgraphRuntime.allocate()`` walks the operators in order:
+
+1. it builds each operator's ``OpContext`` from the current shapes (inputs may have
+   been resized) and calls the kernel's ``prepare``, which sets the output shapes;
+2. an operator whose inputs are all constant (model weights or outputs folded
+   earlier) and that has no state is evaluated right there, and its outputs become
+   constants: shape arithmetic (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) costs
+   nothing at ``invoke``;
+3. an operator reading a tensor whose shape is only known at run time (a *dynamic*
+   output, see ``OpContext.set_output_dynamic``) is *deferred*: it is prepared again
+   on every ``invoke`` with the real shapes, and its outputs live outside the arena;
+4. every other non-constant tensor gets a slot in one uint8 arena planned by
+   ``planner.plan_arena`` from its lifetime; variables get their own persistent
+   arrays; constants stay zero-copy views of the model file.
+
+``invoke()`` then runs a precomputed list of ``(function, params, inputs, outputs)``
+steps whose input and output arrays are views made once at allocation.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.schema import read_model
+    >>> from edgelite.schema.builder import ModelBuilder
+    >>> from edgelite.interpreter.graph import load_subgraph, resolve_kernels
+    >>> from edgelite.interpreter.executor import SubgraphRuntime
+    >>> b = ModelBuilder()
+    >>> x = b.add_input("x", (1, 4), np.float32)
+    >>> b.mark_output(x)
+    >>> spec = load_subgraph(read_model(b.build()), 0)
+    >>> rt = SubgraphRuntime(spec)
+    >>> rt.allocate()
+    >>> rt.array(x).shape
+    (1, 4)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from edgelite.errors import ShapeError
+from edgelite.interpreter.graph import DENSIFY, NOT_FOLDABLE, OpNode, SubgraphSpec, make_context
+from edgelite.interpreter.planner import ArenaPlan, TensorLifetime, plan_arena
+from edgelite.schema.model import TensorType
+
+
+@dataclass
+class Step:
+    """One operator ready to run; ``deferred`` steps are prepared at every invoke."""
+
+    op: OpNode
+    fn: Callable
+    params: Any
+    inputs: list
+    outputs: list
+    dynamic: tuple[int, ...] = ()  # output positions whose arrays eval returns
+    deferred: bool = False
+
+
+def _reset_value(spec) -> int:
+    # LiteRT resets variables byte-wise: to the zero point for int8, else to 0.
+    if spec.type == TensorType.INT8 and spec.quant is not None:
+        return int(spec.quant.scalar_zero_point) & 0xFF
+    return 0
+
+
+class SubgraphRuntime:
+    """Prepared, planned state of one subgraph. Used by ``Interpreter``; not public API."""
+
+    def __init__(
+        self,
+        spec: SubgraphSpec,
+        *,
+        num_threads: int = 1,
+        use_jit: bool = False,
+        preserve_all_tensors: bool = False,
+    ):
+        self.spec = spec
+        self.num_threads = num_threads
+        self.use_jit = use_jit
+        self.preserve_all_tensors = preserve_all_tensors
+        self.shapes: list[tuple[int, ...] | None] = [t.shape for t in spec.tensors]
+        self.allocated = False
+        self.plan: ArenaPlan | None = None
+        self.arena: np.ndarray | None = None
+        self.steps: list[Step] = []
+        self.folded_ops: list[int] = []
+        # Arrays of tensors that are not arena slots: constants, folded outputs,
+        # variables and dynamic (run-time shaped) outputs.
+        self.values: dict[int, np.ndarray] = {}
+        self._views: dict[int, np.ndarray] = {}
+        self._variables: dict[int, np.ndarray] = {}
+        self._deferred_tensors: set[int] = set()
+        self._folded: set[int] = set()
+
+    # -- shapes --------------------------------------------------------------------------
+
+    def resize(self, index: int, shape: tuple[int, ...]) -> None:
+        if self.shapes[index] != shape:
+            self.shapes[index] = shape
+            self.allocated = False
+
+    # -- allocation ------------------------------------------------------------------------
+
+    def allocate(self) -> None:
+        """Prepare every operator, fold constants and plan the arena (idempotent)."""
+        if self.allocated:
+            return
+        spec = self.spec
+        shapes = list(self.shapes)
+        consts = {t.index: t.data for t in spec.tensors if t.is_constant}
+        values: dict[int, np.ndarray] = dict(consts)
+        deferred: set[int] = set()
+        steps: list[Step] = []
+        folded: list[int] = []
+        self._ensure_variables(shapes)
+
+        for op in spec.ops:
+            if op.builtin == DENSIFY:
+                src = spec.tensors[op.inputs[0]]
+                out = op.outputs[0]
+                values[out] = src.data.astype(spec.tensors[out].dtype, copy=False)
+                shapes[out] = tuple(values[out].shape)
+                folded.append(op.index)
+                continue
+            if any(i in deferred for i in op.inputs):
+                deferred.update(op.outputs)
+                steps.append(Step(op, self._kernel_fn(op), None, [], [], deferred=True))
+                continue
+            ctx = make_context(spec, op, shapes, values, num_threads=self.num_threads, use_jit=self.use_jit)
+            params = op.kernel.prepare(ctx)
+            dynamic = tuple(sorted(ctx.dynamic_outputs))
+            for pos, t_index in enumerate(op.outputs):
+                if pos in ctx.dynamic_outputs:
+                    deferred.add(t_index)
+                    shapes[t_index] = None
+                elif ctx.output_shapes[pos] is None:
+                    raise ShapeError(f"{op.describe(spec)}: kernel {type(op.kernel).__name__} set no shape for output {pos}")
+                else:
+                    shapes[t_index] = ctx.output_shapes[pos]
+            real_inputs = [i for i in op.inputs if i >= 0]
+            # Variables are never in `values`, so ops reading them are never folded.
+            foldable = op.name not in NOT_FOLDABLE and real_inputs and all(i in values for i in real_inputs)
+            if foldable:
+                ins = [None if i < 0 else values[i] for i in op.inputs]
+                outs = [
+                    None if pos in ctx.dynamic_outputs else np.empty(shapes[t], spec.tensors[t].dtype)
+                    for pos, t in enumerate(op.outputs)
+                ]
+                returned = op.kernel.eval(params, ins, outs) or {}
+                for pos, t_index in enumerate(op.outputs):
+                    arr = returned[pos] if pos in ctx.dynamic_outputs else outs[pos]
+                    values[t_index] = arr
+                    shapes[t_index] = tuple(arr.shape)
+                    deferred.discard(t_index)
+                folded.append(op.index)
+                continue
+            steps.append(Step(op, self._kernel_fn(op), params, [], [], dynamic=dynamic))
+
+        self._folded = set(values) - set(consts)
+        self._plan_and_bind(shapes, {**values, **self._variables}, deferred, steps)
+        self.shapes = shapes
+        self.steps = steps
+        self.folded_ops = folded
+        self._deferred_tensors = deferred
+        self.allocated = True
+
+    def _kernel_fn(self, op: OpNode) -> Callable:
+        k = op.kernel
+        jit = getattr(k, "eval_jit", None)
+        return jit if (self.use_jit and jit is not None) else k.eval
+
+    def _ensure_variables(self, shapes) -> None:
+        for t in self.spec.tensors:
+            if not t.is_variable:
+                continue
+            shape = shapes[t.index]
+            arr = self._variables.get(t.index)
+            if arr is not None and arr.shape == shape:
+                continue
+            if t.data is not None and tuple(t.data.shape) == shape:
+                arr = np.array(t.data, dtype=t.dtype)
+            else:
+                arr = np.empty(shape, t.dtype)
+                arr.view(np.uint8)[...] = _reset_value(t)
+            self._variables[t.index] = arr
+
+    def reset_variables(self) -> None:
+        for t_index, arr in self._variables.items():
+            arr.view(np.uint8)[...] = _reset_value(self.spec.tensors[t_index])
+
+    def _lifetimes(self, shapes, values, deferred) -> list[TensorLifetime]:
+        spec = self.spec
+        n_steps = max(len(spec.ops), 1)
+        pinned = set(spec.inputs) | set(spec.outputs)
+        out = []
+        for t in spec.tensors:
+            i = t.index
+            if i in values or i in deferred or t.type == TensorType.STRING:
+                continue
+            shape = shapes[i]
+            if shape is None or any(d < 0 for d in shape):
+                continue
+            size = int(np.prod(shape, dtype=np.int64)) * t.dtype.itemsize
+            whole = i in pinned or self.preserve_all_tensors
+            if whole:
+                first, last = 0, n_steps
+            else:
+                first = spec.producer.get(i, 0)
+                last = max(first, spec.last_reader.get(i, first))
+            out.append(TensorLifetime(index=i, size=size, first=first, last=last, whole_run=whole))
+        return out
+
+    def _plan_and_bind(self, shapes, values, deferred, steps) -> None:
+        spec = self.spec
+        plan = plan_arena(self._lifetimes(shapes, values, deferred))
+        arena = np.zeros(plan.total_bytes, dtype=np.uint8)
+        views: dict[int, np.ndarray] = {}
+        for i, off in plan.offsets.items():
+            t = spec.tensors[i]
+            views[i] = arena[off : off + plan.sizes[i]].view(t.dtype).reshape(shapes[i])
+        for t in spec.tensors:
+            if t.type == TensorType.STRING and t.index not in values and shapes[t.index] is not None:
+                values[t.index] = np.empty(shapes[t.index], dtype=object)
+        self.plan, self.arena, self._views = plan, arena, views
+        self.values = {i: v for i, v in values.items() if i not in views}
+        for step in steps:
+            if step.deferred:
+                continue
+            step.inputs = [None if i < 0 else self.array(i) for i in step.op.inputs]
+            step.outputs = [None if pos in step.dynamic else self.array(t) for pos, t in enumerate(step.op.outputs)]
+
+    # -- access ------------------------------------------------------------------------------
+
+    @property
+    def arena_bytes(self) -> int:
+        return 0 if self.arena is None else int(self.arena.nbytes)
+
+    def array(self, index: int) -> np.ndarray | None:
+        """The array currently holding tensor ``index`` (None when it has no storage yet)."""
+        v = self._views.get(index)
+        return v if v is not None else self.values.get(index)
+
+    def is_settable(self, index: int) -> bool:
+        """Whether ``set_tensor`` may write tensor ``index`` (not a constant or folded value)."""
+        if self.spec.tensors[index].is_constant or index in self._folded:
+            return False
+        return self.array(index) is not None
+
+    def is_folded(self, index: int) -> bool:
+        return index in self._folded
+
+    # -- execution -----------------------------------------------------------------------------
+
+    def invoke(self, profiler=None) -> None:
+        """Run every step once. ``profiler`` (optional) gets ``record(op, seconds)``."""
+        if profiler is not None:
+            return self._invoke_profiled(profiler)
+        for step in self.steps:
+            if step.deferred:
+                self._run_deferred(step)
+                continue
+            returned = step.fn(step.params, step.inputs, step.outputs)
+            if step.dynamic:
+                self._store_dynamic(step, returned)
+
+    def _invoke_profiled(self, profiler) -> None:
+        clock = time.perf_counter
+        for step in self.steps:
+            t0 = clock()
+            if step.deferred:
+                self._run_deferred(step)
+            else:
+                returned = step.fn(step.params, step.inputs, step.outputs)
+                if step.dynamic:
+                    self._store_dynamic(step, returned)
+            profiler.record(step.op, clock() - t0)
+
+    def _store_dynamic(self, step: Step, returned) -> None:
+        if not returned:
+            raise ShapeError(f"{step.op.describe(self.spec)}: kernel returned no array for its dynamic outputs")
+        for pos in step.dynamic:
+            arr = np.asarray(returned[pos], dtype=self.spec.tensors[step.op.outputs[pos]].dtype)
+            self.values[step.op.outputs[pos]] = arr
+
+    def _run_deferred(self, step: Step) -> None:
+        spec, op = self.spec, step.op
+        shapes = self.shapes
+        values = {i: self.array(i) for i in op.inputs if i >= 0}
+        for i in op.inputs:
+            if i >= 0:
+                shapes[i] = tuple(values[i].shape)
+        ctx = make_context(spec, op, shapes, {}, num_threads=self.num_threads, use_jit=self.use_jit)
+        params = op.kernel.prepare(ctx)
+        outs = []
+        for pos, t_index in enumerate(op.outputs):
+            if pos in ctx.dynamic_outputs:
+                outs.append(None)
+            else:
+                shapes[t_index] = ctx.output_shapes[pos]
+                outs.append(np.empty(ctx.output_shapes[pos], spec.tensors[t_index].dtype))
+        ins = [None if i < 0 else values[i] for i in op.inputs]
+        returned = step.fn(params, ins, outs) or {}
+        for pos, t_index in enumerate(op.outputs):
+            arr = np.asarray(returned[pos]) if pos in ctx.dynamic_outputs else outs[pos]
+            self.values[t_index] = arr
+            shapes[t_index] = tuple(arr.shape)
