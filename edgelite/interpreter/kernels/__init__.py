@@ -12,7 +12,10 @@ import importlib
 KERNEL_MODULES: tuple[str, ...] = (
     "elementwise_quant",
     "activations_quant",
+    "softmax_quant",
     "conv",
+    "conv_quant",
+    "depthwise_conv",
 )
 
 _loaded = False

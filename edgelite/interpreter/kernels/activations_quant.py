@@ -509,3 +509,91 @@ def _hard_swish_kernel(x, out, in_zp, out_zp, m_o, e_o, m_r, e_r, qmin, qmax):
         if r > qmax:
             r = qmax
         out[i] = r
+
+
+# --------------------------------------------------------------------------------------
+# int16 LOGISTIC / TANH: interpolation in LiteRT's Q0.16 sigmoid table
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Int16SigmoidParams:
+    multiplier: int
+    left_shift: int
+    is_tanh: bool
+
+
+class _Int16SigmoidBase(Kernel):
+    """int16 LOGISTIC/TANH with a non-power-of-two input scale.
+
+    LiteRT rescales the input to 1/(3 * 4096) units (``multiplier = scale * 3 * 4096``,
+    doubled with ``left_shift`` up while it stays <= 32767 / 2), then interpolates in
+    :data:`.lut.SIGMOID_TABLE_UINT16` (``reference_integer_ops::Logistic`` / ``Tanh``).
+    With a power-of-two input scale LiteRT runs gemmlowp's fixed-point ``logistic`` /
+    ``tanh`` instead, which edgelite does not implement: ``prepare`` refuses those.
+    """
+
+    is_tanh = False
+
+    def accepts(self, ctx: OpContext) -> bool:
+        return _unary_accepts(ctx, (np.dtype(np.int16),))
+
+    def prepare(self, ctx: OpContext) -> Int16SigmoidParams:
+        from edgelite.errors import UnsupportedOperatorError
+        from edgelite.interpreter.kernels.elementwise_quant import _is_pot
+
+        a, o = ctx.input(0), ctx.outputs[0]
+        ctx.set_output_shape(0, a.shape)
+        s_in, z_in = quant_params(a)
+        s_out, z_out = quant_params(o)
+        if z_in or z_out:
+            raise ctx.fail("int16 input and output must have zero_point 0")
+        pot_out, log_out = _is_pot(s_out)
+        if not pot_out or log_out != -15:
+            raise ctx.fail("int16 output scale must be 1/32768")
+        pot_in, log_in = _is_pot(s_in)
+        shift = (15 - 3) + log_in
+        if pot_in and (shift == 0 or (self.is_tanh and shift == 1)):
+            raise UnsupportedOperatorError(
+                f"{ctx.op_name} (operator {ctx.op_index}): int16 with a power-of-two input scale "
+                "(gemmlowp fixed-point path) is not implemented",
+                [(ctx.op_name, str(ctx.op_index))],
+            )
+        multiplier = float(s_in) * 4096.0 * 3.0
+        left_shift = 0
+        while multiplier <= 32767.0 / 2.0 and left_shift <= 30:
+            left_shift += 1
+            multiplier *= 2.0
+        return Int16SigmoidParams(int(multiplier), left_shift, self.is_tanh)
+
+    def eval(self, p: Int16SigmoidParams, inputs, outputs) -> None:
+        table = lut.SIGMOID_TABLE_UINT16
+        rnd = (1 << (p.left_shift - 1)) if p.left_shift > 0 else 0
+        v = (inputs[0].astype(np.int64) * p.multiplier + rnd) >> p.left_shift
+        av = np.abs(v)
+        if p.is_tanh:
+            uh = av >> 8
+            ut = av & 0xFF
+            idx = np.minimum(uh, 254)
+            res = np.where(uh >= 255, 0xFFFF << 8, (table[idx] << 8) + ut * (table[idx + 1] - table[idx]))
+            res = np.where(v >= 0, res - (1 << 23) + (1 << 7), -res + (1 << 23) + (1 << 7) - 1)
+            outputs[0][...] = res >> 8
+        else:
+            uh = av >> 9
+            ut = av & 0x1FF
+            idx = np.minimum(uh, 254)
+            res = np.where(uh >= 255, 0x7FFF << 10, (table[idx] << 9) + ut * (table[idx + 1] - table[idx]))
+            res = np.where(v >= 0, res + (1 << 9), (1 << 25) - res + (1 << 9) - 1)
+            outputs[0][...] = res >> 10
+
+
+@register("LOGISTIC")
+class QuantizedLogisticInt16(_Int16SigmoidBase):
+    """int16 LOGISTIC (output scale 1/32768)."""
+
+
+@register("TANH")
+class QuantizedTanhInt16(_Int16SigmoidBase):
+    """int16 TANH (output scale 1/32768)."""
+
+    is_tanh = True

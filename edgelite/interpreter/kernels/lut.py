@@ -124,3 +124,89 @@ def populate_lut_8bit(
 def apply_lut_8bit(table: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
     """``out[i] = table[byte(x[i])]`` for int8/uint8 ``x`` (no allocation)."""
     np.take(table, x.view(np.uint8), out=out, mode="clip")  # "clip": no index-check buffer
+
+
+# --------------------------------------------------------------------------------------
+# int16 tables: LiteRT's 513-entry interpolated LUTs and the Q0.16 sigmoid table
+# --------------------------------------------------------------------------------------
+
+
+def _round_half_away_f64(v: float) -> float:
+    return math.copysign(math.floor(abs(v) + 0.5), v)
+
+
+def populate_lut_int16(transform: Callable[[float], float], in_scale: float, in_zp: int,
+                       out_scale: float, out_zp: int) -> np.ndarray:
+    """LiteRT's 513-entry int16 table (``LUTPopulate<int16_t>`` with double math).
+
+    Entry ``i`` samples ``transform`` at the ``i``-th of 512 steps across the input
+    range, biased by half the interpolation error at the step's midpoint; entry 512
+    is the value at the range's end. Read with :func:`lut_lookup_int16`.
+    """
+    input_min = in_scale * (-32768 - in_zp)
+    input_max = in_scale * (32767 - in_zp)
+    output_min = out_scale * (-32768 - out_zp)
+    output_max = out_scale * (32767 - out_zp)
+    nb_steps = 512
+    step = (input_max - input_min) / nb_steps
+    half_step = step / 2
+    inv = 65536.0 / (output_max - output_min)
+    rnd = _round_half_away_f64
+    table = np.zeros(513, np.int16)
+    for i in range(nb_steps):
+        val = transform(input_min + i * step)
+        val_mid = transform(input_min + i * step + half_step)
+        val_next = transform(input_min + (i + 1) * step)
+        sample = rnd(val * inv)
+        mid_interp = rnd((val_next * inv + rnd(val * inv)) / 2)
+        mid_val = rnd(val_mid * inv)
+        bias = rnd((mid_interp - mid_val) / 2)
+        table[i] = int(min(max(sample - bias, -32768.0), 32767.0))
+    table[nb_steps] = int(min(max(rnd(transform(input_max) * inv), -32768.0), 32767.0))
+    return table
+
+
+def lut_lookup_int16(value: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Linear interpolation in a 513-entry table for int16 ``value`` (int64 arrays).
+
+    ``index = 256 + (value >> 7)``, ``offset = value & 0x7f``;
+    ``base + ((slope * offset + 64) >> 7)``, wrapped to int16 as LiteRT's cast does.
+    """
+    v = np.asarray(value, np.int64)
+    index = 256 + (v >> 7)
+    offset = v & 0x7F
+    t = table.astype(np.int64)
+    base = t[index]
+    # int16_t slope = lut[index + 1] - lut[index]  (wraps to int16)
+    slope = ((t[index + 1] - base + 32768) & 0xFFFF) - 32768
+    r = base + ((slope * offset + 64) >> 7)
+    return ((r + 32768) & 0xFFFF) - 32768
+
+
+# sigmoid(i / 24) in unsigned Q0.16, i in [0, 256): the constant table LiteRT's int16
+# LOGISTIC and TANH interpolate in (tanh(x) = 2 sigmoid(2x) - 1). Its entries are not
+# all round(65536 sigmoid(i / 24)) (a few are one higher), so the values are LiteRT's.
+SIGMOID_TABLE_UINT16 = np.array([
+    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149,
+    40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369,
+    47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865, 52311, 52745, 53169,
+    53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
+    57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370,
+    60565, 60753, 60935, 61110, 61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302,
+    62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186, 63279, 63368, 63454, 63536,
+    63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308,
+    64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786,
+    64816, 64845, 64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079,
+    65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258,
+    65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367,
+    65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433,
+    65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474,
+    65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491, 65493, 65495, 65497, 65498,
+    65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513,
+    65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522,
+    65523, 65523, 65524, 65524, 65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528,
+    65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531,
+    65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533,
+    65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
+    65534, 65534, 65534, 65535,
+], dtype=np.int64)
