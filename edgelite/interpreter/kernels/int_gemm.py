@@ -1,0 +1,188 @@
+"""Exact integer GEMM on float BLAS, and the fused requantization loops.
+
+Quantized kernels need ``sum_k w[n, k] * x[m, k]`` exactly. Float BLAS gives it
+exactly when every partial sum is an integer the float type represents: float64 up
+to ``2**53``, float32 up to ``2**24``. For int8 operands each product is at most
+``2**14`` in magnitude, so a float32 GEMM over at most 1024 terms never rounds, and a
+longer reduction is split into such chunks whose results are added as integers. The
+order BLAS adds in does not matter: no partial sum is ever inexact.
+
+The requantization loops (``acc + bias -> MultiplyByQuantizedMultiplier -> + zp ->
+clamp -> cast``) are Numba kernels, parallel over rows, one loop per rounding form so
+each inner loop stays branch-light. Their numpy twin is
+:func:`requantize_reference`.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.interpreter.kernels.int_gemm import exact_matmul
+    >>> a = np.full((2, 3000), -128, np.int8); b = np.full((3000, 2), -128, np.int8)
+    >>> int(exact_matmul(a, b)[0, 0]) == 3000 * 128 * 128
+    True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.interpreter import fixedpoint as fp
+from edgelite.interpreter.kernels.jit import njit, prange
+
+F32_EXACT = 1 << 24
+F64_EXACT = 1 << 53
+
+
+def chunk_for(max_abs_a: int, max_abs_b: int) -> int:
+    """Longest reduction whose float32 partial sums stay exact (at least 1)."""
+    return max(1, F32_EXACT // max(1, int(max_abs_a) * int(max_abs_b)))
+
+
+def _max_abs(dtype) -> int:
+    info = np.iinfo(dtype)
+    return max(abs(int(info.min)), abs(int(info.max)))
+
+
+def exact_matmul(a: np.ndarray, b: np.ndarray, max_abs_a: int | None = None, max_abs_b: int | None = None) -> np.ndarray:
+    """``a @ b`` of integer matrices, exactly, as int64 (reference path: float64 BLAS).
+
+    Args:
+        a: ``(..., M, K)`` integer array.
+        b: ``(..., K, N)`` integer array.
+        max_abs_a, max_abs_b: bounds on the magnitudes (default: the dtypes' ranges).
+
+    Returns:
+        int64 array ``(..., M, N)``.
+    """
+    ma = _max_abs(a.dtype) if max_abs_a is None else int(max_abs_a)
+    mb = _max_abs(b.dtype) if max_abs_b is None else int(max_abs_b)
+    k = a.shape[-1]
+    if ma * mb * max(k, 1) < F64_EXACT:
+        return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.int64)
+    return np.matmul(a.astype(np.int64), b.astype(np.int64))
+
+
+def matmul_f32_chunked(a32: np.ndarray, b32: np.ndarray, chunk: int, out_i32: np.ndarray | None = None) -> np.ndarray:
+    """``a32 @ b32`` for float32 operands holding integers, exact given ``chunk``.
+
+    Returns float32 when one chunk covers K (the values are exact integers below
+    ``2**24``), else an int32 sum of the chunks.
+    """
+    k = a32.shape[-1]
+    if k <= chunk:
+        return np.matmul(a32, b32)
+    acc = out_i32
+    for k0 in range(0, k, chunk):
+        part = np.matmul(a32[..., k0 : k0 + chunk], b32[..., k0 : k0 + chunk, :]).astype(np.int32)
+        if acc is None:
+            acc = part
+        else:
+            acc += part
+    return acc
+
+
+# --------------------------------------------------------------------------------------
+# Requantization
+# --------------------------------------------------------------------------------------
+
+
+def requantize_reference(acc, bias, q, shift, mode: int, out_zp: int, lo: int, hi: int, dtype, wide: bool = False):
+    """numpy: ``clamp(MBQM(acc + bias, q, shift) + out_zp, lo, hi)`` cast to ``dtype``.
+
+    ``acc`` is ``(..., N)`` (int64), ``bias``/``q``/``shift`` broadcast along N.
+    ``wide=True`` uses the int64-accumulator MBQM of the 16x8 kernels.
+    """
+    acc = np.asarray(acc, np.int64)
+    if bias is not None:
+        acc = acc + np.asarray(bias, np.int64)
+    if wide:
+        scaled = fp.multiply_by_quantized_multiplier_int64(acc, q, shift)
+    else:
+        scaled = fp.multiply_by_quantized_multiplier(acc, q, shift, mode=mode)
+    return np.clip(scaled + out_zp, lo, hi).astype(dtype)
+
+
+@njit
+def _srdhm(a, b):
+    if a == b and a == -2147483648:
+        return np.int64(2147483647)
+    ab = a * b
+    if ab >= 0:
+        return (ab + np.int64(1073741824)) >> 31
+    return -((np.int64(1073741823) - ab) >> 31)
+
+
+@njit(parallel=True)
+def _requant_rows(acc, bias, q, shift, mode, out_zp, lo, hi, out):
+    """out[m, n] = clamp(MBQM(acc[m, n] + bias[n], q[n], shift[n]) + out_zp, lo, hi).
+
+    ``acc``: (M, N) float32 holding exact integers, or an int32/int64 array;
+    ``bias``: (N,) int64 (the conv bias minus the zero-point correction);
+    follows LiteRT's MultiplyByQuantizedMultiplier in the form ``mode`` names
+    (fixedpoint.ROUND_*; 3 = the 16x8 int64-accumulator form).
+    """
+    m_total, n_total = acc.shape
+    for m in prange(m_total):
+        for n in range(n_total):
+            x = np.int64(acc[m, n]) + bias[n]
+            s = shift[n]
+            if mode == 1:
+                total = 31 - s
+                v = (x * q[n] + (np.int64(1) << (total - 1))) >> total
+            elif mode == 3:
+                qq = np.int64(q[n])
+                red = (qq + 32768) >> 16 if qq < 0x7FFF0000 else np.int64(0x7FFF)
+                total = 15 - s
+                v = (x * red + (np.int64(1) << (total - 1))) >> total
+            else:
+                left = s if s > 0 else 0
+                right = -s if s < 0 else 0
+                xl = ((x << left) + np.int64(2147483648)) & np.int64(0xFFFFFFFF)
+                xl -= np.int64(2147483648)
+                h = _srdhm(xl, np.int64(q[n]))
+                if mode == 2:
+                    v = (h + ((np.int64(1) << right) >> 1)) >> right
+                else:
+                    mask = (np.int64(1) << right) - 1
+                    rem = h & mask
+                    thr = (mask >> 1) + (1 if h < 0 else 0)
+                    v = (h >> right) + (1 if rem > thr else 0)
+            # the C kernels return int32: wrap before adding the zero point
+            v = ((v + np.int64(2147483648)) & np.int64(0xFFFFFFFF)) - np.int64(2147483648)
+            v += out_zp
+            if v < lo:
+                v = lo
+            elif v > hi:
+                v = hi
+            out[m, n] = v
+
+
+def requantize_rows_jit(acc2d, bias, q, shift, mode: int, out_zp: int, lo: int, hi: int, out2d) -> None:
+    """Numba :func:`requantize_reference` on a 2-D accumulator, written into ``out2d``."""
+    _requant_rows(acc2d, bias, q, shift, np.int64(mode), np.int64(out_zp), np.int64(lo), np.int64(hi), out2d)
+
+
+MODE_WIDE = 3  # the int64-accumulator MultiplyByQuantizedMultiplier (16x8 kernels)
+
+
+# --------------------------------------------------------------------------------------
+# Quantization parameters shared by the conv-like kernels
+# --------------------------------------------------------------------------------------
+
+
+def per_channel_multipliers(input_scale, filter_scales, output_scale, channels: int, legacy: bool = False):
+    """Per-output-channel ``(q, shift)`` int32 arrays, computed as LiteRT does.
+
+    ``input_scale * filter_scale / output_scale`` in double precision from the float32
+    scales (a per-tensor filter scale is broadcast). ``legacy=True`` reproduces the
+    uint8 path (``GetQuantizedConvolutionMultipler``), whose product of the input and
+    filter scales is rounded to float32 first.
+    """
+    fs = np.asarray(filter_scales, np.float32).reshape(-1)
+    if fs.size == 1:
+        fs = np.repeat(fs, channels)
+    xs = np.float32(input_scale)
+    os_ = float(np.float32(output_scale))
+    if legacy:
+        reals = [float(np.float32(xs * s)) / os_ for s in fs]
+    else:
+        reals = [float(xs) * float(s) / os_ for s in fs]
+    return fp.quantize_multiplier_array(reals)
