@@ -59,6 +59,13 @@ def set_blas_threads(n: int) -> None:
         _blas_threads = n
         return
     if _controller is None:
+        if HAVE_NUMBA:
+            # Numba's np.dot calls SciPy's BLAS, a second OpenBLAS that is loaded on
+            # first use: load it now so that the controller sees (and limits) it too.
+            try:
+                import scipy.linalg.cython_blas  # noqa: F401
+            except ImportError:  # pragma: no cover - numba without scipy has no np.dot
+                pass
         _controller = ThreadpoolController()
     _controller.limit(limits=n, user_api="blas")
     _blas_threads = n
