@@ -16,6 +16,9 @@ KERNEL_MODULES: tuple[str, ...] = (
     "conv",
     "conv_quant",
     "depthwise_conv",
+    "pooling",
+    "fully_connected",
+    "batch_matmul",
 )
 
 _loaded = False
