@@ -110,49 +110,56 @@ def _srdhm(a, b):
     return -((np.int64(1073741823) - ab) >> 31)
 
 
+@njit
+def requant_scalar(x, q, s, mode, out_zp, lo, hi):
+    """clamp(MBQM(x, q, s) + out_zp, lo, hi) for one int64 accumulator ``x``.
+
+    ``mode``: fixedpoint.ROUND_DOUBLE / ROUND_SINGLE / ROUND_DOUBLE_UP, or 3 for the
+    int64-accumulator form of the 16x8 kernels. The C kernels return int32, so the
+    scaled value wraps to int32 before the zero point is added.
+    """
+    if mode == 1:
+        total = 31 - s
+        v = (x * q + (np.int64(1) << (total - 1))) >> total
+    elif mode == 3:
+        qq = np.int64(q)
+        red = (qq + 32768) >> 16 if qq < 0x7FFF0000 else np.int64(0x7FFF)
+        total = 15 - s
+        v = (x * red + (np.int64(1) << (total - 1))) >> total
+    else:
+        left = s if s > 0 else 0
+        right = -s if s < 0 else 0
+        xl = ((x << left) + np.int64(2147483648)) & np.int64(0xFFFFFFFF)
+        xl -= np.int64(2147483648)
+        h = _srdhm(xl, np.int64(q))
+        if mode == 2:
+            v = (h + ((np.int64(1) << right) >> 1)) >> right
+        else:
+            mask = (np.int64(1) << right) - 1
+            rem = h & mask
+            thr = (mask >> 1) + (1 if h < 0 else 0)
+            v = (h >> right) + (1 if rem > thr else 0)
+    v = ((v + np.int64(2147483648)) & np.int64(0xFFFFFFFF)) - np.int64(2147483648)
+    v += out_zp
+    if v < lo:
+        v = lo
+    elif v > hi:
+        v = hi
+    return v
+
+
 @njit(parallel=True)
 def _requant_rows(acc, bias, q, shift, mode, out_zp, lo, hi, out):
     """out[m, n] = clamp(MBQM(acc[m, n] + bias[n], q[n], shift[n]) + out_zp, lo, hi).
 
-    ``acc``: (M, N) float32 holding exact integers, or an int32/int64 array;
-    ``bias``: (N,) int64 (the conv bias minus the zero-point correction);
-    follows LiteRT's MultiplyByQuantizedMultiplier in the form ``mode`` names
-    (fixedpoint.ROUND_*; 3 = the 16x8 int64-accumulator form).
+    ``acc``: (M, N) float32/float64 holding exact integers, or an integer array;
+    ``bias``: (N,) int64 (the bias with any zero-point correction folded in).
     """
     m_total, n_total = acc.shape
     for m in prange(m_total):
         for n in range(n_total):
             x = np.int64(acc[m, n]) + bias[n]
-            s = shift[n]
-            if mode == 1:
-                total = 31 - s
-                v = (x * q[n] + (np.int64(1) << (total - 1))) >> total
-            elif mode == 3:
-                qq = np.int64(q[n])
-                red = (qq + 32768) >> 16 if qq < 0x7FFF0000 else np.int64(0x7FFF)
-                total = 15 - s
-                v = (x * red + (np.int64(1) << (total - 1))) >> total
-            else:
-                left = s if s > 0 else 0
-                right = -s if s < 0 else 0
-                xl = ((x << left) + np.int64(2147483648)) & np.int64(0xFFFFFFFF)
-                xl -= np.int64(2147483648)
-                h = _srdhm(xl, np.int64(q[n]))
-                if mode == 2:
-                    v = (h + ((np.int64(1) << right) >> 1)) >> right
-                else:
-                    mask = (np.int64(1) << right) - 1
-                    rem = h & mask
-                    thr = (mask >> 1) + (1 if h < 0 else 0)
-                    v = (h >> right) + (1 if rem > thr else 0)
-            # the C kernels return int32: wrap before adding the zero point
-            v = ((v + np.int64(2147483648)) & np.int64(0xFFFFFFFF)) - np.int64(2147483648)
-            v += out_zp
-            if v < lo:
-                v = lo
-            elif v > hi:
-                v = hi
-            out[m, n] = v
+            out[m, n] = requant_scalar(x, np.int64(q[n]), np.int64(shift[n]), mode, out_zp, lo, hi)
 
 
 def requantize_rows_jit(acc2d, bias, q, shift, mode: int, out_zp: int, lo: int, hi: int, out2d) -> None:

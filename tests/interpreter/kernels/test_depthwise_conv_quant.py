@@ -1,0 +1,99 @@
+"""Quantized DEPTHWISE_CONV_2D: hand-checked case, then bit-exact differential tests
+against LiteRT (int8 per-channel/per-tensor, uint8, 16x8), reference and JIT."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from tests.interpreter.kernels.quant_harness import Spec, TSpec, check, run_edgelite
+from tests.interpreter.kernels.qspecs import act_quant, bias_for, out_hw, random_input, weights
+
+from edgelite.interpreter.kernels.depthwise_conv_quant import (
+    DepthwiseConv2DQuant,
+    DepthwiseConv2DQuant16x8,
+    DepthwiseConv2DQuantUInt8,
+)
+from edgelite.schema.fb.DepthwiseConv2DOptions import DepthwiseConv2DOptionsT
+
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+
+
+def dw_opts(mult=1, sh=1, sw=1, dh=1, dw=1, pad=0, act=0):
+    o = DepthwiseConv2DOptionsT()
+    o.strideH, o.strideW, o.dilationHFactor, o.dilationWFactor = sh, sw, dh, dw
+    o.padding, o.fusedActivationFunction, o.depthMultiplier = pad, act, mult
+    return o
+
+
+def test_hand_checked_2x2_valid():
+    # one channel, 2x2 input (q - zp) = [[1, 2], [3, 4]], weights [[1, 0], [0, -1]] -> 1 - 4 = -3
+    # real scales: x 1.0, w 1.0, out 1.0 (multiplier 1) ; bias 10 -> 7 ; out zp 2 -> 9
+    spec = Spec(
+        "DEPTHWISE_CONV_2D",
+        [
+            TSpec((1, 2, 2, 1), np.int8, (1.0, -1)),
+            TSpec((1, 2, 2, 1), np.int8, ([1.0], [0], 3), np.array([1, 0, 0, -1]), True),
+            TSpec((1,), np.int32, ([1.0], [0], 0), np.array([10]), True),
+        ],
+        [TSpec((1, 1, 1, 1), np.int8, (1.0, 2))],
+        dw_opts(pad=1),
+        version=3,
+    )
+    x = (np.array([1, 2, 3, 4]) - 1).astype(np.int8).reshape(1, 2, 2, 1)
+    assert run_edgelite(spec, [x], kernel_type=DepthwiseConv2DQuant)[0].item() == 9
+    assert run_edgelite(spec, [x], use_jit=True)[0].item() == 9
+    check(spec, [x])
+
+
+def _dw_case(rng, dtype, wdtype, bdtype, b, h, w, c, mult, kh, kw, sh, sw, dh, dw, pad, act, per_channel):
+    xq, oq = act_quant(rng, dtype), act_quant(rng, dtype)
+    oc = c * mult
+    wt, wq = weights(rng, (1, kh, kw, oc), wdtype, oc, 3, per_channel)
+    oh, ow = out_hw(h, w, kh, kw, sh, sw, dh, dw, pad)
+    span = 30000 if bdtype == np.int32 else 1 << 36
+    spec = Spec(
+        "DEPTHWISE_CONV_2D",
+        [TSpec((b, h, w, c), dtype, xq), TSpec(wt.shape, wdtype, wq, wt, True), bias_for(rng, xq[0], wq, oc, bdtype, span)],
+        [TSpec((b, oh, ow, oc), dtype, oq)],
+        dw_opts(mult, sh, sw, dh, dw, pad, act),
+        version=3 if dtype == np.int8 else 5,
+    )
+    return spec, [random_input(rng, (b, h, w, c), dtype)]
+
+
+geometry = st.tuples(
+    st.integers(1, 2), st.integers(1, 10), st.integers(1, 10), st.integers(1, 20), st.sampled_from([1, 1, 2, 3]),
+    st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2), st.integers(1, 2),
+    st.integers(0, 1), st.sampled_from([0, 1, 2, 3]),
+).filter(lambda g: g[11] == 0 or ((g[5] - 1) * g[9] + 1 <= g[1] and (g[6] - 1) * g[10] + 1 <= g[2]))
+
+
+@settings(max_examples=30, **SETTINGS)
+@given(geometry, st.booleans(), st.integers(0, 2**32 - 1))
+def test_int8_matches_litert(g, per_channel, seed):
+    spec, feeds = _dw_case(np.random.default_rng(seed), np.int8, np.int8, np.int32, *g, per_channel)
+    check(spec, feeds, jit=True)
+
+
+@settings(max_examples=15, **SETTINGS)
+@given(geometry, st.integers(0, 2**32 - 1))
+def test_uint8_matches_litert(g, seed):
+    spec, feeds = _dw_case(np.random.default_rng(seed), np.uint8, np.uint8, np.int32, *g, False)
+    check(spec, feeds, jit=True)
+    run_edgelite(spec, feeds, kernel_type=DepthwiseConv2DQuantUInt8)
+
+
+@settings(max_examples=15, **SETTINGS)
+@given(geometry, st.booleans(), st.integers(0, 2**32 - 1))
+def test_16x8_matches_litert(g, per_channel, seed):
+    spec, feeds = _dw_case(np.random.default_rng(seed), np.int16, np.int8, np.int64, *g, per_channel)
+    check(spec, feeds, jit=True)
+    run_edgelite(spec, feeds, kernel_type=DepthwiseConv2DQuant16x8)
+
+
+def test_mobilenet_sized_layers():
+    rng = np.random.default_rng(9)
+    for geo in [(1, 56, 56, 144, 1, 3, 3, 2, 2, 1, 1, 0, 3), (1, 14, 14, 384, 1, 3, 3, 1, 1, 1, 1, 0, 3)]:
+        spec, feeds = _dw_case(rng, np.int8, np.int8, np.int32, *geo, True)
+        check(spec, feeds, jit=True)
