@@ -21,6 +21,22 @@ KERNEL_MODULES: tuple[str, ...] = (
     "pooling",
     "fully_connected",
     "batch_matmul",
+    "elementwise",
+    "unary",
+    "activations",
+    "softmax",
+    "reduce",
+    "reshape",
+    "concat",
+    "slicing",
+    "gather",
+    "pad",
+    "layout",
+    "space",
+    "tile",
+    "cast",
+    "dequantize",
+    "densify",
 )
 
 _loaded = False

@@ -1,0 +1,249 @@
+"""Helpers shared by the kernel modules: fused activations, broadcasting, axes, dtypes.
+
+Other kernel modules may import from here; only the float-kernel owner edits it.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.interpreter.kernels.common import activation_range, broadcast_shapes
+    >>> activation_range(3)            # RELU6
+    (0.0, 6.0)
+    >>> broadcast_shapes((2, 1, 3), (4, 1))
+    (2, 4, 3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from edgelite.errors import ShapeError, UnsupportedOperatorError
+from edgelite.interpreter.kernels.base import Kernel, OpContext, TensorInfo
+
+# ActivationFunctionType codes (schema enum): NONE 0, RELU 1, RELU_N1_TO_1 2, RELU6 3,
+# TANH 4, SIGN_BIT 5.
+ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT = range(6)
+
+_ACT_RANGES = {
+    ACT_NONE: (-np.inf, np.inf),
+    ACT_RELU: (0.0, np.inf),
+    ACT_RELU_N1_TO_1: (-1.0, 1.0),
+    ACT_RELU6: (0.0, 6.0),
+}
+
+FLOAT_TYPES = (np.dtype(np.float32),)
+INT_TYPES = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def option(ctx_or_options: Any, name: str, default: Any) -> Any:
+    """Field ``name`` of the operator's options, or the schema default when absent.
+
+    Accepts an ``OpContext`` or an options object (``None`` gives ``default``).
+    """
+    opts = ctx_or_options.options if isinstance(ctx_or_options, OpContext) else ctx_or_options
+    if opts is None:
+        return default
+    value = getattr(opts, name, None)
+    return default if value is None else value
+
+
+def activation_range(code: int) -> tuple[float, float]:
+    """Clamp bounds ``(lo, hi)`` of a fused activation (``NONE`` gives infinities).
+
+    Raises:
+        UnsupportedOperatorError: for TANH/SIGN_BIT, which no float kernel fuses.
+    """
+    try:
+        lo, hi = _ACT_RANGES[int(code)]
+    except KeyError:
+        raise UnsupportedOperatorError(f"fused activation {code} is not supported") from None
+    return float(lo), float(hi)
+
+
+def fused_activation(ctx: OpContext) -> tuple[float, float]:
+    """``activation_range`` of ``ctx.options.fusedActivationFunction`` with the op named on error."""
+    code = int(option(ctx, "fusedActivationFunction", ACT_NONE))
+    if code not in _ACT_RANGES:
+        raise ctx.fail(f"fused activation {code} is not supported (NONE, RELU, RELU_N1_TO_1, RELU6)")
+    return activation_range(code)
+
+
+def apply_activation(out: np.ndarray, lo: float, hi: float) -> None:
+    """Clamp ``out`` in place to ``[lo, hi]``; a no-op for ``NONE``.
+
+    Integer outputs are clamped with the bounds rounded into the dtype's range.
+    """
+    if lo == -np.inf and hi == np.inf:
+        return
+    if out.dtype.kind in "iu":
+        info = np.iinfo(out.dtype)
+        lo = info.min if lo == -np.inf else max(info.min, int(lo))
+        hi = info.max if hi == np.inf else min(info.max, int(hi))
+    np.clip(out, lo, hi, out=out)
+
+
+def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
+    """Numpy broadcasting of shapes; raises ``ShapeError`` when they do not broadcast."""
+    try:
+        return tuple(int(d) for d in np.broadcast_shapes(*[tuple(s) for s in shapes]))
+    except ValueError:
+        raise ShapeError(f"shapes {[tuple(s) for s in shapes]} do not broadcast") from None
+
+
+def broadcast_output(ctx: OpContext, *inputs: int, max_rank: int = 6) -> tuple[int, ...]:
+    """Broadcast shape of the given inputs, with the operator named in errors."""
+    shapes = [ctx.input(i).shape for i in inputs]
+    try:
+        out = broadcast_shapes(*shapes)
+    except ShapeError:
+        raise ctx.fail(f"input shapes {shapes} do not broadcast") from None
+    if len(out) > max_rank:
+        raise ctx.fail(f"broadcasting supports at most {max_rank} dimensions, got {len(out)}")
+    return out
+
+
+def normalize_axis(axis: int, rank: int, where: str = "", allow_end: bool = False) -> int:
+    """``axis`` in ``[-rank, rank)`` (``[-rank-1, rank]`` with ``allow_end``) made non-negative."""
+    size = rank + 1 if allow_end else rank
+    a = int(axis)
+    if not -size <= a < size:
+        raise ShapeError(f"{where}axis {a} is out of range for rank {rank}")
+    return a + size if a < 0 else a
+
+
+def same_quant(a: TensorInfo | None, b: TensorInfo | None) -> bool:
+    """Both unquantized, or both quantized with identical scales and zero points."""
+    qa = a.quant if a is not None else None
+    qb = b.quant if b is not None else None
+    if qa is None or qb is None:
+        return qa is None and qb is None
+    return (
+        qa.scale.shape == qb.scale.shape
+        and np.array_equal(qa.scale, qb.scale)
+        and np.array_equal(qa.zero_point, qb.zero_point)
+    )
+
+
+def is_quantized(t: TensorInfo | None) -> bool:
+    return t is not None and t.quant is not None and t.quant.scale.size > 0
+
+
+def is_float32(t: TensorInfo | None) -> bool:
+    return t is not None and t.dtype == np.float32
+
+
+def input_values(ctx: OpContext, i: int) -> np.ndarray | None:
+    """Constant data of input ``i`` (``None`` when it is computed at run time)."""
+    t = ctx.optional_input(i)
+    return None if t is None else t.data
+
+
+def movement_accepts(ctx: OpContext, data_inputs: Sequence[int] = (0,), outputs: Sequence[int] | None = None) -> bool:
+    """Pure data-movement kernels: the data inputs and outputs share one dtype, and,
+    when quantized, one scale and zero point (else a requantizing kernel must run)."""
+    outs = range(len(ctx.outputs)) if outputs is None else outputs
+    tensors = [ctx.optional_input(i) for i in data_inputs] + [ctx.outputs[o] for o in outs]
+    tensors = [t for t in tensors if t is not None]
+    if not tensors:
+        return False
+    first = tensors[0]
+    if first.dtype.kind not in "biuf":
+        return False
+    return all(t.dtype == first.dtype and same_quant(first, t) for t in tensors[1:])
+
+
+def output_zero(t: TensorInfo) -> Any:
+    """The stored value of real 0 in ``t``: its zero point when quantized, else 0."""
+    if is_quantized(t):
+        return int(t.quant.zero_point[0])
+    return 0
+
+
+# -- kernels whose output shapes depend on input *values* ---------------------------
+
+
+@dataclass(frozen=True)
+class Static:
+    """What a value-dependent kernel knows before the values: options, dtypes, names."""
+
+    where: str
+    options: Any
+    in_dtypes: tuple
+    out_dtypes: tuple
+    extra: Any = None
+
+    def fail(self, message: str) -> ShapeError:
+        return ShapeError(f"{self.where}: {message}")
+
+
+@dataclass(frozen=True)
+class _Dynamic:
+    static: Static
+
+
+@dataclass(frozen=True)
+class _Planned:
+    plan: Any
+
+
+class ValueShapedKernel(Kernel):
+    """Base of kernels whose output shapes depend on the values of some inputs
+    (RESHAPE's shape, PAD's paddings, MEAN's axes...).
+
+    Subclasses list those inputs in ``value_inputs`` and implement ``plan(static,
+    shapes, values) -> (plan, out_shapes)`` and ``run(plan, inputs, outputs)``. When the
+    value inputs are constant, the plan is made once in ``prepare``; otherwise every
+    output is marked dynamic and the plan is made from the run-time values in ``eval``.
+    """
+
+    value_inputs: ClassVar[tuple[int, ...]] = ()
+
+    def static(self, ctx: OpContext) -> Static:
+        return Static(
+            where=f"{ctx.op_name} (operator {ctx.op_index}, version {ctx.version})",
+            options=ctx.options,
+            in_dtypes=tuple(None if t is None else t.dtype for t in ctx.inputs),
+            out_dtypes=tuple(t.dtype for t in ctx.outputs),
+            extra=self.static_extra(ctx),
+        )
+
+    def static_extra(self, ctx: OpContext) -> Any:
+        """Anything more ``plan`` needs (an output zero point...)."""
+        return None
+
+    def plan(self, static: Static, shapes: list, values: dict) -> tuple[Any, list]:
+        raise NotImplementedError
+
+    def run(self, plan: Any, inputs: list, outputs: list) -> None:
+        raise NotImplementedError
+
+    def prepare(self, ctx: OpContext):
+        st = self.static(ctx)
+        values = {}
+        for i in self.value_inputs:
+            t = ctx.optional_input(i)
+            if t is None:
+                continue
+            if t.data is None:
+                for k in range(len(ctx.outputs)):
+                    ctx.set_output_dynamic(k)
+                return _Dynamic(st)
+            values[i] = np.asarray(t.data)
+        shapes = [None if t is None else t.shape for t in ctx.inputs]
+        plan, out_shapes = self.plan(st, shapes, values)
+        for k, s in enumerate(out_shapes):
+            ctx.set_output_shape(k, s)
+        return _Planned(plan)
+
+    def eval(self, params, inputs, outputs):
+        if isinstance(params, _Planned):
+            self.run(params.plan, inputs, outputs)
+            return None
+        st = params.static
+        shapes = [None if x is None else tuple(x.shape) for x in inputs]
+        values = {i: np.asarray(inputs[i]) for i in self.value_inputs if i < len(inputs) and inputs[i] is not None}
+        plan, out_shapes = self.plan(st, shapes, values)
+        outs = [np.empty(s, dtype=d) for s, d in zip(out_shapes, st.out_dtypes)]
+        self.run(plan, inputs, outs)
+        return dict(enumerate(outs))

@@ -1,0 +1,76 @@
+"""DEQUANTIZE of *constant* weights: float16 -> float32, and int8 -> float32 with a
+per-tensor or per-channel scale (``real = scale * (q - zero_point)``).
+
+Models written with float16 or dynamic-range weight compression store weights like
+this and dequantize them once. Because the input is constant, the float32 result is
+computed in ``prepare`` and ``eval`` only copies it. Dequantizing activations
+(non-constant int8/uint8/int16 inputs) is the int8 kernels' job; float16 inputs are
+accepted either way.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.interpreter.kernels.base import OpContext, QuantInfo, TensorInfo
+    >>> from edgelite.interpreter.kernels.dequantize import ConstantWeightDequantize
+    >>> q = QuantInfo(np.array([0.5, 2.0], np.float32), np.zeros(2, np.int64), quantized_dimension=0)
+    >>> w = TensorInfo(0, "w", (2, 2), np.dtype(np.int8), 9, quant=q, data=np.array([[1, 2], [3, 4]], np.int8))
+    >>> ctx = OpContext("DEQUANTIZE", 0, 1, None, None, None, [w], [TensorInfo(1, "y", None, np.dtype(np.float32), 0)])
+    >>> k = ConstantWeightDequantize(); p = k.prepare(ctx); out = np.empty((2, 2), np.float32)
+    >>> k.eval(p, [w.data], [out]); out.tolist()
+    [[0.5, 1.0], [6.0, 8.0]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgelite.interpreter.kernels.base import Kernel, OpContext, QuantInfo, register
+
+
+def dequantize_int8(q: np.ndarray, quant: QuantInfo) -> np.ndarray:
+    """``scale * (q - zero_point)`` in float32, broadcasting per-channel parameters
+    along ``quant.quantized_dimension``."""
+    scale = quant.scale.astype(np.float32)
+    zp = quant.zero_point.astype(np.int32)
+    if quant.per_channel:
+        shape = [1] * q.ndim
+        shape[quant.quantized_dimension] = scale.size
+        scale, zp = scale.reshape(shape), zp.reshape(shape)
+    return ((q.astype(np.int32) - zp).astype(np.float32) * scale).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class DequantizeParams:
+    value: np.ndarray | None  # precomputed result for a constant input
+
+
+@register("DEQUANTIZE")
+class ConstantWeightDequantize(Kernel):
+    """float16 (any) or constant int8 input -> float32 output."""
+
+    def accepts(self, ctx: OpContext) -> bool:
+        x = ctx.optional_input(0)
+        if x is None or ctx.outputs[0].dtype != np.float32:
+            return False
+        if x.dtype == np.float16:
+            return True
+        return x.dtype == np.int8 and x.is_constant and x.quant is not None and x.quant.scale.size > 0
+
+    def prepare(self, ctx: OpContext) -> DequantizeParams:
+        x = ctx.input(0)
+        ctx.set_output_shape(0, x.shape)
+        if x.dtype == np.int8:
+            q = x.quant
+            if q.per_channel:
+                if not 0 <= q.quantized_dimension < len(x.shape) or x.shape[q.quantized_dimension] != q.scale.size:
+                    raise ctx.fail(
+                        f"{q.scale.size} scales along dimension {q.quantized_dimension} of weight shape {x.shape}"
+                    )
+            return DequantizeParams(dequantize_int8(np.asarray(x.data).reshape(x.shape), q))
+        if x.is_constant:
+            return DequantizeParams(np.asarray(x.data, np.float32).reshape(x.shape))
+        return DequantizeParams(None)
+
+    def eval(self, params: DequantizeParams, inputs, outputs):
+        np.copyto(outputs[0], params.value if params.value is not None else inputs[0], casting="unsafe")
