@@ -19,9 +19,10 @@ from edgelite.errors import EdgeliteError
 
 def _subcommand_modules():
     # Explicit list: each import is cheap (heavy dependencies load inside run()).
+    from edgelite.interpreter import cli_benchmark, cli_run
     from edgelite.schema import cli_inspect
 
-    return [cli_inspect]
+    return [cli_inspect, cli_run, cli_benchmark]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -97,3 +97,49 @@ def format_table(profiler: OpProfiler, top: int = 10) -> str:
     for name, n, ms, pct in profiler.by_type():
         lines.append(f"{name:<28} {n:>6} {ms:>10.4f} {pct:>6.2f}%")
     return "\n".join(lines)
+
+
+# -- process memory -------------------------------------------------------------------------
+# tracemalloc is far too slow around kernels; the kernel's own counters are cheap. On Linux
+# /proc/self/status gives the resident size (VmRSS) and its high-water mark (VmHWM), and
+# writing "5" to /proc/self/clear_refs resets the mark. Elsewhere getrusage's ru_maxrss
+# (a never-reset peak) is the fallback.
+
+
+def _proc_status_kib(key: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def rss_bytes() -> int:
+    """Current resident set size of this process, in bytes (0 when unknown)."""
+    kib = _proc_status_kib("VmRSS")
+    return 1024 * kib if kib is not None else 0
+
+
+def reset_peak_rss() -> bool:
+    """Reset the peak-RSS mark to the current RSS; False where the OS cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size since start (or since ``reset_peak_rss``), in bytes."""
+    kib = _proc_status_kib("VmHWM")
+    if kib is not None:
+        return 1024 * kib
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
