@@ -1,0 +1,143 @@
+"""``quantize_model``: float ``.tflite`` model (+ calibration data) -> quantized model.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.schema.builder import ModelBuilder
+    >>> from edgelite.schema.fb.FullyConnectedOptions import FullyConnectedOptionsT
+    >>> b = ModelBuilder(); x = b.add_input("x", (1, 4), np.float32)
+    >>> w = b.add_constant("w", np.eye(4, dtype=np.float32)); y = b.add_tensor("y", (1, 4), np.float32)
+    >>> _ = b.add_operator("FULLY_CONNECTED", [x, w, -1], [y], FullyConnectedOptionsT()); b.mark_output(y)
+    >>> data = np.random.default_rng(0).normal(size=(8, 1, 4)).astype(np.float32)
+    >>> q = quantize_model(b.build(), "int8", calibration=data, backend="litert")
+    >>> q[4:8]
+    b'TFL3'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from typing import Any
+
+from edgelite.errors import QuantizationError
+from edgelite.quantize.calibrate import ProgressFn, activation_tensors, calibrate
+from edgelite.quantize.calibration import ImageOptions, load_calibration
+from edgelite.quantize.full_integer import quantize_full_integer
+from edgelite.quantize.numerics import activation_params
+from edgelite.quantize.options import QuantizeOptions
+from edgelite.quantize.weight_only import quantize_dynamic, quantize_float16
+from edgelite.schema import read_model, write_model
+from edgelite.schema.model import Model, TensorType
+
+
+def _load(model_or_bytes: Any) -> tuple[Model, bytes]:
+    if isinstance(model_or_bytes, Model):
+        return model_or_bytes, write_model(model_or_bytes)
+    if isinstance(model_or_bytes, (str, os.PathLike)):
+        with open(model_or_bytes, "rb") as f:
+            data = f.read()
+    else:
+        data = bytes(model_or_bytes)
+    return read_model(data), data
+
+
+def _check_float(model: Model) -> None:
+    if not activation_tensors(model):
+        raise QuantizationError("the model has no float32 activations: is it already quantized?")
+
+
+def quantize_model(
+    model_or_bytes: Any,
+    mode: str | None = None,
+    calibration: Any = None,
+    *,
+    options: QuantizeOptions | None = None,
+    image_options: ImageOptions | None = None,
+    progress: ProgressFn | None = None,
+    **option_overrides: Any,
+) -> bytes:
+    """Quantize a float ``.tflite`` model.
+
+    Args:
+        model_or_bytes: the float model: ``.tflite`` bytes, a path, or a ``Model``.
+        mode: ``"int8"``, ``"int16x8"``, ``"dynamic"`` or ``"float16"`` (default:
+            ``options.mode``).
+        calibration: representative data in the model's input layout (see
+            ``edgelite.quantize.calibration``): arrays, dicts, ``.npy``/``.npz`` path,
+            image folder. Needed by ``int8``/``int16x8`` unless ``fixed_ranges`` gives
+            every activation.
+        options: a ``QuantizeOptions``; keyword overrides (``observer="entropy"``...)
+            replace its fields.
+        image_options: normalisation of image-folder calibration data.
+        progress: called as ``progress(done, total, stage)`` during calibration.
+
+    Returns:
+        The quantized model's ``.tflite`` bytes (deterministic for the same inputs).
+
+    Raises:
+        QuantizationError: bad options, missing calibration, already-quantized model.
+    """
+    opts = options or QuantizeOptions()
+    if option_overrides:
+        unknown = set(option_overrides) - {f.name for f in dataclasses.fields(QuantizeOptions)}
+        if unknown:
+            raise QuantizationError(f"unknown quantization options {sorted(unknown)}")
+        opts = dataclasses.replace(opts, **option_overrides)
+    if mode is not None:
+        opts = dataclasses.replace(opts, mode=mode)
+    opts.validate()
+    model, data = _load(model_or_bytes)
+    _check_float(model)
+    if opts.mode == "float16":
+        return write_model(quantize_float16(model))
+    if opts.mode == "dynamic":
+        return write_model(quantize_dynamic(model, min_elements=opts.dynamic_min_elements,
+                                            per_channel=opts.per_channel, keep_float=opts.keep_float))
+    bits = 8 if opts.mode == "int8" else 16
+    act = _activation_params(model, data, calibration, opts, bits, image_options, progress)
+    float_ops: list = []
+    result = quantize_full_integer(
+        model, act, bits=bits, io_type=opts.io_type, per_channel=opts.per_channel,
+        per_channel_fully_connected=opts.per_channel_fully_connected,
+        keep_float=opts.keep_float, report=float_ops,
+    )
+    unexpected = [(k, name, why) for k, name, why in float_ops if why != "kept float on request"]
+    if unexpected:
+        listing = "; ".join(f"#{k} {name}: {why}" for k, name, why in unexpected[:8])
+        more = f" (+{len(unexpected) - 8} more)" if len(unexpected) > 8 else ""
+        warnings.warn(f"{len(unexpected)} operator(s) stay float: {listing}{more}", stacklevel=2)
+    return write_model(result)
+
+
+def _activation_params(model: Model, data: bytes, calibration: Any, opts: QuantizeOptions, bits: int,
+                       image_options: ImageOptions | None, progress: ProgressFn | None) -> dict[int, tuple[float, int]]:
+    sg = model.subgraphs[0]
+    act: dict[int, tuple[float, int]] = {}
+    if calibration is not None:
+        inputs = [(sg.tensors[i].name, sg.tensors[i].shape, sg.tensors[i].numpy_dtype) for i in sg.inputs]
+        feeds = load_calibration(calibration, inputs, max_samples=opts.max_samples, image_options=image_options)
+        ranges = calibrate(
+            data, model, feeds, observer=opts.observer, percentile=opts.percentile, num_bins=opts.num_bins,
+            moving_average_constant=opts.moving_average_constant, levels=256 if bits == 8 else 65536,
+            backend=opts.backend, progress=progress,
+        )
+        act = {t: activation_params(lo, hi, bits) for t, (lo, hi) in ranges.items()}
+    if opts.fixed_ranges:
+        by_name: dict[str, int] = {}
+        for i, t in enumerate(sg.tensors):
+            if t.type == TensorType.FLOAT32:
+                by_name.setdefault(t.name, i)
+        missing = [n for n in opts.fixed_ranges if n not in by_name]
+        if missing:
+            raise QuantizationError(f"fixed_ranges names tensors the model lacks: {missing[:5]}")
+        for name, value in opts.fixed_ranges.items():
+            scale, zp = value
+            if not scale > 0:
+                raise QuantizationError(f"fixed_ranges[{name!r}]: scale must be positive, got {scale}")
+            if bits == 16 and int(zp) != 0:
+                raise QuantizationError(f"fixed_ranges[{name!r}]: int16 activations need zero point 0")
+            act[by_name[name]] = (float(scale), int(zp))
+    if not act:
+        raise QuantizationError(f"mode {opts.mode!r} needs calibration data or fixed_ranges")
+    return act

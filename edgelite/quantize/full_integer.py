@@ -1,0 +1,383 @@
+"""Full-integer quantization (int8, or int16 activations with int8 weights) of a model.
+
+Given each float activation's parameters, rewrites subgraph 0 operator by operator:
+an operator with an integer kernel (``spec.INT8_OPS`` / ``INT16_OPS``) and not kept
+float gets integer inputs, weights, bias and outputs and the version TFLite gives it;
+any other operator stays float. Where an integer tensor meets a float operator (or the
+other way round) a DEQUANTIZE (or QUANTIZE) is inserted once, just before the first
+operator that needs it. Model inputs and outputs keep their names and get ``io_type``.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.schema.builder import ModelBuilder
+    >>> from edgelite.schema import read_model
+    >>> b = ModelBuilder(); x = b.add_input("x", (1, 4), np.float32)
+    >>> y = b.add_tensor("y", (1, 4), np.float32); _ = b.add_operator("RELU", [x], [y]); b.mark_output(y)
+    >>> q = quantize_full_integer(read_model(b.build()), {0: (0.01, 0), 1: (0.01, -128)})
+    >>> [q.opcode_name(op) for op in q.subgraphs[0].operators]
+    ['QUANTIZE', 'RELU', 'DEQUANTIZE']
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from edgelite.quantize.graph import GraphEditor, qparams
+from edgelite.quantize.numerics import activation_params, quantize_array, quantize_bias, symmetric_weights
+from edgelite.quantize.spec import INT8_OPS, INT16_OPS, INT64_BIAS_OPS, OpQuantSpec
+from edgelite.quantize.versions import min_runtime_version, op_version
+from edgelite.schema.model import Model, TensorType
+
+_F32 = TensorType.FLOAT32
+_SUFFIX = {TensorType.INT8: "_int8", TensorType.INT16: "_int16", TensorType.UINT8: "_uint8", _F32: "_float"}
+
+
+class _FullInteger:
+    def __init__(self, model: Model, act: Mapping[int, tuple[float, int]], bits: int, io_type: str,
+                 per_channel: bool, per_channel_fc: bool, keep_float: Sequence[str]):
+        self.g = GraphEditor(model)
+        self.act = dict(act)
+        self.bits = bits
+        self.qtype = TensorType.INT8 if bits == 8 else TensorType.INT16
+        self.table = INT8_OPS if bits == 8 else INT16_OPS
+        self.io_type = io_type
+        self.per_channel = per_channel
+        self.per_channel_fc = per_channel_fc
+        self.keep = set(keep_float)
+        self.qver: dict[int, int] = {}
+        self.fver: dict[int, int] = {}
+        self.retargetable: set[int] = set()
+        self._const_cache: dict[tuple, int] = {}
+        self.quantized_ops: list[int] = []
+        self.float_ops: list[tuple[int, str, str]] = []
+
+    # -- tensor versions ----------------------------------------------------------------
+
+    def _params(self, t: int) -> tuple[float, int]:
+        return self.act[t]
+
+    def get_q(self, t: int) -> int:
+        if t not in self.qver:
+            f = self.fver[t]
+            scale, zp = self._params(t)
+            name = self.g.tensors[t].name + _SUFFIX[self.qtype]
+            q = self.g.add_tensor(name, like=f, type=self.qtype, quant=qparams(scale, zp))
+            self.g.emit("QUANTIZE", [f], [q], version=op_version("QUANTIZE", [_F32], [self.qtype]))
+            self.qver[t] = q
+        return self.qver[t]
+
+    def get_f(self, t: int) -> int:
+        if t not in self.fver:
+            q = self.qver[t]
+            name = self.g.tensors[t].name + "_float"
+            f = self.g.add_tensor(name, like=q, type=_F32)
+            qt = self.g.tensors[q]
+            self.g.emit("DEQUANTIZE", [q], [f], version=op_version("DEQUANTIZE", [qt.type], [_F32]))
+            self.fver[t] = f
+        return self.fver[t]
+
+    def _requantize(self, q: int, scale: float, zp: int) -> int:
+        t = self.g.tensors[q]
+        new = self.g.add_tensor(t.name + "_requantized", like=q, quant=qparams(scale, zp))
+        self.g.emit("QUANTIZE", [q], [new], version=op_version("QUANTIZE", [t.type], [t.type]))
+        return new
+
+    # -- constants -----------------------------------------------------------------------
+
+    def _weight_source(self, t: int):
+        """(int tensor index or None, float data or None) of a weight input.
+
+        A weight that arrives already quantized (DEQUANTIZE of an integer constant, as
+        ONNX QDQ models convert) is used as is.
+        """
+        data = self.g.const_data(t)
+        if data is not None:
+            return None, data
+        k = self.g.producer.get(t)
+        if k is not None:
+            src = self.g.source_ops[k]
+            if self.g.op_name(src) == "DEQUANTIZE":
+                inner = src.inputs[0]
+                it = self.g.tensors[inner]
+                if self.g.const_data(inner) is not None and it.quantization is not None and it.quantization.is_quantized:
+                    return inner, None
+        return None, None
+
+    def _is_const(self, t: int) -> bool:
+        q, data = self._weight_source(t)
+        return q is not None or data is not None
+
+    def _quant_weight(self, t: int, role: str) -> int:
+        pre, data = self._weight_source(t)
+        if pre is not None:
+            return pre
+        tensor = self.g.tensors[t]
+        dim = {"w0": 0, "w3": 3, "wfc": 0 if self.per_channel_fc else None}[role]
+        if role in ("w0", "w3") and not self.per_channel:
+            dim = None
+        q_given = tensor.quantization
+        key = (t, role, dim)
+        if key not in self._const_cache:
+            if q_given is not None and q_given.is_quantized:
+                # A float constant annotated with the parameters to use (QDQ import).
+                d = q_given.quantized_dimension if q_given.per_channel else None
+                q = quantize_array(data, q_given.scale, q_given.zero_point, d, -127, 127).astype(np.int8)
+                params = qparams(q_given.scale, q_given.zero_point, q_given.quantized_dimension)
+            else:
+                q, scales = symmetric_weights(data, dim, 8)
+                params = qparams(scales, np.zeros(len(scales), np.int64), dim or 0)
+            self._const_cache[key] = self.g.add_constant(tensor.name, q, params)
+        return self._const_cache[key]
+
+    def _quant_bias(self, t: int, op: str, input_scale: float, weight: int) -> int:
+        pre, data = self._weight_source(t)
+        if pre is not None:
+            return pre
+        w_scales = self.g.tensors[weight].quantization.scale
+        bits = 64 if self.bits == 16 and op in INT64_BIAS_OPS else 32
+        q, scales = quantize_bias(data.astype(np.float64), input_scale, w_scales, bits)
+        dim = 0
+        return self.g.add_constant(self.g.tensors[t].name, q, qparams(scales, np.zeros(len(scales), np.int64), dim))
+
+    def _quant_const_act(self, t: int, params: tuple[float, int] | None = None) -> int:
+        data = np.asarray(self.g.const_data(t), np.float32)
+        if params is None:
+            params = activation_params(float(data.min(initial=0.0)), float(data.max(initial=0.0)), self.bits)
+        key = (t, "a", params)
+        if key not in self._const_cache:
+            scale, zp = params
+            lo, hi = (-128, 127) if self.bits == 8 else (-32767, 32767)
+            q = quantize_array(data, np.array([scale]), np.array([zp]), None, lo, hi)
+            q = q.astype(np.int8 if self.bits == 8 else np.int16)
+            self._const_cache[key] = self.g.add_constant(self.g.tensors[t].name, q, qparams(scale, zp))
+        return self._const_cache[key]
+
+    # -- deciding --------------------------------------------------------------------------
+
+    def _why_float(self, k: int, op, name: str, spec: OpQuantSpec | None) -> str | None:
+        """None when the operator can be quantized, else the reason it stays float."""
+        if spec is None:
+            return f"no {'int8' if self.bits == 8 else 'int16x8'} kernel for {name} in TFLite"
+        outs = [self.g.tensors[o].name for o in op.outputs]
+        if name in self.keep or any(n in self.keep for n in outs):
+            return "kept float on request"
+        for pos, t in enumerate(op.inputs):
+            role = spec.role(pos)
+            if t < 0:
+                if role in ("a", "w0", "w3", "wfc"):
+                    return f"input {pos} omitted"
+                continue
+            tt = self.g.tensors[t]
+            if role == "-":
+                continue
+            if tt.type != _F32 and not self._is_const(t):
+                return f"input {self.g.tensors[t].name!r} is {TensorType(tt.type).name}, not float32"
+            if role in ("w0", "w3", "wfc", "b"):
+                if not self._is_const(t):
+                    return f"{'weight' if role != 'b' else 'bias'} {tt.name!r} is not constant"
+                if role != "b" and self.g.const_data(t) is not None and tt.type != _F32:
+                    return f"weight {tt.name!r} is {TensorType(tt.type).name}"
+            elif role == "a" and not self._is_const(t) and t not in self.act:
+                return f"no range for input {tt.name!r}"
+        for o in op.outputs:
+            ot = self.g.tensors[o]
+            if ot.type != _F32:
+                return f"output {ot.name!r} is {TensorType(ot.type).name}"
+            if spec.output in ("calib", "shared") and o not in self.act:
+                return f"no range for output {ot.name!r}"
+        if spec.output == "same":
+            src = op.inputs[spec.source_position()]
+            if self._is_const(src) and src not in self.act:
+                return "its input is a constant (fold it first)"
+        if spec.output == "fixed" and (spec.fixed8 if self.bits == 8 else spec.fixed16) is None:
+            return f"no int16 output parameters for {name}"
+        return None
+
+    # -- rewriting -----------------------------------------------------------------------
+
+    def run(self) -> Model:
+        g = self.g
+        for t in g.subgraph.inputs:
+            tensor = g.tensors[t]
+            if tensor.type != _F32 or self.io_type == "float32" or t not in self.act:
+                self.fver[t] = t
+                continue
+            scale, zp = self._params(t)
+            if self.io_type == "uint8":
+                tensor.type, tensor.quantization = TensorType.UINT8, qparams(scale, zp + 128)
+                q = g.add_tensor(tensor.name + "_int8", like=t, type=TensorType.INT8, quant=qparams(scale, zp))
+                g.emit("QUANTIZE", [t], [q], version=1)
+                self.qver[t] = q
+            else:
+                tensor.type, tensor.quantization = self.qtype, qparams(scale, zp)
+                self.qver[t] = t
+        for k, op in enumerate(g.source_ops):
+            name = g.op_name(op)
+            spec = self.table.get(name)
+            reason = self._why_float(k, op, name, spec)
+            if reason is None:
+                self._quantize_op(k, op, name, spec)
+                self.quantized_ops.append(k)
+            else:
+                self.float_ops.append((k, name, reason))
+                self._float_op(op)
+        self._finish_outputs()
+        versions = [(g.op_name(op), g.model.operator_codes[op.opcode_index].version) for op in g.ops]
+        rt = min_runtime_version(versions)
+        if rt is not None:
+            g.add_metadata("min_runtime_version", rt.encode().ljust(16, b"\0"))
+        return g.finish()
+
+    def _float_op(self, op) -> None:
+        inputs = []
+        for t in op.inputs:
+            if t >= 0 and (t in self.fver or t in self.qver):
+                inputs.append(self.get_f(t))
+            else:
+                inputs.append(t)
+        for o in op.outputs:
+            self.fver[o] = o
+        self.g.emit_copy(op, inputs)
+
+    def _quantize_op(self, k: int, op, name: str, spec: OpQuantSpec) -> None:
+        g = self.g
+        out_params: tuple[float, int] | None = None
+        if spec.output == "fixed":
+            out_params = spec.fixed8 if self.bits == 8 else spec.fixed16
+        elif spec.output == "shared":
+            out_params = self._params(op.outputs[0])
+        inputs: list[int] = []
+        for pos, t in enumerate(op.inputs):
+            role = spec.role(pos)
+            if t < 0 or role == "-":
+                inputs.append(t)
+            elif role == "a":
+                inputs.append(self._activation_input(t, out_params if spec.output == "shared" else None))
+            elif role == "b":
+                inputs.append(-1)  # after the weight and the input are known
+            else:
+                inputs.append(self._quant_weight(t, role))
+        for pos, t in enumerate(op.inputs):
+            if t >= 0 and spec.role(pos) == "b":
+                x = inputs[spec.bias_input]
+                w = next(inputs[p] for p in range(len(inputs)) if spec.role(p).startswith("w"))
+                in_scale = float(g.tensors[x].quantization.scale[0])
+                inputs[pos] = self._quant_bias(t, name, in_scale, w)
+        if spec.output == "same":
+            src = g.tensors[inputs[spec.source_position()]].quantization
+            out_params = (float(src.scale[0]), int(src.zero_point[0]))
+        for o in op.outputs:
+            scale, zp = out_params if out_params is not None else self._params(o)
+            tensor = g.tensors[o]
+            tensor.type, tensor.quantization = self.qtype, qparams(scale, zp)
+            self.qver[o] = o
+            if spec.output == "calib" and len(g.consumers.get(o, [])) == 1 and not g.is_model_output(o):
+                self.retargetable.add(o)
+        options = op.builtin_options
+        if name in ("ADD", "SUB") and self.bits == 16 and options is not None:
+            # General (not power-of-two) scales need the non-POT int16 kernel.
+            options = copy.copy(options)
+            options.potScaleInt16 = False
+        types_in = [g.tensors[i].type if i >= 0 else -1 for i in inputs]
+        types_out = [g.tensors[o].type for o in op.outputs]
+        mul_scales = None
+        if name == "MUL":
+            mul_scales = tuple(float(g.tensors[i].quantization.scale[0]) for i in (inputs[0], inputs[1], op.outputs[0]))
+        weight = next((inputs[p] for p in range(len(inputs)) if spec.role(p).startswith("w") and inputs[p] >= 0), None)
+        per_channel = weight is not None and g.tensors[weight].quantization.per_channel
+        version = op_version(
+            name, [t for t in types_in if t != -1] if name != "SPLIT" else types_in, types_out, options,
+            per_channel=per_channel, num_inputs=len(inputs),
+            input_ranks=[len(g.tensors[i].shape) for i in inputs if i >= 0], mul_scales=mul_scales,
+        )
+        g.emit_copy(op, inputs, version=version, options=options)
+
+    def _activation_input(self, t: int, shared: tuple[float, int] | None) -> int:
+        g = self.g
+        if self._is_const(t) and t not in self.act:
+            return self._quant_const_act(t, shared)
+        if shared is not None and t not in self.qver:
+            # First integer use of a float tensor: quantize it straight to the shared parameters.
+            self.act[t] = shared
+        q = self.get_q(t)
+        if shared is None:
+            return q
+        qp = g.tensors[q].quantization
+        if np.isclose(qp.scale[0], shared[0], rtol=1e-6, atol=0) and int(qp.zero_point[0]) == shared[1]:
+            return q
+        if q == t and t in self.retargetable:
+            # Only this operator reads t: let t's producer write the shared parameters.
+            g.tensors[t].quantization = qparams(*shared)
+            self.act[t] = shared
+            self.retargetable.discard(t)
+            return q
+        return self._requantize(q, *shared)
+
+    def _finish_outputs(self) -> None:
+        g = self.g
+        new_outputs = []
+        for t in g.subgraph.outputs:
+            tensor = g.tensors[t]
+            if t not in self.qver and t not in self.fver:
+                new_outputs.append(t)
+                continue
+            if self.io_type == "float32" or t not in self.act and t not in self.qver:
+                idx = self.get_f(t)
+            elif self.io_type == "uint8":
+                q = self.get_q(t)
+                qp = g.tensors[q].quantization
+                idx = g.add_tensor(tensor.name + "_uint8", like=q, type=TensorType.UINT8,
+                                   quant=qparams(qp.scale[0], int(qp.zero_point[0]) + 128))
+                g.emit("QUANTIZE", [q], [idx], version=1)
+            else:
+                idx = self.get_q(t)
+            if idx != t:
+                # The user-facing output keeps the original name.
+                name = tensor.name
+                tensor.name = name + _SUFFIX[TensorType(tensor.type)]
+                g.tensors[idx].name = name
+                for sig in g.model.signature_defs:
+                    if sig.subgraph_index == 0:
+                        for tm in sig.outputs:
+                            if tm.tensor_index == t:
+                                tm.tensor_index = idx
+            new_outputs.append(idx)
+        g.subgraph.outputs = new_outputs
+
+
+def quantize_full_integer(
+    model: Model,
+    activation_params_by_tensor: Mapping[int, tuple[float, int]],
+    *,
+    bits: int = 8,
+    io_type: str = "float32",
+    per_channel: bool = True,
+    per_channel_fully_connected: bool = False,
+    keep_float: Sequence[str] = (),
+    report: list | None = None,
+) -> Model:
+    """Rewrite ``model`` (not modified) with integer operators where TFLite has them.
+
+    Args:
+        model: float model.
+        activation_params_by_tensor: ``{tensor_index: (scale, zero_point)}`` for float
+            activations of subgraph 0 (model inputs included).
+        bits: 8 (int8) or 16 (int16 activations, int8 weights).
+        io_type: ``"float32"``, ``"int8"``, ``"uint8"`` or ``"int16"``.
+        per_channel: per-channel CONV_2D / DEPTHWISE_CONV_2D weights.
+        per_channel_fully_connected: per-channel FULLY_CONNECTED weights.
+        keep_float: tensor or operator-type names whose operators stay float.
+        report: if given, receives ``(op_index, op_name, reason)`` for each float operator.
+
+    Returns:
+        The quantized model.
+    """
+    fi = _FullInteger(model, activation_params_by_tensor, bits, io_type, per_channel,
+                      per_channel_fully_connected, keep_float)
+    result = fi.run()
+    if report is not None:
+        report.extend(fi.float_ops)
+    return result

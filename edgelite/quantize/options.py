@@ -1,0 +1,82 @@
+"""The options of ``quantize_model``, grouped in one dataclass.
+
+Example:
+    >>> from edgelite.quantize import QuantizeOptions
+    >>> QuantizeOptions(mode="int8", observer="percentile").io_type
+    'float32'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from edgelite.errors import QuantizationError
+
+MODES = ("int8", "int16x8", "dynamic", "float16")
+OBSERVERS = ("minmax", "moving_average", "percentile", "entropy", "mse")
+IO_TYPES = ("float32", "int8", "uint8", "int16")
+
+
+@dataclass
+class QuantizeOptions:
+    """How to quantize a float model.
+
+    Attributes:
+        mode: ``"int8"`` (full integer: int8 weights and activations), ``"int16x8"``
+            (int16 activations, int8 weights), ``"dynamic"`` (int8 weights, float
+            activations, hybrid kernels) or ``"float16"`` (float16 weights).
+        io_type: type of the model's inputs and outputs after full-integer
+            quantization: ``"float32"`` (QUANTIZE/DEQUANTIZE at the edges), ``"int8"``,
+            ``"uint8"`` (int8 mode) or ``"int16"`` (int16x8 mode).
+        observer: how calibration turns observed values into a range: ``"minmax"``,
+            ``"moving_average"`` (moving-average min/max over batches), ``"percentile"``,
+            ``"entropy"`` (KL divergence, TensorRT style) or ``"mse"``.
+        percentile: the percentile kept by the percentile observer.
+        moving_average_constant: weight of each new batch for ``moving_average``.
+        num_bins: histogram bins of the histogram observers.
+        per_channel: quantize CONV_2D / DEPTHWISE_CONV_2D weights per output channel.
+        per_channel_fully_connected: quantize FULLY_CONNECTED weights per output
+            channel too (TFLite's spec asks per-tensor; recent runtimes accept both).
+        keep_float: tensor names (an operator is named by its outputs) whose operators
+            stay float, with QUANTIZE/DEQUANTIZE inserted around them.
+        fixed_ranges: ``{tensor_name: (scale, zero_point)}`` for activations whose
+            quantization is already known (from ONNX QuantizeLinear/DequantizeLinear);
+            with ranges for every activation no calibration is needed.
+        max_samples: use at most this many calibration samples.
+        dynamic_min_elements: in ``dynamic`` mode, weights with fewer elements stay float
+            (TFLite's dynamic-range quantizer uses 1024).
+        backend: the calibration runner: ``"auto"`` (edgelite's interpreter when it can
+            run the model, else LiteRT), ``"edgelite"`` or ``"litert"``.
+    """
+
+    mode: str = "int8"
+    io_type: str = "float32"
+    observer: str = "minmax"
+    percentile: float = 99.99
+    moving_average_constant: float = 0.01
+    num_bins: int = 2048
+    per_channel: bool = True
+    per_channel_fully_connected: bool = False
+    keep_float: Sequence[str] = field(default_factory=tuple)
+    fixed_ranges: Mapping[str, tuple] | None = None
+    max_samples: int | None = None
+    dynamic_min_elements: int = 1024
+    backend: str = "auto"
+
+    def validate(self) -> None:
+        """Raise ``QuantizationError`` for an unknown mode, observer or io type."""
+        if self.mode not in MODES:
+            raise QuantizationError(f"unknown quantization mode {self.mode!r}; use one of {', '.join(MODES)}")
+        if self.observer not in OBSERVERS:
+            raise QuantizationError(f"unknown observer {self.observer!r}; use one of {', '.join(OBSERVERS)}")
+        if self.io_type not in IO_TYPES:
+            raise QuantizationError(f"unknown io_type {self.io_type!r}; use one of {', '.join(IO_TYPES)}")
+        if self.mode == "int8" and self.io_type == "int16":
+            raise QuantizationError("io_type 'int16' needs mode 'int16x8'")
+        if self.mode == "int16x8" and self.io_type in ("int8", "uint8"):
+            raise QuantizationError(f"io_type {self.io_type!r} needs mode 'int8'")
+        if not 0.0 < self.percentile <= 100.0:
+            raise QuantizationError(f"percentile must be in (0, 100], got {self.percentile}")
+        if self.num_bins < 256:
+            raise QuantizationError(f"num_bins must be at least 256, got {self.num_bins}")

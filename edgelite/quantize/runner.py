@@ -1,0 +1,127 @@
+"""Run a ``.tflite`` model and read back any of its tensors, for calibration and reports.
+
+Calibration has to see every intermediate activation of the float model, so the
+quantizer runs that model with an interpreter. This is a deliberate exception to the
+one-way layering of edgelite (``quantize/`` uses ``interpreter/``), the same one
+TFLite's own calibrator makes. The runner prefers edgelite's interpreter and falls
+back to LiteRT (``ai_edge_litert``) when edgelite cannot run the model or LiteRT is
+asked for; both are imported lazily.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.schema.builder import ModelBuilder
+    >>> b = ModelBuilder()
+    >>> x = b.add_input("x", (1, 2), np.float32)
+    >>> y = b.add_tensor("y", (1, 2), np.float32)
+    >>> _ = b.add_operator("RELU", [x], [y])
+    >>> b.mark_output(y)
+    >>> r = make_runner(b.build(), collect=[0, 1], backend="litert")
+    >>> r.run({"x": np.array([[-1.0, 2.0]], np.float32)})[1].tolist()
+    [[0.0, 2.0]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from edgelite.errors import DTypeError, QuantizationError, ShapeError, UnsupportedOperatorError
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One model input as the runner feeds it."""
+
+    name: str
+    index: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+
+class ModelRunner:
+    """A loaded model; ``run`` feeds inputs by name and returns the collected tensors.
+
+    Attributes:
+        backend: ``"edgelite"`` or ``"litert"``.
+        inputs: the model's inputs, in order.
+    """
+
+    def __init__(self, interpreter, backend: str, collect: Sequence[int]):
+        self._interp = interpreter
+        self.backend = backend
+        self._collect = [int(i) for i in collect]
+        interpreter.allocate_tensors()
+        self.inputs = [
+            InputSpec(d["name"], int(d["index"]), tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]))
+            for d in interpreter.get_input_details()
+        ]
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
+        """Run once; returns ``{tensor_index: array}`` for every collected tensor.
+
+        Raises:
+            QuantizationError: an input is missing from ``feeds``.
+            ShapeError: an input has the wrong shape.
+        """
+        for spec in self.inputs:
+            if spec.name not in feeds:
+                raise QuantizationError(f"no data for model input {spec.name!r}")
+            value = np.asarray(feeds[spec.name])
+            if tuple(value.shape) != spec.shape:
+                raise ShapeError(f"input {spec.name!r}: got shape {value.shape}, model expects {spec.shape}")
+            if value.dtype != spec.dtype:
+                if value.dtype.kind == "f" and spec.dtype.kind != "f":
+                    raise DTypeError(f"input {spec.name!r}: got {value.dtype}, model expects {spec.dtype}")
+                value = value.astype(spec.dtype)
+            self._interp.set_tensor(spec.index, value)
+        self._interp.invoke()
+        return {i: self._interp.get_tensor(i) for i in self._collect}
+
+
+def _edgelite_interpreter(model_bytes: bytes):
+    from edgelite.interpreter import Interpreter  # noqa: PLC0415 (lazy by design)
+
+    return Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=True)
+
+
+def _litert_interpreter(model_bytes: bytes):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: PLC0415
+
+    return Interpreter(
+        model_content=bytes(model_bytes),
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        experimental_preserve_all_tensors=True,
+    )
+
+
+def make_runner(model_bytes: bytes, collect: Sequence[int], backend: str = "auto") -> ModelRunner:
+    """Load ``model_bytes`` with intermediates preserved.
+
+    Args:
+        model_bytes: a ``.tflite`` model.
+        collect: indices (in subgraph 0) of the tensors ``run`` returns.
+        backend: ``"auto"`` (edgelite's interpreter when it can run this model, else
+            LiteRT), ``"edgelite"`` or ``"litert"``.
+
+    Raises:
+        QuantizationError: no interpreter can run the model.
+    """
+    errors = []
+    if backend in ("auto", "edgelite"):
+        try:
+            return ModelRunner(_edgelite_interpreter(model_bytes), "edgelite", collect)
+        except (ImportError, AttributeError, UnsupportedOperatorError, NotImplementedError) as e:
+            # The interpreter is missing or lacks an operator of this model.
+            errors.append(f"edgelite: {type(e).__name__}: {e}")
+            if backend == "edgelite":
+                raise QuantizationError(f"edgelite's interpreter cannot run this model ({e})") from e
+    try:
+        return ModelRunner(_litert_interpreter(model_bytes), "litert", collect)
+    except ImportError as e:
+        errors.append(f"litert: {e}")
+    raise QuantizationError(
+        "calibration needs an interpreter that runs the float model: " + "; ".join(errors)
+        + " (install ai-edge-litert, or use fixed_ranges)"
+    )
