@@ -15,18 +15,18 @@ Two forms of ``MultiplyByQuantizedMultiplier`` exist in LiteRT's sources:
 * *single rounding* (``TFLITE_SINGLE_ROUNDING=1``): ``(x * q + 2**(30 - shift)) >>
   (31 - shift)`` in 64 bits, one round-half-up.
 
-``SINGLE_ROUNDING`` below picks the form used when a caller does not say. Its
-default (False: double rounding) is what the ``ai-edge-litert`` 2.3 wheel's
-``common.h`` kernels were measured to use (depthwise conv, the 16x8 kernels; the
-kernel tests compare with LiteRT bit for bit).
+``SINGLE_ROUNDING`` below picks the form used when a caller does not say. The
+``ai-edge-litert`` 2.3 wheel is a double-rounding build: on exact-tie tests (power of
+two scales) its conv and depthwise kernels disagree with the single-rounding form, so
+the default is False.
 
-A third form, :data:`ROUND_DOUBLE_UP`, was *measured* on the same wheel for the int8
-kernels it runs through its GEMM backend (ruy's x86 kernels: CONV_2D,
-FULLY_CONNECTED, BATCH_MATMUL, TRANSPOSE_CONV): ``SaturatingRoundingDoublingHighMul``
-as above, then a right shift that rounds ties toward +infinity
-(``(v + 2**(e-1)) >> e``) instead of away from zero. The two double forms differ
-only on negative exact ties of the second step (about one output in a thousand).
-Kernels name the form they follow with one of the ``ROUND_*`` codes.
+A third form, :data:`ROUND_DOUBLE_UP`, is what that wheel's optimized x86 int8
+kernels were *measured* to compute (CONV_2D through its GEMM backend, and
+DEPTHWISE_CONV_2D; the kernel tests pin it with tie-heavy cases):
+``SaturatingRoundingDoublingHighMul`` as above, then a right shift that rounds ties
+toward +infinity (``(v + 2**(e-1)) >> e``) instead of away from zero. It differs from
+gemmlowp's form only on negative exact ties of the second step. Kernels name the
+form they follow with a ``ROUND_*`` code; :func:`gemm_mode` gives the measured one.
 
 Each operation exists twice: vectorized over numpy arrays (int64 intermediates,
 int32-valued results) for reference kernels, and as a scalar function compiled
@@ -79,10 +79,11 @@ def default_mode() -> int:
 
 
 def gemm_mode() -> int:
-    """The ``ROUND_*`` code for kernels LiteRT runs through its GEMM backend.
+    """The ``ROUND_*`` code of LiteRT's optimized int8 conv-like kernels.
 
-    ``ROUND_DOUBLE_UP`` (measured on ai-edge-litert 2.3, x86), or ``ROUND_SINGLE``
-    when the module is switched to the single-rounding build.
+    ``ROUND_DOUBLE_UP`` (measured on ai-edge-litert 2.3, x86: CONV_2D,
+    DEPTHWISE_CONV_2D, FULLY_CONNECTED...), or ``ROUND_SINGLE`` when the module is
+    switched to the single-rounding build.
     """
     return ROUND_SINGLE if single_rounding_default() else ROUND_DOUBLE_UP
 

@@ -8,8 +8,10 @@ Arithmetic (``reference_integer_ops/depthwise_conv.h``), output channel
                                                   x*sw + j*dw - pl, ic] - in_zp)
     out = clamp(MultiplyByQuantizedMultiplier(acc, q[oc], shift[oc]) + out_zp, act range)
 
-LiteRT's depthwise kernels call ``common.h``'s MultiplyByQuantizedMultiplier, so the
-rounding is the module default (``fixedpoint.default_mode``; int64 form for 16x8).
+The int8/uint8 rounding is the form LiteRT's optimized x86 depthwise kernel was measured
+to use (``fixedpoint.gemm_mode``: the second rounding step takes ties toward +inf; a
+tie-heavy test pins it); the uint8 kernel matches gemmlowp's form (``default_mode``);
+16x8 uses the int64-accumulator form of ``common.h``.
 The JIT kernel walks output rows in parallel with the channels innermost (contiguous
 in NHWC) and requantizes each pixel as soon as its taps are summed.
 
@@ -105,7 +107,7 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
         batch=b, in_h=h, in_w=wd, in_c=c, mult=mult, kh=kh, kw=kw, out_h=gy.out_size, out_w=gx.out_size,
         out_c=oc, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
         in_zp=x.quant.scalar_zero_point, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
-        mode=int_gemm.MODE_WIDE if wide else fp.default_mode(), out_dtype=np.dtype(out.dtype),
+        mode=int_gemm.MODE_WIDE if wide else (fp.default_mode() if legacy else fp.gemm_mode()), out_dtype=np.dtype(out.dtype),
         w_centered=np.ascontiguousarray(w_centered), bias=bias, num_threads=ctx.num_threads,
     )
 

@@ -126,3 +126,16 @@ def test_16x8_int32_bias_without_option_is_refused():
     spec, feeds = _conv_case(rng, np.int16, np.int8, np.int32, 1, 4, 4, 3, 2, 1, 1, 1, 1, 1, 1, 1, 0, True)
     with pytest.raises(UnsupportedOperatorError):
         run_edgelite(spec, feeds)
+
+
+def test_rounding_ties_follow_litert():
+    # multiplier 2**-5 (power-of-two scales): exact halves are frequent, so this fails
+    # if the kernel used gemmlowp's away-from-zero second rounding instead of LiteRT's.
+    rng = np.random.default_rng(22)
+    spec, feeds = _conv_case(rng, np.int8, np.int8, np.int32, 1, 10, 10, 8, 16, 3, 3, 1, 1, 1, 1, 0, 0, True)
+    spec.inputs[0].quant = (np.float32(0.5), 3)
+    spec.inputs[1].quant = (np.full(16, 2.0**-4, np.float32), np.zeros(16, np.int64), 0)
+    spec.inputs[2].quant = (np.full(16, 2.0**-5, np.float32), np.zeros(16, np.int64), 0)
+    spec.outputs[0].quant = (np.float32(1.0), 0)
+    spec.inputs[1].data = rng.integers(-2, 3, spec.inputs[1].shape).astype(np.int8)
+    check(spec, feeds, jit=True)

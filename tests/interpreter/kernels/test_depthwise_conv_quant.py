@@ -97,3 +97,17 @@ def test_mobilenet_sized_layers():
     for geo in [(1, 56, 56, 144, 1, 3, 3, 2, 2, 1, 1, 0, 3), (1, 14, 14, 384, 1, 3, 3, 1, 1, 1, 1, 0, 3)]:
         spec, feeds = _dw_case(rng, np.int8, np.int8, np.int32, *geo, True)
         check(spec, feeds, jit=True)
+
+
+def test_rounding_ties_follow_litert():
+    # power-of-two scales make exact halves common (multiplier 2**-5), so the rounding
+    # form of MultiplyByQuantizedMultiplier decides many outputs (no activation clamp).
+    rng = np.random.default_rng(21)
+    spec, feeds = _dw_case(rng, np.int8, np.int8, np.int32, 1, 12, 12, 16, 1, 3, 3, 1, 1, 1, 1, 0, 0, True)
+    spec.inputs[0].quant = (np.float32(0.5), 3)
+    spec.inputs[1].quant = (np.full(16, 2.0**-4, np.float32), np.zeros(16, np.int64), 3)
+    spec.inputs[2].quant = (np.full(16, 2.0**-5, np.float32), np.zeros(16, np.int64), 0)
+    spec.outputs[0].quant = (np.float32(1.0), 0)
+    spec.inputs[1].data = rng.integers(-3, 4, spec.inputs[1].shape).astype(np.int8)
+    spec.inputs[2].data = rng.integers(-50, 50, 16).astype(np.int32)
+    check(spec, feeds, jit=True)
