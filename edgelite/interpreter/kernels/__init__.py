@@ -37,6 +37,8 @@ KERNEL_MODULES: tuple[str, ...] = (
     "cast",
     "dequantize",
     "densify",
+    "resize",
+    "transpose_conv",
 )
 
 _loaded = False

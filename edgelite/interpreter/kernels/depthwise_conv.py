@@ -71,24 +71,40 @@ class DepthwiseParams:
 
 
 def _depthwise_rows(x, w, bias, lo, hi, out, sh, sw, dh, dw, pad_h, pad_w, mult):
-    """Depthwise conv, TFLite reference semantics; out rows split over threads.
+    """Depthwise conv, TFLite reference semantics; output rows split over threads.
 
     x [N, H, W, Cin], w [KH, KW, Cout], bias [Cout], out [N, OH, OW, Cout];
     out[b, oy, ox, c*m+j] = clamp(bias + sum x[b, iy, ix, c] * w[ky, kx, c*m+j], lo, hi).
+    Elements are indexed directly (no per-pixel array views: with few channels the
+    view bookkeeping cost more than the arithmetic). A 3x3 window lying wholly inside
+    the image, multiplier 1, takes a fused nine-term path that vectorizes over c.
     """
     nb, h, wd, cin = x.shape
     kh, kw, cout = w.shape
     oh = out.shape[1]
     ow = out.shape[2]
+    fast = kh == 3 and kw == 3 and mult == 1
     for r in prange(nb * oh):
         b = r // oh
         oy = r - b * oh
         iy0 = oy * sh - pad_h
+        i1 = iy0 + dh
+        i2 = iy0 + 2 * dh
+        rows_inside = fast and iy0 >= 0 and i2 < h
         for ox in range(ow):
-            o = out[b, oy, ox]
-            for c in range(cout):
-                o[c] = bias[c]
             ix0 = ox * sw - pad_w
+            j1 = ix0 + dw
+            j2 = ix0 + 2 * dw
+            if rows_inside and ix0 >= 0 and j2 < wd:
+                for c in range(cout):
+                    v = (bias[c]
+                         + x[b, iy0, ix0, c] * w[0, 0, c] + x[b, iy0, j1, c] * w[0, 1, c] + x[b, iy0, j2, c] * w[0, 2, c]
+                         + x[b, i1, ix0, c] * w[1, 0, c] + x[b, i1, j1, c] * w[1, 1, c] + x[b, i1, j2, c] * w[1, 2, c]
+                         + x[b, i2, ix0, c] * w[2, 0, c] + x[b, i2, j1, c] * w[2, 1, c] + x[b, i2, j2, c] * w[2, 2, c])
+                    out[b, oy, ox, c] = min(max(v, lo), hi)
+                continue
+            for c in range(cout):
+                out[b, oy, ox, c] = bias[c]
             for ky in range(kh):
                 iy = iy0 + ky * dh
                 if iy < 0 or iy >= h:
@@ -97,18 +113,16 @@ def _depthwise_rows(x, w, bias, lo, hi, out, sh, sw, dh, dw, pad_h, pad_w, mult)
                     ix = ix0 + kx * dw
                     if ix < 0 or ix >= wd:
                         continue
-                    xr = x[b, iy, ix]
-                    wr = w[ky, kx]
                     if mult == 1:
                         for c in range(cout):
-                            o[c] += xr[c] * wr[c]
+                            out[b, oy, ox, c] += x[b, iy, ix, c] * w[ky, kx, c]
                     else:
                         for c in range(cin):
-                            v = xr[c]
+                            v = x[b, iy, ix, c]
                             for j in range(mult):
-                                o[c * mult + j] += v * wr[c * mult + j]
+                                out[b, oy, ox, c * mult + j] += v * w[ky, kx, c * mult + j]
             for c in range(cout):
-                o[c] = min(max(o[c], lo), hi)
+                out[b, oy, ox, c] = min(max(out[b, oy, ox, c], lo), hi)
 
 
 _depthwise_serial = njit(_depthwise_rows)
