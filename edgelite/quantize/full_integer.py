@@ -39,6 +39,8 @@ class _FullInteger:
     def __init__(self, model: Model, act: Mapping[int, tuple[float, int]], bits: int, io_type: str,
                  per_channel: bool, per_channel_fc: bool, keep_float: Sequence[str]):
         self.g = GraphEditor(model)
+        # Types before the rewrite (the rewrite retypes tensors in place).
+        self.orig_type = [t.type for t in self.g.tensors]
         self.act = dict(act)
         self.bits = bits
         self.qtype = TensorType.INT8 if bits == 8 else TensorType.INT16
@@ -171,21 +173,22 @@ class _FullInteger:
                     return f"input {pos} omitted"
                 continue
             tt = self.g.tensors[t]
+            ttype = self.orig_type[t]
             if role == "-":
                 continue
-            if tt.type != _F32 and not self._is_const(t):
-                return f"input {self.g.tensors[t].name!r} is {TensorType(tt.type).name}, not float32"
+            if ttype != _F32 and not self._is_const(t):
+                return f"input {tt.name!r} is {TensorType(ttype).name}, not float32"
             if role in ("w0", "w3", "wfc", "b"):
                 if not self._is_const(t):
                     return f"{'weight' if role != 'b' else 'bias'} {tt.name!r} is not constant"
-                if role != "b" and self.g.const_data(t) is not None and tt.type != _F32:
-                    return f"weight {tt.name!r} is {TensorType(tt.type).name}"
+                if role != "b" and self.g.const_data(t) is not None and ttype != _F32:
+                    return f"weight {tt.name!r} is {TensorType(ttype).name}"
             elif role == "a" and not self._is_const(t) and t not in self.act:
                 return f"no range for input {tt.name!r}"
         for o in op.outputs:
             ot = self.g.tensors[o]
-            if ot.type != _F32:
-                return f"output {ot.name!r} is {TensorType(ot.type).name}"
+            if self.orig_type[o] != _F32:
+                return f"output {ot.name!r} is {TensorType(self.orig_type[o]).name}"
             if spec.output in ("calib", "shared") and o not in self.act:
                 return f"no range for output {ot.name!r}"
         if spec.output == "same":

@@ -86,14 +86,43 @@ def _edgelite_interpreter(model_bytes: bytes):
     return Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=True)
 
 
-def _litert_interpreter(model_bytes: bytes):
+def _litert_interpreter(model_bytes: bytes, collect: Sequence[int]):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: PLC0415
 
-    return Interpreter(
-        model_content=bytes(model_bytes),
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-        experimental_preserve_all_tensors=True,
+    if not _is_float_model(model_bytes):
+        return Interpreter(
+            model_content=bytes(model_bytes),
+            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+            experimental_preserve_all_tensors=True,
+        )
+    # Float models: declare the collected tensors model outputs, so that LiteRT's
+    # default (XNNPACK) delegate may run the graph and still hand every one of them
+    # back; preserving all tensors would force the slower reference kernels.
+    return Interpreter(model_content=_expose_as_outputs(model_bytes, collect), num_threads=1)
+
+
+def _is_float_model(model_bytes: bytes) -> bool:
+    from edgelite.schema import read_model  # noqa: PLC0415
+    from edgelite.schema.model import TensorType  # noqa: PLC0415
+
+    m = read_model(model_bytes)
+    return not any(
+        t.type in (TensorType.INT8, TensorType.UINT8, TensorType.INT16) and t.quantization is not None
+        and t.quantization.is_quantized
+        for sg in m.subgraphs for t in sg.tensors
     )
+
+
+def _expose_as_outputs(model_bytes: bytes, collect: Sequence[int]) -> bytes:
+    from edgelite.schema import read_model, write_model  # noqa: PLC0415
+
+    m = read_model(model_bytes)
+    sg = m.subgraphs[0]
+    extra = [i for i in collect if i not in sg.outputs and i not in sg.inputs]
+    sg.outputs = list(sg.outputs) + extra
+    # Signatures would list only the original outputs; this copy is run by index.
+    m.signature_defs = []
+    return write_model(m)
 
 
 def make_runner(model_bytes: bytes, collect: Sequence[int], backend: str = "auto") -> ModelRunner:
@@ -118,7 +147,7 @@ def make_runner(model_bytes: bytes, collect: Sequence[int], backend: str = "auto
             if backend == "edgelite":
                 raise QuantizationError(f"edgelite's interpreter cannot run this model ({e})") from e
     try:
-        return ModelRunner(_litert_interpreter(model_bytes), "litert", collect)
+        return ModelRunner(_litert_interpreter(model_bytes, collect), "litert", collect)
     except ImportError as e:
         errors.append(f"litert: {e}")
     raise QuantizationError(
