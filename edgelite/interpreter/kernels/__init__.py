@@ -15,6 +15,8 @@ KERNEL_MODULES: tuple[str, ...] = (
     "softmax_quant",
     "reduce_quant",
     "quantize_ops",
+    "concat_quant",
+    "compare_quant",
     "conv",
     "conv_quant",
     "depthwise_conv_quant",
