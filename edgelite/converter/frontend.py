@@ -1,0 +1,156 @@
+"""Front end: an ONNX ``ModelProto`` (or a path to one) into the converter's ``Graph``.
+
+Initializers and ``Constant`` nodes become constant values; attributes become plain
+Python values (ints, floats, lists, numpy arrays); dynamic input dimensions are fixed
+from ``ConvertOptions.input_shapes`` (a leading batch dimension defaults to 1).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from edgelite.converter.ir import Graph, Value
+from edgelite.errors import ConversionError, ModelFormatError, ShapeError
+
+
+def load_onnx(model: Any):
+    """Load ``model`` (a path, bytes or an ``onnx.ModelProto``), external data included."""
+    import onnx
+
+    if isinstance(model, onnx.ModelProto):
+        return model
+    if isinstance(model, (bytes, bytearray)):
+        return onnx.load_from_string(bytes(model))
+    path = os.fspath(model)
+    if not os.path.exists(path):
+        raise ModelFormatError(f"ONNX model {path!r} does not exist")
+    try:
+        # load_external_data=True reads tensors stored beside the model file.
+        return onnx.load(path, load_external_data=True)
+    except Exception as e:  # onnx raises DecodeError and friends: report them as one type
+        raise ModelFormatError(f"cannot read ONNX model {path!r}: {e}") from e
+
+
+def _attr_value(attr) -> Any:
+    from onnx import helper, numpy_helper
+
+    if attr.type == attr.TENSOR:
+        return numpy_helper.to_array(attr.t)
+    if attr.type == attr.GRAPH or attr.type == attr.GRAPHS:
+        return attr  # kept opaque: control flow is not converted
+    v = helper.get_attribute_value(attr)
+    if isinstance(v, bytes):
+        return v.decode("utf-8")
+    if isinstance(v, list) and v and isinstance(v[0], bytes):
+        return [x.decode("utf-8") for x in v]
+    return v
+
+
+def _elem_dtype(elem_type: int) -> np.dtype | None:
+    from onnx import helper
+
+    if elem_type == 0:
+        return None
+    return np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+
+
+def _fixed_shape(name: str, dims, user: tuple[int, ...] | None) -> tuple[int, ...]:
+    if user is not None:
+        user = tuple(int(d) for d in user)
+        if len(user) != len(dims):
+            raise ShapeError(f"input {name!r}: --input-shape gives rank {len(user)}, the model has rank {len(dims)}")
+        for i, (d, u) in enumerate(zip(dims, user)):
+            if d.HasField("dim_value") and d.dim_value > 0 and d.dim_value != u:
+                raise ShapeError(f"input {name!r}: dimension {i} is fixed to {d.dim_value} in the model, not {u}")
+        return user
+    shape = []
+    for i, d in enumerate(dims):
+        if d.HasField("dim_value") and d.dim_value > 0:
+            shape.append(int(d.dim_value))
+        elif i == 0:
+            shape.append(1)  # a dynamic batch dimension: convert for batch 1
+        else:
+            raise ShapeError(
+                f"input {name!r}: dimension {i} ({d.dim_param or '?'}) is dynamic; fix it with "
+                f"input_shapes={{'{name}': (...)}} or --input-shape {name}=d0,d1,..."
+            )
+    return tuple(shape)
+
+
+def import_onnx(proto, input_shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
+    """Build a ``Graph`` from an ONNX model.
+
+    Raises:
+        ShapeError: an input has a dynamic dimension the user did not fix.
+        ConversionError: the graph uses an input name nothing produces.
+    """
+    from onnx import numpy_helper
+
+    input_shapes = dict(input_shapes or {})
+    g = Graph()
+    g.opsets = {(o.domain or ""): int(o.version) for o in proto.opset_import}
+    if "ai.onnx" in g.opsets and "" not in g.opsets:
+        g.opsets[""] = g.opsets["ai.onnx"]
+    g.producer = f"{proto.producer_name} {proto.producer_version}".strip()
+    graph = proto.graph
+    env: dict[str, Value] = {}
+    for init in graph.initializer:
+        arr = numpy_helper.to_array(init)
+        env[init.name] = Value(init.name, tuple(arr.shape), arr.dtype, data=arr)
+        g._names.add(init.name)
+    for vi in graph.input:
+        if vi.name in env:
+            continue  # opset < 9 lists initializers as inputs too
+        tt = vi.type.tensor_type
+        shape = _fixed_shape(vi.name, tt.shape.dim, input_shapes.pop(vi.name, None))
+        env[vi.name] = g.add_input(Value(vi.name, shape, _elem_dtype(tt.elem_type)))
+    if input_shapes:
+        raise ShapeError(f"input_shapes names {sorted(input_shapes)}, which are not graph inputs "
+                         f"(inputs: {[v.name for v in g.inputs]})")
+    for i, n in enumerate(graph.node):
+        attrs = {a.name: _attr_value(a) for a in n.attribute}
+        if n.op_type == "Constant" and n.domain in ("", "ai.onnx"):
+            env[n.output[0]] = _constant_value(n.output[0], attrs)
+            g._names.add(n.output[0])
+            continue
+        inputs = []
+        for name in n.input:
+            if name == "":
+                inputs.append(None)
+            elif name in env:
+                inputs.append(env[name])
+            else:
+                raise ConversionError(f"[frontend] node {n.name!r} ({n.op_type}) reads {name!r}, which nothing produces")
+        node = g.add_node(n.op_type, inputs, [], attrs, name=n.name or f"{n.op_type}_{i}", domain=n.domain)
+        for name in n.output:
+            v = Value(name if name else g.unique_name(f"{node.name}_unused"), producer=node)
+            g._names.add(v.name)
+            node.outputs.append(v)
+            env[v.name] = v
+    for vo in graph.output:
+        if vo.name not in env:
+            raise ConversionError(f"[frontend] graph output {vo.name!r} is not produced by any node")
+        v = env[vo.name]
+        if v.dtype is None:
+            v.dtype = _elem_dtype(vo.type.tensor_type.elem_type)
+        g.outputs.append(v)
+    return g
+
+
+def _constant_value(name: str, attrs: dict) -> Value:
+    if "value" in attrs:
+        arr = np.asarray(attrs["value"])
+    elif "value_float" in attrs:
+        arr = np.array(attrs["value_float"], np.float32)
+    elif "value_floats" in attrs:
+        arr = np.array(attrs["value_floats"], np.float32)
+    elif "value_int" in attrs:
+        arr = np.array(attrs["value_int"], np.int64)
+    elif "value_ints" in attrs:
+        arr = np.array(attrs["value_ints"], np.int64)
+    else:
+        raise ConversionError(f"[frontend] Constant {name!r}: unsupported attribute {sorted(attrs)}")
+    return Value(name, tuple(arr.shape), arr.dtype, data=arr)

@@ -1,0 +1,176 @@
+"""Conv (1-D and 2-D, plain and depthwise) and ConvTranspose.
+
+ONNX pads that TF's SAME rule does not reproduce (PyTorch's symmetric padding with
+stride 2) become an explicit ``PAD`` before a VALID convolution. 1-D convolutions run
+as 2-D ones on ``[N, 1, W, C]`` (two ``RESHAPE`` ops, no transposes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.converter.ir import Node
+from edgelite.converter.ops.common import constant, i32, onnx_pads, same_pads
+from edgelite.converter.ops.layout_rules import ChannelsLast
+from edgelite.converter.ops.registry import OpConverter, register
+from edgelite.converter.lower import activation_code
+
+
+def _spatial_attrs(node: Node, nsp: int):
+    w = node.inputs[1].data if node.inputs[1].is_constant else None
+    kernel = list(node.attrs.get("kernel_shape", w.shape[2:] if w is not None else [1] * nsp))
+    strides = list(node.attrs.get("strides", [1] * nsp))
+    dil = list(node.attrs.get("dilations", [1] * nsp))
+    return kernel, strides, dil
+
+
+def _to_2d(vals, nsp, fill):
+    """1-D attributes as 2-D ones ([fill] + vals), 2-D unchanged."""
+    return ([fill] + list(vals)) if nsp == 1 else list(vals)
+
+
+def pad_input(out, x, pads_2d, name, value=None):
+    """Emit PAD (or PADV2 with ``value``) on NHWC ``x``; returns the padded value."""
+    from edgelite.schema.fb.PadOptions import PadOptionsT
+    from edgelite.schema.fb.PadV2Options import PadV2OptionsT
+
+    n, h, w, c = x.shape
+    (pt, pb), (pl, pr) = pads_2d
+    y = out.tmp(name + "_pad", (n, h + pt + pb, w + pl + pr, c), x.dtype)
+    p = out.const(i32([[0, 0], [pt, pb], [pl, pr], [0, 0]]), name + "_paddings")
+    if value is None:
+        out.emit("PAD", [x, p], [y], PadOptionsT())
+    else:
+        out.emit("PADV2", [x, p, out.const(np.array(value, x.dtype), name + "_padvalue")], [y], PadV2OptionsT())
+    return y
+
+
+def as_4d(out, x, name):
+    """A 3-D NWC value as 4-D [N, 1, W, C] (RESHAPE); 4-D values unchanged."""
+    if len(x.shape) == 4:
+        return x
+    y = out.tmp(name + "_4d", (x.shape[0], 1, x.shape[1], x.shape[2]), x.dtype)
+    reshape(out, x, y)
+    return y
+
+
+def reshape(out, x, y):
+    from edgelite.schema.fb.ReshapeOptions import ReshapeOptionsT
+
+    opts = ReshapeOptionsT()
+    opts.newShape = [int(d) for d in y.shape]
+    out.emit("RESHAPE", [x, out.const(i32(y.shape), y.name + "_shape")], [y], opts)
+
+
+def resolve_padding(node, spatial, kernel, strides, dil):
+    """('SAME' | 'VALID', explicit pads or None) for a conv/pool node (2-D lists)."""
+    pads = onnx_pads(node, spatial, kernel, strides, dil)
+    if all(p == (0, 0) for p in pads):
+        return "VALID", None
+    if all(pads[i] == same_pads(spatial[i], kernel[i], strides[i], dil[i]) for i in range(len(pads))):
+        return "SAME", None
+    return "VALID", pads
+
+
+@register("Conv")
+class Conv(ChannelsLast, OpConverter):
+    fusable = True
+
+    def check(self, node):
+        if not node.inputs[1].is_constant:
+            return "weights must be constant"
+        w = node.inputs[1].data
+        if w.ndim not in (3, 4):
+            return f"only 1-D and 2-D convolutions are supported (weight rank {w.ndim})"
+        group = int(node.attrs.get("group", 1))
+        cin = node.inputs[0].shape[1] if node.inputs[0].shape else None
+        if group != 1 and not (group == cin and w.shape[1] == 1):
+            return f"grouped convolution with group={group} (neither 1 nor depthwise)"
+        if node.input(2) is not None and not node.inputs[2].is_constant:
+            return "bias must be constant"
+        return None
+
+    def lower(self, node, out):
+        from edgelite.schema.fb.Conv2DOptions import Conv2DOptionsT
+        from edgelite.schema.fb.DepthwiseConv2DOptions import DepthwiseConv2DOptionsT
+        from edgelite.schema.fb.Padding import Padding
+
+        x, y = node.inputs[0], node.outputs[0]
+        w = constant(node, 1, "weights")
+        nsp = w.ndim - 2
+        kernel, strides, dil = _spatial_attrs(node, nsp)
+        spatial = list(x.shape[1:-1])
+        k2, s2, d2, sp2 = _to_2d(kernel, nsp, 1), _to_2d(strides, nsp, 1), _to_2d(dil, nsp, 1), _to_2d(spatial, nsp, 1)
+        pad_mode, explicit = resolve_padding(node, spatial, kernel, strides, dil)
+        x4 = as_4d(out, x, node.name)
+        if explicit is not None:
+            x4 = pad_input(out, x4, ([(0, 0)] + explicit) if nsp == 1 else explicit, node.name)
+        if w.ndim == 3:
+            w = w[:, :, None, :]
+        cout = w.shape[0]
+        bias = constant(node, 2, "bias") if node.input(2) is not None else np.zeros(cout, w.dtype)
+        group = int(node.attrs.get("group", 1))
+        n = x4.shape[0]
+        oh = (x4.shape[1] - (k2[0] - 1) * d2[0] - 1) // s2[0] + 1 if pad_mode == "VALID" else -(-x4.shape[1] // s2[0])
+        ow = (x4.shape[2] - (k2[1] - 1) * d2[1] - 1) // s2[1] + 1 if pad_mode == "VALID" else -(-x4.shape[2] // s2[1])
+        y4 = y if len(y.shape) == 4 else out.tmp(node.name + "_out4d", (n, oh, ow, cout), y.dtype)
+        padding = Padding.SAME if pad_mode == "SAME" else Padding.VALID
+        if group == 1:
+            opts = Conv2DOptionsT()
+            filt = out.const(np.ascontiguousarray(w.transpose(0, 2, 3, 1)), node.name + "_filter")
+            op, version = "CONV_2D", 1
+        else:
+            opts = DepthwiseConv2DOptionsT()
+            opts.depthMultiplier = cout // group
+            filt = out.const(np.ascontiguousarray(w.transpose(1, 2, 3, 0)), node.name + "_filter")
+            op, version = "DEPTHWISE_CONV_2D", 2 if max(d2) > 1 else 1
+        opts.padding, opts.strideH, opts.strideW = padding, s2[0], s2[1]
+        opts.dilationHFactor, opts.dilationWFactor = d2[0], d2[1]
+        opts.fusedActivationFunction = activation_code(node)
+        out.emit(op, [x4, filt, out.const(bias.astype(w.dtype), node.name + "_bias")], [y4], opts, version)
+        if y4 is not y:
+            reshape(out, y4, y)
+
+
+@register("ConvTranspose")
+class ConvTranspose(ChannelsLast, OpConverter):
+    def check(self, node):
+        if not node.inputs[1].is_constant or node.inputs[1].data.ndim != 4:
+            return "only 2-D ConvTranspose with constant weights is supported"
+        if int(node.attrs.get("group", 1)) != 1:
+            return "grouped ConvTranspose"
+        if any(d != 1 for d in node.attrs.get("dilations", [1, 1])):
+            return "dilated ConvTranspose"
+        if node.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID") or "output_shape" in node.attrs:
+            return "auto_pad / output_shape attributes"
+        pads = node.attrs.get("pads", [0, 0, 0, 0])
+        op = node.attrs.get("output_padding", [0, 0])
+        if any(op[i] > pads[i + 2] for i in range(2)):
+            return "output_padding larger than the end padding"
+        return None
+
+    def lower(self, node, out):
+        from edgelite.schema.fb.Padding import Padding
+        from edgelite.schema.fb.SliceOptions import SliceOptionsT
+        from edgelite.schema.fb.TransposeConvOptions import TransposeConvOptionsT
+
+        x, y = node.inputs[0], node.outputs[0]
+        w = constant(node, 1, "weights")  # [C_in, C_out, kH, kW]
+        k = list(node.attrs.get("kernel_shape", w.shape[2:]))
+        s = list(node.attrs.get("strides", [1, 1]))
+        pads = list(node.attrs.get("pads", [0, 0, 0, 0]))
+        n, h, wd, _ = x.shape
+        cout = w.shape[1]
+        full = (n, (h - 1) * s[0] + k[0], (wd - 1) * s[1] + k[1], cout)
+        cropped = full != tuple(y.shape)
+        mid = out.tmp(node.name + "_full", full, y.dtype) if cropped else y
+        opts = TransposeConvOptionsT()
+        opts.padding, opts.strideH, opts.strideW = Padding.VALID, s[0], s[1]
+        bias = constant(node, 2, "bias") if node.input(2) is not None else np.zeros(cout, w.dtype)
+        filt = out.const(np.ascontiguousarray(w.transpose(1, 2, 3, 0)), node.name + "_filter")
+        out.emit("TRANSPOSE_CONV", [out.const(i32(full), node.name + "_output_shape"), filt, x,
+                                    out.const(bias.astype(w.dtype), node.name + "_bias")], [mid], opts, version=3)
+        if cropped:
+            begin = out.const(i32([0, pads[0], pads[1], 0]), node.name + "_crop_begin")
+            size = out.const(i32(y.shape), node.name + "_crop_size")
+            out.emit("SLICE", [mid, begin, size], [y], SliceOptionsT())

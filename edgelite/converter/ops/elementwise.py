@@ -1,0 +1,95 @@
+"""Binary and ternary elementwise ops: arithmetic, comparisons, logic, Where, Cast.
+
+Broadcasting follows numpy in both ONNX and TFLite; the layout pass has already put
+constants in the data's layout, so lowering only matches constant dtypes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.converter.lower import activation_code
+from edgelite.converter.ops.layout_rules import Elementwise
+from edgelite.converter.ops.registry import OpConverter, register
+
+_BINARY = {
+    "Add": "ADD", "Sub": "SUB", "Mul": "MUL", "Div": "DIV", "Pow": "POW",
+    "Max": "MAXIMUM", "Min": "MINIMUM", "Equal": "EQUAL", "Greater": "GREATER", "Less": "LESS",
+    "GreaterOrEqual": "GREATER_EQUAL", "LessOrEqual": "LESS_EQUAL", "And": "LOGICAL_AND",
+    "Or": "LOGICAL_OR", "PRelu": "PRELU", "Mod": "FLOOR_MOD",
+}
+_FUSABLE = {"Add", "Sub", "Mul", "Div"}
+
+
+def _options(tfl_op: str, act: int):
+    from edgelite.schema.fb import AddOptions, DivOptions, MulOptions, SubOptions
+
+    cls = {"ADD": AddOptions.AddOptionsT, "SUB": SubOptions.SubOptionsT, "MUL": MulOptions.MulOptionsT,
+           "DIV": DivOptions.DivOptionsT}.get(tfl_op)
+    if cls is None:
+        return None
+    o = cls()
+    o.fusedActivationFunction = act
+    return o
+
+
+def match_dtype(out, v, dtype, name):
+    """A constant ``v`` re-typed to ``dtype`` (runtime values are returned unchanged)."""
+    if v is None or not v.is_constant or v.dtype == dtype:
+        return v
+    return out.const(np.asarray(v.data).astype(dtype), name)
+
+
+@register(*_BINARY)
+class Binary(Elementwise, OpConverter):
+    fusable = True
+
+    def can_fuse(self, node):
+        return node.op_type in _FUSABLE
+
+    def check(self, node):
+        if node.op_type in ("Max", "Min") and len(node.inputs) != 2:
+            return f"{node.op_type} with {len(node.inputs)} inputs (2 supported)"
+        if node.op_type == "Mod" and node.attrs.get("fmod", 0):
+            return "Mod with fmod=1"
+        return None
+
+    def lower(self, node, out):
+        op = _BINARY[node.op_type]
+        a, b = node.inputs[0], node.inputs[1]
+        runtime = a if not a.is_constant else b
+        if op == "PRELU":
+            alpha = np.asarray(b.data)
+            # TFLite PRELU broadcasts alpha from the right over the input, like numpy.
+            b = out.const(alpha.astype(a.dtype), node.name + "_alpha")
+        else:
+            a = match_dtype(out, a, runtime.dtype, node.name + "_a")
+            b = match_dtype(out, b, runtime.dtype, node.name + "_b")
+        out.emit(op, [a, b], node.outputs, _options(op, activation_code(node)))
+
+
+@register("Where")
+class Where(Elementwise, OpConverter):
+    def lower(self, node, out):
+        c, x, y = node.inputs
+        dt = node.outputs[0].dtype
+        x = match_dtype(out, x, dt, node.name + "_x")
+        y = match_dtype(out, y, dt, node.name + "_y")
+        out.emit("SELECT_V2", [c, x, y], node.outputs, version=1)
+
+
+@register("Cast")
+class Cast(Elementwise, OpConverter):
+    def lower(self, node, out):
+        from edgelite.converter.lower import _tensor_type
+        from edgelite.schema.fb.CastOptions import CastOptionsT
+
+        x, y = node.inputs[0], node.outputs[0]
+        if x.dtype == y.dtype:
+            from edgelite.converter.ops.conv import reshape
+
+            reshape(out, x, y)
+            return
+        opts = CastOptionsT()
+        opts.inDataType, opts.outDataType = _tensor_type(x.dtype), _tensor_type(y.dtype)
+        out.emit("CAST", [x], [y], opts)

@@ -1,0 +1,72 @@
+"""LayerNormalization and RMSNormalization, decomposed as TFLite models express them.
+
+LayerNorm: ``MEAN``, ``SQUARED_DIFFERENCE``, ``MEAN``, ``ADD`` (epsilon), ``RSQRT``,
+``SUB``, ``MUL`` (normalize), ``MUL`` (gamma), ``ADD`` (beta); RMSNorm: ``MUL``
+(square), ``MEAN``, ``ADD``, ``RSQRT``, ``MUL``, ``MUL`` (scale). The normalized axes
+must be the trailing ones (the layout rule keeps ONNX's layout).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.converter.ops.common import i32
+from edgelite.converter.ops.registry import OpConverter, register
+
+
+def _binary(out, op, a, b, shape, dtype, name, y=None):
+    from edgelite.schema.fb import AddOptions, MulOptions, SubOptions
+
+    opts = {"ADD": AddOptions.AddOptionsT, "MUL": MulOptions.MulOptionsT, "SUB": SubOptions.SubOptionsT}.get(op)
+    y = y if y is not None else out.tmp(name, shape, dtype)
+    out.emit(op, [a, b], [y], opts() if opts else None)
+    return y
+
+
+def _mean(out, x, axes, name):
+    from edgelite.schema.fb.ReducerOptions import ReducerOptionsT
+
+    o = ReducerOptionsT()
+    o.keepDims = True
+    shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+    y = out.tmp(name, shape, x.dtype)
+    out.emit("MEAN", [x, out.const(i32(axes), name + "_axes")], [y], o)
+    return y
+
+
+@register("LayerNormalization", "RMSNormalization")
+class LayerNorm(OpConverter):
+    def check(self, node):
+        if any(o is not None and o is not node.outputs[0] for o in node.outputs[1:]) and len(node.outputs) > 1:
+            return None  # the extra outputs (mean, inv std) are dropped by dead-code elimination when unused
+        if node.input(1) is None or not node.inputs[1].is_constant:
+            return "scale must be constant"
+        return None
+
+    def lower(self, node, out):
+        x, y = node.inputs[0], node.outputs[0]
+        r = len(x.shape)
+        axis = int(node.attrs.get("axis", -1)) % r
+        axes = list(range(axis, r))
+        eps = np.array(node.attrs.get("epsilon", 1e-5), x.dtype)
+        n = node.name
+        scale = node.inputs[1]
+        bias = node.input(2)
+        if node.op_type == "LayerNormalization":
+            mean = _mean(out, x, axes, n + "_mean")
+            sq = out.tmp(n + "_sqdiff", x.shape, x.dtype)
+            out.emit("SQUARED_DIFFERENCE", [x, mean], [sq])
+            var = _mean(out, sq, axes, n + "_var")
+            centered = _binary(out, "SUB", x, mean, x.shape, x.dtype, n + "_centered")
+        else:
+            sq = _binary(out, "MUL", x, x, x.shape, x.dtype, n + "_square")
+            var = _mean(out, sq, axes, n + "_meansq")
+            centered = x
+        ve = _binary(out, "ADD", var, out.const(eps, n + "_eps"), var.shape, x.dtype, n + "_var_eps")
+        rs = out.tmp(n + "_rsqrt", var.shape, x.dtype)
+        out.emit("RSQRT", [ve], [rs])
+        normed = _binary(out, "MUL", centered, rs, x.shape, x.dtype, n + "_normed")
+        last = bias is None
+        scaled = _binary(out, "MUL", normed, scale, x.shape, x.dtype, n + "_scaled", y if last else None)
+        if not last:
+            _binary(out, "ADD", scaled, bias, x.shape, x.dtype, n + "_shifted", y)

@@ -1,0 +1,79 @@
+"""Resize/Upsample (bilinear and nearest, on H and W) and DepthToSpace/SpaceToDepth.
+
+The output size comes from the (static) output shape; ONNX's coordinate modes map to
+TFLite's two flags: ``align_corners`` -> ``alignCorners``, ``half_pixel`` /
+``pytorch_half_pixel`` -> ``halfPixelCenters``, ``asymmetric`` -> neither.
+"""
+
+from __future__ import annotations
+
+from edgelite.converter.ops.common import i32
+from edgelite.converter.ops.layout_rules import ChannelsLast
+from edgelite.converter.ops.registry import OpConverter, register
+
+
+def _coord_mode(node) -> str:
+    if node.op_type == "Upsample":
+        return "asymmetric"
+    return node.attrs.get("coordinate_transformation_mode", "half_pixel")
+
+
+@register("Resize", "Upsample")
+class Resize(ChannelsLast, OpConverter):
+    def check(self, node):
+        x, y = node.inputs[0], node.outputs[0]
+        if x.shape is None or len(x.shape) != 4:
+            return "only 4-D Resize is supported"
+        if y.shape is not None and tuple(y.shape[:2]) != tuple(x.shape[:2]):
+            return "Resize that changes the batch or channel dimension"
+        mode = node.attrs.get("mode", "nearest")
+        cm = _coord_mode(node)
+        if mode == "cubic":
+            return "cubic interpolation"
+        if mode in ("linear", "bilinear") and cm not in ("align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric"):
+            return f"linear resize with coordinate_transformation_mode={cm}"
+        if mode == "nearest":
+            nm = node.attrs.get("nearest_mode", "round_prefer_floor")
+            ok = (cm == "asymmetric" and nm == "floor") or (cm == "align_corners" and nm == "round_prefer_ceil") \
+                or (cm in ("half_pixel", "tf_half_pixel_for_nn") and nm == "round_prefer_ceil")
+            if node.op_type == "Upsample":
+                ok = True
+            if not ok:
+                return f"nearest resize with {cm}/{nm}"
+        if node.attrs.get("antialias", 0):
+            return "antialias=1"
+        return None
+
+    def lower(self, node, out):
+        from edgelite.schema.fb.ResizeBilinearOptions import ResizeBilinearOptionsT
+        from edgelite.schema.fb.ResizeNearestNeighborOptions import ResizeNearestNeighborOptionsT
+
+        y = node.outputs[0]
+        size = out.const(i32(y.shape[1:3]), node.name + "_size")
+        cm = _coord_mode(node)
+        if node.attrs.get("mode", "nearest") in ("linear", "bilinear"):
+            o = ResizeBilinearOptionsT()
+            op = "RESIZE_BILINEAR"
+        else:
+            o = ResizeNearestNeighborOptionsT()
+            op = "RESIZE_NEAREST_NEIGHBOR"
+        o.alignCorners = cm == "align_corners"
+        o.halfPixelCenters = cm in ("half_pixel", "pytorch_half_pixel", "tf_half_pixel_for_nn")
+        out.emit(op, [node.inputs[0], size], [y], o, version=3 if o.halfPixelCenters else 1)
+
+
+@register("DepthToSpace", "SpaceToDepth")
+class DepthToSpace(ChannelsLast, OpConverter):
+    def check(self, node):
+        if node.op_type == "DepthToSpace" and node.attrs.get("mode", "DCR") != "DCR":
+            return "DepthToSpace mode CRD (pixel shuffle)"
+        return None
+
+    def lower(self, node, out):
+        from edgelite.schema.fb.DepthToSpaceOptions import DepthToSpaceOptionsT
+        from edgelite.schema.fb.SpaceToDepthOptions import SpaceToDepthOptionsT
+
+        o = DepthToSpaceOptionsT() if node.op_type == "DepthToSpace" else SpaceToDepthOptionsT()
+        o.blockSize = int(node.attrs["blocksize"])
+        out.emit("DEPTH_TO_SPACE" if node.op_type == "DepthToSpace" else "SPACE_TO_DEPTH", node.inputs[:1],
+                 node.outputs, o)

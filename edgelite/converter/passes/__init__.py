@@ -1,0 +1,55 @@
+"""The converter's pass pipeline: one ordered list of named passes.
+
+Each pass is a callable ``pass(graph)`` that rewrites the graph in place. A pass that
+fails raises ``ConversionError`` naming itself and the node; ``run_pipeline`` adds the
+pass name to any error that lacks it.
+
+Example:
+    >>> from edgelite.converter.passes import pipeline
+    >>> [name for name, _ in pipeline()][:3]
+    ['shape_inference', 'dead_code_elimination', 'fold_batchnorm']
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from edgelite.converter.ir import Graph
+from edgelite.converter.passes.canonicalize import canonicalize, fold_batchnorm
+from edgelite.converter.passes.fold import dead_code_elimination, shape_inference_and_folding
+from edgelite.converter.passes.fusion import fuse_activations
+from edgelite.converter.passes.layout import LayoutPass
+from edgelite.converter.passes.patterns import fully_connected, gelu, hard_swish
+from edgelite.converter.passes.support import SupportCheck, check_static_shapes
+from edgelite.errors import ConversionError
+
+Pass = Callable[[Graph], None]
+
+
+def pipeline(keep_io_layout: bool = False, allow_custom: bool = False) -> list[tuple[str, Pass]]:
+    """The ordered, named passes (a fresh ``LayoutPass`` each call: it records I/O layouts)."""
+    return [
+        ("shape_inference", shape_inference_and_folding),   # + constant folding, to a fixpoint
+        ("dead_code_elimination", dead_code_elimination),
+        ("fold_batchnorm", fold_batchnorm),
+        ("canonicalize", canonicalize),
+        ("hard_swish", hard_swish),
+        ("gelu", gelu),
+        ("fully_connected", fully_connected),
+        ("dead_code_elimination_2", dead_code_elimination),
+        ("check_supported", SupportCheck(allow_custom)),        # lists every unsupported node at once
+        ("check_static_shapes", check_static_shapes),
+        ("layout", LayoutPass(keep_io_layout)),               # NCHW -> NHWC, transpose sinking
+        ("fuse_activations", fuse_activations),
+        ("dead_code_elimination_3", dead_code_elimination),
+    ]
+
+
+def run_pipeline(g: Graph, passes: list[tuple[str, Pass]]) -> None:
+    for name, p in passes:
+        try:
+            p(g)
+        except ConversionError as e:
+            if str(e).startswith("["):
+                raise
+            raise ConversionError(f"[{name}] {e}") from e

@@ -1,0 +1,177 @@
+"""Shape inference, constant folding and dead-code elimination.
+
+Shape inference asks ONNX's own inference (``onnx.shape_inference``, with data
+propagation) on a light copy of the graph: big constants travel as typed inputs
+without their bytes, so it stays fast on large models. Folding then evaluates every
+node whose inputs are all constant (``Shape`` of a static tensor counts) with
+``onnx.reference``; the two alternate until nothing changes, which resolves the
+``Shape -> Gather -> Concat -> Reshape`` chains exporters write.
+
+Example:
+    >>> from edgelite.converter.passes.fold import dead_code_elimination
+    >>> callable(dead_code_elimination)
+    True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.converter.ir import Graph, Node
+from edgelite.errors import ConversionError
+
+# Constants up to this many elements go to ONNX shape inference with their data
+# (shape tensors, axes); larger ones only with their type and shape.
+_SMALL_CONST = 64
+# Folding would materialize huge constants (e.g. Expand of a scalar to an image);
+# above this many elements the node is left to run at inference time.
+_MAX_FOLD_ELEMENTS = 1 << 24
+
+
+def dead_code_elimination(g: Graph) -> None:
+    """Drop nodes whose outputs nobody reads (walking back from the graph outputs)."""
+    live: set[int] = {id(v) for v in g.outputs}
+    kept: list[Node] = []
+    for node in reversed(g.nodes):
+        if any(id(o) in live for o in node.outputs):
+            kept.append(node)
+            live.update(id(v) for v in node.inputs if v is not None)
+    g.nodes = kept[::-1]
+
+
+def infer_shapes(g: Graph) -> None:
+    """Fill ``shape``/``dtype`` of every value ONNX shape inference can resolve."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def vi(v):
+        return helper.make_tensor_value_info(v.name, helper.np_dtype_to_tensor_dtype(v.dtype), list(v.shape))
+
+    inputs, inits, seen = [], [], set()
+    for v in g.inputs:
+        inputs.append(vi(v))
+        seen.add(id(v))
+    nodes = []
+    for n in g.nodes:
+        for v in n.inputs:
+            if v is None or id(v) in seen:
+                continue
+            seen.add(id(v))
+            if v.is_constant:
+                if v.data.size <= _SMALL_CONST:
+                    inits.append(numpy_helper.from_array(np.asarray(v.data), v.name))
+                else:
+                    inputs.append(vi(v))
+            elif v.shape is not None and v.dtype is not None and v.producer is None:
+                inputs.append(vi(v))
+        attrs = {k: a for k, a in n.attrs.items() if not k.startswith("_")}
+        nodes.append(helper.make_node(n.op_type, [v.name if v is not None else "" for v in n.inputs],
+                                      [o.name for o in n.outputs], name=n.name, domain=n.domain or None,
+                                      **{k: _onnx_attr(a) for k, a in attrs.items()}))
+    outs = [helper.make_tensor_value_info(v.name, TensorProto.UNDEFINED, None) for v in g.outputs]
+    graph = helper.make_graph(nodes, "g", inputs, outs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in g.opsets.items()])
+    model.ir_version = 8
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+    except onnx.shape_inference.InferenceError as e:
+        raise ConversionError(f"[shape_inference] ONNX shape inference failed: {e}") from e
+    known = {}
+    for info in list(inferred.graph.value_info) + list(inferred.graph.output):
+        tt = info.type.tensor_type
+        if not tt.HasField("shape"):
+            continue
+        dims = tt.shape.dim
+        if all(d.HasField("dim_value") for d in dims):
+            dt = None if tt.elem_type == 0 else np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type))
+            known[info.name] = (tuple(int(d.dim_value) for d in dims), dt)
+    for n in g.nodes:
+        for o in n.outputs:
+            if o.name in known:
+                shape, dt = known[o.name]
+                o.shape = shape
+                if dt is not None:
+                    o.dtype = dt
+
+
+def _onnx_attr(a):
+    if isinstance(a, np.ndarray):
+        from onnx import numpy_helper
+
+        return numpy_helper.from_array(a)
+    return a
+
+
+def fold_constants(g: Graph) -> bool:
+    """Evaluate nodes whose inputs are all constant; return True when anything folded."""
+    changed = False
+    for node in list(g.nodes):
+        if node.op_type == "Shape" and node.inputs[0] is not None and node.inputs[0].shape is not None:
+            shape = np.array(node.inputs[0].shape, np.int64)
+            start, end = node.attrs.get("start", 0), node.attrs.get("end", None)
+            _make_const(g, node, [shape[start:end]])
+            changed = True
+            continue
+        if node.op_type == "Size" and node.inputs[0].shape is not None:
+            _make_const(g, node, [np.array(int(np.prod(node.inputs[0].shape)), np.int64)])
+            changed = True
+            continue
+        if node.op_type in ("Identity", "Dropout") and node.domain in ("", "ai.onnx"):
+            src = node.inputs[0]
+            if len(node.outputs) == 1 or all(g.consumers().get(id(o)) is None for o in node.outputs[1:]):
+                if not (g.is_output(node.outputs[0]) and (src.producer is None)):
+                    g.remove_node(node)
+                    g.replace_uses(node.outputs[0], src)
+                    changed = True
+                    continue
+        if not node.inputs or any(v is not None and not v.is_constant for v in node.inputs):
+            continue
+        if node.domain not in ("", "ai.onnx"):
+            continue
+        if any(o.shape is not None and int(np.prod(o.shape)) > _MAX_FOLD_ELEMENTS for o in node.outputs):
+            continue
+        _make_const(g, node, _evaluate(g, node))
+        changed = True
+    return changed
+
+
+def _evaluate(g: Graph, node: Node) -> list[np.ndarray]:
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+
+    names = [f"i{i}" if v is not None else "" for i, v in enumerate(node.inputs)]
+    attrs = {k: _onnx_attr(a) for k, a in node.attrs.items() if not k.startswith("_")}
+    onode = helper.make_node(node.op_type, names, [f"o{i}" for i in range(len(node.outputs))], **attrs)
+    graph = helper.make_graph(
+        [onode], "fold",
+        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.data.dtype), list(v.data.shape))
+         for n, v in zip(names, node.inputs) if v is not None],
+        [helper.make_tensor_value_info(f"o{i}", 0, None) for i in range(len(node.outputs))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", g.opset)])
+    feeds = {n: np.asarray(v.data) for n, v in zip(names, node.inputs) if v is not None}
+    try:
+        return [np.asarray(r) for r in ReferenceEvaluator(model).run(None, feeds)]
+    except Exception as e:  # the reference evaluator raises many types; report as one
+        raise ConversionError(f"[constant_folding] {node.describe()}: cannot evaluate on constants: {e}") from e
+
+
+def _make_const(g: Graph, node: Node, results: list[np.ndarray]) -> None:
+    g.remove_node(node)
+    for o, r in zip(node.outputs, results):
+        o.data = np.asarray(r)
+        o.shape = tuple(o.data.shape)
+        o.dtype = o.data.dtype
+        o.producer = None
+
+
+def shape_inference_and_folding(g: Graph, max_rounds: int = 8) -> None:
+    """Alternate ONNX shape inference and constant folding until neither changes anything."""
+    for _ in range(max_rounds):
+        infer_shapes(g)
+        if not fold_constants(g):
+            break
+        dead_code_elimination(g)
+
+
+def _is_read(g: Graph, v) -> bool:
+    return g.is_output(v) or id(v) in g.consumers()
