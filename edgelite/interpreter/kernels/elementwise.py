@@ -3,8 +3,7 @@
 Float32 (and int32/int64 where TFLite has them) with numpy broadcasting up to 6-D and
 the fused activation of ADD/SUB/MUL/DIV. Quantized int8/uint8/int16 arithmetic is the
 int8 kernels' job: ``accepts`` refuses quantized tensors here. Comparisons take every
-dtype, quantized inputs only when both share scale and zero point (then comparing the
-stored integers compares the real values).
+dtype (quantized int8/uint8 rescaled as LiteRT does, see ``_Compare``).
 
 ADD, SUB, MUL and DIV on float32 also have a Numba ``eval_jit`` that gives the same
 results as the numpy reference (one rounding per element in both).
@@ -129,7 +128,9 @@ def _arith(x, y, op):
         return x - y
     if op == 2:
         return x * y
-    return x / y
+    # np.divide keeps IEEE results for a zero divisor (x / y raises in Numba); float32
+    # division rounded through float64 is still correctly rounded.
+    return np.divide(x, y)
 
 
 @njit
@@ -335,8 +336,28 @@ class FloorMod(_Binary):
 # -- comparisons and logical ops ----------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CompareParams:
+    binary: BinaryParams
+    # int8/uint8 inputs are compared after LiteRT's rescaling: ((q - zp) << 8) times
+    # the input scale as a fixed-point multiplier (None: compare stored values).
+    rescale: tuple | None = None
+
+
+def _rescale(q, offset: int, mult: int, shift: int) -> np.ndarray:
+    from edgelite.interpreter.fixedpoint import multiply_by_quantized_multiplier
+
+    return multiply_by_quantized_multiplier((q.astype(np.int64) + offset) << 8, mult, shift)
+
+
 class _Compare(Kernel):
-    """Elementwise comparison with broadcasting; bool output, every numeric dtype."""
+    """Elementwise comparison with broadcasting; bool output, every numeric dtype.
+
+    Quantized int8/uint8 inputs (per-tensor, scale < 1) are compared like LiteRT: each
+    side becomes ``MBQM((q - zp) << 8, scale)`` first, so inputs with different
+    parameters compare by real value (and, as in LiteRT, scales below 1/256 can make
+    neighbouring values equal). Other quantized inputs must share scale and zero point.
+    """
 
     ufunc: Callable = np.equal
 
@@ -346,13 +367,28 @@ class _Compare(Kernel):
             return False
         if a.dtype.kind not in "biuf":
             return False
+        if is_quantized(a) and is_quantized(b) and a.dtype in (np.int8, np.uint8):
+            return all(t.quant.scale.size == 1 and 0 < t.quant.scalar_scale < 1 for t in (a, b))
         return same_quant(a, b)
 
-    def prepare(self, ctx: OpContext) -> BinaryParams:
-        return plan_binary(ctx)
+    def prepare(self, ctx: OpContext) -> CompareParams:
+        binary = plan_binary(ctx)
+        a, b = ctx.input(0), ctx.input(1)
+        if is_quantized(a) and a.dtype in (np.int8, np.uint8):
+            from edgelite.interpreter.fixedpoint import quantize_multiplier
 
-    def eval(self, params, inputs, outputs):
-        type(self).ufunc(inputs[0], inputs[1], out=outputs[0])
+            sides = []
+            for t in (a, b):
+                m, sh = quantize_multiplier(t.quant.scalar_scale)
+                sides.append((-t.quant.scalar_zero_point, m, sh))
+            return CompareParams(binary, tuple(sides))
+        return CompareParams(binary)
+
+    def eval(self, params: CompareParams, inputs, outputs):
+        x, y = inputs[0], inputs[1]
+        if params.rescale is not None:
+            x, y = _rescale(x, *params.rescale[0]), _rescale(y, *params.rescale[1])
+        type(self).ufunc(x, y, out=outputs[0])
 
 
 @register("EQUAL")
