@@ -21,6 +21,7 @@ KERNEL_MODULES: tuple[str, ...] = (
     "conv_quant",
     "depthwise_conv_quant",
     "fully_connected_quant",
+    "pooling_quant",
     "depthwise_conv",
     "pooling",
     "fully_connected",
