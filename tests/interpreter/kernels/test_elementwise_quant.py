@@ -1,0 +1,102 @@
+"""Quantized ADD/SUB/MUL/SQUARED_DIFFERENCE/MAXIMUM/MINIMUM against LiteRT, bit for bit."""
+
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tests.interpreter.kernels.quant_harness import Spec, TSpec, check, random_q, run_edgelite
+from edgelite.schema.fb.AddOptions import AddOptionsT
+from edgelite.schema.fb.MulOptions import MulOptionsT
+from edgelite.schema.fb.SubOptions import SubOptionsT
+
+OPTS = {"ADD": AddOptionsT, "SUB": SubOptionsT, "MUL": MulOptionsT, "SQUARED_DIFFERENCE": None,
+        "MAXIMUM": None, "MINIMUM": None}
+
+
+def _zp(rng, dt):
+    if dt == np.int16:
+        return 0
+    return int(rng.integers(-40, 40)) + (128 if dt == np.uint8 else 0)
+
+
+def test_add_by_hand():
+    # 0.5*(x-0) + 0.5*(y-0) on an output of scale 1: 3 + 4 = 7 halves -> 3.5 -> 4 (round half up)
+    o = AddOptionsT()
+    spec = Spec("ADD", [TSpec((1,), np.int8, (0.5, 0)), TSpec((1,), np.int8, (0.5, 0))],
+                [TSpec((1,), np.int8, (1.0, 0))], o)
+    out = run_edgelite(spec, [np.array([3], np.int8), np.array([4], np.int8)])[0]
+    assert out.tolist() == [4]
+
+
+def test_fused_relu6_clamps_by_hand():
+    o = MulOptionsT()
+    o.fusedActivationFunction = 3  # RELU6
+    spec = Spec("MUL", [TSpec((3,), np.int8, (0.5, 0)), TSpec((3,), np.int8, (0.5, 0))],
+                [TSpec((3,), np.int8, (0.1, 0))], o)
+    out = run_edgelite(spec, [np.array([10, -10, 2], np.int8), np.array([10, 10, 2], np.int8)])[0]
+    # 25 -> clamped to 6/0.1 = 60; -25 -> 0; 1 -> 10
+    assert out.tolist() == [60, 0, 10]
+
+
+@pytest.mark.parametrize("op", list(OPTS))
+@pytest.mark.parametrize("dt", [np.int8, np.uint8, np.int16])
+@pytest.mark.parametrize("act", [0, 1, 2, 3])
+def test_against_litert(op, dt, act):
+    if op == "SQUARED_DIFFERENCE" and dt != np.int8:
+        pytest.skip("LiteRT has no uint8/int16 SQUARED_DIFFERENCE")
+    if OPTS[op] is None and act:
+        pytest.skip("no fused activation")
+    rng = np.random.default_rng(zlib.crc32(f"{op}{dt.__name__}{act}".encode()))
+    o = OPTS[op]() if OPTS[op] else None
+    if o is not None:
+        o.fusedActivationFunction = act
+    q = [(float(rng.uniform(0.005, 0.3)), _zp(rng, dt)) for _ in range(3)]
+    if op in ("MAXIMUM", "MINIMUM"):
+        q = [q[0]] * 3
+    spec = Spec(op, [TSpec((2, 1, 3, 4), dt, q[0]), TSpec((1, 5, 1, 4), dt, q[1])],
+                [TSpec((2, 5, 3, 4), dt, q[2])], o)
+    check(spec, [random_q(rng, (2, 1, 3, 4), dt), random_q(rng, (1, 5, 1, 4), dt)])
+
+
+@pytest.mark.parametrize("op", ["ADD", "SUB"])
+def test_int16_power_of_two_path(op):
+    rng = np.random.default_rng(1)
+    o = OPTS[op]()
+    o.potScaleInt16 = True
+    spec = Spec(op, [TSpec((4, 33), np.int16, (2.0 ** -12, 0)), TSpec((4, 33), np.int16, (2.0 ** -10, 0))],
+                [TSpec((4, 33), np.int16, (2.0 ** -10, 0))], o)
+    check(spec, [random_q(rng, (4, 33), np.int16), random_q(rng, (4, 33), np.int16)])
+
+
+def test_six_dimensional_broadcast():
+    rng = np.random.default_rng(2)
+    spec = Spec("ADD", [TSpec((2, 1, 2, 1, 3, 1), np.int8, (0.05, 3)), TSpec((1, 2, 1, 2, 1, 4), np.int8, (0.07, -5))],
+                [TSpec((2, 2, 2, 2, 3, 4), np.int8, (0.1, 1))], AddOptionsT())
+    check(spec, [random_q(rng, (2, 1, 2, 1, 3, 1), np.int8), random_q(rng, (1, 2, 1, 2, 1, 4), np.int8)])
+
+
+shapes = st.lists(st.integers(1, 4), min_size=1, max_size=4)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    op=st.sampled_from(["ADD", "SUB", "MUL"]),
+    dt=st.sampled_from([np.int8, np.uint8]),
+    shape=shapes,
+    mask=st.lists(st.booleans(), min_size=4, max_size=4),
+    s1=st.floats(0.001, 1.0), s2=st.floats(0.001, 1.0), so=st.floats(0.001, 1.0),
+    z=st.tuples(st.integers(-128, 127), st.integers(-128, 127), st.integers(-128, 127)),
+    act=st.sampled_from([0, 1, 2, 3]),
+    seed=st.integers(0, 2**31),
+)
+def test_property_broadcast_scales_zero_points(op, dt, shape, mask, s1, s2, so, z, act, seed):
+    rng = np.random.default_rng(seed)
+    off = 128 if dt == np.uint8 else 0
+    b_shape = tuple(1 if m else d for d, m in zip(shape, mask))
+    o = OPTS[op]()
+    o.fusedActivationFunction = act
+    spec = Spec(op, [TSpec(tuple(shape), dt, (s1, z[0] + off)), TSpec(b_shape, dt, (s2, z[1] + off))],
+                [TSpec(tuple(shape), dt, (so, z[2] + off))], o)
+    check(spec, [random_q(rng, tuple(shape), dt), random_q(rng, b_shape, dt)])
