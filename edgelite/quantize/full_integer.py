@@ -225,7 +225,8 @@ class _FullInteger:
                 self._quantize_op(k, op, name, spec)
                 self.quantized_ops.append(k)
             else:
-                self.float_ops.append((k, name, reason))
+                if name not in ("QUANTIZE", "DEQUANTIZE"):
+                    self.float_ops.append((k, name, reason))
                 self._float_op(op)
         self._finish_outputs()
         versions = [(g.op_name(op), g.model.operator_codes[op.opcode_index].version) for op in g.ops]
