@@ -21,8 +21,8 @@ def run_litert(model: bytes, feeds: list[dict[str, np.ndarray]]) -> list[list[np
     for feed in feeds:
         for name, value in feed.items():
             d = ins[name]
-            v = np.asarray(value, np.float32)
-            if d["dtype"] != np.float32:
+            v = np.asarray(value)
+            if v.dtype.kind == "f" and d["dtype"] != np.float32:
                 scale, zp = d["quantization"]
                 info = np.iinfo(d["dtype"])
                 v = np.clip(np.round(v / scale) + zp, info.min, info.max).astype(d["dtype"])

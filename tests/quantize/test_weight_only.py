@@ -1,0 +1,79 @@
+"""Dynamic-range and float16 quantization: structure, versions, LiteRT accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgelite.quantize import quantize_model
+from edgelite.schema import read_model
+from edgelite.schema.model import TensorType
+from tests.quantize.litert_util import run_litert, sqnr
+from tests.quantize.models import image_batch, small_cnn
+
+TEST = [{"image": x[None]} for x in image_batch(8, 16, seed=2)]
+
+
+@pytest.fixture(scope="module")
+def float_model():
+    return small_cnn()
+
+
+def test_dynamic(float_model):
+    q = quantize_model(float_model, "dynamic", dynamic_min_elements=0)
+    m = read_model(q)
+    want = {"CONV_2D": 5, "DEPTHWISE_CONV_2D": 6, "FULLY_CONNECTED": 9}
+    for op in m.subgraphs[0].operators:
+        name = m.opcode_name(op)
+        x = m.subgraphs[0].tensors[op.inputs[0]]
+        assert x.type == TensorType.FLOAT32
+        if name in want:
+            w = m.subgraphs[0].tensors[op.inputs[1]]
+            assert w.type == TensorType.INT8 and np.all(w.quantization.zero_point == 0)
+            assert m.operator_codes[op.opcode_index].version == want[name]
+            if name == "FULLY_CONNECTED":
+                assert op.builtin_options.asymmetricQuantizeInputs
+    assert sqnr(run_litert(float_model, TEST), run_litert(q, TEST)) > 25.0
+    assert len(q) < len(float_model)
+
+
+def test_dynamic_min_elements_keeps_small_weights_float(float_model):
+    q = quantize_model(float_model, "dynamic")  # TFLite's default: 1024 elements
+    m = read_model(q)
+    assert not any(t.type == TensorType.INT8 for t in m.subgraphs[0].tensors)
+
+
+def test_float16(float_model):
+    q = quantize_model(float_model, "float16")
+    m = read_model(q)
+    sg = m.subgraphs[0]
+    deq = [op for op in sg.operators if m.opcode_name(op) == "DEQUANTIZE"]
+    assert deq and all(sg.tensors[op.inputs[0]].type == TensorType.FLOAT16 for op in deq)
+    assert all(m.operator_codes[op.opcode_index].version == 3 for op in deq)
+    floats = [t for t in sg.tensors if t.type == TensorType.FLOAT32 and m.tensor_data(t) is not None]
+    assert floats == []
+    assert sqnr(run_litert(float_model, TEST), run_litert(q, TEST)) > 50.0
+
+
+def test_dynamic_batch_matmul_and_embedding_lookup():
+    from edgelite.schema.builder import ModelBuilder
+    from edgelite.schema.fb.BatchMatMulOptions import BatchMatMulOptionsT
+
+    rng = np.random.default_rng(0)
+    b = ModelBuilder()
+    ids = b.add_input("ids", (3,), np.int32)
+    table = b.add_constant("table", rng.normal(0, 1, (10, 8)).astype(np.float32))
+    emb = b.add_tensor("emb", (3, 8), np.float32)
+    b.add_operator("EMBEDDING_LOOKUP", [ids, table], [emb])
+    w = b.add_constant("w", rng.normal(0, 1, (8, 5)).astype(np.float32))
+    y = b.add_tensor("y", (3, 5), np.float32)
+    b.add_operator("BATCH_MATMUL", [emb, w], [y], BatchMatMulOptionsT())
+    b.mark_output(y)
+    f = b.build()
+    q = quantize_model(f, "dynamic", dynamic_min_elements=0)
+    m = read_model(q)
+    versions = {m.opcode_name(op): m.operator_codes[op.opcode_index].version for op in m.subgraphs[0].operators}
+    assert versions == {"EMBEDDING_LOOKUP": 3, "BATCH_MATMUL": 4}
+    assert all(t.type != TensorType.FLOAT32 or m.tensor_data(t) is None for t in m.subgraphs[0].tensors)
+    feeds = [{"ids": np.array([1, 7, 3], np.int32)}]
+    assert sqnr(run_litert(f, feeds), run_litert(q, feeds)) > 25.0
