@@ -61,7 +61,8 @@ class Lowering:
         return f"{base}_{self._n}"
 
     def const(self, array, name: str = "const") -> Value:
-        a = np.ascontiguousarray(array)
+        a = np.asarray(array)
+        a = a.copy(order="C") if not a.flags.c_contiguous else a  # (ascontiguousarray makes 0-d 1-d)
         return Value(self._name(name), tuple(a.shape), a.dtype, data=a)
 
     def tmp(self, name: str, shape, dtype) -> Value:

@@ -266,7 +266,7 @@ class Expand(OpConverter):
 
         y = node.outputs[0]
         out.emit("BROADCAST_TO", [node.inputs[0], out.const(i32(y.shape), node.name + "_shape")], [y],
-                 BroadcastToOptionsT())
+                 BroadcastToOptionsT(), version=2)
 
 
 @register("Tile")

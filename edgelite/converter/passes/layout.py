@@ -115,7 +115,8 @@ class LayoutPass:
                 want = identity(len(cur))
             elif cur != want:
                 new = self._materialize(g, v, want, None)
-                g.replace_uses(v, new)  # keeps the public name on the output
+                new.name, v.name = v.name, new.name  # the output keeps its public name
+                g.outputs[i] = new
             self.io_layout[g.outputs[i].name] = _layout_name(want)
         _drop_identities(g)
 
