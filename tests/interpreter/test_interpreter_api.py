@@ -547,3 +547,79 @@ def test_num_threads_accepted_and_runs():
     it.set_tensor(0, np.ones((1, 4), np.float32))
     it.invoke()
     np.testing.assert_array_equal(it.get_tensor(2), np.full((1, 4), 3.0))
+
+
+# -- property: random graphs give the values a direct numpy evaluation gives -------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def _random_dag(draw):
+    """Inputs/constants then ops (AddOne or Add of earlier tensors) and some outputs."""
+    n_inputs = draw(st.integers(1, 2))
+    n_consts = draw(st.integers(0, 2))
+    n_ops = draw(st.integers(1, 12))
+    ops = []
+    available = n_inputs + n_consts
+    for _ in range(n_ops):
+        if draw(st.booleans()):
+            ops.append(("EdgeliteTestAddOne", [draw(st.integers(0, available - 1))]))
+        else:
+            ops.append(("EdgeliteTestAdd", [draw(st.integers(0, available - 1)) for _ in range(2)]))
+        available += 1
+    produced = list(range(n_inputs + n_consts, available))
+    outputs = draw(st.lists(st.sampled_from(produced), min_size=1, max_size=3, unique=True))
+    return n_inputs, n_consts, ops, outputs
+
+
+@settings(max_examples=60, deadline=None)
+@given(_random_dag(), st.booleans(), st.integers(1, 40))
+def test_property_random_graphs_match_numpy(dag, preserve, width):
+    n_inputs, n_consts, ops, outputs = dag
+    rng = np.random.default_rng(width)
+    shape = (2, width)
+    b = ModelBuilder()
+    values = []
+    for k in range(n_inputs):
+        b.add_input(f"in{k}", shape, np.float32)
+        values.append(rng.standard_normal(shape).astype(np.float32))
+    for k in range(n_consts):
+        c = rng.standard_normal((1, width)).astype(np.float32)
+        b.add_constant(f"c{k}", c)
+        values.append(c)
+    feeds = values[:n_inputs]
+    for k, (name, ins) in enumerate(ops):
+        ref = values[ins[0]] + 1 if name == "EdgeliteTestAddOne" else values[ins[0]] + values[ins[1]]
+        t = b.add_tensor(f"t{k}", ref.shape, np.float32)
+        _op(b, name, ins, [t])
+        values.append(ref.astype(np.float32))
+    for o in outputs:
+        b.mark_output(o)
+    it = Interpreter(model_content=b.build(), experimental_preserve_all_tensors=preserve)
+    it.allocate_tensors()
+    for k, x in enumerate(feeds):
+        it.set_tensor(k, x)
+    it.invoke()
+    for o in outputs:
+        np.testing.assert_allclose(it.get_tensor(o), values[o], rtol=1e-6, atol=1e-6)
+    if preserve:
+        for t in range(n_inputs + n_consts, len(values)):
+            np.testing.assert_allclose(it.get_tensor(t), values[t], rtol=1e-6, atol=1e-6)
+
+
+def test_int4_constant_is_unpacked():
+    from edgelite.schema.model import TensorType
+
+    b = ModelBuilder()
+    buf = b.add_buffer(np.array([0x21, 0xF8, 0x07], np.uint8))  # 1, 2, -8, -1, 7 (5 values)
+    c = b.add_tensor("c", (5,), TensorType.INT4, buffer=buf)
+    y = b.add_tensor("y", (5,), np.int8)
+    _op(b, "EdgeliteTestAddOne", [c], [y])
+    b.mark_output(y)
+    it = Interpreter(model_content=b.build())
+    it.allocate_tensors()
+    it.invoke()
+    np.testing.assert_array_equal(it.get_tensor(y), [2, 3, -7, 0, 8])
+    assert it.get_tensor_details()[c]["dtype"] is np.int8

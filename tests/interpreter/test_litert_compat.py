@@ -253,3 +253,19 @@ def test_unallocated_access_raises_like_litert():
         theirs.invoke()
     with pytest.raises(RuntimeError):
         ours.invoke()
+
+
+def test_int4_constant_reads_like_litert():
+    from edgelite.schema.model import TensorType
+
+    b = ModelBuilder()
+    x = b.add_input("x", (2,), np.float32)
+    b.mark_output(x)
+    buf = b.add_buffer(np.array([0x21, 0xF8, 0x07], np.uint8))
+    b.add_tensor("c", (5,), TensorType.INT4, buffer=buf)
+    data = b.build()
+    ours, theirs = Interpreter(model_content=data), _litert(data)
+    _same_details(ours.get_tensor_details(), theirs.get_tensor_details(), "int4")
+    for it in (ours, theirs):
+        it.allocate_tensors()
+    _same_value(ours.get_tensor(1), theirs.get_tensor(1), "int4 values")
