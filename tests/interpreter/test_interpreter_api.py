@@ -623,3 +623,34 @@ def test_int4_constant_is_unpacked():
     it.invoke()
     np.testing.assert_array_equal(it.get_tensor(y), [2, 3, -7, 0, 8])
     assert it.get_tensor_details()[c]["dtype"] is np.int8
+
+
+def test_runs_without_numba_or_onnx(tmp_path):
+    """Only numpy + flatbuffers: block numba/onnx imports in a fresh process and run a model."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from edgelite.schema.fb.AddOptions import AddOptionsT
+
+    b = ModelBuilder()
+    x = b.add_input("x", (1, 4), np.int8, quant=(0.05, -3))
+    c = b.add_constant("c", np.array([[-100, -5, 7, 120]], np.int8), quant=(0.04, 2))
+    y = b.add_tensor("y", (1, 4), np.int8, quant=(0.1, 1))
+    b.add_operator("ADD", [x, c], [y], AddOptionsT())
+    b.mark_output(y)
+    path = tmp_path / "m.tflite"
+    path.write_bytes(b.build())
+    code = (
+        "import sys\n"
+        "for m in ('numba', 'onnx', 'onnxruntime', 'ai_edge_litert'): sys.modules[m] = None\n"
+        "import numpy as np, edgelite\n"
+        f"it = edgelite.Interpreter(model_path={str(path)!r})\n"
+        "assert not it.uses_jit\n"
+        "it.allocate_tensors(); it.set_tensor(0, np.array([[1, 2, 3, 4]], np.int8)); it.invoke()\n"
+        "print(it.get_tensor(2).tolist())\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().startswith("[[")

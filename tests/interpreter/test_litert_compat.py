@@ -154,6 +154,30 @@ def test_fixture_runs_like_litert(path):
 
 
 @pytest.mark.parametrize("path", _fixture_params())
+def test_fixture_resized_batch_runs_like_litert(path):
+    """Inputs with a -1 dimension are resized (strict) to 3 there: shapes propagate alike."""
+    data = path.read_bytes()
+    theirs = _litert(data)
+    dynamic = [d for d in theirs.get_input_details() if -1 in d["shape_signature"]]
+    if not dynamic:
+        pytest.skip("no input with a -1 dimension")
+    ours = _edgelite_or_skip(data)
+    for it in (ours, theirs):
+        for d in dynamic:
+            it.resize_tensor_input(d["index"], np.where(d["shape_signature"] == -1, 3, d["shape"]), strict=True)
+        it.allocate_tensors()
+    _same_details(ours.get_input_details(), theirs.get_input_details(), "resized inputs")
+    _same_details(ours.get_output_details(), theirs.get_output_details(), "outputs after resize")
+    inputs = _random_inputs(theirs.get_input_details(), seed=2)
+    for it in (ours, theirs):
+        for d, x in zip(it.get_input_details(), inputs):
+            it.set_tensor(d["index"], x)
+        it.invoke()
+    for d in theirs.get_output_details():
+        _assert_outputs_close(ours.get_tensor(d["index"]), theirs.get_tensor(d["index"]), f"{path.stem}:{d['name']}")
+
+
+@pytest.mark.parametrize("path", _fixture_params())
 def test_fixture_signature_runners_like_litert(path):
     data = path.read_bytes()
     theirs = _litert(data)
