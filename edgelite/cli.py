@@ -20,9 +20,10 @@ from edgelite.errors import EdgeliteError
 def _subcommand_modules():
     # Explicit list: each import is cheap (heavy dependencies load inside run()).
     from edgelite.interpreter import cli_benchmark, cli_run
+    from edgelite.quantize import cli_quantize, cli_report
     from edgelite.schema import cli_inspect
 
-    return [cli_inspect, cli_run, cli_benchmark]
+    return [cli_inspect, cli_run, cli_benchmark, cli_quantize, cli_report]
 
 
 def build_parser() -> argparse.ArgumentParser:
