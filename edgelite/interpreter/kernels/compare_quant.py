@@ -4,8 +4,9 @@ GREATER_EQUAL) whose inputs may have different quantization, as LiteRT does.
 LiteRT's ``comparisons.cc`` brings both 8-bit inputs to a common fixed-point scale
 before comparing: ``v = MBQM((q - zp) << 8, scale)`` for each input, the scale
 turned into a multiplier below one (``QuantizeMultiplierSmallerThanOneExp``), so
-two reals compare as their quantized values say. int16 inputs are compared as
-stored integers.
+two reals compare as their quantized values say. int16 inputs are rescaled the same
+way for EQUAL / NOT_EQUAL and compared as stored integers for the ordering
+comparisons (both as LiteRT does).
 
 Example:
     >>> from edgelite.interpreter.kernels.base import kernels_for
@@ -63,7 +64,7 @@ class _CompareBase(Kernel):
         shape = broadcast_shape(ctx, a.shape, b.shape)
         ctx.set_output_shape(0, shape)
         sr = fp.single_rounding_default()
-        if np.dtype(a.dtype).itemsize != 1:
+        if np.dtype(a.dtype).itemsize != 1 and self.op not in ("EQUAL", "NOT_EQUAL"):
             return CompareParams(shape, False, 0, 0, 0, 0, 0, 0, sr)
         s1, z1 = quant_params(a)
         s2, z2 = quant_params(b)

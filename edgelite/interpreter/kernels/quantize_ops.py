@@ -1,18 +1,20 @@
 """QUANTIZE and (non-constant) DEQUANTIZE of int8 / uint8 / int16 tensors, as LiteRT.
 
-* QUANTIZE float32 -> int8/uint8/int16: ``q = clamp(rint(x * (1 / scale)) + zp)``
-  in float32, rounding half to even (what the wheel's vectorized
-  ``AffineQuantize`` does; measured against LiteRT: the textbook ``round(x / scale)``
-  differs on about 1 element in 200).
+* QUANTIZE float32 -> int8/uint8/int16: in the vectorized part (all but the last
+  ``size % 8`` elements)
+  ``q = clamp(rint(x * (1 / scale)) + zp)`` in float32, rounding half to even (the
+  wheel's vectorized ``AffineQuantize``); for the ``size % 8`` trailing elements
+  the scalar ``round(x / double(scale))``, half away from zero (measured against
+  LiteRT: each form alone differs on about 1 element in 200).
 * QUANTIZE between integer types (int8/uint8 -> int8/uint8, int16 -> int8/int16):
   ``clamp(MBQM(q - zp_in, s_in / s_out) + zp_out)`` (``Requantize``). Between 8-bit
-  types the wheel's vectorized loop handles blocks of 16 elements and rounds the
+  types the wheel's vectorized loop handles all but the last ``size % 8`` elements and rounds the
   final right shift half *up* (``(v + 2**(e-1)) >> e``) where the scalar tail (the
-  last ``size % 16`` elements) rounds half away from zero; edgelite follows the
+  last ``size % 8`` elements) rounds half away from zero; edgelite follows the
   same split (measured against LiteRT).
-* DEQUANTIZE int8/uint8/int16 activations -> float32: in blocks of 16 elements
+* DEQUANTIZE int8/uint8/int16 activations -> float32: in the vectorized part
   ``q * scale - zp * scale`` (two float32 products and a difference, the wheel's
-  vectorized form), and for the ``size % 16`` trailing elements the scalar
+  vectorized form), and for the ``size % 8`` trailing elements the scalar
   ``float(double(scale) * (q - zp))``; the two differ in the last bit now and then,
   so edgelite follows the same split (measured against LiteRT). Constant weights (float16, int8) are dequantized by the
   ``dequantize`` module; this kernel takes only non-constant inputs.
@@ -78,7 +80,13 @@ class QuantizeFloat(Kernel):
             r = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5))
             zp = p.zps
         else:
-            r = np.rint(x * (np.float32(1.0) / np.float32(p.scale)))
+            flat = x.reshape(-1)
+            n = flat.shape[0] - flat.shape[0] % 8
+            r = np.empty(flat.shape[0], np.float64)
+            r[:n] = np.rint(flat[:n] * (np.float32(1.0) / np.float32(p.scale)))
+            v = flat[n:].astype(np.float64) / float(p.scale)
+            r[n:] = np.sign(v) * np.floor(np.abs(v) + 0.5)
+            r = r.reshape(x.shape)
             zp = p.zp
         outputs[0][...] = np.clip(r.astype(np.int64) + zp, p.qmin, p.qmax)
 
@@ -92,7 +100,7 @@ class RequantizeParams:
     qmin: int
     qmax: int
     single_rounding: bool
-    vector_blocks: bool  # 8-bit -> 8-bit: blocks of 16 with a half-up final shift
+    vector_blocks: bool  # 8-bit -> 8-bit: vectorized part with a half-up final shift
 
 
 @register("QUANTIZE")
@@ -123,7 +131,7 @@ class Requantize(Kernel):
     def eval(self, p: RequantizeParams, inputs, outputs) -> None:
         x = inputs[0].reshape(-1).astype(np.int64) - p.in_zp
         out = outputs[0].reshape(-1)
-        n = x.shape[0] - x.shape[0] % 16 if p.vector_blocks else 0
+        n = x.shape[0] - x.shape[0] % 8 if p.vector_blocks else 0
         if n:
             e = max(-p.shift, 0)
             hi = fp.saturating_rounding_doubling_high_mul(fp._wrap_int32(x[:n] << max(p.shift, 0)), p.mult)
@@ -139,9 +147,9 @@ class Requantize(Kernel):
 @njit
 def _requantize_kernel(x, out, in_zp, out_zp, m, sh, lo, hi, single, vector_blocks):
     """out = clamp(MBQM(x - zp_in, m, sh) + zp_out, lo, hi) (LiteRT Requantize); in
-    whole blocks of 16 (8-bit types) the final shift rounds half up, as the wheel's
+    the vectorized part (8-bit types, all but size % 8) the final shift rounds half up, as the wheel's
     vectorized loop does."""
-    n = x.shape[0] - x.shape[0] % 16 if vector_blocks else 0
+    n = x.shape[0] - x.shape[0] % 8 if vector_blocks else 0
     left = sh if sh > 0 else 0
     e = -sh if sh < 0 else 0
     for i in range(x.shape[0]):
@@ -188,7 +196,7 @@ class DequantizeActivation(Kernel):
     def eval(self, p: DequantizeParams, inputs, outputs) -> None:
         x = inputs[0].reshape(-1)
         out = outputs[0].reshape(-1)
-        n = x.shape[0] - x.shape[0] % 16
+        n = x.shape[0] - x.shape[0] % 8
         s = np.float32(p.scale)
         np.multiply(x[:n], s, out=out[:n], dtype=np.float32)
         out[:n] -= np.float32(p.zp) * s

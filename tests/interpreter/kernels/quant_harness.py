@@ -158,7 +158,7 @@ def check(spec: Spec, feeds: list[np.ndarray], jit: bool | None = None) -> list[
         assert g.dtype == w.dtype, (g.dtype, w.dtype)
         assert g.shape == w.shape, (g.shape, w.shape)
         if not np.array_equal(g, w):
-            diff = np.abs(g.astype(np.int64) - w.astype(np.int64)) if g.dtype.kind in "iu" else np.abs(g - w)
+            diff = np.abs(g.astype(np.int64) - w.astype(np.int64)) if g.dtype.kind in "iub" else np.abs(g - w)
             raise AssertionError(
                 f"{spec.op}: {int((g != w).sum())} of {g.size} differ, max |diff| {diff.max()}\n"
                 f"got  {g.ravel()[:16]}\nwant {w.ravel()[:16]}"
