@@ -1,0 +1,68 @@
+"""GATHER (axis, batch_dims), GATHER_ND, EMBEDDING_LOOKUP: LiteRT and numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgelite.errors import ShapeError
+from edgelite.schema.fb.GatherOptions import GatherOptionsT
+from tests.interpreter.kernels.movement import MOVE_CASES, MOVE_IDS, data
+from tests.interpreter.kernels.oracle import Const, Out, compare, run_kernel
+
+
+def g_opts(axis, batch_dims=0):
+    o = GatherOptionsT()
+    o.axis, o.batchDims = axis, batch_dims
+    return o
+
+
+@pytest.mark.parametrize("dtype,quant", MOVE_CASES, ids=MOVE_IDS)
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_gather_matches_litert(dtype, quant, axis):
+    x, out = data(np.random.default_rng(0), (3, 4, 5), dtype, quant)
+    idx = np.array([[0, 2], [1, 1], [2, 0]], np.int32)
+    compare("GATHER", [x, Const(idx)], g_opts(axis), outputs=[out])
+
+
+@pytest.mark.parametrize("axis,batch_dims", [(1, 1), (2, 1), (2, 2), (-1, -1)])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_gather_batch_dims_matches_litert(axis, batch_dims, index_dtype):
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (2, 3, 4)).astype(np.float32)
+    ishape = (2, 3, 2) if batch_dims == 2 else (2, 5)
+    idx = rng.integers(0, 3, ishape).astype(index_dtype)
+    compare("GATHER", [x, idx], g_opts(axis, batch_dims))
+
+
+def test_gather_by_hand_and_errors():
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    (y,) = run_kernel("GATHER", [x, Const(np.array([2, 0], np.int32))], g_opts(1))
+    assert y.tolist() == [[2, 0], [5, 3]]
+    with pytest.raises(ShapeError):
+        run_kernel("GATHER", [x, Const(np.array([0], np.int32))], g_opts(2))
+    with pytest.raises(ShapeError):
+        run_kernel("GATHER", [x, Const(np.zeros((3, 1), np.int32))], g_opts(1, 1))
+
+
+@pytest.mark.parametrize("dtype,quant", MOVE_CASES, ids=MOVE_IDS)
+def test_gather_nd_matches_litert(dtype, quant):
+    x, out = data(np.random.default_rng(2), (3, 4, 5), dtype, quant)
+    compare("GATHER_ND", [x, Const(np.array([[0, 1], [2, 3], [1, 0]], np.int32))], outputs=[out])
+    compare("GATHER_ND", [x, Const(np.array([[[2]], [[0]]], np.int32))], outputs=[out])
+
+
+@pytest.mark.parametrize("dtype,quant", [(np.float32, None), (np.int8, (0.1, 3)), (np.int32, None)])
+def test_embedding_lookup_matches_litert(dtype, quant):
+    rng = np.random.default_rng(3)
+    table = rng.uniform(-4, 4, (6, 3, 2))
+    from tests.interpreter.kernels.movement import sample
+
+    table = sample(rng, (6, 3, 2), dtype)
+    ids = np.array([5, 0, 2, 2], np.int32)
+    if dtype == np.int8:
+        # LiteRT treats an int8 table as the hybrid (float output) case, so check by hand.
+        (got,) = run_kernel("EMBEDDING_LOOKUP", [ids, Const(table, quant)], outputs=[Out(dtype, quant)])
+        np.testing.assert_array_equal(got, table[ids])
+    else:
+        compare("EMBEDDING_LOOKUP", [ids, Const(table, quant)], outputs=[Out(dtype, quant)])
