@@ -130,6 +130,12 @@ def import_onnx(proto, input_shapes: dict[str, tuple[int, ...]] | None = None) -
             g._names.add(v.name)
             node.outputs.append(v)
             env[v.name] = v
+    for info in graph.value_info:  # declared shapes help where inference cannot (custom ops)
+        v = env.get(info.name)
+        tt = info.type.tensor_type
+        if v is not None and v.shape is None and tt.HasField("shape") and all(d.dim_value > 0 for d in tt.shape.dim):
+            v.shape = tuple(int(d.dim_value) for d in tt.shape.dim)
+            v.dtype = v.dtype or _elem_dtype(tt.elem_type)
     for vo in graph.output:
         if vo.name not in env:
             raise ConversionError(f"[frontend] graph output {vo.name!r} is not produced by any node")

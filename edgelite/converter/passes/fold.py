@@ -69,7 +69,10 @@ def infer_shapes(g: Graph) -> None:
                                       [o.name for o in n.outputs], name=n.name, domain=n.domain or None,
                                       **{k: _onnx_attr(a) for k, a in attrs.items()}))
     outs = [helper.make_tensor_value_info(v.name, TensorProto.UNDEFINED, None) for v in g.outputs]
-    graph = helper.make_graph(nodes, "g", inputs, outs, inits)
+    # Shapes known already (declared, or inferred in an earlier round) seed inference past
+    # ops it cannot see through (custom domains).
+    known_vi = [vi(o) for n in g.nodes for o in n.outputs if o.shape is not None and o.dtype is not None]
+    graph = helper.make_graph(nodes, "g", inputs, outs, inits, value_info=known_vi)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in g.opsets.items()])
     model.ir_version = 8
     try:
