@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"\n== cold start (fresh process; median of 3): import, load, allocate, first invoke")
+    print("\n== cold start (fresh process; median of 3): import, load, allocate, first invoke")
     keys = ["import_ms", "load_ms", "allocate_ms", "first_invoke_ms", "total_ms", "peak_rss_bytes"]
     print(f"{'':<18}" + "".join(f"{k:>16}" for k in keys))
     for runtime, row in report["cold_start"].items():
