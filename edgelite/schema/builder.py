@@ -128,7 +128,8 @@ class ModelBuilder:
         if arr.dtype.kind in ("U", "S", "O"):
             buf = self.add_buffer(encode_string_tensor(arr))
             return self.add_tensor(name, arr.shape, TensorType.STRING, buffer=buf)
-        arr = np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder("<"), copy=False))
+        # (np.ascontiguousarray would turn a 0-d scalar into shape (1,); keep the shape)
+        arr = np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder("<"), copy=False)).reshape(arr.shape)
         buf = self.add_buffer(arr)
         return self.add_tensor(name, arr.shape, arr.dtype, quant, buffer=buf)
 
