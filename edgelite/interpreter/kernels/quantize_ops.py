@@ -16,13 +16,15 @@
   ``q * scale - zp * scale`` (two float32 products and a difference, the wheel's
   vectorized form), and for the ``size % 8`` trailing elements the scalar
   ``float(double(scale) * (q - zp))``; the two differ in the last bit now and then,
-  so edgelite follows the same split (measured against LiteRT). Constant weights (float16, int8) are dequantized by the
+  so edgelite follows the same split (measured against LiteRT). Constant weights
+  (float16, int8) are dequantized by the
   ``dequantize`` module; this kernel takes only non-constant inputs.
 
 Example:
     >>> from edgelite.interpreter.kernels.base import kernels_for
-    >>> [type(k).__name__ for k in kernels_for("QUANTIZE") if "Quant" in type(k).__name__]
-    ['QuantizeFloat', 'Requantize']
+    >>> names = [type(k).__name__ for k in kernels_for("QUANTIZE")]
+    >>> "QuantizeFloat" in names and "Requantize" in names
+    True
 """
 
 from __future__ import annotations
