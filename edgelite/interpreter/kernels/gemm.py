@@ -173,11 +173,9 @@ def _im2col_rows(x, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, cin, c0
             for kx in range(kw):
                 ix = ix0 + kx * dw
                 if 0 <= iy < h and 0 <= ix < w:
-                    for c in range(cin):
-                        row[k + c] = x[b, iy, ix, c0 + c]
+                    row[k : k + cin] = x[b, iy, ix, c0 : c0 + cin]
                 else:
-                    for c in range(cin):
-                        row[k + c] = 0.0
+                    row[k : k + cin] = 0.0
                 k += cin
 
 
