@@ -27,10 +27,12 @@ def load_onnx(model: Any):
     path = os.fspath(model)
     if not os.path.exists(path):
         raise ModelFormatError(f"ONNX model {path!r} does not exist")
+    from google.protobuf.message import DecodeError
+
     try:
         # load_external_data=True reads tensors stored beside the model file.
         return onnx.load(path, load_external_data=True)
-    except Exception as e:  # onnx raises DecodeError and friends: report them as one type
+    except (OSError, ValueError, DecodeError) as e:
         raise ModelFormatError(f"cannot read ONNX model {path!r}: {e}") from e
 
 

@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +124,9 @@ def build_model(g: Graph, ops: list[TflOp], metadata: dict[str, bytes], descript
             data = np.ascontiguousarray(v.data)
             if data.dtype.kind == "b":
                 data = data.astype(np.bool_)
-            raw = np.frombuffer(data.astype(data.dtype.newbyteorder("<")).tobytes(), np.uint8)
+            if data.dtype.byteorder == ">" or (data.dtype.byteorder == "=" and sys.byteorder == "big"):
+                data = data.astype(data.dtype.newbyteorder("<"))
+            raw = data.reshape(-1).view(np.uint8)  # zero-copy on little-endian machines
             model.buffers.append(m.Buffer(data=raw))
             buf = len(model.buffers) - 1
         t = m.Tensor(name=v.name, shape=tuple(int(d) for d in v.shape), type=_tensor_type(v.dtype), buffer=buf,

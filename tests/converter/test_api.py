@@ -163,3 +163,10 @@ def test_cli_convert(tmp_path, capsys):
 def test_converted_model_runs_in_edgelite_interpreter():
     m = conv_model()
     check(m, interpreter="edgelite")
+
+
+def test_read_extra_output_is_unsupported():
+    node = helper.make_node("LayerNormalization", ["x", "g"], ["y", "mean"], name="ln", axis=-1)
+    m = make_model([node], [("x", F32, [2, 4])], [("y", F32, None), ("mean", F32, None)], {"g": np.ones(4, F32)})
+    with pytest.raises(UnsupportedOperatorError, match="ln.*output"):
+        edgelite.convert(m)

@@ -36,9 +36,8 @@ def _mean(out, x, axes, name):
 
 @register("LayerNormalization", "RMSNormalization")
 class LayerNorm(OpConverter):
+    max_outputs = 1
     def check(self, node):
-        if any(o is not None and o is not node.outputs[0] for o in node.outputs[1:]) and len(node.outputs) > 1:
-            return None  # the extra outputs (mean, inv std) are dropped by dead-code elimination when unused
         if node.input(1) is None or not node.inputs[1].is_constant:
             return "scale must be constant"
         return None

@@ -38,11 +38,10 @@ def _plan(node, x_shape, y_shape, allow_same=True):
 
 @register("MaxPool", "AveragePool")
 class Pool(ChannelsLast, OpConverter):
+    max_outputs = 1
     fusable = True
 
     def check(self, node):
-        if len(node.outputs) > 1 and node.outputs[1] is not None and node.op_type == "MaxPool":
-            return "MaxPool indices output"
         if "kernel_shape" not in node.attrs or len(node.attrs["kernel_shape"]) not in (1, 2):
             return "only 1-D and 2-D pooling is supported"
         if any(d != 1 for d in node.attrs.get("dilations", [1])):

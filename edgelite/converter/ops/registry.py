@@ -59,6 +59,9 @@ class OpConverter:
 
     op_types: ClassVar[tuple[str, ...]] = ()
     domain: ClassVar[str] = ""
+    # How many of the node's outputs ``lower`` computes (None = all); the support check
+    # rejects nodes whose further outputs are read (LayerNorm's mean, MaxPool's indices).
+    max_outputs: ClassVar[int | None] = None
 
     def check(self, node: Node) -> str | None:
         """A reason this node cannot be converted, or None."""

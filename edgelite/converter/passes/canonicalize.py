@@ -68,11 +68,9 @@ def fold_batchnorm(g: Graph) -> None:
         mul_c = g.const(mul.astype(dt).reshape(cshape), bn.name + "_mul")
         add_c = g.const(add.astype(dt).reshape(cshape), bn.name + "_add")
         m = g.add_node("Mul", [x, mul_c], [bn.name + "_scaled"], before=bn)
-        a = g.add_node("Add", [m.outputs[0], add_c], [bn.outputs[0]], name=bn.name, before=bn)
-        a.outputs[0].producer = a
+        g.add_node("Add", [m.outputs[0], add_c], [bn.outputs[0]], name=bn.name, before=bn)
         g.remove_node(bn)
         m.outputs[0].shape, m.outputs[0].dtype = x.shape, x.dtype
-        bn.outputs[0].producer = a
 
 
 def canonicalize(g: Graph) -> None:

@@ -154,7 +154,7 @@ def _evaluate(g: Graph, node: Node) -> list[np.ndarray]:
     feeds = {n: np.asarray(v.data) for n, v in zip(names, node.inputs) if v is not None}
     try:
         return [np.asarray(r) for r in ReferenceEvaluator(model).run(None, feeds)]
-    except Exception as e:  # the reference evaluator raises many types; report as one
+    except (ValueError, TypeError, RuntimeError, IndexError, KeyError, AttributeError, ZeroDivisionError) as e:
         raise ConversionError(f"[constant_folding] {node.describe()}: cannot evaluate on constants: {e}") from e
 
 

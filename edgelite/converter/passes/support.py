@@ -24,22 +24,22 @@ class SupportCheck:
         self.allow_custom = allow_custom
 
     def __call__(self, g: Graph) -> None:
+        readers = g.consumers()
         bad: dict[str, list[tuple[str, str]]] = {}
+        bad_nodes = []
         for n in g.nodes:
-            conv = registry.get(n)
-            reason = "no converter for this op" if conv is None else _check(conv, n)
+            reason = _reason(g, n, readers)
             if reason is not None:
                 label = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}::{n.op_type}"
                 opset = g.opsets.get(n.domain or "", g.opsets.get("", 0))
                 bad.setdefault(f"{label} (opset {opset})", []).append((n.name, reason))
+                bad_nodes.append(n)
         if not bad:
             return
         if self.allow_custom:
-            for n in g.nodes:
-                conv = registry.get(n)
-                if conv is None or _check(conv, n) is not None:
-                    n.attrs = {"_custom": n.op_type}
-                    n.op_type, n.domain = "Custom", "edgelite"
+            for n in bad_nodes:
+                n.attrs = {"_custom": n.op_type}
+                n.op_type, n.domain = "Custom", "edgelite"
             return
         lines = [f"  {op}: " + ", ".join(f"{name!r} ({why})" for name, why in nodes) for op, nodes in sorted(bad.items())]
         ops = [(op.split(" ")[0], name) for op, nodes in sorted(bad.items()) for name, _ in nodes]
@@ -47,6 +47,18 @@ class SupportCheck:
             f"[check_supported] {len(ops)} node(s) cannot be converted to TFLite builtins "
             f"(nothing was written; allow_custom / --allow-custom emits CUSTOM ops instead):\n" + "\n".join(lines),
             ops)
+
+
+def _reason(g: Graph, n, readers) -> str | None:
+    conv = registry.get(n)
+    if conv is None:
+        return "no converter for this op"
+    reason = _check(conv, n)
+    if reason is None and conv.max_outputs is not None:
+        extra = [i for i, o in enumerate(n.outputs) if i >= conv.max_outputs and (id(o) in readers or g.is_output(o))]
+        if extra:
+            reason = f"output(s) {extra} are not supported"
+    return reason
 
 
 def _check(conv, node) -> str | None:
