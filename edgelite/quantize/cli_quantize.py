@@ -63,7 +63,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--keep-float", action="append", default=[], metavar="NAME",
                    help="tensor (or operator type) whose operator stays float; repeatable")
     p.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel conv weights")
-    p.add_argument("--per-channel-fc", action="store_true", help="per-channel FULLY_CONNECTED weights")
+    p.add_argument("--per-tensor-fc", action="store_true", help="per-tensor FULLY_CONNECTED weights")
     p.add_argument("--dynamic-min-elements", type=int, default=1024, help="dynamic mode: smaller weights stay float")
     add_data_arguments(p)
     p.set_defaults(func=run)
@@ -75,7 +75,7 @@ def run(args) -> int:
 
     opts = QuantizeOptions(
         mode=args.mode, io_type=args.io_type, observer=args.observer, percentile=args.percentile,
-        per_channel=not args.per_tensor, per_channel_fully_connected=args.per_channel_fc,
+        per_channel=not args.per_tensor, per_channel_fully_connected=not args.per_tensor_fc,
         keep_float=tuple(args.keep_float), max_samples=args.max_samples,
         dynamic_min_elements=args.dynamic_min_elements, backend=args.backend,
     )

@@ -359,7 +359,7 @@ def quantize_full_integer(
     bits: int = 8,
     io_type: str = "float32",
     per_channel: bool = True,
-    per_channel_fully_connected: bool = False,
+    per_channel_fully_connected: bool = True,
     keep_float: Sequence[str] = (),
     report: list | None = None,
 ) -> Model:

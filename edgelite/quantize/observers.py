@@ -100,6 +100,7 @@ class _HistogramObserver(Observer):
 
     needs_histogram = True
     absolute = False
+    skip_zeros = False
 
     def __init__(self, num_bins: int = 2048) -> None:
         super().__init__()
@@ -121,6 +122,8 @@ class _HistogramObserver(Observer):
             self.hist[0] += x.size
             return
         v = np.abs(x) if self.absolute else x
+        if self.skip_zeros:
+            v = v[v != 0]
         # Bin index = floor((v - lo) / width), the last edge going into the last bin.
         idx = ((v.astype(np.float64, copy=False) - lo) * (self.num_bins / (hi - lo))).astype(np.int64)
         np.clip(idx, 0, self.num_bins - 1, out=idx)
@@ -163,6 +166,9 @@ class EntropyObserver(_HistogramObserver):
     """
 
     absolute = True
+    # Exact zeros (ReLU outputs, padding) are represented exactly at any scale; as a
+    # spike in the first bin they would dominate P and pull the threshold down.
+    skip_zeros = True
 
     def __init__(self, num_bins: int = 2048, levels: int = 256, max_candidates: int = 256) -> None:
         super().__init__(num_bins)

@@ -37,7 +37,8 @@ class QuantizeOptions:
         num_bins: histogram bins of the histogram observers.
         per_channel: quantize CONV_2D / DEPTHWISE_CONV_2D weights per output channel.
         per_channel_fully_connected: quantize FULLY_CONNECTED weights per output
-            channel too (TFLite's spec asks per-tensor; recent runtimes accept both).
+            channel too, as TFLite's converter does by default since 2.x (the spec's
+            original rule, per tensor, on request with False).
         keep_float: tensor names (an operator is named by its outputs) whose operators
             stay float, with QUANTIZE/DEQUANTIZE inserted around them.
         fixed_ranges: ``{tensor_name: (scale, zero_point)}`` for activations whose
@@ -57,7 +58,7 @@ class QuantizeOptions:
     moving_average_constant: float = 0.01
     num_bins: int = 2048
     per_channel: bool = True
-    per_channel_fully_connected: bool = False
+    per_channel_fully_connected: bool = True
     keep_float: Sequence[str] = field(default_factory=tuple)
     fixed_ranges: Mapping[str, tuple] | None = None
     max_samples: int | None = None

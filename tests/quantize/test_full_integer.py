@@ -67,7 +67,7 @@ def test_int8_weights_bias_versions(int8_model):
             assert np.all(wq.zero_point == 0)
             wdata = m.tensor_data(w)
             assert wdata.min() >= -127
-            dim = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": None}[name]
+            dim = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}[name]
             if dim is None:
                 assert len(wq.scale) == 1
             else:
@@ -97,6 +97,17 @@ def test_int8_weights_bias_versions(int8_model):
 def test_int8_accuracy_against_float_in_litert(float_model, int8_model):
     s = sqnr(run_litert(float_model, TEST), run_litert(int8_model, TEST))
     assert s > 25.0
+
+
+def test_per_tensor_fully_connected_on_request(float_model):
+    q = quantize_model(float_model, "int8", calibration=CALIB, per_channel_fully_connected=False,
+                       per_channel=False, backend="litert")
+    m = read_model(q)
+    for name, op in _ops(m):
+        if name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            assert len(_tensor(m, op.inputs[1]).quantization.scale) == 1
+            assert len(_tensor(m, op.inputs[2]).quantization.scale) == 1
+    assert sqnr(run_litert(float_model, TEST), run_litert(q, TEST)) > 25.0
 
 
 @pytest.mark.parametrize("io_type, dtype", [("int8", np.int8), ("uint8", np.uint8)])
