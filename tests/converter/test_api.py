@@ -170,3 +170,28 @@ def test_read_extra_output_is_unsupported():
     m = make_model([node], [("x", F32, [2, 4])], [("y", F32, None), ("mean", F32, None)], {"g": np.ones(4, F32)})
     with pytest.raises(UnsupportedOperatorError, match="ln.*output"):
         edgelite.convert(m)
+
+
+@pytest.mark.parametrize("opset", [9, 11, 13, 18, 21])
+def test_opsets_split_and_reduce_spellings(opset):
+    # Split sizes/num_outputs and Reduce axes moved from attributes to inputs across opsets.
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
+             helper.make_node("Split", ["c"], ["a", "b"], axis=1, **({"num_outputs": 2} if opset >= 18 else {})),
+             helper.make_node("Add", ["a", "b"], ["s"]),
+             helper.make_node("ReduceMean", ["s"] + (["ax"] if opset >= 18 else []), ["y"], keepdims=1,
+                              **({} if opset >= 18 else {"axes": [2, 3]}))]
+    inits = {"w": rng.standard_normal((4, 3, 1, 1)).astype(F32)}
+    if opset >= 18:
+        inits["ax"] = np.array([2, 3], np.int64)
+    m = make_model(nodes, [("x", F32, [1, 3, 5, 5])], [("y", F32, None)], inits, opset=opset)
+    assert check(m) == ["CONV_2D", "SPLIT_V", "ADD", "MEAN"]
+
+
+@pytest.mark.parametrize("opset,node", [
+    (23, helper.make_node("RMSNormalization", ["x", "g"], ["y"], axis=-1, epsilon=1e-5)),
+    (20, helper.make_node("Gelu", ["x"], ["y"], approximate="tanh")),
+])
+def test_recent_opset_ops(opset, node):
+    inits = {"g": np.linspace(0.5, 1.5, 8).astype(F32)} if "g" in node.input else {}
+    m = make_model([node], [("x", F32, [1, 5, 8])], [("y", F32, None)], inits, opset=opset)
+    check(m)
