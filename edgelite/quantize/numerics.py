@@ -74,7 +74,8 @@ def quantize_array(
 
 def quantize_bias(bias: np.ndarray, input_scale: float, weight_scales: np.ndarray, bits: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """Bias as int32 (or int64) with ``scale = input_scale * weight_scale`` per channel."""
-    scales = (np.float64(input_scale) * np.asarray(weight_scales, np.float64)).astype(np.float32)
+    # float32 product, as TFLite's quantizer computes it.
+    scales = np.float32(input_scale) * np.asarray(weight_scales, np.float32)
     info = np.iinfo(np.int32 if bits == 32 else np.int64)
     dim = 0 if len(scales) > 1 else None
     q = quantize_array(bias, scales.astype(np.float64), np.zeros(len(scales), np.int64), dim, info.min, info.max)
