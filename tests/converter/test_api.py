@@ -109,10 +109,10 @@ def test_allow_custom_emits_custom_ops():
     assert [model.opcode_name(o) for o in model.subgraphs[0].operators] == ["RELU", "Swish", "NEG"]
 
 
-def test_grouped_conv_reports_reason():
-    node = helper.make_node("Conv", ["x", "w"], ["y"], group=2, name="gconv")
+def test_conv_reports_reason():
+    node = helper.make_node("Conv", ["x", "w"], ["y"], group=3, name="gconv")
     m = make_model([node], [("x", F32, [1, 4, 5, 5])], [("y", F32, None)], {"w": np.ones((6, 2, 1, 1), F32)})
-    with pytest.raises(UnsupportedOperatorError, match="gconv.*group=2"):
+    with pytest.raises(UnsupportedOperatorError, match="gconv.*group=3"):
         edgelite.convert(m)
 
 

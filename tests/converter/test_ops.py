@@ -41,6 +41,7 @@ CONV_CASES = [
     dict(k=3, s=1, p=[1, 1, 1, 1], g="dw"),  # depthwise
     dict(k=3, s=2, p=[1, 1, 1, 1], g="dw2"),  # depthwise, multiplier 2
     dict(k=1, s=1, p=[0, 0, 0, 0], bias=False),
+    dict(k=3, s=1, p=[1, 1, 1, 1], g="g2"),   # grouped: SPLIT + CONV_2D per group + CONCATENATION
 ]
 
 
@@ -52,6 +53,8 @@ def test_conv2d(case):
         group, cout = cin, cin
     elif case.get("g") == "dw2":
         group, cout = cin, 2 * cin
+    elif case.get("g") == "g2":
+        group, cout = 2, 6
     attrs = dict(kernel_shape=[case["k"]] * 2, strides=[case["s"]] * 2, group=group)
     if "auto" in case:
         attrs["auto_pad"] = case["auto"]
@@ -65,7 +68,8 @@ def test_conv2d(case):
                    {"w": w(cout, cin // group, case["k"], case["k"]), "b": w(cout)})
     ops = check(m)
     assert "TRANSPOSE" not in ops
-    assert ("DEPTHWISE_CONV_2D" in ops) == (group > 1)
+    assert ("DEPTHWISE_CONV_2D" in ops) == (group == cin)
+    assert ops.count("CONV_2D") == (group if group not in (1, cin) else int(group == 1))
 
 
 @pytest.mark.parametrize("stride,pads", [(1, [1, 1]), (2, [1, 1]), (1, [0, 2])])
@@ -307,3 +311,9 @@ def test_batchnorm_standalone():
     m = make_model([node], [("x", F32, [1, 4, 3, 3])], [("y", F32, None)],
                    {"s": w(4), "b": w(4), "m": w(4), "v": np.abs(w(4)) + 0.5})
     check(m)
+
+
+def test_instance_norm_channels_last():
+    node = helper.make_node("InstanceNormalization", ["c", "s", "b"], ["y"], epsilon=1e-4)
+    ops = check(conv_net([node], None, {"s": w(4), "b": w(4)}), rtol=1e-3)
+    assert "TRANSPOSE" not in ops

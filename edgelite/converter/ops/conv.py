@@ -84,8 +84,8 @@ class Conv(ChannelsLast, OpConverter):
             return f"only 1-D and 2-D convolutions are supported (weight rank {w.ndim})"
         group = int(node.attrs.get("group", 1))
         cin = node.inputs[0].shape[1] if node.inputs[0].shape else None
-        if group != 1 and not (group == cin and w.shape[1] == 1):
-            return f"grouped convolution with group={group} (neither 1 nor depthwise)"
+        if cin is not None and (cin % group or w.shape[0] % group):
+            return f"group={group} does not divide the channels"
         if node.input(2) is not None and not node.inputs[2].is_constant:
             return "bias must be constant"
         return None
@@ -115,9 +115,9 @@ class Conv(ChannelsLast, OpConverter):
         ow = (x4.shape[2] - (k2[1] - 1) * d2[1] - 1) // s2[1] + 1 if pad_mode == "VALID" else -(-x4.shape[2] // s2[1])
         y4 = y if len(y.shape) == 4 else out.tmp(node.name + "_out4d", (n, oh, ow, cout), y.dtype)
         padding = Padding.SAME if pad_mode == "SAME" else Padding.VALID
-        if group == 1:
+        depthwise = group > 1 and group == x4.shape[3] and w.shape[1] == 1
+        if not depthwise:
             opts = Conv2DOptionsT()
-            filt = out.const(np.ascontiguousarray(w.transpose(0, 2, 3, 1)), node.name + "_filter")
             op, version = "CONV_2D", 1
         else:
             opts = DepthwiseConv2DOptionsT()
@@ -127,9 +127,37 @@ class Conv(ChannelsLast, OpConverter):
         opts.padding, opts.strideH, opts.strideW = padding, s2[0], s2[1]
         opts.dilationHFactor, opts.dilationWFactor = d2[0], d2[1]
         opts.fusedActivationFunction = activation_code(node)
-        out.emit(op, [x4, filt, out.const(bias.astype(w.dtype), node.name + "_bias")], [y4], opts, version)
+        if op == "CONV_2D" and group > 1:
+            _grouped_conv(out, node, x4, w, bias, group, y4, opts)
+        else:
+            if op == "CONV_2D":
+                filt = out.const(np.ascontiguousarray(w.transpose(0, 2, 3, 1)), node.name + "_filter")
+            out.emit(op, [x4, filt, out.const(bias.astype(w.dtype), node.name + "_bias")], [y4], opts, version)
         if y4 is not y:
             reshape(out, y4, y)
+
+
+def _grouped_conv(out, node, x4, w, bias, group, y4, opts):
+    """Grouped convolution: SPLIT the channels, one CONV_2D per group, CONCATENATION."""
+    from edgelite.schema.fb.ConcatenationOptions import ConcatenationOptionsT
+    from edgelite.schema.fb.SplitOptions import SplitOptionsT
+
+    n, h, wd, cin = x4.shape
+    parts = [out.tmp(f"{node.name}_g{i}", (n, h, wd, cin // group), x4.dtype) for i in range(group)]
+    so = SplitOptionsT()
+    so.numSplits = group
+    out.emit("SPLIT", [out.const(np.array(3, np.int32), node.name + "_split_axis"), x4], parts, so)
+    cg = w.shape[0] // group
+    outs = []
+    for i, part in enumerate(parts):
+        wi = np.ascontiguousarray(w[i * cg:(i + 1) * cg].transpose(0, 2, 3, 1))
+        yi = out.tmp(f"{node.name}_gout{i}", y4.shape[:3] + (cg,), y4.dtype)
+        out.emit("CONV_2D", [part, out.const(wi, f"{node.name}_filter{i}"),
+                             out.const(bias[i * cg:(i + 1) * cg].astype(w.dtype), f"{node.name}_bias{i}")], [yi], opts)
+        outs.append(yi)
+    co = ConcatenationOptionsT()
+    co.axis = 3
+    out.emit("CONCATENATION", outs, [y4], co)
 
 
 @register("ConvTranspose")

@@ -1,9 +1,10 @@
-"""LayerNormalization and RMSNormalization, decomposed as TFLite models express them.
+"""LayerNormalization, RMSNormalization and InstanceNormalization, decomposed as TFLite models express them.
 
 LayerNorm: ``MEAN``, ``SQUARED_DIFFERENCE``, ``MEAN``, ``ADD`` (epsilon), ``RSQRT``,
 ``SUB``, ``MUL`` (normalize), ``MUL`` (gamma), ``ADD`` (beta); RMSNorm: ``MUL``
 (square), ``MEAN``, ``ADD``, ``RSQRT``, ``MUL``, ``MUL`` (scale). The normalized axes
-must be the trailing ones (the layout rule keeps ONNX's layout).
+must be the trailing ones (the layout rule keeps ONNX's layout); InstanceNorm
+normalizes the spatial axes of channels-last data.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ops.common import i32
+from edgelite.converter.ops.layout_rules import ChannelsLast
 from edgelite.converter.ops.registry import OpConverter, register
 
 
@@ -43,29 +45,44 @@ class LayerNorm(OpConverter):
         return None
 
     def lower(self, node, out):
-        x, y = node.inputs[0], node.outputs[0]
+        x = node.inputs[0]
         r = len(x.shape)
         axis = int(node.attrs.get("axis", -1)) % r
-        axes = list(range(axis, r))
-        eps = np.array(node.attrs.get("epsilon", 1e-5), x.dtype)
-        n = node.name
-        scale = node.inputs[1]
-        bias = node.input(2)
-        if node.op_type == "LayerNormalization":
-            mean = _mean(out, x, axes, n + "_mean")
-            sq = out.tmp(n + "_sqdiff", x.shape, x.dtype)
-            out.emit("SQUARED_DIFFERENCE", [x, mean], [sq])
-            var = _mean(out, sq, axes, n + "_var")
-            centered = _binary(out, "SUB", x, mean, x.shape, x.dtype, n + "_centered")
-        else:
-            sq = _binary(out, "MUL", x, x, x.shape, x.dtype, n + "_square")
-            var = _mean(out, sq, axes, n + "_meansq")
-            centered = x
-        ve = _binary(out, "ADD", var, out.const(eps, n + "_eps"), var.shape, x.dtype, n + "_var_eps")
-        rs = out.tmp(n + "_rsqrt", var.shape, x.dtype)
-        out.emit("RSQRT", [ve], [rs])
-        normed = _binary(out, "MUL", centered, rs, x.shape, x.dtype, n + "_normed")
-        last = bias is None
-        scaled = _binary(out, "MUL", normed, scale, x.shape, x.dtype, n + "_scaled", y if last else None)
-        if not last:
-            _binary(out, "ADD", scaled, bias, x.shape, x.dtype, n + "_shifted", y)
+        normalize(out, node, list(range(axis, r)), rms=node.op_type == "RMSNormalization")
+
+
+@register("InstanceNormalization")
+class InstanceNorm(ChannelsLast, OpConverter):
+    def check(self, node):
+        if not (node.inputs[1].is_constant and node.inputs[2].is_constant):
+            return "scale and bias must be constant"
+        return None
+
+    def lower(self, node, out):
+        normalize(out, node, list(range(1, len(node.inputs[0].shape) - 1)), rms=False)
+
+
+def normalize(out, node, axes, rms):
+    """``(x - mean) * rsqrt(var + eps) * scale + bias`` over ``axes`` (no centering for RMS)."""
+    x, y = node.inputs[0], node.outputs[0]
+    eps = np.array(node.attrs.get("epsilon", 1e-5), x.dtype)
+    n = node.name
+    scale, bias = node.inputs[1], node.input(2)
+    if not rms:
+        mean = _mean(out, x, axes, n + "_mean")
+        sq = out.tmp(n + "_sqdiff", x.shape, x.dtype)
+        out.emit("SQUARED_DIFFERENCE", [x, mean], [sq])
+        var = _mean(out, sq, axes, n + "_var")
+        centered = _binary(out, "SUB", x, mean, x.shape, x.dtype, n + "_centered")
+    else:
+        sq = _binary(out, "MUL", x, x, x.shape, x.dtype, n + "_square")
+        var = _mean(out, sq, axes, n + "_meansq")
+        centered = x
+    ve = _binary(out, "ADD", var, out.const(eps, n + "_eps"), var.shape, x.dtype, n + "_var_eps")
+    rs = out.tmp(n + "_rsqrt", var.shape, x.dtype)
+    out.emit("RSQRT", [ve], [rs])
+    normed = _binary(out, "MUL", centered, rs, x.shape, x.dtype, n + "_normed")
+    last = bias is None
+    scaled = _binary(out, "MUL", normed, scale, x.shape, x.dtype, n + "_scaled", y if last else None)
+    if not last:
+        _binary(out, "ADD", scaled, bias, x.shape, x.dtype, n + "_shifted", y)
