@@ -33,6 +33,7 @@ from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter import fixedpoint as fp
 from edgelite.interpreter.kernels import int_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
+from edgelite.interpreter.kernels.gemm import set_blas_threads
 from edgelite.interpreter.kernels.conv_geometry import window_geometry
 from edgelite.interpreter.kernels.jit import njit, prange, set_num_threads
 
@@ -227,6 +228,7 @@ class _ConvQuantBase(Kernel):
 
     def eval(self, params: ConvQuantParams, inputs, outputs) -> None:
         p = params
+        set_blas_threads(p.num_threads)
         pat = patches_reference(inputs[0], p)
         acc = int_gemm.exact_matmul(pat, p.w_centered.T, 1 << 16, 1 << 8)
         res = int_gemm.requantize_reference(
@@ -238,6 +240,7 @@ class _ConvQuantBase(Kernel):
     def eval_jit(self, params: ConvQuantParams, inputs, outputs) -> None:
         p = params
         set_num_threads(p.num_threads)
+        set_blas_threads(p.num_threads)
         x = inputs[0]
         m = p.batch * p.out_h * p.out_w
         k = p.kh * p.kw * p.in_c

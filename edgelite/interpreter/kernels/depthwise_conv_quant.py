@@ -66,6 +66,8 @@ class DepthwiseQuantParams:
     w_centered: np.ndarray  # (KH, KW, OC) int64
     bias: np.ndarray  # (OC,) int64 (zeros when absent)
     num_threads: int
+    w_jit: np.ndarray  # (KH, KW, OC) int32 (int64 for 16x8)
+    acc_scratch: np.ndarray  # (B*OH, OW, OC) int32 (int64 for 16x8)
 
 
 def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
@@ -100,6 +102,8 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
     out_zp = out.quant.scalar_zero_point
     lo, hi = fp.quantized_activation_range(act, out.quant.scalar_scale, out_zp, out.dtype)
     w_centered = np.asarray(w.data).reshape(kh, kw, oc).astype(np.int64) - w_zp
+    # int32 sums as LiteRT's int8/uint8 kernels; 16x8 accumulates in int64
+    acc_dtype = np.int64 if wide else np.int32
     bias = np.zeros(oc, np.int64) if bias_t is None else np.asarray(bias_t.data).reshape(-1).astype(np.int64)
     if bias.size != oc:
         raise ctx.fail(f"bias has {bias.size} values for {oc} output channels")
@@ -109,6 +113,8 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
         in_zp=x.quant.scalar_zero_point, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
         mode=int_gemm.MODE_WIDE if wide else (fp.default_mode() if legacy else fp.gemm_mode()), out_dtype=np.dtype(out.dtype),
         w_centered=np.ascontiguousarray(w_centered), bias=bias, num_threads=ctx.num_threads,
+        w_jit=np.ascontiguousarray(w_centered.astype(acc_dtype)),
+        acc_scratch=np.zeros((b * gy.out_size, gx.out_size, oc), acc_dtype),
     )
 
 
@@ -130,18 +136,20 @@ def depthwise_acc_reference(x: np.ndarray, p: DepthwiseQuantParams) -> np.ndarra
 
 
 @njit(parallel=True)
-def _depthwise_kernel(x, w, bias, mult, sh, sw, dh, dw, pt, pl, oh, ow, in_zp, q, shift, mode, out_zp, lo, hi, out):
-    """acc[oc] = bias[oc] + sum_{i,j} w[i, j, oc] * (x[b, y*sh + i*dh - pt, x*sw + j*dw - pl, oc // mult] - in_zp)
-    (taps outside the input skipped), then requantized per channel; rows in parallel."""
+def _depthwise_kernel(x, w, bias, mult, sh, sw, dh, dw, pt, pl, oh, ow, in_zp, q, shift, mode, out_zp, lo, hi, acc, out):
+    """acc[oc] = sum_{i,j} w[i, j, oc] * (x[b, y*sh + i*dh - pt, x*sw + j*dw - pl, oc // mult] - in_zp)
+    (taps outside the input skipped); each output row is then requantized with
+    ``bias`` by ``int_gemm.requant_block``. Rows in parallel; ``acc`` is a
+    ``(B*OH, OW, OC)`` scratch (int32, or int64 for 16x8) so rows never share memory."""
     bsz, h, wdt, c = x.shape
     kh, kw, oc_total = w.shape
     for by in prange(bsz * oh):
         b = by // oh
         y = by % oh
-        acc = np.empty(oc_total, np.int64)
+        row = acc[by]
+        row[:, :] = 0
         for xo in range(ow):
-            for oc in range(oc_total):
-                acc[oc] = bias[oc]
+            a = row[xo]
             for i in range(kh):
                 iy = y * sh + i * dh - pt
                 if iy < 0 or iy >= h:
@@ -150,18 +158,17 @@ def _depthwise_kernel(x, w, bias, mult, sh, sw, dh, dw, pt, pl, oh, ow, in_zp, q
                     ix = xo * sw + j * dw - pl
                     if ix < 0 or ix >= wdt:
                         continue
+                    xr = x[b, iy, ix]
+                    wr = w[i, j]
                     if mult == 1:
                         for cc in range(c):
-                            acc[cc] += w[i, j, cc] * (np.int64(x[b, iy, ix, cc]) - in_zp)
+                            a[cc] += wr[cc] * (xr[cc] - in_zp)
                     else:
                         for cc in range(c):
-                            xv = np.int64(x[b, iy, ix, cc]) - in_zp
+                            xv = xr[cc] - in_zp
                             for m in range(mult):
-                                acc[cc * mult + m] += w[i, j, cc * mult + m] * xv
-            for oc in range(oc_total):
-                out[b, y, xo, oc] = int_gemm.requant_scalar(
-                    acc[oc], np.int64(q[oc]), np.int64(shift[oc]), mode, out_zp, lo, hi
-                )
+                                a[cc * mult + m] += wr[cc * mult + m] * xv
+        int_gemm.requant_block(row, bias, q, shift, mode, out_zp, lo, hi, out[b, y])
 
 
 class _DepthwiseQuantBase(Kernel):
@@ -193,10 +200,11 @@ class _DepthwiseQuantBase(Kernel):
     def eval_jit(self, params: DepthwiseQuantParams, inputs, outputs) -> None:
         p = params
         set_num_threads(p.num_threads)
+        zp = p.acc_scratch.dtype.type(p.in_zp)
         _depthwise_kernel(
-            inputs[0], p.w_centered, p.bias, p.mult, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
-            p.out_h, p.out_w, np.int64(p.in_zp), p.multiplier, p.shift, np.int64(p.mode), np.int64(p.out_zp),
-            np.int64(p.act_min), np.int64(p.act_max), outputs[0],
+            inputs[0], p.w_jit, p.bias, p.mult, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
+            p.out_h, p.out_w, zp, p.multiplier, p.shift, np.int64(p.mode), np.int64(p.out_zp),
+            np.int64(p.act_min), np.int64(p.act_max), p.acc_scratch, outputs[0],
         )
 
 

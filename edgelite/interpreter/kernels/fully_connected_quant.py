@@ -33,6 +33,7 @@ from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter import fixedpoint as fp
 from edgelite.interpreter.kernels import int_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
+from edgelite.interpreter.kernels.gemm import set_blas_threads
 from edgelite.interpreter.kernels.jit import set_num_threads
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
@@ -146,6 +147,7 @@ class _FullyConnectedQuantBase(Kernel):
 
     def eval(self, params: FullyConnectedQuantParams, inputs, outputs) -> None:
         p = params
+        set_blas_threads(p.num_threads)
         xc = inputs[0].reshape(p.rows, p.depth).astype(np.int64) - p.in_zp
         acc = int_gemm.exact_matmul(xc, p.w_centered_t, 1 << 16, 1 << 8)
         wide = p.mode == int_gemm.MODE_WIDE
@@ -157,6 +159,7 @@ class _FullyConnectedQuantBase(Kernel):
     def eval_jit(self, params: FullyConnectedQuantParams, inputs, outputs) -> None:
         p = params
         set_num_threads(p.num_threads)
+        set_blas_threads(p.num_threads)
         x2 = inputs[0].reshape(p.rows, p.depth)
         if p.jit_centre:
             cols = x2.astype(np.float32)

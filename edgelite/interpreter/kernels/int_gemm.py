@@ -148,18 +148,77 @@ def requant_scalar(x, q, s, mode, out_zp, lo, hi):
     return v
 
 
+@njit
+def requant_block(acc, bias, q, shift, mode, out_zp, lo, hi, out):
+    """Requantize a 2-D block ``out[m, n] = requant(acc[m, n] + bias[n])`` (serial).
+
+    The common forms get their own branch-free loops (the mode test is outside them)
+    so LLVM vectorizes them; ``q >= 0`` always (LiteRT multipliers are non-negative),
+    so SRDHM's single overflow case (both operands INT32_MIN) cannot occur there.
+    """
+    m_total, n_total = acc.shape
+    no_left = True
+    for n in range(n_total):
+        if shift[n] > 0:
+            no_left = False
+    if mode == 2 and no_left:
+        # the usual case (every multiplier < 1): 32-bit operands so LLVM uses vpmuldq
+        for m in range(m_total):
+            for n in range(n_total):
+                xl = np.int32(np.int64(acc[m, n]) + bias[n])  # wraps like C's int32
+                ab = np.int64(xl) * np.int64(q[n])
+                sab = ab + (np.int64(1073741824) if ab >= 0 else np.int64(-1073741823))
+                h = np.int32((sab + ((sab >> 63) & np.int64(2147483647))) >> 31)
+                right = -shift[n]
+                v = ((np.int64(h) + ((np.int64(1) << right) >> 1)) >> right) + out_zp
+                v = lo if v < lo else v
+                v = hi if v > hi else v
+                out[m, n] = v
+    elif mode == 2 or mode == 0:
+        for m in range(m_total):
+            for n in range(n_total):
+                x = np.int64(acc[m, n]) + bias[n]
+                s = np.int64(shift[n])
+                left = s if s > 0 else np.int64(0)
+                right = -s if s < 0 else np.int64(0)
+                xl = (((x << left) + np.int64(2147483648)) & np.int64(0xFFFFFFFF)) - np.int64(2147483648)
+                ab = xl * np.int64(q[n])
+                sab = ab + (np.int64(1073741824) if ab >= 0 else np.int64(-1073741823))
+                # C division by 2**31 truncates toward zero
+                h = (sab + ((sab >> 63) & np.int64(2147483647))) >> 31
+                if mode == 2:
+                    v = (h + ((np.int64(1) << right) >> 1)) >> right
+                else:
+                    mask = (np.int64(1) << right) - 1
+                    thr = (mask >> 1) + (h >> 63 & 1)
+                    v = (h >> right) + ((h & mask) > thr)
+                v = ((v + np.int64(2147483648)) & np.int64(0xFFFFFFFF)) - np.int64(2147483648)
+                v += out_zp
+                v = lo if v < lo else v
+                v = hi if v > hi else v
+                out[m, n] = v
+    else:
+        for m in range(m_total):
+            for n in range(n_total):
+                x = np.int64(acc[m, n]) + bias[n]
+                out[m, n] = requant_scalar(x, np.int64(q[n]), np.int64(shift[n]), mode, out_zp, lo, hi)
+
+
 @njit(parallel=True)
 def _requant_rows(acc, bias, q, shift, mode, out_zp, lo, hi, out):
     """out[m, n] = clamp(MBQM(acc[m, n] + bias[n], q[n], shift[n]) + out_zp, lo, hi).
 
     ``acc``: (M, N) float32/float64 holding exact integers, or an integer array;
     ``bias``: (N,) int64 (the bias with any zero-point correction folded in).
+    Blocks of rows run in parallel.
     """
-    m_total, n_total = acc.shape
-    for m in prange(m_total):
-        for n in range(n_total):
-            x = np.int64(acc[m, n]) + bias[n]
-            out[m, n] = requant_scalar(x, np.int64(q[n]), np.int64(shift[n]), mode, out_zp, lo, hi)
+    m_total = acc.shape[0]
+    block = 64
+    nblocks = (m_total + block - 1) // block
+    for bi in prange(nblocks):
+        m0 = bi * block
+        m1 = min(m_total, m0 + block)
+        requant_block(acc[m0:m1], bias, q, shift, mode, out_zp, lo, hi, out[m0:m1])
 
 
 def requantize_rows_jit(acc2d, bias, q, shift, mode: int, out_zp: int, lo: int, hi: int, out2d) -> None:

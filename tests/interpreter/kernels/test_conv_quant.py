@@ -139,3 +139,24 @@ def test_rounding_ties_follow_litert():
     spec.outputs[0].quant = (np.float32(1.0), 0)
     spec.inputs[1].data = rng.integers(-2, 3, spec.inputs[1].shape).astype(np.int8)
     check(spec, feeds, jit=True)
+
+
+def test_jit_requantization_extremes_match_reference():
+    # accumulators near and past the int32 limits, every rounding form, huge and tiny
+    # multipliers (shift > 0 takes the generic loop): JIT == numpy reference exactly
+    from edgelite.interpreter import fixedpoint as fp
+    from edgelite.interpreter.kernels import int_gemm
+
+    rng = np.random.default_rng(0)
+    acc = np.concatenate([rng.integers(-(1 << 31), 1 << 31, 500), [2**31 - 1, -(2**31), 2**31 - 2, 0, 1, -1]])
+    acc = acc.reshape(-1, 1).repeat(4, axis=1).astype(np.int64)
+    bias = np.array([0, 5, -7, 1 << 20], np.int64)
+    for reals in ([0.9999, 1e-3, 0.5, 2.0**-20], [3.5, 0.25, 1e-9, 0.75]):
+        q, s = fp.quantize_multiplier_array(reals)
+        for mode in (fp.ROUND_DOUBLE, fp.ROUND_SINGLE, fp.ROUND_DOUBLE_UP):
+            if mode == fp.ROUND_SINGLE:
+                q, s = fp.quantize_multiplier_array(reals, single_rounding=True)
+            want = int_gemm.requantize_reference(acc, bias, q, s, mode, 3, -128, 127, np.int8)
+            got = np.empty_like(want)
+            int_gemm.requantize_rows_jit(acc, bias, q, s, mode, 3, -128, 127, got)
+            assert np.array_equal(got, want), (reals, mode)
