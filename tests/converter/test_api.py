@@ -195,3 +195,26 @@ def test_recent_opset_ops(opset, node):
     inits = {"g": np.linspace(0.5, 1.5, 8).astype(F32)} if "g" in node.input else {}
     m = make_model([node], [("x", F32, [1, 5, 8])], [("y", F32, None)], inits, opset=opset)
     check(m)
+
+
+def test_control_flow_is_reported_unsupported():
+    then = helper.make_graph([helper.make_node("Identity", ["x"], ["o1"])], "then", [],
+                             [helper.make_tensor_value_info("o1", 1, [2])])
+    other = helper.make_graph([helper.make_node("Neg", ["x"], ["o2"])], "else", [],
+                              [helper.make_tensor_value_info("o2", 1, [2])])
+    nodes = [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0), helper.make_node("Greater", ["s", "z"], ["c"]),
+             helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other, name="if1")]
+    m = make_model(nodes, [("x", F32, [2])], [("y", F32, [2])], {"z": np.array(0.0, F32)}, opset=13)
+    with pytest.raises(UnsupportedOperatorError, match="If \\(opset 13\\): 'if1'"):
+        edgelite.convert(m)
+
+
+def test_bad_file_is_a_model_format_error(tmp_path):
+    from edgelite.errors import ModelFormatError
+
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage\xff\xff")
+    with pytest.raises(ModelFormatError):
+        edgelite.convert(str(bad))
+    with pytest.raises(ModelFormatError):
+        edgelite.convert(str(tmp_path / "missing.onnx"))

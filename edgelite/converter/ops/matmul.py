@@ -61,4 +61,3 @@ class Gemm(OpConverter):
         raise NotImplementedError
 
 
-__all__ = ["FullyConnected", "MatMul", "Gemm", "reshape"]

@@ -98,6 +98,10 @@ def infer_shapes(g: Graph) -> None:
 
 
 def _onnx_attr(a):
+    from onnx import AttributeProto
+
+    if isinstance(a, AttributeProto):  # subgraphs of control-flow ops, kept opaque by the front end
+        return a.g if a.type == AttributeProto.GRAPH else list(a.graphs)
     if isinstance(a, np.ndarray):
         from onnx import numpy_helper
 
