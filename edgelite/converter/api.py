@@ -31,7 +31,8 @@ def convert(model: Any, options: ConvertOptions | None = None, **kwargs) -> byte
 
     Returns:
         The ``.tflite`` file contents (``serving_default`` signature, metadata
-        ``min_runtime_version``, ``edgelite_conversion`` and ``edgelite_io_layout``).
+        ``min_runtime_version``, ``CONVERSION_METADATA``, ``edgelite_conversion`` and
+        ``edgelite_io_layout``).
 
     Raises:
         UnsupportedOperatorError: some ops have no TFLite equivalent (all are listed);

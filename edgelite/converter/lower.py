@@ -177,6 +177,31 @@ def conversion_metadata(options, io_layout: dict[str, str], producer: str, opset
     conv = {"producer": f"edgelite {edgelite.__version__}", "source": "onnx", "source_producer": producer,
             "onnx_opset": opset, "options": options.as_metadata()}
     return {
+        "CONVERSION_METADATA": conversion_metadata_flatbuffer(f"edgelite {edgelite.__version__}", options.allow_custom),
         "edgelite_conversion": json.dumps(conv, sort_keys=True).encode("utf-8"),
         "edgelite_io_layout": json.dumps(io_layout, sort_keys=True).encode("utf-8"),
     }
+
+
+def conversion_metadata_flatbuffer(producer: str, allow_custom: bool) -> bytes:
+    """TFLite's ``CONVERSION_METADATA`` entry (``conversion_metadata.fbs``), as LiteRT's converter writes it.
+
+    ``ConversionMetadata{environment: Environment{tensorflow_version (here the producer
+    string), api_version, model_type (NONE: ONNX has no code)}, options:
+    ConversionOptions{allow_custom_ops, ...}}``.
+    """
+    import flatbuffers
+
+    b = flatbuffers.Builder(128)
+    version = b.CreateString(producer)
+    b.StartObject(3)  # Environment
+    b.PrependUOffsetTRelativeSlot(0, version, 0)
+    env = b.EndObject()
+    b.StartObject(5)  # ConversionOptions
+    b.PrependBoolSlot(1, bool(allow_custom), False)
+    opts = b.EndObject()
+    b.StartObject(2)  # ConversionMetadata
+    b.PrependUOffsetTRelativeSlot(0, env, 0)
+    b.PrependUOffsetTRelativeSlot(1, opts, 0)
+    b.Finish(b.EndObject())
+    return bytes(b.Output())

@@ -218,3 +218,19 @@ def test_bad_file_is_a_model_format_error(tmp_path):
         edgelite.convert(str(bad))
     with pytest.raises(ModelFormatError):
         edgelite.convert(str(tmp_path / "missing.onnx"))
+
+
+def test_conversion_metadata_flatbuffer():
+    import flatbuffers
+
+    raw = read_model(edgelite.convert(conv_model(), allow_custom=True)).metadata_dict()["CONVERSION_METADATA"]
+    root = flatbuffers.table.Table(bytearray(raw), flatbuffers.encode.Get(flatbuffers.packer.uoffset, raw, 0))
+
+    def sub(tab, field):
+        o = tab.Offset(4 + 2 * field)
+        return flatbuffers.table.Table(tab.Bytes, tab.Indirect(o + tab.Pos)) if o else None
+
+    env, opts = sub(root, 0), sub(root, 1)
+    assert env.String(env.Offset(4) + env.Pos).decode().startswith("edgelite")
+    o = opts.Offset(6)
+    assert o and opts.Get(flatbuffers.number_types.BoolFlags, o + opts.Pos)
