@@ -35,6 +35,12 @@ _F32 = TensorType.FLOAT32
 _SUFFIX = {TensorType.INT8: "_int8", TensorType.INT16: "_int16", TensorType.UINT8: "_uint8", _F32: "_float"}
 
 
+def _usable(params: tuple[float, int]) -> bool:
+    """A scale that keeps products (bias scales) and multipliers finite in float32."""
+    scale = params[0]
+    return bool(np.isfinite(scale)) and 1e-30 < scale < 1e30
+
+
 class _FullInteger:
     def __init__(self, model: Model, act: Mapping[int, tuple[float, int]], bits: int, io_type: str,
                  per_channel: bool, per_channel_fc: bool, keep_float: Sequence[str]):
@@ -183,14 +189,21 @@ class _FullInteger:
                     return f"{'weight' if role != 'b' else 'bias'} {tt.name!r} is not constant"
                 if role != "b" and self.g.const_data(t) is not None and ttype != _F32:
                     return f"weight {tt.name!r} is {TensorType(ttype).name}"
-            elif role == "a" and not self._is_const(t) and t not in self.act:
-                return f"no range for input {tt.name!r}"
+            elif role == "s" and self.g.const_data(t) is None:
+                return f"input {tt.name!r} is not constant"
+            elif role == "a" and not self._is_const(t) and t not in self.qver:
+                if t not in self.act:
+                    return f"no range for input {tt.name!r}"
+                if not _usable(self.act[t]):
+                    return f"range of {tt.name!r} is unusable (scale {self.act[t][0]:g})"
         for o in op.outputs:
             ot = self.g.tensors[o]
             if self.orig_type[o] != _F32:
                 return f"output {ot.name!r} is {TensorType(self.orig_type[o]).name}"
             if spec.output in ("calib", "shared") and o not in self.act:
                 return f"no range for output {ot.name!r}"
+            if spec.output in ("calib", "shared") and not _usable(self.act[o]):
+                return f"range of {ot.name!r} is unusable (scale {self.act[o][0]:g})"
         if spec.output == "same":
             src = op.inputs[spec.source_position()]
             if self._is_const(src) and src not in self.act:
@@ -260,8 +273,8 @@ class _FullInteger:
                 inputs.append(t)
             elif role == "a":
                 inputs.append(self._activation_input(t, out_params if spec.output == "shared" else None))
-            elif role == "b":
-                inputs.append(-1)  # after the weight and the input are known
+            elif role in ("b", "s"):
+                inputs.append(-1)  # once the weight, input and output are known
             else:
                 inputs.append(self._quant_weight(t, role))
         for pos, t in enumerate(op.inputs):
@@ -273,6 +286,9 @@ class _FullInteger:
         if spec.output == "same":
             src = g.tensors[inputs[spec.source_position()]].quantization
             out_params = (float(src.scale[0]), int(src.zero_point[0]))
+        for pos, t in enumerate(op.inputs):
+            if t >= 0 and spec.role(pos) == "s":
+                inputs[pos] = self._quant_const_act(t, out_params if out_params is not None else self._params(op.outputs[0]))
         for o in op.outputs:
             scale, zp = out_params if out_params is not None else self._params(o)
             tensor = g.tensors[o]

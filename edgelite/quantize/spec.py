@@ -7,6 +7,8 @@ chosen. Roles:
 * ``"w0"`` / ``"w3"`` / ``"wfc"``: a constant weight, symmetric, per channel along
   dim 0 / dim 3 (FULLY_CONNECTED: per tensor unless asked per channel);
 * ``"b"``: a constant bias (int32, or int64 for int16x8), scale input x weight;
+* ``"s"``: a constant quantized with the output's parameters (PADV2's pad value:
+  a max-pool's -FLT_MAX padding becomes the lowest integer);
 * ``"-"``: not quantized (shapes, axes, indices);
 * a role ending in ``*`` repeats for every remaining input.
 
@@ -77,12 +79,15 @@ INT8_OPS: dict[str, OpQuantSpec] = {
     "L2_NORMALIZATION": _S(("a",), "fixed", (1.0 / 128, 0)),
     "RELU": _S(("a",)),
     "RELU6": _S(("a",)),
+    "RELU_0_TO_1": _S(("a",)),
+    "RELU_N1_TO_1": _S(("a",)),
     "LEAKY_RELU": _S(("a",)),
     "HARD_SWISH": _S(("a",)),
     "MEAN": _S(("a", "-")),
     "SUM": _S(("a", "-")),
     "REDUCE_MAX": _S(("a", "-"), "same"),
     "PAD": _S(("a", "-"), "same"),
+    "PADV2": _S(("a", "-", "s"), "same"),
     "RESIZE_BILINEAR": _S(("a", "-"), "same"),
     "RESIZE_NEAREST_NEIGHBOR": _S(("a", "-"), "same"),
     "TRANSPOSE": _S(("a", "-"), "same"),
@@ -105,7 +110,7 @@ INT16_OPS: dict[str, OpQuantSpec] = {
     for name in (
         "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL",
         "AVERAGE_POOL_2D", "MAX_POOL_2D", "RESHAPE", "SQUEEZE", "CONCATENATION",
-        "SOFTMAX", "LOGISTIC", "TANH", "RELU", "RELU6", "MEAN", "PAD", "TRANSPOSE",
+        "SOFTMAX", "LOGISTIC", "TANH", "RELU", "RELU6", "MEAN", "PAD", "PADV2", "TRANSPOSE",
         "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "MAXIMUM", "MINIMUM", "GATHER",
         "SLICE", "STRIDED_SLICE",
     )

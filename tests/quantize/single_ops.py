@@ -86,7 +86,7 @@ def build(op: str) -> bytes:
     if op in ("SOFTMAX", "LOG_SOFTMAX"):
         o = _opt("SoftmaxOptions", beta=1.0) if op == "SOFTMAX" else _opt("LogSoftmaxOptions")
         return _model(op, [(1, 10)], o, x_shape=(1, 10))
-    if op in ("LOGISTIC", "TANH", "RELU", "RELU6", "HARD_SWISH"):
+    if op in ("LOGISTIC", "TANH", "RELU", "RELU6", "HARD_SWISH", "RELU_0_TO_1", "RELU_N1_TO_1"):
         return _model(op, [X], _opt("HardSwishOptions") if op == "HARD_SWISH" else None)
     if op == "LEAKY_RELU":
         return _model(op, [X], _opt("LeakyReluOptions", alpha=0.2))
@@ -96,6 +96,9 @@ def build(op: str) -> bytes:
         return _model(op, [(1, 4)], _opt("ReducerOptions", keepDims=False), extra=[_i32(1, 2)])
     if op == "PAD":
         return _model(op, [(1, 10, 10, 4)], _opt("PadOptions"), extra=[np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32)])
+    if op == "PADV2":
+        return _model(op, [(1, 10, 10, 4)], _opt("PadV2Options"),
+                      extra=[np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32), np.array(0.25, np.float32)])
     if op in ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"):
         cls = "ResizeBilinearOptions" if op == "RESIZE_BILINEAR" else "ResizeNearestNeighborOptions"
         return _model(op, [(1, 16, 16, 4)], _opt(cls), extra=[_i32(16, 16)])

@@ -251,3 +251,34 @@ def test_unsupported_op_stays_float_with_edges():
     assert names == ["QUANTIZE", "CONV_2D", "DEQUANTIZE", "FLOOR", "QUANTIZE", "CONV_2D", "DEQUANTIZE"]
     feeds = [{"x": d[None]} for d in data]
     assert sqnr(run_litert(f, feeds), run_litert(q, feeds)) > 20.0
+
+
+def test_padv2_lowest_value_padding_before_max_pool():
+    """ONNX MaxPool padding converts to PADV2 with -FLT_MAX: quantized with the input's
+    parameters it becomes -128, the pool stays int8, and LiteRT accepts the model."""
+    from edgelite.schema.builder import ModelBuilder
+    from edgelite.schema.fb.PadV2Options import PadV2OptionsT
+    from edgelite.schema.fb.Padding import Padding
+    from edgelite.schema.fb.Pool2DOptions import Pool2DOptionsT
+
+    b = ModelBuilder()
+    x = b.add_input("x", (1, 6, 6, 2), np.float32)
+    pads = b.add_constant("pads", np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32))
+    low = b.add_constant("low", np.array(np.finfo(np.float32).min, np.float32))
+    p = b.add_tensor("padded", (1, 8, 8, 2), np.float32)
+    b.add_operator("PADV2", [x, pads, low], [p], PadV2OptionsT())
+    y = b.add_tensor("pooled", (1, 4, 4, 2), np.float32)
+    opt = Pool2DOptionsT()
+    opt.padding, opt.strideH, opt.strideW, opt.filterHeight, opt.filterWidth = Padding.VALID, 2, 2, 2, 2
+    b.add_operator("MAX_POOL_2D", [p], [y], opt)
+    b.mark_output(y)
+    f = b.build()
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(8, 1, 6, 6, 2)).astype(np.float32)
+    q = quantize_model(f, "int8", calibration=data, backend="litert")
+    m = read_model(q)
+    assert [n for n, _ in _ops(m)] == ["QUANTIZE", "PADV2", "MAX_POOL_2D", "DEQUANTIZE"]
+    padv2 = next(op for n, op in _ops(m) if n == "PADV2")
+    assert m.tensor_data(_tensor(m, padv2.inputs[2])).item() == -128
+    feeds = [{"x": d} for d in data]
+    assert sqnr(run_litert(f, feeds), run_litert(q, feeds)) > 30.0
