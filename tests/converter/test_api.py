@@ -7,9 +7,10 @@ import argparse
 import json
 
 import numpy as np
-import onnx
 import pytest
-from onnx import helper
+
+onnx = pytest.importorskip("onnx")
+helper = onnx.helper
 
 import edgelite
 from edgelite.converter import ConvertOptions, cli_convert, convert_file

@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import onnx
 import pytest
+
+onnx = pytest.importorskip("onnx")
 
 import edgelite
 from tests.converter.helpers import op_names, run_ort, run_tflite

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import helper
+
+onnx = pytest.importorskip("onnx")
+helper = onnx.helper
 
 from tests.converter.helpers import check, make_model
 

@@ -7,7 +7,9 @@ import math
 
 import numpy as np
 import pytest
-from onnx import helper
+
+onnx = pytest.importorskip("onnx")
+helper = onnx.helper
 
 from edgelite.converter import ConvertOptions
 from edgelite.converter.api import convert_to_graph

@@ -4,9 +4,13 @@ convert to models that match ONNX Runtime, and layout never leaves a needless TR
 from __future__ import annotations
 
 import numpy as np
+import pytest
+
+pytest.importorskip("hypothesis")
+onnx = pytest.importorskip("onnx")
+helper = onnx.helper
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from onnx import helper
 
 from tests.converter.helpers import check, make_model
 

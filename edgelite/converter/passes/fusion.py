@@ -8,7 +8,7 @@ when it lowers.
 Example:
     >>> from edgelite.converter.passes.fusion import activation_kind
     >>> from edgelite.converter.ir import Node
-    >>> activation_kind(Node("Clip", "c", [], [], {"_min": 0.0, "_max": 6.0}))
+    >>> activation_kind(Node("Clip", "c", [None], [], {"_min": 0.0, "_max": 6.0}))
     'RELU6'
 """
 
