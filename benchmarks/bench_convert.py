@@ -72,9 +72,11 @@ def bench(name: str, runs: int) -> None:
         x = feeds[d["name"]]
         it.set_tensor(d["index"], x if tuple(d["shape"]) == x.shape else np.ascontiguousarray(np.moveaxis(x, 1, -1)))
     litert_ms = _median_ms(it.invoke, runs)
-    print(f"{name:22s} [{size}] convert first {first * 1e3:7.1f} ms, median {statistics.median(conv) * 1e3:7.1f} ms"
-          f" | LiteRT {litert_ms:7.2f} ms | ONNX Runtime {ort_ms:7.2f} ms | LiteRT/ORT {litert_ms / ort_ms:5.2f}"
-          f" | {len(tfl) / 1e6:.1f} MB")
+    print(
+        f"{name:22s} [{size}] convert first {first * 1e3:7.1f} ms, median {statistics.median(conv) * 1e3:7.1f} ms"
+        f" | LiteRT {litert_ms:7.2f} ms | ONNX Runtime {ort_ms:7.2f} ms | LiteRT/ORT {litert_ms / ort_ms:5.2f}"
+        f" | {len(tfl) / 1e6:.1f} MB"
+    )
 
 
 def main() -> None:
@@ -82,8 +84,10 @@ def main() -> None:
     ap.add_argument("names", nargs="*", default=["resnet18"])
     ap.add_argument("--runs", type=int, default=30)
     a = ap.parse_args()
-    print(f"machine: {platform.machine()} {platform.processor() or ''} cores={os.cpu_count()} "
-          f"python {platform.python_version()}; 1 thread per runtime")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} cores={os.cpu_count()} "
+        f"python {platform.python_version()}; 1 thread per runtime"
+    )
     for name in a.names:
         bench(name, a.runs)
 

@@ -86,8 +86,9 @@ def lower_graph(g: Graph) -> Lowering:
     return out
 
 
-def convert_file(src: str | os.PathLike, dst: str | os.PathLike, options: ConvertOptions | None = None,
-                 **kwargs) -> int:
+def convert_file(
+    src: str | os.PathLike, dst: str | os.PathLike, options: ConvertOptions | None = None, **kwargs
+) -> int:
     """Convert ``src`` (.onnx) and write ``dst`` (.tflite); returns the number of bytes written.
 
     Nothing is written when conversion fails.

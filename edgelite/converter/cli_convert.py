@@ -24,16 +24,26 @@ from edgelite.errors import ShapeError
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("convert", help="convert an ONNX model to .tflite",
-                              description="Convert an ONNX model to a .tflite flatbuffer.")
+    p = subparsers.add_parser(
+        "convert", help="convert an ONNX model to .tflite", description="Convert an ONNX model to a .tflite flatbuffer."
+    )
     p.add_argument("model", help="input .onnx file (external data files are read from beside it)")
     p.add_argument("-o", "--output", help="output .tflite file (default: MODEL with a .tflite suffix)")
-    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...",
-                   help="fix an input's shape (repeatable), e.g. --input-shape input=1,3,224,224")
-    p.add_argument("--keep-io-layout", action="store_true",
-                   help="keep ONNX's channels-first layout for image inputs/outputs (adds transposes)")
-    p.add_argument("--allow-custom", action="store_true",
-                   help="emit unsupported ONNX ops as TFLite CUSTOM ops instead of failing")
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME=D0,D1,...",
+        help="fix an input's shape (repeatable), e.g. --input-shape input=1,3,224,224",
+    )
+    p.add_argument(
+        "--keep-io-layout",
+        action="store_true",
+        help="keep ONNX's channels-first layout for image inputs/outputs (adds transposes)",
+    )
+    p.add_argument(
+        "--allow-custom", action="store_true", help="emit unsupported ONNX ops as TFLite CUSTOM ops instead of failing"
+    )
     p.set_defaults(func=run)
     return p
 
@@ -55,8 +65,11 @@ def run(args) -> int:
     from edgelite.converter import ConvertOptions, convert_file
 
     dst = args.output or os.path.splitext(args.model)[0] + ".tflite"
-    opts = ConvertOptions(keep_io_layout=args.keep_io_layout, allow_custom=args.allow_custom,
-                          input_shapes=parse_input_shapes(args.input_shape))
+    opts = ConvertOptions(
+        keep_io_layout=args.keep_io_layout,
+        allow_custom=args.allow_custom,
+        input_shapes=parse_input_shapes(args.input_shape),
+    )
     n = convert_file(args.model, dst, opts)
     sys.stdout.write(f"wrote {dst} ({n} bytes)\n")
     return 0

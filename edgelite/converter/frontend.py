@@ -110,8 +110,10 @@ def import_onnx(proto, input_shapes: dict[str, tuple[int, ...]] | None = None) -
         shape = _fixed_shape(vi.name, tt.shape.dim, input_shapes.pop(vi.name, None))
         env[vi.name] = g.add_input(Value(vi.name, shape, _elem_dtype(tt.elem_type)))
     if input_shapes:
-        raise ShapeError(f"input_shapes names {sorted(input_shapes)}, which are not graph inputs "
-                         f"(inputs: {[v.name for v in g.inputs]})")
+        raise ShapeError(
+            f"input_shapes names {sorted(input_shapes)}, which are not graph inputs "
+            f"(inputs: {[v.name for v in g.inputs]})"
+        )
     for i, n in enumerate(graph.node):
         attrs = {a.name: _attr_value(a) for a in n.attribute}
         if n.op_type == "Constant" and n.domain in ("", "ai.onnx"):
@@ -125,7 +127,9 @@ def import_onnx(proto, input_shapes: dict[str, tuple[int, ...]] | None = None) -
             elif name in env:
                 inputs.append(env[name])
             else:
-                raise ConversionError(f"[frontend] node {n.name!r} ({n.op_type}) reads {name!r}, which nothing produces")
+                raise ConversionError(
+                    f"[frontend] node {n.name!r} ({n.op_type}) reads {name!r}, which nothing produces"
+                )
         node = g.add_node(n.op_type, inputs, [], attrs, name=n.name or f"{n.op_type}_{i}", domain=n.domain)
         for name in n.output:
             v = Value(name if name else g.unique_name(f"{node.name}_unused"), producer=node)

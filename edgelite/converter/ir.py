@@ -120,9 +120,16 @@ class Graph:
     def new_value(self, name: str, shape=None, dtype=None) -> Value:
         return Value(self.unique_name(name), None if shape is None else tuple(shape), dtype)
 
-    def add_node(self, op_type: str, inputs: list[Value | None], outputs: list[str | Value],
-                 attrs: dict | None = None, name: str | None = None, domain: str = "",
-                 before: Node | None = None) -> Node:
+    def add_node(
+        self,
+        op_type: str,
+        inputs: list[Value | None],
+        outputs: list[str | Value],
+        attrs: dict | None = None,
+        name: str | None = None,
+        domain: str = "",
+        before: Node | None = None,
+    ) -> Node:
         """Create a node (new output values for ``str`` outputs) and insert it.
 
         The node goes at the end, or just before ``before`` to keep topological order.

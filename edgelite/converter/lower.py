@@ -28,8 +28,14 @@ from edgelite.converter.ir import Graph, Value
 from edgelite.errors import ConversionError
 
 # Oldest LiteRT that runs each op at the version we write (from the runtime's version table).
-_MIN_RUNTIME = {"GELU": "2.9.0", "RELU_0_TO_1": "2.14.0", "BATCH_MATMUL": "2.3.0", "SELECT_V2": "2.2.0",
-                "HARD_SWISH": "1.15.0", "TRANSPOSE_CONV": "2.2.0"}
+_MIN_RUNTIME = {
+    "GELU": "2.9.0",
+    "RELU_0_TO_1": "2.14.0",
+    "BATCH_MATMUL": "2.3.0",
+    "SELECT_V2": "2.2.0",
+    "HARD_SWISH": "1.15.0",
+    "TRANSPOSE_CONV": "2.2.0",
+}
 _DEFAULT_MIN_RUNTIME = "1.14.0"
 
 
@@ -129,8 +135,9 @@ def build_model(g: Graph, ops: list[TflOp], metadata: dict[str, bytes], descript
             raw = data.reshape(-1).view(np.uint8)  # zero-copy on little-endian machines
             model.buffers.append(m.Buffer(data=raw))
             buf = len(model.buffers) - 1
-        t = m.Tensor(name=v.name, shape=tuple(int(d) for d in v.shape), type=_tensor_type(v.dtype), buffer=buf,
-                     has_rank=True)
+        t = m.Tensor(
+            name=v.name, shape=tuple(int(d) for d in v.shape), type=_tensor_type(v.dtype), buffer=buf, has_rank=True
+        )
         sub.tensors.append(t)
         index[id(v)] = len(sub.tensors) - 1
         return index[id(v)]
@@ -143,13 +150,20 @@ def build_model(g: Graph, ops: list[TflOp], metadata: dict[str, bytes], descript
         ck = (code, op.custom_code, op.version)
         if ck not in codes:
             codes[ck] = len(model.operator_codes)
-            model.operator_codes.append(m.OperatorCode(builtin_code=code, custom_code=op.custom_code,
-                                                       version=op.version, deprecated_builtin_code=min(code, 127)))
+            model.operator_codes.append(
+                m.OperatorCode(
+                    builtin_code=code,
+                    custom_code=op.custom_code,
+                    version=op.version,
+                    deprecated_builtin_code=min(code, 127),
+                )
+            )
         mr = _MIN_RUNTIME.get(op.op, _DEFAULT_MIN_RUNTIME)
         if _version_key(mr) > _version_key(min_runtime):
             min_runtime = mr
-        o = m.Operator(opcode_index=codes[ck], inputs=[tensor(v) for v in op.inputs],
-                       outputs=[tensor(v) for v in op.outputs])
+        o = m.Operator(
+            opcode_index=codes[ck], inputs=[tensor(v) for v in op.inputs], outputs=[tensor(v) for v in op.outputs]
+        )
         if op.options is not None:
             o.builtin_options_type = _options_type(op.options)
             o.builtin_options = op.options
@@ -158,10 +172,14 @@ def build_model(g: Graph, ops: list[TflOp], metadata: dict[str, bytes], descript
         sub.operators.append(o)
     sub.outputs = [tensor(v) for v in g.outputs]
     model.subgraphs.append(sub)
-    model.signature_defs.append(m.SignatureDef(
-        inputs=[m.TensorMap(v.name, index[id(v)]) for v in g.inputs],
-        outputs=[m.TensorMap(v.name, index[id(v)]) for v in g.outputs],
-        signature_key="serving_default", subgraph_index=0))
+    model.signature_defs.append(
+        m.SignatureDef(
+            inputs=[m.TensorMap(v.name, index[id(v)]) for v in g.inputs],
+            outputs=[m.TensorMap(v.name, index[id(v)]) for v in g.outputs],
+            signature_key="serving_default",
+            subgraph_index=0,
+        )
+    )
     entries = {"min_runtime_version": min_runtime.encode("ascii").ljust(16, b"\0")}
     entries.update(metadata)
     for name, data in entries.items():
@@ -174,8 +192,13 @@ def conversion_metadata(options, io_layout: dict[str, str], producer: str, opset
     """The metadata entries edgelite writes besides ``min_runtime_version``."""
     import edgelite
 
-    conv = {"producer": f"edgelite {edgelite.__version__}", "source": "onnx", "source_producer": producer,
-            "onnx_opset": opset, "options": options.as_metadata()}
+    conv = {
+        "producer": f"edgelite {edgelite.__version__}",
+        "source": "onnx",
+        "source_producer": producer,
+        "onnx_opset": opset,
+        "options": options.as_metadata(),
+    }
     return {
         "CONVERSION_METADATA": conversion_metadata_flatbuffer(f"edgelite {edgelite.__version__}", options.allow_custom),
         "edgelite_conversion": json.dumps(conv, sort_keys=True).encode("utf-8"),

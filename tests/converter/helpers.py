@@ -21,16 +21,28 @@ from onnx import TensorProto, helper, numpy_helper
 import edgelite
 from edgelite.schema import read_model
 
-_NP2ONNX = {np.float32: TensorProto.FLOAT, np.int64: TensorProto.INT64, np.int32: TensorProto.INT32,
-            np.bool_: TensorProto.BOOL}
+_NP2ONNX = {
+    np.float32: TensorProto.FLOAT,
+    np.int64: TensorProto.INT64,
+    np.int32: TensorProto.INT32,
+    np.bool_: TensorProto.BOOL,
+}
 
 
 def make_model(nodes, inputs, outputs, inits=None, opset=17, value_info=()):
     """``inputs``/``outputs``: lists of ``(name, numpy dtype, shape)`` (shape None = infer)."""
-    vi = lambda n, dt, s: helper.make_tensor_value_info(n, _NP2ONNX[np.dtype(dt).type], s)
-    g = helper.make_graph(nodes, "test", [vi(*i) for i in inputs], [vi(*o) for o in outputs],
-                          [numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()],
-                          value_info=[vi(*v) for v in value_info])
+
+    def vi(n, dt, s):
+        return helper.make_tensor_value_info(n, _NP2ONNX[np.dtype(dt).type], s)
+
+    g = helper.make_graph(
+        nodes,
+        "test",
+        [vi(*i) for i in inputs],
+        [vi(*o) for o in outputs],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()],
+        value_info=[vi(*v) for v in value_info],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
     m.ir_version = 8
     return m

@@ -25,7 +25,9 @@ rng = np.random.default_rng(3)
 def conv_model(dyn_batch=False, shape=(1, 3, 6, 6)):
     nodes = [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])]
     in_shape = ["N"] + list(shape[1:]) if dyn_batch else list(shape)
-    return make_model(nodes, [("x", F32, in_shape)], [("y", F32, None)], {"w": rng.standard_normal((4, 3, 3, 3)).astype(F32)})
+    return make_model(
+        nodes, [("x", F32, in_shape)], [("y", F32, None)], {"w": rng.standard_normal((4, 3, 3, 3)).astype(F32)}
+    )
 
 
 def test_default_io_layout_is_nhwc_and_recorded():
@@ -76,10 +78,12 @@ def test_dynamic_batch_defaults_to_one_and_input_shapes_override():
 
 
 def _unsupported_model():
-    nodes = [helper.make_node("Relu", ["x"], ["r"]),
-             helper.make_node("NonZero", ["r"], ["nz"], name="nz1"),
-             helper.make_node("Einsum", ["r", "r"], ["e"], equation="ij,ij->ij", name="ein1"),
-             helper.make_node("Einsum", ["e", "r"], ["y"], equation="ij,ij->ij", name="ein2")]
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("NonZero", ["r"], ["nz"], name="nz1"),
+        helper.make_node("Einsum", ["r", "r"], ["e"], equation="ij,ij->ij", name="ein1"),
+        helper.make_node("Einsum", ["e", "r"], ["y"], equation="ij,ij->ij", name="ein2"),
+    ]
     return make_model(nodes, [("x", F32, [2, 3])], [("y", F32, [2, 3]), ("nz", np.int64, None)])
 
 
@@ -97,11 +101,18 @@ def test_unsupported_ops_all_listed_and_nothing_written(tmp_path):
 
 
 def test_allow_custom_emits_custom_ops():
-    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Swish", ["r"], ["s"], domain="my.ops"),
-             helper.make_node("Neg", ["s"], ["y"])]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", 1, [2, 3])],
-                          [helper.make_tensor_value_info("y", 1, [2, 3])],
-                          value_info=[helper.make_tensor_value_info("s", 1, [2, 3])])
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("Swish", ["r"], ["s"], domain="my.ops"),
+        helper.make_node("Neg", ["s"], ["y"]),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", 1, [2, 3])],
+        [helper.make_tensor_value_info("y", 1, [2, 3])],
+        value_info=[helper.make_tensor_value_info("s", 1, [2, 3])],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("my.ops", 1)])
     with pytest.raises(UnsupportedOperatorError, match="my.ops::Swish"):
         edgelite.convert(m)
@@ -122,8 +133,9 @@ def test_external_data(tmp_path):
     saved = onnx.ModelProto()
     saved.CopyFrom(m)
     path = tmp_path / "ext.onnx"
-    onnx.save_model(saved, path, save_as_external_data=True, all_tensors_to_one_file=True, location="ext.bin",
-                    size_threshold=0)
+    onnx.save_model(
+        saved, path, save_as_external_data=True, all_tensors_to_one_file=True, location="ext.bin", size_threshold=0
+    )
     assert (tmp_path / "ext.bin").exists()
     feeds = random_feeds(m)
     got = run_tflite(edgelite.convert(str(path)), feeds)[0]
@@ -131,15 +143,23 @@ def test_external_data(tmp_path):
 
 
 def test_opset7_model():
-    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
-             helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["bn"]),
-             helper.make_node("Upsample", ["bn"], ["u"], scales=[1.0, 1.0, 2.0, 2.0], mode="nearest"),
-             helper.make_node("Flatten", ["u"], ["f"]),
-             helper.make_node("Gemm", ["f", "fw", "fb"], ["g"], transB=1),
-             helper.make_node("Softmax", ["g"], ["y"])]
-    inits = {"w": rng.standard_normal((2, 3, 1, 1)).astype(F32), "s": np.ones(2, F32), "b": np.zeros(2, F32),
-             "m": np.full(2, 0.1, F32), "v": np.full(2, 2.0, F32), "fw": rng.standard_normal((5, 2 * 8 * 8)).astype(F32),
-             "fb": np.zeros(5, F32)}
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"]),
+        helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["bn"]),
+        helper.make_node("Upsample", ["bn"], ["u"], scales=[1.0, 1.0, 2.0, 2.0], mode="nearest"),
+        helper.make_node("Flatten", ["u"], ["f"]),
+        helper.make_node("Gemm", ["f", "fw", "fb"], ["g"], transB=1),
+        helper.make_node("Softmax", ["g"], ["y"]),
+    ]
+    inits = {
+        "w": rng.standard_normal((2, 3, 1, 1)).astype(F32),
+        "s": np.ones(2, F32),
+        "b": np.zeros(2, F32),
+        "m": np.full(2, 0.1, F32),
+        "v": np.full(2, 2.0, F32),
+        "fw": rng.standard_normal((5, 2 * 8 * 8)).astype(F32),
+        "fb": np.zeros(5, F32),
+    }
     m = make_model(nodes, [("x", F32, [1, 3, 4, 4])], [("y", F32, None)], inits, opset=7)
     ops = check(m)
     assert "TRANSPOSE" not in ops
@@ -151,8 +171,9 @@ def test_cli_convert(tmp_path, capsys):
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd")
     cli_convert.add_parser(sub)
-    args = p.parse_args(["convert", str(src), "-o", str(tmp_path / "o.tflite"), "--keep-io-layout",
-                         "--input-shape", "x=1,3,6,6"])
+    args = p.parse_args(
+        ["convert", str(src), "-o", str(tmp_path / "o.tflite"), "--keep-io-layout", "--input-shape", "x=1,3,6,6"]
+    )
     assert args.func(args) == 0
     assert "wrote" in capsys.readouterr().out
     m = read_model((tmp_path / "o.tflite").read_bytes())
@@ -176,11 +197,18 @@ def test_read_extra_output_is_unsupported():
 @pytest.mark.parametrize("opset", [9, 11, 13, 18, 21])
 def test_opsets_split_and_reduce_spellings(opset):
     # Split sizes/num_outputs and Reduce axes moved from attributes to inputs across opsets.
-    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
-             helper.make_node("Split", ["c"], ["a", "b"], axis=1, **({"num_outputs": 2} if opset >= 18 else {})),
-             helper.make_node("Add", ["a", "b"], ["s"]),
-             helper.make_node("ReduceMean", ["s"] + (["ax"] if opset >= 18 else []), ["y"], keepdims=1,
-                              **({} if opset >= 18 else {"axes": [2, 3]}))]
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"]),
+        helper.make_node("Split", ["c"], ["a", "b"], axis=1, **({"num_outputs": 2} if opset >= 18 else {})),
+        helper.make_node("Add", ["a", "b"], ["s"]),
+        helper.make_node(
+            "ReduceMean",
+            ["s"] + (["ax"] if opset >= 18 else []),
+            ["y"],
+            keepdims=1,
+            **({} if opset >= 18 else {"axes": [2, 3]}),
+        ),
+    ]
     inits = {"w": rng.standard_normal((4, 3, 1, 1)).astype(F32)}
     if opset >= 18:
         inits["ax"] = np.array([2, 3], np.int64)
@@ -188,10 +216,13 @@ def test_opsets_split_and_reduce_spellings(opset):
     assert check(m) == ["CONV_2D", "SPLIT_V", "ADD", "MEAN"]
 
 
-@pytest.mark.parametrize("opset,node", [
-    (23, helper.make_node("RMSNormalization", ["x", "g"], ["y"], axis=-1, epsilon=1e-5)),
-    (20, helper.make_node("Gelu", ["x"], ["y"], approximate="tanh")),
-])
+@pytest.mark.parametrize(
+    "opset,node",
+    [
+        (23, helper.make_node("RMSNormalization", ["x", "g"], ["y"], axis=-1, epsilon=1e-5)),
+        (20, helper.make_node("Gelu", ["x"], ["y"], approximate="tanh")),
+    ],
+)
 def test_recent_opset_ops(opset, node):
     inits = {"g": np.linspace(0.5, 1.5, 8).astype(F32)} if "g" in node.input else {}
     m = make_model([node], [("x", F32, [1, 5, 8])], [("y", F32, None)], inits, opset=opset)
@@ -199,12 +230,17 @@ def test_recent_opset_ops(opset, node):
 
 
 def test_control_flow_is_reported_unsupported():
-    then = helper.make_graph([helper.make_node("Identity", ["x"], ["o1"])], "then", [],
-                             [helper.make_tensor_value_info("o1", 1, [2])])
-    other = helper.make_graph([helper.make_node("Neg", ["x"], ["o2"])], "else", [],
-                              [helper.make_tensor_value_info("o2", 1, [2])])
-    nodes = [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0), helper.make_node("Greater", ["s", "z"], ["c"]),
-             helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other, name="if1")]
+    then = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["o1"])], "then", [], [helper.make_tensor_value_info("o1", 1, [2])]
+    )
+    other = helper.make_graph(
+        [helper.make_node("Neg", ["x"], ["o2"])], "else", [], [helper.make_tensor_value_info("o2", 1, [2])]
+    )
+    nodes = [
+        helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+        helper.make_node("Greater", ["s", "z"], ["c"]),
+        helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other, name="if1"),
+    ]
     m = make_model(nodes, [("x", F32, [2])], [("y", F32, [2])], {"z": np.array(0.0, F32)}, opset=13)
     with pytest.raises(UnsupportedOperatorError, match="If \\(opset 13\\): 'if1'"):
         edgelite.convert(m)

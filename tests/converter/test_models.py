@@ -28,7 +28,7 @@ def feeds_for(model, seed=0):
             feeds[vi.name] = rng.integers(0, 1000, shape).astype(np.int64)
         elif vi.name == "attention_mask":
             mask = np.ones(shape, np.int64)
-            mask[:, shape[1] * 3 // 4:] = 0
+            mask[:, shape[1] * 3 // 4 :] = 0
             feeds[vi.name] = mask
         else:
             feeds[vi.name] = rng.standard_normal(shape).astype(np.float32)

@@ -34,16 +34,16 @@ def conv_net(tail_nodes, tail_out_shape, inits=None, x_shape=(1, 3, 8, 8), opset
 
 CONV_CASES = [
     dict(k=3, s=1, p=[1, 1, 1, 1]),
-    dict(k=3, s=2, p=[1, 1, 1, 1]),           # PyTorch padding: explicit PAD
-    dict(k=3, s=2, p=[0, 0, 1, 1]),           # equals TF SAME
-    dict(k=5, s=1, p=[2, 1, 2, 1]),           # asymmetric
-    dict(k=3, s=1, p=[2, 2, 2, 2], d=2),      # dilation
+    dict(k=3, s=2, p=[1, 1, 1, 1]),  # PyTorch padding: explicit PAD
+    dict(k=3, s=2, p=[0, 0, 1, 1]),  # equals TF SAME
+    dict(k=5, s=1, p=[2, 1, 2, 1]),  # asymmetric
+    dict(k=3, s=1, p=[2, 2, 2, 2], d=2),  # dilation
     dict(k=3, s=2, auto="SAME_UPPER"),
     dict(k=3, s=1, auto="VALID"),
     dict(k=3, s=1, p=[1, 1, 1, 1], g="dw"),  # depthwise
     dict(k=3, s=2, p=[1, 1, 1, 1], g="dw2"),  # depthwise, multiplier 2
     dict(k=1, s=1, p=[0, 0, 0, 0], bias=False),
-    dict(k=3, s=1, p=[1, 1, 1, 1], g="g2"),   # grouped: SPLIT + CONV_2D per group + CONCATENATION
+    dict(k=3, s=1, p=[1, 1, 1, 1], g="g2"),  # grouped: SPLIT + CONV_2D per group + CONCATENATION
 ]
 
 
@@ -66,8 +66,12 @@ def test_conv2d(case):
         attrs["dilations"] = [case["d"]] * 2
     ins = ["x", "w"] + (["b"] if case.get("bias", True) else [])
     node = helper.make_node("Conv", ins, ["y"], **attrs)
-    m = make_model([node], [("x", F32, [1, cin, 11, 10])], [("y", F32, None)],
-                   {"w": w(cout, cin // group, case["k"], case["k"]), "b": w(cout)})
+    m = make_model(
+        [node],
+        [("x", F32, [1, cin, 11, 10])],
+        [("y", F32, None)],
+        {"w": w(cout, cin // group, case["k"], case["k"]), "b": w(cout)},
+    )
     ops = check(m)
     assert "TRANSPOSE" not in ops
     assert ("DEPTHWISE_CONV_2D" in ops) == (group == cin)
@@ -82,11 +86,19 @@ def test_conv1d(stride, pads):
     assert "TRANSPOSE" not in ops and "CONV_2D" in ops
 
 
-@pytest.mark.parametrize("k,s,pads,out_pad", [(2, 2, [0, 0, 0, 0], [0, 0]), (3, 2, [1, 1, 1, 1], [1, 1]),
-                                               (4, 2, [1, 1, 1, 1], [0, 0]), (3, 1, [0, 0, 0, 0], [0, 0])])
+@pytest.mark.parametrize(
+    "k,s,pads,out_pad",
+    [
+        (2, 2, [0, 0, 0, 0], [0, 0]),
+        (3, 2, [1, 1, 1, 1], [1, 1]),
+        (4, 2, [1, 1, 1, 1], [0, 0]),
+        (3, 1, [0, 0, 0, 0], [0, 0]),
+    ],
+)
 def test_conv_transpose(k, s, pads, out_pad):
-    node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=pads,
-                            output_padding=out_pad)
+    node = helper.make_node(
+        "ConvTranspose", ["x", "w", "b"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=pads, output_padding=out_pad
+    )
     m = make_model([node], [("x", F32, [1, 4, 5, 6])], [("y", F32, None)], {"w": w(4, 3, k, k), "b": w(3)})
     ops = check(m)
     assert "TRANSPOSE_CONV" in ops and "TRANSPOSE" not in ops
@@ -122,6 +134,7 @@ def test_pool1d():
 
 # -- elementwise ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div", "Max", "Min", "Pow"])
 def test_binary_with_channel_constant(op):
     # A per-channel constant [C, 1, 1] must follow the data into NHWC.
@@ -134,8 +147,28 @@ def test_binary_with_channel_constant(op):
     assert "TRANSPOSE" not in check(m)
 
 
-@pytest.mark.parametrize("op", ["Relu", "Sigmoid", "Tanh", "Exp", "Abs", "Neg", "Floor", "Ceil", "Sin", "Cos",
-                                "HardSwish", "HardSigmoid", "Elu", "LeakyRelu", "Reciprocal", "Sqrt", "Log"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        "Relu",
+        "Sigmoid",
+        "Tanh",
+        "Exp",
+        "Abs",
+        "Neg",
+        "Floor",
+        "Ceil",
+        "Sin",
+        "Cos",
+        "HardSwish",
+        "HardSigmoid",
+        "Elu",
+        "LeakyRelu",
+        "Reciprocal",
+        "Sqrt",
+        "Log",
+    ],
+)
 def test_unary(op):
     src = "c"
     nodes = []
@@ -162,13 +195,17 @@ def test_prelu():
 
 
 def test_where_compare_cast():
-    nodes = [helper.make_node("Greater", ["a", "b"], ["g"]), helper.make_node("Where", ["g", "a", "b"], ["y"]),
-             helper.make_node("Cast", ["g"], ["z"], to=1)]
+    nodes = [
+        helper.make_node("Greater", ["a", "b"], ["g"]),
+        helper.make_node("Where", ["g", "a", "b"], ["y"]),
+        helper.make_node("Cast", ["g"], ["z"], to=1),
+    ]
     m = make_model(nodes, [("a", F32, [2, 3, 4]), ("b", F32, [3, 4])], [("y", F32, None), ("z", F32, None)])
     check(m)
 
 
 # -- reductions and softmax ----------------------------------------------------------
+
 
 @pytest.mark.parametrize("op", ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd"])
 @pytest.mark.parametrize("axes,keep", [([1], 1), ([2, 3], 0), ([1], 0), ([-1], 1)])
@@ -197,6 +234,7 @@ def test_argmax(op, keep):
 
 # -- shape and data movement ----------------------------------------------------------
 
+
 def test_concat_split_slice_pad():
     nodes = [
         helper.make_node("Concat", ["c", "c"], ["cat"], axis=1),
@@ -204,26 +242,35 @@ def test_concat_split_slice_pad():
         helper.make_node("Slice", ["s0", "st", "en", "ax", "sp"], ["sl"]),
         helper.make_node("Pad", ["sl", "pads"], ["y"]),
     ]
-    inits = {"split": np.array([3, 5], np.int64), "st": np.array([1, -1], np.int64), "en": np.array([7, 0], np.int64),
-             "ax": np.array([2, 3], np.int64), "sp": np.array([2, -2], np.int64),
-             "pads": np.array([0, 0, 1, 2, 0, 1, 0, 1], np.int64)}
+    inits = {
+        "split": np.array([3, 5], np.int64),
+        "st": np.array([1, -1], np.int64),
+        "en": np.array([7, 0], np.int64),
+        "ax": np.array([2, 3], np.int64),
+        "sp": np.array([2, -2], np.int64),
+        "pads": np.array([0, 0, 1, 2, 0, 1, 0, 1], np.int64),
+    }
     m = conv_net(nodes, None, inits)
     assert "TRANSPOSE" not in check(m)
 
 
 def test_reflect_pad_and_constant_value():
-    nodes = [helper.make_node("Pad", ["c", "pads"], ["p"], mode="reflect"),
-             helper.make_node("Pad", ["p", "pads", "v"], ["y"])]
+    nodes = [
+        helper.make_node("Pad", ["c", "pads"], ["p"], mode="reflect"),
+        helper.make_node("Pad", ["p", "pads", "v"], ["y"]),
+    ]
     m = conv_net(nodes, None, {"pads": np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64), "v": np.array(1.5, F32)})
     check(m)
 
 
 def test_transposes_cancel_and_sink():
     # NCHW -> NHWC -> NCHW around an elementwise op: no TRANSPOSE must remain.
-    nodes = [helper.make_node("Transpose", ["c"], ["t1"], perm=[0, 2, 3, 1]),
-             helper.make_node("Relu", ["t1"], ["r"]),
-             helper.make_node("Transpose", ["r"], ["t2"], perm=[0, 3, 1, 2]),
-             helper.make_node("MaxPool", ["t2"], ["y"], kernel_shape=[2, 2], strides=[2, 2])]
+    nodes = [
+        helper.make_node("Transpose", ["c"], ["t1"], perm=[0, 2, 3, 1]),
+        helper.make_node("Relu", ["t1"], ["r"]),
+        helper.make_node("Transpose", ["r"], ["t2"], perm=[0, 3, 1, 2]),
+        helper.make_node("MaxPool", ["t2"], ["y"], kernel_shape=[2, 2], strides=[2, 2]),
+    ]
     assert "TRANSPOSE" not in check(conv_net(nodes, None))
 
 
@@ -234,11 +281,13 @@ def test_transpose_kept_when_needed():
 
 
 def test_squeeze_unsqueeze_reshape_flatten():
-    nodes = [helper.make_node("ReduceMean", ["c"], ["m"], axes=[2, 3], keepdims=1),
-             helper.make_node("Squeeze", ["m", "ax"], ["s"]),
-             helper.make_node("Unsqueeze", ["s", "ax1"], ["u"]),
-             helper.make_node("Flatten", ["u"], ["f"], axis=1),
-             helper.make_node("Reshape", ["f", "shape"], ["y"])]
+    nodes = [
+        helper.make_node("ReduceMean", ["c"], ["m"], axes=[2, 3], keepdims=1),
+        helper.make_node("Squeeze", ["m", "ax"], ["s"]),
+        helper.make_node("Unsqueeze", ["s", "ax1"], ["u"]),
+        helper.make_node("Flatten", ["u"], ["f"], axis=1),
+        helper.make_node("Reshape", ["f", "shape"], ["y"]),
+    ]
     inits = {"ax": np.array([2, 3], np.int64), "ax1": np.array([1], np.int64), "shape": np.array([2, 2], np.int64)}
     assert "TRANSPOSE" not in check(conv_net(nodes, None, inits))
 
@@ -251,23 +300,34 @@ def test_flatten_before_linear_permutes_weights():
 
 
 def test_gather_embedding_and_index():
-    nodes = [helper.make_node("Gather", ["emb", "ids"], ["e"]),
-             helper.make_node("Gather", ["e", "i"], ["y"], axis=1)]
-    m = make_model(nodes, [("ids", np.int64, [1, 5])], [("y", F32, None)],
-                   {"emb": w(10, 6), "i": np.array(-1, np.int64)})
+    nodes = [helper.make_node("Gather", ["emb", "ids"], ["e"]), helper.make_node("Gather", ["e", "i"], ["y"], axis=1)]
+    m = make_model(
+        nodes, [("ids", np.int64, [1, 5])], [("y", F32, None)], {"emb": w(10, 6), "i": np.array(-1, np.int64)}
+    )
     check(m, feeds={"ids": np.array([[1, 4, 9, 0, 3]], np.int64)})
 
 
 def test_expand_tile():
     nodes = [helper.make_node("Expand", ["x", "shape"], ["e"]), helper.make_node("Tile", ["e", "rep"], ["y"])]
-    m = make_model(nodes, [("x", F32, [3, 1])], [("y", F32, None)],
-                   {"shape": np.array([2, 3, 4], np.int64), "rep": np.array([1, 2, 1], np.int64)})
+    m = make_model(
+        nodes,
+        [("x", F32, [3, 1])],
+        [("y", F32, None)],
+        {"shape": np.array([2, 3, 4], np.int64), "rep": np.array([1, 2, 1], np.int64)},
+    )
     check(m)
 
 
-@pytest.mark.parametrize("mode,ctm,nm", [("linear", "half_pixel", None), ("linear", "align_corners", None),
-                                          ("linear", "asymmetric", None), ("nearest", "asymmetric", "floor"),
-                                          ("linear", "pytorch_half_pixel", None)])
+@pytest.mark.parametrize(
+    "mode,ctm,nm",
+    [
+        ("linear", "half_pixel", None),
+        ("linear", "align_corners", None),
+        ("linear", "asymmetric", None),
+        ("nearest", "asymmetric", "floor"),
+        ("linear", "pytorch_half_pixel", None),
+    ],
+)
 def test_resize(mode, ctm, nm):
     attrs = dict(mode=mode, coordinate_transformation_mode=ctm)
     if nm:
@@ -278,17 +338,19 @@ def test_resize(mode, ctm, nm):
 
 
 def test_depth_to_space_space_to_depth():
-    nodes = [helper.make_node("SpaceToDepth", ["c"], ["s"], blocksize=2),
-             helper.make_node("DepthToSpace", ["s"], ["y"], blocksize=2, mode="DCR")]
+    nodes = [
+        helper.make_node("SpaceToDepth", ["c"], ["s"], blocksize=2),
+        helper.make_node("DepthToSpace", ["s"], ["y"], blocksize=2, mode="DCR"),
+    ]
     check(conv_net(nodes, None))
 
 
 # -- matmul and normalization -----------------------------------------------------------
 
+
 def test_matmul_runtime_and_constant():
     nodes = [helper.make_node("MatMul", ["a", "b"], ["ab"]), helper.make_node("MatMul", ["ab", "wc"], ["y"])]
-    m = make_model(nodes, [("a", F32, [2, 3, 4, 5]), ("b", F32, [2, 3, 5, 6])], [("y", F32, None)],
-                   {"wc": w(6, 7)})
+    m = make_model(nodes, [("a", F32, [2, 3, 4, 5]), ("b", F32, [2, 3, 5, 6])], [("y", F32, None)], {"wc": w(6, 7)})
     ops = check(m)
     assert "BATCH_MATMUL" in ops and "FULLY_CONNECTED" in ops
 
@@ -296,8 +358,7 @@ def test_matmul_runtime_and_constant():
 @pytest.mark.parametrize("alpha,beta,trans_b", [(1.0, 1.0, 0), (0.5, 2.0, 1)])
 def test_gemm(alpha, beta, trans_b):
     node = helper.make_node("Gemm", ["x", "b", "c"], ["y"], alpha=alpha, beta=beta, transB=trans_b)
-    m = make_model([node], [("x", F32, [3, 4])], [("y", F32, None)],
-                   {"b": w(5, 4) if trans_b else w(4, 5), "c": w(5)})
+    m = make_model([node], [("x", F32, [3, 4])], [("y", F32, None)], {"b": w(5, 4) if trans_b else w(4, 5), "c": w(5)})
     assert check(m) == ["FULLY_CONNECTED"]
 
 
@@ -310,8 +371,12 @@ def test_layer_norm_and_rms_decomposed():
 
 def test_batchnorm_standalone():
     node = helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3)
-    m = make_model([node], [("x", F32, [1, 4, 3, 3])], [("y", F32, None)],
-                   {"s": w(4), "b": w(4), "m": w(4), "v": np.abs(w(4)) + 0.5})
+    m = make_model(
+        [node],
+        [("x", F32, [1, 4, 3, 3])],
+        [("y", F32, None)],
+        {"s": w(4), "b": w(4), "m": w(4), "v": np.abs(w(4)) + 0.5},
+    )
     check(m)
 
 

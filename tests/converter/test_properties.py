@@ -36,11 +36,15 @@ def test_random_conv2d_matches_onnxruntime(case, seed):
     rng = np.random.default_rng(seed)
     cin = 3
     group, cout = (cin, cin * 2) if depthwise else (1, 4)
-    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=pads,
-                            dilations=[d, d], group=group)
-    m = make_model([node], [("x", F32, [1, cin, h, w])], [("y", F32, None)],
-                   {"w": rng.standard_normal((cout, cin // group, k, k)).astype(F32),
-                    "b": rng.standard_normal(cout).astype(F32)})
+    node = helper.make_node(
+        "Conv", ["x", "w", "b"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=pads, dilations=[d, d], group=group
+    )
+    m = make_model(
+        [node],
+        [("x", F32, [1, cin, h, w])],
+        [("y", F32, None)],
+        {"w": rng.standard_normal((cout, cin // group, k, k)).astype(F32), "b": rng.standard_normal(cout).astype(F32)},
+    )
     assert "TRANSPOSE" not in check(m)
 
 
@@ -59,8 +63,12 @@ def test_random_transpose_chains(perms, op):
             attrs = {"axis": -1} if op == "Softmax" else {}
             nodes.append(helper.make_node(op, [cur], ["mid"], **attrs))
             cur = "mid"
-    m = make_model(nodes, [("x", F32, [1, 3, 5, 6])], [(cur, F32, None)],
-                   {"w": np.random.default_rng(0).standard_normal((4, 3, 1, 1)).astype(F32)})
+    m = make_model(
+        nodes,
+        [("x", F32, [1, 3, 5, 6])],
+        [(cur, F32, None)],
+        {"w": np.random.default_rng(0).standard_normal((4, 3, 1, 1)).astype(F32)},
+    )
     ops = check(m)
     # At most one materialized transpose (to the output layout) and one for softmax's axis.
     assert ops.count("TRANSPOSE") <= (2 if op == "Softmax" else 1)

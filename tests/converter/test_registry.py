@@ -31,6 +31,21 @@ def test_support_modules_register_nothing():
 
 def test_registered_op_types():
     load_all()
-    for op in ["Conv", "ConvTranspose", "MaxPool", "Resize", "Concat", "Split", "Pad", "Slice", "Gather", "MatMul",
-               "LayerNormalization", "Softmax", "Where", "ReduceMean", "Equal"]:
+    for op in [
+        "Conv",
+        "ConvTranspose",
+        "MaxPool",
+        "Resize",
+        "Concat",
+        "Split",
+        "Pad",
+        "Slice",
+        "Gather",
+        "MatMul",
+        "LayerNormalization",
+        "Softmax",
+        "Where",
+        "ReduceMean",
+        "Equal",
+    ]:
         assert registry.key(op) in registry.CONVERTERS, op

@@ -13,9 +13,23 @@ from edgelite.converter.ops.layout_rules import Elementwise
 from edgelite.converter.ops.registry import OpConverter, register
 
 _UNARY = {
-    "Relu": "RELU", "Sigmoid": "LOGISTIC", "Tanh": "TANH", "Exp": "EXP", "Log": "LOG", "Sqrt": "SQRT",
-    "Abs": "ABS", "Neg": "NEG", "Floor": "FLOOR", "Ceil": "CEIL", "Sin": "SIN", "Cos": "COS",
-    "Not": "LOGICAL_NOT", "Sign": "SIGN", "Round": "ROUND", "HardSwish": "HARD_SWISH", "Elu": "ELU",
+    "Relu": "RELU",
+    "Sigmoid": "LOGISTIC",
+    "Tanh": "TANH",
+    "Exp": "EXP",
+    "Log": "LOG",
+    "Sqrt": "SQRT",
+    "Abs": "ABS",
+    "Neg": "NEG",
+    "Floor": "FLOOR",
+    "Ceil": "CEIL",
+    "Sin": "SIN",
+    "Cos": "COS",
+    "Not": "LOGICAL_NOT",
+    "Sign": "SIGN",
+    "Round": "ROUND",
+    "HardSwish": "HARD_SWISH",
+    "Elu": "ELU",
 }
 
 

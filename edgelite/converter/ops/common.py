@@ -22,7 +22,9 @@ def same_pads(size: int, k: int, s: int, d: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def onnx_pads(node: Node, spatial: list[int], kernel: list[int], strides: list[int], dil: list[int]) -> list[tuple[int, int]]:
+def onnx_pads(
+    node: Node, spatial: list[int], kernel: list[int], strides: list[int], dil: list[int]
+) -> list[tuple[int, int]]:
     """Per spatial dimension (before, after) padding of a Conv/Pool node, auto_pad resolved."""
     n = len(spatial)
     auto = node.attrs.get("auto_pad", "NOTSET")

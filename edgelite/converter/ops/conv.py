@@ -100,7 +100,7 @@ class Conv(ChannelsLast, OpConverter):
         nsp = w.ndim - 2
         kernel, strides, dil = _spatial_attrs(node, nsp)
         spatial = list(x.shape[1:-1])
-        k2, s2, d2, sp2 = _to_2d(kernel, nsp, 1), _to_2d(strides, nsp, 1), _to_2d(dil, nsp, 1), _to_2d(spatial, nsp, 1)
+        k2, s2, d2 = _to_2d(kernel, nsp, 1), _to_2d(strides, nsp, 1), _to_2d(dil, nsp, 1)
         pad_mode, explicit = resolve_padding(node, spatial, kernel, strides, dil)
         x4 = as_4d(out, x, node.name)
         if explicit is not None:
@@ -150,10 +150,18 @@ def _grouped_conv(out, node, x4, w, bias, group, y4, opts):
     cg = w.shape[0] // group
     outs = []
     for i, part in enumerate(parts):
-        wi = np.ascontiguousarray(w[i * cg:(i + 1) * cg].transpose(0, 2, 3, 1))
+        wi = np.ascontiguousarray(w[i * cg : (i + 1) * cg].transpose(0, 2, 3, 1))
         yi = out.tmp(f"{node.name}_gout{i}", y4.shape[:3] + (cg,), y4.dtype)
-        out.emit("CONV_2D", [part, out.const(wi, f"{node.name}_filter{i}"),
-                             out.const(bias[i * cg:(i + 1) * cg].astype(w.dtype), f"{node.name}_bias{i}")], [yi], opts)
+        out.emit(
+            "CONV_2D",
+            [
+                part,
+                out.const(wi, f"{node.name}_filter{i}"),
+                out.const(bias[i * cg : (i + 1) * cg].astype(w.dtype), f"{node.name}_bias{i}"),
+            ],
+            [yi],
+            opts,
+        )
         outs.append(yi)
     co = ConcatenationOptionsT()
     co.axis = 3
@@ -196,8 +204,18 @@ class ConvTranspose(ChannelsLast, OpConverter):
         opts.padding, opts.strideH, opts.strideW = Padding.VALID, s[0], s[1]
         bias = constant(node, 2, "bias") if node.input(2) is not None else np.zeros(cout, w.dtype)
         filt = out.const(np.ascontiguousarray(w.transpose(1, 2, 3, 0)), node.name + "_filter")
-        out.emit("TRANSPOSE_CONV", [out.const(i32(full), node.name + "_output_shape"), filt, x,
-                                    out.const(bias.astype(w.dtype), node.name + "_bias")], [mid], opts, version=3)
+        out.emit(
+            "TRANSPOSE_CONV",
+            [
+                out.const(i32(full), node.name + "_output_shape"),
+                filt,
+                x,
+                out.const(bias.astype(w.dtype), node.name + "_bias"),
+            ],
+            [mid],
+            opts,
+            version=3,
+        )
         if cropped:
             begin = out.const(i32([0, pads[0], pads[1], 0]), node.name + "_crop_begin")
             size = out.const(i32(y.shape), node.name + "_crop_size")

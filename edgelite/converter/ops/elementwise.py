@@ -13,10 +13,22 @@ from edgelite.converter.ops.layout_rules import Elementwise
 from edgelite.converter.ops.registry import OpConverter, register
 
 _BINARY = {
-    "Add": "ADD", "Sub": "SUB", "Mul": "MUL", "Div": "DIV", "Pow": "POW",
-    "Max": "MAXIMUM", "Min": "MINIMUM", "Equal": "EQUAL", "Greater": "GREATER", "Less": "LESS",
-    "GreaterOrEqual": "GREATER_EQUAL", "LessOrEqual": "LESS_EQUAL", "And": "LOGICAL_AND",
-    "Or": "LOGICAL_OR", "PRelu": "PRELU", "Mod": "FLOOR_MOD",
+    "Add": "ADD",
+    "Sub": "SUB",
+    "Mul": "MUL",
+    "Div": "DIV",
+    "Pow": "POW",
+    "Max": "MAXIMUM",
+    "Min": "MINIMUM",
+    "Equal": "EQUAL",
+    "Greater": "GREATER",
+    "Less": "LESS",
+    "GreaterOrEqual": "GREATER_EQUAL",
+    "LessOrEqual": "LESS_EQUAL",
+    "And": "LOGICAL_AND",
+    "Or": "LOGICAL_OR",
+    "PRelu": "PRELU",
+    "Mod": "FLOOR_MOD",
 }
 _FUSABLE = {"Add", "Sub", "Mul", "Div"}
 
@@ -24,8 +36,12 @@ _FUSABLE = {"Add", "Sub", "Mul", "Div"}
 def _options(tfl_op: str, act: int):
     from edgelite.schema.fb import AddOptions, DivOptions, MulOptions, SubOptions
 
-    cls = {"ADD": AddOptions.AddOptionsT, "SUB": SubOptions.SubOptionsT, "MUL": MulOptions.MulOptionsT,
-           "DIV": DivOptions.DivOptionsT}.get(tfl_op)
+    cls = {
+        "ADD": AddOptions.AddOptionsT,
+        "SUB": SubOptions.SubOptionsT,
+        "MUL": MulOptions.MulOptionsT,
+        "DIV": DivOptions.DivOptionsT,
+    }.get(tfl_op)
     if cls is None:
         return None
     o = cls()

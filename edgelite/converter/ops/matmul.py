@@ -7,7 +7,6 @@ inputs); products of two runtime tensors (attention) become ``BATCH_MATMUL``.
 from __future__ import annotations
 
 from edgelite.converter.lower import activation_code
-from edgelite.converter.ops.conv import reshape
 from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
 from edgelite.converter.passes.layout import identity
 
@@ -54,10 +53,10 @@ class MatMul(OpConverter):
 @register("Gemm")
 class Gemm(OpConverter):
     def check(self, node):
-        return "Gemm with a runtime B, transA=1 or a bias that is not per-output" \
+        return (
+            "Gemm with a runtime B, transA=1 or a bias that is not per-output"
             " (only constant-weight Gemm becomes FULLY_CONNECTED)"
+        )
 
     def lower(self, node, out):  # pragma: no cover - check() rejects every Gemm left here
         raise NotImplementedError
-
-

@@ -39,6 +39,7 @@ def _mean(out, x, axes, name):
 @register("LayerNormalization", "RMSNormalization")
 class LayerNorm(OpConverter):
     max_outputs = 1
+
     def check(self, node):
         if node.input(1) is None or not node.inputs[1].is_constant:
             return "scale must be constant"

@@ -68,7 +68,9 @@ class Pool(ChannelsLast, OpConverter):
             else:
                 raise UnsupportedOperatorError(
                     f"[lowering] {node.describe()}: AveragePool padding {pads} excluded from the count "
-                    "is not TF SAME padding", [(node.op_type, node.name)])
+                    "is not TF SAME padding",
+                    [(node.op_type, node.name)],
+                )
         y4 = y if len(y.shape) == 4 else out.tmp(node.name + "_out4d", (y.shape[0], 1, y.shape[1], y.shape[2]), y.dtype)
         opts = Pool2DOptionsT()
         opts.padding = Padding.SAME if mode == "SAME" else Padding.VALID

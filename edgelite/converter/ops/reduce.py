@@ -15,8 +15,13 @@ from edgelite.converter.ops.layout_rules import AxisOp, physical_axis
 from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
 from edgelite.converter.passes.layout import identity
 
-_REDUCE = {"ReduceMean": "MEAN", "ReduceSum": "SUM", "ReduceMax": "REDUCE_MAX", "ReduceMin": "REDUCE_MIN",
-           "ReduceProd": "REDUCE_PROD"}
+_REDUCE = {
+    "ReduceMean": "MEAN",
+    "ReduceSum": "SUM",
+    "ReduceMax": "REDUCE_MAX",
+    "ReduceMin": "REDUCE_MIN",
+    "ReduceProd": "REDUCE_PROD",
+}
 
 
 @register(*_REDUCE)
@@ -70,8 +75,12 @@ class ArgMax(AxisOp, OpConverter):
         o.outputType = _tensor_type(y.dtype)
         dropped = tuple(d for i, d in enumerate(x.shape) if i != axis)
         mid = y if tuple(y.shape) == dropped else out.tmp(node.name + "_dropped", dropped, y.dtype)
-        out.emit("ARG_MAX" if node.op_type == "ArgMax" else "ARG_MIN",
-                 [x, out.const(np.array([axis], np.int32), node.name + "_axis")], [mid], o)
+        out.emit(
+            "ARG_MAX" if node.op_type == "ArgMax" else "ARG_MIN",
+            [x, out.const(np.array([axis], np.int32), node.name + "_axis")],
+            [mid],
+            o,
+        )
         if mid is not y:
             reshape(out, mid, y)
 

@@ -30,12 +30,20 @@ class Resize(ChannelsLast, OpConverter):
         cm = _coord_mode(node)
         if mode == "cubic":
             return "cubic interpolation"
-        if mode in ("linear", "bilinear") and cm not in ("align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric"):
+        if mode in ("linear", "bilinear") and cm not in (
+            "align_corners",
+            "half_pixel",
+            "pytorch_half_pixel",
+            "asymmetric",
+        ):
             return f"linear resize with coordinate_transformation_mode={cm}"
         if mode == "nearest":
             nm = node.attrs.get("nearest_mode", "round_prefer_floor")
-            ok = (cm == "asymmetric" and nm == "floor") or (cm == "align_corners" and nm == "round_prefer_ceil") \
+            ok = (
+                (cm == "asymmetric" and nm == "floor")
+                or (cm == "align_corners" and nm == "round_prefer_ceil")
                 or (cm in ("half_pixel", "tf_half_pixel_for_nn") and nm == "round_prefer_ceil")
+            )
             if node.op_type == "Upsample":
                 ok = True
             if not ok:
@@ -75,5 +83,6 @@ class DepthToSpace(ChannelsLast, OpConverter):
 
         o = DepthToSpaceOptionsT() if node.op_type == "DepthToSpace" else SpaceToDepthOptionsT()
         o.blockSize = int(node.attrs["blocksize"])
-        out.emit("DEPTH_TO_SPACE" if node.op_type == "DepthToSpace" else "SPACE_TO_DEPTH", node.inputs[:1],
-                 node.outputs, o)
+        out.emit(
+            "DEPTH_TO_SPACE" if node.op_type == "DepthToSpace" else "SPACE_TO_DEPTH", node.inputs[:1], node.outputs, o
+        )

@@ -46,8 +46,13 @@ class Reshape(OpConverter):
         if p[0] != 0 or len(ys) != 2 or ys[0] != xs[0] or g.is_output(y):
             return False
         readers = g.consumers().get(id(y), [])
-        if not readers or any(r.domain != _EDGELITE or r.op_type != "FullyConnected" or r.inputs[0] is not y
-                              or not r.inputs[1].is_constant for r in readers):
+        if not readers or any(
+            r.domain != _EDGELITE
+            or r.op_type != "FullyConnected"
+            or r.inputs[0] is not y
+            or not r.inputs[1].is_constant
+            for r in readers
+        ):
             return False
         order = np.arange(ys[1]).reshape(xs[1:]).transpose([a - 1 for a in p[1:]]).ravel()
         for r in readers:
@@ -135,8 +140,16 @@ class Split(AxisOp, OpConverter):
         sizes = [o.shape[axis] for o in node.outputs]
         o = SplitVOptionsT()
         o.numSplits = len(sizes)
-        out.emit("SPLIT_V", [node.inputs[0], out.const(i32(sizes), node.name + "_sizes"),
-                             out.const(np.array(axis, np.int32), node.name + "_axis")], node.outputs, o)
+        out.emit(
+            "SPLIT_V",
+            [
+                node.inputs[0],
+                out.const(i32(sizes), node.name + "_sizes"),
+                out.const(np.array(axis, np.int32), node.name + "_axis"),
+            ],
+            node.outputs,
+            o,
+        )
 
 
 @register("Slice")
@@ -181,9 +194,17 @@ class Slice(OpConverter):
 
         o = StridedSliceOptionsT()
         o.endMask = node.attrs["_end_mask"]
-        out.emit("STRIDED_SLICE", [node.inputs[0], out.const(i32(node.attrs["_begin"]), node.name + "_begin"),
-                                   out.const(i32(node.attrs["_end"]), node.name + "_end"),
-                                   out.const(i32(node.attrs["_stride"]), node.name + "_strides")], node.outputs, o)
+        out.emit(
+            "STRIDED_SLICE",
+            [
+                node.inputs[0],
+                out.const(i32(node.attrs["_begin"]), node.name + "_begin"),
+                out.const(i32(node.attrs["_end"]), node.name + "_end"),
+                out.const(i32(node.attrs["_stride"]), node.name + "_strides"),
+            ],
+            node.outputs,
+            o,
+        )
 
 
 @register("Gather")
@@ -251,12 +272,18 @@ class Pad(OpConverter):
         if node.attrs.get("mode", "constant") == "reflect":
             out.emit("MIRROR_PAD", [x, pads], node.outputs, MirrorPadOptionsT())  # mode 0 = REFLECT
             return
-        value = float(np.asarray(node.inputs[2].data)) if node.input(2) is not None else float(node.attrs.get("value", 0.0))
+        value = (
+            float(np.asarray(node.inputs[2].data)) if node.input(2) is not None else float(node.attrs.get("value", 0.0))
+        )
         if value == 0.0:
             out.emit("PAD", [x, pads], node.outputs, PadOptionsT())
         else:
-            out.emit("PADV2", [x, pads, out.const(np.array(value, x.dtype), node.name + "_value")], node.outputs,
-                     PadV2OptionsT())
+            out.emit(
+                "PADV2",
+                [x, pads, out.const(np.array(value, x.dtype), node.name + "_value")],
+                node.outputs,
+                PadV2OptionsT(),
+            )
 
 
 @register("Expand")
@@ -265,8 +292,13 @@ class Expand(OpConverter):
         from edgelite.schema.fb.BroadcastToOptions import BroadcastToOptionsT
 
         y = node.outputs[0]
-        out.emit("BROADCAST_TO", [node.inputs[0], out.const(i32(y.shape), node.name + "_shape")], [y],
-                 BroadcastToOptionsT(), version=2)
+        out.emit(
+            "BROADCAST_TO",
+            [node.inputs[0], out.const(i32(y.shape), node.name + "_shape")],
+            [y],
+            BroadcastToOptionsT(),
+            version=2,
+        )
 
 
 @register("Tile")
@@ -283,5 +315,9 @@ class Tile(OpConverter):
     def lower(self, node, out):
         from edgelite.schema.fb.TileOptions import TileOptionsT
 
-        out.emit("TILE", [node.inputs[0], out.const(i32(node.attrs["_repeats"]), node.name + "_multiples")],
-                 node.outputs, TileOptionsT())
+        out.emit(
+            "TILE",
+            [node.inputs[0], out.const(i32(node.attrs["_repeats"]), node.name + "_multiples")],
+            node.outputs,
+            TileOptionsT(),
+        )

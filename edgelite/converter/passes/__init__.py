@@ -29,7 +29,7 @@ Pass = Callable[[Graph], None]
 def pipeline(keep_io_layout: bool = False, allow_custom: bool = False) -> list[tuple[str, Pass]]:
     """The ordered, named passes (a fresh ``LayoutPass`` each call: it records I/O layouts)."""
     return [
-        ("shape_inference", shape_inference_and_folding),   # + constant folding, to a fixpoint
+        ("shape_inference", shape_inference_and_folding),  # + constant folding, to a fixpoint
         ("dead_code_elimination", dead_code_elimination),
         ("fold_batchnorm", fold_batchnorm),
         ("canonicalize", canonicalize),
@@ -37,9 +37,9 @@ def pipeline(keep_io_layout: bool = False, allow_custom: bool = False) -> list[t
         ("gelu", gelu),
         ("fully_connected", fully_connected),
         ("dead_code_elimination_2", dead_code_elimination),
-        ("check_supported", SupportCheck(allow_custom)),        # lists every unsupported node at once
+        ("check_supported", SupportCheck(allow_custom)),  # lists every unsupported node at once
         ("check_static_shapes", check_static_shapes),
-        ("layout", LayoutPass(keep_io_layout)),               # NCHW -> NHWC, transpose sinking
+        ("layout", LayoutPass(keep_io_layout)),  # NCHW -> NHWC, transpose sinking
         ("fuse_activations", fuse_activations),
         ("dead_code_elimination_3", dead_code_elimination),
     ]

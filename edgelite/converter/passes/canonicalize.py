@@ -18,10 +18,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.converter.ir import Graph, Node
+from edgelite.converter.ir import Graph
 
-_AXES_AS_INPUT = {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2",
-                  "ReduceL1", "ReduceSumSquare", "ReduceLogSumExp", "Squeeze", "Unsqueeze"}
+_AXES_AS_INPUT = {
+    "ReduceMean",
+    "ReduceSum",
+    "ReduceMax",
+    "ReduceMin",
+    "ReduceProd",
+    "ReduceL2",
+    "ReduceL1",
+    "ReduceSumSquare",
+    "ReduceLogSumExp",
+    "Squeeze",
+    "Unsqueeze",
+}
 
 
 def _single_reader(g: Graph, v, cons) -> bool:
@@ -33,16 +44,24 @@ def fold_batchnorm(g: Graph) -> None:
     for bn in [n for n in g.nodes if n.op_type == "BatchNormalization"]:
         x = bn.inputs[0]
         params = bn.inputs[1:5]
-        if any(p is None or not p.is_constant for p in params) or len(bn.outputs) > 1 and any(
-                id(o) in cons for o in bn.outputs[1:]):
+        if (
+            any(p is None or not p.is_constant for p in params)
+            or len(bn.outputs) > 1
+            and any(id(o) in cons for o in bn.outputs[1:])
+        ):
             continue
         scale, bias, mean, var = (np.asarray(p.data, np.float64) for p in params)
         eps = float(bn.attrs.get("epsilon", 1e-5))
         mul = scale / np.sqrt(var + eps)
         add = bias - mean * mul
         conv = x.producer
-        if (conv is not None and conv.op_type in ("Conv", "ConvTranspose") and _single_reader(g, x, cons)
-                and conv.inputs[1].is_constant and (conv.input(2) is None or conv.inputs[2].is_constant)):
+        if (
+            conv is not None
+            and conv.op_type in ("Conv", "ConvTranspose")
+            and _single_reader(g, x, cons)
+            and conv.inputs[1].is_constant
+            and (conv.input(2) is None or conv.inputs[2].is_constant)
+        ):
             w = np.asarray(conv.inputs[1].data, np.float64)
             if conv.op_type == "Conv":
                 w = w * mul.reshape((-1,) + (1,) * (w.ndim - 1))
@@ -51,8 +70,10 @@ def fold_batchnorm(g: Graph) -> None:
                 cout_g = w.shape[1]
                 m = mul.reshape(group, cout_g)
                 cin_g = w.shape[0] // group
-                w = (w.reshape((group, cin_g, cout_g) + w.shape[2:])
-                     * m.reshape((group, 1, cout_g) + (1,) * (w.ndim - 2))).reshape(w.shape)
+                w = (
+                    w.reshape((group, cin_g, cout_g) + w.shape[2:])
+                    * m.reshape((group, 1, cout_g) + (1,) * (w.ndim - 2))
+                ).reshape(w.shape)
             b0 = np.zeros(len(mul)) if conv.input(2) is None else np.asarray(conv.inputs[2].data, np.float64)
             dt = conv.inputs[1].data.dtype
             new_w = g.const(w.astype(dt), conv.inputs[1].name + "_bn")
@@ -78,8 +99,13 @@ def canonicalize(g: Graph) -> None:
         if n.op_type in _AXES_AS_INPUT and n.input(1) is not None and n.inputs[1].is_constant:
             n.attrs["axes"] = [int(a) for a in np.asarray(n.inputs[1].data).ravel()]
             n.inputs = n.inputs[:1]
-        elif n.op_type in _AXES_AS_INPUT and len(n.inputs) == 1 and n.op_type.startswith("Reduce") \
-                and "axes" not in n.attrs and n.attrs.get("noop_with_empty_axes", 0) == 0:
+        elif (
+            n.op_type in _AXES_AS_INPUT
+            and len(n.inputs) == 1
+            and n.op_type.startswith("Reduce")
+            and "axes" not in n.attrs
+            and n.attrs.get("noop_with_empty_axes", 0) == 0
+        ):
             n.attrs["axes"] = list(range(len(n.inputs[0].shape)))
         if n.op_type == "Split" and n.input(1) is not None and n.inputs[1].is_constant:
             n.attrs["split"] = [int(a) for a in np.asarray(n.inputs[1].data).ravel()]

@@ -65,9 +65,16 @@ def infer_shapes(g: Graph) -> None:
             elif v.shape is not None and v.dtype is not None and v.producer is None:
                 inputs.append(vi(v))
         attrs = {k: a for k, a in n.attrs.items() if not k.startswith("_")}
-        nodes.append(helper.make_node(n.op_type, [v.name if v is not None else "" for v in n.inputs],
-                                      [o.name for o in n.outputs], name=n.name, domain=n.domain or None,
-                                      **{k: _onnx_attr(a) for k, a in attrs.items()}))
+        nodes.append(
+            helper.make_node(
+                n.op_type,
+                [v.name if v is not None else "" for v in n.inputs],
+                [o.name for o in n.outputs],
+                name=n.name,
+                domain=n.domain or None,
+                **{k: _onnx_attr(a) for k, a in attrs.items()},
+            )
+        )
     outs = [helper.make_tensor_value_info(v.name, TensorProto.UNDEFINED, None) for v in g.outputs]
     # Shapes known already (declared, or inferred in an earlier round) seed inference past
     # ops it cannot see through (custom domains).
@@ -150,10 +157,15 @@ def _evaluate(g: Graph, node: Node) -> list[np.ndarray]:
     attrs = {k: _onnx_attr(a) for k, a in node.attrs.items() if not k.startswith("_")}
     onode = helper.make_node(node.op_type, names, [f"o{i}" for i in range(len(node.outputs))], **attrs)
     graph = helper.make_graph(
-        [onode], "fold",
-        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.data.dtype), list(v.data.shape))
-         for n, v in zip(names, node.inputs) if v is not None],
-        [helper.make_tensor_value_info(f"o{i}", 0, None) for i in range(len(node.outputs))])
+        [onode],
+        "fold",
+        [
+            helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.data.dtype), list(v.data.shape))
+            for n, v in zip(names, node.inputs)
+            if v is not None
+        ],
+        [helper.make_tensor_value_info(f"o{i}", 0, None) for i in range(len(node.outputs))],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", g.opset)])
     feeds = {n: np.asarray(v.data) for n, v in zip(names, node.inputs) if v is not None}
     try:

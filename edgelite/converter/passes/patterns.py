@@ -57,7 +57,11 @@ def _replace(g: Graph, first: Node, last: Node, op_type: str, x: Value, attrs=No
 def _relu6_plus3(v: Value) -> Value | None:
     """If ``v = Clip(x + 3, 0, 6)`` (or Relu6 via Clip), return x."""
     clip = v.producer
-    if clip is None or clip.op_type != "Clip" or not (_close(clip.attrs.get("_min"), 0) and _close(clip.attrs.get("_max"), 6)):
+    if (
+        clip is None
+        or clip.op_type != "Clip"
+        or not (_close(clip.attrs.get("_min"), 0) and _close(clip.attrs.get("_max"), 6))
+    ):
         return None
     add = clip.inputs[0].producer
     if add is None or add.op_type != "Add":
@@ -71,7 +75,11 @@ def _relu6_plus3(v: Value) -> Value | None:
 def hard_swish(g: Graph) -> None:
     cons = g.consumers()
     for n in list(g.nodes):
-        if n.op_type == "HardSigmoid" and _close(n.attrs.get("alpha", 0.2), 1 / 6) and _close(n.attrs.get("beta", 0.5), 0.5):
+        if (
+            n.op_type == "HardSigmoid"
+            and _close(n.attrs.get("alpha", 0.2), 1 / 6)
+            and _close(n.attrs.get("beta", 0.5), 0.5)
+        ):
             m = _sole(g, n.outputs[0], cons)
             if m is not None and m.op_type == "Mul" and _other(m, n.outputs[0]) is n.inputs[0]:
                 _replace(g, n, m, "HardSwish", n.inputs[0])
@@ -111,7 +119,12 @@ def _gelu_tail(g: Graph, one_plus: Node, x: Value, cons) -> Node | None:
         m2 = _sole(g, m1.outputs[0], cons)
         if m2 is not None and m2.op_type == "Mul" and _close(_scalar(_other(m2, m1.outputs[0])), 0.5):
             return m2
-        if m2 is not None and m2.op_type == "Div" and m2.inputs[0] is m1.outputs[0] and _close(_scalar(m2.inputs[1]), 2.0):
+        if (
+            m2 is not None
+            and m2.op_type == "Div"
+            and m2.inputs[0] is m1.outputs[0]
+            and _close(_scalar(m2.inputs[1]), 2.0)
+        ):
             return m2
         return None
     half = other.producer if other is not None else None

@@ -41,12 +41,15 @@ class SupportCheck:
                 n.attrs = {"_custom": n.op_type}
                 n.op_type, n.domain = "Custom", "edgelite"
             return
-        lines = [f"  {op}: " + ", ".join(f"{name!r} ({why})" for name, why in nodes) for op, nodes in sorted(bad.items())]
+        lines = [
+            f"  {op}: " + ", ".join(f"{name!r} ({why})" for name, why in nodes) for op, nodes in sorted(bad.items())
+        ]
         ops = [(op.split(" ")[0], name) for op, nodes in sorted(bad.items()) for name, _ in nodes]
         raise UnsupportedOperatorError(
             f"[check_supported] {len(ops)} node(s) cannot be converted to TFLite builtins "
             f"(nothing was written; allow_custom / --allow-custom emits CUSTOM ops instead):\n" + "\n".join(lines),
-            ops)
+            ops,
+        )
 
 
 def _reason(g: Graph, n, readers) -> str | None:
@@ -76,4 +79,5 @@ def check_static_shapes(g: Graph) -> None:
             if (o.shape is None or o.dtype is None) and (id(o) in readers or g.is_output(o)):
                 raise ConversionError(
                     f"[check_static_shapes] {n.describe()}: cannot infer a static shape/dtype for {o.name!r}; "
-                    "fix dynamic input dimensions with input_shapes / --input-shape")
+                    "fix dynamic input dimensions with input_shapes / --input-shape"
+                )

@@ -56,7 +56,15 @@ class InvertedResidual(nn.Module):
 class MobileNetV2(nn.Module):
     def __init__(self, width=1.0, classes=1000, last=1280):
         super().__init__()
-        cfg = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+        cfg = [
+            (1, 16, 1, 1),
+            (6, 24, 2, 2),
+            (6, 32, 3, 2),
+            (6, 64, 4, 2),
+            (6, 96, 3, 1),
+            (6, 160, 3, 2),
+            (6, 320, 1, 1),
+        ]
         cin = _div(32 * width)
         last = _div(last * max(1.0, width))
         layers = [conv_bn(3, cin, 3, 2)]
@@ -108,10 +116,19 @@ class MobileNetV3Small(nn.Module):
     def __init__(self, width=1.0, classes=1000, hidden=1024):
         super().__init__()
         HS, RE = nn.Hardswish, nn.ReLU
-        cfg = [(3, 16, 16, True, RE, 2), (3, 72, 24, False, RE, 2), (3, 88, 24, False, RE, 1),
-               (5, 96, 40, True, HS, 2), (5, 240, 40, True, HS, 1), (5, 240, 40, True, HS, 1),
-               (5, 120, 48, True, HS, 1), (5, 144, 48, True, HS, 1), (5, 288, 96, True, HS, 2),
-               (5, 576, 96, True, HS, 1), (5, 576, 96, True, HS, 1)]
+        cfg = [
+            (3, 16, 16, True, RE, 2),
+            (3, 72, 24, False, RE, 2),
+            (3, 88, 24, False, RE, 1),
+            (5, 96, 40, True, HS, 2),
+            (5, 240, 40, True, HS, 1),
+            (5, 240, 40, True, HS, 1),
+            (5, 120, 48, True, HS, 1),
+            (5, 144, 48, True, HS, 1),
+            (5, 288, 96, True, HS, 2),
+            (5, 576, 96, True, HS, 1),
+            (5, 576, 96, True, HS, 1),
+        ]
         cin = _div(16 * width)
         layers = [conv_bn(3, cin, 3, 2, act=HS)]
         for k, exp, c, se, act, s in cfg:
@@ -121,8 +138,9 @@ class MobileNetV3Small(nn.Module):
         last_conv = _div(576 * width)
         layers.append(conv_bn(cin, last_conv, 1, 1, act=HS))
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(nn.Linear(last_conv, hidden), nn.Hardswish(), nn.Dropout(0.2),
-                                        nn.Linear(hidden, classes))
+        self.classifier = nn.Sequential(
+            nn.Linear(last_conv, hidden), nn.Hardswish(), nn.Dropout(0.2), nn.Linear(hidden, classes)
+        )
 
     def forward(self, x):
         x = F.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
@@ -144,8 +162,9 @@ class BasicBlock(nn.Module):
 class ResNet18(nn.Module):
     def __init__(self, base=64, classes=1000):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, base, 7, 2, 3, bias=False), nn.BatchNorm2d(base), nn.ReLU(),
-                                  nn.MaxPool2d(3, 2, 1))
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, base, 7, 2, 3, bias=False), nn.BatchNorm2d(base), nn.ReLU(), nn.MaxPool2d(3, 2, 1)
+        )
         layers, cin = [], base
         for i, c in enumerate([base, base * 2, base * 4, base * 8]):
             layers += [BasicBlock(cin, c, 1 if i == 0 else 2), BasicBlock(c, c, 1)]
@@ -255,15 +274,35 @@ def specs(full: bool):
     img = 224 if full else 96
     seq = 16
     return {
-        "mobilenet_v2": (lambda: MobileNetV2(1.0, 1000) if full else MobileNetV2(0.25, 10, last=320), (torch.randn(1, 3, img, img),), ["input"]),
-        "mobilenet_v3_small": (lambda: MobileNetV3Small(1.0, 1000) if full else MobileNetV3Small(0.35, 10, hidden=64), (torch.randn(1, 3, img, img),), ["input"]),
-        "resnet18": (lambda: ResNet18(64, 1000) if full else ResNet18(8, 10), (torch.randn(1, 3, img, img),), ["input"]),
-        "unet": (lambda: UNet(16 if full else 8), (torch.randn(1, 3, 128 if full else 64, 128 if full else 64),), ["input"]),
+        "mobilenet_v2": (
+            lambda: MobileNetV2(1.0, 1000) if full else MobileNetV2(0.25, 10, last=320),
+            (torch.randn(1, 3, img, img),),
+            ["input"],
+        ),
+        "mobilenet_v3_small": (
+            lambda: MobileNetV3Small(1.0, 1000) if full else MobileNetV3Small(0.35, 10, hidden=64),
+            (torch.randn(1, 3, img, img),),
+            ["input"],
+        ),
+        "resnet18": (
+            lambda: ResNet18(64, 1000) if full else ResNet18(8, 10),
+            (torch.randn(1, 3, img, img),),
+            ["input"],
+        ),
+        "unet": (
+            lambda: UNet(16 if full else 8),
+            (torch.randn(1, 3, 128 if full else 64, 128 if full else 64),),
+            ["input"],
+        ),
         "kws_conv1d": (lambda: KWS(), (torch.randn(1, 40, 49),), ["mfcc"]),
-        "transformer_encoder": (lambda: Encoder(seq=seq), (torch.randint(0, 1000, (1, seq)),
-                                                           torch.cat([torch.ones(1, 12, dtype=torch.int64),
-                                                                      torch.zeros(1, 4, dtype=torch.int64)], 1)),
-                                ["input_ids", "attention_mask"]),
+        "transformer_encoder": (
+            lambda: Encoder(seq=seq),
+            (
+                torch.randint(0, 1000, (1, seq)),
+                torch.cat([torch.ones(1, 12, dtype=torch.int64), torch.zeros(1, 4, dtype=torch.int64)], 1),
+            ),
+            ["input_ids", "attention_mask"],
+        ),
     }
 
 
@@ -275,8 +314,9 @@ def export(name: str, full: bool, out_dir: str) -> str:
     model.eval()
     path = os.path.join(out_dir, f"{name}.onnx")
     with torch.no_grad():
-        torch.onnx.export(model, args, path, input_names=in_names, output_names=["output"], opset_version=17,
-                          dynamo=False)
+        torch.onnx.export(
+            model, args, path, input_names=in_names, output_names=["output"], opset_version=17, dynamo=False
+        )
     return path
 
 
