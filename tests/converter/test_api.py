@@ -271,3 +271,9 @@ def test_conversion_metadata_flatbuffer():
     assert env.String(env.Offset(4) + env.Pos).decode().startswith("edgelite")
     o = opts.Offset(6)
     assert o and opts.Get(flatbuffers.number_types.BoolFlags, o + opts.Pos)
+
+
+def test_input_passed_through_to_output():
+    nodes = [helper.make_node("Identity", ["x"], ["y"]), helper.make_node("Relu", ["x"], ["z"])]
+    m = make_model(nodes, [("x", F32, [2, 3])], [("y", F32, None), ("z", F32, None)])
+    assert check(m) == ["RESHAPE", "RELU"]

@@ -321,3 +321,14 @@ class Tile(OpConverter):
             node.outputs,
             TileOptionsT(),
         )
+
+
+@register("Identity")
+class Identity(OpConverter):
+    """An Identity that folding kept (its input is a graph input and its output a graph output)."""
+
+    def layout(self, node, perms, lp):
+        return LayoutPlan([None], [perms[0] or lp.identity(node.inputs[0])])
+
+    def lower(self, node, out):
+        reshape(out, node.inputs[0], node.outputs[0])
