@@ -139,16 +139,19 @@ def input_values(ctx: OpContext, i: int) -> np.ndarray | None:
     return None if t is None else t.data
 
 
-def movement_accepts(ctx: OpContext, data_inputs: Sequence[int] = (0,), outputs: Sequence[int] | None = None) -> bool:
+def movement_accepts(
+    ctx: OpContext, data_inputs: Sequence[int] = (0,), outputs: Sequence[int] | None = None, strings: bool = False
+) -> bool:
     """Pure data-movement kernels: the data inputs and outputs share one dtype, and,
-    when quantized, one scale and zero point (else a requantizing kernel must run)."""
+    when quantized, one scale and zero point (else a requantizing kernel must run).
+    ``strings`` also admits STRING tensors (numpy object arrays)."""
     outs = range(len(ctx.outputs)) if outputs is None else outputs
     tensors = [ctx.optional_input(i) for i in data_inputs] + [ctx.outputs[o] for o in outs]
     tensors = [t for t in tensors if t is not None]
     if not tensors:
         return False
     first = tensors[0]
-    if first.dtype.kind not in "biuf":
+    if first.dtype.kind not in ("biufO" if strings else "biuf"):
         return False
     return all(t.dtype == first.dtype and same_quant(first, t) for t in tensors[1:])
 

@@ -52,7 +52,7 @@ class Gather(Kernel):
 
     def accepts(self, ctx: OpContext) -> bool:
         ind = ctx.optional_input(1)
-        return ind is not None and ind.dtype in _INDEX_TYPES and movement_accepts(ctx)
+        return ind is not None and ind.dtype in _INDEX_TYPES and movement_accepts(ctx, strings=True)
 
     def prepare(self, ctx: OpContext) -> GatherParams:
         pshape, ishape = ctx.input(0).shape, ctx.input(1).shape
@@ -81,7 +81,7 @@ class GatherNd(Kernel):
 
     def accepts(self, ctx: OpContext) -> bool:
         ind = ctx.optional_input(1)
-        return ind is not None and ind.dtype in _INDEX_TYPES and movement_accepts(ctx)
+        return ind is not None and ind.dtype in _INDEX_TYPES and movement_accepts(ctx, strings=True)
 
     def prepare(self, ctx: OpContext):
         pshape, ishape = ctx.input(0).shape, ctx.input(1).shape

@@ -57,7 +57,7 @@ class Reshape(ValueShapedKernel):
     value_inputs = (1,)
 
     def accepts(self, ctx: OpContext) -> bool:
-        return movement_accepts(ctx)
+        return movement_accepts(ctx, strings=True)
 
     def plan(self, static: Static, shapes, values):
         size = int(np.prod(shapes[0], dtype=np.int64))
@@ -78,7 +78,7 @@ class Squeeze(Kernel):
     """Drop the size-1 dimensions listed in ``squeezeDims`` (all of them when empty)."""
 
     def accepts(self, ctx: OpContext) -> bool:
-        return movement_accepts(ctx)
+        return movement_accepts(ctx, strings=True)
 
     def prepare(self, ctx: OpContext):
         shape = ctx.input(0).shape
@@ -106,7 +106,7 @@ class ExpandDims(ValueShapedKernel):
     value_inputs = (1,)
 
     def accepts(self, ctx: OpContext) -> bool:
-        return movement_accepts(ctx)
+        return movement_accepts(ctx, strings=True)
 
     def plan(self, static: Static, shapes, values):
         shape = shapes[0]

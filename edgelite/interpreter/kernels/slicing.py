@@ -29,7 +29,7 @@ class Slice(ValueShapedKernel):
     value_inputs = (1, 2)
 
     def accepts(self, ctx: OpContext) -> bool:
-        return movement_accepts(ctx)
+        return movement_accepts(ctx, strings=True)
 
     def plan(self, static: Static, shapes, values):
         shape = shapes[0]
@@ -104,7 +104,7 @@ class StridedSlice(ValueShapedKernel):
     value_inputs = (1, 2, 3)
 
     def accepts(self, ctx: OpContext) -> bool:
-        return movement_accepts(ctx)
+        return movement_accepts(ctx, strings=True)
 
     def plan(self, static: Static, shapes, values):
         shape = shapes[0]

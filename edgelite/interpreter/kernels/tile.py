@@ -28,7 +28,7 @@ class Tile(ValueShapedKernel):
     value_inputs = (1,)
 
     def accepts(self, ctx: OpContext) -> bool:
-        return movement_accepts(ctx)
+        return movement_accepts(ctx, strings=True)
 
     def plan(self, static: Static, shapes, values):
         shape = shapes[0]

@@ -66,3 +66,31 @@ def test_embedding_lookup_matches_litert(dtype, quant):
         np.testing.assert_array_equal(got, table[ids])
     else:
         compare("EMBEDDING_LOOKUP", [ids, Const(table, quant)], outputs=[Out(dtype, quant)])
+
+
+def test_string_gather_and_reshape_match_litert():
+    from edgelite.schema.builder import ModelBuilder
+    from tests.interpreter.kernels.oracle import run_litert
+
+    words = np.array([b"zero", b"one", b"", b"three"], dtype=object)
+    idx = np.array([[3, 0], [2, 1]], np.int32)
+    b = ModelBuilder()
+    t = b.add_constant("words", words)
+    i = b.add_input("idx", shape=(2, 2), dtype=np.int32)
+    g = b.add_tensor("g", shape=(2, 2), dtype=np.object_)
+    b.add_operator("GATHER", inputs=[t, i], outputs=[g], options=g_opts(0))
+    b.mark_output(g)
+    (want,) = run_litert(b.build(), [idx])
+    from edgelite.interpreter.kernels.base import select_kernel
+    from edgelite.schema.model import TensorType
+    from tests.interpreter.kernels.oracle import make_context
+
+    ctx = make_context("GATHER", [Const(words), idx], g_opts(0), [Out(np.object_)])
+    k = select_kernel(ctx)
+    p = k.prepare(ctx)
+    out = np.empty(ctx.output_shapes[0], object)
+    k.eval(p, [words, idx], [out])
+    assert ctx.outputs[0].type == TensorType.STRING
+    assert [bytes(v) for v in out.ravel()] == [bytes(v) for v in np.asarray(want).ravel()]
+    (r,) = run_kernel("RESHAPE", [out, Const(np.array([4], np.int32))], outputs=[Out(np.object_)])
+    assert r.tolist() == [b"three", b"zero", b"", b"one"]
