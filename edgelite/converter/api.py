@@ -13,7 +13,7 @@ from typing import Any
 
 from edgelite.converter.frontend import import_onnx, load_onnx
 from edgelite.converter.ir import Graph
-from edgelite.converter.lower import Lowering, build_model, conversion_metadata
+from edgelite.converter.lower import Lowering, build_model, collapse_reshapes, conversion_metadata
 from edgelite.converter.ops import load_all, registry
 from edgelite.converter.options import ConvertOptions
 from edgelite.converter.passes import pipeline, run_pipeline
@@ -83,6 +83,7 @@ def lower_graph(g: Graph) -> Lowering:
             conv.lower(node, out)
         except (ValueError, IndexError, KeyError, TypeError, AttributeError) as e:
             raise ConversionError(f"[lowering] {node.describe()}: {type(e).__name__}: {e}") from e
+    out.ops = collapse_reshapes(out.ops, g)
     return out
 
 

@@ -228,3 +228,36 @@ def conversion_metadata_flatbuffer(producer: str, allow_custom: bool) -> bytes:
     b.PrependUOffsetTRelativeSlot(1, opts, 0)
     b.Finish(b.EndObject())
     return bytes(b.Output())
+
+
+def collapse_reshapes(ops: list[TflOp], g: Graph) -> list[TflOp]:
+    """Peephole after lowering: RESHAPE chains become one RESHAPE, and a RESHAPE that changes
+    nothing disappears (1-D convolutions in a row leave ``4-D -> 3-D -> 4-D`` pairs).
+
+    A tensor that is a graph input or output is never removed.
+    """
+    readers: dict[int, int] = {}
+    for op in ops:
+        for v in op.inputs:
+            if v is not None:
+                readers[id(v)] = readers.get(id(v), 0) + 1
+    public = {id(v) for v in list(g.inputs) + list(g.outputs)}
+    producer: dict[int, TflOp] = {}
+    dead: set[int] = set()
+    rename: dict[int, Value] = {}
+    for op in ops:
+        op.inputs = [rename.get(id(v), v) if v is not None else None for v in op.inputs]
+        if op.op == "RESHAPE":
+            src = op.inputs[0]
+            first = producer.get(id(src))
+            if first is not None and first.op == "RESHAPE" and readers.get(id(src)) == 1 and id(src) not in public:
+                dead.add(id(first))
+                op.inputs[0] = src = first.inputs[0]
+            out = op.outputs[0]
+            if src.shape == out.shape and id(out) not in public:
+                dead.add(id(op))
+                rename[id(out)] = src
+                continue
+        for o in op.outputs:
+            producer[id(o)] = op
+    return [op for op in ops if id(op) not in dead]
