@@ -389,6 +389,6 @@ def test_instance_norm_channels_last():
 def test_conv1d_stack_reshapes_collapse():
     nodes = [helper.make_node("Conv", ["x", "w1"], ["a"], kernel_shape=[3], pads=[1, 1]),
              helper.make_node("Relu", ["a"], ["r"]),
-             helper.make_node("Conv", ["r", "w2"], ["y"], kernel_shape=[3], strides=[2], pads=[1, 1])]
+             helper.make_node("Conv", ["r", "w2"], ["y"], kernel_shape=[3], strides=[1], pads=[1, 1])]
     m = make_model(nodes, [("x", F32, [1, 4, 12])], [("y", F32, None)], {"w1": w(6, 4, 3), "w2": w(5, 6, 3)})
     assert check(m) == ["RESHAPE", "CONV_2D", "CONV_2D", "RESHAPE"]
