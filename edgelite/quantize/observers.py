@@ -9,7 +9,8 @@ fixed histogram over that range, and pick a clipping range from it:
   each new sample (robust to one odd sample).
 * ``percentile``: drop the given percentile of outliers at each end.
 * ``entropy``: TensorRT's method: the clipping threshold whose quantized histogram
-  has the smallest KL divergence from the original one.
+  has the smallest KL divergence from the original one (exact zeros left out of the
+  histogram, and at most 0.1% of the values clipped).
 * ``mse``: the clipping range whose quantization has the smallest expected squared
   error over the histogram.
 
@@ -170,10 +171,12 @@ class EntropyObserver(_HistogramObserver):
     # spike in the first bin they would dominate P and pull the threshold down.
     skip_zeros = True
 
-    def __init__(self, num_bins: int = 2048, levels: int = 256, max_candidates: int = 256) -> None:
+    def __init__(self, num_bins: int = 2048, levels: int = 256, max_candidates: int = 256,
+                 max_clipped: float = 1e-3) -> None:
         super().__init__(num_bins)
         self.levels = int(levels)
         self.max_candidates = int(max_candidates)
+        self.max_clipped = float(max_clipped)
 
     def range(self) -> tuple[float, float]:
         lo, hi = super().range()
@@ -183,7 +186,11 @@ class EntropyObserver(_HistogramObserver):
         # Signed data spends half the levels on each side of zero.
         levels = self.levels // 2 if lo < 0 else self.levels
         levels = min(levels, self.num_bins)
-        start = levels
+        # Never clip more than ``max_clipped`` of the values: on strongly discrete data
+        # (a few repeated values) KL alone can pick thresholds that cut whole modes.
+        cdf = np.cumsum(hist) / hist.sum()
+        start = max(levels, int(np.searchsorted(cdf, 1.0 - self.max_clipped)) + 1)
+        start = min(start, self.num_bins)
         step = max(1, (self.num_bins - start) // self.max_candidates)
         candidates = list(range(start, self.num_bins + 1, step))
         if candidates[-1] != self.num_bins:
