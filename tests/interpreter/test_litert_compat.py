@@ -26,9 +26,7 @@ FIXTURES = sorted((Path(__file__).resolve().parents[1] / "fixtures").glob("*.tfl
 
 # Output differences traced to one kernel (found by comparing every intermediate with
 # experimental_preserve_all_tensors on both sides). Not strict: a fix shows as XPASS.
-KNOWN_KERNEL_DIVERGENCES = {
-    "mobilenet_v1_025_96_int8": "int8 MEAN (operator 28) differs from LiteRT by 1 LSB on 14/256 values",
-}
+KNOWN_KERNEL_DIVERGENCES: dict[str, str] = {}
 
 
 def _fixture_params():
