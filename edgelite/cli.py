@@ -19,11 +19,12 @@ from edgelite.errors import EdgeliteError
 
 def _subcommand_modules():
     # Explicit list: each import is cheap (heavy dependencies load inside run()).
+    from edgelite.converter import cli_convert
     from edgelite.interpreter import cli_benchmark, cli_run
     from edgelite.quantize import cli_quantize, cli_report
     from edgelite.schema import cli_inspect
 
-    return [cli_inspect, cli_run, cli_benchmark, cli_quantize, cli_report]
+    return [cli_convert, cli_quantize, cli_report, cli_inspect, cli_run, cli_benchmark]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -76,6 +76,9 @@ class _Result(unittest.TestResult):
 
 def _reason(exc: BaseException) -> str:
     name = type(exc).__name__
+    if getattr(exc, "ops", None):
+        kinds = sorted({str(op[0]) for op in exc.ops})
+        return f"{name}: no TFLite lowering for {', '.join(kinds)}"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     text = re.sub(r"0x[0-9a-f]+", "0x..", text)[:160]
     if isinstance(exc, LiteRTDisagreement):
@@ -95,7 +98,7 @@ def run_suites(pattern: str = "", timeout: int = 60) -> dict[str, list[tuple[str
     results: dict[str, list[tuple[str, bool, str]]] = {}
     for cls_name, case_cls in sorted(backend_test.test_cases.items()):
         suite_name = SUITE_OF_CLASS.get(cls_name, cls_name)
-        names = sorted(n for n in dir(case_cls) if n.startswith("test_"))
+        names = sorted(n for n in dir(case_cls) if n.startswith("test_") and not n.endswith("_cuda"))
         result = _Result(timeout)
         unittest.TestSuite(case_cls(n) for n in names).run(result)
         rows = []
@@ -109,6 +112,7 @@ def run_suites(pattern: str = "", timeout: int = 60) -> dict[str, list[tuple[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="write expected_failures.py and docs/conformance.md")
+    parser.add_argument("--details", action="store_true", help="print every failing case")
     parser.add_argument("--filter", default="", help="only cases whose name matches this regex")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -123,6 +127,11 @@ def main() -> None:
     reasons = collections.Counter(why.split(":")[0] for r in results.values() for _, ok, why in r if not ok)
     for why, n in reasons.most_common(15):
         print(f"  {n:>5}  {why}")
+    if args.details:
+        for suite, rows in results.items():
+            for name, ok, why in rows:
+                if not ok:
+                    print(f"FAIL {suite} {name} :: {why}")
     if args.write and not args.filter:
         _write(results)
 

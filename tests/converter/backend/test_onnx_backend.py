@@ -21,9 +21,14 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # the case generators divide by zero on purpose
     backend_test = onnx_backend_test.BackendTest(EdgeliteBackend, __name__)
 
-backend_test.exclude(r"(_cuda$)")
 for _name in EXPECTED_FAILURES:
     backend_test.xfail(rf"^{_name}_cpu$")
 
+_cases = backend_test.test_cases
+for _cls in _cases.values():
+    # Only the CPU variants exist here; drop the CUDA twins instead of listing them skipped.
+    for _attr in [a for a in vars(_cls) if a.startswith("test_") and a.endswith("_cuda")]:
+        delattr(_cls, _attr)
+
 # The standard way onnx exposes its generated unittest classes to a test runner.
-globals().update(backend_test.test_cases)
+globals().update(_cases)
