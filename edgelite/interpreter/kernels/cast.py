@@ -17,7 +17,13 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
-from edgelite.interpreter.kernels.common import Static, ValueShapedKernel, is_quantized, movement_accepts, option
+from edgelite.interpreter.kernels.common import (
+    Static,
+    ValueShapedKernel,
+    is_quantized,
+    movement_accepts,
+    option,
+)
 
 
 @register("CAST")

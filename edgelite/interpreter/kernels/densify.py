@@ -38,6 +38,7 @@ from edgelite.errors import ModelFormatError
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.sparse import densify
 
+
 @dataclass(frozen=True)
 class DensifyParams:
     dense: np.ndarray

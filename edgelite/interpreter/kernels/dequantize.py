@@ -62,11 +62,11 @@ class ConstantWeightDequantize(Kernel):
         ctx.set_output_shape(0, x.shape)
         if x.dtype == np.int8:
             q = x.quant
-            if q.per_channel:
-                if not 0 <= q.quantized_dimension < len(x.shape) or x.shape[q.quantized_dimension] != q.scale.size:
-                    raise ctx.fail(
-                        f"{q.scale.size} scales along dimension {q.quantized_dimension} of weight shape {x.shape}"
-                    )
+            d = q.quantized_dimension
+            if q.per_channel and (not 0 <= d < len(x.shape) or x.shape[d] != q.scale.size):
+                raise ctx.fail(
+                    f"{q.scale.size} scales along dimension {d} of weight shape {x.shape}"
+                )
             return DequantizeParams(dequantize_int8(np.asarray(x.data).reshape(x.shape), q))
         if x.is_constant:
             return DequantizeParams(np.asarray(x.data, np.float32).reshape(x.shape))

@@ -6,7 +6,10 @@ int8 kernels' job: ``accepts`` refuses quantized tensors here. Comparisons take 
 dtype (quantized int8/uint8 rescaled as LiteRT does, see ``_Compare``).
 
 ADD, SUB, MUL and DIV on float32 also have a Numba ``eval_jit`` that gives the same
-results as the numpy reference (one rounding per element in both).
+results as the numpy reference (one rounding per element in both). It runs the Numba
+loop for equal shapes and scalar operands (one pass, activation fused) and numpy for
+general broadcasting, where numpy is faster; ``_binary_arith_kernel`` itself handles
+every case and is tested on all of them.
 
 Example:
     >>> import numpy as np
@@ -22,8 +25,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -130,7 +133,42 @@ def _arith(x, y, op):
         return x * y
     # np.divide keeps IEEE results for a zero divisor (x / y raises in Numba); float32
     # division rounded through float64 is still correctly rounded.
-    return np.divide(x, y)
+    return np.float32(np.divide(x, y))
+
+
+@njit
+def _arith_row(a, pa, sa, b, pb, sb, out, o, n, op, clamp, lo, hi):
+    """out[o:o+n] = act(a[pa::sa] <op> b[pb::sb]) for strides sa, sb in {0, 1}.
+
+    Each stride pattern has its own loop so that the compiler can vectorize it (the
+    op and clamp tests are loop-invariant and get hoisted).
+    """
+    if sa == 1 and sb == 1:
+        for i in range(n):
+            r = _arith(a[pa + i], b[pb + i], op)
+            if clamp:
+                r = min(max(r, lo), hi)
+            out[o + i] = r
+    elif sa == 1:
+        y = b[pb]
+        for i in range(n):
+            r = _arith(a[pa + i], y, op)
+            if clamp:
+                r = min(max(r, lo), hi)
+            out[o + i] = r
+    elif sb == 1:
+        x = a[pa]
+        for i in range(n):
+            r = _arith(x, b[pb + i], op)
+            if clamp:
+                r = min(max(r, lo), hi)
+            out[o + i] = r
+    else:
+        r = _arith(a[pa], b[pb], op)
+        if clamp:
+            r = min(max(r, lo), hi)
+        for i in range(n):
+            out[o + i] = r
 
 
 @njit
@@ -142,26 +180,15 @@ def _binary_arith_kernel(a, b, out, mode, shape6, sa, sb, op, clamp, lo, hi):
     """
     n = out.shape[0]
     if mode == 0:
-        for i in range(n):
-            r = _arith(a[i], b[i], op)
-            if clamp:
-                r = min(max(r, lo), hi)
-            out[i] = r
+        _arith_row(a, 0, 1, b, 0, 1, out, 0, n, op, clamp, lo, hi)
     elif mode == 1:
-        y = b[0]
-        for i in range(n):
-            r = _arith(a[i], y, op)
-            if clamp:
-                r = min(max(r, lo), hi)
-            out[i] = r
+        _arith_row(a, 0, 1, b, 0, 0, out, 0, n, op, clamp, lo, hi)
     elif mode == 2:
-        x = a[0]
-        for i in range(n):
-            r = _arith(x, b[i], op)
-            if clamp:
-                r = min(max(r, lo), hi)
-            out[i] = r
+        _arith_row(a, 0, 0, b, 0, 1, out, 0, n, op, clamp, lo, hi)
     else:
+        n5 = shape6[5]
+        sa5 = sa[5]
+        sb5 = sb[5]
         o = 0
         for i0 in range(shape6[0]):
             for i1 in range(shape6[1]):
@@ -170,12 +197,8 @@ def _binary_arith_kernel(a, b, out, mode, shape6, sa, sb, op, clamp, lo, hi):
                         for i4 in range(shape6[4]):
                             pa = i0 * sa[0] + i1 * sa[1] + i2 * sa[2] + i3 * sa[3] + i4 * sa[4]
                             pb = i0 * sb[0] + i1 * sb[1] + i2 * sb[2] + i3 * sb[3] + i4 * sb[4]
-                            for i5 in range(shape6[5]):
-                                r = _arith(a[pa + i5 * sa[5]], b[pb + i5 * sb[5]], op)
-                                if clamp:
-                                    r = min(max(r, lo), hi)
-                                out[o] = r
-                                o += 1
+                            _arith_row(a, pa, sa5, b, pb, sb5, out, o, n5, op, clamp, lo, hi)
+                            o += n5
 
 
 # -- arithmetic kernels -------------------------------------------------------------
@@ -249,12 +272,15 @@ class _JitArith(_Binary):
 
     def eval_jit(self, params: BinaryParams, inputs, outputs):
         out = outputs[0]
-        if out.dtype != _F32 or out.size == 0:
+        # General broadcasting stays with numpy: its strided loops beat the Numba row
+        # loop (measured 0.11 vs 0.78 ms for a (12544, 32) + (32,) bias add).
+        if out.dtype != _F32 or out.size == 0 or params.mode == MODE_GENERAL:
             return self.eval(params, inputs, outputs)
         clamp = not (params.lo == -np.inf and params.hi == np.inf)
         _binary_arith_kernel(
             inputs[0].reshape(-1), inputs[1].reshape(-1), out.reshape(-1), params.mode,
-            params.shape6, params.stride_a, params.stride_b, self.op_code, clamp, params.lo, params.hi,
+            params.shape6, params.stride_a, params.stride_b, self.op_code, clamp,
+            np.float32(params.lo), np.float32(params.hi),
         )
         return None
 

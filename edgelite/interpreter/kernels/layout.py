@@ -19,7 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.interpreter.kernels.base import OpContext, register
-from edgelite.interpreter.kernels.common import Static, ValueShapedKernel, movement_accepts
+from edgelite.interpreter.kernels.common import (
+    Static,
+    ValueShapedKernel,
+    movement_accepts,
+)
 
 
 @register("TRANSPOSE")

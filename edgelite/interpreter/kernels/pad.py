@@ -25,7 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelite.interpreter.kernels.base import OpContext, register
-from edgelite.interpreter.kernels.common import Static, ValueShapedKernel, movement_accepts, option, output_zero
+from edgelite.interpreter.kernels.common import (
+    Static,
+    ValueShapedKernel,
+    movement_accepts,
+    option,
+    output_zero,
+)
 
 MIRROR_REFLECT, MIRROR_SYMMETRIC = 0, 1
 

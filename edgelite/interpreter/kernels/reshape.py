@@ -134,7 +134,6 @@ class Shape(Kernel):
     def prepare(self, ctx: OpContext):
         shape = ctx.input(0).shape
         ctx.set_output_shape(0, (len(shape),))
-        return None
 
     def eval(self, params, inputs, outputs):
         outputs[0][...] = inputs[0].shape

@@ -19,7 +19,12 @@ import numpy as np
 
 from edgelite.errors import ShapeError
 from edgelite.interpreter.kernels.base import OpContext, register
-from edgelite.interpreter.kernels.common import Static, ValueShapedKernel, movement_accepts, option
+from edgelite.interpreter.kernels.common import (
+    Static,
+    ValueShapedKernel,
+    movement_accepts,
+    option,
+)
 
 
 @register("SLICE")
@@ -62,7 +67,7 @@ def strided_slice_index(shape, begin, end, strides, begin_mask=0, end_mask=0, el
     n = len(begin)
     if len(end) != n or len(strides) != n:
         raise ShapeError(f"begin {list(begin)}, end {list(end)} and strides {list(strides)} differ in length")
-    if bin(ellipsis_mask & ((1 << n) - 1)).count("1") > 1:
+    if (ellipsis_mask & ((1 << n) - 1)).bit_count() > 1:
         raise ShapeError("at most one ellipsis is allowed")
     consumed = sum(
         1 for i in range(n) if not (ellipsis_mask >> i) & 1 and not (new_axis_mask >> i) & 1

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
-from edgelite.interpreter.kernels.common import Static, ValueShapedKernel, movement_accepts, option, output_zero
+from edgelite.interpreter.kernels.common import (
+    Static,
+    ValueShapedKernel,
+    movement_accepts,
+    option,
+    output_zero,
+)
 
 
 def depth_to_space(x: np.ndarray, bs: int) -> np.ndarray:

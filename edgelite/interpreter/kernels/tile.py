@@ -18,7 +18,12 @@ import numpy as np
 
 from edgelite.errors import ShapeError
 from edgelite.interpreter.kernels.base import OpContext, register
-from edgelite.interpreter.kernels.common import Static, ValueShapedKernel, broadcast_shapes, movement_accepts
+from edgelite.interpreter.kernels.common import (
+    Static,
+    ValueShapedKernel,
+    broadcast_shapes,
+    movement_accepts,
+)
 
 
 @register("TILE")

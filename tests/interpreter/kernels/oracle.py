@@ -21,13 +21,19 @@ LiteRT runs with ``BUILTIN_WITHOUT_DEFAULT_DELEGATES`` (its built-in kernels, no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pytest
 
-from edgelite.interpreter.kernels.base import OpContext, QuantInfo, TensorInfo, select_kernel
+from edgelite.interpreter.kernels.base import (
+    OpContext,
+    QuantInfo,
+    TensorInfo,
+    select_kernel,
+)
 from edgelite.schema.model import numpy_dtype, tensor_type_of
 
 

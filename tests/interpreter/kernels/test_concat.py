@@ -13,7 +13,14 @@ from edgelite.schema.fb.SplitOptions import SplitOptionsT
 from edgelite.schema.fb.SplitVOptions import SplitVOptionsT
 from edgelite.schema.fb.UnpackOptions import UnpackOptionsT
 from tests.interpreter.kernels.movement import MOVE_CASES, MOVE_IDS, data, sample
-from tests.interpreter.kernels.oracle import Const, Out, Var, compare, make_context, run_kernel
+from tests.interpreter.kernels.oracle import (
+    Const,
+    Out,
+    Var,
+    compare,
+    make_context,
+    run_kernel,
+)
 
 
 def concat_opts(axis, act=0):

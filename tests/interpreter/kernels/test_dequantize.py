@@ -11,7 +11,14 @@ from edgelite.interpreter.kernels.densify import Densify
 from edgelite.interpreter.kernels.dequantize import ConstantWeightDequantize
 from edgelite.schema.builder import ModelBuilder
 from edgelite.schema.model import DimensionMetadata, SparsityParameters
-from tests.interpreter.kernels.oracle import Const, Out, compare, make_context, run_kernel, run_litert
+from tests.interpreter.kernels.oracle import (
+    Const,
+    Out,
+    compare,
+    make_context,
+    run_kernel,
+    run_litert,
+)
 
 
 def test_float16_constant_matches_litert():

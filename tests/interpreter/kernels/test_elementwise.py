@@ -14,7 +14,13 @@ from edgelite.schema.fb.AddOptions import AddOptionsT
 from edgelite.schema.fb.DivOptions import DivOptionsT
 from edgelite.schema.fb.MulOptions import MulOptionsT
 from edgelite.schema.fb.SubOptions import SubOptionsT
-from tests.interpreter.kernels.oracle import Const, Out, compare, make_context, run_kernel
+from tests.interpreter.kernels.oracle import (
+    Const,
+    Out,
+    compare,
+    make_context,
+    run_kernel,
+)
 
 OPTIONS = {"ADD": AddOptionsT, "SUB": SubOptionsT, "MUL": MulOptionsT, "DIV": DivOptionsT}
 NUMPY = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "DIV": np.divide}
@@ -275,3 +281,21 @@ def test_jit_handles_inf_and_nan_like_reference():
         ref = run_kernel(op, [a, b], opts(op))[0]
         jit = run_kernel(op, [a, b], opts(op), jit=True)[0]
         np.testing.assert_array_equal(jit, ref)
+
+
+@settings(max_examples=30, deadline=None)
+@given(spec=shapes_pair, op=st.sampled_from(["ADD", "SUB", "MUL", "DIV"]), act=st.sampled_from([0, 1, 3]),
+       seed=st.integers(0, 2**31 - 1))
+def test_numba_kernel_general_broadcast_path_equals_reference(spec, op, act, seed):
+    # eval_jit leaves general broadcasting to numpy; the Numba kernel still supports it.
+    rng = np.random.default_rng(seed)
+    sa, sb = _broadcast_pair(spec)
+    a, b = f32(rng, sa), f32(rng, sb)
+    ctx = make_context(op, [a, b], opts(op, act))
+    k = select_kernel(ctx)
+    p = k.prepare(ctx)
+    out = np.empty(p.out_shape, np.float32)
+    clamp = act != 0
+    ew._binary_arith_kernel(a.reshape(-1), b.reshape(-1), out.reshape(-1), p.mode, p.shape6, p.stride_a, p.stride_b,
+                            k.op_code, clamp, np.float32(p.lo), np.float32(p.hi))
+    np.testing.assert_array_equal(out, run_kernel(op, [a, b], opts(op, act))[0])

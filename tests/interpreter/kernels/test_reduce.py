@@ -134,7 +134,7 @@ def cumsum_opts(exclusive, reverse):
 def test_cumsum_by_hand():
     x = np.array([1, 2, 3, 4], np.int32)
     ax = Const(np.array(0, np.int32))
-    run = lambda e, r: run_kernel("CUMSUM", [x, ax], cumsum_opts(e, r), [Out(np.int32)])[0].tolist()  # noqa: E731
+    run = lambda e, r: run_kernel("CUMSUM", [x, ax], cumsum_opts(e, r), [Out(np.int32)])[0].tolist()
     assert run(False, False) == [1, 3, 6, 10]
     assert run(True, False) == [0, 1, 3, 6]
     assert run(False, True) == [10, 9, 7, 4]

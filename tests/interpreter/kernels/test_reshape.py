@@ -13,7 +13,14 @@ from edgelite.schema.fb.ReshapeOptions import ReshapeOptionsT
 from edgelite.schema.fb.ShapeOptions import ShapeOptionsT
 from edgelite.schema.fb.SqueezeOptions import SqueezeOptionsT
 from tests.interpreter.kernels.movement import MOVE_CASES, MOVE_IDS, data
-from tests.interpreter.kernels.oracle import Const, Out, Var, compare, make_context, run_kernel
+from tests.interpreter.kernels.oracle import (
+    Const,
+    Out,
+    Var,
+    compare,
+    make_context,
+    run_kernel,
+)
 
 
 def reshape_opts(shape):
