@@ -2,6 +2,10 @@
 ``edgelite.Interpreter``; each run is repeated in LiteRT on the same ``.tflite`` bytes
 and must agree with it, so a case only passes when the file is right for both runtimes.
 
+A model whose inputs have symbolic dimensions is converted lazily, at its first run,
+with ``input_shapes`` taken from that run's inputs (what a user does with
+``--input-shape``); only shapes are taken from the data, never values.
+
 Example:
     >>> import onnx.backend.test
     >>> from tests.converter.backend.edgelite_backend import EdgeliteBackend
@@ -37,14 +41,40 @@ def _compare(ours: np.ndarray, theirs: np.ndarray, what: str) -> None:
         raise LiteRTDisagreement(f"{what}: edgelite and LiteRT outputs differ")
 
 
+def _dynamic_inputs(model: onnx.ModelProto) -> set[str]:
+    """Names of graph inputs with a dimension that is not a fixed positive number."""
+    initializers = {i.name for i in model.graph.initializer}
+    out = set()
+    for vi in model.graph.input:
+        if vi.name in initializers or not vi.type.HasField("tensor_type"):
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        if any(not (d.HasField("dim_value") and d.dim_value > 0) for d in dims):
+            out.add(vi.name)
+    return out
+
+
 class EdgeliteRep(BackendRep):
-    def __init__(self, tflite: bytes, model: onnx.ModelProto):
+    def __init__(self, tflite: bytes | None, model: onnx.ModelProto):
+        initializers = {i.name for i in model.graph.initializer}
+        self.model = model
+        self.input_names = [i.name for i in model.graph.input if i.name not in initializers]
+        self.output_names = [o.name for o in model.graph.output]
+        self.tflite = None
+        self.interpreter = None
+        if tflite is not None:
+            self._load(tflite)
+
+    def _load(self, tflite: bytes) -> None:
         self.tflite = tflite
         self.interpreter = edgelite.Interpreter(model_content=tflite)
         self.interpreter.allocate_tensors()
-        initializers = {i.name for i in model.graph.initializer}
-        self.input_names = [i.name for i in model.graph.input if i.name not in initializers]
-        self.output_names = [o.name for o in model.graph.output]
+
+    def _convert_for(self, inputs: Sequence[np.ndarray]) -> None:
+        """First run of a model with symbolic input dimensions: fix them from the inputs' shapes."""
+        dynamic = _dynamic_inputs(self.model)
+        shapes = {n: tuple(np.shape(x)) for n, x in zip(self.input_names, inputs) if n in dynamic}
+        self._load(edgelite.convert(self.model, keep_io_layout=True, input_shapes=shapes))
 
     def _run_edgelite(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         interp = self.interpreter
@@ -71,6 +101,8 @@ class EdgeliteRep(BackendRep):
         elif isinstance(inputs, np.ndarray):
             inputs = [inputs]
         inputs = [np.asarray(x) for x in inputs]
+        if self.interpreter is None:
+            self._convert_for(inputs)
         ours = self._run_edgelite(inputs)
         try:
             import ai_edge_litert  # noqa: F401
@@ -92,8 +124,9 @@ class EdgeliteBackend(Backend):
     @classmethod
     def prepare(cls, model: onnx.ModelProto, device: str = "CPU", **kwargs: Any) -> EdgeliteRep:
         super().prepare(model, device, **kwargs)
-        tflite = edgelite.convert(model, keep_io_layout=True)
-        return EdgeliteRep(tflite, model)
+        if _dynamic_inputs(model):
+            return EdgeliteRep(None, model)  # converted at the first run, with its input shapes
+        return EdgeliteRep(edgelite.convert(model, keep_io_layout=True), model)
 
     @classmethod
     def run_model(cls, model: onnx.ModelProto, inputs: Any, device: str = "CPU", **kwargs: Any):
