@@ -21,6 +21,7 @@ OP_MODULES: tuple[str, ...] = (
     "resize",
     "normalization",
     "custom",
+    "movement_ext",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
