@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import logging
 import os
 import platform
 import sys
@@ -80,11 +81,30 @@ def _ort_quantize(float_path: str, out_path: str, name: str, calib: list[np.ndar
         )
 
 
+def _qdq_params(qdq_path: str, names: set[str]) -> dict[str, tuple[float, int]]:
+    """Activation (scale, zero_point) of each QuantizeLinear in an ONNX QDQ model."""
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.load(qdq_path)
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    out = {}
+    for n in m.graph.node:
+        if n.op_type == "QuantizeLinear" and n.input[0] in names and n.input[1] in inits:
+            scale, zp = inits[n.input[1]], inits.get(n.input[2], np.zeros(1, np.int8))
+            if np.size(scale) == 1:
+                out[n.input[0]] = (float(np.ravel(scale)[0]), int(np.ravel(zp)[0]))
+    return out
+
+
 def bench_onnx(models: list[str], observers: list[str], ort_methods: list[str]) -> None:
     import edgelite
 
     print("\n== int8 vs ONNX Runtime quantize_static (QDQ, per-channel); SQNR dB of the output, higher is better")
-    head = f"{'model':<20}" + "".join(f"{o:>15}" for o in observers) + "".join(f"{'ORT ' + m:>16}" for m in ort_methods)
+    print("   (edgelite columns: edgelite's model on LiteRT; 'ORT <method>': ORT's QDQ model on ORT;")
+    print("    'ORT MinMax params on LiteRT': ORT's activation parameters given to edgelite as fixed_ranges)")
+    head = (f"{'model':<20}" + "".join(f"{o:>15}" for o in observers) + "".join(f"{'ORT ' + m:>16}" for m in ort_methods)
+            + f"{'ORT MinMax params on LiteRT':>30}")
     print(head)
     tmp = tempfile.mkdtemp()
     for name in models:
@@ -109,6 +129,14 @@ def bench_onnx(models: list[str], observers: list[str], ort_methods: list[str]) 
             out = os.path.join(tmp, f"{name}_{method}.onnx")
             _ort_quantize(path, out, "input", calib, method)
             row += f"{_ort_sqnr(path, out, 'input', test):>16.2f}"
+        # The same parameter choice, run by LiteRT: separates calibration from runtime arithmetic.
+        names = {t.name for t in m.subgraphs[0].tensors}
+        fixed = _qdq_params(os.path.join(tmp, f"{name}_MinMax.onnx"), names)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            q = quantize_model(tfl, "int8", calibration=calib, fixed_ranges=fixed)
+        got = run_litert(q, [{x.name: t.transpose(0, 2, 3, 1)} for t in test])
+        row += f"{sqnr(ref, got):>30.2f}"
         print(row, flush=True)
 
 
@@ -164,6 +192,10 @@ def bench_speed(samples: int, size: int) -> None:
 
 
 def main() -> None:
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(3)  # its graph-cleanup warnings drown the tables
+    logging.getLogger().setLevel(logging.ERROR)  # "consider pre-processing" notes
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer models and observers, smaller speed run")
     ap.add_argument("--skip-speed", action="store_true")

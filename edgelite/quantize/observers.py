@@ -5,8 +5,8 @@ histogram observers (percentile, entropy, MSE) then see them a second time, fill
 fixed histogram over that range, and pick a clipping range from it:
 
 * ``minmax``: the extreme values (TFLite's default).
-* ``moving_average``: per-sample minimum and maximum, averaged with a small weight for
-  each new sample (robust to one odd sample).
+* ``moving_average``: per-sample minimum and maximum, averaged (a plain mean over the
+  first ``1/constant`` samples, then exponentially), robust to one odd sample.
 * ``percentile``: drop the given percentile of outliers at each end.
 * ``entropy``: TensorRT's method: the clipping threshold whose quantized histogram
   has the smallest KL divergence from the original one (exact zeros left out of the
@@ -75,7 +75,7 @@ class MinMaxObserver(Observer):
 
 
 class MovingAverageObserver(Observer):
-    """Exponential moving average of per-sample minimum and maximum."""
+    """Moving average of per-sample minimum and maximum (mean first, then exponential)."""
 
     def __init__(self, constant: float = 0.01) -> None:
         super().__init__()
@@ -85,11 +85,11 @@ class MovingAverageObserver(Observer):
 
     def _update(self, lo: float, hi: float) -> None:
         super()._update(lo, hi)
-        if self.count == 0:
-            self.avg_min, self.avg_max = lo, hi
-        else:
-            self.avg_min += self.constant * (lo - self.avg_min)
-            self.avg_max += self.constant * (hi - self.avg_max)
+        # Plain mean while fewer than 1/constant samples were seen (so the first sample
+        # does not dominate a short calibration run), exponential average after.
+        weight = max(self.constant, 1.0 / (self.count + 1))
+        self.avg_min += weight * (lo - self.avg_min)
+        self.avg_max += weight * (hi - self.avg_max)
 
     def range(self) -> tuple[float, float]:
         super().range()

@@ -24,8 +24,13 @@ def test_minmax_by_hand():
 
 
 def test_moving_average_by_hand():
-    lo, hi = _fill("moving_average", [np.array([0.0, 10.0]), np.array([0.0, 20.0])], moving_average_constant=0.5)
-    assert (lo, hi) == (0.0, 15.0)
+    batches = [np.array([0.0, 10.0]), np.array([-2.0, 20.0]), np.array([0.0, 40.0])]
+    # constant 0.5: mean of the first two (weights 1, 1/2), then 0.5 per sample.
+    lo, hi = _fill("moving_average", batches, moving_average_constant=0.5)
+    assert (lo, hi) == (-0.5, 27.5)
+    # constant 0.01: the plain mean of all three.
+    lo, hi = _fill("moving_average", batches, moving_average_constant=0.01)
+    assert lo == pytest.approx(-2 / 3) and hi == pytest.approx(70 / 3)
 
 
 def test_nonfinite_values_ignored():
