@@ -22,10 +22,11 @@ OP_MODULES: tuple[str, ...] = (
     "normalization",
     "custom",
     "movement_ext",
+    "quant_ops",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
-SUPPORT_MODULES: tuple[str, ...] = ("registry", "layout_rules", "common")
+SUPPORT_MODULES: tuple[str, ...] = ("registry", "layout_rules", "common", "builders")
 
 _loaded = False
 
