@@ -136,12 +136,15 @@ def run_edgelite(spec: Spec, feeds: list[np.ndarray], use_jit: bool = False, ker
             arrays.append(np.asarray(t.data, dtype=t.dtype).reshape(t.shape))
         else:
             arrays.append(np.ascontiguousarray(next(it), dtype=t.dtype).reshape(t.shape))
-    outs = [np.empty(s, dtype=o.dtype) for s, o in zip(ctx.output_shapes, ctx.outputs)]
+    # a dynamic output (shape known only at eval) is returned by eval as {index: array}
+    outs = [None if s is None else np.empty(s, dtype=o.dtype) for s, o in zip(ctx.output_shapes, ctx.outputs)]
     fn = k.eval
     if use_jit:
         assert type(k).eval_jit is not None, f"{type(k).__name__} has no eval_jit"
         fn = k.eval_jit
-    fn(params, arrays, outs)
+    dynamic = fn(params, arrays, outs)
+    for i, a in (dynamic or {}).items():
+        outs[i] = a
     return outs
 
 
