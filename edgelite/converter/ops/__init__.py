@@ -21,6 +21,7 @@ OP_MODULES: tuple[str, ...] = (
     "resize",
     "normalization",
     "custom",
+    "cast_like",
     "movement_ext",
     "quant_ops",
 )

@@ -96,6 +96,11 @@ class Where(Elementwise, OpConverter):
 
 @register("Cast")
 class Cast(Elementwise, OpConverter):
+    def check(self, node):
+        from edgelite.converter.ops.cast_like import unsupported_cast
+
+        return unsupported_cast(node)
+
     def lower(self, node, out):
         from edgelite.converter.lower import _tensor_type
         from edgelite.schema.fb.CastOptions import CastOptionsT

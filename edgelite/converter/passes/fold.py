@@ -120,6 +120,8 @@ def fold_constants(g: Graph) -> bool:
     """Evaluate nodes whose inputs are all constant; return True when anything folded."""
     changed = False
     for node in list(g.nodes):
+        if _castlike_to_cast(node):  # then it folds like any Cast when its input is constant
+            changed = True
         if node.op_type == "Shape" and node.inputs[0] is not None and node.inputs[0].shape is not None:
             shape = np.array(node.inputs[0].shape, np.int64)
             start, end = node.attrs.get("start", 0), node.attrs.get("end", None)
@@ -147,6 +149,19 @@ def fold_constants(g: Graph) -> bool:
         _make_const(g, node, _evaluate(g, node))
         changed = True
     return changed
+
+
+def _castlike_to_cast(node: Node) -> bool:
+    """``CastLike(x, like)`` reads only the dtype of ``like``: once known, it is ``Cast(x, to=...)``."""
+    like = node.input(1)
+    if node.op_type != "CastLike" or node.domain not in ("", "ai.onnx") or like is None or like.dtype is None:
+        return False
+    from onnx import helper
+
+    node.op_type = "Cast"
+    node.attrs = {**node.attrs, "to": int(helper.np_dtype_to_tensor_dtype(like.dtype))}
+    node.inputs = node.inputs[:1]
+    return True
 
 
 def _evaluate(g: Graph, node: Node) -> list[np.ndarray]:

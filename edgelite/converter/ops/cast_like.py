@@ -1,0 +1,93 @@
+"""CastLike, and the dtype check every cast shares.
+
+``CastLike(x, like)`` only reads the dtype of ``like``: the folding pass rewrites it
+to ``Cast(x, to=dtype(like))`` as soon as that dtype is known, so that a cast of a
+constant (the common case in ONNX function bodies: ``CastLike(alpha, X)``) folds
+away. The converter below lowers any CastLike left over to one ``CAST``.
+
+TFLite tensors cannot hold ONNX's float8 / float4 / int2 / int4 / uint2 / uint4 /
+bfloat16 types, and LiteRT's ``CAST`` kernel refuses ``UINT64`` and strings: such a
+cast is reported at conversion (``unsupported_cast``), never written.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.converter.ir import Node, Value
+    >>> x = Value("x", (2,), np.dtype("float32"))
+    >>> y = Value("y", (2,), np.dtype("uint64"))
+    >>> unsupported_cast(Node("Cast", "c", [x], [y]))
+    'cast to uint64 (LiteRT CAST supports no UINT64)'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.converter.ops.layout_rules import Elementwise
+from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
+
+# dtypes LiteRT's CAST kernel reads and writes (measured on ai-edge-litert 2.3: every pair works).
+_CASTABLE = {
+    np.dtype(t)
+    for t in (
+        np.float32,
+        np.float16,
+        np.float64,
+        np.int8,
+        np.uint8,
+        np.int16,
+        np.uint16,
+        np.int32,
+        np.uint32,
+        np.int64,
+        np.bool_,
+    )
+}
+
+
+def _describe(dtype) -> str:
+    return "an unknown dtype" if dtype is None else str(np.dtype(dtype))
+
+
+def unsupported_cast(node) -> str | None:
+    """Why ``node`` (Cast/CastLike) cannot become a TFLite ``CAST``, or None when it can."""
+    x, y = node.inputs[0], node.outputs[0]
+    for what, v in (("from", x), ("to", y)):
+        if v is None or v.dtype is None:
+            continue  # the static-shape check reports unknown dtypes with a better message
+        dt = np.dtype(v.dtype)
+        if dt == np.uint64:
+            return f"cast {what} uint64 (LiteRT CAST supports no UINT64)"
+        if dt not in _CASTABLE and (x.dtype is None or y.dtype is None or np.dtype(x.dtype) != np.dtype(y.dtype)):
+            return f"cast {what} {_describe(dt)} (no TFLite tensor type / CAST kernel for it)"
+    return None
+
+
+def emit_cast(out, x, y) -> None:
+    """``y = CAST(x)``, or a plain copy (RESHAPE) when the dtypes already agree."""
+    from edgelite.converter.lower import _tensor_type
+    from edgelite.schema.fb.CastOptions import CastOptionsT
+
+    if np.dtype(x.dtype) == np.dtype(y.dtype):
+        from edgelite.converter.ops.conv import reshape
+
+        reshape(out, x, y)
+        return
+    opts = CastOptionsT()
+    opts.inDataType, opts.outDataType = _tensor_type(x.dtype), _tensor_type(y.dtype)
+    out.emit("CAST", [x], [y], opts)
+
+
+@register("CastLike")
+class CastLike(Elementwise, OpConverter):
+    """``CAST`` to the dtype of input 1 (only its dtype is read, never its data)."""
+
+    def check(self, node):
+        return unsupported_cast(node)
+
+    def layout(self, node, perms, lp):
+        # Only input 0 flows to the output; input 1 contributes its dtype alone.
+        p = perms[0] if perms and perms[0] is not None else lp.identity(node.outputs[0])
+        return LayoutPlan([p, None], [p])
+
+    def lower(self, node, out):
+        emit_cast(out, node.inputs[0], node.outputs[0])
