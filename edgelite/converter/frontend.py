@@ -148,6 +148,11 @@ def import_onnx(proto, input_shapes: dict[str, tuple[int, ...]] | None = None) -
         v = env[vo.name]
         if v.dtype is None:
             v.dtype = _elem_dtype(vo.type.tensor_type.elem_type)
+        tt = vo.type.tensor_type
+        if v.shape is None and tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim):
+            # A declared output shape: the only static shape of ops whose shape depends on
+            # a runtime input (reduction axes fed at run time); the .tflite output is dynamic.
+            v.shape = tuple(int(d.dim_value) for d in tt.shape.dim)
         g.outputs.append(v)
     return g
 

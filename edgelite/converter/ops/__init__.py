@@ -27,7 +27,7 @@ OP_MODULES: tuple[str, ...] = (
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
-SUPPORT_MODULES: tuple[str, ...] = ("registry", "layout_rules", "common", "builders")
+SUPPORT_MODULES: tuple[str, ...] = ("registry", "layout_rules", "common", "builders", "emit")
 
 _loaded = False
 

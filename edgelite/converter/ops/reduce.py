@@ -11,38 +11,162 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ops.common import i32
+from edgelite.converter.ops.emit import Emitter, _options
 from edgelite.converter.ops.layout_rules import AxisOp, physical_axis
 from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
 from edgelite.converter.passes.layout import identity
 
+# ONNX reduction -> (elementwise op before, TFLite reduction, elementwise op after)
 _REDUCE = {
-    "ReduceMean": "MEAN",
-    "ReduceSum": "SUM",
-    "ReduceMax": "REDUCE_MAX",
-    "ReduceMin": "REDUCE_MIN",
-    "ReduceProd": "REDUCE_PROD",
+    "ReduceMean": (None, "MEAN", None),
+    "ReduceSum": (None, "SUM", None),
+    "ReduceMax": (None, "REDUCE_MAX", None),
+    "ReduceMin": (None, "REDUCE_MIN", None),
+    "ReduceProd": (None, "REDUCE_PROD", None),
+    "ReduceSumSquare": ("SQUARE", "SUM", None),
+    "ReduceL1": ("ABS", "SUM", None),
+    "ReduceL2": ("SQUARE", "SUM", "SQRT"),
+    "ReduceLogSum": (None, "SUM", "LOG"),
+    "ReduceLogSumExp": ("EXP", "SUM", "LOG"),
+}
+# max/min of booleans: any/all
+_BOOL_REDUCE = {"REDUCE_MAX": "REDUCE_ANY", "REDUCE_MIN": "REDUCE_ALL"}
+_F, _I32, _I64 = np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.int64)
+_DTYPES = {
+    "MEAN": (_F,),
+    "SUM": (_F, _I32, _I64),
+    "REDUCE_PROD": (_F, _I32, _I64),
+    "REDUCE_MAX": (_F, _I32, _I64, np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.bool_)),
+    "REDUCE_MIN": (_F, _I32, _I64, np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.bool_)),
 }
 
 
+def _axes_source(node):
+    """('static', axes or None for 'reduce nothing') or ('runtime', None), before layout.
+
+    Axes come from the ``axes`` attribute (older opsets, or moved there by
+    ``canonicalize``), a constant input 1, or a runtime input 1 (opset 13+ ReduceSum,
+    18+ others). An empty list reduces every axis unless ``noop_with_empty_axes``.
+    """
+    ax = node.input(1)
+    if ax is not None and not ax.is_constant and tuple(ax.shape or ()) != (0,):
+        return "runtime", None
+    if ax is not None:
+        axes = [] if not ax.is_constant else [int(a) for a in np.asarray(ax.data).ravel()]
+    else:
+        axes = list(node.attrs.get("axes") or [])
+    if not axes:
+        rank = len(node.inputs[0].shape)
+        axes = None if node.attrs.get("noop_with_empty_axes", 0) else list(range(rank))
+    return "static", axes
+
+
+def _empty_value(op_type, dtype):
+    """What an ONNX reduction over no elements gives (ONNX reference semantics)."""
+    if dtype.kind == "b":
+        return op_type == "ReduceMin"
+    big = np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+    return {
+        "ReduceMax": -big if dtype.kind == "f" else np.iinfo(dtype).min,
+        "ReduceMin": big,
+        "ReduceProd": 1,
+        "ReduceMean": np.nan,
+        "ReduceLogSum": -np.inf,
+        "ReduceLogSumExp": -np.inf,
+    }.get(op_type, 0)
+
+
+def _pre(e, op, x, y=None):
+    # x * x rather than SQUARE: LiteRT's SQUARE is float-only.
+    return e.mul(x, x, y=y) if op == "SQUARE" else e.unary(op, x, y=y)
+
+
 @register(*_REDUCE)
-class Reduce(AxisOp, OpConverter):
-    reduces = True
-    default_axes_all = True
+class Reduce(OpConverter):
+    """All ONNX reductions: an optional elementwise op, one TFLite reduction, an optional
+    elementwise op (``ReduceLogSumExp`` subtracts the maximum first so ``EXP`` cannot
+    overflow). Axes fed at run time go to the TFLite op as a runtime axis tensor (LiteRT
+    then sizes the output at run time)."""
 
     def check(self, node):
-        if len(node.inputs) > 1:
-            return "reduction axes must be constant"
-        if node.attrs.get("noop_with_empty_axes", 0) and not node.attrs.get("axes"):
-            return "noop_with_empty_axes=1 without axes"
+        x, y = node.inputs[0], node.outputs[0]
+        if x.dtype is None or x.shape is None:
+            return "input without a static shape/dtype"
+        if x.dtype not in _DTYPES[_REDUCE[node.op_type][1]]:
+            return f"{x.dtype} input (TFLite has no {_REDUCE[node.op_type][1]} kernel for it)"
+        if 0 in tuple(x.shape) and y.shape is None:
+            return "reduction over an empty tensor without a known output shape"
+        mode, _ = _axes_source(node)
+        if mode == "runtime" and (y.shape is None or node.inputs[1].dtype.kind != "i"):
+            return "runtime axes need an output shape declared in the model"
         return None
 
-    def lower(self, node, out):
-        from edgelite.schema.fb.ReducerOptions import ReducerOptionsT
+    def layout(self, node, perms, lp):
+        from edgelite.converter.ops.layout_rules import drop_axes
 
-        o = ReducerOptionsT()
-        o.keepDims = bool(node.attrs.get("keepdims", 1))
-        axes = out.const(i32(node.attrs["axes"]), node.name + "_axes")
-        out.emit(_REDUCE[node.op_type], [node.inputs[0], axes], node.outputs, o)
+        mode, axes = _axes_source(node)
+        if mode == "runtime" or 0 in tuple(node.inputs[0].shape):
+            node.attrs["_runtime_axes"] = True
+            return LayoutPlan([lp.identity(v) for v in node.inputs], [lp.identity(node.outputs[0])])
+        p = perms[0] or lp.identity(node.inputs[0])
+        node.attrs["_axes"] = None if axes is None else sorted({physical_axis(a, p) for a in axes})
+        keep = bool(node.attrs.get("keepdims", 1))
+        outp = p if keep or axes is None else drop_axes(p, axes)
+        return LayoutPlan([p] + [None] * (len(node.inputs) - 1), [outp])
+
+    def lower(self, node, out):
+        pre, op, post = _REDUCE[node.op_type]
+        x, y = node.inputs[0], node.outputs[0]
+        e = Emitter(out, node.name)
+        keep = bool(node.attrs.get("keepdims", 1))
+        if x.dtype.kind == "b":
+            op = _BOOL_REDUCE[op]
+        if 0 in tuple(x.shape):
+            # Nothing to reduce: every output element is the reduction's identity.
+            value = _empty_value(node.op_type, y.dtype)
+            dims = e.const(np.array(y.shape, np.int32), tag="dims")
+            out.emit("FILL", [dims, e.scalar(value, y.dtype)], [y], _options("FillOptions"))
+            return
+        if node.attrs.get("_runtime_axes"):
+            axes_v = e.cast(node.inputs[1], np.int32)
+            shift = None
+            if node.op_type == "ReduceLogSumExp":
+                # One maximum over the whole tensor keeps EXP finite (the reduced shape is unknown
+                # until run time, so a per-group maximum cannot be broadcast back).
+                shift = e.reduce("REDUCE_MAX", x, range(len(x.shape)), keep=True)
+                x = e.sub(x, shift)
+            if pre is not None:
+                x = _pre(e, pre, x)
+            r = e._tmp("reduced", y.shape, y.dtype, None if post or shift is not None else y)
+            out.emit(op, [x, axes_v], [r], _options("ReducerOptions", keepDims=keep))
+            if post is not None:
+                r = e.unary(post, r, y=None if shift is not None else y)
+            if shift is not None:
+                e.add(r, e.reshape(shift, [1] * len(y.shape)), y=y)
+            return
+        axes = node.attrs["_axes"]
+        if axes is None:  # noop_with_empty_axes: only the elementwise parts
+            if node.op_type in ("ReduceLogSumExp",):
+                e.reshape(x, None, y=y)  # log(exp(x)) == x
+                return
+            if pre is not None:
+                x = _pre(e, pre, x, y=None if post else y)
+            if post is not None:
+                x = e.unary(post, x, y=y)
+            if pre is None and post is None:
+                e.reshape(x, None, y=y)
+            return
+        if node.op_type == "ReduceLogSumExp":
+            m = e.reduce("REDUCE_MAX", x, axes, keep=True)
+            s = e.reduce("SUM", e.unary("EXP", e.sub(x, m)), axes, keep=keep)
+            e.add(e.unary("LOG", s), e.reshape(m, s.shape), y=y)
+            return
+        if pre is not None:
+            x = _pre(e, pre, x)
+        if post is None:
+            e.reduce(op, x, axes, keep, y=y)
+        else:
+            e.unary(post, e.reduce(op, x, axes, keep), y=y)
 
 
 @register("ArgMax", "ArgMin")
@@ -59,8 +183,9 @@ class ArgMax(AxisOp, OpConverter):
         return LayoutPlan([p], [outp])
 
     def check(self, node):
-        if node.attrs.get("select_last_index", 0):
-            return "select_last_index=1"
+        x = node.inputs[0]
+        if x.dtype is not None and x.dtype not in (_F, _I32, _I64, np.dtype(np.int8), np.dtype(np.uint8)):
+            return f"{x.dtype} input"
         return None
 
     def lower(self, node, out):
@@ -74,13 +199,19 @@ class ArgMax(AxisOp, OpConverter):
         o = ArgMaxOptionsT() if node.op_type == "ArgMax" else ArgMinOptionsT()
         o.outputType = _tensor_type(y.dtype)
         dropped = tuple(d for i, d in enumerate(x.shape) if i != axis)
-        mid = y if tuple(y.shape) == dropped else out.tmp(node.name + "_dropped", dropped, y.dtype)
-        out.emit(
-            "ARG_MAX" if node.op_type == "ArgMax" else "ARG_MIN",
-            [x, out.const(np.array([axis], np.int32), node.name + "_axis")],
-            [mid],
-            o,
-        )
+        last = bool(node.attrs.get("select_last_index", 0))
+        mid = y if tuple(y.shape) == dropped and not last else out.tmp(node.name + "_dropped", dropped, y.dtype)
+        axis_c = out.const(np.array([axis], np.int32), node.name + "_axis")
+        if last:
+            # The last extreme is the first one of the reversed tensor: n - 1 - index there.
+            e = Emitter(out, node.name)
+            rev = e._tmp("reversed", x.shape, x.dtype, None)
+            out.emit("REVERSE_V2", [x, axis_c], [rev], _options("ReverseV2Options"))
+            x = rev
+        out.emit("ARG_MAX" if node.op_type == "ArgMax" else "ARG_MIN", [x, axis_c], [mid], o)
+        if last:
+            n1 = e.scalar(x.shape[axis] - 1, y.dtype)
+            mid = e.sub(n1, mid, y=y if tuple(y.shape) == dropped else None)
         if mid is not y:
             reshape(out, mid, y)
 
