@@ -24,6 +24,7 @@ OP_MODULES: tuple[str, ...] = (
     "cast_like",
     "movement_ext",
     "quant_ops",
+    "resize_ext",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
