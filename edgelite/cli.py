@@ -22,9 +22,10 @@ def _subcommand_modules():
     from edgelite.converter import cli_convert
     from edgelite.interpreter import cli_benchmark, cli_run
     from edgelite.quantize import cli_quantize, cli_report
+    from edgelite import quickstart
     from edgelite.schema import cli_inspect
 
-    return [cli_convert, cli_quantize, cli_report, cli_inspect, cli_run, cli_benchmark]
+    return [quickstart, cli_convert, cli_quantize, cli_report, cli_inspect, cli_run, cli_benchmark]
 
 
 def build_parser() -> argparse.ArgumentParser:
