@@ -25,6 +25,7 @@ OP_MODULES: tuple[str, ...] = (
     "movement_ext",
     "quant_ops",
     "resize_ext",
+    "indexing",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
