@@ -26,6 +26,7 @@ OP_MODULES: tuple[str, ...] = (
     "quant_ops",
     "resize_ext",
     "indexing",
+    "norm_ext",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).

@@ -25,25 +25,32 @@ def _binary(out, op, a, b, shape, dtype, name, y=None):
     return y
 
 
-def _mean(out, x, axes, name):
+def _mean(out, x, axes, name, y=None):
     from edgelite.schema.fb.ReducerOptions import ReducerOptionsT
 
     o = ReducerOptionsT()
     o.keepDims = True
     shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
-    y = out.tmp(name, shape, x.dtype)
+    y = y if y is not None else out.tmp(name, shape, x.dtype)
     out.emit("MEAN", [x, out.const(i32(axes), name + "_axes")], [y], o)
     return y
 
 
+def _float32_only(node):
+    x = node.inputs[0]
+    if x.dtype is not None and x.dtype != np.dtype(np.float32):
+        return f"{x.dtype} input (float32 only)"
+    return None
+
+
 @register("LayerNormalization", "RMSNormalization")
 class LayerNorm(OpConverter):
-    max_outputs = 1
+    max_outputs = 3  # LayerNormalization's Mean and InvStdDev; RMSNormalization has one output
 
     def check(self, node):
-        if node.input(1) is None or not node.inputs[1].is_constant:
-            return "scale must be constant"
-        return None
+        if node.input(1) is None:
+            return "no scale input"
+        return _float32_only(node)
 
     def lower(self, node, out):
         x = node.inputs[0]
@@ -54,10 +61,9 @@ class LayerNorm(OpConverter):
 
 @register("InstanceNormalization")
 class InstanceNorm(ChannelsLast, OpConverter):
+    # Scale and bias are [C]: they broadcast over the channels-last data as they are.
     def check(self, node):
-        if not (node.inputs[1].is_constant and node.inputs[2].is_constant):
-            return "scale and bias must be constant"
-        return None
+        return _float32_only(node)
 
     def lower(self, node, out):
         normalize(out, node, list(range(1, len(node.inputs[0].shape) - 1)), rms=False)
@@ -69,8 +75,10 @@ def normalize(out, node, axes, rms):
     eps = np.array(node.attrs.get("epsilon", 1e-5), x.dtype)
     n = node.name
     scale, bias = node.inputs[1], node.input(2)
+    # LayerNormalization's optional Mean and InvStdDev outputs
+    extra = node.outputs[1:] if node.op_type == "LayerNormalization" else []
     if not rms:
-        mean = _mean(out, x, axes, n + "_mean")
+        mean = _mean(out, x, axes, n + "_mean", extra[0] if extra else None)
         sq = out.tmp(n + "_sqdiff", x.shape, x.dtype)
         out.emit("SQUARED_DIFFERENCE", [x, mean], [sq])
         var = _mean(out, sq, axes, n + "_var")
@@ -80,7 +88,7 @@ def normalize(out, node, axes, rms):
         var = _mean(out, sq, axes, n + "_meansq")
         centered = x
     ve = _binary(out, "ADD", var, out.const(eps, n + "_eps"), var.shape, x.dtype, n + "_var_eps")
-    rs = out.tmp(n + "_rsqrt", var.shape, x.dtype)
+    rs = extra[1] if len(extra) > 1 else out.tmp(n + "_rsqrt", var.shape, x.dtype)
     out.emit("RSQRT", [ve], [rs])
     normed = _binary(out, "MUL", centered, rs, x.shape, x.dtype, n + "_normed")
     last = bias is None
