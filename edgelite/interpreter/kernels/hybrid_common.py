@@ -1,0 +1,224 @@
+"""Shared pieces of the hybrid (dynamic-range) kernels: float32 activations, int8
+constant weights, float32 output.
+
+LiteRT runs such an operator by quantizing its float input *on every call*, one
+scale per batch row, multiplying in integers and scaling the int32 accumulators back
+to float. Two input quantizers exist (``tensor_utils`` in LiteRT's sources):
+
+* symmetric: ``range = max(|min|, |max|)``, ``scale = range / 127``,
+  ``q = clamp(round(x * (127 / range)), -127, 127)`` (all float32, ties away from
+  zero); a zero row gives zeros and scale 1;
+* asymmetric: the real range ``[min(0, lo), max(0, hi)]`` is mapped onto
+  ``[-128, 127]`` in double precision; the zero point is taken from whichever end has
+  the smaller error and rounded, the scale is stored as float32, and
+  ``q = clamp(zp + round(x * (1 / scale)), -128, 127)``. A constant-zero
+  row gives zeros, scale 1, zero point 0. The integer sums are then corrected by
+  ``row_sum(w) * zp``.
+
+Which one an operator uses is part of its semantics (FULLY_CONNECTED and
+BATCH_MATMUL: the ``asymmetric_quantize_inputs`` option; CONV_2D: asymmetric when the
+filter has several distinct per-channel scales; DEPTHWISE_CONV_2D and TRANSPOSE_CONV:
+always asymmetric). The functions here are the numpy forms; every result is exact
+(the integer parts are computed exactly, the float parts in LiteRT's float32 order).
+
+Rounding of ``x * inv`` follows the x86 ``ai-edge-litert`` wheel, whose quantizers are
+the NEON ones compiled through a NEON-to-SSE translation (measured on fixtures: one
+input value landing on an exact float32 tie after ``zp + x * inv`` decided it): the
+first ``n & ~7`` values of a row are rounded in the vector loop as
+``trunc(p + copysign(0.5, p))`` with a float32 add, the tail with C ``round``; the
+asymmetric zero point is added *after* rounding, and its ``1 / scale`` is a double
+division stored as float32.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.interpreter.kernels.hybrid_common import quantize_rows_symmetric
+    >>> q, s = quantize_rows_symmetric(np.array([[0.5, -1.0, 0.25]], np.float32))
+    >>> q.tolist(), float(s[0]) == np.float32(1.0) / np.float32(127)
+    ([[64, -127, 32]], True)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.interpreter.kernels import int_gemm
+
+F32 = np.float32
+I8 = np.int8
+
+
+def round_half_away(v: np.ndarray) -> np.ndarray:
+    """C's ``round`` (ties away from zero) of float values, as float64.
+
+    The ``+ 0.5`` is done in float64 so it never rounds (float32 would turn
+    0.49999997 into 1).
+    """
+    v = np.asarray(v, np.float64)
+    return np.copysign(np.floor(np.abs(v) + 0.5), v)
+
+
+def _round_vector_lanes(prod: np.ndarray) -> np.ndarray:
+    """The vector loop's rounding: ``trunc(p + (p < 0 ? -0.5 : 0.5))`` with a float32 add."""
+    half = np.where(prod < 0, F32(-0.5), F32(0.5)).astype(F32)
+    return np.trunc((prod + half).astype(F32)).astype(np.float64)
+
+
+def _round_split(prod: np.ndarray) -> np.ndarray:
+    """Round float32 products ``(rows, n)`` as the wheel's quantizers do: the first
+    ``n & ~7`` columns in the vector loop, the tail with C ``round``."""
+    n = prod.shape[1]
+    vec = n & ~7
+    out = np.empty(prod.shape, np.float64)
+    out[:, :vec] = _round_vector_lanes(prod[:, :vec])
+    out[:, vec:] = round_half_away(prod[:, vec:])
+    return out
+
+
+def quantize_rows_symmetric(x2d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 quantization of each row of a float32 ``(rows, n)`` array.
+
+    Returns:
+        ``(q, scale)``: int8 ``(rows, n)`` and float32 ``(rows,)``.
+    """
+    x = np.asarray(x2d, F32)
+    rows = x.shape[0]
+    if x.shape[1] == 0:
+        return np.zeros(x.shape, I8), np.ones(rows, F32)
+    rng = np.maximum(np.abs(x.min(axis=1)), np.abs(x.max(axis=1))).astype(F32)
+    zero = rng == 0
+    safe = np.where(zero, F32(1), rng)
+    scale = np.where(zero, F32(1), safe / F32(127)).astype(F32)
+    inv = (F32(127) / safe).astype(F32)
+    prod = (x * inv[:, None]).astype(F32)
+    q = np.clip(_round_split(prod), -127, 127).astype(I8)
+    q[zero] = 0
+    return q, scale
+
+
+def asymmetric_params(lo: float, hi: float) -> tuple[np.float32, int]:
+    """``(scale, zero_point)`` of LiteRT's asymmetric quantizer for one row's min/max."""
+    rmin = float(min(F32(0), F32(lo)))
+    rmax = float(max(F32(0), F32(hi)))
+    if rmin == rmax:
+        return F32(1), 0
+    scale = (rmax - rmin) / 255.0
+    zp_min = -128.0 - rmin / scale
+    zp_max = 127.0 - rmax / scale
+    err_min = 128.0 + abs(rmin / scale)
+    err_max = 127.0 + abs(rmax / scale)
+    zpd = zp_min if err_min < err_max else zp_max
+    if zpd <= -128.0:
+        zp = -128
+    elif zpd >= 127.0:
+        zp = 127
+    else:
+        zp = int(round_half_away(zpd))
+    return F32(scale), zp
+
+
+def quantize_rows_asymmetric(x2d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Asymmetric int8 quantization of each row of a float32 ``(rows, n)`` array.
+
+    Returns:
+        ``(q, scale, zero_point)``: int8 ``(rows, n)``, float32 ``(rows,)``, int32 ``(rows,)``.
+    """
+    x = np.asarray(x2d, F32)
+    rows = x.shape[0]
+    scales = np.ones(rows, F32)
+    zps = np.zeros(rows, np.int32)
+    q = np.zeros(x.shape, I8)
+    if x.shape[1] == 0:
+        return q, scales, zps
+    mins, maxs = x.min(axis=1), x.max(axis=1)
+    for r in range(rows):
+        s, z = asymmetric_params(mins[r], maxs[r])
+        scales[r], zps[r] = s, z
+        if min(F32(0), mins[r]) == max(F32(0), maxs[r]):
+            continue  # an all-zero row stays zeros
+        inv = F32(1.0 / float(s))  # double division, stored as float
+        prod = (x[r : r + 1] * inv).astype(F32)
+        q[r] = np.clip(_round_split(prod)[0] + z, -128, 127).astype(I8)
+    return q, scales, zps
+
+
+def quantize_rows(x2d: np.ndarray, asymmetric: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Either quantizer; the symmetric one reports zero points of 0."""
+    if asymmetric:
+        return quantize_rows_asymmetric(x2d)
+    q, s = quantize_rows_symmetric(x2d)
+    return q, s, np.zeros(q.shape[0], np.int32)
+
+
+def int_matmul(a_i8: np.ndarray, b_t_f32: np.ndarray, chunk: int) -> np.ndarray:
+    """Exact ``a @ b`` for int8 ``a (M, K)`` and a float32 ``b (K, N)`` holding int8 values.
+
+    Returns int64 ``(M, N)``.
+    """
+    acc = int_gemm.matmul_f32_chunked(a_i8.astype(F32), b_t_f32, chunk)
+    return np.asarray(acc).astype(np.int64)
+
+
+def scale_accumulators(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.ndarray | None) -> np.ndarray:
+    """``float32(acc) * scale`` with ``scale = row_scale[m] (* col_scale[n])`` in float32.
+
+    ``acc`` is an int64 ``(M, N)`` array of int32 values (LiteRT keeps them in int32).
+    """
+    acc32 = int_gemm_wrap32(acc).astype(F32)
+    if col_scale is None:
+        return (acc32 * row_scale.astype(F32)[:, None]).astype(F32)
+    s = (row_scale.astype(F32)[:, None] * col_scale.astype(F32)[None, :]).astype(F32)
+    return (acc32 * s).astype(F32)
+
+
+def int_gemm_wrap32(v: np.ndarray) -> np.ndarray:
+    """Two's-complement wrap of int64 values to int32 (the C accumulators' width)."""
+    return (((np.asarray(v, np.int64) + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)).astype(np.int64)
+
+
+def weight_scales(t, channels: int, axis_size: int | None = None) -> tuple[np.ndarray, bool]:
+    """Float32 weight scales broadcast to ``channels`` values, and whether they are per channel."""
+    s = np.asarray(t.quant.scale, F32).reshape(-1)
+    if s.size == 1:
+        return np.repeat(s, channels), False
+    if s.size != channels:
+        raise ValueError(f"{s.size} scales for {channels} channels")
+    return s.copy(), True
+
+
+def patches(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pad_top: int, pad_left: int,
+            out_h: int, out_w: int) -> np.ndarray:
+    """``(B, OH, OW, KH*KW, C)`` windows of an NHWC integer array, zeros outside it.
+
+    Callers pass values already centred on their zero point, so the zeros stand for
+    the padding LiteRT fills with the zero point.
+    """
+    b, h, w, c = x.shape
+    need_h = (out_h - 1) * sh + (kh - 1) * dh + 1
+    need_w = (out_w - 1) * sw + (kw - 1) * dw + 1
+    pad_b = max(0, need_h - h - pad_top)
+    pad_r = max(0, need_w - w - pad_left)
+    xp = np.pad(x, ((0, 0), (pad_top, pad_b), (pad_left, pad_r), (0, 0)))
+    taps = []
+    for i in range(kh):
+        for j in range(kw):
+            y0, x0 = i * dh, j * dw
+            taps.append(xp[:, y0 : y0 + (out_h - 1) * sh + 1 : sh, x0 : x0 + (out_w - 1) * sw + 1 : sw, :])
+    return np.stack(taps, axis=3)
+
+
+def quantize_batches(x: np.ndarray, asymmetric: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Quantize each batch (leading index) of ``x`` as one row; returns int16 values
+    centred on their zero point, the float32 scales and the int32 zero points."""
+    n = x.shape[0]
+    q, s, zp = quantize_rows(x.reshape(n, -1), asymmetric)
+    centred = q.astype(np.int16).reshape(x.shape) - zp.astype(np.int16).reshape((n,) + (1,) * (x.ndim - 1))
+    return centred, s, zp
+
+
+def float_epilogue(res: np.ndarray, bias: np.ndarray | None, lo: float, hi: float) -> np.ndarray:
+    """``clamp(res + bias, lo, hi)`` in place on a float32 array (bias on the last axis)."""
+    if bias is not None:
+        res += bias
+    if lo != -np.inf or hi != np.inf:
+        np.clip(res, lo, hi, out=res)
+    return res

@@ -1,0 +1,105 @@
+"""Hybrid DEPTHWISE_CONV_2D: float32 input and output, int8 constant filter
+(per-tensor or per-channel scales on dim 3), float32 bias.
+
+LiteRT (``depthwise_conv.cc`` ``EvalHybridPerChannel``) always quantizes each batch
+of the input *asymmetrically* (``hybrid_common``), then for output channel
+``oc = ic * depth_multiplier + m``::
+
+    acc = sum_{i, j} w[0, i, j, oc] * (q[b, y*sh + i*dh - pt, x*sw + j*dw - pl, ic] - zp[b])
+    out = float32(acc) * (w_scale[oc] * s[b]) + bias[oc]
+
+(taps outside the input are skipped), then the fused float activation.
+
+Example:
+    >>> from edgelite.interpreter.kernels.base import kernels_for
+    >>> any(type(k).__name__ == "DepthwiseConv2DHybrid" for k in kernels_for("DEPTHWISE_CONV_2D"))
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgelite.interpreter.kernels import hybrid_common as hc
+from edgelite.interpreter.kernels.base import Kernel, OpContext, register
+from edgelite.interpreter.kernels.conv_geometry import activation_range, window_geometry
+from edgelite.interpreter.kernels.hybrid_fully_connected import is_hybrid
+
+
+@dataclass(frozen=True)
+class DepthwiseHybridParams:
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    pad_top: int
+    pad_left: int
+    out_h: int
+    out_w: int
+    mult: int
+    w: np.ndarray  # (KH, KW, OC) int64
+    w_scale: np.ndarray  # (OC,) float32
+    bias: np.ndarray | None
+    lo: float
+    hi: float
+
+
+@register("DEPTHWISE_CONV_2D")
+class DepthwiseConv2DHybrid(Kernel):
+    """float32 activations, int8 filter (dynamic-range quantized model), float32 bias."""
+
+    def accepts(self, ctx: OpContext) -> bool:
+        b = ctx.optional_input(2)
+        return is_hybrid(ctx) and (b is None or np.dtype(b.dtype) == hc.F32)
+
+    def prepare(self, ctx: OpContext) -> DepthwiseHybridParams:
+        x, w = ctx.input(0), ctx.input(1)
+        o = ctx.options
+        if x.shape is None or len(x.shape) != 4 or w.shape is None or len(w.shape) != 4 or w.shape[0] != 1:
+            raise ctx.fail("input and filter must be 4-D (NHWC, 1HWO)")
+        b, h, wd, c = x.shape
+        _, kh, kw, oc = w.shape
+        if oc % c != 0:
+            raise ctx.fail(f"filter has {oc} channels, not a multiple of the {c} input channels")
+        padding = o.padding if o is not None else 0
+        sh, sw = (o.strideH, o.strideW) if o is not None else (1, 1)
+        dh, dw = (o.dilationHFactor, o.dilationWFactor) if o is not None else (1, 1)
+        act = o.fusedActivationFunction if o is not None else 0
+        gy = window_geometry(h, kh, sh, dh, padding)
+        gx = window_geometry(wd, kw, sw, dw, padding)
+        if gy.out_size <= 0 or gx.out_size <= 0:
+            raise ctx.fail(f"filter {kh}x{kw} does not fit input {h}x{wd}")
+        ctx.set_output_shape(0, (b, gy.out_size, gx.out_size, oc))
+        lo, hi = activation_range(act, ctx.op_name, strict=False)
+        try:
+            scales, _ = hc.weight_scales(w, oc)
+        except ValueError as e:
+            raise ctx.fail(f"filter: {e}") from None
+        bias_t = ctx.optional_input(2)
+        bias = None
+        if bias_t is not None:
+            if bias_t.data is None or bias_t.size != oc:
+                raise ctx.fail(f"bias must be a constant of {oc} values")
+            bias = np.ascontiguousarray(bias_t.data, np.float32).reshape(oc)
+        return DepthwiseHybridParams(
+            kh=kh, kw=kw, sh=sh, sw=sw, dh=dh, dw=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
+            out_h=gy.out_size, out_w=gx.out_size, mult=oc // c,
+            w=np.asarray(w.data, np.int8).reshape(kh, kw, oc).astype(np.int64), w_scale=scales, bias=bias,
+            lo=float(lo), hi=float(hi),
+        )
+
+    def eval(self, p: DepthwiseHybridParams, inputs, outputs) -> None:
+        x = inputs[0]
+        centred, s, _ = hc.quantize_batches(x, True)
+        if p.mult > 1:
+            centred = np.repeat(centred, p.mult, axis=3)
+        pat = hc.patches(centred, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left, p.out_h, p.out_w)
+        acc = np.einsum("bhwtc,tc->bhwc", pat.astype(np.int64), p.w.reshape(p.kh * p.kw, -1))
+        acc = hc.int_gemm_wrap32(acc).astype(np.float32)
+        scale = (p.w_scale[None, :] * s[:, None]).astype(np.float32)  # (B, OC)
+        res = (acc * scale[:, None, None, :]).astype(np.float32)
+        outputs[0][...] = hc.float_epilogue(res, p.bias, p.lo, p.hi)
