@@ -27,6 +27,7 @@ OP_MODULES: tuple[str, ...] = (
     "resize_ext",
     "indexing",
     "norm_ext",
+    "spatial_ext",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).

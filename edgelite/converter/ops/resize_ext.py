@@ -150,9 +150,19 @@ class ResizeGeneral(_Resize):
     """TFLite resize ops where they are exact (``resize.py``), otherwise per-axis GATHER / BATCH_MATMUL."""
 
     def _base_ok(self, node) -> bool:
+        """Decided once, in ``check`` (logical shapes), and remembered for layout/lower."""
+        if "_builtin" not in node.attrs:
+            node.attrs["_builtin"] = self._decide(node)
+        return node.attrs["_builtin"]
+
+    def _decide(self, node) -> bool:
         scales = node.input(2) if node.op_type == "Resize" else node.input(1)
         if scales is not None and not scales.is_constant and int(np.prod(scales.shape or (1,))) > 0:
             return False  # TFLite resizes by out/in, ONNX by the given scale
+        y = node.outputs[0]
+        cm = node.attrs.get("coordinate_transformation_mode", "half_pixel")
+        if cm == "pytorch_half_pixel" and y.shape is not None and 1 in tuple(y.shape[2:]):
+            return False  # ONNX samples coordinate -0.5 for a length-1 output, TFLite the centre
         try:
             return super().check(node) is None
         except (KeyError, TypeError, ValueError, IndexError):
