@@ -78,6 +78,8 @@ class ConvQuantParams:
     chunk: int
     is_pointwise: bool
     num_threads: int
+    cols_buf: np.ndarray  # (M, K) GEMM input scratch, reused by every eval_jit call
+    acc_buf: np.ndarray  # (M, N) GEMM output scratch (used when one chunk covers K)
 
 
 def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) -> ConvQuantParams:
@@ -155,6 +157,8 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
         jit_sub, jit_pad = 0, in_zp
         chunk = int_gemm.chunk_for(128, 128)
     pointwise = kh == 1 and kw == 1 and sh == 1 and sw == 1 and gy.pad_before == 0 and gx.pad_before == 0
+    m_rows = b * gy.out_size * gx.out_size
+    k_depth = kh * kw * c
     return ConvQuantParams(
         batch=b, in_h=h, in_w=wd, in_c=c, kh=kh, kw=kw, out_h=gy.out_size, out_w=gx.out_size, out_c=n,
         stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
@@ -162,6 +166,8 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
         mode=mode, out_dtype=np.dtype(out.dtype),
         w_centered=w_centered, bias=bias, w_gemm_t=w_gemm_t, bias_jit=bias_jit,
         jit_sub=jit_sub, jit_pad=jit_pad, chunk=chunk, is_pointwise=pointwise, num_threads=ctx.num_threads,
+        cols_buf=np.empty((m_rows, k_depth), w_gemm_t.dtype),
+        acc_buf=np.empty((m_rows, n), w_gemm_t.dtype) if k_depth <= chunk else np.empty((0, 0), w_gemm_t.dtype),
     )
 
 
@@ -244,14 +250,16 @@ class _ConvQuantBase(Kernel):
         x = inputs[0]
         m = p.batch * p.out_h * p.out_w
         k = p.kh * p.kw * p.in_c
-        ftype = p.w_gemm_t.dtype
+        cols = p.cols_buf
         if p.is_pointwise and p.jit_sub == 0:
-            cols = x.reshape(m, k).astype(ftype)
+            np.copyto(cols, x.reshape(m, k))  # int8 -> float, no allocation
         else:
-            cols = np.empty((m, k), ftype)
             _im2col(x, p.kh, p.kw, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
                     p.out_h, p.out_w, p.jit_sub, p.jit_pad, cols)
-        acc = int_gemm.matmul_f32_chunked(cols, p.w_gemm_t, p.chunk)
+        if k <= p.chunk:
+            acc = np.matmul(cols, p.w_gemm_t, out=p.acc_buf)
+        else:
+            acc = int_gemm.matmul_f32_chunked(cols, p.w_gemm_t, p.chunk)
         int_gemm.requantize_rows_jit(acc, p.bias_jit, p.multiplier, p.shift, p.mode, p.out_zp,
                                      p.act_min, p.act_max, outputs[0].reshape(m, p.out_c))
 

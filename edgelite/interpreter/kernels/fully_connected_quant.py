@@ -34,7 +34,7 @@ from edgelite.interpreter import fixedpoint as fp
 from edgelite.interpreter.kernels import int_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.gemm import set_blas_threads
-from edgelite.interpreter.kernels.jit import set_num_threads
+from edgelite.interpreter.kernels.jit import njit, set_num_threads
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
 
@@ -59,6 +59,28 @@ class FullyConnectedQuantParams:
     jit_centre: bool  # subtract in_zp from the input before the GEMM (uint8)
     chunk: int
     num_threads: int
+    w_int: np.ndarray  # (N, K) int8 weights for the small-batch integer GEMV ((0, 0) when unused)
+    acc_buf: np.ndarray  # (M, N) int32 scratch of the GEMV
+
+
+# Below this many rows the whole product is a few matrix-vector products: an int8
+# Numba loop reading the 1-byte weights beats converting them to a float GEMM.
+GEMV_MAX_ROWS = 4
+
+
+@njit
+def _int8_gemv(x, w, acc):
+    """acc[m, n] = sum_k int32(w[n, k]) * int32(x[m, k]) (int8 operands, |K| < 2**17)."""
+    rows, depth = x.shape
+    units = w.shape[0]
+    for m in range(rows):
+        xr = x[m]
+        for n in range(units):
+            wr = w[n]
+            total = np.int32(0)
+            for k in range(depth):
+                total += np.int32(wr[k]) * np.int32(xr[k])
+            acc[m, n] = total
 
 
 def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
@@ -111,6 +133,8 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
     else:
         w_gemm_t = wdata.T.astype(np.float32)
         bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, int_gemm.chunk_for(128, 128)
+    # int8 x int8 with few rows: integer GEMV (|sum| < 2**31 for K < 2**17)
+    gemv = in_dtype == _INT8 and m <= GEMV_MAX_ROWS and k < (1 << 17)
     if wide:
         # Measured on ai-edge-litert 2.3: its 16x8 FULLY_CONNECTED rounds once
         # ((acc * q + 2**(30 - shift)) >> (31 - shift)), unlike its 16x8 conv kernels.
@@ -124,6 +148,8 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
         mode=mode, out_dtype=np.dtype(out.dtype), w_centered_t=np.ascontiguousarray(w_centered.T), bias=bias,
         w_gemm_t=np.ascontiguousarray(w_gemm_t), bias_jit=bias_jit, jit_centre=centre, chunk=chunk,
         num_threads=ctx.num_threads,
+        w_int=np.ascontiguousarray(wdata.astype(np.int8)) if gemv else np.empty((0, 0), np.int8),
+        acc_buf=np.empty((m, n), np.int32) if gemv else np.empty((0, 0), np.int32),
     )
 
 
@@ -161,6 +187,11 @@ class _FullyConnectedQuantBase(Kernel):
         set_num_threads(p.num_threads)
         set_blas_threads(p.num_threads)
         x2 = inputs[0].reshape(p.rows, p.depth)
+        if p.w_int.size:
+            _int8_gemv(x2, p.w_int, p.acc_buf)
+            int_gemm.requantize_rows_jit(p.acc_buf, p.bias_jit, p.multiplier, p.shift, p.mode, p.out_zp, p.act_min,
+                                         p.act_max, outputs[0].reshape(p.rows, p.units))
+            return
         if p.jit_centre:
             cols = x2.astype(np.float32)
             cols -= np.float32(p.in_zp)
