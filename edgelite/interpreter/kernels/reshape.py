@@ -64,7 +64,9 @@ class Reshape(ValueShapedKernel):
         if 1 in values and values[1].ndim == 1:
             requested = values[1].tolist()
         else:
-            requested = list(option(static.options, "newShape", []) or [])
+            # Vector options arrive as numpy arrays from the generated code: no truthiness.
+            new_shape = option(static.options, "newShape", None)
+            requested = [] if new_shape is None else [int(d) for d in new_shape]
         if requested == [0] and size == 1:
             requested = []
         return None, [infer_shape(static, requested, size)]
@@ -82,7 +84,8 @@ class Squeeze(Kernel):
 
     def prepare(self, ctx: OpContext):
         shape = ctx.input(0).shape
-        dims = list(option(ctx, "squeezeDims", []) or [])
+        squeeze_dims = option(ctx, "squeezeDims", None)
+        dims = [] if squeeze_dims is None else [int(d) for d in squeeze_dims]
         if not dims:
             out = tuple(d for d in shape if d != 1)
         else:
