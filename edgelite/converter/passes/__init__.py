@@ -7,7 +7,7 @@ pass name to any error that lacks it.
 Example:
     >>> from edgelite.converter.passes import pipeline
     >>> [name for name, _ in pipeline()][:3]
-    ['shape_inference', 'dead_code_elimination', 'fold_batchnorm']
+    ['qdq_import', 'shape_inference', 'dead_code_elimination']
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from edgelite.converter.passes.canonicalize import canonicalize, fold_batchnorm
 from edgelite.converter.passes.fold import dead_code_elimination, shape_inference_and_folding
 from edgelite.converter.passes.fusion import fuse_activations
 from edgelite.converter.passes.layout import LayoutPass
+from edgelite.converter.passes.qdq import QdqImport
 from edgelite.converter.passes.patterns import fully_connected, gelu, hard_swish
 from edgelite.converter.passes.support import SupportCheck, check_static_shapes
 from edgelite.errors import ConversionError
@@ -26,9 +27,10 @@ from edgelite.errors import ConversionError
 Pass = Callable[[Graph], None]
 
 
-def pipeline(keep_io_layout: bool = False, allow_custom: bool = False) -> list[tuple[str, Pass]]:
-    """The ordered, named passes (a fresh ``LayoutPass`` each call: it records I/O layouts)."""
+def pipeline(keep_io_layout: bool = False, allow_custom: bool = False, qdq: str = "auto") -> list[tuple[str, Pass]]:
+    """The ordered, named passes (fresh ``QdqImport``/``LayoutPass`` objects each call: they record results)."""
     return [
+        ("qdq_import", QdqImport(qdq)),  # before folding: Q/DQ pairs -> parameters on values
         ("shape_inference", shape_inference_and_folding),  # + constant folding, to a fixpoint
         ("dead_code_elimination", dead_code_elimination),
         ("fold_batchnorm", fold_batchnorm),

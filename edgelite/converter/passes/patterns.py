@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from edgelite.converter.ir import Graph, Node, Value
+from edgelite.converter.passes.qdq import fc_weight_quant
 
 EDGELITE = "edgelite"
 
@@ -241,6 +242,7 @@ def fully_connected(g: Graph) -> None:
                 bias = np.asarray(bv.data).ravel()
                 last = nxt
         wv = g.const(np.ascontiguousarray(w.astype(b.data.dtype)), b.name + "_fc")
+        wv.quant = fc_weight_quant(b, n.op_type == "MatMul" or not n.attrs.get("transB", 0), n.attrs.get("alpha", 1.0))
         inputs = [a, wv]
         if bias is not None:
             inputs.append(g.const(bias.astype(b.data.dtype), n.name + "_bias"))
