@@ -37,6 +37,8 @@ from edgelite.errors import DelegateError, DTypeError, InterpreterStateError, Sh
 from edgelite.interpreter.details import op_details, tensor_details
 from edgelite.interpreter.executor import SubgraphRuntime
 from edgelite.interpreter.graph import load_subgraph, resolve_kernels
+from edgelite.interpreter.kernels.gemm import set_blas_threads
+from edgelite.interpreter.kernels.jit import set_num_threads
 from edgelite.interpreter.signature import SignatureRunner
 from edgelite.schema.model import TensorType
 
@@ -234,10 +236,12 @@ class Interpreter:
         rt = self._runtime(subgraph_index)
         if not rt.allocated:
             raise InterpreterStateError("Invoke called on model that is not ready.")
-        if self._num_threads is not None and self._use_jit:
-            from edgelite.interpreter.kernels.jit import set_num_threads
-
-            set_num_threads(self._num_threads)
+        # Thread counts are process-wide settings: apply ours before every run (a no-op
+        # when unchanged), so that interpreters with different num_threads can coexist.
+        threads = self._num_threads or 1
+        set_blas_threads(threads)
+        if self._use_jit:
+            set_num_threads(threads)
         rt.invoke(self._profiler)
 
     def reset_all_variables(self):

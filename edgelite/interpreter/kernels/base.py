@@ -167,10 +167,11 @@ def register(*op_names: str) -> Callable[[type[Kernel]], type[Kernel]]:
 
 
 def kernels_for(op_name: str) -> list[Kernel]:
-    from edgelite.interpreter.kernels import load_all
+    """Kernels of ``op_name`` in ``KERNEL_MODULES`` order (importing only their modules)."""
+    from edgelite.interpreter.kernels import load_for, module_rank
 
-    load_all()
-    return list(_REGISTRY.get(op_name, ()))
+    load_for(op_name)
+    return sorted(_REGISTRY.get(op_name, ()), key=lambda k: module_rank(type(k).__module__))
 
 
 def registered_ops() -> list[str]:

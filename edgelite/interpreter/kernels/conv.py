@@ -15,7 +15,8 @@ wants as right-hand side) and allocates the im2col scratch block. ``eval`` is th
 readable numpy version (whole-image im2col, then ``matmul``); ``eval_jit`` is the fast
 one: a 1x1 stride-1 convolution is a single GEMM over the activation viewed as
 ``[N*H*W, Cin]``, anything else gathers blocks of rows into the scratch buffer and
-multiplies each block, with the bias and the clamp applied while it is in cache.
+multiplies each block; the bias and the clamp follow in one Numba pass, skipped
+when the op has neither.
 
 Example:
     >>> import numpy as np
@@ -93,7 +94,8 @@ class Conv2DParams:
     hi: np.float32
     cols: np.ndarray  # im2col scratch block [rows, KH*KW*fc]
     tmp: np.ndarray  # grouped conv: per-group output block [rows, Cout/groups]
-    block: int  # rows per GEMM block (pointwise path)
+    block: int  # rows per im2col block
+    epilogue: bool  # a bias or a clamp to apply after the product
 
 
 def pack_filter(w: np.ndarray, groups: int) -> np.ndarray:
@@ -138,17 +140,18 @@ class Conv2DFloat(Kernel):
         k = kh * kw * fc
         pointwise = kh == kw == 1 and o.strideH == o.strideW == 1 and groups == 1
         rows = min(gemm.rows_per_block(cout // groups, k), max(1, gy.out_size * gx.out_size))
-        gemm.set_blas_threads(ctx.num_threads)
+        has_bias = ctx.optional_input(2) is not None
         return Conv2DParams(
             kh=kh, kw=kw, sh=o.strideH, sw=o.strideW, dh=dh, dw=dw,
             pad_h=gy.pad_before, pad_w=gx.pad_before, out_h=gy.out_size, out_w=gx.out_size,
             groups=groups, pointwise=pointwise,
             w=pack_filter(f.data, groups) if f.data is not None else None,
-            bias=bias_vector(ctx, 2, cout), has_bias=ctx.optional_input(2) is not None,
+            bias=bias_vector(ctx, 2, cout), has_bias=has_bias,
             lo=np.float32(lo), hi=np.float32(hi),
             cols=np.empty((0 if pointwise else rows, k), np.float32),
             tmp=np.empty((rows if groups > 1 else 0, cout // groups), np.float32),
             block=rows,
+            epilogue=has_bias or lo != -np.inf or hi != np.inf,
         )
 
     def eval(self, p: Conv2DParams, inputs, outputs) -> None:
@@ -171,12 +174,16 @@ class Conv2DFloat(Kernel):
         x, out = inputs[0], outputs[0]
         w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
         if p.pointwise:
-            gemm.gemm_bias_act_jit(x.reshape(-1, x.shape[3]), w, p.bias, p.lo, p.hi, out.reshape(-1, out.shape[3]), p.block)
+            gemm.gemm_bias_act_fast(
+                x.reshape(-1, x.shape[3]), w, p.bias, p.lo, p.hi, out.reshape(-1, out.shape[3]), p.epilogue
+            )
         elif p.groups == 1:
-            gemm.conv_gemm_jit(x, w, p.bias, p.lo, p.hi, out, p.cols, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w)
+            gemm.conv_im2col_fast(
+                x, w, p.bias, p.lo, p.hi, out, p.cols, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.epilogue
+            )
         else:
-            gemm.grouped_conv_jit(
-                x, w, p.bias, p.lo, p.hi, out, p.cols, p.tmp, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.groups
+            gemm.grouped_conv_fast(
+                x, w, p.bias, p.lo, p.hi, out, p.cols, p.tmp, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w
             )
 
 

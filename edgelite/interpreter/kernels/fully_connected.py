@@ -11,8 +11,8 @@ last dimension replaced by ``units``. Fused activations are NONE/RELU/RELU_N1_TO
 RELU6; LiteRT refuses the others in prepare and so does this kernel.
 
 ``prepare`` transposes constant weights once into ``[in, units]``; ``eval`` is a numpy
-``matmul`` plus bias and clamp, ``eval_jit`` the blocked Numba GEMM of ``gemm.py``
-(bias and clamp fused). Non-constant weights (a MatMul converted to FULLY_CONNECTED)
+``matmul`` plus bias and clamp, ``eval_jit`` the same product followed by one fused
+Numba bias-and-clamp pass (``gemm.gemm_bias_act_fast``). Non-constant weights (a MatMul converted to FULLY_CONNECTED)
 are multiplied through a transposed view instead.
 
 Example:
@@ -54,7 +54,7 @@ class FullyConnectedParams:
     has_bias: bool
     lo: np.float32
     hi: np.float32
-    block: int
+    epilogue: bool  # a bias or a clamp to apply after the product
 
 
 @register("FULLY_CONNECTED")
@@ -86,13 +86,13 @@ class FullyConnectedFloat(Kernel):
         else:
             ctx.set_output_shape(0, (x.size // k, units))
         lo, hi = activation_range(act, ctx.op_name, strict=True)
-        gemm.set_blas_threads(ctx.num_threads)
+        has_bias = ctx.optional_input(2) is not None
         return FullyConnectedParams(
             in_features=k, units=units,
             w=None if f.data is None else np.ascontiguousarray(f.data.T, np.float32),
-            bias=bias_vector(ctx, 2, units), has_bias=ctx.optional_input(2) is not None,
+            bias=bias_vector(ctx, 2, units), has_bias=has_bias,
             lo=np.float32(lo), hi=np.float32(hi),
-            block=gemm.rows_per_block(units, k),
+            epilogue=has_bias or lo != -np.inf or hi != np.inf,
         )
 
     def eval(self, p: FullyConnectedParams, inputs, outputs) -> None:
@@ -105,6 +105,6 @@ class FullyConnectedFloat(Kernel):
         if p.w is None:
             self.eval(p, inputs, outputs)
             return
-        gemm.gemm_bias_act_jit(
-            inputs[0].reshape(-1, p.in_features), p.w, p.bias, p.lo, p.hi, outputs[0].reshape(-1, p.units), p.block
+        gemm.gemm_bias_act_fast(
+            inputs[0].reshape(-1, p.in_features), p.w, p.bias, p.lo, p.hi, outputs[0].reshape(-1, p.units), p.epilogue
         )

@@ -2,16 +2,20 @@
 
 A 1x1 convolution and a fully-connected layer are one matrix product
 ``out[M, N] = x[M, K] @ w[K, N] + bias`` followed by the fused activation clamp. The
-product itself goes to BLAS (numpy's ``matmul``, or ``np.dot`` inside Numba, which
-calls SciPy's BLAS); what is ours is feeding it well:
+product itself goes to BLAS through numpy's ``matmul``; what is ours is feeding it:
 
-* the JIT path walks the output in blocks of rows small enough that the bias add and
-  the clamp run while the block is still in cache (one pass instead of three);
-* a general convolution gathers each block of output rows' input windows into a
-  scratch buffer allocated in ``prepare`` (im2col), then multiplies that block.
+* the fast path multiplies the whole output at once (BLAS is most efficient on big
+  products, and splits them over its threads), then adds the bias and clamps in one
+  Numba pass (``bias_act_jit``) instead of numpy's two;
+* a general convolution gathers blocks of output rows' input windows into a scratch
+  buffer allocated in ``prepare`` (im2col; ``im2col_rows_jit`` copies each window row
+  as one run when it lies inside the image), then multiplies each block.
 
-BLAS threads follow the interpreter's ``num_threads`` through ``set_blas_threads``
-(which needs ``threadpoolctl``; without it, set ``OPENBLAS_NUM_THREADS`` before start).
+Only numpy's BLAS is used: Numba's ``np.dot`` would call SciPy's, a second OpenBLAS
+with its own thread pool, which costs about 0.25 s to import at start-up and makes the
+two pools fight over cores when ``num_threads`` > 1. BLAS threads follow the
+interpreter's ``num_threads`` through ``set_blas_threads`` (which needs
+``threadpoolctl``; without it, set ``OPENBLAS_NUM_THREADS`` before start).
 
 Example:
     >>> import numpy as np
@@ -25,16 +29,21 @@ Example:
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from edgelite.interpreter.kernels.jit import HAVE_NUMBA, njit
 
 __all__ = [
     "gemm_bias_act",
-    "gemm_bias_act_jit",
+    "gemm_bias_act_fast",
     "bias_act_inplace",
+    "bias_act_jit",
     "im2col",
-    "conv_gemm_jit",
+    "im2col_rows_jit",
+    "conv_im2col_fast",
+    "grouped_conv_fast",
     "set_blas_threads",
     "rows_per_block",
     "parallel_twin",
@@ -42,39 +51,40 @@ __all__ = [
 
 _blas_threads: int | None = None
 _controller = None
+_controller_saw_scipy = False
 
 
 def set_blas_threads(n: int) -> None:
-    """Limit BLAS (numpy's and SciPy's OpenBLAS) to ``n`` threads; cheap when unchanged.
+    """Limit the loaded BLAS libraries to ``n`` threads; cheap when unchanged.
 
-    Uses ``threadpoolctl`` when it is installed and does nothing otherwise.
+    Uses ``threadpoolctl`` when it is installed and does nothing otherwise. Called at
+    every ``invoke``: the limit is process-wide, and two interpreters may want
+    different counts.
     """
-    global _blas_threads, _controller
+    global _blas_threads, _controller, _controller_saw_scipy
     n = max(1, int(n))
-    if n == _blas_threads:
+    # SciPy's OpenBLAS (used by other code's Numba np.dot) may load after the first
+    # call: look again for libraries then, so that it is limited too.
+    scipy_now = "scipy.linalg.cython_blas" in sys.modules
+    if n == _blas_threads and scipy_now == _controller_saw_scipy:
         return
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # optional dependency: OPENBLAS_NUM_THREADS governs then
         _blas_threads = n
+        _controller_saw_scipy = scipy_now
         return
-    if _controller is None:
-        if HAVE_NUMBA:
-            # Numba's np.dot calls SciPy's BLAS, a second OpenBLAS that is loaded on
-            # first use: load it now so that the controller sees (and limits) it too.
-            try:
-                import scipy.linalg.cython_blas  # noqa: F401
-            except ImportError:  # pragma: no cover - numba without scipy has no np.dot
-                pass
+    if _controller is None or scipy_now != _controller_saw_scipy:
         _controller = ThreadpoolController()
+        _controller_saw_scipy = scipy_now
     _controller.limit(limits=n, user_api="blas")
     _blas_threads = n
 
 
 def rows_per_block(n_cols: int, k: int) -> int:
-    """Rows of output per GEMM block: the block's output and im2col rows stay in L2."""
-    budget = 96 * 1024  # floats (384 KiB): half a typical L2
-    return int(max(16, min(1024, budget // max(1, n_cols + k))))
+    """Rows per im2col block: the block's scratch and output rows take about 1 MiB."""
+    budget = 256 * 1024  # floats
+    return int(max(16, min(16384, budget // max(1, n_cols + k))))
 
 
 def parallel_twin(fn):
@@ -135,103 +145,123 @@ def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, 
 
 
 @njit
-def gemm_bias_act_jit(x, w, bias, lo, hi, out, block):
-    """out[M, N] = clamp(x[M, K] @ w[K, N] + bias[N], lo, hi), ``block`` rows at a time.
-
-    ``bias`` has length N (zeros when the op has none); x, w, out are C-contiguous.
-    """
-    m = x.shape[0]
-    n = w.shape[1]
-    for r0 in range(0, m, block):
-        r1 = min(m, r0 + block)
-        o = out[r0:r1]
-        np.dot(x[r0:r1], w, o)
-        for i in range(r1 - r0):
-            for j in range(n):
-                v = o[i, j] + bias[j]
-                o[i, j] = min(max(v, lo), hi)
+def bias_act_jit(out, bias, lo, hi):
+    """``out[i, j] = min(max(out[i, j] + bias[j], lo), hi)`` in place, one pass (out 2-D, C order)."""
+    m, n = out.shape
+    for i in range(m):
+        for j in range(n):
+            out[i, j] = min(max(out[i, j] + bias[j], lo), hi)
 
 
 @njit
-def _im2col_rows(x, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, cin, c0, cols):
-    """Fill cols[0:r1-r0, (ky, kx, c)] with the windows of output pixels r0..r1 of batch b.
+def scatter_bias_act_jit(t, out, col0, bias, lo, hi):
+    """``out[i, col0 + j] = clamp(t[i, j] + bias[col0 + j])``: one group's block into the output rows."""
+    m, n = t.shape
+    for i in range(m):
+        for j in range(n):
+            out[i, col0 + j] = min(max(t[i, j] + bias[col0 + j], lo), hi)
 
-    Output pixel r is (oy, ox) = divmod(r, ow); its window reads input
+
+@njit
+def im2col_rows_jit(xf, h, w, ctot, c0, cin, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, cols):
+    """Fill ``cols[0:r1-r0, (ky, kx, c)]`` with the windows of output pixels r0..r1 of batch b.
+
+    ``xf`` is the NHWC input viewed as ``[N*H, W*ctot]``; the window reads channels
+    ``c0 .. c0+cin``. Output pixel r is (oy, ox) = divmod(r, ow); tap (ky, kx) reads
     x[b, oy*sh - pad_h + ky*dh, ox*sw - pad_w + kx*dw, c0 + c], zero outside the image.
+    When a window row lies inside the image (and dw == 1, all channels), its
+    ``kw * cin`` values are contiguous in ``xf`` and are copied as one run.
     """
-    h = x.shape[1]
-    w = x.shape[2]
+    run = kw * cin
+    whole = dw == 1 and cin == ctot
     for r in range(r0, r1):
         oy = r // ow
         ox = r - oy * ow
-        row = cols[r - r0]
         iy0 = oy * sh - pad_h
         ix0 = ox * sw - pad_w
-        k = 0
+        i = r - r0
+        row_inside = whole and ix0 >= 0 and ix0 + kw <= w
         for ky in range(kh):
             iy = iy0 + ky * dh
+            k = ky * run
+            if iy < 0 or iy >= h:
+                for t in range(run):
+                    cols[i, k + t] = 0.0
+                continue
+            src = xf[b * h + iy]
+            if row_inside:
+                s0 = ix0 * cin
+                for t in range(run):
+                    cols[i, k + t] = src[s0 + t]
+                continue
             for kx in range(kw):
                 ix = ix0 + kx * dw
-                if 0 <= iy < h and 0 <= ix < w:
-                    row[k : k + cin] = x[b, iy, ix, c0 : c0 + cin]
+                kk = k + kx * cin
+                if 0 <= ix < w:
+                    s0 = ix * ctot + c0
+                    for c in range(cin):
+                        cols[i, kk + c] = src[s0 + c]
                 else:
-                    row[k : k + cin] = 0.0
-                k += cin
+                    for c in range(cin):
+                        cols[i, kk + c] = 0.0
 
 
-@njit
-def conv_gemm_jit(x, w, bias, lo, hi, out, cols, kh, kw, sh, sw, dh, dw, pad_h, pad_w):
-    """General float CONV_2D, groups == 1: im2col by blocks of rows, then BLAS.
+# ----------------------------------------------- fast drivers (BLAS + the JIT helpers above)
+
+
+def gemm_bias_act_fast(x, w, bias, lo, hi, out, epilogue: bool = True) -> None:
+    """``out = clamp(x @ w + bias, lo, hi)``: one BLAS product, then one fused pass.
+
+    ``epilogue=False`` skips the pass (no bias and no clamp). x [M, K], w [K, N],
+    out [M, N], all C-contiguous float32.
+    """
+    np.matmul(x, w, out=out)
+    if epilogue:
+        bias_act_jit(out, bias, lo, hi)
+
+
+def conv_im2col_fast(x, w, bias, lo, hi, out, cols, kh, kw, sh, sw, dh, dw, pad_h, pad_w, epilogue=True) -> None:
+    """General float CONV_2D (groups 1): im2col by blocks of ``cols.shape[0]`` rows, then BLAS.
 
     x [N, H, W, Cin]; w [kh*kw*Cin, Cout] (packed in prepare); out [N, OH, OW, Cout];
-    cols is the scratch block [rows, kh*kw*Cin]. Follows TFLite reference Conv:
-    out[b, oy, ox, o] = clamp(bias[o] + sum_{ky,kx,c} x[b, iy, ix, c] * w[o, ky, kx, c]).
+    follows TFLite reference Conv: out[b, oy, ox, o] = clamp(bias[o] +
+    sum_{ky,kx,c} x[b, iy, ix, c] * w[o, ky, kx, c]).
     """
-    nb = x.shape[0]
-    cin = x.shape[3]
-    oh = out.shape[1]
-    ow = out.shape[2]
-    cout = out.shape[3]
-    block = cols.shape[0]
+    nb, h, wd, cin = x.shape
+    _, oh, ow, cout = out.shape
+    xf = x.reshape(nb * h, wd * cin)
     pixels = oh * ow
+    block = cols.shape[0]
     for b in range(nb):
-        ob = out[b].reshape((pixels, cout))
+        ob = out[b].reshape(pixels, cout)
         for r0 in range(0, pixels, block):
             r1 = min(pixels, r0 + block)
             blk = cols[: r1 - r0]
-            _im2col_rows(x, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, cin, 0, blk)
+            im2col_rows_jit(xf, h, wd, cin, 0, cin, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, blk)
             o = ob[r0:r1]
-            np.dot(blk, w, o)
-            for i in range(r1 - r0):
-                for j in range(cout):
-                    v = o[i, j] + bias[j]
-                    o[i, j] = min(max(v, lo), hi)
+            np.matmul(blk, w, out=o)
+            if epilogue:
+                bias_act_jit(o, bias, lo, hi)
 
 
-@njit
-def grouped_conv_jit(x, w, bias, lo, hi, out, cols, tmp, kh, kw, sh, sw, dh, dw, pad_h, pad_w, groups):
+def grouped_conv_fast(x, w, bias, lo, hi, out, cols, tmp, kh, kw, sh, sw, dh, dw, pad_h, pad_w) -> None:
     """Grouped float CONV_2D: group g reads input channels [g*fc, (g+1)*fc) and writes
     output channels [g*og, (g+1)*og); w is [groups, kh*kw*fc, og], tmp [rows, og]."""
-    nb = x.shape[0]
-    oh = out.shape[1]
-    ow = out.shape[2]
-    block = cols.shape[0]
+    nb, h, wd, ctot = x.shape
+    _, oh, ow, cout = out.shape
+    groups = w.shape[0]
     fc = w.shape[1] // (kh * kw)
     og = w.shape[2]
+    xf = x.reshape(nb * h, wd * ctot)
     pixels = oh * ow
+    block = cols.shape[0]
     for b in range(nb):
+        ob = out[b].reshape(pixels, cout)
         for g in range(groups):
             for r0 in range(0, pixels, block):
                 r1 = min(pixels, r0 + block)
                 blk = cols[: r1 - r0]
-                _im2col_rows(x, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, fc, g * fc, blk)
+                im2col_rows_jit(xf, h, wd, ctot, g * fc, fc, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, blk)
                 t = tmp[: r1 - r0]
-                np.dot(blk, w[g], t)
-                for i in range(r1 - r0):
-                    r = r0 + i
-                    oy = r // ow
-                    ox = r - oy * ow
-                    for j in range(og):
-                        v = t[i, j] + bias[g * og + j]
-                        out[b, oy, ox, g * og + j] = min(max(v, lo), hi)
-
+                np.matmul(blk, w[g], out=t)
+                scatter_bias_act_jit(t, ob[r0:r1], g * og, bias, lo, hi)

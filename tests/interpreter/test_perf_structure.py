@@ -1,0 +1,203 @@
+"""Structure behind the interpreter's start-up time (no timing asserts).
+
+* ``kernels.MODULE_OPS`` says exactly which operators each kernel module registers, so
+  a model imports only the modules it needs; kernel choice does not depend on the order
+  in which modules happened to be imported.
+* Numba is imported only when a JIT kernel runs, and a second process loads every
+  compiled kernel from the on-disk cache instead of compiling it again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgelite.interpreter.kernels import KERNEL_MODULES, MODULE_OPS, load_all, modules_for
+from edgelite.interpreter.kernels.base import _REGISTRY, kernels_for
+from edgelite.interpreter.kernels.jit import HAVE_NUMBA
+from edgelite.schema.builder import ModelBuilder
+
+ROOT = Path(__file__).resolve().parents[2]
+PKG = "edgelite.interpreter.kernels."
+
+
+def _registered_by_module() -> dict[str, set[str]]:
+    load_all()
+    out: dict[str, set[str]] = {}
+    for op, ks in _REGISTRY.items():
+        for k in ks:
+            mod = type(k).__module__
+            if mod.startswith(PKG):
+                out.setdefault(mod[len(PKG):], set()).add(op)
+    return out
+
+
+def _run(code: str, env: dict | None = None, timeout: int = 300) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+# --------------------------------------------------------------------- the module map
+
+
+def test_map_lists_exactly_the_kernel_modules():
+    assert sorted(MODULE_OPS) == sorted(KERNEL_MODULES)
+
+
+@pytest.mark.parametrize("module", KERNEL_MODULES)
+def test_each_module_registers_exactly_the_ops_the_map_lists(module):
+    registered = _registered_by_module().get(module, set())
+    listed = set(MODULE_OPS[module].split())
+    assert registered == listed, (
+        f"kernels/{module}.py registers {sorted(registered)} but MODULE_OPS lists {sorted(listed)}: "
+        "update MODULE_OPS in edgelite/interpreter/kernels/__init__.py"
+    )
+
+
+def test_every_registered_op_is_in_the_map():
+    for module, ops in _registered_by_module().items():
+        for op in ops:
+            assert module in modules_for(op), (op, module)
+
+
+def test_map_order_follows_kernel_modules():
+    rank = {m: i for i, m in enumerate(KERNEL_MODULES)}
+    for op in {o for ops in MODULE_OPS.values() for o in ops.split()}:
+        mods = modules_for(op)
+        assert list(mods) == sorted(mods, key=rank.__getitem__), op
+
+
+def test_kernel_order_does_not_depend_on_import_order():
+    """A fresh process resolving ops in reverse order tries kernels in the same order."""
+    load_all()
+    ops = sorted(_REGISTRY)
+    want = {op: [type(k).__qualname__ for k in kernels_for(op)] for op in ops if not op.startswith("EdgeliteTest")}
+    got = json.loads(_run(f"""
+        import json
+        from edgelite.interpreter.kernels.base import kernels_for
+        ops = {sorted(want)[::-1]!r}
+        print(json.dumps({{op: [type(k).__qualname__ for k in kernels_for(op)] for op in ops}}))
+    """))
+    assert got == want
+
+
+# ------------------------------------------------------------------------ lazy imports
+
+
+def _conv_relu_model(path: Path) -> None:
+    from edgelite.schema.fb.Conv2DOptions import Conv2DOptionsT
+
+    rng = np.random.default_rng(0)
+    b = ModelBuilder()
+    x = b.add_input("x", (1, 8, 8, 3), np.float32)
+    w = b.add_constant("w", rng.standard_normal((4, 3, 3, 3)).astype(np.float32))
+    bias = b.add_constant("b", rng.standard_normal(4).astype(np.float32))
+    y = b.add_tensor("y", (1, 8, 8, 4), np.float32)
+    z = b.add_tensor("z", (1, 8, 8, 4), np.float32)
+    o = Conv2DOptionsT()
+    o.strideW = o.strideH = 1
+    b.add_operator("CONV_2D", [x, w, bias], [y], o)
+    b.add_operator("RELU", [y], [z])
+    b.mark_output(z)
+    path.write_bytes(b.build())
+
+
+def test_import_and_load_do_not_import_numba_or_unused_kernels(tmp_path):
+    model = tmp_path / "m.tflite"
+    _conv_relu_model(model)
+    state = json.loads(_run(f"""
+        import json, sys
+        import edgelite
+        after_import = "numpy" in sys.modules
+        from edgelite.interpreter import Interpreter
+        it = Interpreter(model_path={str(model)!r})
+        it.allocate_tensors()
+        kernels = sorted(m[len("{PKG}"):] for m in sys.modules if m.startswith("{PKG}"))
+        print(json.dumps({{"numpy_on_import": after_import, "numba": "numba" in sys.modules,
+                           "scipy": "scipy" in sys.modules, "kernels": kernels}}))
+    """))
+    assert not state["numpy_on_import"], "`import edgelite` should not import numpy"
+    assert not state["numba"], "loading and allocating must not import numba"
+    assert not state["scipy"]
+    needed = set(modules_for("CONV_2D")) | set(modules_for("RELU"))
+    imported = set(state["kernels"]) & set(KERNEL_MODULES)
+    assert needed <= imported
+    assert "elementwise" not in imported and "transpose_conv" not in imported, imported
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="Numba not installed")
+def test_second_process_loads_every_kernel_from_the_numba_cache(tmp_path):
+    """Run a model in two fresh processes sharing a cache dir: the second compiles nothing."""
+    model = tmp_path / "m.tflite"
+    _conv_relu_model(model)
+    code = f"""
+        import json, sys
+        import numpy as np
+        from edgelite.interpreter import Interpreter
+        from edgelite.interpreter.kernels.jit import LazyJit
+        it = Interpreter(model_path={str(model)!r})
+        it.allocate_tensors()
+        it.set_tensor(0, np.ones((1, 8, 8, 3), np.float32))
+        it.invoke()
+        import numba.core.registry
+        from numba.core.dispatcher import Dispatcher
+        stats = {{}}
+        for name, mod in list(sys.modules.items()):
+            if name.startswith("edgelite.") and mod is not None:
+                for attr, v in vars(mod).items():
+                    if isinstance(v, Dispatcher) and v.signatures:
+                        s = v.stats
+                        stats[name + "." + attr] = [sum(s.cache_hits.values()), sum(s.cache_misses.values())]
+        print(json.dumps(stats))
+    """
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    first = json.loads(_run(code, env))
+    second = json.loads(_run(code, env))
+    assert first, "no JIT kernel ran"
+    assert sum(m for _, m in first.values()) > 0 or sum(h for h, _ in first.values()) > 0
+    misses = {k: v for k, v in second.items() if v[1] > 0}
+    assert not misses, f"compiled again in the second process: {misses}"
+    assert all(h > 0 for h, _ in second.values()), second
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="Numba not installed")
+def test_lazy_jit_builds_on_first_call_and_binds_callees(tmp_path, monkeypatch):
+    (tmp_path / "lazy_demo.py").write_text(textwrap.dedent("""
+        from edgelite.interpreter.kernels.jit import njit, prange
+
+        @njit
+        def helper(a, i):
+            return a[i] * 2.0
+
+        @njit(parallel=True)
+        def outer(a, out):
+            for i in prange(a.shape[0]):
+                out[i] = helper(a, i) + 1.0
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
+    import lazy_demo
+
+    from edgelite.interpreter.kernels.jit import LazyJit
+
+    lazy = lazy_demo.outer
+    assert isinstance(lazy, LazyJit) and lazy._dispatcher is None
+    a = np.arange(5.0)
+    out = np.empty(5)
+    lazy(a, out)
+    np.testing.assert_array_equal(out, a * 2 + 1)
+    assert lazy_demo.outer is lazy._dispatcher, "the module global now is the dispatcher"
+    assert not isinstance(lazy_demo.helper, LazyJit), "the callee was bound to its dispatcher"
+    sys.modules.pop("lazy_demo", None)
