@@ -20,8 +20,13 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _models():
+    from tests.fixtures.catalog import mediapipe_models, real_models
+
     items = [("builder_conv_gelu", conv_gelu_model())]
     items += [(p.name, p.read_bytes()) for p in sorted(FIXTURES.glob("*.tflite"))]
+    # Published MediaPipe models (fetched by .ci/run) and full-size models where present.
+    items += [(f"mediapipe/{p.name}", p.read_bytes()) for p in mediapipe_models(builtin_only=True)]
+    items += [(f"real/{p.name}", p.read_bytes()) for p in real_models()]
     return items
 
 
