@@ -67,7 +67,7 @@ class GatherElements(OpConverter):
         axis = int(node.attrs.get("axis", 0)) % r
         st = strides(data.shape)
         grids = np.indices(idx.shape, dtype=np.int64)
-        base = sum(grids[d] * st[d] for d in range(r) if d != axis)
+        base = np.zeros(idx.shape, np.int64) + sum(grids[d] * st[d] for d in range(r) if d != axis)
         # Work on 1-D index vectors: TFLite broadcasting stops at 6 dimensions.
         n = int(np.prod(idx.shape, dtype=np.int64))
         base = np.asarray(base, np.int64).reshape(n).astype(np.int32)
