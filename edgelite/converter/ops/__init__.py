@@ -28,10 +28,12 @@ OP_MODULES: tuple[str, ...] = (
     "indexing",
     "norm_ext",
     "spatial_ext",
+    "math_ext",
+    "activation_ext",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
-SUPPORT_MODULES: tuple[str, ...] = ("registry", "layout_rules", "common", "builders", "emit")
+SUPPORT_MODULES: tuple[str, ...] = ("registry", "layout_rules", "common", "builders", "emit", "dtype_rules")
 
 _loaded = False
 

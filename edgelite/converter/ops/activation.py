@@ -29,17 +29,11 @@ _UNARY = {
     "Sign": "SIGN",
     "Round": "ROUND",
     "HardSwish": "HARD_SWISH",
-    "Elu": "ELU",
 }
 
 
 @register(*_UNARY)
 class Unary(Elementwise, OpConverter):
-    def check(self, node):
-        if node.op_type == "Elu" and abs(float(node.attrs.get("alpha", 1.0)) - 1.0) > 1e-6:
-            return "Elu with alpha != 1"
-        return None
-
     def lower(self, node, out):
         out.emit(_UNARY[node.op_type], node.inputs[:1], node.outputs)
 

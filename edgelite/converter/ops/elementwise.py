@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.lower import activation_code
+from edgelite.converter.ops import dtype_rules
 from edgelite.converter.ops.layout_rules import Elementwise
 from edgelite.converter.ops.registry import OpConverter, register
 
@@ -18,8 +19,6 @@ _BINARY = {
     "Mul": "MUL",
     "Div": "DIV",
     "Pow": "POW",
-    "Max": "MAXIMUM",
-    "Min": "MINIMUM",
     "Equal": "EQUAL",
     "Greater": "GREATER",
     "Less": "LESS",
@@ -27,8 +26,6 @@ _BINARY = {
     "LessOrEqual": "LESS_EQUAL",
     "And": "LOGICAL_AND",
     "Or": "LOGICAL_OR",
-    "PRelu": "PRELU",
-    "Mod": "FLOOR_MOD",
 }
 _FUSABLE = {"Add", "Sub", "Mul", "Div"}
 
@@ -64,24 +61,12 @@ class Binary(Elementwise, OpConverter):
         return node.op_type in _FUSABLE
 
     def check(self, node):
-        if node.op_type in ("Max", "Min") and len(node.inputs) != 2:
-            return f"{node.op_type} with {len(node.inputs)} inputs (2 supported)"
-        if node.op_type == "Mod" and node.attrs.get("fmod", 0):
-            return "Mod with fmod=1"
-        return None
+        return dtype_rules.reason(_BINARY[node.op_type], node.inputs[:2], node.outputs[0])
 
     def lower(self, node, out):
         op = _BINARY[node.op_type]
-        a, b = node.inputs[0], node.inputs[1]
-        runtime = a if not a.is_constant else b
-        if op == "PRELU":
-            alpha = np.asarray(b.data)
-            # TFLite PRELU broadcasts alpha from the right over the input, like numpy.
-            b = out.const(alpha.astype(a.dtype), node.name + "_alpha")
-        else:
-            a = match_dtype(out, a, runtime.dtype, node.name + "_a")
-            b = match_dtype(out, b, runtime.dtype, node.name + "_b")
-        out.emit(op, [a, b], node.outputs, _options(op, activation_code(node)))
+        # Operands are brought to a dtype LiteRT computes exactly (see ``dtype_rules``).
+        dtype_rules.emit(out, op, node.inputs[:2], node.outputs[0], _options(op, activation_code(node)), node.name)
 
 
 @register("Where")

@@ -66,6 +66,8 @@ KERNEL_MODULES: tuple[str, ...] = (
     "densify",
     "resize",
     "transpose_conv",
+    "bitwise",
+    "atan2",
 )
 
 # Operators each module registers (space-separated builtin names). Keep in sync with
@@ -123,6 +125,8 @@ MODULE_OPS: dict[str, str] = {
     "densify": "DENSIFY",
     "resize": "RESIZE_BILINEAR RESIZE_NEAREST_NEIGHBOR",
     "transpose_conv": "TRANSPOSE_CONV",
+    "bitwise": "BITWISE_XOR RIGHT_SHIFT",
+    "atan2": "ATAN2",
 }
 
 _loaded = False
