@@ -116,7 +116,8 @@ def _activation_kernel(x, out, op, alpha):
             elif op == 6:
                 e = math.tanh(d)
             elif op == 7:
-                e = d * min(max(d + 3.0, 0.0), 6.0) / 6.0
+                # float32 (x * 1/6) * relu6(x + 3), in LiteRT's reference kernel's order
+                e = (v * np.float32(1.0 / 6.0)) * min(max(v + np.float32(3.0), np.float32(0.0)), np.float32(6.0))
             elif op == 8:
                 e = 0.5 * d * _erfc_scalar(-d * 0.7071067811865476)
             elif op == 9:
@@ -218,8 +219,10 @@ class HardSwish(_Activation):
     act = A_HARD_SWISH
 
     def eval(self, params, inputs, outputs):
-        d = inputs[0].astype(np.float64)
-        np.copyto(outputs[0], d * np.clip(d + 3.0, 0.0, 6.0) / 6.0, casting="unsafe")
+        # float32 (x * 1/6) * relu6(x + 3): bit-exact with LiteRT's reference kernel
+        x = inputs[0]
+        np.multiply(x * np.float32(1.0 / 6.0), np.clip(x + np.float32(3.0), np.float32(0.0), np.float32(6.0)),
+                    out=outputs[0])
 
 
 @register("GELU")
