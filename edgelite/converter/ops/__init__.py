@@ -30,6 +30,8 @@ OP_MODULES: tuple[str, ...] = (
     "spatial_ext",
     "math_ext",
     "activation_ext",
+    "losses",
+    "attention",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
