@@ -32,6 +32,7 @@ OP_MODULES: tuple[str, ...] = (
     "activation_ext",
     "losses",
     "attention",
+    "bitwise",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
