@@ -66,6 +66,7 @@ KERNEL_MODULES: tuple[str, ...] = (
     "densify",
     "resize",
     "transpose_conv",
+    "lrn",
     "bitwise",
     "atan2",
 )
@@ -125,6 +126,7 @@ MODULE_OPS: dict[str, str] = {
     "densify": "DENSIFY",
     "resize": "RESIZE_BILINEAR RESIZE_NEAREST_NEIGHBOR",
     "transpose_conv": "TRANSPOSE_CONV",
+    "lrn": "LOCAL_RESPONSE_NORMALIZATION",
     "bitwise": "BITWISE_XOR RIGHT_SHIFT",
     "atan2": "ATAN2",
 }
