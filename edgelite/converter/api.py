@@ -200,7 +200,8 @@ def lower_graph(g: Graph, annotate_weights: bool = False, notes: list[str] | Non
 
 
 def convert_file(
-    src: str | os.PathLike, dst: str | os.PathLike, options: ConvertOptions | None = None, **kwargs
+    src: str | os.PathLike, dst: str | os.PathLike, options: ConvertOptions | None = None, *,
+    progress: ProgressFn | None = None, **kwargs
 ) -> int:
     """Convert ``src`` (.onnx) and write ``dst`` (.tflite); returns the number of bytes written.
 
@@ -209,7 +210,7 @@ def convert_file(
     Example:
         >>> # edgelite.converter.convert_file("model.onnx", "model.tflite", keep_io_layout=True)
     """
-    data = convert(src, options, **kwargs)
+    data = convert(src, options, progress=progress, **kwargs)
     with open(dst, "wb") as f:
         f.write(data)
     return len(data)

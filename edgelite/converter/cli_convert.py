@@ -1,4 +1,8 @@
-"""``edgelite convert MODEL.onnx -o MODEL.tflite``: the converter's CLI subcommand.
+"""``edgelite convert MODEL.onnx -o MODEL.tflite [--quantize int8 --calibration DATA]``: the converter's CLI.
+
+Quantization options follow ``edgelite quantize``; calibration data is in the ONNX
+model's own input layout (NCHW for image models). A QDQ model converts to int8 with
+its own parameters without any option. Calibration shows a progress bar on stderr.
 
 ``edgelite/cli.py`` wires it in with ``add_parser(subparsers)``; ``run(args)`` returns
 the exit status (errors are raised as ``EdgeliteError`` for the CLI to format).
@@ -20,6 +24,7 @@ import argparse
 import os
 import sys
 
+from edgelite.converter.options import QDQ_MODES, QUANTIZE_MODES
 from edgelite.errors import ShapeError
 
 
@@ -44,6 +49,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-custom", action="store_true", help="emit unsupported ONNX ops as TFLite CUSTOM ops instead of failing"
     )
+    q = p.add_argument_group("quantization")
+    q.add_argument("--quantize", choices=QUANTIZE_MODES, help="quantize the converted model (default: float)")
+    q.add_argument("--calibration", metavar="DATA",
+                   help=".npy, .npz (one array per input name) or a folder of images, in the ONNX input layout")
+    q.add_argument("--io-type", choices=("float32", "int8", "uint8", "int16"), default="float32",
+                   help="type of the quantized model's inputs and outputs (default float32)")
+    q.add_argument("--observer", choices=("minmax", "percentile", "entropy", "mse", "moving_average"),
+                   default="minmax", help="how calibration picks ranges (default minmax)")
+    q.add_argument("--keep-float", action="append", default=[], metavar="NAME",
+                   help="tensor (ONNX output name) or TFLite operator type that stays float; repeatable")
+    q.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weights")
+    q.add_argument("--qdq", choices=QDQ_MODES, default="auto",
+                   help="QuantizeLinear/DequantizeLinear pairs: import as int8 parameters (auto/import) or keep as float")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
     return p
 
@@ -63,13 +82,25 @@ def parse_input_shapes(items: list[str]) -> dict[str, tuple[int, ...]]:
 
 def run(args) -> int:
     from edgelite.converter import ConvertOptions, convert_file
+    from edgelite.converter.options import QuantizationSettings
 
     dst = args.output or os.path.splitext(args.model)[0] + ".tflite"
+    quant = QuantizationSettings(
+        mode=args.quantize, calibration=args.calibration, io_type=args.io_type, observer=args.observer,
+        keep_float=tuple(args.keep_float), per_channel=not args.per_tensor, qdq=args.qdq,
+    )
     opts = ConvertOptions(
         keep_io_layout=args.keep_io_layout,
         allow_custom=args.allow_custom,
         input_shapes=parse_input_shapes(args.input_shape),
+        quantization=quant,
     )
-    n = convert_file(args.model, dst, opts)
-    sys.stdout.write(f"wrote {dst} ({n} bytes)\n")
+    progress = None
+    if args.calibration and not args.no_progress:
+        from edgelite.quantize.cli_quantize import ProgressBar
+
+        progress = ProgressBar()
+    n = convert_file(args.model, dst, opts, progress=progress)
+    kind = f", {args.quantize}" if args.quantize else ""
+    sys.stdout.write(f"wrote {dst} ({n} bytes{kind})\n")
     return 0
