@@ -132,6 +132,10 @@ class Emitter:
         if x.is_constant and y is None:
             return self.const(np.asarray(x.data).reshape(shape), tag="reshaped")
         y = self._tmp("reshape", shape, x.dtype, y)
+        if not shape and all(d == 1 for d in x.shape):
+            # To a scalar: SQUEEZE (an empty shape tensor would be a zero-byte constant).
+            self.out.emit("SQUEEZE", [x], [y], _options("SqueezeOptions", squeezeDims=[]))
+            return y
         self.out.emit("RESHAPE", [x, self.const(i32(shape), tag="shape")], [y], _options("ReshapeOptions", newShape=list(shape)))
         return y
 
