@@ -33,6 +33,7 @@ OP_MODULES: tuple[str, ...] = (
     "losses",
     "attention",
     "bitwise",
+    "einsum",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).

@@ -1,4 +1,4 @@
-"""ONNX ``Attention`` (opsets 23-25) decomposed into TFLite builtins.
+"""ONNX ``Attention`` (opsets 23-25) and ``RotaryEmbedding`` decomposed into TFLite builtins.
 
 Data flow, as in ONNX's definition:
 
@@ -220,3 +220,56 @@ class Attention(OpConverter):
                 return e.const(np.where(static, np.float32(0), _NEG_INF).astype(np.float32), tag="bias"), maybe_empty
             allowed = e.const(static, tag="allowed")
         return e.select(allowed, zero if m is None else m, neg), maybe_empty
+
+
+@register("RotaryEmbedding")
+class RotaryEmbedding(OpConverter):
+    """Rotate pairs of the first ``rotary_embedding_dim`` features of each head:
+    ``(x1, x2) -> (cos*x1 - sin*x2, sin*x1 + cos*x2)``, with ``x1``/``x2`` the two halves
+    (or, ``interleaved``, the even and odd features, brought together by a ``GATHER``);
+    ``cos``/``sin`` rows are picked by ``position_ids`` when given."""
+
+    def check(self, node):
+        x = node.inputs[0]
+        if x.dtype is not None and x.dtype != _F32:
+            return f"{x.dtype} input (float32 only)"
+        if x.shape is None or len(x.shape) not in (3, 4):
+            return "input must be 3-D or 4-D"
+        if len(x.shape) == 3 and not node.attrs.get("num_heads"):
+            return "3-D input without num_heads"
+        return None
+
+    def lower(self, node, out):
+        e = Emitter(out, node.name)
+        x, cos, sin, pos = node.inputs[0], node.inputs[1], node.inputs[2], node.input(3)
+        y = node.outputs[0]
+        if len(x.shape) == 3:  # [B, S, heads * D] -> [B, S, heads, D]; caches [B, S, 1, half]
+            b, s, hidden = x.shape
+            heads = int(node.attrs["num_heads"])
+            x = e.reshape(x, (b, s, heads, hidden // heads))
+            cache_shape = (b, s, 1)
+        else:  # [B, heads, S, D]; caches [B, 1, S, half]
+            b, _, s, _ = x.shape
+            cache_shape = (b, 1, s)
+        d = int(x.shape[3])
+        rd = int(node.attrs.get("rotary_embedding_dim", 0) or d)
+        half = rd // 2
+        if pos is not None:
+            cos, sin = e.gather(cos, pos, 0), e.gather(sin, pos, 0)
+        cos, sin = e.reshape(cos, cache_shape + (half,)), e.reshape(sin, cache_shape + (half,))
+        rot = e.slice(x, [0, 0, 0, 0], [-1, -1, -1, rd])
+        interleaved = bool(node.attrs.get("interleaved", 0))
+        if interleaved:  # even features first, then odd ones
+            order = np.concatenate([np.arange(0, rd, 2), np.arange(1, rd, 2)]).astype(np.int32)
+            rot = e.gather(rot, e.const(order, tag="deinterleave"), 3)
+        x1 = e.slice(rot, [0, 0, 0, 0], [-1, -1, -1, half])
+        x2 = e.slice(rot, [0, 0, 0, half], [-1, -1, -1, half])
+        real = e.sub(e.mul(cos, x1), e.mul(sin, x2))
+        imag = e.add(e.mul(sin, x1), e.mul(cos, x2))
+        rotated = e.concat([real, imag], 3)
+        if interleaved:
+            inverse = np.argsort(order).astype(np.int32)
+            rotated = e.gather(rotated, e.const(inverse, tag="interleave"), 3)
+        if rd < d:
+            rotated = e.concat([rotated, e.slice(x, [0, 0, 0, rd], [-1, -1, -1, d - rd])], 3)
+        e.reshape(rotated, None, y=y)

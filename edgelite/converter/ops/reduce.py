@@ -250,3 +250,50 @@ class Softmax(OpConverter):
             out.emit("LOG_SOFTMAX", [x], [y], LogSoftmaxOptionsT())
         if "_flatten_from" in node.attrs:
             reshape(out, y, y_final)
+
+
+_TOPK_TYPES = (_F, _I32, _I64, np.dtype(np.int8), np.dtype(np.uint8))
+
+
+@register("TopK")
+class TopK(OpConverter):
+    """``TOPK_V2`` on the last axis (a ``TRANSPOSE`` brings another axis there and back);
+    ``largest=0`` takes the top k of ``-x``; indices are cast to ONNX's int64. Ties keep
+    the lower index first, as ONNX's reference. ``k`` may be fed at run time (the
+    outputs are then sized by LiteRT at run time)."""
+
+    def check(self, node):
+        x = node.inputs[0]
+        if x.dtype not in _TOPK_TYPES:
+            return f"{x.dtype} input"
+        if not node.attrs.get("largest", 1) and x.dtype.kind == "u":
+            return "largest=0 on unsigned input"
+        if any(o.shape is None for o in node.outputs):
+            return "output shapes unknown (declare them, or make k constant)"
+        return None
+
+    def lower(self, node, out):
+        x, k = node.inputs[0], node.inputs[1]
+        values, indices = node.outputs[0], node.outputs[1]
+        e = Emitter(out, node.name)
+        r = len(x.shape)
+        axis = int(node.attrs.get("axis", -1)) % r
+        perm = [i for i in range(r) if i != axis] + [axis]
+        moved = axis != r - 1
+        xt = e.transpose(x, perm)
+        largest = bool(node.attrs.get("largest", 1))
+        if not largest:
+            xt = e.unary("NEG", xt)
+        k32 = e.reshape(e.cast(k, np.int32), (1,))
+        kk = int(values.shape[axis])
+        vals = e._tmp("values", [xt.shape[i] for i in range(r - 1)] + [kk], x.dtype, None)
+        idx = e._tmp("indices", vals.shape, np.int32, None)
+        out.emit("TOPK_V2", [xt, k32], [vals, idx], _options("TopKV2Options"))
+        if not largest:
+            vals = e.unary("NEG", vals)
+        inv = list(np.argsort(perm))
+        if moved:
+            vals = e.transpose(vals, inv)
+            idx = e.transpose(idx, inv)
+        e.reshape(vals, None, y=values)
+        e.cast(idx, indices.dtype, y=indices)
