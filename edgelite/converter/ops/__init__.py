@@ -34,6 +34,7 @@ OP_MODULES: tuple[str, ...] = (
     "attention",
     "bitwise",
     "einsum",
+    "generators",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).

@@ -85,27 +85,34 @@ class HardSigmoid(Elementwise, OpConverter):
 @register("Clip")
 class Clip(Elementwise, OpConverter):
     def check(self, node):
-        if len(node.inputs) > 1:
-            return "Clip with non-constant bounds"
-        return None
+        from edgelite.converter.ops import dtype_rules
+
+        return dtype_rules.reason("MAXIMUM", node.inputs[:1], node.outputs[0])
 
     def lower(self, node, out):
+        from edgelite.converter.ops import dtype_rules
+
         x, y = node.inputs[0], node.outputs[0]
         lo, hi = node.attrs.get("_min"), node.attrs.get("_max")
-        named = {(0.0, 6.0): "RELU6", (0.0, None): "RELU", (-1.0, 1.0): "RELU_N1_TO_1", (0.0, 1.0): "RELU_0_TO_1"}
-        key = (None if lo is None else float(lo), None if hi is None else float(hi))
-        if key in named and x.dtype.kind == "f":
-            out.emit(named[key], [x], [y])
-            return
-        if lo is None and hi is None:
+        if len(node.inputs) > 1:  # bounds computed at run time: MAXIMUM then MINIMUM (np.clip order)
+            lo_v, hi_v = node.input(1), node.input(2)
+        else:
+            named = {(0.0, 6.0): "RELU6", (0.0, None): "RELU", (-1.0, 1.0): "RELU_N1_TO_1", (0.0, 1.0): "RELU_0_TO_1"}
+            key = (None if lo is None else float(lo), None if hi is None else float(hi))
+            if key in named and x.dtype == np.float32:
+                out.emit(named[key], [x], [y])
+                return
+            lo_v = None if lo is None else out.const(np.array(lo, x.dtype), node.name + "_min")
+            hi_v = None if hi is None else out.const(np.array(hi, x.dtype), node.name + "_max")
+        if lo_v is None and hi_v is None:
             from edgelite.converter.ops.conv import reshape
 
             reshape(out, x, y)
             return
         cur = x
-        if lo is not None:
-            nxt = y if hi is None else out.tmp(node.name + "_lo", x.shape, x.dtype)
-            out.emit("MAXIMUM", [cur, out.const(np.array(lo, x.dtype), node.name + "_min")], [nxt])
+        if lo_v is not None:
+            nxt = y if hi_v is None else out.tmp(node.name + "_lo", x.shape, x.dtype)
+            dtype_rules.emit(out, "MAXIMUM", [cur, lo_v], nxt, name=node.name + "_max")
             cur = nxt
-        if hi is not None:
-            out.emit("MINIMUM", [cur, out.const(np.array(hi, x.dtype), node.name + "_max")], [y])
+        if hi_v is not None:
+            dtype_rules.emit(out, "MINIMUM", [cur, hi_v], y, name=node.name + "_min")

@@ -77,7 +77,9 @@ def compute_dtype(op: str, dtype) -> np.dtype | None:
 
 def operand_dtype(op: str, inputs, y) -> np.dtype:
     """The dtype the operands are brought to: the inputs' for comparisons, else the output's."""
-    if op in COMPARISONS or op in ("LOGICAL_AND", "LOGICAL_OR", "SELECT_V2"):
+    if op == "SELECT_V2":
+        return np.dtype(y.dtype)  # the condition is bool whatever the values are
+    if op in COMPARISONS or op in ("LOGICAL_AND", "LOGICAL_OR"):
         runtime = [v for v in inputs if v is not None and not v.is_constant]
         return np.dtype((runtime[0] if runtime else inputs[0]).dtype)
     if op == "POW" and y.dtype.kind in "iu" and any(v.dtype.kind == "f" for v in inputs):
