@@ -9,8 +9,9 @@ to float. Two input quantizers exist (``tensor_utils`` in LiteRT's sources):
   ``q = clamp(round(x * (127 / range)), -127, 127)`` (all float32, ties away from
   zero); a zero row gives zeros and scale 1;
 * asymmetric: the real range ``[min(0, lo), max(0, hi)]`` is mapped onto
-  ``[-128, 127]`` in double precision; the zero point is taken from whichever end has
-  the smaller error and rounded, the scale is stored as float32, and
+  ``[-128, 127]``: the width ``max - min`` is a float32 difference, divided by
+  255 in double; the zero point is taken from whichever end has the smaller
+  error and rounded, the scale is stored as float32, and
   ``q = clamp(zp + round(x * (1 / scale)), -128, 127)``. A constant-zero
   row gives zeros, scale 1, zero point 0. The integer sums are then corrected by
   ``row_sum(w) * zp``.
@@ -101,7 +102,10 @@ def asymmetric_params(lo: float, hi: float) -> tuple[np.float32, int]:
     rmax = float(max(F32(0), F32(hi)))
     if rmin == rmax:
         return F32(1), 0
-    scale = (rmax - rmin) / 255.0
+    # The range is a float32 difference (both ends are floats in LiteRT); only the
+    # division by 255 is done in double. A double difference moves the scale by an ulp
+    # on some inputs (seen on EfficientNet-B0's 1x1 convolutions).
+    scale = float(F32(rmax) - F32(rmin)) / 255.0
     zp_min = -128.0 - rmin / scale
     zp_max = 127.0 - rmax / scale
     err_min = 128.0 + abs(rmin / scale)

@@ -6,9 +6,12 @@ of the input *asymmetrically* (``hybrid_common``), then for output channel
 ``oc = ic * depth_multiplier + m``::
 
     acc = sum_{i, j} w[0, i, j, oc] * (q[b, y*sh + i*dh - pt, x*sw + j*dw - pl, ic] - zp[b])
-    out = float32(acc) * (w_scale[oc] * s[b]) + bias[oc]
+    out = (float32(acc) * w_scale[oc]) * s[b] + bias[oc]   # oc < OC - OC % 4
+    out = (float32(acc) * s[b]) * w_scale[oc] + bias[oc]   # the last OC % 4 channels
 
-(taps outside the input are skipped), then the fused float activation.
+(taps outside the input are skipped), all in float32 in the order shown (the
+optimized kernel's vector loop over groups of 4 channels, then its scalar tail), then
+the fused float activation.
 
 Example:
     >>> from edgelite.interpreter.kernels.base import kernels_for
@@ -100,6 +103,12 @@ class DepthwiseConv2DHybrid(Kernel):
         pat = hc.patches(centred, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left, p.out_h, p.out_w)
         acc = np.einsum("bhwtc,tc->bhwc", pat.astype(np.int64), p.w.reshape(p.kh * p.kw, -1))
         acc = hc.int_gemm_wrap32(acc).astype(np.float32)
-        scale = (p.w_scale[None, :] * s[:, None]).astype(np.float32)  # (B, OC)
-        res = (acc * scale[:, None, None, :]).astype(np.float32)
+        # Two float32 products, not folded into one scale first (LiteRT's CONV_2D folds
+        # them): channels in whole groups of 4 (its vector loop) take (acc * w_scale) * s,
+        # the last oc % 4 channels (its scalar loop) take (acc * s) * w_scale.
+        s4 = s.astype(np.float32)[:, None, None, None]
+        vec = (acc.shape[3] // 4) * 4
+        res = np.empty(acc.shape, np.float32)
+        res[..., :vec] = (acc[..., :vec] * p.w_scale[:vec]).astype(np.float32) * s4
+        res[..., vec:] = (acc[..., vec:] * s4).astype(np.float32) * p.w_scale[vec:]
         outputs[0][...] = hc.float_epilogue(res, p.bias, p.lo, p.hi)

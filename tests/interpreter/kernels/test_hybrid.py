@@ -1,10 +1,11 @@
 """Hybrid (dynamic-range) kernels: float32 activations, int8 weights.
 
 The on-the-fly input quantizers are checked by hand (including the rounding of the
-x86 wheel's vector loop), then FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D and
-EMBEDDING_LOOKUP are compared with LiteRT's builtin kernels over hypothesis-drawn
-shapes and scales: results within 1e-5 of the output's magnitude (in practice a few
-float32 ulps, since the integer parts are exact)."""
+x86 wheel's vector loop and the float32 width of the asymmetric range), then
+FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D and EMBEDDING_LOOKUP are compared with
+LiteRT's builtin kernels over hypothesis-drawn shapes and scales, bit for bit: the
+integer parts are exact and the float parts follow LiteRT's float32 operation order
+(a one-ulp difference in a scale is enough to move a later layer's quantization)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,10 @@ from edgelite.schema.fb.FullyConnectedOptions import FullyConnectedOptionsT
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
 
-def _close(got, want, rtol=1e-5):
+def _close(got, want):
+    """Bit-exact equality (float32 values, so also no -0.0/0.0 or NaN slack)."""
     assert got.shape == want.shape and got.dtype == want.dtype
-    err = float(np.abs(got - want).max()) / max(float(np.abs(want).max()), 1e-30)
-    assert err <= rtol, err
+    np.testing.assert_array_equal(got.view(np.int32), want.view(np.int32))
 
 
 # -- quantizers -------------------------------------------------------------------------
@@ -49,6 +50,17 @@ def test_asymmetric_quantizer_by_hand():
     assert q[0].tolist() == [-128, -28, 127]
     q, s, zp = hc.quantize_rows_asymmetric(np.zeros((1, 4), np.float32))
     assert q.tolist() == [[0, 0, 0, 0]] and s[0] == 1.0 and zp[0] == 0
+
+
+def test_asymmetric_scale_uses_the_float32_width_of_the_range():
+    # -0.01 and 0.04 as float32: their double difference / 255 rounds to another
+    # float32 than their float32 difference / 255 does; LiteRT takes the latter.
+    lo, hi = np.float32(-0.01), np.float32(0.04)
+    want = np.float32(float(hi - lo) / 255.0)
+    assert want != np.float32((float(hi) - float(lo)) / 255.0)
+    s, zp = hc.asymmetric_params(lo, hi)
+    assert s == want
+    assert zp == int(hc.round_half_away(-128.0 - float(lo) / (float(hi - lo) / 255.0)))
 
 
 def test_vector_loop_rounding_differs_from_round_only_in_the_first_multiple_of_8():
@@ -136,6 +148,51 @@ def test_depthwise_matches_litert(g, mult, equal, seed):
     spec, x = _conv_spec(np.random.default_rng(seed), "DEPTHWISE_CONV_2D", g, g[3] * mult, "equal" if equal else "distinct")
     (got,) = run_edgelite(spec, [x], kernel_type=DepthwiseConv2DHybrid)
     _close(got, run_litert(spec, [x])[0])
+
+
+def _swish_like(rng, shape):
+    """Activations as a swish layer leaves them: mostly small, a long positive tail,
+    negatives down to about -0.28."""
+    z = rng.standard_normal(shape).astype(np.float32) * np.float32(1.5)
+    return (z / (1 + np.exp(-z))).astype(np.float32)
+
+
+@pytest.mark.parametrize("op, x_shape, w_shape, stride", [
+    # EfficientNet-B0 (TF dynamic-range) operator 14: the first hybrid layer, a 1x1
+    # expansion 16 -> 96 whose asymmetric input scale was one ulp off before.
+    ("CONV_2D", (1, 112, 112, 16), (96, 1, 1, 16), 1),
+    # its operator 31: 3x3 depthwise over 144 channels (the vector loop's scale order)
+    ("DEPTHWISE_CONV_2D", (1, 56, 56, 144), (1, 3, 3, 144), 1),
+    # 6 channels: 4 in the vector loop, 2 in the scalar tail (the other order)
+    ("DEPTHWISE_CONV_2D", (1, 9, 9, 6), (1, 3, 3, 6), 2),
+])
+def test_efficientnet_layers_match_litert_exactly(op, x_shape, w_shape, stride):
+    rng = np.random.default_rng(14)
+    n = w_shape[0] if op == "CONV_2D" else w_shape[3]
+    # Per-channel symmetric weights as TF's dynamic-range quantizer writes them: each
+    # channel reaches +-127, scales around 2e-3, float32 bias.
+    w = rng.integers(-127, 128, w_shape).astype(np.int8)
+    ch_axis = 0 if op == "CONV_2D" else 3
+    idx = [slice(None)] * 4
+    for c in range(n):
+        idx[ch_axis] = c
+        w[tuple(idx)].flat[0] = 127
+    ws = rng.uniform(1e-3, 3e-3, n).astype(np.float32)
+    bias = (rng.standard_normal(n) * 0.2).astype(np.float32)
+    if op == "CONV_2D":
+        o, kernel = Conv2DOptionsT(), Conv2DHybrid
+    else:
+        o, kernel = DepthwiseConv2DOptionsT(), DepthwiseConv2DHybrid
+        o.depthMultiplier = 1
+    o.padding, o.strideH, o.strideW, o.dilationHFactor, o.dilationWFactor = 0, stride, stride, 1, 1
+    oh = -(-x_shape[1] // stride)
+    spec = Spec(op, [TSpec(x_shape, np.float32), TSpec(w_shape, np.int8, (ws, np.zeros(n, np.int64), ch_axis), w, True),
+                     TSpec((n,), np.float32, None, bias, True)],
+                [TSpec((1, oh, oh, n), np.float32)], o, version=5)
+    for seed in range(3):
+        x = _swish_like(np.random.default_rng(seed), x_shape)
+        (got,) = run_edgelite(spec, [x], kernel_type=kernel)
+        _close(got, run_litert(spec, [x])[0])
 
 
 # -- EMBEDDING_LOOKUP --------------------------------------------------------------------
