@@ -238,10 +238,15 @@ class Interpreter:
             raise InterpreterStateError("Invoke called on model that is not ready.")
         # Thread counts are process-wide settings: apply ours before every run (a no-op
         # when unchanged), so that interpreters with different num_threads can coexist.
+        # With Numba, kernels split work over Numba's pool and each BLAS call stays on
+        # its caller's thread (two pools fighting for cores cost far more than they
+        # gave); the reference kernels let BLAS use the threads instead.
         threads = self._num_threads or 1
-        set_blas_threads(threads)
         if self._use_jit:
+            set_blas_threads(1)
             set_num_threads(threads)
+        else:
+            set_blas_threads(threads)
         rt.invoke(self._profiler)
 
     def reset_all_variables(self):

@@ -201,3 +201,66 @@ def test_lazy_jit_builds_on_first_call_and_binds_callees(tmp_path, monkeypatch):
     assert lazy_demo.outer is lazy._dispatcher, "the module global now is the dispatcher"
     assert not isinstance(lazy_demo.helper, LazyJit), "the callee was bound to its dispatcher"
     sys.modules.pop("lazy_demo", None)
+
+
+# ----------------------------------------------------------------- thread splitting
+
+
+def _single_op_model(kind: str) -> tuple[bytes, tuple[int, ...]]:
+    from edgelite.schema.fb.Conv2DOptions import Conv2DOptionsT
+    from edgelite.schema.fb.DepthwiseConv2DOptions import DepthwiseConv2DOptionsT
+    from edgelite.schema.fb.FullyConnectedOptions import FullyConnectedOptionsT
+
+    rng = np.random.default_rng(1)
+    b = ModelBuilder()
+    if kind == "fc":
+        shape, w_shape = (256, 512), (384, 512)
+        o, op, out_shape = FullyConnectedOptionsT(), "FULLY_CONNECTED", (256, 384)
+    elif kind == "dw":
+        shape, w_shape = (1, 64, 64, 96), (1, 3, 3, 96)
+        o, op, out_shape = DepthwiseConv2DOptionsT(), "DEPTHWISE_CONV_2D", (1, 64, 64, 96)
+        o.depthMultiplier = 1
+    else:
+        k = 1 if kind == "pointwise" else 3
+        shape, w_shape = (1, 64, 64, 48), (96, k, k, 48)
+        o, op, out_shape = Conv2DOptionsT(), "CONV_2D", (1, 64, 64, 96)
+    if kind != "fc":
+        o.strideW = o.strideH = 1
+    o.fusedActivationFunction = 3  # RELU6
+    x = b.add_input("x", shape, np.float32)
+    w = b.add_constant("w", rng.standard_normal(w_shape).astype(np.float32) * 0.2)
+    bias = b.add_constant("b", rng.standard_normal(w_shape[0] if kind != "dw" else 96).astype(np.float32))
+    y = b.add_tensor("y", out_shape, np.float32)
+    b.add_operator(op, [x, w, bias], [y], o)
+    b.mark_output(y)
+    return b.build(), shape
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="Numba not installed: no thread splitting")
+@pytest.mark.parametrize("kind", ["pointwise", "im2col", "dw", "fc"])
+def test_two_threads_split_big_ops_and_match_one_thread(kind):
+    from edgelite.interpreter import Interpreter
+
+    model, shape = _single_op_model(kind)
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    outs = []
+    for threads in (1, 2):
+        it = Interpreter(model_content=model, num_threads=threads)
+        it.allocate_tensors()
+        p = it._runtime(0).steps[0].params
+        split = getattr(p, "par_block", None) is not None or getattr(p, "cols_par", None) is not None \
+            or getattr(p, "parallel", False)
+        assert split == (threads == 2), (kind, threads, p)
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        outs.append(it.get_tensor(it.get_output_details()[0]["index"]))
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-5)
+
+
+def test_small_ops_stay_on_one_thread():
+    from edgelite.interpreter.kernels import gemm
+
+    assert not gemm.worth_splitting(2, 2 * 49 * 160 * 960)  # a 7x7 MobileNetV2 pointwise layer
+    assert not gemm.worth_splitting(1, 1e12)
+    assert gemm.parallel_rows_block(49, 2) is None
+    assert gemm.parallel_rows_block(12544, 2) == 6272

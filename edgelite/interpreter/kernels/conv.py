@@ -96,6 +96,8 @@ class Conv2DParams:
     tmp: np.ndarray  # grouped conv: per-group output block [rows, Cout/groups]
     block: int  # rows per im2col block
     epilogue: bool  # a bias or a clamp to apply after the product
+    par_block: int | None = None  # num_threads > 1, pointwise: rows per thread
+    cols_par: np.ndarray | None = None  # num_threads > 1, im2col: one scratch block per thread
 
 
 def pack_filter(w: np.ndarray, groups: int) -> np.ndarray:
@@ -141,17 +143,30 @@ class Conv2DFloat(Kernel):
         pointwise = kh == kw == 1 and o.strideH == o.strideW == 1 and groups == 1
         rows = min(gemm.rows_per_block(cout // groups, k), max(1, gy.out_size * gx.out_size))
         has_bias = ctx.optional_input(2) is not None
+        w_packed = pack_filter(f.data, groups) if f.data is not None else None
+        par_block = cols_par = None
+        threads = ctx.num_threads
+        pixels = gy.out_size * gx.out_size
+        flops = 2.0 * n * pixels * k * cout
+        if (ctx.use_jit and groups == 1 and w_packed is not None and gemm.worth_splitting(threads, flops)
+                and gemm.load_numba_blas()):
+            if pointwise:
+                par_block = gemm.parallel_rows_block(n * pixels, threads)
+            else:
+                block = max(1, min(gemm.rows_per_block(cout, k), -(-pixels // threads)))
+                cols_par = np.empty((threads, block, k), np.float32)
         return Conv2DParams(
             kh=kh, kw=kw, sh=o.strideH, sw=o.strideW, dh=dh, dw=dw,
             pad_h=gy.pad_before, pad_w=gx.pad_before, out_h=gy.out_size, out_w=gx.out_size,
             groups=groups, pointwise=pointwise,
-            w=pack_filter(f.data, groups) if f.data is not None else None,
+            w=w_packed,
             bias=bias_vector(ctx, 2, cout), has_bias=has_bias,
             lo=np.float32(lo), hi=np.float32(hi),
             cols=np.empty((0 if pointwise else rows, k), np.float32),
             tmp=np.empty((rows if groups > 1 else 0, cout // groups), np.float32),
             block=rows,
             epilogue=has_bias or lo != -np.inf or hi != np.inf,
+            par_block=par_block, cols_par=cols_par,
         )
 
     def eval(self, p: Conv2DParams, inputs, outputs) -> None:
@@ -173,7 +188,19 @@ class Conv2DFloat(Kernel):
     def eval_jit(self, p: Conv2DParams, inputs, outputs) -> None:
         x, out = inputs[0], outputs[0]
         w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
-        if p.pointwise:
+        if p.par_block is not None:
+            gemm.gemm_rows_parallel(
+                x.reshape(-1, x.shape[3]), w, p.bias, p.lo, p.hi, out.reshape(-1, out.shape[3]), p.par_block, p.epilogue
+            )
+        elif p.cols_par is not None:
+            nb, h, wd, cin = x.shape
+            xf = x.reshape(nb * h, wd * cin)
+            for b in range(nb):
+                gemm.conv_im2col_parallel(
+                    xf, h, wd, cin, w, p.bias, p.lo, p.hi, out[b].reshape(-1, out.shape[3]), p.cols_par, b,
+                    p.out_w, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.epilogue,
+                )
+        elif p.pointwise:
             gemm.gemm_bias_act_fast(
                 x.reshape(-1, x.shape[3]), w, p.bias, p.lo, p.hi, out.reshape(-1, out.shape[3]), p.epilogue
             )

@@ -163,7 +163,10 @@ class DepthwiseConv2DFloat(Kernel):
             kh=kh, kw=kw, sh=o.strideH, sw=o.strideW, dh=dh, dw=dw, pad_h=gy.pad_before, pad_w=gx.pad_before,
             out_h=gy.out_size, out_w=gx.out_size, multiplier=mult, w=wdata,
             bias=bias_vector(ctx, 2, cout), has_bias=ctx.optional_input(2) is not None,
-            lo=np.float32(lo), hi=np.float32(hi), parallel=ctx.num_threads > 1,
+            lo=np.float32(lo), hi=np.float32(hi),
+            parallel=gemm.worth_splitting(
+                ctx.num_threads, 2.0 * n * gy.out_size * gx.out_size * cout * kh * kw, gemm.STENCIL_FLOPS_PER_SECOND
+            ),
         )
 
     def eval(self, p: DepthwiseParams, inputs, outputs) -> None:

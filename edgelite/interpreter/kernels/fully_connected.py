@@ -55,6 +55,7 @@ class FullyConnectedParams:
     lo: np.float32
     hi: np.float32
     epilogue: bool  # a bias or a clamp to apply after the product
+    par_block: int | None = None  # num_threads > 1: rows per thread
 
 
 @register("FULLY_CONNECTED")
@@ -87,12 +88,17 @@ class FullyConnectedFloat(Kernel):
             ctx.set_output_shape(0, (x.size // k, units))
         lo, hi = activation_range(act, ctx.op_name, strict=True)
         has_bias = ctx.optional_input(2) is not None
+        w_t = None if f.data is None else np.ascontiguousarray(f.data.T, np.float32)
+        par_block = None
+        flops = 2.0 * x.size * units
+        if ctx.use_jit and w_t is not None and gemm.worth_splitting(ctx.num_threads, flops) and gemm.load_numba_blas():
+            par_block = gemm.parallel_rows_block(x.size // k, ctx.num_threads)
         return FullyConnectedParams(
             in_features=k, units=units,
-            w=None if f.data is None else np.ascontiguousarray(f.data.T, np.float32),
+            w=w_t,
             bias=bias_vector(ctx, 2, units), has_bias=has_bias,
             lo=np.float32(lo), hi=np.float32(hi),
-            epilogue=has_bias or lo != -np.inf or hi != np.inf,
+            epilogue=has_bias or lo != -np.inf or hi != np.inf, par_block=par_block,
         )
 
     def eval(self, p: FullyConnectedParams, inputs, outputs) -> None:
@@ -105,6 +111,8 @@ class FullyConnectedFloat(Kernel):
         if p.w is None:
             self.eval(p, inputs, outputs)
             return
-        gemm.gemm_bias_act_fast(
-            inputs[0].reshape(-1, p.in_features), p.w, p.bias, p.lo, p.hi, outputs[0].reshape(-1, p.units), p.epilogue
-        )
+        x2, out2 = inputs[0].reshape(-1, p.in_features), outputs[0].reshape(-1, p.units)
+        if p.par_block is not None:
+            gemm.gemm_rows_parallel(x2, p.w, p.bias, p.lo, p.hi, out2, p.par_block, p.epilogue)
+        else:
+            gemm.gemm_bias_act_fast(x2, p.w, p.bias, p.lo, p.hi, out2, p.epilogue)

@@ -33,7 +33,7 @@ import sys
 
 import numpy as np
 
-from edgelite.interpreter.kernels.jit import HAVE_NUMBA, njit
+from edgelite.interpreter.kernels.jit import HAVE_NUMBA, njit, prange
 
 __all__ = [
     "gemm_bias_act",
@@ -265,3 +265,86 @@ def grouped_conv_fast(x, w, bias, lo, hi, out, cols, tmp, kh, kw, sh, sw, dh, dw
                 t = tmp[: r1 - r0]
                 np.matmul(blk, w[g], out=t)
                 scatter_bias_act_jit(t, ob[r0:r1], g * og, bias, lo, hi)
+
+
+# ------------------------------------------- multi-threaded drivers (num_threads > 1)
+#
+# With several threads, every parallel piece runs on Numba's thread pool and BLAS
+# stays at one thread per caller: two pools (OpenBLAS's spinning workers and Numba's)
+# on the same cores were measured 2-7x slower than one thread on a loaded machine.
+# Inside Numba, ``np.dot`` is SciPy's BLAS; ``load_numba_blas`` imports it in prepare
+# so that ``set_blas_threads`` sees (and limits) it before the first invoke.
+
+
+# An operator is split over threads only when it is expected to take at least this
+# long on one thread: every split is a fork/join on the thread pool, and on a busy
+# machine each join may wait a scheduler tick for a descheduled worker, so splitting
+# the many sub-0.1 ms operators of a mobile network made two threads slower than one.
+MIN_PARALLEL_SECONDS = 400e-6
+GEMM_FLOPS_PER_SECOND = 80e9  # one core, OpenBLAS sgemm on CNN-shaped products (measured)
+STENCIL_FLOPS_PER_SECOND = 15e9  # one core, Numba depthwise / pooling loops (measured)
+
+
+def worth_splitting(threads: int, flops: float, flops_per_second: float = GEMM_FLOPS_PER_SECOND) -> bool:
+    """Whether an operator of ``flops`` work should run on ``threads`` (> 1) threads."""
+    return threads > 1 and flops / flops_per_second >= MIN_PARALLEL_SECONDS
+
+
+def load_numba_blas() -> bool:
+    """Import the BLAS that Numba's ``np.dot`` calls; False when SciPy is missing."""
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401
+    except ImportError:  # pragma: no cover - numba without scipy has no np.dot
+        return False
+    return True
+
+
+def _gemm_rows(x, w, bias, lo, hi, out, block, epilogue):
+    """out[M, N] = clamp(x @ w + bias), blocks of ``block`` rows spread over threads."""
+    m = x.shape[0]
+    n = out.shape[1]
+    nblk = (m + block - 1) // block
+    for bi in prange(nblk):
+        r0 = bi * block
+        r1 = min(m, r0 + block)
+        o = out[r0:r1]
+        np.dot(x[r0:r1], w, o)
+        if epilogue:
+            for i in range(r1 - r0):
+                for j in range(n):
+                    o[i, j] = min(max(o[i, j] + bias[j], lo), hi)
+
+
+def _conv_im2col_par(xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, epilogue):
+    """One image of a general CONV_2D (groups 1): waves of ``cols.shape[0]`` blocks, one
+    per thread, each gathered (im2col) into its own scratch [block, K] and multiplied."""
+    slots = cols.shape[0]
+    block = cols.shape[1]
+    pixels = ob.shape[0]
+    n = ob.shape[1]
+    nblk = (pixels + block - 1) // block
+    for wave in range(0, nblk, slots):
+        for s in prange(slots):
+            r0 = (wave + s) * block
+            r1 = min(pixels, r0 + block)
+            if r0 < r1:
+                blk = cols[s, : r1 - r0]
+                im2col_rows_jit(xf, h, wd, cin, 0, cin, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, blk)
+                o = ob[r0:r1]
+                np.dot(blk, w, o)
+                if epilogue:
+                    for i in range(r1 - r0):
+                        for j in range(n):
+                            o[i, j] = min(max(o[i, j] + bias[j], lo), hi)
+
+
+gemm_rows_parallel = njit(_gemm_rows, parallel=True)
+conv_im2col_parallel = njit(_conv_im2col_par, parallel=True)
+
+
+def parallel_rows_block(m: int, threads: int) -> int | None:
+    """Rows per thread for splitting an ``[m, K] @ [K, N]`` product, or None when there
+    are too few rows (fewer than 32 per thread) for the split to pay."""
+    if m < 32 * threads:
+        return None
+    return -(-m // threads)

@@ -12,7 +12,8 @@ then the fused activation clamp. Output size and padding come from ``conv_geomet
 
 ``eval`` is numpy (one strided view of the padded input per window cell, plus a count
 map); ``eval_jit`` is a Numba loop over output rows, channels innermost, with a
-parallel twin used when the interpreter has more than one thread.
+parallel twin used when the interpreter has more than one thread and the operator is big
+enough to be worth splitting (``gemm.worth_splitting``).
 
 Example:
     >>> import numpy as np
@@ -143,7 +144,11 @@ class Pool2DFloat(Kernel):
         return PoolParams(
             kind=_KINDS[ctx.op_name], fh=o.filterHeight, fw=o.filterWidth, sh=o.strideH, sw=o.strideW,
             pad_h=gy.pad_before, pad_w=gx.pad_before, out_h=gy.out_size, out_w=gx.out_size,
-            lo=np.float32(lo), hi=np.float32(hi), parallel=ctx.num_threads > 1,
+            lo=np.float32(lo), hi=np.float32(hi),
+            parallel=gemm.worth_splitting(
+                ctx.num_threads, 2.0 * n * gy.out_size * gx.out_size * c * o.filterHeight * o.filterWidth,
+                gemm.STENCIL_FLOPS_PER_SECOND,
+            ),
         )
 
     def eval(self, p: PoolParams, inputs, outputs) -> None:
