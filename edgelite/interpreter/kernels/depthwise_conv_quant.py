@@ -13,7 +13,12 @@ to use (``fixedpoint.gemm_mode``: the second rounding step takes ties toward +in
 tie-heavy test pins it); the uint8 kernel matches gemmlowp's form (``default_mode``);
 16x8 uses the int64-accumulator form of ``common.h``.
 The JIT kernel walks output rows in parallel with the channels innermost (contiguous
-in NHWC) and requantizes each pixel as soon as its taps are summed.
+in NHWC) and requantizes each pixel as soon as its taps are summed. The common int8
+case (3x3 filter, depth multiplier 1, every multiplier below 1, LiteRT's rounding)
+has its own kernel: the input is copied once into a zero-point-padded scratch (so no
+tap needs a bounds test; a padded tap adds ``w * (zp - zp) = 0``, as a skipped tap
+does), the nine products and the requantization happen in registers, vectorized over
+the channels, with no accumulator array.
 
 Example:
     >>> from edgelite.interpreter.kernels.base import kernels_for
@@ -68,6 +73,11 @@ class DepthwiseQuantParams:
     num_threads: int
     w_jit: np.ndarray  # (KH, KW, OC) int32 (int64 for 16x8)
     acc_scratch: np.ndarray  # (B*OH, OW, OC) int32 (int64 for 16x8)
+    vec_ch: int  # channels [0, vec_ch) round with ``mode``, the rest with ROUND_DOUBLE
+    fast3x3: bool  # the specialised int8 3x3 kernel applies
+    padded: np.ndarray  # (B, HP, WP, C) int8 scratch, borders hold in_zp (empty if unused)
+    rq_add: np.ndarray  # (OC,) int64 (fast3x3): see int_gemm.fast_requant_tables
+    rq_total: np.ndarray  # (OC,) int64 (fast3x3): 31 + right shift
 
 
 def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
@@ -107,14 +117,29 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
     bias = np.zeros(oc, np.int64) if bias_t is None else np.asarray(bias_t.data).reshape(-1).astype(np.int64)
     if bias.size != oc:
         raise ctx.fail(f"bias has {bias.size} values for {oc} output channels")
+    mode = int_gemm.MODE_WIDE if wide else (fp.default_mode() if legacy else fp.gemm_mode())
+    in_zp = x.quant.scalar_zero_point
+    # LiteRT's x86 int8 kernel handles channels in groups of 8 with the ties-up
+    # rounding and the last (oc % 8) channels with gemmlowp's (measured, tie-heavy test).
+    vec_ch = oc - oc % 8 if (in_dtype == _INT8 and mode == fp.ROUND_DOUBLE_UP) else oc
+    tables = int_gemm.fast_requant_tables(q, s, mode)
+    fast = in_dtype == _INT8 and mult == 1 and kh == 3 and kw == 3 and tables is not None and vec_ch == oc
+    padded = np.empty((0, 0, 0, 0), np.int8)
+    if fast:
+        hp = max(gy.pad_before + h, (gy.out_size - 1) * sh + 2 * dh + 1)
+        wp = max(gx.pad_before + wd, (gx.out_size - 1) * sw + 2 * dw + 1)
+        if gy.pad_before or gx.pad_before or hp != h or wp != wd:
+            padded = np.full((b, hp, wp, c), in_zp, np.int8)  # borders stay in_zp
     return DepthwiseQuantParams(
         batch=b, in_h=h, in_w=wd, in_c=c, mult=mult, kh=kh, kw=kw, out_h=gy.out_size, out_w=gx.out_size,
         out_c=oc, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
-        in_zp=x.quant.scalar_zero_point, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
-        mode=int_gemm.MODE_WIDE if wide else (fp.default_mode() if legacy else fp.gemm_mode()), out_dtype=np.dtype(out.dtype),
+        in_zp=in_zp, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
+        mode=mode, out_dtype=np.dtype(out.dtype), vec_ch=vec_ch,
         w_centered=np.ascontiguousarray(w_centered), bias=bias, num_threads=ctx.num_threads,
         w_jit=np.ascontiguousarray(w_centered.astype(acc_dtype)),
-        acc_scratch=np.zeros((b * gy.out_size, gx.out_size, oc), acc_dtype),
+        acc_scratch=np.zeros((0, 0, 0) if fast else (b * gy.out_size, gx.out_size, oc), acc_dtype),
+        fast3x3=fast, padded=padded,
+        rq_add=tables[0] if fast else np.zeros(0, np.int64), rq_total=tables[1] if fast else np.zeros(0, np.int64),
     )
 
 
@@ -136,10 +161,11 @@ def depthwise_acc_reference(x: np.ndarray, p: DepthwiseQuantParams) -> np.ndarra
 
 
 @njit(parallel=True)
-def _depthwise_kernel(x, w, bias, mult, sh, sw, dh, dw, pt, pl, oh, ow, in_zp, q, shift, mode, out_zp, lo, hi, acc, out):
+def _depthwise_kernel(x, w, bias, mult, sh, sw, dh, dw, pt, pl, oh, ow, in_zp, q, shift, mode, vec_ch, out_zp, lo, hi, acc, out):
     """acc[oc] = sum_{i,j} w[i, j, oc] * (x[b, y*sh + i*dh - pt, x*sw + j*dw - pl, oc // mult] - in_zp)
     (taps outside the input skipped); each output row is then requantized with
-    ``bias`` by ``int_gemm.requant_block``. Rows in parallel; ``acc`` is a
+    ``bias`` by ``int_gemm.requant_block`` (channels from ``vec_ch`` on with
+    ``ROUND_DOUBLE``). Rows in parallel; ``acc`` is a
     ``(B*OH, OW, OC)`` scratch (int32, or int64 for 16x8) so rows never share memory."""
     bsz, h, wdt, c = x.shape
     kh, kw, oc_total = w.shape
@@ -168,7 +194,56 @@ def _depthwise_kernel(x, w, bias, mult, sh, sw, dh, dw, pt, pl, oh, ow, in_zp, q
                             xv = xr[cc] - in_zp
                             for m in range(mult):
                                 a[cc * mult + m] += wr[cc * mult + m] * xv
-        int_gemm.requant_block(row, bias, q, shift, mode, out_zp, lo, hi, out[b, y])
+        if vec_ch == oc_total:
+            int_gemm.requant_block(row, bias, q, shift, mode, out_zp, lo, hi, out[b, y])
+        else:
+            orow = out[b, y]
+            int_gemm.requant_block(row[:, :vec_ch], bias[:vec_ch], q[:vec_ch], shift[:vec_ch], mode, out_zp, lo, hi, orow[:, :vec_ch])
+            int_gemm.requant_block(row[:, vec_ch:], bias[vec_ch:], q[vec_ch:], shift[vec_ch:], 0, out_zp, lo, hi, orow[:, vec_ch:])
+
+
+@njit(parallel=True)
+def _dw3x3_int8(xp, w, bias, sh, sw, dh, dw, oh, ow, in_zp, q, rq_add, rq_total, out_zp, lo, hi, out):
+    """3x3, depth multiplier 1, int8, ``ROUND_DOUBLE_UP`` with every shift <= 0::
+
+        acc = sum_{i, j < 3} w[i, j, c] * (xp[b, y*sh + i*dh, x*sw + j*dw, c] - in_zp)
+        out = clamp(RoundUpShift(SRDHM(int32(acc + bias[c]), q[c]), rsh[c]) + out_zp, lo, hi)
+            = clamp(((int32(acc + bias[c]) * q[c] + rq_add[c]) >> rq_total[c]) + out_zp, lo, hi)
+
+    ``xp`` is the input with its padding already in place (filled with ``in_zp``).
+    The 9-term sum is int32 (|acc| <= 9 * 127 * 255) and the bias add wraps to int32
+    as LiteRT's C kernel does; the one-shift requantization is exact (see
+    ``int_gemm.fast_requant_tables``). Output rows run in parallel; the channel loop vectorizes.
+    """
+    bsz = xp.shape[0]
+    c = xp.shape[3]
+    for by in prange(bsz * oh):
+        b = by // oh
+        y = by % oh
+        r0 = y * sh
+        r1 = r0 + dh
+        r2 = r1 + dh
+        for xo in range(ow):
+            c0 = xo * sw
+            c1 = c0 + dw
+            c2 = c1 + dw
+            for cc in range(c):
+                acc = np.int32(
+                    w[0, 0, cc] * (np.int32(xp[b, r0, c0, cc]) - in_zp)
+                    + w[0, 1, cc] * (np.int32(xp[b, r0, c1, cc]) - in_zp)
+                    + w[0, 2, cc] * (np.int32(xp[b, r0, c2, cc]) - in_zp)
+                    + w[1, 0, cc] * (np.int32(xp[b, r1, c0, cc]) - in_zp)
+                    + w[1, 1, cc] * (np.int32(xp[b, r1, c1, cc]) - in_zp)
+                    + w[1, 2, cc] * (np.int32(xp[b, r1, c2, cc]) - in_zp)
+                    + w[2, 0, cc] * (np.int32(xp[b, r2, c0, cc]) - in_zp)
+                    + w[2, 1, cc] * (np.int32(xp[b, r2, c1, cc]) - in_zp)
+                    + w[2, 2, cc] * (np.int32(xp[b, r2, c2, cc]) - in_zp)
+                )
+                xl = np.int32(np.int64(acc) + bias[cc])  # wraps like C's int32
+                v = ((np.int64(xl) * np.int64(q[cc]) + rq_add[cc]) >> rq_total[cc]) + out_zp
+                v = lo if v < lo else v
+                v = hi if v > hi else v
+                out[b, y, xo, cc] = v
 
 
 class _DepthwiseQuantBase(Kernel):
@@ -193,17 +268,34 @@ class _DepthwiseQuantBase(Kernel):
         p = params
         acc = depthwise_acc_reference(inputs[0], p)
         wide = p.mode == int_gemm.MODE_WIDE
-        outputs[0][...] = int_gemm.requantize_reference(
+        res = int_gemm.requantize_reference(
             acc, None, p.multiplier, p.shift, 0 if wide else p.mode, p.out_zp, p.act_min, p.act_max, p.out_dtype, wide=wide
         )
+        if p.vec_ch < p.out_c:
+            res[..., p.vec_ch :] = int_gemm.requantize_reference(
+                acc[..., p.vec_ch :], None, p.multiplier[p.vec_ch :], p.shift[p.vec_ch :], fp.ROUND_DOUBLE,
+                p.out_zp, p.act_min, p.act_max, p.out_dtype,
+            )
+        outputs[0][...] = res
 
     def eval_jit(self, params: DepthwiseQuantParams, inputs, outputs) -> None:
         p = params
         set_num_threads(p.num_threads)
+        if p.fast3x3:
+            xp = inputs[0]
+            if p.padded.size:
+                xp = p.padded
+                xp[:, p.pad_top : p.pad_top + p.in_h, p.pad_left : p.pad_left + p.in_w, :] = inputs[0]
+            _dw3x3_int8(
+                xp, p.w_jit, p.bias, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.out_h, p.out_w,
+                np.int32(p.in_zp), p.multiplier, p.rq_add, p.rq_total, np.int64(p.out_zp),
+                np.int64(p.act_min), np.int64(p.act_max), outputs[0],
+            )
+            return
         zp = p.acc_scratch.dtype.type(p.in_zp)
         _depthwise_kernel(
             inputs[0], p.w_jit, p.bias, p.mult, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
-            p.out_h, p.out_w, zp, p.multiplier, p.shift, np.int64(p.mode), np.int64(p.out_zp),
+            p.out_h, p.out_w, zp, p.multiplier, p.shift, np.int64(p.mode), p.vec_ch, np.int64(p.out_zp),
             np.int64(p.act_min), np.int64(p.act_max), p.acc_scratch, outputs[0],
         )
 

@@ -226,6 +226,51 @@ def requantize_rows_jit(acc2d, bias, q, shift, mode: int, out_zp: int, lo: int, 
     _requant_rows(acc2d, bias, q, shift, np.int64(mode), np.int64(out_zp), np.int64(lo), np.int64(hi), out2d)
 
 
+def fast_requant_tables(q, shift, mode: int):
+    """Per-channel ``(add, total_shift)`` int64 tables for :func:`requantize_rows_fast`,
+    or ``None`` when the fast form does not apply.
+
+    With ``ROUND_DOUBLE_UP`` and no left shift, ``SRDHM(x, q)`` is
+    ``floor((x*q + 2**30) / 2**31)`` for every sign of ``x*q`` (the C division's
+    truncation toward zero after the negative nudge ``1 - 2**30`` lands on the same
+    integer), and a ties-up right shift of that is ``floor((h + r) / 2**rsh)`` with
+    ``r = (1 << rsh) >> 1``. Nested floors of integer divisions merge, so the whole
+    multiplier is one 64-bit ``(x*q + add) >> total`` with ``add = 2**30 + (r << 31)``
+    and ``total = 31 + rsh`` (no overflow: ``|x*q| < 2**62``, ``r << 31 <= 2**61``).
+    """
+    shift = np.asarray(shift, np.int64)
+    if mode != fp.ROUND_DOUBLE_UP or np.any(shift > 0):
+        return None
+    rsh = -shift
+    rnd = (np.int64(1) << rsh) >> 1
+    return (np.int64(1) << 30) + (rnd << 31), 31 + rsh
+
+
+@njit(parallel=True)
+def _requant_rows_fast(acc, bias, q, add, total, out_zp, lo, hi, out):
+    """out[m, n] = clamp(((int32(acc[m, n] + bias[n]) * q[n] + add[n]) >> total[n]) + out_zp, lo, hi)
+    (see :func:`fast_requant_tables`); blocks of rows in parallel."""
+    m_total, n_total = acc.shape
+    block = max(1, 4096 // max(1, n_total))
+    nblocks = (m_total + block - 1) // block
+    for bi in prange(nblocks):
+        m0 = bi * block
+        m1 = min(m_total, m0 + block)
+        for m in range(m0, m1):
+            for n in range(n_total):
+                xl = np.int32(np.int64(acc[m, n]) + bias[n])  # wraps like C's int32
+                v = ((np.int64(xl) * np.int64(q[n]) + add[n]) >> total[n]) + out_zp
+                v = lo if v < lo else v
+                v = hi if v > hi else v
+                out[m, n] = v
+
+
+def requantize_rows_fast(acc2d, bias, q, tables, out_zp: int, lo: int, hi: int, out2d) -> None:
+    """:func:`requantize_rows_jit` for the ``ROUND_DOUBLE_UP``, no-left-shift case
+    (``tables`` from :func:`fast_requant_tables`); bit-identical, about twice as fast."""
+    _requant_rows_fast(acc2d, bias, q, tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d)
+
+
 MODE_WIDE = 3  # the int64-accumulator MultiplyByQuantizedMultiplier (16x8 kernels)
 
 

@@ -111,3 +111,39 @@ def test_rounding_ties_follow_litert():
     spec.inputs[1].data = rng.integers(-3, 4, spec.inputs[1].shape).astype(np.int8)
     spec.inputs[2].data = rng.integers(-50, 50, 16).astype(np.int32)
     check(spec, feeds, jit=True)
+
+
+fast_geometry = st.tuples(
+    st.integers(1, 2), st.integers(3, 12), st.integers(3, 12), st.sampled_from([8, 16, 40]),
+    st.integers(1, 2), st.integers(1, 2), st.integers(1, 2), st.integers(1, 2), st.integers(0, 1), st.sampled_from([0, 1, 3]),
+).filter(lambda g: g[8] == 0 or (2 * g[6] + 1 <= g[1] and 2 * g[7] + 1 <= g[2]))
+
+
+@settings(max_examples=25, **SETTINGS)
+@given(fast_geometry, st.booleans(), st.integers(0, 2**32 - 1))
+def test_int8_3x3_fast_kernel_matches_litert(g, per_channel, seed):
+    # the specialised 3x3 kernel (zero-point-padded scratch, requantization in registers)
+    from tests.interpreter.kernels.quant_harness import make_context
+    from edgelite.interpreter.kernels.base import select_kernel
+
+    b, h, w, c, sh, sw, dh, dw, pad, act = g
+    spec, feeds = _dw_case(np.random.default_rng(seed), np.int8, np.int8, np.int32, b, h, w, c, 1, 3, 3, sh, sw, dh, dw, pad, act, per_channel)
+    ctx = make_context(spec, use_jit=True)
+    assert select_kernel(ctx).prepare(ctx).fast3x3
+    check(spec, feeds, jit=True)
+    ref = run_edgelite(spec, feeds, kernel_type=DepthwiseConv2DQuant)
+    np.testing.assert_array_equal(run_edgelite(spec, feeds, use_jit=True)[0], ref[0])
+
+
+def test_rounding_ties_remainder_channels():
+    # LiteRT rounds the last (channels % 8) channels with gemmlowp's form and the
+    # others ties-up: tie-heavy scales on 13 and 21 channels pin both.
+    for c, seed in [(13, 3), (21, 4), (5, 5)]:
+        rng = np.random.default_rng(seed)
+        spec, feeds = _dw_case(rng, np.int8, np.int8, np.int32, 1, 9, 9, c, 1, 3, 3, 1, 1, 1, 1, 0, 0, True)
+        spec.inputs[0].quant = (np.float32(0.5), 3)
+        spec.inputs[1].quant = (np.full(c, 2.0**-4, np.float32), np.zeros(c, np.int64), 3)
+        spec.inputs[2].quant = (np.full(c, 2.0**-5, np.float32), np.zeros(c, np.int64), 0)
+        spec.outputs[0].quant = (np.float32(1.0), 0)
+        spec.inputs[1].data = rng.integers(-3, 4, spec.inputs[1].shape).astype(np.int8)
+        check(spec, feeds, jit=True)
