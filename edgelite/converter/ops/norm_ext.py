@@ -30,6 +30,13 @@ def _float32_only(node) -> str | None:
     return None
 
 
+def _same_shape_output(node) -> None:
+    """Output 0 has input 0's shape (ONNX's inference leaves some function-defined ops open)."""
+    x, y = node.inputs[0], node.outputs[0]
+    if y.shape is None and x.shape is not None:
+        y.shape, y.dtype = tuple(x.shape), x.dtype
+
+
 def _moments(e: Emitter, x, axes):
     """Mean and (population) variance over ``axes``, both with kept dimensions."""
     mean = e.reduce("MEAN", x, axes, keep=True)
@@ -47,6 +54,7 @@ class GroupNorm(OpConverter):
         g = int(node.attrs.get("num_groups", 0))
         if g <= 0 or x.shape is None or len(x.shape) < 2 or x.shape[1] % g:
             return f"num_groups={g} does not divide the channels"
+        _same_shape_output(node)
         return _float32_only(node)
 
     def lower(self, node, out):
@@ -97,6 +105,7 @@ class MeanVarianceNorm(OpConverter):
     """``(x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9)`` over ``axes`` (default 0, 2, 3)."""
 
     def check(self, node):
+        _same_shape_output(node)
         return _float32_only(node)
 
     def lower(self, node, out):
