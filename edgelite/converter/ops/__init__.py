@@ -35,6 +35,7 @@ OP_MODULES: tuple[str, ...] = (
     "bitwise",
     "einsum",
     "generators",
+    "conv_transpose_ext",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
