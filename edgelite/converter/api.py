@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,9 @@ def convert(model: Any, options: ConvertOptions | None = None, *, progress: Prog
         warnings.warn(f"QDQ model converted with quantize={qs.mode!r}: its own int8 parameters are not used",
                       stacklevel=2)
     out = lower_graph(graph, annotate_weights=mode == "int8" and conv.qdq.imported, notes=conv.qdq.notes)
-    meta = conversion_metadata(opts, conv.io_layout, graph.producer, graph.opset)
+    # The metadata records the mode actually applied (int8 for an imported QDQ model).
+    meta = conversion_metadata(replace(opts, quantization=replace(qs, mode=mode)), conv.io_layout,
+                               graph.producer, graph.opset)
     tfl = build_model(graph, out.ops, meta, opts.description)
     from edgelite.schema import write_model
 

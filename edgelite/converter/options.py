@@ -98,7 +98,7 @@ class ConvertOptions:
     quantization: QuantizationSettings = field(default_factory=QuantizationSettings)
 
     @classmethod
-    def from_kwargs(cls, options: "ConvertOptions | None" = None, **kwargs) -> "ConvertOptions":
+    def from_kwargs(cls, options: ConvertOptions | None = None, **kwargs) -> ConvertOptions:
         """Merge an optional ``ConvertOptions`` with keyword overrides (unknown keys raise TypeError).
 
         Quantization keywords (``quantize``, ``calibration``, ``io_type``, ``observer``,
@@ -129,4 +129,4 @@ class ConvertOptions:
         return d
 
 
-__all__ = ["ConvertOptions", "QuantizationSettings", "QUANTIZE_MODES", "QDQ_MODES"]
+__all__ = ["QDQ_MODES", "QUANTIZE_MODES", "ConvertOptions", "QuantizationSettings"]

@@ -11,9 +11,9 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 
-import edgelite  # noqa: E402
-from edgelite.cli import main  # noqa: E402
-from edgelite.schema import read_model  # noqa: E402
+import edgelite
+from edgelite.cli import main
+from edgelite.schema import read_model
 
 MODEL = os.path.join(os.path.dirname(__file__), "models", "resnet18.onnx")
 INT8, UINT8, FLOAT32, FLOAT16 = 9, 3, 0, 1
@@ -27,7 +27,8 @@ def calib_npz(tmp_path_factory):
 
 
 def _io_types(path):
-    sg = read_model(open(path, "rb").read()).subgraphs[0]
+    with open(path, "rb") as f:
+        sg = read_model(f.read()).subgraphs[0]
     return sg.tensors[sg.inputs[0]].type, sg.tensors[sg.outputs[0]].type
 
 

@@ -21,9 +21,9 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 
-import edgelite  # noqa: E402
-from edgelite.errors import QuantizationError  # noqa: E402
-from edgelite.schema import read_model  # noqa: E402
+import edgelite
+from edgelite.errors import QuantizationError
+from edgelite.schema import read_model
 
 MODELS = os.path.join(os.path.dirname(__file__), "models")
 NAMES = ["mobilenet_v2", "mobilenet_v3_small", "resnet18"]
