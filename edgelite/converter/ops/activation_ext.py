@@ -186,7 +186,8 @@ class Hardmax(AxisOp, OpConverter):
         oh.axis = axis
         hot = out.tmp(node.name + "_onehot", shape, _F32)
         args = [idx, out.const(np.array(shape[axis], np.int32), node.name + "_depth")]
-        args += [out.const(np.array(1.0, np.float32), node.name + "_on"), out.const(np.array(0.0, np.float32), node.name + "_off")]
+        on = out.const(np.array(1.0, np.float32), node.name + "_on")
+        args += [on, out.const(np.array(0.0, np.float32), node.name + "_off")]
         out.emit("ONE_HOT", args, [hot], oh)
         if hot.shape != tuple(y.shape):
             flat_back = out.tmp(node.name + "_nd", y.shape, _F32)

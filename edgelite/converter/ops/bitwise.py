@@ -114,7 +114,8 @@ class BitShift(Elementwise, OpConverter):
         if not in_range:  # counts outside [0, bits) shift every bit out (opset 28 semantics)
             n32 = b.cast(n, _I32)
             ge0 = b.op("GREATER_EQUAL", n32, b.c(0, _I32), dtype=_BOOL, shape=n.shape)
-            valid = b.op("LOGICAL_AND", ge0, b.op("LESS", n32, b.c(bits, _I32), dtype=_BOOL, shape=n.shape), dtype=_BOOL, shape=n.shape)
+            below = b.op("LESS", n32, b.c(bits, _I32), dtype=_BOOL, shape=n.shape)
+            valid = b.op("LOGICAL_AND", ge0, below, dtype=_BOOL, shape=n.shape)
             fallback = bits - 1 if right else 0
             n = b.op("SELECT_V2", valid, n32, b.c(fallback, _I32), dtype=_I32, shape=n.shape)
         if right:
@@ -127,7 +128,8 @@ class BitShift(Elementwise, OpConverter):
         if n.is_constant:
             power = b.c(np.left_shift(np.int64(1), np.asarray(n.data).astype(np.int64)))
         else:  # 2^n in float32 is exact for every count below 64
-            power = b.cast(b.op("POW", b.c(2.0, np.float32), b.cast(n, np.float32), dtype=np.float32, shape=n.shape), _I64)
+            two_n = b.op("POW", b.c(2.0, np.float32), b.cast(n, np.float32), dtype=np.float32, shape=n.shape)
+            power = b.cast(two_n, _I64)
         product = b.op("MUL", b.cast(x, _I64), power)
         if valid is not None:
             product = b.op("SELECT_V2", valid, product, b.c(0))

@@ -127,6 +127,6 @@ def emit(out, op: str, inputs, y, options=None, name: str = "op", version: int =
     if np.dtype(y.dtype) == result_dtype:
         out.emit(op, args, [y], options, version=version)
         return
-    t = out.tmp(f"{name}_{str(cd)}", y.shape, result_dtype)
+    t = out.tmp(f"{name}_{cd!s}", y.shape, result_dtype)
     out.emit(op, args, [t], options, version=version)
     emit_cast(out, t, y)

@@ -63,7 +63,8 @@ class Trilu(OpConverter):
             k64 = dtype_rules.to_dtype(out, kv, _I64, node.name + "_k")
             out.emit("GREATER_EQUAL" if upper else "LESS_EQUAL", [out.const(diff.astype(np.int64), "diff"), k64], [mask])
         zero = np.zeros((), x.dtype)
-        dtype_rules.emit(out, "SELECT_V2", [mask, x, out.const(zero, "zero")], y, name=node.name)
+        zero_c = out.const(zero, "zero")
+        dtype_rules.emit(out, "SELECT_V2", [mask, x, zero_c], y, name=node.name)
 
 
 @register("EyeLike")
@@ -112,7 +113,8 @@ class OneHot(OpConverter):
         neg = b.op("LESS", idx, b.c(0), dtype=_BOOL)
         idx = b.op("SELECT_V2", neg, b.op("ADD", idx, depth64), idx)
         if values.is_constant:
-            off, on = (out.const(np.asarray(v, y.dtype), node.name + "_v") for v in np.asarray(values.data).reshape(-1)[:2])
+            pair = np.asarray(values.data).reshape(-1)[:2]
+            off, on = (out.const(np.asarray(v, y.dtype), node.name + "_v") for v in pair)
         else:
             off, on = (self._scalar(out, node, values, i) for i in (0, 1))
         opts = OneHotOptionsT()
