@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgelite.converter.ir import Graph, Value
-from edgelite.errors import ConversionError, ModelFormatError, ShapeError
+from edgelite.errors import ConversionError, ModelFormatError, ShapeError, UnsupportedOperatorError
 
 
 def load_onnx(model: Any):
@@ -92,6 +92,7 @@ def import_onnx(proto, input_shapes: dict[str, tuple[int, ...]] | None = None) -
     from onnx import numpy_helper
 
     input_shapes = dict(input_shapes or {})
+    _reject_non_tensor_io(proto.graph)
     g = Graph()
     g.opsets = {(o.domain or ""): int(o.version) for o in proto.opset_import}
     if "ai.onnx" in g.opsets and "" not in g.opsets:
@@ -155,6 +156,28 @@ def import_onnx(proto, input_shapes: dict[str, tuple[int, ...]] | None = None) -
             v.shape = tuple(int(d.dim_value) for d in tt.shape.dim)
         g.outputs.append(v)
     return g
+
+
+def _reject_non_tensor_io(graph) -> None:
+    """Sequence-, optional- or map-typed graph inputs/outputs: a .tflite tensor cannot hold them.
+
+    Raises:
+        UnsupportedOperatorError: naming every node that reads or writes such a value.
+    """
+    ops, lines = [], []
+    for vi in list(graph.input) + list(graph.output):
+        kind = vi.type.WhichOneof("value")
+        if kind in (None, "tensor_type"):
+            continue
+        users = [(n.op_type, n.name or f"{n.op_type}_{i}") for i, n in enumerate(graph.node)
+                 if vi.name in n.input or vi.name in n.output]
+        ops += users or [("<graph io>", vi.name)]
+        lines.append(f"  {vi.name!r} is a {kind.replace('_type', '')}, used by " +
+                     (", ".join(f"{t} node {nm!r}" for t, nm in users) or "no node"))
+    if ops:
+        raise UnsupportedOperatorError(
+            "[frontend] graph inputs/outputs that are not tensors (TFLite tensors cannot hold "
+            "sequences, optionals or maps):\n" + "\n".join(lines), ops)
 
 
 def _constant_value(name: str, attrs: dict) -> Value:
