@@ -236,6 +236,51 @@ def test_conflicting_pairs_are_reported():
         edgelite.convert(m)
 
 
+def test_matmul_and_gemm_weights_per_output_channel(tmp_path):
+    """ORT quantizes MatMul weights along axis 1 and Gemm(transB) ones along axis 0: both land on dim 0."""
+    rng = np.random.default_rng(0)
+    w1, b1 = rng.standard_normal((16, 10)).astype(np.float32), rng.standard_normal(10).astype(np.float32)
+    w2 = rng.standard_normal((16, 10)).astype(np.float32)
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Add", ["h", "B"], ["h2"]),
+        helper.make_node("Relu", ["h2"], ["h3"]), helper.make_node("Gemm", ["h3", "W2"], ["y"], transB=1),
+    ]
+    g = helper.make_graph(
+        nodes, "fc", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
+        [numpy_helper.from_array(w1, "W"), numpy_helper.from_array(b1, "B"), numpy_helper.from_array(w2, "W2")],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    src = str(tmp_path / "fc.onnx")
+    onnx.save(m, src)
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    calib = iter([{"x": rng.standard_normal((1, 16)).astype(np.float32)} for _ in range(16)])
+
+    class Reader(CalibrationDataReader):
+        def get_next(self):
+            return next(calib, None)
+
+    qdq = str(tmp_path / "fc_qdq.onnx")
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        quantize_static(src, qdq, Reader(), quant_format=QuantFormat.QDQ, per_channel=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tfl = edgelite.convert(qdq)
+    m_ = read_model(tfl)
+    sg = m_.subgraphs[0]
+    fcs = [op for op in sg.operators if m_.opcode_name(op) == "FULLY_CONNECTED"]
+    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(qdq).graph.initializer}
+    np.testing.assert_array_equal(m_.tensor_data(sg.tensors[fcs[0].inputs[1]]), inits["W_quantized"].T)
+    np.testing.assert_array_equal(m_.tensor_data(sg.tensors[fcs[1].inputs[1]]), inits["W2_quantized"])
+    assert len(sg.tensors[fcs[0].inputs[1]].quantization.scale) == 10
+    xs = [rng.standard_normal((1, 16)).astype(np.float32) for _ in range(10)]
+    ref = _run_ort(qdq, xs, "x")
+    out_scale = float(inits[next(n for n in onnx.load(qdq).graph.node if n.output[0] == "y").input[1]])
+    assert np.max(np.rint(_steps(ref, _run_tflite(tfl, xs), out_scale))) <= 1
+
+
 # -- ONNX Runtime quantize_static models ---------------------------------------------------
 
 

@@ -161,10 +161,12 @@ class QdqImport:
                 readers = cons.get(id(node.outputs[0]), [])
                 if readers and all(_is(r, "DequantizeLinear") for r in readers) and not g.is_output(node.outputs[0]):
                     self._fold_in_place(g, node, _quantize_constant(node))
+        weights = {id(n.inputs[1]) for n in g.nodes
+                   if n.op_type in _WEIGHTED and n.domain in _ONNX_DOMAINS and len(n.inputs) > 1}
         for node in list(g.nodes):
             if (_is(node, "DequantizeLinear") and _const(node.inputs[0]) and _params_constant(node)
                     and np.dtype(node.inputs[0].dtype).name in _FOLDABLE):
-                self._dequantize_constant(g, node, annotate=self.imported)
+                self._dequantize_constant(g, node, annotate=self.imported and id(node.outputs[0]) in weights)
         if not self.imported:
             return
         for q, dqs in pairs:
@@ -229,7 +231,7 @@ class QdqImport:
             self.weights += 1
             if np.any(q == -128):
                 self.notes.append(f"{out.name}: int8 weight holds -128; TFLite weights are [-127, 127], clipped")
-        elif q.dtype != np.int32:
+        else:
             self.notes.append(f"{out.name}: {q.dtype} weights with zero point {zp.reshape(-1)[:1]} are not "
                               "symmetric int8; the quantizer derives its own scales")
 
