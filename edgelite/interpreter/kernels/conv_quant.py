@@ -80,6 +80,7 @@ class ConvQuantParams:
     num_threads: int
     cols_buf: np.ndarray  # (M, K) GEMM input scratch, reused by every eval_jit call
     acc_buf: np.ndarray  # (M, N) GEMM output scratch (used when one chunk covers K)
+    rq_tables: tuple | None  # int_gemm.fast_requant_tables (one-shift requantization) or None
 
 
 def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) -> ConvQuantParams:
@@ -168,6 +169,7 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
         jit_sub=jit_sub, jit_pad=jit_pad, chunk=chunk, is_pointwise=pointwise, num_threads=ctx.num_threads,
         cols_buf=np.empty((m_rows, k_depth), w_gemm_t.dtype),
         acc_buf=np.empty((m_rows, n), w_gemm_t.dtype) if k_depth <= chunk else np.empty((0, 0), w_gemm_t.dtype),
+        rq_tables=int_gemm.fast_requant_tables(q, s, mode),
     )
 
 
@@ -260,8 +262,12 @@ class _ConvQuantBase(Kernel):
             acc = np.matmul(cols, p.w_gemm_t, out=p.acc_buf)
         else:
             acc = int_gemm.matmul_f32_chunked(cols, p.w_gemm_t, p.chunk)
-        int_gemm.requantize_rows_jit(acc, p.bias_jit, p.multiplier, p.shift, p.mode, p.out_zp,
-                                     p.act_min, p.act_max, outputs[0].reshape(m, p.out_c))
+        out2d = outputs[0].reshape(m, p.out_c)
+        if p.rq_tables is not None:
+            int_gemm.requantize_rows_fast(acc, p.bias_jit, p.multiplier, p.rq_tables, p.out_zp, p.act_min, p.act_max, out2d)
+        else:
+            int_gemm.requantize_rows_jit(acc, p.bias_jit, p.multiplier, p.shift, p.mode, p.out_zp,
+                                         p.act_min, p.act_max, out2d)
 
 
 @register("CONV_2D")
