@@ -36,6 +36,7 @@ OP_MODULES: tuple[str, ...] = (
     "einsum",
     "generators",
     "conv_transpose_ext",
+    "resize_runtime",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
