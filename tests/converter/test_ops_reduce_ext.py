@@ -154,3 +154,11 @@ def test_property_reductions_match_numpy(shape, op, keepdims, data):
     got = it.get_tensor(it.get_output_details()[0]["index"])
     assert got.shape == np.shape(want)
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_runtime_axes_shape_flows_back_from_a_declared_output():
+    # ReduceSum(axes at run time) -> Sqrt -> declared output: the reduction takes Sqrt's shape.
+    nodes = [helper.make_node("ReduceSum", ["x", "axes"], ["s"], keepdims=1), helper.make_node("Sqrt", ["s"], ["y"])]
+    m = make_model(nodes, [("x", F32, [3, 4]), ("axes", np.int64, [1])], [("y", F32, [3, 1])], opset=18)
+    x = rng.uniform(0.5, 2.0, (3, 4)).astype(F32)
+    check_both(m, {"x": x, "axes": np.array([1], np.int64)})

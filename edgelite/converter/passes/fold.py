@@ -24,8 +24,10 @@ from edgelite.errors import ConversionError
 # (shape tensors, axes); larger ones only with their type and shape.
 _SMALL_CONST = 64
 # Folding would materialize huge constants (e.g. Expand of a scalar to an image);
-# above this many elements the node is left to run at inference time.
-_MAX_FOLD_ELEMENTS = 1 << 24
+# above this many elements (1 GiB of float32) the node is left to run at inference
+# time. Weights built by ConstantOfShape (ONNX's "light" models: AlexNet's fc6 holds
+# 38M values, VGG-19's 103M) must fold: TFLite has no ConstantOfShape.
+_MAX_FOLD_ELEMENTS = 1 << 28
 
 
 def dead_code_elimination(g: Graph) -> None:
@@ -205,6 +207,43 @@ def shape_inference_and_folding(g: Graph, max_rounds: int = 8) -> None:
         if not fold_constants(g):
             break
         dead_code_elimination(g)
+    shapes_from_unary_readers(g)
+
+
+# Ops whose output 0 has input 0's shape (no broadcasting).
+_SHAPE_PRESERVING = {"Cast", "CastLike", "Sqrt", "Log", "Exp", "Abs", "Neg", "Identity", "Relu", "Sigmoid", "Tanh"}
+
+
+def shapes_from_unary_readers(g: Graph) -> None:
+    """Give a value of unknown shape the shape of its shape-preserving reader's output.
+
+    A reduction over axes fed at run time has no inferable shape; when it is followed
+    by ``Sqrt``/``Log``/``Cast``... up to a graph output whose shape the model declares
+    (the expanded ``ReduceL2``/``ReduceLogSum`` functions), that shape flows back.
+    """
+    for node in reversed(g.nodes):
+        if node.op_type not in _SHAPE_PRESERVING or node.domain not in ("", "ai.onnx") or not node.inputs:
+            continue
+        x, y = node.inputs[0], node.outputs[0]
+        if x is not None and x.shape is None and y.shape is not None and not x.is_constant:
+            x.shape = tuple(y.shape)
+            if x.dtype is None and node.op_type not in ("Cast", "CastLike"):
+                x.dtype = y.dtype
+            elif x.dtype is None and x.producer is not None and x.producer.op_type.startswith("Reduce"):
+                x.dtype = x.producer.inputs[0].dtype  # a reduction keeps its input's dtype
+    for node in g.nodes:  # dtypes forward along the same chains
+        if node.op_type not in _SHAPE_PRESERVING or node.domain not in ("", "ai.onnx") or not node.inputs:
+            continue
+        y = node.outputs[0]
+        if y.dtype is None and y.shape is not None:
+            if node.op_type == "Cast":
+                from onnx import helper
+
+                y.dtype = np.dtype(helper.tensor_dtype_to_np_dtype(int(node.attrs["to"])))
+            elif node.op_type == "CastLike":
+                y.dtype = node.inputs[1].dtype
+            else:
+                y.dtype = node.inputs[0].dtype
 
 
 def _is_read(g: Graph, v) -> bool:
