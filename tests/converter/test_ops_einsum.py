@@ -60,7 +60,9 @@ def test_einsum_float64_is_refused():
         edgelite.convert(helper.make_model(g, opset_imports=[helper.make_opsetid("", 12)]))
 
 
-@pytest.mark.parametrize("a,b", [((4,), (4,)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,)), ((3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 2))])
+@pytest.mark.parametrize(
+    "a,b", [((4,), (4,)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,)), ((3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 2))]
+)
 def test_matmul_shapes(a, b):
     node = helper.make_node("MatMul", ["a", "b"], ["y"])
     m = make_model([node], [("a", F32, list(a)), ("b", F32, list(b))], [("y", F32, None)], opset=13)
@@ -75,7 +77,9 @@ def test_matmul_int_is_refused():
 
 
 @pytest.mark.parametrize("trans_a,trans_b", [(0, 0), (1, 0), (0, 1), (1, 1)])
-@pytest.mark.parametrize("alpha,beta,c_shape", [(1.0, 1.0, None), (0.5, 2.0, (3, 5)), (1.0, 0.7, (1,)), (2.0, 1.0, (5,))])
+@pytest.mark.parametrize(
+    "alpha,beta,c_shape", [(1.0, 1.0, None), (0.5, 2.0, (3, 5)), (1.0, 0.7, (1,)), (2.0, 1.0, (5,))]
+)
 def test_gemm_runtime_operands(trans_a, trans_b, alpha, beta, c_shape):
     a_shape = (4, 3) if trans_a else (3, 4)
     b_shape = (5, 4) if trans_b else (4, 5)

@@ -127,8 +127,10 @@ class Einsum(OpConverter):
         def prod(cs):
             return int(np.prod([size[c] for c in cs], dtype=np.int64))
 
-        a = e.reshape(_to_order(e, a, ta, "".join(batch + a_kept + contract)), (prod(batch), prod(a_kept), prod(contract)))
-        b = e.reshape(_to_order(e, b, tb, "".join(batch + contract + b_kept)), (prod(batch), prod(contract), prod(b_kept)))
+        a = _to_order(e, a, ta, "".join(batch + a_kept + contract))
+        b = _to_order(e, b, tb, "".join(batch + contract + b_kept))
+        a = e.reshape(a, (prod(batch), prod(a_kept), prod(contract)))
+        b = e.reshape(b, (prod(batch), prod(contract), prod(b_kept)))
         p = e.matmul(a, b)
         order = batch + a_kept + b_kept
         p = e.reshape(p, tuple(size[c] for c in order))

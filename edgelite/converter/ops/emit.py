@@ -120,7 +120,8 @@ class Emitter:
         if x.is_constant and y is None:
             return self.const(np.asarray(x.data).astype(dtype), tag="cast")
         y = self._tmp("cast", x.shape, dtype, y)
-        self.out.emit("CAST", [x], [y], _options("CastOptions", inDataType=_tensor_type(x.dtype), outDataType=_tensor_type(dtype)))
+        opts = _options("CastOptions", inDataType=_tensor_type(x.dtype), outDataType=_tensor_type(dtype))
+        self.out.emit("CAST", [x], [y], opts)
         return y
 
     # -- shape ----------------------------------------------------------------------------
@@ -136,7 +137,8 @@ class Emitter:
             # To a scalar: SQUEEZE (an empty shape tensor would be a zero-byte constant).
             self.out.emit("SQUEEZE", [x], [y], _options("SqueezeOptions", squeezeDims=[]))
             return y
-        self.out.emit("RESHAPE", [x, self.const(i32(shape), tag="shape")], [y], _options("ReshapeOptions", newShape=list(shape)))
+        opts = _options("ReshapeOptions", newShape=list(shape))
+        self.out.emit("RESHAPE", [x, self.const(i32(shape), tag="shape")], [y], opts)
         return y
 
     def transpose(self, x: Value, perm, y: Value | None = None) -> Value:
@@ -154,7 +156,8 @@ class Emitter:
         if y is None and list(begin) == [0] * len(begin) and size == list(x.shape):
             return x
         y = self._tmp("slice", size, x.dtype, y)
-        self.out.emit("SLICE", [x, self.const(i32(begin), tag="begin"), self.const(i32(size), tag="size")], [y], _options("SliceOptions"))
+        begin_c, size_c = self.const(i32(begin), tag="begin"), self.const(i32(size), tag="size")
+        self.out.emit("SLICE", [x, begin_c, size_c], [y], _options("SliceOptions"))
         return y
 
     def concat(self, xs: list[Value], axis: int, y: Value | None = None) -> Value:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.converter.ops.common import i32
 from edgelite.converter.ops.emit import Emitter, _options
 from edgelite.converter.ops.layout_rules import AxisOp, physical_axis
 from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register

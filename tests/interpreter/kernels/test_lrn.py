@@ -38,7 +38,9 @@ def test_reference_matches_loop():
     np.testing.assert_allclose(lrn_reference(x, 2, 0.5, 0.1, 0.75), want, rtol=1e-6)
 
 
-@pytest.mark.parametrize("radius,bias,alpha,beta", [(0, 1.0, 1.0, 0.5), (1, 2.0, 1e-4, 0.75), (2, 1.0, 0.2, 0.5), (20, 9.0, 4.0, 0.5)])
+@pytest.mark.parametrize(
+    "radius,bias,alpha,beta", [(0, 1.0, 1.0, 0.5), (1, 2.0, 1e-4, 0.75), (2, 1.0, 0.2, 0.5), (20, 9.0, 4.0, 0.5)]
+)
 def test_matches_litert(radius, bias, alpha, beta):
     rng = np.random.default_rng(radius)
     x = rng.standard_normal((1, 4, 3, 6)).astype(np.float32)
