@@ -9,8 +9,8 @@ Example:
     >>> import numpy as np
     >>> from edgelite.interpreter.kernels.lrn import lrn_reference
     >>> x = np.array([[[[-1.1, .6, .7, 1.2, -.7, .1]]]], np.float32)
-    >>> np.round(lrn_reference(x, 20, 9.0, 4.0, 0.5), 3).tolist()
-    [[[[-0.22, 0.12, 0.14, 0.24, -0.14, 0.02]]]]
+    >>> [round(float(v), 3) for v in lrn_reference(x, 20, 9.0, 4.0, 0.5).ravel()]
+    [-0.22, 0.12, 0.14, 0.24, -0.14, 0.02]
 """
 
 from __future__ import annotations
