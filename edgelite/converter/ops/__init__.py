@@ -37,6 +37,7 @@ OP_MODULES: tuple[str, ...] = (
     "generators",
     "conv_transpose_ext",
     "resize_runtime",
+    "scatter",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).

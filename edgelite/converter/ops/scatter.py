@@ -1,0 +1,136 @@
+"""Scatter (opset <= 10), ScatterElements and ScatterND, every ``reduction``.
+
+TFLite's SCATTER_ND only adds into zeros, so these ops are written densely instead,
+exact for every dtype and reduction. With static shapes the data is viewed as rows
+``D[N, S]`` (ScatterElements: every element is a row, ``S = 1``; ScatterND with
+``k``-tuples: ``N = prod(shape[:k])`` slices of ``S = prod(shape[k:])``), each of the
+``U`` updates ``V[U, S]`` targets row ``T[u]`` (computed at run time from the indices,
+negatives wrapped with ``FLOOR_MOD``), and ``hit[u, n] = (T[u] == n)``:
+
+* ``add`` / ``mul``: ``D + SUM_u(hit ? V : 0)``, ``D * REDUCE_PROD_u(hit ? V : 1)``;
+* ``max`` / ``min``: ``MAXIMUM(D, REDUCE_MAX_u(hit ? V : lowest))`` (and MIN);
+* ``none``: the last update hitting a row wins (ONNX's reference order):
+  ``last[n] = REDUCE_MAX_u(hit ? u : -1)``, ``SELECT(last >= 0, GATHER(V, last), D)``.
+
+The work is ``U * N * S`` elements, fine for the index-sized updates these ops see.
+
+Example:
+    >>> from edgelite.converter.ops.scatter import row_strides
+    >>> row_strides((4, 3, 2), 2)
+    [3, 1]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.converter.ops.emit import Emitter
+from edgelite.converter.ops.indexing import strides
+from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
+
+_REDUCTIONS = ("none", "add", "mul", "max", "min")
+
+
+def row_strides(shape, k: int) -> list[int]:
+    """Strides, in rows of ``prod(shape[k:])`` elements, of the first ``k`` dimensions."""
+    return strides(tuple(shape[:k]))
+
+
+def _wrap(e: Emitter, idx, dims):
+    """int32 indices with negatives wrapped into ``[0, dims)`` (``dims`` broadcasts)."""
+    dims = np.asarray(dims, np.int32)
+    if idx.is_constant:
+        return e.const(np.mod(np.asarray(idx.data, np.int64), dims).astype(np.int32), tag="idx")
+    return e.binary("FLOOR_MOD", e.cast(idx, np.int32), e.const(dims, tag="dims"))
+
+
+def _extreme(dtype, low: bool):
+    dt = np.dtype(dtype)
+    if dt.kind == "f":
+        return -np.inf if low else np.inf
+    if dt.kind == "b":
+        return not low
+    info = np.iinfo(dt)
+    return info.min if low else info.max
+
+
+def scatter_rows(e: Emitter, data2, targets, upd2, reduction: str, y2=None):
+    """``data2[N, S]`` with ``upd2[U, S]`` scattered into rows ``targets[U]`` (int32)."""
+    n, s = (int(d) for d in data2.shape)
+    u = int(upd2.shape[0])
+    dt = data2.dtype
+    hit = e.binary("EQUAL", e.reshape(targets, (u, 1)), e.const(np.arange(n, dtype=np.int32).reshape(1, n), tag="rows"))
+    if reduction == "none":
+        order = e.const(np.arange(u, dtype=np.int32).reshape(u, 1), tag="order")
+        last = e.reduce("REDUCE_MAX", e.select(hit, order, e.const(np.array(-1, np.int32), tag="miss")), [0], keep=False)
+        picked = e.gather(upd2, e.binary("MAXIMUM", last, e.const(np.array(0, np.int32), tag="zero")), 0)
+        has = e.reshape(e.binary("GREATER_EQUAL", last, e.const(np.array(0, np.int32), tag="zero")), (n, 1))
+        return e.select(has, picked, data2, y=y2)
+    hit3 = e.reshape(hit, (u, n, 1))
+    upd3 = e.reshape(upd2, (u, 1, s))
+    if reduction == "add":
+        red = e.reduce("SUM", e.select(hit3, upd3, e.const(np.array(0, dt), tag="id")), [0], keep=False)
+        return e.add(data2, red, y=y2)
+    if reduction == "mul":
+        red = e.reduce("REDUCE_PROD", e.select(hit3, upd3, e.const(np.array(1, dt), tag="id")), [0], keep=False)
+        return e.mul(data2, red, y=y2)
+    low = reduction == "max"
+    fill = e.const(np.array(_extreme(dt, low), dt), tag="id")
+    red = e.reduce("REDUCE_MAX" if low else "REDUCE_MIN", e.select(hit3, upd3, fill), [0], keep=False)
+    return e.binary("MAXIMUM" if low else "MINIMUM", data2, red, y=y2)
+
+
+class _Scatter(OpConverter):
+    def check(self, node):
+        red = node.attrs.get("reduction", "none")
+        if red not in _REDUCTIONS:
+            return f"reduction={red!r}"
+        data, idx = node.inputs[0], node.inputs[1]
+        if idx.dtype is not None and np.dtype(idx.dtype).kind not in "iu":
+            return f"indices of type {idx.dtype}"
+        if data.dtype is not None and np.dtype(data.dtype) not in (np.float32, np.int32, np.int64):
+            if not (red == "none" and np.dtype(data.dtype) in (np.int8, np.uint8, np.int16, np.bool_)):
+                return f"{red} scatter of {np.dtype(data.dtype).name} data"
+        if data.shape is not None and int(np.prod(data.shape)) >= 2**31:
+            return "data too large for int32 indices"
+        return None
+
+    def layout(self, node, perms, lp):
+        return LayoutPlan([lp.identity(v) for v in node.inputs], [lp.identity(o) for o in node.outputs])
+
+
+@register("ScatterElements", "Scatter")
+class ScatterElements(_Scatter):
+    def lower(self, node, out):
+        e = Emitter(out, node.name)
+        data, idx, upd = node.inputs[:3]
+        y = node.outputs[0]
+        r = len(data.shape)
+        axis = int(node.attrs.get("axis", 0)) % r
+        st = strides(data.shape)
+        grids = np.indices(idx.shape, dtype=np.int64)
+        base = np.zeros(idx.shape, np.int64) + sum(grids[d] * st[d] for d in range(r) if d != axis)
+        u = int(np.prod(idx.shape, dtype=np.int64))
+        wrapped = _wrap(e, e.reshape(idx, (u,)), data.shape[axis])
+        t = wrapped if st[axis] == 1 else e.mul(wrapped, e.const(np.array(st[axis], np.int32), tag="stride"))
+        t = e.add(t, e.const(base.reshape(u).astype(np.int32), tag="base"))
+        n = int(np.prod(data.shape, dtype=np.int64))
+        res = scatter_rows(e, e.reshape(data, (n, 1)), t, e.reshape(upd, (u, 1)), node.attrs.get("reduction", "none"))
+        e.reshape(res, y.shape, y=y)
+
+
+@register("ScatterND")
+class ScatterND(_Scatter):
+    def lower(self, node, out):
+        e = Emitter(out, node.name)
+        data, idx, upd = node.inputs[:3]
+        y = node.outputs[0]
+        k = int(idx.shape[-1])
+        u = int(np.prod(idx.shape[:-1], dtype=np.int64))
+        n = int(np.prod(data.shape[:k], dtype=np.int64))
+        s = int(np.prod(data.shape[k:], dtype=np.int64))
+        wrapped = _wrap(e, e.reshape(idx, (u, k)), np.asarray(data.shape[:k]).reshape(1, k))
+        rs = np.asarray(row_strides(data.shape, k), np.int32).reshape(1, k)
+        t = e.reduce("SUM", e.mul(wrapped, e.const(rs, tag="row_strides")), [1], keep=False)
+        res = scatter_rows(e, e.reshape(data, (n, s)), t, e.reshape(upd, (u, s)), node.attrs.get("reduction", "none"))
+        e.reshape(res, y.shape, y=y)
