@@ -111,7 +111,9 @@ class SqueezeUnsqueeze(OpConverter):
 @register("Concat")
 class Concat(AxisOp, OpConverter):
     same_layout = True
-    fusable = True
+    # The schema has a fused activation on CONCATENATION, but LiteRT's kernel refuses
+    # any but NONE at prepare time, so activations after a Concat stay separate ops.
+    fusable = False
 
     def lower(self, node, out):
         from edgelite.converter.lower import activation_code

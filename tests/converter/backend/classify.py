@@ -99,6 +99,8 @@ def run_suites(pattern: str = "", timeout: int = 60) -> dict[str, list[tuple[str
     for cls_name, case_cls in sorted(backend_test.test_cases.items()):
         suite_name = SUITE_OF_CLASS.get(cls_name, cls_name)
         names = sorted(n for n in dir(case_cls) if n.startswith("test_") and not n.endswith("_cuda"))
+        if pattern:
+            names = [n for n in names if re.search(pattern, n)]
         result = _Result(timeout)
         unittest.TestSuite(case_cls(n) for n in names).run(result)
         rows = []
