@@ -38,6 +38,7 @@ OP_MODULES: tuple[str, ...] = (
     "conv_transpose_ext",
     "resize_runtime",
     "scatter",
+    "slice_pad_runtime",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
