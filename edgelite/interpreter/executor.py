@@ -256,10 +256,14 @@ class SubgraphRuntime:
 
     # -- execution -----------------------------------------------------------------------------
 
-    def invoke(self, profiler=None) -> None:
-        """Run every step once. ``profiler`` (optional) gets ``record(op, seconds)``."""
-        if profiler is not None:
-            return self._invoke_profiled(profiler)
+    def invoke(self, profiler=None, reference: bool = False) -> None:
+        """Run every step once. ``profiler`` (optional) gets ``record(op, seconds)``.
+
+        ``reference=True`` runs each kernel's ``eval`` even when the runtime uses JIT
+        kernels (the interpreter does so while Numba is still loading).
+        """
+        if profiler is not None or reference:
+            return self._invoke_slow(profiler, reference)
         for step in self.steps:
             if step.deferred:
                 self._run_deferred(step)
@@ -268,17 +272,19 @@ class SubgraphRuntime:
             if step.dynamic:
                 self._store_dynamic(step, returned)
 
-    def _invoke_profiled(self, profiler) -> None:
+    def _invoke_slow(self, profiler, reference: bool) -> None:
         clock = time.perf_counter
         for step in self.steps:
             t0 = clock()
             if step.deferred:
-                self._run_deferred(step)
+                self._run_deferred(step, reference)
             else:
-                returned = step.fn(step.params, step.inputs, step.outputs)
+                fn = step.op.kernel.eval if reference else step.fn
+                returned = fn(step.params, step.inputs, step.outputs)
                 if step.dynamic:
                     self._store_dynamic(step, returned)
-            profiler.record(step.op, clock() - t0)
+            if profiler is not None:
+                profiler.record(step.op, clock() - t0)
 
     def _store_dynamic(self, step: Step, returned) -> None:
         if not returned:
@@ -287,7 +293,7 @@ class SubgraphRuntime:
             arr = np.asarray(returned[pos], dtype=self.spec.tensors[step.op.outputs[pos]].dtype)
             self.values[step.op.outputs[pos]] = arr
 
-    def _run_deferred(self, step: Step) -> None:
+    def _run_deferred(self, step: Step, reference: bool = False) -> None:
         spec, op = self.spec, step.op
         shapes = self.shapes
         values = {i: self.array(i) for i in op.inputs if i >= 0}
@@ -304,7 +310,8 @@ class SubgraphRuntime:
                 shapes[t_index] = ctx.output_shapes[pos]
                 outs.append(np.empty(ctx.output_shapes[pos], spec.tensors[t_index].dtype))
         ins = [None if i < 0 else values[i] for i in op.inputs]
-        returned = step.fn(params, ins, outs) or {}
+        fn = op.kernel.eval if reference else step.fn
+        returned = fn(params, ins, outs) or {}
         for pos, t_index in enumerate(op.outputs):
             arr = np.asarray(returned[pos]) if pos in ctx.dynamic_outputs else outs[pos]
             self.values[t_index] = arr

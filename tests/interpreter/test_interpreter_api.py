@@ -22,7 +22,7 @@ from edgelite.errors import (
 )
 from edgelite.interpreter import Interpreter, OpResolverType
 from edgelite.interpreter.kernels.base import Kernel, register
-from edgelite.interpreter.kernels.jit import HAVE_NUMBA
+from edgelite.interpreter.kernels.jit import HAVE_NUMBA, wait_until_warm
 from edgelite.interpreter.profiling import OpProfiler, format_table
 from edgelite.schema.builder import ModelBuilder
 
@@ -310,6 +310,7 @@ def test_resolver_selects_eval_or_eval_jit():
     ]:
         it = Interpreter(model_content=chain_model(2), experimental_op_resolver_type=resolver, num_threads=1)
         it.allocate_tensors()
+        wait_until_warm()  # until Numba has loaded, invoke runs the reference kernels
         CALLS.clear()
         it.invoke()
         assert CALLS == {used: 2}, resolver

@@ -150,7 +150,8 @@ def test_second_process_loads_every_kernel_from_the_numba_cache(tmp_path):
         it = Interpreter(model_path={str(model)!r})
         it.allocate_tensors()
         it.set_tensor(0, np.ones((1, 8, 8, 3), np.float32))
-        it.invoke()
+        it.invoke()  # reference kernels; Numba starts loading in the background
+        it.invoke()  # waits for Numba, then the JIT kernels
         import numba.core.registry
         from numba.core.dispatcher import Dispatcher
         stats = {{}}
@@ -264,3 +265,41 @@ def test_small_ops_stay_on_one_thread():
     assert not gemm.worth_splitting(1, 1e12)
     assert gemm.parallel_rows_block(49, 2) is None
     assert gemm.parallel_rows_block(12544, 2) == 6272
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="Numba not installed")
+def test_first_invoke_does_not_wait_for_numba(tmp_path):
+    """A fresh process's first invoke runs the reference kernels; the next ones the JIT ones."""
+    model = tmp_path / "m.tflite"
+    _conv_relu_model(model)
+    state = json.loads(_run(f"""
+        import json, sys
+        import numpy as np
+        from edgelite.interpreter import Interpreter
+        from edgelite.interpreter.kernels import jit
+        it = Interpreter(model_path={str(model)!r})
+        it.allocate_tensors()
+        x = np.random.default_rng(0).standard_normal((1, 8, 8, 3)).astype(np.float32)
+        it.set_tensor(0, x)
+        seen = {{}}
+        for name in ("eval", "eval_jit"):
+            kernel = it._specs[0].ops[0].kernel
+            orig = getattr(kernel, name)
+            def spy(*a, _orig=orig, _name=name):
+                seen[_name] = seen.get(_name, 0) + 1
+                return _orig(*a)
+            setattr(kernel, name, spy)
+        it._runtime(0).allocated = False
+        it.allocate_tensors()  # rebuild the steps with the spies
+        it.invoke()
+        out = it.get_output_details()[0]["index"]
+        first, warm_after_first = it.get_tensor(out), jit.is_warm()
+        after_first = dict(seen)
+        it.invoke()
+        second = it.get_tensor(out)
+        print(json.dumps({{"after_first": after_first, "after_second": seen, "warm_after_first": warm_after_first,
+                           "diff": float(np.abs(first - second).max()), "warm": jit.is_warm()}}))
+    """))
+    assert state["after_first"] == {"eval": 1}
+    assert state["after_second"] == {"eval": 1, "eval_jit": 1}
+    assert state["warm"] and state["diff"] < 1e-5

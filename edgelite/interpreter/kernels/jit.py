@@ -17,6 +17,10 @@ are bound to their dispatchers so that Numba can compile the call.
 ``HAVE_NUMBA`` says whether Numba is importable (found without importing it) and not
 disabled. Set ``EDGELITE_DISABLE_JIT=1`` to force the reference kernels.
 
+Start-up: ``start_warm_up`` imports Numba on a background thread. The interpreter's
+first invoke in a fresh process runs the reference (numpy) kernels and starts it; the
+next invoke waits for ``is_warm()`` and runs the JIT kernels.
+
 Threads: ``set_num_threads`` records the count and applies it to Numba only once a
 ``parallel=True`` kernel exists; the threading layer is ``workqueue`` unless
 ``NUMBA_THREADING_LAYER`` says otherwise (it starts fastest and never spins, so it
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 import types
 
 _DISABLED = os.environ.get("EDGELITE_DISABLE_JIT", "") in ("1", "true", "yes")
@@ -71,6 +76,61 @@ def numba_module():
             return None
         _numba = numba
     return _numba
+
+
+_warm = threading.Event()
+_warm_lock = threading.Lock()
+_warm_thread: threading.Thread | None = None
+
+
+def _warm_up() -> None:
+    numba = numba_module()
+    if numba is not None:
+        from numba.core.compiler_lock import global_compiler_lock
+        from numba.core.registry import cpu_target
+
+        # The first compile or cache load of a process fills Numba's typing and
+        # lowering tables (most of its start-up cost): do it here, off the caller's path.
+        with global_compiler_lock:
+            cpu_target.typing_context.refresh()
+            cpu_target.target_context.refresh()
+    _warm.set()
+
+
+def start_warm_up() -> None:
+    """Import Numba and fill its tables on a background thread (once per process).
+
+    The interpreter calls it after a first invoke run on the reference kernels, so
+    the first results of a fresh process do not wait for Numba (about a second of
+    CPU). Set ``EDGELITE_JIT_WARMUP=sync`` to load it on the calling thread instead.
+    """
+    global _warm_thread
+    if not HAVE_NUMBA or _warm.is_set():
+        return
+    with _warm_lock:
+        if _warm_thread is not None:
+            return
+        if os.environ.get("EDGELITE_JIT_WARMUP", "background") == "sync":
+            _warm_up()
+            return
+        _warm_thread = threading.Thread(target=_warm_up, name="edgelite-numba-warm-up", daemon=True)
+        _warm_thread.start()
+
+
+def warm_up_started() -> bool:
+    """Whether ``start_warm_up`` has run in this process (or Numba is already set up)."""
+    return _warm_thread is not None or _warm.is_set()
+
+
+def is_warm() -> bool:
+    """Whether Numba is imported and ready (always False without Numba)."""
+    return _warm.is_set()
+
+
+def wait_until_warm(timeout: float | None = None) -> bool:
+    """Block until the background warm-up is done (starting it if needed); returns ``is_warm()``."""
+    start_warm_up()
+    return _warm.wait(timeout) if HAVE_NUMBA else False
 
 
 def prange(*args):
