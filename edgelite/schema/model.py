@@ -27,28 +27,17 @@ from typing import Any
 import numpy as np
 
 
-class TensorType(enum.IntEnum):
-    """``tflite::TensorType`` codes."""
+def _tensor_type_enum() -> type[enum.IntEnum]:
+    from edgelite.schema.fb.TensorType import TensorType as _Generated
 
-    FLOAT32 = 0
-    FLOAT16 = 1
-    INT32 = 2
-    UINT8 = 3
-    INT64 = 4
-    STRING = 5
-    BOOL = 6
-    INT16 = 7
-    COMPLEX64 = 8
-    INT8 = 9
-    FLOAT64 = 10
-    COMPLEX128 = 11
-    UINT64 = 12
-    RESOURCE = 13
-    VARIANT = 14
-    UINT32 = 15
-    UINT16 = 16
-    INT4 = 17
-    BFLOAT16 = 18
+    members = {k: v for k, v in vars(_Generated).items() if not k.startswith("_") and isinstance(v, int)}
+    return enum.IntEnum("TensorType", members)
+
+
+# ``tflite::TensorType`` codes as an IntEnum (FLOAT32 = 0, ..., INT8 = 9, ...), built
+# from the schema's generated enum so the two can never disagree.
+TensorType = _tensor_type_enum()
+TensorType.__doc__ = "``tflite::TensorType`` codes, from the schema."
 
 
 # numpy dtype of each TensorType whose elements are fixed-size numbers. INT4 is
