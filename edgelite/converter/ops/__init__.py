@@ -39,6 +39,7 @@ OP_MODULES: tuple[str, ...] = (
     "resize_runtime",
     "scatter",
     "slice_pad_runtime",
+    "select_ext",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
