@@ -1,4 +1,5 @@
-"""Element-wise indexing: GatherElements and GatherND (with ``batch_dims``).
+"""Element-wise indexing: GatherElements and GatherND (with ``batch_dims``), and Gather's
+run-time negative indices.
 
 TFLite has no GatherElements. With static shapes, the element ``y[p]`` reads is at
 flat offset ``base[p] + idx[p] * stride[axis]`` of the flattened data, where
@@ -22,6 +23,7 @@ import numpy as np
 
 from edgelite.converter.ops.builders import Emit
 from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
+from edgelite.converter.ops.shape import Gather as _ShapeGather
 
 
 def strides(shape) -> list[int]:
@@ -116,3 +118,21 @@ class GatherND(OpConverter):
                 o,
             )
         e.op("GATHER_ND", [data, wrapped], y.shape, y.dtype, into=y)
+
+
+@register("Gather")
+class GatherWrapped(_ShapeGather):
+    """``shape.py``'s Gather, with run-time indices wrapped into ``[0, dim)`` first:
+    ONNX allows negative indices, TFLite's GATHER rejects them."""
+
+    def lower(self, node, out):
+        data, idx = node.inputs
+        if idx.is_constant or np.dtype(idx.dtype).kind != "i":
+            super().lower(node, out)
+            return
+        e = Emit(out, node.name)
+        node.inputs[1] = wrap_indices(e, idx, data.shape[node.attrs["axis"]])
+        try:
+            super().lower(node, out)
+        finally:
+            node.inputs[1] = idx
