@@ -11,7 +11,8 @@ integers:
 * Pad: per axis, output position ``o`` reads input ``j = o - pad_begin``, mapped by
   the mode: ``constant`` (out-of-range -> the value, ``SELECT_V2``), ``edge``
   (clamp), ``wrap`` (``FLOOR_MOD(j, I)``), ``reflect`` (period ``2 (I - 1)``); one
-  ``GATHER`` per axis. Negative pads (cropping) follow from the same formula.
+  ``GATHER`` per axis. Negative pads crop; for wrap/reflect the crop comes first and
+  the mapping runs over the kept length (ONNX Runtime's order).
 
 A run-time ``axes`` input is matched against every dimension with a dense
 ``EQUAL`` (``[K, rank]``), so unlisted dimensions get their defaults.
@@ -152,6 +153,7 @@ class PadRuntime(_Pad):
         m = int(pads.shape[0]) // 2
         axes = node.input(3)
         begins = per_dim(e, e.slice(pads, [0], [m]), axes, r, 0)
+        ends = per_dim(e, e.slice(pads, [m], [m]), axes, r, 0)
         if axes is None or axes.is_constant:
             dims = range(r) if axes is None else sorted({int(a) % r for a in np.asarray(axes.data).ravel()})
         else:
@@ -164,19 +166,28 @@ class PadRuntime(_Pad):
         cur = x
         for n, d in enumerate(dims):
             last = n == len(dims) - 1
-            cur = self._axis(e, cur, d, int(x.shape[d]), int(y.shape[d]), e.slice(begins, [d], [1]), mode, value,
-                             y if last else None)
+            cur = self._axis(e, cur, d, int(x.shape[d]), int(y.shape[d]), e.slice(begins, [d], [1]),
+                             e.slice(ends, [d], [1]), mode, value, y if last else None)
         if not dims:
             e.reshape(cur, y.shape, y=y)
 
-    def _axis(self, e, cur, d, size, osize, begin, mode, value, into):
+    def _axis(self, e, cur, d, size, osize, begin, end, mode, value, into):
         i32 = np.int32
+        zero = e.const(np.array(0, i32), tag="zero")
         j = e.sub(e.const(np.arange(osize, dtype=i32), tag="positions"), begin)
-        if mode == "wrap":
-            idx = e.binary("FLOOR_MOD", j, e.const(np.array(size, i32), tag="size"))
-        elif mode == "reflect" and size > 1:
-            mm = e.binary("FLOOR_MOD", j, e.const(np.array(2 * (size - 1), i32), tag="period"))
-            idx = e.binary("MINIMUM", mm, e.sub(e.const(np.array(2 * (size - 1), i32), tag="period"), mm))
+        if mode in ("wrap", "reflect"):
+            # Negative pads crop first (ONNX Runtime's order), then wrap/reflect the rest.
+            crop_b = e.binary("MAXIMUM", e.sub(zero, begin), zero)
+            crop_a = e.binary("MAXIMUM", e.sub(zero, end), zero)
+            kept = e.sub(e.sub(e.const(np.array([size], i32), tag="size"), crop_b), crop_a)
+            jr = e.sub(e.const(np.arange(osize, dtype=i32), tag="positions"), e.binary("MAXIMUM", begin, zero))
+            if mode == "wrap":
+                rel = e.binary("FLOOR_MOD", jr, kept)
+            else:
+                span = e.mul(e.sub(kept, e.const(np.array(1, i32), tag="one")), e.const(np.array(2, i32), tag="two"))
+                mm = e.binary("FLOOR_MOD", jr, e.binary("MAXIMUM", span, e.const(np.array(1, i32), tag="one")))
+                rel = e.binary("MINIMUM", mm, e.sub(span, mm))
+            idx = e.add(rel, crop_b)
         else:  # edge, constant, and reflect of a length-1 axis
             idx = e.binary("MINIMUM", e.binary("MAXIMUM", j, e.const(np.array(0, i32), tag="zero")),
                            e.const(np.array(size - 1, i32), tag="last"))
