@@ -7,7 +7,16 @@ Per axis (TFLite ``reference_ops``; all arithmetic in float32, as there):
   ``in / out``;
 * bilinear: ``v = (o + 0.5) * scale - 0.5`` with ``half_pixel_centers``, else
   ``o * scale``; ``lo = max(floor(v), 0)``, ``hi = min(ceil(v), in - 1)``, weight
-  ``f = v - lo``; the output is ``x[lo]*(1-f) + x[hi]*f`` in each axis;
+  ``f = v - lo`` (negative near the edge with half-pixel centers, as in TFLite);
+  the output follows LiteRT's optimized float kernel bit for bit: the four corner
+  weights ``(1-fy)*(1-fx)``, ``(1-fy)*fx``, ``fy*(1-fx)``, ``fy*fx`` are formed
+  first, then ``out = 0`` and ``out += corner * weight`` for corners (y0,x0),
+  (y0,x1), (y1,x0), (y1,x1) in that order (so a -0.0 result becomes +0.0). An exact
+  2x upsample without align_corners/half_pixel_centers takes LiteRT's special case
+  instead: with ``a = x[y0,x0]``, ``b = x[y0,x1]``, ``c = x[y1,x0]``,
+  ``d = x[y1,x1]`` (``y0 = oy // 2``, ``y1 = min(y0 + 1, in - 1)``, likewise x) the
+  four outputs of a 2x2 block are ``a``, ``(a + b) * 0.5``, ``l = (a + c) * 0.5`` and
+  ``(l + (b + d) * 0.5) * 0.5``;
 * nearest: ``i = min(round(v) if align_corners else floor(v), in - 1)`` with
   ``v = (o + 0.5 if half_pixel_centers else o) * scale``, rounding half away from
   zero, then ``max(i, 0)`` with ``half_pixel_centers``.
@@ -96,26 +105,62 @@ def _tables(p: ResizeParams, in_h: int, in_w: int, out_h: int, out_w: int):
 
 
 def _bilinear_rows(x, y0, y1, fy, x0, x1, fx, out):
-    """out[b, oy, ox, c] = x[y0,x0]*(1-dy)*(1-dx) + x[y1,x0]*dy*(1-dx)
-    + x[y0,x1]*(1-dy)*dx + x[y1,x1]*dy*dx, in TFLite's reference order."""
+    """LiteRT's generic float bilinear (see the module docstring), in float32:
+    w00 = (1-dy)*(1-dx), w01 = (1-dy)*dx, w10 = dy*(1-dx), w11 = dy*dx;
+    out = ((0 + x[y0,x0]*w00) + x[y0,x1]*w01) + x[y1,x0]*w10) + x[y1,x1]*w11."""
     nb = x.shape[0]
     ch = x.shape[3]
     oh = out.shape[1]
     ow = out.shape[2]
-    one = np.float32(1.0)  # keeps (1 - d) in float32, as TFLite computes it
+    one = np.float32(1.0)  # typed constants keep every step in float32
+    zero = np.float32(0.0)
     for r in prange(nb * oh):
         b = r // oh
         oy = r - b * oh
         ya = y0[oy]
         yb = y1[oy]
         dy = fy[oy]
+        ry = one - dy
         for ox in range(ow):
             xa = x0[ox]
             xb = x1[ox]
             dx = fx[ox]
+            rx = one - dx
+            w00 = ry * rx
+            w01 = ry * dx
+            w10 = dy * rx
+            w11 = dy * dx
             for c in range(ch):
-                out[b, oy, ox, c] = (x[b, ya, xa, c] * (one - dy) * (one - dx) + x[b, yb, xa, c] * dy * (one - dx)
-                                     + x[b, ya, xb, c] * (one - dy) * dx + x[b, yb, xb, c] * dy * dx)
+                acc = zero + x[b, ya, xa, c] * w00
+                acc = acc + x[b, ya, xb, c] * w01
+                acc = acc + x[b, yb, xa, c] * w10
+                out[b, oy, ox, c] = acc + x[b, yb, xb, c] * w11
+
+
+def _upsample2x_rows(x, out):
+    """LiteRT's exact-2x special case (no align_corners, no half_pixel_centers):
+    a, (a+b)*0.5 / l = (a+c)*0.5, (l + (b+d)*0.5)*0.5 for each 2x2 output block."""
+    nb = x.shape[0]
+    h = x.shape[1]
+    w = x.shape[2]
+    ch = x.shape[3]
+    half = np.float32(0.5)
+    for r in prange(nb * h):
+        b = r // h
+        ya = r - b * h
+        yb = min(ya + 1, h - 1)
+        for xa in range(w):
+            xb = min(xa + 1, w - 1)
+            for c in range(ch):
+                a = x[b, ya, xa, c]
+                p = x[b, ya, xb, c]
+                q = x[b, yb, xa, c]
+                d = x[b, yb, xb, c]
+                left = (a + q) * half
+                out[b, 2 * ya, 2 * xa, c] = a
+                out[b, 2 * ya, 2 * xa + 1, c] = (a + p) * half
+                out[b, 2 * ya + 1, 2 * xa, c] = left
+                out[b, 2 * ya + 1, 2 * xa + 1, c] = (left + (p + d) * half) * half
 
 
 def _nearest_rows(x, yi, xi, out):
@@ -136,6 +181,8 @@ def _nearest_rows(x, yi, xi, out):
 
 _bilinear_serial = njit(_bilinear_rows)
 _bilinear_parallel = gemm.parallel_twin(_bilinear_rows)
+_upsample2x_serial = njit(_upsample2x_rows)
+_upsample2x_parallel = gemm.parallel_twin(_upsample2x_rows)
 _nearest_serial = njit(_nearest_rows)
 _nearest_parallel = gemm.parallel_twin(_nearest_rows)
 
@@ -185,19 +232,45 @@ class ResizeFloat(Kernel):
         if not p.bilinear:
             out[...] = x[:, y0][:, :, x0]
             return ret
+        if _is_upsample2x(p, x.shape, out.shape):
+            xb = np.minimum(np.arange(x.shape[2]) + 1, x.shape[2] - 1)
+            yb = np.minimum(np.arange(x.shape[1]) + 1, x.shape[1] - 1)
+            a, c = x, x[:, yb]
+            b, d = a[:, :, xb], c[:, :, xb]
+            half = F32(0.5)
+            left = (a + c) * half
+            out[:, 0::2, 0::2] = a
+            out[:, 0::2, 1::2] = (a + b) * half
+            out[:, 1::2, 0::2] = left
+            out[:, 1::2, 1::2] = (left + (b + d) * half) * half
+            return ret
+        one = F32(1)
         dy = fy[None, :, None, None]
         dx = fx[None, None, :, None]
+        ry, rx = one - dy, one - dx
         top, bot = x[:, y0], x[:, y1]
-        out[...] = (top[:, :, x0] * (1 - dy) * (1 - dx) + bot[:, :, x0] * dy * (1 - dx)
-                    + top[:, :, x1] * (1 - dy) * dx + bot[:, :, x1] * dy * dx)
+        acc = F32(0) + top[:, :, x0] * (ry * rx)
+        acc += top[:, :, x1] * (ry * dx)
+        acc += bot[:, :, x0] * (dy * rx)
+        acc += bot[:, :, x1] * (dy * dx)
+        out[...] = acc
         return ret
 
     def eval_jit(self, p: ResizeParams, inputs, outputs):
         (y0, y1, fy, x0, x1, fx), out, ret = self._resolve(p, inputs, outputs)
-        if p.bilinear:
+        if p.bilinear and _is_upsample2x(p, inputs[0].shape, out.shape):
+            fn = _upsample2x_parallel if p.parallel else _upsample2x_serial
+            fn(inputs[0], out)
+        elif p.bilinear:
             fn = _bilinear_parallel if p.parallel else _bilinear_serial
             fn(inputs[0], y0, y1, fy, x0, x1, fx, out)
         else:
             fn = _nearest_parallel if p.parallel else _nearest_serial
             fn(inputs[0], y0, x0, out)
         return ret
+
+
+def _is_upsample2x(p: ResizeParams, in_shape, out_shape) -> bool:
+    """LiteRT's special case: exactly twice the size, plain (corner-anchored) sampling."""
+    return (not p.align_corners and not p.half_pixel_centers
+            and out_shape[1] == 2 * in_shape[1] and out_shape[2] == 2 * in_shape[2])
