@@ -66,7 +66,12 @@ def test_resize_constant_scales_3d_axes(interp):
     check(m, interpreter=interp)
 
 
-def test_resize_runtime_scales_refused():
+def test_resize_runtime_scales_computed_in_model():
+    """Run-time scales used to be refused; ``resize_runtime.py`` now computes the coordinates."""
+    from onnx.reference import ReferenceEvaluator
+
+    from tests.converter.helpers import run_tflite
+
     vi = helper.make_tensor_value_info
     node = helper.make_node("Resize", ["x", "", "s"], ["y"], mode="linear")
     g = helper.make_graph(
@@ -74,8 +79,10 @@ def test_resize_runtime_scales_refused():
         [vi("y", TensorProto.FLOAT, [1, 1, 4, 4])],
     )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)])
-    with pytest.raises(UnsupportedOperatorError, match="scales fed at run time"):
-        edgelite.convert(m)
+    feeds = {"x": np.array([[[[1, 2], [3, 4]]]], np.float32), "s": np.array([1, 1, 2, 2], np.float32)}
+    want = ReferenceEvaluator(m).run(None, feeds)[0]
+    got = run_tflite(edgelite.convert(m), feeds, "edgelite")[0]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
 def _runtime_param_model(op, x_shape, p_name, p_shape, y_shape, **attrs):
