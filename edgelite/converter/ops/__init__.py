@@ -40,6 +40,7 @@ OP_MODULES: tuple[str, ...] = (
     "scatter",
     "slice_pad_runtime",
     "select_ext",
+    "recurrent",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
