@@ -88,6 +88,7 @@ class SubgraphRuntime:
         self.plan: ArenaPlan | None = None
         self.arena: np.ndarray | None = None
         self.steps: list[Step] = []
+        self.has_jit_steps = False  # some step runs a kernel's eval_jit
         self.folded_ops: list[int] = []
         # Arrays of tensors that are not arena slots: constants, folded outputs,
         # variables and dynamic (run-time shaped) outputs.
@@ -165,6 +166,7 @@ class SubgraphRuntime:
         self._plan_and_bind(shapes, {**values, **self._variables}, deferred, steps)
         self.shapes = shapes
         self.steps = steps
+        self.has_jit_steps = any(s.fn != s.op.kernel.eval for s in steps if s.op.kernel is not None)
         self.folded_ops = folded
         self._deferred_tensors = deferred
         self.allocated = True

@@ -254,7 +254,7 @@ class Interpreter:
         # Loading starts after the run, not before: the import holds the GIL most of
         # the time and would slow the run it overlapped several-fold.
         reference = False
-        if self._use_jit and not is_warm():
+        if self._use_jit and rt.has_jit_steps and not is_warm():
             reference = not warm_up_started()
             if not reference:
                 wait_until_warm()

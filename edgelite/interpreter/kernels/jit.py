@@ -22,9 +22,11 @@ first invoke in a fresh process runs the reference (numpy) kernels and starts it
 next invoke waits for ``is_warm()`` and runs the JIT kernels.
 
 Threads: ``set_num_threads`` records the count and applies it to Numba only once a
-``parallel=True`` kernel exists; the threading layer is ``workqueue`` unless
-``NUMBA_THREADING_LAYER`` says otherwise (it starts fastest and never spins, so it
-does not fight BLAS threads for cores between two parallel loops).
+``parallel=True`` kernel exists. The threading layer is ``workqueue`` unless
+``NUMBA_THREADING_LAYER`` says otherwise: its idle workers sleep, where OpenMP's spin
+and, on a busy 2-core machine, made two threads up to 8x slower than one (measured).
+It does not support parallel kernels launched from several Python threads at once;
+set ``NUMBA_THREADING_LAYER=omp`` (or ``tbb``) for that.
 
 Example:
     >>> from edgelite.interpreter.kernels.jit import njit, HAVE_NUMBA
@@ -68,12 +70,13 @@ def numba_module():
     global _numba, _import_failed
     if _numba is None and HAVE_NUMBA and not _import_failed:
         try:
-            if "NUMBA_THREADING_LAYER" not in os.environ:
-                os.environ["NUMBA_THREADING_LAYER"] = "workqueue"
             import numba
         except ImportError:  # pragma: no cover - find_spec saw it, the import failed
             _import_failed = True
             return None
+        if "NUMBA_THREADING_LAYER" not in os.environ:
+            # Read when the first parallel kernel starts the pool, not at import.
+            numba.config.THREADING_LAYER = "workqueue"
         _numba = numba
     return _numba
 
@@ -84,17 +87,20 @@ _warm_thread: threading.Thread | None = None
 
 
 def _warm_up() -> None:
-    numba = numba_module()
-    if numba is not None:
-        from numba.core.compiler_lock import global_compiler_lock
-        from numba.core.registry import cpu_target
+    try:
+        numba = numba_module()
+        if numba is not None:
+            from numba.core.compiler_lock import global_compiler_lock
+            from numba.core.registry import cpu_target
 
-        # The first compile or cache load of a process fills Numba's typing and
-        # lowering tables (most of its start-up cost): do it here, off the caller's path.
-        with global_compiler_lock:
-            cpu_target.typing_context.refresh()
-            cpu_target.target_context.refresh()
-    _warm.set()
+            # The first compile or cache load of a process fills Numba's typing and
+            # lowering tables (most of its start-up cost): do it here, off the caller's path.
+            with global_compiler_lock:
+                cpu_target.typing_context.refresh()
+                cpu_target.target_context.refresh()
+    finally:
+        # Never leave a waiter blocked: a failure shows again on the first JIT call.
+        _warm.set()
 
 
 def start_warm_up() -> None:
