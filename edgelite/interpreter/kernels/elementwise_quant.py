@@ -159,6 +159,9 @@ class AddSubParams:
     single_rounding: bool
     # int16 power-of-two path (LiteRT's older saturating add): shifts of each input
     pot_int16: bool = False
+    # 8-bit ADD: which input-rescaling form each output element gets (flat, uint8
+    # ``FORM_*`` codes; see :func:`add_rescale_forms`), or None for FORM_SCALAR everywhere
+    forms: np.ndarray | None = None
 
 
 def _binary_accepts(ctx: OpContext) -> bool:
@@ -230,8 +233,11 @@ class _AddSubBase(Kernel):
         m1, sh1 = fp.quantize_multiplier(s1 / twice_max, sr)
         m2, sh2 = fp.quantize_multiplier(s2 / twice_max, sr)
         mo, sho = fp.quantize_multiplier(twice_max / ((1 << left_shift) * so), sr)
+        forms = None
+        if self.op_code == OP_ADD and not int16:
+            forms = add_rescale_forms(tuple(a.shape), tuple(b.shape), np.dtype(o.dtype) == np.int8)
         return AddSubParams(self.op_code, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
-                            mo, sho, zo, act_min, act_max, sr)
+                            mo, sho, zo, act_min, act_max, sr, forms=forms)
 
     def eval(self, p: AddSubParams, inputs, outputs) -> None:
         x1 = inputs[0].astype(np.int64)
@@ -240,8 +246,14 @@ class _AddSubBase(Kernel):
             outputs[0][...] = _pot_int16(p, x1, x2).reshape(p.out_shape)
             return
         mbqm = fp.multiply_by_quantized_multiplier
-        a = mbqm((x1 + p.in1_offset) << p.left_shift, p.in1_mult, p.in1_shift, p.single_rounding)
-        b = mbqm((x2 + p.in2_offset) << p.left_shift, p.in2_mult, p.in2_shift, p.single_rounding)
+        if p.forms is not None:
+            a = _rescale_by_form(np.broadcast_to(x1 + p.in1_offset, p.out_shape).reshape(-1), p.left_shift,
+                                 p.in1_mult, p.in1_shift, p.forms, p.single_rounding)
+            b = _rescale_by_form(np.broadcast_to(x2 + p.in2_offset, p.out_shape).reshape(-1), p.left_shift,
+                                 p.in2_mult, p.in2_shift, p.forms, p.single_rounding)
+        else:
+            a = mbqm((x1 + p.in1_offset) << p.left_shift, p.in1_mult, p.in1_shift, p.single_rounding)
+            b = mbqm((x2 + p.in2_offset) << p.left_shift, p.in2_mult, p.in2_shift, p.single_rounding)
         if p.op == OP_ADD:
             raw = a + b
         elif p.op == OP_SUB:
@@ -251,16 +263,118 @@ class _AddSubBase(Kernel):
             raw = fp._wrap_int32(d * d)
         r = mbqm(raw, p.out_mult, p.out_shift, p.single_rounding) + p.out_offset
         np.clip(r, p.act_min, p.act_max, out=r)
-        outputs[0][...] = np.broadcast_to(r, p.out_shape)
+        outputs[0][...] = r.reshape(p.out_shape) if p.forms is not None else np.broadcast_to(r, p.out_shape)
 
     def eval_jit(self, p: AddSubParams, inputs, outputs) -> None:
         if p.pot_int16:
             return self.eval(p, inputs, outputs)
+        forms = p.forms if p.forms is not None else _NO_FORMS
         _addsub_kernel(
             as_6d(inputs[0], p.shape6), as_6d(inputs[1], p.shape6), outputs[0].reshape(p.shape6),
             p.op, p.left_shift, p.in1_offset, p.in2_offset, p.in1_mult, p.in1_shift, p.in2_mult,
             p.in2_shift, p.out_mult, p.out_shift, p.out_offset, p.act_min, p.act_max, p.single_rounding,
+            forms, p.forms is not None,
         )
+
+
+# How LiteRT's optimized 8-bit ADD rescales an input, per output element. Its kernels
+# (``optimized_ops.h`` / ``optimized_integer_ops/add.h``) run a SIMD loop over blocks of
+# a contiguous run and a scalar loop over the run's remainder, and the two loops round
+# differently (measured on ai-edge-litert 2.3, x86; tie-heavy tests pin each form):
+FORM_SCALAR = 0  # MBQM(v << 20, m, shift): SRDHM, then RoundingDivideByPOT (ties away from 0)
+FORM_PRESHIFT = 1  # int8 elementwise SIMD: SRDHM(v << (20 + shift), m), the shift folded in first
+FORM_FLOOR = 2  # uint8 elementwise / scalar-broadcast SIMD: SRDHM(v << 20, m) >> -shift (floor)
+
+_NO_FORMS = np.zeros(1, dtype=np.uint8)
+
+
+def _fivefold_plan(shape1: tuple, shape2: tuple):
+    """LiteRT's ProcessBroadcastShapes: ``None`` when no broadcast is needed, the string
+    ``"generic"`` for its slow 6-D path, else ``(y3, y4)`` of the five-fold loop nest
+    (``y4``: the contiguous run both inputs share; ``y3``: the run one input repeats)."""
+    n = max(len(shape1), len(shape2))
+    e1 = (1,) * (n - len(shape1)) + tuple(shape1)
+    e2 = (1,) * (n - len(shape2)) + tuple(shape2)
+    if e1 == e2:
+        return None
+    fast = None  # the input whose innermost differing dimension is 1
+    for d1, d2 in zip(reversed(e1), reversed(e2)):
+        if d1 == d2:
+            continue
+        if d1 == 1:
+            fast = 0
+        elif d2 == 1:
+            fast = 1
+        else:
+            return "generic"
+        break
+    sa, sb = (e1, e2) if fast == 0 else (e2, e1)
+    i = n - 1
+    y = [1, 1, 1, 1, 1]
+    for slot, test in ((4, lambda a, b: a == b), (3, lambda a, b: a == 1), (2, lambda a, b: a == b),
+                       (1, lambda a, b: b == 1), (0, lambda a, b: a == b)):
+        while i >= 0 and test(sa[i], sb[i]):
+            y[slot] *= sb[i] if slot in (4, 3, 0) else sa[i]
+            i -= 1
+    if i >= 0:
+        return "generic"
+    return y[3], y[4]
+
+
+def add_rescale_forms(shape1: tuple, shape2: tuple, int8: bool) -> np.ndarray | None:
+    """Which ``FORM_*`` each output element of an 8-bit ADD gets in LiteRT, flat.
+
+    Same shapes: one run over the whole tensor, SIMD blocks of 16 (int8,
+    FORM_PRESHIFT) or 8 (uint8, FORM_FLOOR). Five-fold broadcasts: runs of ``y4``
+    elements, or, when ``y4 == 1``, runs of ``y3`` against one repeated value (SIMD
+    blocks of 8, FORM_FLOOR). Generic broadcasts take the reference kernel
+    (FORM_SCALAR everywhere, returned as ``None``).
+
+    Example:
+        >>> add_rescale_forms((20,), (20,), True).tolist()[14:18]
+        [1, 1, 0, 0]
+    """
+    plan = _fivefold_plan(shape1, shape2)
+    if plan == "generic":
+        return None
+    size = int(np.prod(np.broadcast_shapes(tuple(shape1), tuple(shape2)), dtype=np.int64))
+    if plan is None:
+        run, block, simd = size, (16 if int8 else 8), (FORM_PRESHIFT if int8 else FORM_FLOOR)
+    else:
+        y3, y4 = plan
+        if y4 > 1:
+            run, block, simd = y4, (16 if int8 else 8), (FORM_PRESHIFT if int8 else FORM_FLOOR)
+        else:
+            run, block, simd = y3, 8, FORM_FLOOR
+    pos = np.arange(size, dtype=np.int64) % run
+    return np.where(pos < run - run % block, simd, FORM_SCALAR).astype(np.uint8)
+
+
+def _rescale_by_form(v: np.ndarray, left_shift: int, m: int, shift: int, forms: np.ndarray,
+                     single_rounding: bool) -> np.ndarray:
+    """An offset input ``v`` (flat, int64) rescaled element by element in its ``FORM_*``."""
+    scalar = fp.multiply_by_quantized_multiplier(v << left_shift, m, shift, single_rounding)
+    pre = left_shift + shift
+    if pre >= 0:
+        preshift = fp.saturating_rounding_doubling_high_mul(fp._wrap_int32(v << pre), m)
+    else:
+        preshift = fp.saturating_rounding_doubling_high_mul(v >> -pre, m)
+    floor = fp.saturating_rounding_doubling_high_mul(fp._wrap_int32(v << left_shift), m) >> max(-shift, 0)
+    return np.where(forms == FORM_SCALAR, scalar, np.where(forms == FORM_PRESHIFT, preshift, floor))
+
+
+@njit
+def _rescale_form_scalar(v, left_shift, m, shift, form, single):
+    """Scalar :func:`_rescale_by_form` for the JIT kernel."""
+    if form == 1:
+        pre = left_shift + shift
+        if pre >= 0:
+            return fp.srdhm_scalar(fp.wrap_int32_scalar(v << pre), m)
+        return fp.srdhm_scalar(v >> (-pre), m)
+    if form == 2:
+        right = -shift if shift < 0 else 0
+        return fp.srdhm_scalar(fp.wrap_int32_scalar(v << left_shift), m) >> right
+    return fp.mbqm_scalar(v << left_shift, m, shift, single)
 
 
 def _pot_int16(p: AddSubParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
@@ -278,24 +392,33 @@ def _pot_int16(p: AddSubParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
 
 
 @njit
-def _addsub_kernel(x1, x2, out, op, left_shift, off1, off2, m1, sh1, m2, sh2, mo, sho, zo, lo, hi, single):
+def _addsub_kernel(x1, x2, out, op, left_shift, off1, off2, m1, sh1, m2, sh2, mo, sho, zo, lo, hi, single,
+                   forms, use_forms):
     """LiteRT's quantized ADD / SUB / SQUARED_DIFFERENCE over 6-D broadcast views.
 
     a = MBQM((x1 + off1) << left_shift, m1, sh1); b = likewise;
     out = clamp(MBQM(a + b | a - b | (a - b)**2, mo, sho) + zo, lo, hi)
-    (reference_integer_ops/add.h, squared_difference.cc).
+    (reference_integer_ops/add.h, squared_difference.cc). With ``use_forms`` the
+    inputs are rescaled in the per-element ``FORM_*`` of ``forms`` (flat, output order).
     """
     d0, d1, d2, d3, d4, d5 = out.shape
+    flat = 0
     for i0 in range(d0):
         for i1 in range(d1):
             for i2 in range(d2):
                 for i3 in range(d3):
                     for i4 in range(d4):
                         for i5 in range(d5):
-                            v1 = (np.int64(x1[i0, i1, i2, i3, i4, i5]) + off1) << left_shift
-                            v2 = (np.int64(x2[i0, i1, i2, i3, i4, i5]) + off2) << left_shift
-                            a = fp.mbqm_scalar(v1, m1, sh1, single)
-                            b = fp.mbqm_scalar(v2, m2, sh2, single)
+                            u1 = np.int64(x1[i0, i1, i2, i3, i4, i5]) + off1
+                            u2 = np.int64(x2[i0, i1, i2, i3, i4, i5]) + off2
+                            if use_forms:
+                                form = forms[flat]
+                                a = _rescale_form_scalar(u1, left_shift, m1, sh1, form, single)
+                                b = _rescale_form_scalar(u2, left_shift, m2, sh2, form, single)
+                            else:
+                                a = fp.mbqm_scalar(u1 << left_shift, m1, sh1, single)
+                                b = fp.mbqm_scalar(u2 << left_shift, m2, sh2, single)
+                            flat += 1
                             if op == 0:
                                 raw = a + b
                             elif op == 1:

@@ -100,3 +100,82 @@ def test_property_broadcast_scales_zero_points(op, dt, shape, mask, s1, s2, so, 
     spec = Spec(op, [TSpec(tuple(shape), dt, (s1, z[0] + off)), TSpec(b_shape, dt, (s2, z[1] + off))],
                 [TSpec(tuple(shape), dt, (so, z[2] + off))], o)
     check(spec, [random_q(rng, tuple(shape), dt), random_q(rng, b_shape, dt)])
+
+
+# --------------------------------------------------------------------------------------
+# Exact ties: LiteRT's optimized 8-bit ADD rounds its SIMD blocks and its scalar
+# remainder differently; scales in small ratios make the input rescaling hit ties.
+# --------------------------------------------------------------------------------------
+
+def test_rescale_forms_follow_simd_blocks():
+    from edgelite.interpreter.kernels.elementwise_quant import add_rescale_forms
+
+    f = add_rescale_forms((1, 37), (1, 37), True)
+    assert f[:32].tolist() == [1] * 32 and f[32:].tolist() == [0] * 5
+    f = add_rescale_forms((37,), (37,), False)  # uint8: blocks of 8, floor form
+    assert f[:32].tolist() == [2] * 32 and f[32:].tolist() == [0] * 5
+    f = add_rescale_forms((2, 3, 20), (1, 1, 20), True)  # runs of y4 = 20 along the last axis
+    assert f.reshape(6, 20)[:, :16].min() == 1 and f.reshape(6, 20)[:, 16:].max() == 0
+    f = add_rescale_forms((2, 11), (2, 1), True)  # scalar broadcast per row: runs of y3 = 11
+    assert f.reshape(2, 11)[:, :8].min() == 2 and f.reshape(2, 11)[:, 8:].max() == 0
+    assert add_rescale_forms((2, 3), (3, 1), True) is None  # generic broadcast: reference kernel
+
+
+def test_mobilenet_add_tie_regression():
+    # The values of an ADD of a random-weights MobileNetV2 that LiteRT rounded
+    # differently: input 1 rescaled by exactly 1/2 lands on -40381688.5.
+    q = [(0.058061644434928894, -19), (0.07236790657043457, -12), (0.05768245458602905, 11)]
+    spec = Spec("ADD", [TSpec((1, 16), np.int8, q[0]), TSpec((1, 16), np.int8, q[1])],
+                [TSpec((1, 16), np.int8, q[2])], AddOptionsT(), version=2)
+    x1, x2 = np.full((1, 16), -115, np.int8), np.full((1, 16), 71, np.int8)
+    want = check(spec, [x1, x2])[0]
+    assert want.ravel().tolist() == [19] * 16  # LiteRT's own answer; 18 was edgelite's before the fix
+
+
+_bshapes = st.lists(st.sampled_from([1, 2, 3, 7, 8, 9, 16, 17, 33]), min_size=1, max_size=4)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    op=st.sampled_from(["ADD", "SUB"]),
+    dt=st.sampled_from([np.int8, np.uint8]),
+    shape=_bshapes,
+    kind=st.sampled_from(["same", "scalar", "mask", "swap"]),
+    mask=st.lists(st.booleans(), min_size=4, max_size=4),
+    s=st.floats(0.01, 0.2),
+    ratios=st.tuples(st.sampled_from([0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0]),
+                     st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0])),
+    z=st.tuples(st.integers(-40, 40), st.integers(-40, 40), st.integers(-40, 40)),
+    seed=st.integers(0, 2**31),
+)
+def test_property_add_sub_ties_simd_and_tail(op, dt, shape, kind, mask, s, ratios, z, seed):
+    rng = np.random.default_rng(seed)
+    off = 128 if dt == np.uint8 else 0
+    a = tuple(shape)
+    b = {"same": a, "scalar": (1,)}.get(kind, tuple(1 if m else d for d, m in zip(a, mask)))
+    if kind == "swap":
+        a, b = b, a
+    out = tuple(np.broadcast_shapes(a, b))
+    q = [(s, z[0] + off), (s * ratios[0], z[1] + off), (s * ratios[1], z[2] + off)]
+    spec = Spec(op, [TSpec(a, dt, q[0]), TSpec(b, dt, q[1])], [TSpec(out, dt, q[2])], OPTS[op]())
+    check(spec, [random_q(rng, a, dt), random_q(rng, b, dt)])
+
+
+@pytest.mark.parametrize("dt", [np.int8, np.uint8])
+@pytest.mark.parametrize("shapes", [((4001,), (4001,)), ((3, 61, 19), (1, 61, 19)), ((30, 141), (30, 1)),
+                                    ((7, 2, 97), (97,))])
+def test_add_many_ties_against_litert(dt, shapes):
+    # Scales in small ratios (after float32 rounding, not exactly dyadic) put the input
+    # rescaling on exact ties and the output close to half-way; thousands of elements
+    # make some of those ties reach the output.
+    rng = np.random.default_rng(zlib.crc32(f"{dt.__name__}{shapes}".encode()))
+    off = 128 if dt == np.uint8 else 0
+    a, b = shapes
+    out = tuple(np.broadcast_shapes(a, b))
+    for _ in range(4):
+        s = float(rng.uniform(0.02, 0.1))
+        r2, ro = float(rng.choice([0.25, 0.5, 0.75, 1.0, 1.5, 3.0])), float(rng.choice([0.5, 1.0, 1.5, 2.0, 3.0]))
+        q = [(s, int(rng.integers(-30, 30)) + off), (s * r2, int(rng.integers(-30, 30)) + off),
+             (s * ro, int(rng.integers(-30, 30)) + off)]
+        spec = Spec("ADD", [TSpec(a, dt, q[0]), TSpec(b, dt, q[1])], [TSpec(out, dt, q[2])], AddOptionsT())
+        check(spec, [random_q(rng, a, dt), random_q(rng, b, dt)])
