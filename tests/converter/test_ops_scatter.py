@@ -92,3 +92,21 @@ def test_scatter_nd_property(n, s, u, red, seed):
         opset=18,
     )
     check(m, {"d": d, "i": i, "u": upd}, interpreter="edgelite")
+
+
+@pytest.mark.parametrize("mode,upd_len", [("linear", 2), ("circular", 3)])
+def test_tensor_scatter_vs_reference(mode, upd_len):
+    from onnx.reference import ReferenceEvaluator
+
+    m = make_model(
+        [helper.make_node("TensorScatter", ["c", "u", "w"], ["y"], mode=mode)],
+        [("c", np.float32, [2, 3, 4, 2]), ("u", np.float32, [2, 3, upd_len, 2]), ("w", np.int64, [2])],
+        [("y", np.float32, [2, 3, 4, 2])], opset=24,
+    )
+    rng = np.random.default_rng(6)
+    feeds = {"c": rng.standard_normal((2, 3, 4, 2)).astype(np.float32),
+             "u": rng.standard_normal((2, 3, upd_len, 2)).astype(np.float32),
+             "w": np.array([2, 0] if mode == "linear" else [3, 1], np.int64)}
+    want = ReferenceEvaluator(m).run(None, feeds)[0]
+    for interp in ("litert", "edgelite"):
+        np.testing.assert_array_equal(run_tflite(edgelite.convert(m), feeds, interp)[0], want)

@@ -1,4 +1,4 @@
-"""Scatter (opset <= 10), ScatterElements and ScatterND, every ``reduction``.
+"""Scatter (opset <= 10), ScatterElements and ScatterND, every ``reduction``; TensorScatter.
 
 TFLite's SCATTER_ND only adds into zeros, so these ops are written densely instead,
 exact for every dtype and reduction. With static shapes the data is viewed as rows
@@ -133,4 +133,44 @@ class ScatterND(_Scatter):
         rs = np.asarray(row_strides(data.shape, k), np.int32).reshape(1, k)
         t = e.reduce("SUM", e.mul(wrapped, e.const(rs, tag="row_strides")), [1], keep=False)
         res = scatter_rows(e, e.reshape(data, (n, s)), t, e.reshape(upd, (u, s)), node.attrs.get("reduction", "none"))
+        e.reshape(res, y.shape, y=y)
+
+
+@register("TensorScatter")
+class TensorScatter(_Scatter):
+    """KV-cache update: ``update[p, l]`` goes to ``cache[p, write_indices[batch(p)] + l]`` along
+    ``axis`` (modulo the cache length in ``circular`` mode); ``p`` runs over the leading
+    dimensions, the first of which is the batch."""
+
+    def check(self, node):
+        if node.attrs.get("mode", "linear") not in ("linear", "circular"):
+            return f"mode={node.attrs.get('mode')!r}"
+        cache, w = node.inputs[0], node.input(2)
+        if w is not None and w.dtype is not None and np.dtype(w.dtype).kind not in "iu":
+            return f"write_indices of type {w.dtype}"
+        if cache.dtype is not None and np.dtype(cache.dtype).name not in ("float32", "int32", "int64", "int8", "uint8", "int16", "bool"):
+            return f"cache of type {np.dtype(cache.dtype).name}"
+        return None
+
+    def lower(self, node, out):
+        e = Emitter(out, node.name)
+        cache, upd = node.inputs[0], node.inputs[1]
+        w = node.input(2)
+        y = node.outputs[0]
+        r = len(cache.shape)
+        axis = int(node.attrs.get("axis", -2)) % r
+        p = int(np.prod(cache.shape[:axis], dtype=np.int64))
+        m, ln = int(cache.shape[axis]), int(upd.shape[axis])
+        s = int(np.prod(cache.shape[axis + 1 :], dtype=np.int64))
+        b = int(cache.shape[0]) if axis > 0 else 1
+        batch_of = (np.arange(p) // max(p // b, 1)).astype(np.int32)
+        if w is None:
+            start = e.const(np.zeros((p, 1), np.int32), tag="start")
+        else:
+            start = e.reshape(e.gather(e.cast(w, np.int32), e.const(batch_of, tag="batch_of"), 0), (p, 1))
+        pos = e.add(start, e.const(np.arange(ln, dtype=np.int32).reshape(1, ln), tag="offsets"))  # [P, L]
+        if node.attrs.get("mode", "linear") == "circular":
+            pos = e.binary("FLOOR_MOD", pos, e.const(np.array(m, np.int32), tag="length"))
+        t = e.add(pos, e.const((np.arange(p, dtype=np.int32) * m).reshape(p, 1), tag="row_base"))
+        res = scatter_rows(e, e.reshape(cache, (p * m, s)), e.reshape(t, (p * ln,)), e.reshape(upd, (p * ln, s)), "none")
         e.reshape(res, y.shape, y=y)
