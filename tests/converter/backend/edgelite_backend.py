@@ -54,6 +54,13 @@ def _dynamic_inputs(model: onnx.ModelProto) -> set[str]:
     return out
 
 
+def _has_non_tensor_io(model: onnx.ModelProto) -> bool:
+    """Sequence/optional/map graph inputs or outputs: converting at once reports them
+    (a lazy conversion would first trip over the sequence-valued run inputs)."""
+    return any(vi.type.WhichOneof("value") not in (None, "tensor_type")
+               for vi in list(model.graph.input) + list(model.graph.output))
+
+
 class EdgeliteRep(BackendRep):
     def __init__(self, tflite: bytes | None, model: onnx.ModelProto):
         initializers = {i.name for i in model.graph.initializer}
@@ -124,7 +131,7 @@ class EdgeliteBackend(Backend):
     @classmethod
     def prepare(cls, model: onnx.ModelProto, device: str = "CPU", **kwargs: Any) -> EdgeliteRep:
         super().prepare(model, device, **kwargs)
-        if _dynamic_inputs(model):
+        if _dynamic_inputs(model) and not _has_non_tensor_io(model):
             return EdgeliteRep(None, model)  # converted at the first run, with its input shapes
         return EdgeliteRep(edgelite.convert(model, keep_io_layout=True), model)
 
