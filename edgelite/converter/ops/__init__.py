@@ -41,6 +41,7 @@ OP_MODULES: tuple[str, ...] = (
     "slice_pad_runtime",
     "select_ext",
     "recurrent",
+    "spectral",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
