@@ -40,6 +40,7 @@ OP_MODULES: tuple[str, ...] = (
     "scatter",
     "slice_pad_runtime",
     "select_ext",
+    "nms",
     "recurrent",
     "spectral",
 )
