@@ -69,6 +69,7 @@ KERNEL_MODULES: tuple[str, ...] = (
     "lrn",
     "bitwise",
     "atan2",
+    "bitcast",
 )
 
 # Operators each module registers (space-separated builtin names). Keep in sync with
@@ -129,6 +130,7 @@ MODULE_OPS: dict[str, str] = {
     "lrn": "LOCAL_RESPONSE_NORMALIZATION",
     "bitwise": "BITWISE_XOR RIGHT_SHIFT",
     "atan2": "ATAN2",
+    "bitcast": "BITCAST",
 }
 
 _loaded = False
