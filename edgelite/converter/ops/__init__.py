@@ -43,6 +43,7 @@ OP_MODULES: tuple[str, ...] = (
     "nms",
     "recurrent",
     "spectral",
+    "bitcast",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
