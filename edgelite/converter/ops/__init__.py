@@ -44,6 +44,7 @@ OP_MODULES: tuple[str, ...] = (
     "recurrent",
     "spectral",
     "bitcast",
+    "glu",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
