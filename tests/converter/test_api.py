@@ -80,12 +80,13 @@ def test_dynamic_batch_defaults_to_one_and_input_shapes_override():
 def _unsupported_model():
     nodes = [
         helper.make_node("Relu", ["x"], ["r"]),
-        helper.make_node("NonZero", ["r"], ["nz"], name="nz1"),
+        # GridSample is refused by design (NonZero converts now: WHERE).
+        helper.make_node("GridSample", ["r", "r"], ["nz"], name="nz1"),
         # Three-operand Einsum stays unsupported (one or two operands convert).
         helper.make_node("Einsum", ["r", "r", "r"], ["e"], equation="ij,ij,ij->ij", name="ein1"),
         helper.make_node("Einsum", ["e", "r", "r"], ["y"], equation="ij,ij,ij->ij", name="ein2"),
     ]
-    return make_model(nodes, [("x", F32, [2, 3])], [("y", F32, [2, 3]), ("nz", np.int64, None)])
+    return make_model(nodes, [("x", F32, [2, 3])], [("y", F32, [2, 3]), ("nz", F32, None)])
 
 
 def test_unsupported_ops_all_listed_and_nothing_written(tmp_path):
@@ -95,9 +96,9 @@ def test_unsupported_ops_all_listed_and_nothing_written(tmp_path):
     with pytest.raises(UnsupportedOperatorError) as ei:
         convert_file(src, dst)
     msg = str(ei.value)
-    assert "Einsum (opset 17)" in msg and "NonZero (opset 17)" in msg
+    assert "Einsum (opset 17)" in msg and "GridSample (opset 17)" in msg
     assert "'ein1'" in msg and "'ein2'" in msg and "'nz1'" in msg
-    assert sorted(ei.value.ops) == [("Einsum", "ein1"), ("Einsum", "ein2"), ("NonZero", "nz1")]
+    assert sorted(ei.value.ops) == [("Einsum", "ein1"), ("Einsum", "ein2"), ("GridSample", "nz1")]
     assert not dst.exists()
 
 
