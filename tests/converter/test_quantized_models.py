@@ -192,17 +192,7 @@ def test_int8_xnnpack_within_one_step(int8_models, name):
         assert np.max(np.abs(r - f)) <= step * 1.001
 
 
-# edgelite's int16 ADD (general scales) and MUL kernels differ from LiteRT by one int16
-# step on rare elements (single-op reproducer: about 3 / 122880 ADD and 14 / 122880 MUL
-# outputs with random scales); in these two models one such element reaches the logits.
-_INT16_KERNEL_BUG = pytest.mark.xfail(
-    strict=True, reason="interpreter int16 ADD/MUL kernels: rare 1-step differences from LiteRT (not the converter)"
-)
-_OTHER_MODES = [
-    pytest.param(name, mode, marks=_INT16_KERNEL_BUG if (name, mode) in
-                 {("mobilenet_v3_small", "int16x8"), ("resnet18", "int16x8")} else ())
-    for mode in ("dynamic", "float16", "int16x8") for name in NAMES
-]
+_OTHER_MODES = [(name, mode) for mode in ("dynamic", "float16", "int16x8") for name in NAMES]
 
 
 @pytest.mark.parametrize("name,mode", _OTHER_MODES)

@@ -9,7 +9,12 @@ integer kernels' (``reference_integer_ops/add.h``, ``mul.h``, ``squared_differen
   the two are added (subtracted), and the sum is rescaled by
   ``2 max(s1, s2) / (2**left_shift s_out)``. int16 with power-of-two scales and
   ``pot_scale_int16`` (the option's default) uses the older saturating Q0.15 add.
-* MUL: ``MBQM((x1 - z1)(x2 - z2), s1 s2 / s_out) + z_out``.
+  The last bit follows LiteRT 2.3's x86 kernels as measured: 8-bit ADD rescales its
+  inputs in a SIMD form on blocks of 16 (int8) or 8 (uint8) and in gemmlowp's form on
+  the remainder (:func:`add_rescale_forms`); int16 ADD of same-shape inputs rescales
+  them with one rounding.
+* MUL: ``MBQM((x1 - z1)(x2 - z2), s1 s2 / s_out) + z_out``, the real multiplier
+  computed in float32 as LiteRT does.
 * SQUARED_DIFFERENCE: like SUB with ``left_shift`` 7, then the difference squared is
   rescaled by ``(2 max)**2 / (2**14 s_out)``.
 * MAXIMUM/MINIMUM compare the stored integers, as LiteRT does (the spec requires the
@@ -162,6 +167,8 @@ class AddSubParams:
     # 8-bit ADD: which input-rescaling form each output element gets (flat, uint8
     # ``FORM_*`` codes; see :func:`add_rescale_forms`), or None for FORM_SCALAR everywhere
     forms: np.ndarray | None = None
+    # int16 ADD (general scales): LiteRT rescales the inputs with one rounding
+    input_single_rounding: bool = False
 
 
 def _binary_accepts(ctx: OpContext) -> bool:
@@ -236,8 +243,13 @@ class _AddSubBase(Kernel):
         forms = None
         if self.op_code == OP_ADD and not int16:
             forms = add_rescale_forms(tuple(a.shape), tuple(b.shape), np.dtype(o.dtype) == np.int8)
+        # Measured on ai-edge-litert 2.3 (tie-heavy int16 tests): its int16 ADD of two
+        # same-shape inputs rounds the input rescaling once (64-bit, half up) and the
+        # output twice; broadcasting int16 ADD and int16 SUB round twice throughout.
+        same_shape = _fivefold_plan(tuple(a.shape), tuple(b.shape)) is None
+        in_sr = sr or (int16 and self.op_code == OP_ADD and same_shape)
         return AddSubParams(self.op_code, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
-                            mo, sho, zo, act_min, act_max, sr, forms=forms)
+                            mo, sho, zo, act_min, act_max, sr, forms=forms, input_single_rounding=in_sr)
 
     def eval(self, p: AddSubParams, inputs, outputs) -> None:
         x1 = inputs[0].astype(np.int64)
@@ -252,8 +264,9 @@ class _AddSubBase(Kernel):
             b = _rescale_by_form(np.broadcast_to(x2 + p.in2_offset, p.out_shape).reshape(-1), p.left_shift,
                                  p.in2_mult, p.in2_shift, p.forms, p.single_rounding)
         else:
-            a = mbqm((x1 + p.in1_offset) << p.left_shift, p.in1_mult, p.in1_shift, p.single_rounding)
-            b = mbqm((x2 + p.in2_offset) << p.left_shift, p.in2_mult, p.in2_shift, p.single_rounding)
+            in_sr = p.input_single_rounding
+            a = mbqm((x1 + p.in1_offset) << p.left_shift, p.in1_mult, p.in1_shift, in_sr)
+            b = mbqm((x2 + p.in2_offset) << p.left_shift, p.in2_mult, p.in2_shift, in_sr)
         if p.op == OP_ADD:
             raw = a + b
         elif p.op == OP_SUB:
@@ -273,7 +286,7 @@ class _AddSubBase(Kernel):
             as_6d(inputs[0], p.shape6), as_6d(inputs[1], p.shape6), outputs[0].reshape(p.shape6),
             p.op, p.left_shift, p.in1_offset, p.in2_offset, p.in1_mult, p.in1_shift, p.in2_mult,
             p.in2_shift, p.out_mult, p.out_shift, p.out_offset, p.act_min, p.act_max, p.single_rounding,
-            forms, p.forms is not None,
+            forms, p.forms is not None, p.input_single_rounding,
         )
 
 
@@ -393,13 +406,14 @@ def _pot_int16(p: AddSubParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
 
 @njit
 def _addsub_kernel(x1, x2, out, op, left_shift, off1, off2, m1, sh1, m2, sh2, mo, sho, zo, lo, hi, single,
-                   forms, use_forms):
+                   forms, use_forms, in_single):
     """LiteRT's quantized ADD / SUB / SQUARED_DIFFERENCE over 6-D broadcast views.
 
     a = MBQM((x1 + off1) << left_shift, m1, sh1); b = likewise;
     out = clamp(MBQM(a + b | a - b | (a - b)**2, mo, sho) + zo, lo, hi)
     (reference_integer_ops/add.h, squared_difference.cc). With ``use_forms`` the
-    inputs are rescaled in the per-element ``FORM_*`` of ``forms`` (flat, output order).
+    inputs are rescaled in the per-element ``FORM_*`` of ``forms`` (flat, output order);
+    otherwise with single rounding when ``in_single``.
     """
     d0, d1, d2, d3, d4, d5 = out.shape
     flat = 0
@@ -416,8 +430,8 @@ def _addsub_kernel(x1, x2, out, op, left_shift, off1, off2, m1, sh1, m2, sh2, mo
                                 a = _rescale_form_scalar(u1, left_shift, m1, sh1, form, single)
                                 b = _rescale_form_scalar(u2, left_shift, m2, sh2, form, single)
                             else:
-                                a = fp.mbqm_scalar(u1 << left_shift, m1, sh1, single)
-                                b = fp.mbqm_scalar(u2 << left_shift, m2, sh2, single)
+                                a = fp.mbqm_scalar(u1 << left_shift, m1, sh1, in_single)
+                                b = fp.mbqm_scalar(u2 << left_shift, m2, sh2, in_single)
                             flat += 1
                             if op == 0:
                                 raw = a + b
@@ -495,7 +509,7 @@ class QuantizedMul(Kernel):
             raise ctx.fail("int16 inputs and output must have zero_point 0")
         act_min, act_max = activation_range(ctx, _fused_activation(ctx.options), o)
         sr = fp.single_rounding_default()
-        m, sh = fp.quantize_multiplier(float(s1) * float(s2) / float(so), sr)
+        m, sh = fp.quantize_multiplier(float(np.float32(s1) * np.float32(s2) / np.float32(so)), sr)
         return MulParams(shape, _pad6(shape), -z1, -z2, m, sh, zo, act_min, act_max, sr)
 
     def eval(self, p: MulParams, inputs, outputs) -> None:

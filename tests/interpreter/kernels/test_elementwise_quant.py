@@ -179,3 +179,24 @@ def test_add_many_ties_against_litert(dt, shapes):
              (s * ro, int(rng.integers(-30, 30)) + off)]
         spec = Spec("ADD", [TSpec(a, dt, q[0]), TSpec(b, dt, q[1])], [TSpec(out, dt, q[2])], AddOptionsT())
         check(spec, [random_q(rng, a, dt), random_q(rng, b, dt)])
+
+
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+@pytest.mark.parametrize("shapes", [((8195,), (8195,)), ((21, 3, 129), (1, 3, 129)), ((8195,), (1,)),
+                                    ((8, 66, 16, 8), (1, 66, 16, 1))])
+def test_int16_general_scales_rare_ties(op, shapes):
+    # int16 ADD/SUB with non-power-of-two scales and int16 MUL: LiteRT rounds the
+    # same-shape ADD's input rescaling once and computes MUL's multiplier in float32;
+    # both change about one output in 10^4..10^5, hence the large tensors.
+    rng = np.random.default_rng(zlib.crc32(f"{op}{shapes}".encode()))
+    a, b = shapes
+    out = tuple(np.broadcast_shapes(a, b))
+    for _ in range(12):
+        q = [(float(np.float32(rng.uniform(1e-5, 1e-4))), 0) for _ in range(3)]
+        if op == "MUL":
+            q[2] = (q[0][0] * q[1][0] * float(rng.uniform(2000, 20000)), 0)
+        o = OPTS[op]()
+        if op != "MUL":
+            o.potScaleInt16 = False
+        spec = Spec(op, [TSpec(a, np.int16, q[0]), TSpec(b, np.int16, q[1])], [TSpec(out, np.int16, q[2])], o)
+        check(spec, [random_q(rng, a, np.int16), random_q(rng, b, np.int16)])
