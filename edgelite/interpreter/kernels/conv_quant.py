@@ -213,7 +213,8 @@ def _im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, sub, pad, out):
                             out[row, base + cc] = pad
                     else:
                         for cc in range(c):
-                            out[row, base + cc] = x[b, iy, ix, cc] - sub
+                            # widened first: without Numba, uint8 - int would wrap in numpy
+                            out[row, base + cc] = np.int64(x[b, iy, ix, cc]) - sub
 
 
 class _ConvQuantBase(Kernel):
