@@ -235,6 +235,9 @@ def _squared_difference(a, b, out):
     np.multiply(out, out, out=out)
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 class _Binary(Kernel):
     """A broadcasting binary op on float32/int32/int64 (no quantized tensors)."""
 
@@ -269,6 +272,15 @@ class _JitArith(_Binary):
 
     has_activation = True
     op_code = OP_ADD
+
+    def prepare(self, ctx: OpContext) -> BinaryParams:
+        lo, hi = fused_activation(ctx)
+        if np.dtype(ctx.outputs[0].dtype) == _F32:
+            # LiteRT clamps float ADD/SUB/MUL/DIV to the fused activation's range even
+            # for NONE, whose range is +-FLT_MAX: an infinite result becomes +-FLT_MAX
+            # (NaN stays NaN). Measured on ai-edge-litert 2.3, with and without broadcast.
+            lo, hi = max(lo, -_F32_MAX), min(hi, _F32_MAX)
+        return plan_binary(ctx, lo, hi)
 
     def eval_jit(self, params: BinaryParams, inputs, outputs):
         out = outputs[0]

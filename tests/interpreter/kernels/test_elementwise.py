@@ -20,6 +20,8 @@ from tests.interpreter.kernels.oracle import (
     compare,
     make_context,
     run_kernel,
+    run_litert,
+    single_op_model,
 )
 
 OPTIONS = {"ADD": AddOptionsT, "SUB": SubOptionsT, "MUL": MulOptionsT, "DIV": DivOptionsT}
@@ -299,3 +301,32 @@ def test_numba_kernel_general_broadcast_path_equals_reference(spec, op, act, see
     ew._binary_arith_kernel(a.reshape(-1), b.reshape(-1), out.reshape(-1), p.mode, p.shape6, p.stride_a, p.stride_b,
                             k.op_code, clamp, np.float32(p.lo), np.float32(p.hi))
     np.testing.assert_array_equal(out, run_kernel(op, [a, b], opts(op, act))[0])
+
+
+_FMAX = float(np.finfo(np.float32).max)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_infinite_results_clamp_to_flt_max_by_hand(jit):
+    # LiteRT clamps ADD/SUB/MUL/DIV to the activation range even for NONE: +-FLT_MAX.
+    x = np.array([-np.inf, np.inf, np.nan, 3e38, 1.0], np.float32)
+    y = np.array([1.0, 1.0, 1.0, 3e38, 2.0], np.float32)
+    got = run_kernel("ADD", [x, y], AddOptionsT(), jit=jit)[0]
+    np.testing.assert_array_equal(got, np.array([-_FMAX, _FMAX, np.nan, _FMAX, 3.0], np.float32))
+
+
+@pytest.mark.parametrize("op,opts", [("ADD", AddOptionsT), ("SUB", SubOptionsT), ("MUL", MulOptionsT),
+                                     ("DIV", DivOptionsT)])
+@pytest.mark.parametrize("act", [0, 1])
+@pytest.mark.parametrize("y_shape", [(3, 6), (6,), (1,)])
+def test_infinities_and_nan_against_litert(op, opts, act, y_shape):
+    rng = np.random.default_rng(3)
+    specials = np.array([np.inf, -np.inf, np.nan, 3e38, -3e38, 0.0, 1.0, -2.0], np.float32)
+    x = rng.choice(specials, (3, 6)).astype(np.float32)
+    y = rng.choice(specials, y_shape).astype(np.float32)
+    o = opts()
+    o.fusedActivationFunction = act
+    want = run_litert(single_op_model(op, [x, y], [Out(np.float32, shape=(3, 6))], o), [x, y])[0]
+    for jit in (False, True):
+        got = run_kernel(op, [x, y], o, jit=jit)[0]
+        np.testing.assert_array_equal(got, want, err_msg=f"{op} jit={jit}")
