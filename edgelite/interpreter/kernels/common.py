@@ -251,3 +251,25 @@ class ValueShapedKernel(Kernel):
         outs = [np.empty(s, dtype=d) for s, d in zip(out_shapes, st.out_dtypes)]
         self.run(plan, inputs, outs)
         return dict(enumerate(outs))
+
+
+class QuantizedWeightsKernel(Kernel):
+    """Base of the quantized kernels shaped ``(input, weights, ...) -> output``.
+
+    Subclasses set ``in_dtype`` (input and output) and ``w_dtype`` (weights); the kernel
+    takes the operator when all three tensors carry quantization parameters of those types.
+    """
+
+    in_dtype: ClassVar[np.dtype]
+    w_dtype: ClassVar[np.dtype]
+
+    def accepts(self, ctx: OpContext) -> bool:
+        if len(ctx.inputs) < 2 or ctx.inputs[0] is None or ctx.inputs[1] is None:
+            return False
+        x, w, out = ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]
+        return (
+            np.dtype(x.dtype) == self.in_dtype
+            and np.dtype(w.dtype) == self.w_dtype
+            and np.dtype(out.dtype) == self.in_dtype
+            and x.quant is not None and w.quant is not None and out.quant is not None
+        )

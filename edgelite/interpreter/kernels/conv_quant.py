@@ -32,7 +32,8 @@ import numpy as np
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter import fixedpoint as fp
 from edgelite.interpreter.kernels import int_gemm
-from edgelite.interpreter.kernels.base import Kernel, OpContext, register
+from edgelite.interpreter.kernels.base import OpContext, register
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
 from edgelite.interpreter.kernels.gemm import set_blas_threads
 from edgelite.interpreter.kernels.conv_geometry import window_geometry
 from edgelite.interpreter.kernels.jit import njit, prange, set_num_threads
@@ -217,21 +218,7 @@ def _im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, sub, pad, out):
                             out[row, base + cc] = np.int64(x[b, iy, ix, cc]) - sub
 
 
-class _ConvQuantBase(Kernel):
-    in_dtype: np.dtype
-    w_dtype: np.dtype
-
-    def accepts(self, ctx: OpContext) -> bool:
-        if len(ctx.inputs) < 2 or ctx.inputs[0] is None or ctx.inputs[1] is None:
-            return False
-        x, w, out = ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]
-        return (
-            np.dtype(x.dtype) == self.in_dtype
-            and np.dtype(w.dtype) == self.w_dtype
-            and np.dtype(out.dtype) == self.in_dtype
-            and x.quant is not None and w.quant is not None and out.quant is not None
-        )
-
+class _ConvQuantBase(QuantizedWeightsKernel):
     def prepare(self, ctx: OpContext) -> ConvQuantParams:
         return conv_quant_prepare(ctx)
 

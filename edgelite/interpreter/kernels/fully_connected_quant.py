@@ -32,7 +32,8 @@ import numpy as np
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter import fixedpoint as fp
 from edgelite.interpreter.kernels import int_gemm
-from edgelite.interpreter.kernels.base import Kernel, OpContext, register
+from edgelite.interpreter.kernels.base import OpContext, register
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
 from edgelite.interpreter.kernels.gemm import set_blas_threads
 from edgelite.interpreter.kernels.jit import njit, set_num_threads
 
@@ -153,21 +154,7 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
     )
 
 
-class _FullyConnectedQuantBase(Kernel):
-    in_dtype: np.dtype
-    w_dtype: np.dtype
-
-    def accepts(self, ctx: OpContext) -> bool:
-        if len(ctx.inputs) < 2 or ctx.inputs[0] is None or ctx.inputs[1] is None:
-            return False
-        x, w, out = ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]
-        return (
-            np.dtype(x.dtype) == self.in_dtype
-            and np.dtype(w.dtype) == self.w_dtype
-            and np.dtype(out.dtype) == self.in_dtype
-            and x.quant is not None and w.quant is not None and out.quant is not None
-        )
-
+class _FullyConnectedQuantBase(QuantizedWeightsKernel):
     def prepare(self, ctx: OpContext) -> FullyConnectedQuantParams:
         return fully_connected_quant_prepare(ctx)
 
