@@ -193,13 +193,30 @@ def test_lazy_jit_builds_on_first_call_and_binds_callees(tmp_path, monkeypatch):
 
     from edgelite.interpreter.kernels.jit import LazyJit
 
+    from edgelite.interpreter.kernels import jit
+
     lazy = lazy_demo.outer
     assert isinstance(lazy, LazyJit) and lazy._dispatcher is None
     a = np.arange(5.0)
     out = np.empty(5)
-    lazy(a, out)
-    np.testing.assert_array_equal(out, a * 2 + 1)
-    assert lazy_demo.outer is lazy._dispatcher, "the module global now is the dispatcher"
+    old_threads = jit._wanted_threads
+    try:
+        jit.set_num_threads(1)
+        lazy(a, out)
+        np.testing.assert_array_equal(out, a * 2 + 1)
+        # one thread: the serial build ran, the parallel one was never compiled
+        assert lazy._serial.signatures and not lazy._dispatcher.signatures
+        jit.set_num_threads(2)
+        out[:] = 0
+        lazy(a, out)
+        np.testing.assert_array_equal(out, a * 2 + 1)
+        assert lazy._dispatcher.signatures, "two threads: the parallel build ran"
+    finally:
+        jit._wanted_threads = old_threads
+        jit._apply_threads()
+    # a parallel kernel stays the LazyJit (it picks a build per call); the callee
+    # (serial) was bound to its dispatcher
+    assert lazy_demo.outer is lazy
     assert not isinstance(lazy_demo.helper, LazyJit), "the callee was bound to its dispatcher"
     sys.modules.pop("lazy_demo", None)
 

@@ -22,11 +22,16 @@ first invoke in a fresh process runs the reference (numpy) kernels and starts it
 next invoke waits for ``is_warm()`` and runs the JIT kernels.
 
 Threads: ``set_num_threads`` records the count and applies it to Numba only once a
-``parallel=True`` kernel exists. The threading layer is ``workqueue`` unless
-``NUMBA_THREADING_LAYER`` says otherwise: its idle workers sleep, where OpenMP's spin
-and, on a busy 2-core machine, made two threads up to 8x slower than one (measured).
-It does not support parallel kernels launched from several Python threads at once;
-set ``NUMBA_THREADING_LAYER=omp`` (or ``tbb``) for that.
+``parallel=True`` kernel exists. With one thread, a ``parallel=True`` kernel runs a
+serial build of itself: a parallel launch costs about 100 us on Numba's ``workqueue``
+layer even with one thread (measured), and a model makes over a hundred of them.
+For more threads the layer is OpenMP with ``OMP_WAIT_POLICY=PASSIVE`` (launch about
+9 us; passive so idle workers sleep: OpenMP's default spin made two threads up to 8x
+slower than one on a busy 2-core machine), falling back to ``workqueue`` where Numba
+has no OpenMP. ``NUMBA_THREADING_LAYER`` / ``OMP_WAIT_POLICY`` set by the user win.
+GNU OpenMP is not fork-safe: a process that forks after running multi-threaded
+kernels should start its children with ``spawn`` (or set
+``NUMBA_THREADING_LAYER=workqueue``).
 
 Example:
     >>> from edgelite.interpreter.kernels.jit import njit, HAVE_NUMBA
@@ -75,8 +80,11 @@ def numba_module():
             _import_failed = True
             return None
         if "NUMBA_THREADING_LAYER" not in os.environ:
-            # Read when the first parallel kernel starts the pool, not at import.
-            numba.config.THREADING_LAYER = "workqueue"
+            # Read when the first parallel kernel starts the pool, not at import;
+            # OpenMP reads its wait policy when Numba loads it, also later.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+            numba.config.THREADING_LAYER = "default"
         _numba = numba
     return _numba
 
@@ -166,14 +174,23 @@ def _bind_globals(fn, numba) -> None:
         if v is prange:
             g[name] = numba.prange
         elif isinstance(v, LazyJit):
-            g[name] = v.dispatcher()
+            # Called from compiled code: a parallel kernel nested in another runs serially.
+            g[name] = v.serial()
         elif isinstance(v, types.ModuleType):
             for attr in names:
                 a = getattr(v, attr, None)
                 if isinstance(a, LazyJit):
-                    setattr(v, attr, a.dispatcher())
+                    setattr(v, attr, a.serial())
                 elif a is prange:
                     setattr(v, attr, numba.prange)
+
+
+def _twin(fn, suffix: str):
+    """A copy of ``fn`` (same code and globals) under another name, for a second build."""
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + suffix
+    twin.__module__ = fn.__module__
+    return twin
 
 
 class LazyJit:
@@ -183,6 +200,7 @@ class LazyJit:
         self.py_func = fn
         self.parallel = parallel
         self._dispatcher = None
+        self._serial = None
         self.__name__ = fn.__name__
         self.__qualname__ = fn.__qualname__
         self.__module__ = fn.__module__
@@ -204,20 +222,33 @@ class LazyJit:
             return self.py_func
         _bind_globals(self.py_func, numba)
         d = numba.njit(cache=True, nogil=True, parallel=self.parallel)(self.py_func)
-        self._dispatcher = d
-        g = self.py_func.__globals__
-        for name, v in list(g.items()):
-            if v is self:
-                g[name] = d
         if self.parallel:
+            # A parallel launch costs 1-10 us (OpenMP) to 100 us (workqueue) even on one
+            # thread; one-thread calls go to a serial build (prange is range there),
+            # cached under its own name (Numba's cache key ignores the flags).
+            self._serial = numba.njit(cache=True, nogil=True)(_twin(self.py_func, "_serial"))
             _parallel_used = True
             _apply_threads()
+        else:
+            # Python callers then reach the dispatcher directly.
+            g = self.py_func.__globals__
+            for name, v in list(g.items()):
+                if v is self:
+                    g[name] = d
+        self._dispatcher = d
         return d
+
+    def serial(self):
+        """The one-thread build (the dispatcher itself for a serial kernel)."""
+        d = self.dispatcher()
+        return self._serial if self.parallel and self._serial is not None else d
 
     def __call__(self, *args):
         d = self._dispatcher
         if d is None:
             d = self._build()
+        if self.parallel and _wanted_threads == 1 and self._serial is not None:
+            return self._serial(*args)
         return d(*args)
 
     def __repr__(self) -> str:
