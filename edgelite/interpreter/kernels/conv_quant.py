@@ -31,7 +31,7 @@ import numpy as np
 
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter import fixedpoint as fp
-from edgelite.interpreter.kernels import int_gemm
+from edgelite.interpreter.kernels import int_gemm, vnni_gemm
 from edgelite.interpreter.kernels.base import OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
 from edgelite.interpreter.kernels.gemm import set_blas_threads
@@ -82,6 +82,11 @@ class ConvQuantParams:
     cols_buf: np.ndarray  # (M, K) GEMM input scratch, reused by every eval_jit call
     acc_buf: np.ndarray  # (M, N) GEMM output scratch (used when one chunk covers K)
     rq_tables: tuple | None  # int_gemm.fast_requant_tables (one-shift requantization) or None
+    # VNNI path (int8 with the one-shift requantization, on AVX-512 VNNI): else None
+    vnni_w: np.ndarray | None  # vnni_gemm.pack_weights(w, vnni_nr)
+    vnni_nr: int
+    vnni_bias: np.ndarray | None  # (N,) int64: bias - (128 + in_zp) * sum(w)
+    vnni_cols: np.ndarray | None  # (M, K rounded up to 4) int8 im2col scratch; None: read the input
 
 
 def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) -> ConvQuantParams:
@@ -161,6 +166,15 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
     pointwise = kh == 1 and kw == 1 and sh == 1 and sw == 1 and gy.pad_before == 0 and gx.pad_before == 0
     m_rows = b * gy.out_size * gx.out_size
     k_depth = kh * kw * c
+    rq_tables = int_gemm.fast_requant_tables(q, s, mode)
+    vnni_w = vnni_bias = vnni_cols = None
+    vnni_nr = 0
+    if not legacy and not wide and rq_tables is not None and vnni_gemm.usable(k_depth):
+        vnni_nr = vnni_gemm.choose_nr(n)
+        vnni_w = vnni_gemm.pack_weights(wdata.astype(np.int8), vnni_nr)
+        vnni_bias = (np.zeros(n, np.int64) if bias is None else bias) + vnni_gemm.bias_correction(wdata, in_zp)
+        if not (pointwise and k_depth % 4 == 0):
+            vnni_cols = np.empty((m_rows, -(-k_depth // 4) * 4), np.int8)
     return ConvQuantParams(
         batch=b, in_h=h, in_w=wd, in_c=c, kh=kh, kw=kw, out_h=gy.out_size, out_w=gx.out_size, out_c=n,
         stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
@@ -168,9 +182,9 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
         mode=mode, out_dtype=np.dtype(out.dtype),
         w_centered=w_centered, bias=bias, w_gemm_t=w_gemm_t, bias_jit=bias_jit,
         jit_sub=jit_sub, jit_pad=jit_pad, chunk=chunk, is_pointwise=pointwise, num_threads=ctx.num_threads,
-        cols_buf=np.empty((m_rows, k_depth), w_gemm_t.dtype),
-        acc_buf=np.empty((m_rows, n), w_gemm_t.dtype) if k_depth <= chunk else np.empty((0, 0), w_gemm_t.dtype),
-        rq_tables=int_gemm.fast_requant_tables(q, s, mode),
+        cols_buf=np.empty((m_rows if vnni_w is None else 0, k_depth), w_gemm_t.dtype),
+        acc_buf=np.empty((m_rows, n), w_gemm_t.dtype) if k_depth <= chunk and vnni_w is None else np.empty((0, 0), w_gemm_t.dtype),
+        rq_tables=rq_tables, vnni_w=vnni_w, vnni_nr=vnni_nr, vnni_bias=vnni_bias, vnni_cols=vnni_cols,
     )
 
 
@@ -197,7 +211,8 @@ def patches_reference(x: np.ndarray, p: ConvQuantParams) -> np.ndarray:
 @njit(parallel=True)
 def _im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, sub, pad, out):
     """out[(b*OH + y)*OW + x, (i*KW + j)*C + c] = in[b, y*sh + i*dh - pt, x*sw + j*dw - pl, c] - sub
-    (``pad`` outside the input), as float."""
+    (``pad`` outside the input), as ``out``'s dtype (float, or int8 for the VNNI path; columns
+    past ``KH*KW*C`` are left as they are)."""
     bsz, h, w, c = x.shape
     for by in prange(bsz * oh):
         b = by // oh
@@ -240,6 +255,16 @@ class _ConvQuantBase(QuantizedWeightsKernel):
         x = inputs[0]
         m = p.batch * p.out_h * p.out_w
         k = p.kh * p.kw * p.in_c
+        if p.vnni_w is not None:
+            a = p.vnni_cols
+            if a is None:
+                a = x.reshape(m, k)
+            else:
+                _im2col(x, p.kh, p.kw, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
+                        p.out_h, p.out_w, 0, p.in_zp, a)
+            vnni_gemm.gemm_requant(a, p.vnni_w, k, p.vnni_nr, p.vnni_bias, p.multiplier, p.rq_tables,
+                                   p.out_zp, p.act_min, p.act_max, outputs[0].reshape(m, p.out_c), p.num_threads)
+            return
         cols = p.cols_buf
         if p.is_pointwise and p.jit_sub == 0:
             np.copyto(cols, x.reshape(m, k))  # int8 -> float, no allocation
