@@ -1,6 +1,6 @@
 """``Emitter``: write a chain of TFLite builtins with their shapes worked out, for op
 converters that decompose one ONNX op into several TFLite ops (losses, attention,
-normalizations, Einsum).
+normalizations, Einsum, general resize/pooling/convolution, QuantizeLinear...).
 
 Every method emits one operator into the ``Lowering`` and returns its output value;
 pass ``y=`` to write into an existing value (the node's output) instead of a new one.
@@ -73,10 +73,20 @@ class Emitter:
     def scalar(self, value, dtype) -> Value:
         return self.const(np.array(value, dtype=dtype), tag="k")
 
-    def _tmp(self, tag, shape, dtype, y):
-        if y is not None:
-            return y
+    def tmp(self, shape, dtype, tag: str = "t") -> Value:
+        """A new intermediate ``<name>_<tag>`` with a static shape."""
         return self.out.tmp(f"{self.name}_{tag}", tuple(int(d) for d in shape), dtype)
+
+    def _tmp(self, tag, shape, dtype, y):
+        return y if y is not None else self.tmp(shape, dtype, tag)
+
+    # -- any builtin ------------------------------------------------------------------------
+
+    def op(self, op: str, inputs, shape, dtype, options=None, version: int = 1, y: Value | None = None) -> Value:
+        """One ``op`` whose output has ``shape`` and ``dtype``, for builtins without a helper here."""
+        y = self._tmp(op.lower(), shape, dtype, y)
+        self.out.emit(op, inputs, [y], options, version)
+        return y
 
     # -- elementwise ----------------------------------------------------------------------
 
@@ -99,6 +109,11 @@ class Emitter:
 
     def div(self, a, b, y=None):
         return self.binary("DIV", a, b, y)
+
+    def clamp(self, x: Value, lo, hi, y: Value | None = None) -> Value:
+        """``MINIMUM(MAXIMUM(x, lo), hi)`` with ``lo``/``hi`` as constants of ``x``'s dtype."""
+        low = self.binary("MAXIMUM", x, self.const(np.asarray(lo, x.dtype)))
+        return self.binary("MINIMUM", low, self.const(np.asarray(hi, x.dtype)), y)
 
     def unary(self, op: str, x: Value, y: Value | None = None, dtype=None) -> Value:
         y = self._tmp(op.lower(), x.shape, dtype or x.dtype, y)
@@ -175,7 +190,7 @@ class Emitter:
 
     # -- reductions and friends ------------------------------------------------------------
 
-    def reduce(self, op: str, x: Value, axes, keep: bool, y: Value | None = None) -> Value:
+    def reduce(self, op: str, x: Value, axes, keep: bool = False, y: Value | None = None) -> Value:
         r = len(x.shape)
         axes = sorted({int(a) % r for a in axes})
         if keep:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.converter.ops.builders import Emit
+from edgelite.converter.ops.emit import Emitter
 from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
 from edgelite.converter.ops.shape import Gather as _ShapeGather
 
@@ -38,7 +38,7 @@ def _onnx_layout(node, lp):
     return LayoutPlan([lp.identity(v) for v in node.inputs], [lp.identity(o) for o in node.outputs])
 
 
-def wrap_indices(e: Emit, idx, dims):
+def wrap_indices(e: Emitter, idx, dims):
     """int32 indices with negatives wrapped: ``FLOOR_MOD(CAST(idx), dims)`` (``dims`` broadcasts)."""
     dims = np.asarray(dims, np.int32)
     if idx.is_constant:
@@ -62,7 +62,7 @@ class GatherElements(OpConverter):
         return _onnx_layout(node, lp)
 
     def lower(self, node, out):
-        e = Emit(out, node.name)
+        e = Emitter(out, node.name)
         data, idx = node.inputs
         y = node.outputs[0]
         r = len(data.shape)
@@ -78,9 +78,9 @@ class GatherElements(OpConverter):
         flat_idx = e.binary("ADD", flat_idx, e.const(base, tag="base"))
         flat = e.reshape(data, (int(np.prod(data.shape)),))
         if len(y.shape) == 1:
-            e.gather(flat, flat_idx, 0, into=y)
+            e.gather(flat, flat_idx, 0, y=y)
         else:
-            e.reshape(e.gather(flat, flat_idx, 0), y.shape, into=y)
+            e.reshape(e.gather(flat, flat_idx, 0), y.shape, y=y)
 
 
 @register("GatherND")
@@ -95,7 +95,7 @@ class GatherND(OpConverter):
         return _onnx_layout(node, lp)
 
     def lower(self, node, out):
-        e = Emit(out, node.name)
+        e = Emitter(out, node.name)
         data, idx = node.inputs
         y = node.outputs[0]
         b = int(node.attrs.get("batch_dims", 0))
@@ -117,7 +117,7 @@ class GatherND(OpConverter):
                 np.int32,
                 o,
             )
-        e.op("GATHER_ND", [data, wrapped], y.shape, y.dtype, into=y)
+        e.op("GATHER_ND", [data, wrapped], y.shape, y.dtype, y=y)
 
 
 @register("Gather")
@@ -130,7 +130,7 @@ class GatherWrapped(_ShapeGather):
         if idx.is_constant or np.dtype(idx.dtype).kind != "i":
             super().lower(node, out)
             return
-        e = Emit(out, node.name)
+        e = Emitter(out, node.name)
         node.inputs[1] = wrap_indices(e, idx, data.shape[node.attrs["axis"]])
         try:
             super().lower(node, out)

@@ -33,6 +33,17 @@ def _runtime(node, i: int) -> bool:
     return v is not None and not v.is_constant
 
 
+class _RuntimeParameter:
+    """Mixin (listed before the constant-parameter converter): with the parameter input
+    (index 1) fed at run time, the static shapes decide the op, so the constant form's
+    checks of that parameter do not apply."""
+
+    def check(self, node):
+        if _runtime(node, 1):
+            return None
+        return super().check(node)
+
+
 def tile_multiples(in_shape, out_shape) -> list[int]:
     """Per-axis repeats of a Tile from its static input and output shapes."""
     reps = []
@@ -47,13 +58,8 @@ def tile_multiples(in_shape, out_shape) -> list[int]:
 
 
 @register("Squeeze", "Unsqueeze")
-class SqueezeUnsqueezeRuntimeAxes(_SqueezeUnsqueeze):
+class SqueezeUnsqueezeRuntimeAxes(_RuntimeParameter, _SqueezeUnsqueeze):
     """``axes`` fed at run time: a RESHAPE to the static output shape (ONNX layout)."""
-
-    def check(self, node):
-        if _runtime(node, 1):
-            return None
-        return super().check(node)
 
     def layout(self, node, perms, lp):
         if not _runtime(node, 1):
@@ -62,33 +68,18 @@ class SqueezeUnsqueezeRuntimeAxes(_SqueezeUnsqueeze):
 
 
 @register("Reshape")
-class ReshapeRuntimeShape(_Reshape):
+class ReshapeRuntimeShape(_RuntimeParameter, _Reshape):
     """``shape`` fed at run time: the static output shape says what it is."""
-
-    def check(self, node):
-        if _runtime(node, 1):
-            return None
-        return super().check(node)
 
 
 @register("Split")
-class SplitRuntimeSizes(_Split):
+class SplitRuntimeSizes(_RuntimeParameter, _Split):
     """``split`` fed at run time: the sizes are the outputs' extents along the axis."""
-
-    def check(self, node):
-        if _runtime(node, 1):
-            return None
-        return super().check(node)
 
 
 @register("Tile")
-class TileRuntimeRepeats(_Tile):
+class TileRuntimeRepeats(_RuntimeParameter, _Tile):
     """``repeats`` fed at run time: ``out // in`` per axis (static shapes)."""
-
-    def check(self, node):
-        if _runtime(node, 1):
-            return None
-        return super().check(node)
 
     def layout(self, node, perms, lp):
         if not _runtime(node, 1):

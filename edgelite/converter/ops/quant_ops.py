@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.converter.ops.builders import Emit
+from edgelite.converter.ops.emit import Emitter
 from edgelite.converter.ops.registry import OpConverter, register
 
 QUANT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
@@ -50,7 +50,7 @@ def _out_qtype(node):
     return "uint8"
 
 
-def _param_view(e: Emit, p, x_shape, axis: int, block: int):
+def _param_view(e: Emitter, p, x_shape, axis: int, block: int):
     """``p`` (scale or zero point) reshaped to broadcast against the (blocked) data view."""
     r = len(x_shape)
     pshape = tuple(p.shape)
@@ -91,7 +91,7 @@ class QuantizeLinear(OpConverter):
         return _check_block(node, x)
 
     def lower(self, node, out):
-        e = Emit(out, node.name)
+        e = Emitter(out, node.name)
         x, scale, zp = node.inputs[0], node.inputs[1], node.input(2)
         y = node.outputs[0]
         axis, block = int(node.attrs.get("axis", 1)), int(node.attrs.get("block_size", 0) or 0)
@@ -105,9 +105,9 @@ class QuantizeLinear(OpConverter):
         lo, hi = QUANT_RANGES[_out_qtype(node)]
         q = e.clamp(q, float(lo), float(hi))
         if view == tuple(y.shape):
-            e.cast(q, y.dtype, into=y)
+            e.cast(q, y.dtype, y=y)
         else:
-            e.reshape(e.cast(q, y.dtype), y.shape, into=y)
+            e.reshape(e.cast(q, y.dtype), y.shape, y=y)
 
 
 @register("DequantizeLinear")
@@ -121,7 +121,7 @@ class DequantizeLinear(OpConverter):
         return _check_block(node, x)
 
     def lower(self, node, out):
-        e = Emit(out, node.name)
+        e = Emitter(out, node.name)
         x, scale, zp = node.inputs[0], node.inputs[1], node.input(2)
         y = node.outputs[0]
         axis, block = int(node.attrs.get("axis", 1)), int(node.attrs.get("block_size", 0) or 0)
@@ -131,11 +131,11 @@ class DequantizeLinear(OpConverter):
             d = e.binary("SUB", d, _param_view(e, e.cast(zp, np.float32), x.shape, axis, block))
         s = _param_view(e, e.cast(scale, np.float32), x.shape, axis, block)
         if view == tuple(y.shape) and np.dtype(y.dtype) == np.float32:
-            e.binary("MUL", d, s, into=y)
+            e.binary("MUL", d, s, y=y)
         elif view == tuple(y.shape):
-            e.cast(e.binary("MUL", d, s), y.dtype, into=y)
+            e.cast(e.binary("MUL", d, s), y.dtype, y=y)
         else:
-            e.reshape(e.cast(e.binary("MUL", d, s), y.dtype), y.shape, into=y)
+            e.reshape(e.cast(e.binary("MUL", d, s), y.dtype), y.shape, y=y)
 
 
 @register("DynamicQuantizeLinear")
@@ -146,7 +146,7 @@ class DynamicQuantizeLinear(OpConverter):
         return None if _dtype_name(node.inputs[0]) == "float32" else f"input type {_dtype_name(node.inputs[0])}"
 
     def lower(self, node, out):
-        e = Emit(out, node.name)
+        e = Emitter(out, node.name)
         x = node.inputs[0]
         y, y_scale, y_zp = node.outputs
         axes = list(range(len(x.shape)))
@@ -156,8 +156,8 @@ class DynamicQuantizeLinear(OpConverter):
         span = e.binary("SUB", hi, lo)
         # An all-zero tensor gets scale 1 / 255 (ONNX), not 0.
         span = e.op("SELECT_V2", [e.binary("EQUAL", span, zero), e.const(np.float32(1)), span], (), np.float32)
-        e.binary("DIV", span, e.const(np.float32(255)), into=y_scale)
+        e.binary("DIV", span, e.const(np.float32(255)), y=y_scale)
         zp = e.clamp(e.unary("ROUND", e.binary("DIV", e.binary("SUB", zero, lo), y_scale)), 0.0, 255.0)
-        e.cast(zp, np.uint8, into=y_zp)
+        e.cast(zp, np.uint8, y=y_zp)
         q = e.binary("ADD", e.unary("ROUND", e.binary("DIV", x, y_scale)), zp)
-        e.cast(e.clamp(q, 0.0, 255.0), np.uint8, into=y)
+        e.cast(e.clamp(q, 0.0, 255.0), np.uint8, y=y)

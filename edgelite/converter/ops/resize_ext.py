@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.converter.ops.builders import Emit
+from edgelite.converter.ops.emit import Emitter
 from edgelite.converter.ops.registry import LayoutPlan, register
 from edgelite.converter.ops.resize import Resize as _Resize
 
@@ -196,11 +196,11 @@ class ResizeGeneral(_Resize):
             return
         opset = out.graph.opset if out.graph is not None else 19
         attrs, steps = _plan(node, opset)
-        e = Emit(out, node.name)
+        e = Emitter(out, node.name)
         x, y = node.inputs[0], node.outputs[0]
         cur = x
         if not steps:
-            e.reshape(cur, y.shape, into=y)
+            e.reshape(cur, y.shape, y=y)
             return
         for n, (a, i_sz, o_sz, sc, rk, use_sizes) in enumerate(steps):
             m, b = axis_matrix(i_sz, o_sz, attrs, scale=sc, roi=rk, sizes=use_sizes)
@@ -209,12 +209,12 @@ class ResizeGeneral(_Resize):
             cur = _apply_axis(e, cur, a, m, b, attrs["mode"] == "nearest", into)
 
 
-def _apply_axis(e: Emit, x, axis: int, m: np.ndarray, b: np.ndarray, nearest: bool, into):
+def _apply_axis(e: Emitter, x, axis: int, m: np.ndarray, b: np.ndarray, nearest: bool, into):
     o_sz, i_sz = m.shape
     out_shape = tuple(x.shape[:axis]) + (o_sz,) + tuple(x.shape[axis + 1 :])
     if nearest and not np.any(b) and np.all((m == 0) | (m == 1)) and np.all(m.sum(1) == 1):
         idx = e.const(m.argmax(1).astype(np.int32), tag="idx")
-        return e.gather(x, idx, axis, into=into)
+        return e.gather(x, idx, axis, y=into)
     pre = int(np.prod(x.shape[:axis], dtype=np.int64))
     post = int(np.prod(x.shape[axis + 1 :], dtype=np.int64))
     x3 = e.reshape(x, (pre, i_sz, post))
@@ -225,5 +225,5 @@ def _apply_axis(e: Emit, x, axis: int, m: np.ndarray, b: np.ndarray, nearest: bo
     if np.any(b):
         y3 = e.binary("ADD", y3, e.const(b.reshape(1, o_sz, 1).astype(x.dtype), tag="extrapolation"))
     if into is not None:
-        return e.reshape(y3, out_shape, into=into)
+        return e.reshape(y3, out_shape, y=into)
     return e.reshape(y3, out_shape)

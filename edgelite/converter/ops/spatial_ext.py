@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.converter.ops.builders import Emit
 from edgelite.converter.ops.common import onnx_pads
 from edgelite.converter.ops.conv import Conv as _Conv
+from edgelite.converter.ops.emit import Emitter
 from edgelite.converter.ops.pool import Pool as _Pool
 from edgelite.converter.ops.pool import _plan as _pool_plan
 from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
@@ -60,7 +60,7 @@ def _geometry(node, x_shape, y_shape, kernel):
     return strides, dil, pads, full, outs
 
 
-def _pad(e: Emit, x, full, value):
+def _pad(e: Emitter, x, full, value):
     if all(p == (0, 0) for p in full):
         return x
     shape = tuple(x.shape[:2]) + tuple(s + b + a for s, (b, a) in zip(x.shape[2:], full))
@@ -70,7 +70,7 @@ def _pad(e: Emit, x, full, value):
     return e.op("PADV2", [x, paddings, e.const(np.asarray(value, x.dtype), tag="padvalue")], shape, x.dtype, PadV2OptionsT())
 
 
-def patches(e: Emit, x, kernel, strides, dil, full, outs, value):
+def patches(e: Emitter, x, kernel, strides, dil, full, outs, value):
     """``[N, C, K, P]`` windows of ``x`` (ONNX layout) padded with ``value``."""
     n, c = int(x.shape[0]), int(x.shape[1])
     xp = _pad(e, x, full, value)
@@ -107,7 +107,7 @@ class _PatchPool:
         return LayoutPlan([lp.identity(node.inputs[0])], [lp.identity(o) for o in node.outputs])
 
     def lower_patches(self, node, out, kind: str):
-        e = Emit(out, node.name)
+        e = Emitter(out, node.name)
         x, y = node.inputs[0], node.outputs[0]
         kernel = [int(k) for k in node.attrs["kernel_shape"]]
         strides, dil, pads, full, outs = _geometry(node, x.shape, y.shape, kernel)
@@ -127,7 +127,7 @@ class _PatchPool:
             powd = e.binary("POW", ax, e.const(np.asarray(p, x.dtype), tag="p"))
             win, _ = patches(e, powd, kernel, strides, dil, full, outs, 0)
             red = e.binary("POW", e.reduce("SUM", win, [2]), e.const(np.asarray(1.0 / p, x.dtype), tag="inv_p"))
-        e.reshape(red, (n, c) + tuple(outs), into=y)
+        e.reshape(red, (n, c) + tuple(outs), y=y)
 
 
 def _channels_last(shape):
@@ -208,12 +208,12 @@ class GlobalLpPool(OpConverter):
         return LayoutPlan([lp.identity(node.inputs[0])], [lp.identity(node.outputs[0])])
 
     def lower(self, node, out):
-        e = Emit(out, node.name)
+        e = Emitter(out, node.name)
         x, y = node.inputs[0], node.outputs[0]
         p = float(node.attrs.get("p", 2))
         powd = e.binary("POW", e.unary("ABS", x), e.const(np.asarray(p, x.dtype), tag="p"))
-        s = e.reduce("SUM", powd, list(range(2, len(x.shape))), keepdims=True)
-        e.binary("POW", s, e.const(np.asarray(1.0 / p, x.dtype), tag="inv_p"), into=y)
+        s = e.reduce("SUM", powd, list(range(2, len(x.shape))), keep=True)
+        e.binary("POW", s, e.const(np.asarray(1.0 / p, x.dtype), tag="inv_p"), y=y)
 
 
 @register("Conv")
@@ -256,7 +256,7 @@ class ConvGeneral(_Conv):
             return
         from edgelite.schema.fb.BatchMatMulOptions import BatchMatMulOptionsT
 
-        e = Emit(out, node.name)
+        e = Emitter(out, node.name)
         x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
         b = node.input(2)
         kernel = [int(k) for k in node.attrs.get("kernel_shape", w.shape[2:])]
@@ -273,4 +273,4 @@ class ConvGeneral(_Conv):
         res = e.reshape(prod, (n, cout, p))
         if b is not None:
             res = e.binary("ADD", res, e.reshape(b, (1, cout, 1)))
-        e.reshape(res, (n, cout) + tuple(outs), into=y)
+        e.reshape(res, (n, cout) + tuple(outs), y=y)
