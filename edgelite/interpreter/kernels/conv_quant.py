@@ -69,7 +69,7 @@ class ConvQuantParams:
     shift: np.ndarray  # (N,) int32
     mode: int  # fixedpoint.ROUND_* or int_gemm.MODE_WIDE
     out_dtype: np.dtype
-    w_centered: np.ndarray  # (N, K) int64: w - w_zp, K ordered (kh, kw, c)
+    w_centered: np.ndarray  # (N, K) int16: w - w_zp, K ordered (kh, kw, c)
     bias: np.ndarray | None  # (N,) int64
     # JIT path
     w_gemm_t: np.ndarray  # (K, N) float32 (or float64 for 16x8): raw or centered weights
@@ -83,8 +83,8 @@ class ConvQuantParams:
     acc_buf: np.ndarray  # (M, N) GEMM output scratch (used when one chunk covers K)
     rq_tables: tuple | None  # int_gemm.fast_requant_tables (one-shift requantization) or None
     # VNNI path (int8 with the one-shift requantization, on AVX-512 VNNI): else None
-    vnni_w: np.ndarray | None  # vnni_gemm.pack_weights(w, vnni_nr)
-    vnni_nr: int
+    vnni_w: np.ndarray | None  # vnni_gemm.pack_weights(w, vnni_tile[1])
+    vnni_tile: tuple[int, int]
     vnni_bias: np.ndarray | None  # (N,) int64: bias - (128 + in_zp) * sum(w)
     vnni_cols: np.ndarray | None  # (M, K rounded up to 4) int8 im2col scratch; None: read the input
 
@@ -126,7 +126,7 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
     lo, hi = fp.quantized_activation_range(act, out.quant.scalar_scale, out_zp, out.dtype)
 
     wdata = np.asarray(w.data).reshape(n, kh * kw * c).astype(np.int64)
-    w_centered = wdata - w_zp
+    w_centered = (wdata - w_zp).astype(np.int16)  # |w - w_zp| <= 255; 4x smaller than int64
     bias = None if bias_t is None else np.asarray(bias_t.data).reshape(-1).astype(np.int64)
     if bias is not None and bias.size != n:
         raise ctx.fail(f"bias has {bias.size} values for {n} output channels")
@@ -168,10 +168,10 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
     k_depth = kh * kw * c
     rq_tables = int_gemm.fast_requant_tables(q, s, mode)
     vnni_w = vnni_bias = vnni_cols = None
-    vnni_nr = 0
+    vnni_tile = (0, 0)
     if not legacy and not wide and rq_tables is not None and vnni_gemm.usable(k_depth):
-        vnni_nr = vnni_gemm.choose_nr(n)
-        vnni_w = vnni_gemm.pack_weights(wdata.astype(np.int8), vnni_nr)
+        vnni_tile = vnni_gemm.choose_tile(m_rows, n)
+        vnni_w = vnni_gemm.pack_weights(wdata.astype(np.int8), vnni_tile[1])
         vnni_bias = (np.zeros(n, np.int64) if bias is None else bias) + vnni_gemm.bias_correction(wdata, in_zp)
         if not (pointwise and k_depth % 4 == 0):
             vnni_cols = np.empty((m_rows, -(-k_depth // 4) * 4), np.int8)
@@ -180,11 +180,12 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
         stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
         in_zp=in_zp, w_zp=w_zp, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
         mode=mode, out_dtype=np.dtype(out.dtype),
-        w_centered=w_centered, bias=bias, w_gemm_t=w_gemm_t, bias_jit=bias_jit,
+        w_centered=w_centered, bias=bias, bias_jit=bias_jit,
+        w_gemm_t=w_gemm_t if vnni_w is None else np.empty((0, n), w_gemm_t.dtype),
         jit_sub=jit_sub, jit_pad=jit_pad, chunk=chunk, is_pointwise=pointwise, num_threads=ctx.num_threads,
         cols_buf=np.empty((m_rows if vnni_w is None else 0, k_depth), w_gemm_t.dtype),
         acc_buf=np.empty((m_rows, n), w_gemm_t.dtype) if k_depth <= chunk and vnni_w is None else np.empty((0, 0), w_gemm_t.dtype),
-        rq_tables=rq_tables, vnni_w=vnni_w, vnni_nr=vnni_nr, vnni_bias=vnni_bias, vnni_cols=vnni_cols,
+        rq_tables=rq_tables, vnni_w=vnni_w, vnni_tile=vnni_tile, vnni_bias=vnni_bias, vnni_cols=vnni_cols,
     )
 
 
@@ -262,7 +263,7 @@ class _ConvQuantBase(QuantizedWeightsKernel):
             else:
                 _im2col(x, p.kh, p.kw, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
                         p.out_h, p.out_w, 0, p.in_zp, a)
-            vnni_gemm.gemm_requant(a, p.vnni_w, k, p.vnni_nr, p.vnni_bias, p.multiplier, p.rq_tables,
+            vnni_gemm.gemm_requant(a, p.vnni_w, k, p.vnni_tile, p.vnni_bias, p.multiplier, p.rq_tables,
                                    p.out_zp, p.act_min, p.act_max, outputs[0].reshape(m, p.out_c), p.num_threads)
             return
         cols = p.cols_buf

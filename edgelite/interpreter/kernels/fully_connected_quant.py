@@ -31,7 +31,7 @@ import numpy as np
 
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter import fixedpoint as fp
-from edgelite.interpreter.kernels import int_gemm
+from edgelite.interpreter.kernels import int_gemm, vnni_gemm
 from edgelite.interpreter.kernels.base import OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
 from edgelite.interpreter.kernels.gemm import set_blas_threads
@@ -53,7 +53,7 @@ class FullyConnectedQuantParams:
     shift: np.ndarray
     mode: int
     out_dtype: np.dtype
-    w_centered_t: np.ndarray  # (K, N) int64
+    w_centered_t: np.ndarray  # (K, N) int16: w - w_zp
     bias: np.ndarray | None
     w_gemm_t: np.ndarray  # (K, N) float32 / float64
     bias_jit: np.ndarray
@@ -62,6 +62,12 @@ class FullyConnectedQuantParams:
     num_threads: int
     w_int: np.ndarray  # (N, K) int8 weights for the small-batch integer GEMV ((0, 0) when unused)
     acc_buf: np.ndarray  # (M, N) int32 scratch of the GEMV
+    # VNNI path (int8 with the one-shift requantization, on AVX-512 VNNI): else None
+    vnni_w: np.ndarray | None = None  # vnni_gemm.pack_weights(w, vnni_tile[1])
+    vnni_tile: tuple[int, int] = (0, 0)
+    vnni_bias: np.ndarray | None = None  # (N,) int64: bias - (128 + in_zp) * sum(w)
+    vnni_tables: tuple | None = None  # int_gemm.fast_requant_tables
+    vnni_cols: np.ndarray | None = None  # (M, K rounded up to 4) int8 copy when K % 4 != 0
 
 
 # Below this many rows the whole product is a few matrix-vector products: an int8
@@ -134,8 +140,6 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
     else:
         w_gemm_t = wdata.T.astype(np.float32)
         bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, int_gemm.chunk_for(128, 128)
-    # int8 x int8 with few rows: integer GEMV (|sum| < 2**31 for K < 2**17)
-    gemv = in_dtype == _INT8 and m <= GEMV_MAX_ROWS and k < (1 << 17)
     if wide:
         # Measured on ai-edge-litert 2.3: its 16x8 FULLY_CONNECTED rounds once
         # ((acc * q + 2**(30 - shift)) >> (31 - shift)), unlike its 16x8 conv kernels.
@@ -144,13 +148,26 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
         mode = fp.default_mode()
     else:
         mode = fp.gemm_mode()
+    vnni = {}
+    tables = int_gemm.fast_requant_tables(q, s, mode)
+    if in_dtype == _INT8 and tables is not None and vnni_gemm.usable(k):
+        tile = vnni_gemm.choose_tile(m, n)
+        vnni = dict(
+            vnni_w=vnni_gemm.pack_weights(wdata.astype(np.int8), tile[1]), vnni_tile=tile, vnni_tables=tables,
+            vnni_bias=base_bias + vnni_gemm.bias_correction(wdata, in_zp),
+            vnni_cols=None if k % 4 == 0 else np.empty((m, -(-k // 4) * 4), np.int8),
+        )
+    # int8 x int8 with few rows: integer GEMV (|sum| < 2**31 for K < 2**17)
+    gemv = in_dtype == _INT8 and m <= GEMV_MAX_ROWS and k < (1 << 17) and not vnni
     return FullyConnectedQuantParams(
         rows=m, depth=k, units=n, in_zp=in_zp, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
-        mode=mode, out_dtype=np.dtype(out.dtype), w_centered_t=np.ascontiguousarray(w_centered.T), bias=bias,
-        w_gemm_t=np.ascontiguousarray(w_gemm_t), bias_jit=bias_jit, jit_centre=centre, chunk=chunk,
+        mode=mode, out_dtype=np.dtype(out.dtype), w_centered_t=np.ascontiguousarray(w_centered.T.astype(np.int16)), bias=bias,
+        w_gemm_t=np.ascontiguousarray(w_gemm_t) if not vnni else np.empty((0, n), w_gemm_t.dtype),
+        bias_jit=bias_jit, jit_centre=centre, chunk=chunk,
         num_threads=ctx.num_threads,
         w_int=np.ascontiguousarray(wdata.astype(np.int8)) if gemv else np.empty((0, 0), np.int8),
         acc_buf=np.empty((m, n), np.int32) if gemv else np.empty((0, 0), np.int32),
+        **vnni,
     )
 
 
@@ -174,6 +191,14 @@ class _FullyConnectedQuantBase(QuantizedWeightsKernel):
         set_num_threads(p.num_threads)
         set_blas_threads(p.num_threads)
         x2 = inputs[0].reshape(p.rows, p.depth)
+        if p.vnni_w is not None:
+            a = x2
+            if p.vnni_cols is not None:
+                a = p.vnni_cols
+                a[:, : p.depth] = x2
+            vnni_gemm.gemm_requant(a, p.vnni_w, p.depth, p.vnni_tile, p.vnni_bias, p.multiplier, p.vnni_tables,
+                                   p.out_zp, p.act_min, p.act_max, outputs[0].reshape(p.rows, p.units), p.num_threads)
+            return
         if p.w_int.size:
             _int8_gemv(x2, p.w_int, p.acc_buf)
             int_gemm.requantize_rows_jit(p.acc_buf, p.bias_jit, p.multiplier, p.shift, p.mode, p.out_zp, p.act_min,

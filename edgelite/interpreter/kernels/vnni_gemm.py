@@ -45,6 +45,7 @@ from edgelite.interpreter.kernels.jit import HAVE_NUMBA, njit, numba_module, pra
 # Channel tiles of NR vectors of 16 lanes; rows per tile chosen so that MR * NR
 # accumulators plus NR weight vectors and a broadcast fit the 32 zmm registers.
 TILE_ROWS = {1: 12, 2: 8, 3: 6, 4: 6}
+TILES = tuple((mr, nr) for nr, mr in TILE_ROWS.items()) + ((1, 1), (1, 2), (1, 4), (1, 8))
 _FEATURES = ("avx512f", "avx512bw", "avx512vnni")
 
 PARALLEL_MIN_MACS = 1 << 21  # below this a product runs on one thread
@@ -85,15 +86,32 @@ def usable(k: int) -> bool:
     return 0 < k <= MAX_DEPTH and available()
 
 
-def choose_nr(n: int) -> int:
+def choose_nr(n: int, widths=(4, 3, 2, 1)) -> int:
     """Vectors per channel tile: the least zero padding of ``n``, then the widest tile."""
-    best, best_pad = 4, None
-    for nr in (4, 3, 2, 1):
+    best, best_pad = widths[0], None
+    for nr in widths:
         width = 16 * nr
         pad = -(-n // width) * width - n
         if best_pad is None or pad < best_pad:
             best, best_pad = nr, pad
     return best
+
+
+def choose_tile(m: int, n: int) -> tuple[int, int]:
+    """``(rows, vectors)`` of the register tile for an ``(m, K) x (K, n)`` product.
+
+    Tall products use 6-12 rows (the weights loaded once serve them all); with fewer
+    than 6 rows a one-row tile of up to 8 vectors wastes no work on repeated rows.
+    """
+    if m < 6:
+        # one row: independent accumulators hide vpdpbusd's latency, so take the widest
+        # tile that pads ``n`` by at most a quarter
+        for nr in (8, 4, 2):
+            if -(-n // (16 * nr)) * 16 * nr - n <= n // 4:
+                return 1, nr
+        return 1, 1
+    nr = choose_nr(n)
+    return TILE_ROWS[nr], nr
 
 
 def pack_weights(w: np.ndarray, nr: int) -> np.ndarray:
@@ -248,7 +266,7 @@ def _gemm_requant_body(a, lda, m_total, bp, k4, n_total, bias, q, add, total, ou
 
 
 _MR = _NR = _TILE = None  # bound per build in _install
-_drivers: dict[int, object] = {}
+_drivers: dict[tuple[int, int], object] = {}
 
 
 def _install() -> None:
@@ -258,24 +276,25 @@ def _install() -> None:
     import types
 
     numba_module()
-    for nr, mr in TILE_ROWS.items():
+    for mr, nr in TILES:
         g = dict(globals())
         g.update(_MR=mr, _NR=nr, _TILE=_make_tile(mr, nr))
         body = _gemm_requant_body
         fn = types.FunctionType(body.__code__, g, f"{body.__name__}_{mr}x{nr}", body.__defaults__, body.__closure__)
         fn.__qualname__ = fn.__name__
         fn.__module__ = body.__module__
-        _drivers[nr] = njit(fn, parallel=True)
+        _drivers[(mr, nr)] = njit(fn, parallel=True)
 
 
-def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, nr: int, bias: np.ndarray, q: np.ndarray,
+def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], bias: np.ndarray, q: np.ndarray,
                  tables, out_zp: int, lo: int, hi: int, out2d: np.ndarray, threads: int = 1) -> None:
     """Run the fused GEMM + requantization (see the module docstring).
 
     Args:
         a2d: ``(M, lda)`` int8 rows, C-contiguous, ``lda >= K`` rounded up to 4 (bytes
             past ``K`` are read but meet zero weights).
-        bp: ``pack_weights(w, nr)``.
+        bp: ``pack_weights(w, tile[1])``.
+        tile: ``choose_tile(M, N)``.
         k: the reduction length ``K``.
         bias: ``(N,)`` int64, the bias with every zero-point correction folded in
             (``bias - in_zp * sum(w) + bias_correction``, i.e. ``bias - (128 + in_zp) * sum(w)``).
@@ -288,7 +307,7 @@ def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, nr: int, bias: np.ndar
     n = out2d.shape[1]
     # Waking a sleeping thread costs tens of microseconds: split only large products.
     n_chunks = max(1, min(int(threads), m // 64, (m * k * n) // PARALLEL_MIN_MACS))
-    driver = _drivers[nr]
+    driver = _drivers[tile]
     if n_chunks == 1:
         driver = driver.serial()
     driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(k4), np.int64(out2d.shape[1]),

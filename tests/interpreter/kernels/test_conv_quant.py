@@ -79,6 +79,21 @@ def test_int8_matches_litert(g, per_channel, seed):
 
 
 @settings(max_examples=15, **SETTINGS)
+@given(geometry.filter(_fits), st.booleans(), st.integers(0, 2**32 - 1))
+def test_int8_float_blas_path_matches_litert(g, per_channel, seed):
+    """The path of CPUs without AVX-512 VNNI (exact float32 BLAS), forced here."""
+    from edgelite.interpreter.kernels import vnni_gemm
+
+    saved = vnni_gemm._available
+    vnni_gemm._available = False
+    try:
+        spec, feeds = _conv_case(np.random.default_rng(seed), np.int8, np.int8, np.int32, *g, per_channel)
+        check(spec, feeds, jit=True)
+    finally:
+        vnni_gemm._available = saved
+
+
+@settings(max_examples=15, **SETTINGS)
 @given(geometry.filter(_fits), st.integers(0, 2**32 - 1))
 def test_uint8_matches_litert(g, seed):
     spec, feeds = _conv_case(np.random.default_rng(seed), np.uint8, np.uint8, np.int32, *g, False)

@@ -71,6 +71,22 @@ def test_int8_matches_litert(sh, per_channel, keep, seed):
 
 
 @settings(max_examples=15, **SETTINGS)
+@given(shapes, st.booleans(), st.integers(0, 2**32 - 1))
+def test_int8_without_vnni_matches_litert(sh, per_channel, seed):
+    """The GEMV / float-BLAS paths of CPUs without AVX-512 VNNI, forced here."""
+    from edgelite.interpreter.kernels import vnni_gemm
+
+    saved = vnni_gemm._available
+    vnni_gemm._available = False
+    try:
+        lead, k, n, act = sh
+        spec, feeds = _fc_case(np.random.default_rng(seed), np.int8, np.int8, np.int32, lead, k, n, act, per_channel, False)
+        check(spec, feeds, jit=True)
+    finally:
+        vnni_gemm._available = saved
+
+
+@settings(max_examples=15, **SETTINGS)
 @given(shapes, st.integers(0, 2**32 - 1))
 def test_uint8_matches_litert(sh, seed):
     lead, k, n, act = sh

@@ -26,7 +26,7 @@ def _reference(x, w, bias, in_zp, q, s, out_zp, lo, hi):
 def _run(x, w, bias, in_zp, q, s, out_zp, lo, hi, threads=1):
     m, k = x.shape
     n = w.shape[0]
-    nr = vnni_gemm.choose_nr(n)
+    tile = vnni_gemm.choose_tile(m, n)
     lda = -(-k // 4) * 4
     a = np.full((m, lda), 77, np.int8)  # bytes past K hold junk: they meet zero weights
     a[:, :k] = x
@@ -37,7 +37,7 @@ def _run(x, w, bias, in_zp, q, s, out_zp, lo, hi, threads=1):
     old = jit._wanted_threads
     try:
         jit.set_num_threads(threads)
-        vnni_gemm.gemm_requant(a, vnni_gemm.pack_weights(w, nr), k, nr, b2, q, tables, out_zp, lo, hi, out, threads)
+        vnni_gemm.gemm_requant(a, vnni_gemm.pack_weights(w, tile[1]), k, tile, b2, q, tables, out_zp, lo, hi, out, threads)
     finally:
         jit._wanted_threads = old
     return out
@@ -59,13 +59,18 @@ def test_pack_weights_layout_by_hand():
     assert not p[:, :, 2:].any()
 
 
+def test_choose_tile():
+    assert vnni_gemm.choose_tile(1, 1000) == (1, 8) and vnni_gemm.choose_tile(5, 40) == (1, 1) and vnni_gemm.choose_tile(3, 96) == (1, 2)
+    assert vnni_gemm.choose_tile(100, 64) == (6, 4) and vnni_gemm.choose_tile(100, 16) == (12, 1)
+
+
 def test_choose_nr_prefers_least_padding():
     assert vnni_gemm.choose_nr(64) == 4 and vnni_gemm.choose_nr(48) == 3
     assert vnni_gemm.choose_nr(32) == 2 and vnni_gemm.choose_nr(24) == 2 and vnni_gemm.choose_nr(16) == 1
 
 
 @pytest.mark.parametrize("n", [1, 16, 24, 32, 48, 64, 96, 160, 1000])
-@pytest.mark.parametrize("m", [1, 5, 13, 97])
+@pytest.mark.parametrize("m", [1, 2, 5, 6, 13, 97])
 def test_every_tile_shape_and_tail(m, n):
     rng = np.random.default_rng(m * 1000 + n)
     for k in (1, 3, 8, 27, 144):
