@@ -11,10 +11,16 @@ integer kernels' (``reference_integer_ops/add.h``, ``mul.h``, ``squared_differen
   ``pot_scale_int16`` (the option's default) uses the older saturating Q0.15 add.
   The last bit follows LiteRT 2.3's x86 kernels as measured: 8-bit ADD rescales its
   inputs in a SIMD form on blocks of 16 (int8) or 8 (uint8) and in gemmlowp's form on
-  the remainder (:func:`add_rescale_forms`); int16 ADD of same-shape inputs rescales
+  the remainder (:func:`simd_layout`); int16 ADD of same-shape inputs rescales
   them with one rounding.
 * MUL: ``MBQM((x1 - z1)(x2 - z2), s1 s2 / s_out) + z_out``, the real multiplier
   computed in float32 as LiteRT does.
+* 8-bit ADD and MUL elements of LiteRT's SIMD blocks narrow the rescaled value to
+  int16 and add the output zero point in int16 (wrapping): results beyond int16
+  (tiny output scales) come out wrapped there, as in LiteRT.
+
+``eval`` is the numpy reference; ``eval_jit`` runs one fused Numba loop
+(:mod:`elementwise_quant_jit`) when the rescalings fit its one-shift form.
 * SQUARED_DIFFERENCE: like SUB with ``left_shift`` 7, then the difference squared is
   rescaled by ``(2 max)**2 / (2**14 s_out)``.
 * MAXIMUM/MINIMUM compare the stored integers, as LiteRT does (the spec requires the
@@ -31,14 +37,14 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter import fixedpoint as fp
+from edgelite.interpreter.kernels import elementwise_quant_jit as ej
 from edgelite.interpreter.kernels.base import Kernel, OpContext, TensorInfo, register
-from edgelite.interpreter.kernels.jit import njit
 
 QUANT_DTYPES = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 
@@ -138,6 +144,152 @@ def _is_pot(scale: float) -> tuple[bool, int]:
 
 
 # --------------------------------------------------------------------------------------
+# Where LiteRT's optimized 8-bit kernels use their SIMD loop
+# --------------------------------------------------------------------------------------
+
+# LiteRT's optimized 8-bit ADD and MUL (``optimized_ops.h``,
+# ``optimized_integer_ops/add.h``, ``mul.h``; on x86 their NEON code runs through
+# NEON_2_SSE) process each contiguous run in SIMD blocks, then a scalar loop over the
+# run's remainder. The two loops differ (measured on ai-edge-litert 2.3, x86; tests
+# pin each difference):
+#
+# * ADD rescales its inputs in another form in the SIMD loop (``FORM_*`` below);
+# * the SIMD loops narrow the rescaled result to int16 lanes and add the output zero
+#   point in int16 (wrapping) before saturating to 8 bits, where the scalar loop
+#   stays in int32 (``NARROW_*``): an ADD or MUL whose unclamped result leaves int16
+#   (tiny output scales) comes out of the SIMD loop wrapped.
+FORM_SCALAR = 0  # MBQM(v << 20, m, shift): SRDHM, then RoundingDivideByPOT (ties away from 0)
+FORM_PRESHIFT = 1  # int8 elementwise SIMD: SRDHM(v << (20 + shift), m), the shift folded in first
+FORM_FLOOR = 2  # uint8 elementwise / scalar-broadcast SIMD: SRDHM(v << 20, m) >> -shift (floor)
+
+NARROW_NONE, NARROW_WRAP16, NARROW_SAT16 = ej.NARROW_NONE, ej.NARROW_WRAP16, ej.NARROW_SAT16
+
+
+@dataclass(frozen=True)
+class SimdLayout:
+    """Which output elements LiteRT computes in its SIMD loop, and how.
+
+    The element at flat output position ``i`` is a SIMD element when
+    ``i % run < bulk``; ``form`` is the input-rescaling form (ADD) and ``narrow`` the
+    int16 narrowing of those elements.
+    """
+
+    run: int
+    bulk: int
+    form: int
+    narrow: int
+
+    def mask(self, size: int) -> np.ndarray:
+        return (np.arange(size, dtype=np.int64) % self.run) < self.bulk
+
+
+def _fivefold_plan(shape1: tuple, shape2: tuple):
+    """LiteRT's ProcessBroadcastShapes: ``None`` when no broadcast is needed, the string
+    ``"generic"`` for its slow 6-D path, else ``(y0, y1, y2, y3, y4, fast)`` of the
+    five-fold loop nest (``y4``: the contiguous run both inputs share; ``y3``: the run
+    the ``fast`` input (0 or 1) repeats one value over)."""
+    n = max(len(shape1), len(shape2))
+    e1 = (1,) * (n - len(shape1)) + tuple(shape1)
+    e2 = (1,) * (n - len(shape2)) + tuple(shape2)
+    if e1 == e2:
+        return None
+    fast = None  # the input whose innermost differing dimension is 1
+    for d1, d2 in zip(reversed(e1), reversed(e2)):
+        if d1 == d2:
+            continue
+        if d1 == 1:
+            fast = 0
+        elif d2 == 1:
+            fast = 1
+        else:
+            return "generic"
+        break
+    sa, sb = (e1, e2) if fast == 0 else (e2, e1)
+    i = n - 1
+    y = [1, 1, 1, 1, 1]
+    for slot, test in ((4, lambda a, b: a == b), (3, lambda a, b: a == 1), (2, lambda a, b: a == b),
+                       (1, lambda a, b: b == 1), (0, lambda a, b: a == b)):
+        while i >= 0 and test(sa[i], sb[i]):
+            y[slot] *= sb[i] if slot in (4, 3, 0) else sa[i]
+            i -= 1
+    if i >= 0:
+        return "generic"
+    return (*y, fast)
+
+
+def simd_layout(op: str, shape1: tuple, shape2: tuple, dtype) -> SimdLayout | None:
+    """The :class:`SimdLayout` of LiteRT's 8-bit ``op`` (``"ADD"`` or ``"MUL"``), or
+    None when every element takes the scalar form (generic broadcasts, int16).
+
+    Same shapes: one run over the tensor, blocks of 16 (int8) or 8 (uint8).
+    Five-fold broadcasts: runs of ``y4`` with the same blocks or, when ``y4 == 1``,
+    runs of ``y3`` against one repeated value (ADD: blocks of 8 in the floor form;
+    MUL: 16 or 8, and uint8 truncates to int16 instead of saturating).
+
+    Example:
+        >>> simd_layout("ADD", (20,), (20,), np.int8)
+        SimdLayout(run=20, bulk=16, form=1, narrow=1)
+    """
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype(np.int8), np.dtype(np.uint8)):
+        return None
+    int8 = dt == np.int8
+    plan = _fivefold_plan(shape1, shape2)
+    if plan == "generic":
+        return None
+    if plan is None or plan[4] > 1:
+        run = int(np.prod(np.broadcast_shapes(tuple(shape1), tuple(shape2)), dtype=np.int64)) if plan is None else plan[4]
+        block = 16 if int8 else 8
+        form = FORM_PRESHIFT if int8 else FORM_FLOOR
+        narrow = NARROW_WRAP16 if op == "ADD" else NARROW_SAT16
+    else:
+        run = plan[3]
+        if op == "ADD":
+            block, form, narrow = 8, FORM_FLOOR, NARROW_WRAP16
+        else:
+            block, form = (16, FORM_SCALAR) if int8 else (8, FORM_SCALAR)
+            narrow = NARROW_SAT16 if int8 else NARROW_WRAP16
+    if op == "MUL":
+        form = FORM_SCALAR
+    return SimdLayout(run, run - run % block, form, narrow)
+
+
+def add_rescale_forms(shape1: tuple, shape2: tuple, int8: bool) -> np.ndarray | None:
+    """Which ``FORM_*`` each output element of an 8-bit ADD gets in LiteRT, flat
+    (None for a generic broadcast: FORM_SCALAR everywhere).
+
+    Example:
+        >>> add_rescale_forms((20,), (20,), True).tolist()[14:18]
+        [1, 1, 0, 0]
+    """
+    lay = simd_layout("ADD", shape1, shape2, np.int8 if int8 else np.uint8)
+    if lay is None:
+        return None
+    size = int(np.prod(np.broadcast_shapes(tuple(shape1), tuple(shape2)), dtype=np.int64))
+    return np.where(lay.mask(size), lay.form, FORM_SCALAR).astype(np.uint8)
+
+
+def _narrow_simd(r: np.ndarray, zo: int, narrow: int) -> np.ndarray:
+    """A SIMD lane's output: ``r`` narrowed to int16 (saturating or truncating), plus
+    the zero point in int16 arithmetic (wrapping)."""
+    if narrow == NARROW_SAT16:
+        r = np.clip(r, -32768, 32767)
+    return ((r + zo + 32768) & 0xFFFF) - 32768
+
+
+def _offset_and_narrow(r: np.ndarray, zo: int, layout: SimdLayout | None) -> np.ndarray:
+    """``r + zo`` for scalar elements, :func:`_narrow_simd` for SIMD ones (flat)."""
+    if layout is None or layout.bulk == 0:
+        return r + zo
+    return np.where(layout.mask(r.size), _narrow_simd(r, zo, layout.narrow), r + zo)
+
+
+def _umax(dtype, offset: int) -> int:
+    lo, hi = dtype_range(dtype)
+    return max(abs(lo + offset), abs(hi + offset))
+
+
+# --------------------------------------------------------------------------------------
 # ADD / SUB / SQUARED_DIFFERENCE: inputs rescaled to a common scale, then combined
 # --------------------------------------------------------------------------------------
 
@@ -164,11 +316,12 @@ class AddSubParams:
     single_rounding: bool
     # int16 power-of-two path (LiteRT's older saturating add): shifts of each input
     pot_int16: bool = False
-    # 8-bit ADD: which input-rescaling form each output element gets (flat, uint8
-    # ``FORM_*`` codes; see :func:`add_rescale_forms`), or None for FORM_SCALAR everywhere
-    forms: np.ndarray | None = None
+    # 8-bit ADD: LiteRT's SIMD elements (None: every element in the scalar form)
+    layout: SimdLayout | None = None
     # int16 ADD (general scales): LiteRT rescales the inputs with one rounding
     input_single_rounding: bool = False
+    # the fused Numba loop (None: eval_jit runs the numpy reference)
+    plan: ej.BinaryPlan | None = None
 
 
 def _binary_accepts(ctx: OpContext) -> bool:
@@ -183,6 +336,28 @@ def _binary_accepts(ctx: OpContext) -> bool:
         and not a.quant.per_channel
         and not b.quant.per_channel
         and not o.quant.per_channel
+    )
+
+
+_FORM_NAMES = {FORM_SCALAR: "mbqm", FORM_PRESHIFT: "preshift", FORM_FLOOR: "floor"}
+
+
+def _addsub_plan(p: AddSubParams, shape1: tuple, shape2: tuple, dtype) -> ej.BinaryPlan | None:
+    simd_form = _FORM_NAMES[p.layout.form] if p.layout is not None else "mbqm"
+    in_sr = p.input_single_rounding
+
+    def rows(m, shift):
+        return [ej.rescale_row(m, shift, p.left_shift, simd_form, in_sr),
+                ej.rescale_row(m, shift, p.left_shift, "mbqm", in_sr)]
+
+    out_row = ej.rescale_row(p.out_mult, p.out_shift, 0, "mbqm", p.single_rounding)
+    comb = (ej.COMB_ADD, ej.COMB_SUB, ej.COMB_SQDIFF)[p.op]
+    layout = (p.layout.run, p.layout.bulk) if p.layout is not None else None
+    return ej.plan_binary(
+        comb, _fivefold_plan(shape1, shape2), p.out_shape, rows(p.in1_mult, p.in1_shift),
+        rows(p.in2_mult, p.in2_shift), [out_row, out_row], (p.in1_offset, p.in2_offset), p.out_offset,
+        p.act_min, p.act_max, layout, (_umax(dtype, p.in1_offset), _umax(dtype, p.in2_offset)),
+        left=p.left_shift, narrow_simd=p.layout.narrow if p.layout is not None else NARROW_NONE,
     )
 
 
@@ -211,8 +386,9 @@ class _AddSubBase(Kernel):
             m1, sh1 = fp.quantize_multiplier(s1 / twice_max, sr)
             m2, sh2 = fp.quantize_multiplier(s2 / twice_max, sr)
             mo, sho = fp.quantize_multiplier(twice_max * twice_max / ((1 << (2 * left_shift)) * so), sr)
-            return AddSubParams(OP_SQDIFF, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
-                                mo, sho, zo, act_min, act_max, sr)
+            p = AddSubParams(OP_SQDIFF, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
+                             mo, sho, zo, act_min, act_max, sr)
+            return replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype))
         pot = False
         if int16:
             pot_option = True if ctx.options is None else bool(getattr(ctx.options, "potScaleInt16", True))
@@ -223,9 +399,6 @@ class _AddSubBase(Kernel):
                 pot = p1 and p2 and po
         if pot:
             sh1, sh2 = l1 - lo, l2 - lo
-            if self.op_code == OP_SUB:
-                # LiteRT's int16 POT SUB negates the second input and adds.
-                pass
             if not (sh1 == 0 or sh2 == 0) or sh1 > 0 or sh2 > 0:
                 raise ctx.fail("int16 power-of-two scales: only one input may be rescaled, and only down")
             if tuple(a.shape) != tuple(b.shape):
@@ -240,16 +413,15 @@ class _AddSubBase(Kernel):
         m1, sh1 = fp.quantize_multiplier(s1 / twice_max, sr)
         m2, sh2 = fp.quantize_multiplier(s2 / twice_max, sr)
         mo, sho = fp.quantize_multiplier(twice_max / ((1 << left_shift) * so), sr)
-        forms = None
-        if self.op_code == OP_ADD and not int16:
-            forms = add_rescale_forms(tuple(a.shape), tuple(b.shape), np.dtype(o.dtype) == np.int8)
+        layout = simd_layout("ADD", tuple(a.shape), tuple(b.shape), o.dtype) if self.op_code == OP_ADD else None
         # Measured on ai-edge-litert 2.3 (tie-heavy int16 tests): its int16 ADD of two
         # same-shape inputs rounds the input rescaling once (64-bit, half up) and the
         # output twice; broadcasting int16 ADD and int16 SUB round twice throughout.
         same_shape = _fivefold_plan(tuple(a.shape), tuple(b.shape)) is None
         in_sr = sr or (int16 and self.op_code == OP_ADD and same_shape)
-        return AddSubParams(self.op_code, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
-                            mo, sho, zo, act_min, act_max, sr, forms=forms, input_single_rounding=in_sr)
+        p = AddSubParams(self.op_code, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
+                         mo, sho, zo, act_min, act_max, sr, layout=layout, input_single_rounding=in_sr)
+        return replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype))
 
     def eval(self, p: AddSubParams, inputs, outputs) -> None:
         x1 = inputs[0].astype(np.int64)
@@ -258,15 +430,16 @@ class _AddSubBase(Kernel):
             outputs[0][...] = _pot_int16(p, x1, x2).reshape(p.out_shape)
             return
         mbqm = fp.multiply_by_quantized_multiplier
-        if p.forms is not None:
-            a = _rescale_by_form(np.broadcast_to(x1 + p.in1_offset, p.out_shape).reshape(-1), p.left_shift,
-                                 p.in1_mult, p.in1_shift, p.forms, p.single_rounding)
-            b = _rescale_by_form(np.broadcast_to(x2 + p.in2_offset, p.out_shape).reshape(-1), p.left_shift,
-                                 p.in2_mult, p.in2_shift, p.forms, p.single_rounding)
+        u1 = np.broadcast_to(x1 + p.in1_offset, p.out_shape).reshape(-1)
+        u2 = np.broadcast_to(x2 + p.in2_offset, p.out_shape).reshape(-1)
+        if p.layout is not None:
+            forms = np.where(p.layout.mask(u1.size), p.layout.form, FORM_SCALAR)
+            a = _rescale_by_form(u1, p.left_shift, p.in1_mult, p.in1_shift, forms, p.single_rounding)
+            b = _rescale_by_form(u2, p.left_shift, p.in2_mult, p.in2_shift, forms, p.single_rounding)
         else:
             in_sr = p.input_single_rounding
-            a = mbqm((x1 + p.in1_offset) << p.left_shift, p.in1_mult, p.in1_shift, in_sr)
-            b = mbqm((x2 + p.in2_offset) << p.left_shift, p.in2_mult, p.in2_shift, in_sr)
+            a = mbqm(u1 << p.left_shift, p.in1_mult, p.in1_shift, in_sr)
+            b = mbqm(u2 << p.left_shift, p.in2_mult, p.in2_shift, in_sr)
         if p.op == OP_ADD:
             raw = a + b
         elif p.op == OP_SUB:
@@ -274,93 +447,14 @@ class _AddSubBase(Kernel):
         else:
             d = a - b
             raw = fp._wrap_int32(d * d)
-        r = mbqm(raw, p.out_mult, p.out_shift, p.single_rounding) + p.out_offset
+        r = _offset_and_narrow(mbqm(raw, p.out_mult, p.out_shift, p.single_rounding), p.out_offset, p.layout)
         np.clip(r, p.act_min, p.act_max, out=r)
-        outputs[0][...] = r.reshape(p.out_shape) if p.forms is not None else np.broadcast_to(r, p.out_shape)
+        outputs[0][...] = r.reshape(p.out_shape)
 
     def eval_jit(self, p: AddSubParams, inputs, outputs) -> None:
-        if p.pot_int16:
+        if p.plan is None:
             return self.eval(p, inputs, outputs)
-        forms = p.forms if p.forms is not None else _NO_FORMS
-        _addsub_kernel(
-            as_6d(inputs[0], p.shape6), as_6d(inputs[1], p.shape6), outputs[0].reshape(p.shape6),
-            p.op, p.left_shift, p.in1_offset, p.in2_offset, p.in1_mult, p.in1_shift, p.in2_mult,
-            p.in2_shift, p.out_mult, p.out_shift, p.out_offset, p.act_min, p.act_max, p.single_rounding,
-            forms, p.forms is not None, p.input_single_rounding,
-        )
-
-
-# How LiteRT's optimized 8-bit ADD rescales an input, per output element. Its kernels
-# (``optimized_ops.h`` / ``optimized_integer_ops/add.h``) run a SIMD loop over blocks of
-# a contiguous run and a scalar loop over the run's remainder, and the two loops round
-# differently (measured on ai-edge-litert 2.3, x86; tie-heavy tests pin each form):
-FORM_SCALAR = 0  # MBQM(v << 20, m, shift): SRDHM, then RoundingDivideByPOT (ties away from 0)
-FORM_PRESHIFT = 1  # int8 elementwise SIMD: SRDHM(v << (20 + shift), m), the shift folded in first
-FORM_FLOOR = 2  # uint8 elementwise / scalar-broadcast SIMD: SRDHM(v << 20, m) >> -shift (floor)
-
-_NO_FORMS = np.zeros(1, dtype=np.uint8)
-
-
-def _fivefold_plan(shape1: tuple, shape2: tuple):
-    """LiteRT's ProcessBroadcastShapes: ``None`` when no broadcast is needed, the string
-    ``"generic"`` for its slow 6-D path, else ``(y3, y4)`` of the five-fold loop nest
-    (``y4``: the contiguous run both inputs share; ``y3``: the run one input repeats)."""
-    n = max(len(shape1), len(shape2))
-    e1 = (1,) * (n - len(shape1)) + tuple(shape1)
-    e2 = (1,) * (n - len(shape2)) + tuple(shape2)
-    if e1 == e2:
-        return None
-    fast = None  # the input whose innermost differing dimension is 1
-    for d1, d2 in zip(reversed(e1), reversed(e2)):
-        if d1 == d2:
-            continue
-        if d1 == 1:
-            fast = 0
-        elif d2 == 1:
-            fast = 1
-        else:
-            return "generic"
-        break
-    sa, sb = (e1, e2) if fast == 0 else (e2, e1)
-    i = n - 1
-    y = [1, 1, 1, 1, 1]
-    for slot, test in ((4, lambda a, b: a == b), (3, lambda a, b: a == 1), (2, lambda a, b: a == b),
-                       (1, lambda a, b: b == 1), (0, lambda a, b: a == b)):
-        while i >= 0 and test(sa[i], sb[i]):
-            y[slot] *= sb[i] if slot in (4, 3, 0) else sa[i]
-            i -= 1
-    if i >= 0:
-        return "generic"
-    return y[3], y[4]
-
-
-def add_rescale_forms(shape1: tuple, shape2: tuple, int8: bool) -> np.ndarray | None:
-    """Which ``FORM_*`` each output element of an 8-bit ADD gets in LiteRT, flat.
-
-    Same shapes: one run over the whole tensor, SIMD blocks of 16 (int8,
-    FORM_PRESHIFT) or 8 (uint8, FORM_FLOOR). Five-fold broadcasts: runs of ``y4``
-    elements, or, when ``y4 == 1``, runs of ``y3`` against one repeated value (SIMD
-    blocks of 8, FORM_FLOOR). Generic broadcasts take the reference kernel
-    (FORM_SCALAR everywhere, returned as ``None``).
-
-    Example:
-        >>> add_rescale_forms((20,), (20,), True).tolist()[14:18]
-        [1, 1, 0, 0]
-    """
-    plan = _fivefold_plan(shape1, shape2)
-    if plan == "generic":
-        return None
-    size = int(np.prod(np.broadcast_shapes(tuple(shape1), tuple(shape2)), dtype=np.int64))
-    if plan is None:
-        run, block, simd = size, (16 if int8 else 8), (FORM_PRESHIFT if int8 else FORM_FLOOR)
-    else:
-        y3, y4 = plan
-        if y4 > 1:
-            run, block, simd = y4, (16 if int8 else 8), (FORM_PRESHIFT if int8 else FORM_FLOOR)
-        else:
-            run, block, simd = y3, 8, FORM_FLOOR
-    pos = np.arange(size, dtype=np.int64) % run
-    return np.where(pos < run - run % block, simd, FORM_SCALAR).astype(np.uint8)
+        ej.run_binary(p.plan, inputs[0], inputs[1], outputs[0])
 
 
 def _rescale_by_form(v: np.ndarray, left_shift: int, m: int, shift: int, forms: np.ndarray,
@@ -376,20 +470,6 @@ def _rescale_by_form(v: np.ndarray, left_shift: int, m: int, shift: int, forms: 
     return np.where(forms == FORM_SCALAR, scalar, np.where(forms == FORM_PRESHIFT, preshift, floor))
 
 
-@njit
-def _rescale_form_scalar(v, left_shift, m, shift, form, single):
-    """Scalar :func:`_rescale_by_form` for the JIT kernel."""
-    if form == 1:
-        pre = left_shift + shift
-        if pre >= 0:
-            return fp.srdhm_scalar(fp.wrap_int32_scalar(v << pre), m)
-        return fp.srdhm_scalar(v >> (-pre), m)
-    if form == 2:
-        right = -shift if shift < 0 else 0
-        return fp.srdhm_scalar(fp.wrap_int32_scalar(v << left_shift), m) >> right
-    return fp.mbqm_scalar(v << left_shift, m, shift, single)
-
-
 def _pot_int16(p: AddSubParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
     """LiteRT's int16 power-of-two ADD/SUB: one input rounded down to the other's
     scale (RoundingDivideByPOT), then a saturating Q0.15 add."""
@@ -402,49 +482,6 @@ def _pot_int16(p: AddSubParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
         a, b = fp.rounding_divide_by_pot(x1, -p.in1_shift), x2
     r = np.clip(a + b, -32768, 32767)
     return np.clip(r, p.act_min, p.act_max)
-
-
-@njit
-def _addsub_kernel(x1, x2, out, op, left_shift, off1, off2, m1, sh1, m2, sh2, mo, sho, zo, lo, hi, single,
-                   forms, use_forms, in_single):
-    """LiteRT's quantized ADD / SUB / SQUARED_DIFFERENCE over 6-D broadcast views.
-
-    a = MBQM((x1 + off1) << left_shift, m1, sh1); b = likewise;
-    out = clamp(MBQM(a + b | a - b | (a - b)**2, mo, sho) + zo, lo, hi)
-    (reference_integer_ops/add.h, squared_difference.cc). With ``use_forms`` the
-    inputs are rescaled in the per-element ``FORM_*`` of ``forms`` (flat, output order);
-    otherwise with single rounding when ``in_single``.
-    """
-    d0, d1, d2, d3, d4, d5 = out.shape
-    flat = 0
-    for i0 in range(d0):
-        for i1 in range(d1):
-            for i2 in range(d2):
-                for i3 in range(d3):
-                    for i4 in range(d4):
-                        for i5 in range(d5):
-                            u1 = np.int64(x1[i0, i1, i2, i3, i4, i5]) + off1
-                            u2 = np.int64(x2[i0, i1, i2, i3, i4, i5]) + off2
-                            if use_forms:
-                                form = forms[flat]
-                                a = _rescale_form_scalar(u1, left_shift, m1, sh1, form, single)
-                                b = _rescale_form_scalar(u2, left_shift, m2, sh2, form, single)
-                            else:
-                                a = fp.mbqm_scalar(u1 << left_shift, m1, sh1, in_single)
-                                b = fp.mbqm_scalar(u2 << left_shift, m2, sh2, in_single)
-                            flat += 1
-                            if op == 0:
-                                raw = a + b
-                            elif op == 1:
-                                raw = a - b
-                            else:
-                                raw = fp.wrap_int32_scalar((a - b) * (a - b))
-                            r = fp.mbqm_scalar(raw, mo, sho, single) + zo
-                            if r < lo:
-                                r = lo
-                            if r > hi:
-                                r = hi
-                            out[i0, i1, i2, i3, i4, i5] = r
 
 
 @register("ADD")
@@ -489,6 +526,8 @@ class MulParams:
     act_min: int
     act_max: int
     single_rounding: bool
+    layout: SimdLayout | None = None
+    plan: ej.BinaryPlan | None = None
 
 
 @register("MUL")
@@ -510,44 +549,29 @@ class QuantizedMul(Kernel):
         act_min, act_max = activation_range(ctx, _fused_activation(ctx.options), o)
         sr = fp.single_rounding_default()
         m, sh = fp.quantize_multiplier(float(np.float32(s1) * np.float32(s2) / np.float32(so)), sr)
-        return MulParams(shape, _pad6(shape), -z1, -z2, m, sh, zo, act_min, act_max, sr)
+        layout = simd_layout("MUL", tuple(a.shape), tuple(b.shape), o.dtype)
+        row = ej.rescale_row(m, sh, 0, "mbqm", sr)
+        plan = ej.plan_binary(
+            ej.COMB_MUL, _fivefold_plan(tuple(a.shape), tuple(b.shape)), shape, [ej.IDENTITY] * 2,
+            [ej.IDENTITY] * 2, [row, row], (-z1, -z2), zo, act_min, act_max,
+            (layout.run, layout.bulk) if layout is not None else None,
+            (_umax(o.dtype, -z1), _umax(o.dtype, -z2)),
+            narrow_simd=layout.narrow if layout is not None else NARROW_NONE,
+        )
+        return MulParams(shape, _pad6(shape), -z1, -z2, m, sh, zo, act_min, act_max, sr, layout, plan)
 
     def eval(self, p: MulParams, inputs, outputs) -> None:
-        prod = (inputs[0].astype(np.int64) + p.in1_offset) * (inputs[1].astype(np.int64) + p.in2_offset)
-        r = fp.multiply_by_quantized_multiplier(prod, p.out_mult, p.out_shift, p.single_rounding) + p.out_offset
+        u1 = np.broadcast_to(inputs[0].astype(np.int64) + p.in1_offset, p.out_shape).reshape(-1)
+        u2 = np.broadcast_to(inputs[1].astype(np.int64) + p.in2_offset, p.out_shape).reshape(-1)
+        r = fp.multiply_by_quantized_multiplier(u1 * u2, p.out_mult, p.out_shift, p.single_rounding)
+        r = _offset_and_narrow(r, p.out_offset, p.layout)
         np.clip(r, p.act_min, p.act_max, out=r)
-        outputs[0][...] = np.broadcast_to(r, p.out_shape)
+        outputs[0][...] = r.reshape(p.out_shape)
 
     def eval_jit(self, p: MulParams, inputs, outputs) -> None:
-        _mul_kernel(
-            as_6d(inputs[0], p.shape6), as_6d(inputs[1], p.shape6), outputs[0].reshape(p.shape6),
-            p.in1_offset, p.in2_offset, p.out_mult, p.out_shift, p.out_offset, p.act_min, p.act_max,
-            p.single_rounding,
-        )
-
-
-@njit
-def _mul_kernel(x1, x2, out, off1, off2, mo, sho, zo, lo, hi, single):
-    """LiteRT's quantized MUL over 6-D broadcast views:
-    out = clamp(MBQM((x1 + off1) * (x2 + off2), mo, sho) + zo, lo, hi)
-    (reference_integer_ops/mul.h, MulElementwise)."""
-    d0, d1, d2, d3, d4, d5 = out.shape
-    for i0 in range(d0):
-        for i1 in range(d1):
-            for i2 in range(d2):
-                for i3 in range(d3):
-                    for i4 in range(d4):
-                        for i5 in range(d5):
-                            v = (np.int64(x1[i0, i1, i2, i3, i4, i5]) + off1) * (
-                                np.int64(x2[i0, i1, i2, i3, i4, i5]) + off2
-                            )
-                            r = fp.mbqm_scalar(v, mo, sho, single) + zo
-                            if r < lo:
-                                r = lo
-                            if r > hi:
-                                r = hi
-                            out[i0, i1, i2, i3, i4, i5] = r
-
+        if p.plan is None:
+            return self.eval(p, inputs, outputs)
+        ej.run_binary(p.plan, inputs[0], inputs[1], outputs[0])
 
 # --------------------------------------------------------------------------------------
 # MAXIMUM / MINIMUM: a comparison of the stored integers

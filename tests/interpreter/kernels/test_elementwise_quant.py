@@ -200,3 +200,144 @@ def test_int16_general_scales_rare_ties(op, shapes):
             o.potScaleInt16 = False
         spec = Spec(op, [TSpec(a, np.int16, q[0]), TSpec(b, np.int16, q[1])], [TSpec(out, np.int16, q[2])], o)
         check(spec, [random_q(rng, a, np.int16), random_q(rng, b, np.int16)])
+
+
+# --------------------------------------------------------------------------------------
+# The fused Numba loops (elementwise_quant_jit) against the numpy reference, on every
+# pair of 8-bit inputs; then LiteRT's int16-lane narrowing in its SIMD loops.
+# --------------------------------------------------------------------------------------
+
+def _all_pairs(dt):
+    off = 128 if dt == np.uint8 else 0
+    k = np.arange(65536)
+    return ((k % 256) - 128 + off).astype(dt), ((k // 256) - 128 + off).astype(dt)
+
+
+@pytest.mark.parametrize("op", ["ADD", "SUB", "SQUARED_DIFFERENCE", "MUL"])
+@pytest.mark.parametrize("dt", [np.int8, np.uint8])
+def test_fused_loop_equals_reference_on_every_input_pair(op, dt):
+    from edgelite.interpreter.kernels.base import select_kernel
+    from tests.interpreter.kernels.quant_harness import make_context
+
+    if op == "SQUARED_DIFFERENCE" and dt != np.int8:
+        pytest.skip("int8 only")
+    rng = np.random.default_rng(zlib.crc32(f"pairs{op}{dt.__name__}".encode()))
+    off = 128 if dt == np.uint8 else 0
+    from edgelite.interpreter.kernels.jit import HAVE_NUMBA
+
+    x1, x2 = _all_pairs(dt)
+    if not HAVE_NUMBA:  # the loops run as Python: a sample of the pairs
+        pick = rng.permutation(65536)[:4096]
+        x1, x2 = x1[pick], x2[pick]
+    n = x1.size - 5  # a scalar tail after the SIMD blocks
+    x1, x2 = x1[:n], x2[:n]
+    tried = 0
+    for trial in range(8):
+        s1 = float(rng.uniform(0.01, 0.1))
+        # tie-heavy ratios, tiny output scales (int16 wrap in the SIMD lanes), random
+        s2 = s1 * float(rng.choice([0.25, 0.5, 1.0, 1.5, 2.0, 3.0])) if trial % 2 else float(rng.uniform(0.01, 0.1))
+        base = s1 * s2 if op == "MUL" else s1
+        so = base * float(rng.choice([0.004, 0.1, 0.5, 1.0, 2.0, 3.0])) if trial % 2 == 0 else base * float(rng.uniform(0.2, 5))
+        z = [int(rng.integers(-60, 60)) + off for _ in range(3)]
+        o = OPTS[op]() if OPTS[op] else None
+        if o is not None:
+            o.fusedActivationFunction = int(rng.choice([0, 1, 3]))
+        spec = Spec(op, [TSpec((n,), dt, (s1, z[0])), TSpec((n,), dt, (s2, z[1]))], [TSpec((n,), dt, (so, z[2]))], o)
+        params = select_kernel(make_context(spec, use_jit=True)).prepare(make_context(spec, use_jit=True))
+        if params.plan is None:
+            continue
+        tried += 1
+        ref = run_edgelite(spec, [x1, x2])[0]
+        jit = run_edgelite(spec, [x1, x2], use_jit=True)[0]
+        np.testing.assert_array_equal(jit, ref, err_msg=f"{op} {dt.__name__} scales {s1, s2, so} zps {z}")
+    assert tried >= 4
+
+
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+@pytest.mark.parametrize("dt", [np.int8, np.uint8])
+@pytest.mark.parametrize("shapes", [((512, 16), (1, 16)), ((512, 16), (512, 1)), ((511, 15), (511, 1)),
+                                    ((1,), (3, 1027)), ((5, 7, 33), (5, 1, 33)), ((2, 3, 1), (1, 3, 5)),
+                                    ((4, 1), (1, 4))])
+def test_simd_lanes_narrow_to_int16_like_litert(op, dt, shapes):
+    # A tiny output scale puts unclamped results beyond int16: LiteRT's SIMD loops
+    # (ADD: truncating narrow; MUL: saturating, uint8 scalar-broadcast truncating) add
+    # the zero point in int16 and wrap, its scalar loops do not. Every broadcast path.
+    rng = np.random.default_rng(zlib.crc32(f"narrow{op}{dt.__name__}{shapes}".encode()))
+    off = 128 if dt == np.uint8 else 0
+    a, b = shapes
+    out = tuple(np.broadcast_shapes(a, b))
+    for k in (0.003, 0.005, 0.3, 2.0):
+        s1, s2 = 0.05, 0.03
+        so = (s1 * s2 if op == "MUL" else s1) * k
+        z = [int(rng.integers(-30, 30)) + off for _ in range(3)]
+        o = OPTS[op]()
+        o.fusedActivationFunction = int(rng.choice([0, 1, 3]))
+        spec = Spec(op, [TSpec(a, dt, (s1, z[0])), TSpec(b, dt, (s2, z[1]))], [TSpec(out, dt, (so, z[2]))], o)
+        check(spec, [random_q(rng, a, dt), random_q(rng, b, dt)])
+
+
+_tie_k = st.sampled_from([0.25, 1 / 3, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 16.0, 64.0])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    dt=st.sampled_from([np.int8, np.uint8]),
+    shape=_bshapes,
+    kind=st.sampled_from(["same", "scalar", "mask", "swap"]),
+    mask=st.lists(st.booleans(), min_size=4, max_size=4),
+    e=st.tuples(st.integers(3, 8), st.integers(3, 8)),
+    k=_tie_k,
+    z=st.tuples(st.integers(-40, 40), st.integers(-40, 40), st.integers(-40, 40)),
+    act=st.sampled_from([0, 1, 3]),
+    seed=st.integers(0, 2**31),
+)
+def test_property_mul_tie_heavy_scales(dt, shape, kind, mask, e, k, z, act, seed):
+    # power-of-two input scales and an output scale a simple multiple of their
+    # product: MultiplyByQuantizedMultiplier lands on exact ties all the time
+    rng = np.random.default_rng(seed)
+    off = 128 if dt == np.uint8 else 0
+    a = tuple(shape)
+    b = {"same": a, "scalar": (1,)}.get(kind, tuple(1 if m else d for d, m in zip(a, mask)))
+    if kind == "swap":
+        a, b = b, a
+    out = tuple(np.broadcast_shapes(a, b))
+    s1, s2 = 2.0 ** -e[0], 2.0 ** -e[1]
+    o = MulOptionsT()
+    o.fusedActivationFunction = act
+    spec = Spec("MUL", [TSpec(a, dt, (s1, z[0] + off)), TSpec(b, dt, (s2, z[1] + off))],
+                [TSpec(out, dt, (s1 * s2 * k, z[2] + off))], o)
+    check(spec, [random_q(rng, a, dt), random_q(rng, b, dt)])
+
+
+@pytest.mark.parametrize("dt", [np.int8, np.uint8])
+def test_mul_ties_against_litert_with_and_without_xnnpack(dt):
+    # The built-in kernels are the oracle (bit for bit). LiteRT's default path hands
+    # MUL to XNNPACK, which rounds its own way: it may differ by one step, never more,
+    # where no int16 lane overflows (output scale >= 2 s1 s2 here).
+    from tests.interpreter.kernels.quant_harness import run_litert
+
+    rng = np.random.default_rng(11 if dt == np.int8 else 12)
+    off = 128 if dt == np.uint8 else 0
+    worst = 0
+    for k in (2.0, 3.0, 4.0, 8.0, 24.0):
+        z = [int(rng.integers(-30, 30)) + off for _ in range(3)]
+        spec = Spec("MUL", [TSpec((4099,), dt, (2.0 ** -5, z[0])), TSpec((4099,), dt, (2.0 ** -6, z[1]))],
+                    [TSpec((4099,), dt, (2.0 ** -11 * k, z[2]))], MulOptionsT())
+        feeds = [random_q(rng, (4099,), dt), random_q(rng, (4099,), dt)]
+        got = check(spec, feeds)[0]
+        xnn = run_litert(spec, feeds, delegate=True)[0]
+        worst = max(worst, int(np.abs(got.astype(np.int64) - xnn.astype(np.int64)).max()))
+    assert worst <= 1
+
+
+def test_mul_with_a_multiplier_above_one_falls_back_to_the_reference():
+    # s1 s2 / s_out >= 1: a left shift the fused loop does not take; eval_jit runs numpy
+    from edgelite.interpreter.kernels.base import select_kernel
+    from tests.interpreter.kernels.quant_harness import make_context
+
+    rng = np.random.default_rng(5)
+    spec = Spec("MUL", [TSpec((3, 40), np.int8, (0.5, 3)), TSpec((3, 40), np.int8, (0.25, -2))],
+                [TSpec((3, 40), np.int8, (0.05, 1))], MulOptionsT())
+    ctx = make_context(spec, use_jit=True)
+    assert select_kernel(ctx).prepare(ctx).plan is None
+    check(spec, [random_q(rng, (3, 40), np.int8), random_q(rng, (3, 40), np.int8)])
