@@ -67,6 +67,9 @@ def _detect() -> bool:
         return False
     if os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES"):
         return False
+    flags = _linux_cpu_flags()
+    if flags is not None:  # cheap; llvmlite's import costs ~30 ms on the caller's path
+        return {"avx512f", "avx512bw", "avx512_vnni"} <= flags
     try:
         import llvmlite.binding as llvm
     except ImportError:  # pragma: no cover - Numba depends on llvmlite
@@ -84,6 +87,18 @@ MAX_DEPTH = 65792  # K below which no int32 partial sum of (x + 128) * w can ove
 def usable(k: int) -> bool:
     """Whether a reduction of length ``k`` can run here on the VNNI kernels."""
     return 0 < k <= MAX_DEPTH and available()
+
+
+def _linux_cpu_flags() -> set[str] | None:
+    """The first CPU's flags from ``/proc/cpuinfo``, or None where there is none."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        return None
+    return None
 
 
 def choose_nr(n: int, widths=(4, 3, 2, 1)) -> int:
