@@ -234,6 +234,42 @@ def _im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, sub, pad, out):
                             out[row, base + cc] = np.int64(x[b, iy, ix, cc]) - sub
 
 
+@njit(parallel=True)
+def _im2col_rowcopy(x, kh, kw, sh, sw, pt, pl, oh, ow, pad, out):
+    """``_im2col`` for dilation 1 into an int8 ``out``: each filter row of a patch is
+    ``kw * C`` contiguous input bytes, copied in one run where it lies inside the input."""
+    bsz, h, w, c = x.shape
+    run = kw * c
+    xf = x.reshape(bsz, h, w * c)
+    for by in prange(bsz * oh):
+        b = by // oh
+        y = by % oh
+        for xo in range(ow):
+            row = by * ow + xo
+            ix0 = xo * sw - pl
+            inside = ix0 >= 0 and ix0 + kw <= w
+            for i in range(kh):
+                iy = y * sh + i - pt
+                base = i * run
+                if iy < 0 or iy >= h:
+                    for t in range(run):
+                        out[row, base + t] = pad
+                elif inside:
+                    src = xf[b, iy]
+                    s0 = ix0 * c
+                    for t in range(run):
+                        out[row, base + t] = src[s0 + t]
+                else:
+                    for j in range(kw):
+                        ix = ix0 + j
+                        if ix < 0 or ix >= w:
+                            for cc in range(c):
+                                out[row, base + j * c + cc] = pad
+                        else:
+                            for cc in range(c):
+                                out[row, base + j * c + cc] = x[b, iy, ix, cc]
+
+
 class _ConvQuantBase(QuantizedWeightsKernel):
     def prepare(self, ctx: OpContext) -> ConvQuantParams:
         return conv_quant_prepare(ctx)
@@ -260,6 +296,9 @@ class _ConvQuantBase(QuantizedWeightsKernel):
             a = p.vnni_cols
             if a is None:
                 a = x.reshape(m, k)
+            elif p.dil_h == 1 and p.dil_w == 1:
+                _im2col_rowcopy(x, p.kh, p.kw, p.stride_h, p.stride_w, p.pad_top, p.pad_left, p.out_h, p.out_w,
+                                p.in_zp, a)
             else:
                 _im2col(x, p.kh, p.kw, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
                         p.out_h, p.out_w, 0, p.in_zp, a)
