@@ -94,6 +94,9 @@ class _LutKernel(Kernel):
     def eval(self, p: LutParams, inputs, outputs) -> None:
         lut.apply_lut_8bit(p.table, inputs[0], outputs[0])
 
+    def eval_jit(self, p: LutParams, inputs, outputs) -> None:
+        lut.apply_lut_8bit_jit(p.table, inputs[0], outputs[0])
+
 
 @register("LOGISTIC")
 class QuantizedLogistic8(_LutKernel):

@@ -34,6 +34,8 @@ from typing import Callable
 
 import numpy as np
 
+from edgelite.interpreter.kernels.jit import njit
+
 f32 = np.float32
 
 
@@ -122,8 +124,23 @@ def populate_lut_8bit(
 
 
 def apply_lut_8bit(table: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
-    """``out[i] = table[byte(x[i])]`` for int8/uint8 ``x`` (no allocation)."""
+    """``out[i] = table[byte(x[i])]`` for int8/uint8 ``x``."""
     np.take(table, x.view(np.uint8), out=out, mode="clip")  # "clip": no index-check buffer
+
+
+@njit
+def _lut_8bit_kernel(table, xb, out):
+    """out[i] = table[xb[i]] (``xb``: the input's bytes, so every index is in 0..255)."""
+    for i in range(xb.shape[0]):
+        out[i] = table[xb[i]]
+
+
+def apply_lut_8bit_jit(table: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+    """:func:`apply_lut_8bit` in Numba: numpy's ``take`` widens the byte indices to a
+    temporary int64 array first (several times slower on large activations)."""
+    if table.shape[0] != 256:  # the kernel indexes by byte without bounds checks
+        raise ValueError("an 8-bit lookup table has 256 entries")
+    _lut_8bit_kernel(table, x.reshape(-1).view(np.uint8), out.reshape(-1))
 
 
 # --------------------------------------------------------------------------------------
