@@ -21,6 +21,7 @@ import warnings
 from typing import Any
 
 from edgelite.errors import QuantizationError
+from edgelite.quantize.bias_correction import CORRECTED_OPS
 from edgelite.quantize.calibrate import ProgressFn, activation_tensors, calibrate
 from edgelite.quantize.calibration import ImageOptions, load_calibration
 from edgelite.quantize.full_integer import quantize_full_integer
@@ -95,12 +96,13 @@ def quantize_model(
         return write_model(quantize_dynamic(model, min_elements=opts.dynamic_min_elements,
                                             per_channel=opts.per_channel, keep_float=opts.keep_float))
     bits = 8 if opts.mode == "int8" else 16
-    act = _activation_params(model, data, calibration, opts, bits, image_options, progress)
+    means = _bias_correction_inputs(model) if opts.bias_correction and calibration is not None else None
+    act = _activation_params(model, data, calibration, opts, bits, image_options, progress, means)
     float_ops: list = []
     result = quantize_full_integer(
         model, act, bits=bits, io_type=opts.io_type, per_channel=opts.per_channel,
         per_channel_fully_connected=opts.per_channel_fully_connected,
-        keep_float=opts.keep_float, report=float_ops,
+        keep_float=opts.keep_float, report=float_ops, input_means=means, fixed=_fixed_tensors(model, opts),
     )
     unexpected = [(k, name, why) for k, name, why in float_ops if why != "kept float on request"]
     if unexpected:
@@ -110,8 +112,26 @@ def quantize_model(
     return write_model(result)
 
 
+def _fixed_tensors(model: Model, opts: QuantizeOptions) -> set[int]:
+    names = set(opts.fixed_ranges or ())
+    return {i for i, t in enumerate(model.subgraphs[0].tensors) if t.name in names}
+
+
+def _bias_correction_inputs(model: Model) -> dict[int, None]:
+    """The float activation inputs of the operators whose biases get corrected."""
+    sg = model.subgraphs[0]
+    wanted: dict[int, None] = {}
+    for op in sg.operators:
+        if model.opcode_name(op) in CORRECTED_OPS and len(op.inputs) > 2 and op.inputs[0] >= 0 and op.inputs[2] >= 0:
+            x = sg.tensors[op.inputs[0]]
+            if x.type == TensorType.FLOAT32 and model.tensor_data(x) is None:
+                wanted[op.inputs[0]] = None
+    return wanted
+
+
 def _activation_params(model: Model, data: bytes, calibration: Any, opts: QuantizeOptions, bits: int,
-                       image_options: ImageOptions | None, progress: ProgressFn | None) -> dict[int, tuple[float, int]]:
+                       image_options: ImageOptions | None, progress: ProgressFn | None,
+                       means: dict | None = None) -> dict[int, tuple[float, int]]:
     sg = model.subgraphs[0]
     act: dict[int, tuple[float, int]] = {}
     if calibration is not None:
@@ -120,7 +140,7 @@ def _activation_params(model: Model, data: bytes, calibration: Any, opts: Quanti
         ranges = calibrate(
             data, model, feeds, observer=opts.observer, percentile=opts.percentile, num_bins=opts.num_bins,
             moving_average_constant=opts.moving_average_constant, levels=256 if bits == 8 else 65536,
-            backend=opts.backend, progress=progress,
+            backend=opts.backend, progress=progress, means=means,
         )
         act = {t: activation_params(lo, hi, bits) for t, (lo, hi) in ranges.items()}
     if opts.fixed_ranges:

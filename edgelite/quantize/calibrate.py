@@ -50,11 +50,15 @@ def calibrate(
     levels: int = 256,
     backend: str = "auto",
     progress: ProgressFn | None = None,
+    means: dict[int, np.ndarray] | None = None,
 ) -> dict[int, tuple[float, float]]:
     """``{tensor_index: (low, high)}`` for every float activation the data reached.
 
     Histogram observers run the data twice (ranges first, histograms second).
     Deterministic: the same model and data give the same ranges.
+
+    ``means``, when given, maps tensor indices to ``None``; on return each holds that
+    tensor's per-position mean over the samples (float64), for bias correction.
     """
     tensors = activation_tensors(model)
     runner = make_runner(model_bytes, tensors, backend)
@@ -64,10 +68,17 @@ def calibrate(
         for t in tensors
     }
     n = len(feeds)
+    sums: dict[int, np.ndarray] = {}
+    wanted = set(means or ())
     for k, feed in enumerate(feeds):
         values = runner.run(feed)
         for t, arr in values.items():
             observers[t].observe(arr)
+            if t in wanted:
+                if t in sums:
+                    sums[t] += arr
+                else:
+                    sums[t] = np.array(arr, np.float64)
         if progress is not None:
             progress(k + 1, n, "calibrating")
     if any(o.needs_histogram for o in observers.values()):
@@ -77,4 +88,7 @@ def calibrate(
                 observers[t].observe_histogram(arr)
             if progress is not None:
                 progress(k + 1, n, "histograms")
+    if means is not None:
+        for t in list(means):
+            means[t] = sums[t] / n if t in sums else None
     return {t: o.range() for t, o in observers.items() if o.seen}

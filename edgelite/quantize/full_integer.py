@@ -26,6 +26,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from edgelite.quantize.graph import GraphEditor, qparams
+from edgelite.quantize.bias_correction import CORRECTED_OPS, dequantize_weights, expected_output_shift
+from edgelite.quantize.global_pool import choose_global_pool, emit_exact_global_pool, is_global_pool, is_static
 from edgelite.quantize.numerics import activation_params, quantize_array, quantize_bias, symmetric_weights
 from edgelite.quantize.spec import INT8_OPS, INT16_OPS, INT64_BIAS_OPS, OpQuantSpec
 from edgelite.quantize.versions import min_runtime_version, op_version
@@ -43,8 +45,11 @@ def _usable(params: tuple[float, int]) -> bool:
 
 class _FullInteger:
     def __init__(self, model: Model, act: Mapping[int, tuple[float, int]], bits: int, io_type: str,
-                 per_channel: bool, per_channel_fc: bool, keep_float: Sequence[str]):
+                 per_channel: bool, per_channel_fc: bool, keep_float: Sequence[str],
+                 means: Mapping[int, np.ndarray | None] | None = None, fixed: frozenset = frozenset()):
         self.g = GraphEditor(model)
+        self.means = means
+        self.fixed = fixed  # tensors whose parameters were given, never re-chosen
         # Types before the rewrite (the rewrite retypes tensors in place).
         self.orig_type = [t.type for t in self.g.tensors]
         self.act = dict(act)
@@ -140,15 +145,36 @@ class _FullInteger:
             self._const_cache[key] = self.g.add_constant(tensor.name, q, params)
         return self._const_cache[key]
 
-    def _quant_bias(self, t: int, op: str, input_scale: float, weight: int) -> int:
+    def _quant_bias(self, t: int, op: str, input_scale: float, weight: int, shift: np.ndarray | None = None) -> int:
         pre, data = self._weight_source(t)
         if pre is not None:
             return pre
         w_scales = self.g.tensors[weight].quantization.scale
         bits = 64 if self.bits == 16 and op in INT64_BIAS_OPS else 32
-        q, scales = quantize_bias(data.astype(np.float64), input_scale, w_scales, bits)
+        data = data.astype(np.float64)
+        if shift is not None and shift.shape == data.shape:
+            data = data - shift
+        q, scales = quantize_bias(data, input_scale, w_scales, bits)
         dim = 0
         return self.g.add_constant(self.g.tensors[t].name, q, qparams(scales, np.zeros(len(scales), np.int64), dim))
+
+    def _bias_shift(self, op, name: str, w_quant: int) -> np.ndarray | None:
+        """Mean output shift the weight rounding causes (``bias_correction``), or None.
+
+        Only for weights this quantizer rounded itself: weights that arrive quantized
+        (QDQ import) are used as they are, with their own biases.
+        """
+        if self.means is None or name not in CORRECTED_OPS:
+            return None
+        x, w = op.inputs[0], op.inputs[1]
+        mean = self.means.get(x)
+        pre, data = self._weight_source(w)
+        given = self.g.tensors[w].quantization
+        if mean is None or data is None or pre is not None or (given is not None and given.is_quantized):
+            return None
+        qt = self.g.tensors[w_quant]
+        wq = dequantize_weights(self.g.const_data(w_quant), qt.quantization.scale, qt.quantization.quantized_dimension)
+        return expected_output_shift(name, op.builtin_options, mean, data, wq)
 
     def _quant_const_act(self, t: int, params: tuple[float, int] | None = None) -> int:
         data = np.asarray(self.g.const_data(t), np.float32)
@@ -282,13 +308,17 @@ class _FullInteger:
                 x = inputs[spec.bias_input]
                 w = next(inputs[p] for p in range(len(inputs)) if spec.role(p).startswith("w"))
                 in_scale = float(g.tensors[x].quantization.scale[0])
-                inputs[pos] = self._quant_bias(t, name, in_scale, w)
+                inputs[pos] = self._quant_bias(t, name, in_scale, w, self._bias_shift(op, name, w))
         if spec.output == "same":
             src = g.tensors[inputs[spec.source_position()]].quantization
             out_params = (float(src.scale[0]), int(src.zero_point[0]))
         for pos, t in enumerate(op.inputs):
             if t >= 0 and spec.role(pos) == "s":
                 inputs[pos] = self._quant_const_act(t, out_params if out_params is not None else self._params(op.outputs[0]))
+        if name == "MEAN" and self.bits == 8 and spec.output == "calib" and is_global_pool(g, op):
+            out_params = self._global_pool(op, inputs[0])
+            if out_params is None:
+                return
         for o in op.outputs:
             scale, zp = out_params if out_params is not None else self._params(o)
             tensor = g.tensors[o]
@@ -314,6 +344,25 @@ class _FullInteger:
             input_ranks=[len(g.tensors[i].shape) for i in inputs if i >= 0], mul_scales=mul_scales,
         )
         g.emit_copy(op, inputs, version=version, options=options)
+
+    def _global_pool(self, op, x: int) -> tuple[float, int] | None:
+        """An int8 global average pool: the output parameters of a single MEAN, or None
+        when it was written as MEAN(keep_dims=False) + RESHAPE (see ``global_pool``)."""
+        g, o = self.g, op.outputs[0]
+        xq = g.tensors[x].quantization
+        s_in, z_in = float(xq.scale[0]), int(xq.zero_point[0])
+        s_out, z_out = self._params(o)
+        shape = g.tensors[x].shape
+        static = is_static(g, x) and is_static(g, o)
+        form, scale = choose_global_pool(s_in, z_in, s_out, z_out, int(shape[1]) * int(shape[2]), int(shape[3]),
+                                         allow_integer=static, allow_rescale=o not in self.fixed)
+        self.act[o] = (scale, z_out)
+        if form == "keep" or not emit_exact_global_pool(g, op, x, (scale, z_out)):
+            return scale, z_out
+        tensor = g.tensors[o]
+        tensor.type, tensor.quantization = self.qtype, qparams(scale, z_out)
+        self.qver[o] = o  # never retargeted: a RESHAPE's output keeps its input's parameters
+        return None
 
     def _activation_input(self, t: int, shared: tuple[float, int] | None) -> int:
         g = self.g
@@ -378,6 +427,8 @@ def quantize_full_integer(
     per_channel_fully_connected: bool = True,
     keep_float: Sequence[str] = (),
     report: list | None = None,
+    input_means: Mapping[int, np.ndarray | None] | None = None,
+    fixed: Sequence[int] = (),
 ) -> Model:
     """Rewrite ``model`` (not modified) with integer operators where TFLite has them.
 
@@ -391,12 +442,17 @@ def quantize_full_integer(
         per_channel_fully_connected: per-channel FULLY_CONNECTED weights.
         keep_float: tensor or operator-type names whose operators stay float.
         report: if given, receives ``(op_index, op_name, reason)`` for each float operator.
+        input_means: ``{tensor_index: per-position mean}`` of the float inputs of
+            CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED operators: their biases are
+            corrected for the mean shift weight rounding causes (``bias_correction``).
+        fixed: tensors whose parameters were given (``fixed_ranges``): kept as they are
+            where the quantizer would otherwise pick a kernel-friendlier scale.
 
     Returns:
         The quantized model.
     """
     fi = _FullInteger(model, activation_params_by_tensor, bits, io_type, per_channel,
-                      per_channel_fully_connected, keep_float)
+                      per_channel_fully_connected, keep_float, input_means, frozenset(fixed))
     result = fi.run()
     if report is not None:
         report.extend(fi.float_ops)

@@ -44,6 +44,11 @@ class QuantizeOptions:
         fixed_ranges: ``{tensor_name: (scale, zero_point)}`` for activations whose
             quantization is already known (from ONNX QuantizeLinear/DequantizeLinear);
             with ranges for every activation no calibration is needed.
+        bias_correction: subtract from each CONV_2D / DEPTHWISE_CONV_2D /
+            FULLY_CONNECTED bias the mean output shift that rounding its weights causes,
+            measured on the calibration data (``edgelite.quantize.bias_correction``;
+            int8 and int16x8 with calibration data; weights that arrive quantized are
+            left alone).
         max_samples: use at most this many calibration samples.
         dynamic_min_elements: in ``dynamic`` mode, weights with fewer elements stay float
             (TFLite's dynamic-range quantizer uses 1024).
@@ -61,6 +66,7 @@ class QuantizeOptions:
     per_channel_fully_connected: bool = True
     keep_float: Sequence[str] = field(default_factory=tuple)
     fixed_ranges: Mapping[str, tuple] | None = None
+    bias_correction: bool = False
     max_samples: int | None = None
     dynamic_min_elements: int = 1024
     backend: str = "auto"
