@@ -6,7 +6,11 @@ DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D, RESHAPE, FULLY_CONNECTED), then times:
 
 * edgelite's ``eval_jit`` of each layer (the kernel alone) and LiteRT on the same
   one-op model (XNNPACK default, and the builtin kernels without delegates);
-* the whole model in ``edgelite.Interpreter`` and LiteRT, 1 thread.
+* whole models in ``edgelite.Interpreter`` and LiteRT (XNNPACK, and its built-in
+  kernels with ``BUILTIN_WITHOUT_DEFAULT_DELEGATES``) at 1 and 2 threads: the TF-made
+  ``models/mobilenet_v2_224_int8.tflite`` when present (``make_real_models.py``), any
+  ``--model``, and the random-weight network. The three runtimes take turns, 5 rounds
+  of 20 invokes, so that load changes hit all of them alike.
 
 Prints medians in milliseconds and ratios (edgelite / LiteRT), and the machine.
 Never gates anything. Run: ``python benchmarks/bench_int8_kernels.py [--layers]``.
@@ -126,38 +130,63 @@ def _median_ms(fn, warmup=3, reps=20) -> float:
     return 1000 * float(np.median(ts))
 
 
-def _litert(model: bytes, delegate: bool):
+def _litert(model: bytes, delegate: bool, threads: int = 1):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     rt = OpResolverType.AUTO if delegate else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    it = Interpreter(model_content=model, num_threads=1, experimental_op_resolver_type=rt)
+    it = Interpreter(model_content=model, num_threads=threads, experimental_op_resolver_type=rt)
     it.allocate_tensors()
     return it
 
 
-def whole_model(rng) -> None:
+def _interleaved(runners: dict, rounds: int = 5, reps: int = 20) -> dict:
+    """Median of per-round medians and the fastest invoke of each runner, the runners
+    taking turns round by round so that a change of machine load hits all of them."""
+    per_round = {k: [] for k in runners}
+    fastest = {k: float("inf") for k in runners}
+    for fn in runners.values():
+        for _ in range(3):
+            fn()
+    for _ in range(rounds):
+        for name, fn in runners.items():
+            ts = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                fn()
+                ts.append(time.perf_counter() - t0)
+            per_round[name].append(float(np.median(ts)))
+            fastest[name] = min(fastest[name], min(ts))
+    return {k: (1000 * float(np.median(v)), 1000 * fastest[k]) for k, v in per_round.items()}
+
+
+def whole_model(model: bytes, label: str, threads_list=(1, 2)) -> None:
+    """edgelite against LiteRT (XNNPACK, and its built-in kernels) on one int8 model."""
     import edgelite
 
-    model = mobilenet_v2_int8(rng)
-    x = rng.integers(-128, 128, (1, 224, 224, 3)).astype(np.int8)
-    results = {}
-    outs = {}
-    for name, it in [("litert_xnnpack", _litert(model, True)), ("litert_builtin", _litert(model, False)),
-                     ("edgelite", edgelite.Interpreter(model_content=model, num_threads=1))]:
-        if name == "edgelite":
-            it.allocate_tensors()
-        idx = it.get_input_details()[0]["index"]
-        it.set_tensor(idx, x)
-
-        results[name] = _median_ms(it.invoke, warmup=3, reps=30)
-        outs[name] = it.get_tensor(it.get_output_details()[0]["index"])
-    print("\nWhole MobileNetV2 1.0 224 int8 (random weights), 1 thread, median ms:")
-    for k, v in results.items():
-        print(f"  {k:16s} {v:8.2f} ms")
-    print(f"  ratio edgelite / litert_xnnpack = {results['edgelite'] / results['litert_xnnpack']:.2f}x "
-          f"(target <= 4x); edgelite / litert_builtin = {results['edgelite'] / results['litert_builtin']:.2f}x")
-    same = np.array_equal(outs["edgelite"], outs["litert_builtin"])
-    print(f"  output equal to LiteRT builtin kernels: {same}; to XNNPACK: {np.array_equal(outs['edgelite'], outs['litert_xnnpack'])}")
+    rng = np.random.default_rng(1)
+    for threads in threads_list:
+        its = {"litert_xnnpack": _litert(model, True, threads), "litert_builtin": _litert(model, False, threads),
+               "edgelite": edgelite.Interpreter(model_content=model, num_threads=threads)}
+        its["edgelite"].allocate_tensors()
+        outs = {}
+        d = its["litert_builtin"].get_input_details()[0]
+        if np.issubdtype(d["dtype"], np.floating):
+            x = rng.uniform(0, 1, d["shape"]).astype(d["dtype"])
+        else:
+            x = rng.integers(-128, 128, d["shape"]).astype(d["dtype"])
+        for it in its.values():
+            it.set_tensor(it.get_input_details()[0]["index"], x)
+        res = _interleaved({k: it.invoke for k, it in its.items()})
+        for k, it in its.items():
+            outs[k] = it.get_tensor(it.get_output_details()[0]["index"])
+        e, xnn, ref = res["edgelite"], res["litert_xnnpack"], res["litert_builtin"]
+        print(f"\n{label}, {threads} thread(s): median / fastest invoke, ms")
+        for k, (med, best) in res.items():
+            print(f"  {k:16s} {med:8.2f} / {best:7.2f}")
+        print(f"  edgelite / litert_xnnpack = {e[0] / xnn[0]:.2f}x (fastest {e[1] / xnn[1]:.2f}x; target <= 4x at 1 thread); "
+              f"edgelite / litert_builtin = {e[0] / ref[0]:.2f}x (fastest {e[1] / ref[1]:.2f}x)")
+        same = np.array_equal(outs["edgelite"], outs["litert_builtin"])
+        print(f"  output equal to LiteRT built-in kernels: {same}; to XNNPACK: {np.array_equal(outs['edgelite'], outs['litert_xnnpack'])}")
 
 
 def per_layer(rng) -> None:
@@ -228,17 +257,30 @@ def per_layer(rng) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layers", action="store_true", help="also time each layer alone")
-    ap.add_argument("--no-model", action="store_true", help="skip the whole-model run")
+    ap.add_argument("--no-model", action="store_true", help="skip the whole-model runs")
+    ap.add_argument("--model", action="append", default=None,
+                    help="an int8 .tflite to time (default: models/mobilenet_v2_224_int8.tflite when it exists, "
+                         "made by benchmarks/make_real_models.py, and a random-weight MobileNetV2 built here)")
+    ap.add_argument("--threads", default="1,2", help="thread counts of the whole-model runs (default 1,2)")
     args = ap.parse_args()
     from edgelite.interpreter.kernels.jit import HAVE_NUMBA, set_num_threads
 
     set_num_threads(1)
-    print(f"edgelite int8 kernels benchmark; numba: {HAVE_NUMBA}; python {platform.python_version()}; numpy {np.__version__}")
+    print(f"edgelite int8 kernels benchmark; numba: {HAVE_NUMBA}; python {platform.python_version()}; numpy {np.__version__}; "
+          f"{platform.machine()}, {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f}")
     rng = np.random.default_rng(0)
     if args.layers:
         per_layer(rng)
     if not args.no_model:
-        whole_model(rng)
+        threads = tuple(int(t) for t in args.threads.split(","))
+        paths = args.model
+        if paths is None:
+            default = os.path.join(os.path.dirname(__file__), "..", "models", "mobilenet_v2_224_int8.tflite")
+            paths = [default] if os.path.exists(default) else []
+        for path in paths:
+            with open(path, "rb") as f:
+                whole_model(f.read(), os.path.basename(path), threads)
+        whole_model(mobilenet_v2_int8(rng), "random-weight MobileNetV2 1.0 224 int8 (built here)", threads)
 
 
 if __name__ == "__main__":
