@@ -14,11 +14,20 @@ tie-heavy test pins it); the uint8 kernel matches gemmlowp's form (``default_mod
 16x8 uses the int64-accumulator form of ``common.h``.
 The JIT kernel walks output rows in parallel with the channels innermost (contiguous
 in NHWC) and requantizes each pixel as soon as its taps are summed. The common int8
-case (3x3 filter, depth multiplier 1, every multiplier below 1, LiteRT's rounding)
-has its own kernel: the input is copied once into a zero-point-padded scratch (so no
-tap needs a bounds test; a padded tap adds ``w * (zp - zp) = 0``, as a skipped tap
-does), the nine products and the requantization happen in registers, vectorized over
-the channels, with no accumulator array.
+case (3x3 filter, depth multiplier 1, every multiplier below 1) has its own kernel
+(:func:`_dw3x3_int8`):
+
+* the input is copied once into a scratch padded with its zero point, so no tap needs
+  a bounds test, and ``sum w * (x - zp) = sum w * x - zp * sum w`` for every output
+  (padded taps included): the zero point folds into the bias;
+* for stride 2 the scratch holds the even and the odd padded columns as two planes,
+  so the taps of neighbouring outputs are contiguous, as they are for stride 1;
+* each output row is walked in chunks of ``m`` pixels (``m * C`` values, weights and
+  per-channel tables tiled to that length): one long loop sums the nine products in
+  int16 pairs (``|w| <= 127``, ``|x| <= 128``: a pair stays below 2**15) into int32,
+  a second one requantizes in the one-shift form of ``int_gemm.fast_requant_tables``
+  (gemmlowp's ties-away form on the last ``C % 8`` channels adds a sign correction).
+  Long loops vectorize fully; per-pixel loops over 32 channels did not.
 
 Example:
     >>> from edgelite.interpreter.kernels.base import kernels_for
@@ -28,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,8 +87,25 @@ class DepthwiseQuantParams:
     vec_ch: int  # channels [0, vec_ch) round with ``mode``, the rest with ROUND_DOUBLE
     fast3x3: bool  # the specialised int8 3x3 kernel applies
     padded: np.ndarray  # (B, HP, WP, C) int8 scratch, borders hold in_zp (empty if unused)
-    rq_add: np.ndarray  # (OC,) int64 (fast3x3): see int_gemm.fast_requant_tables
-    rq_total: np.ndarray  # (OC,) int64 (fast3x3): 31 + right shift
+    fast: Fast3x3 | None = None  # tables of the 3x3 kernel
+
+
+@dataclass(frozen=True)
+class Fast3x3:
+    """Tables and scratch of :func:`_dw3x3_int8` (``T = m * C``)."""
+
+    m: int  # output pixels per chunk
+    px: int  # values per output pixel in a scratch row (C, or sw * C without planes)
+    taps: tuple[int, int, int]  # offsets of the three column taps in a scratch row
+    planes: bool  # stride 2: even / odd padded columns stored as two planes
+    wt: np.ndarray  # (9, T) int16 weights, tiled
+    bias: np.ndarray  # (T,) int32: bias - in_zp * sum(w), wrapped to int32
+    q: np.ndarray  # (T,) int32 multipliers
+    add: np.ndarray  # (T,) int64 rounding constants of the one-shift form
+    neg: np.ndarray  # (T,) int64 sign correction (gemmlowp's ties-away channels), or 0
+    total: np.ndarray  # (T,) int64 total right shift
+    has_neg: bool
+    acc: np.ndarray  # (blocks, T) int32 scratch, one row per parallel block of output rows
 
 
 def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
@@ -123,14 +150,21 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
     # LiteRT's x86 int8 kernel handles channels in groups of 8 with the ties-up
     # rounding and the last (oc % 8) channels with gemmlowp's (measured, tie-heavy test).
     vec_ch = oc - oc % 8 if (in_dtype == _INT8 and mode == fp.ROUND_DOUBLE_UP) else oc
-    tables = int_gemm.fast_requant_tables(q, s, mode)
-    fast = in_dtype == _INT8 and mult == 1 and kh == 3 and kw == 3 and tables is not None and vec_ch == oc
+    fast = (in_dtype == _INT8 and mult == 1 and kh == 3 and kw == 3 and int(np.max(s, initial=0)) <= 0
+            and mode in (fp.ROUND_DOUBLE_UP, fp.ROUND_SINGLE) and int(np.abs(w_centered).max(initial=0)) <= 127)
     padded = np.empty((0, 0, 0, 0), np.int8)
+    tables = None
     if fast:
         hp = max(gy.pad_before + h, (gy.out_size - 1) * sh + 2 * dh + 1)
         wp = max(gx.pad_before + wd, (gx.out_size - 1) * sw + 2 * dw + 1)
-        if gy.pad_before or gx.pad_before or hp != h or wp != wd:
-            padded = np.full((b, hp, wp, c), in_zp, np.int8)  # borders stay in_zp
+        planes = sw == 2 and dw == 1
+        if planes:
+            wp += wp % 2
+            padded = np.full((b, hp, 2, wp // 2, c), in_zp, np.int8)  # borders stay in_zp
+        elif gy.pad_before or gx.pad_before or hp != h or wp != wd:
+            padded = np.full((b, hp, wp, c), in_zp, np.int8)
+        tables = _fast3x3_tables(w_centered, bias, q, s, mode, vec_ch, in_zp, c, sw, dw, wp, planes,
+                                 b * gy.out_size, ctx.num_threads)
     return DepthwiseQuantParams(
         batch=b, in_h=h, in_w=wd, in_c=c, mult=mult, kh=kh, kw=kw, out_h=gy.out_size, out_w=gx.out_size,
         out_c=oc, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
@@ -139,8 +173,40 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
         w_centered=np.ascontiguousarray(w_centered), bias=bias, num_threads=ctx.num_threads,
         w_jit=np.ascontiguousarray(w_centered.astype(acc_dtype)),
         acc_scratch=np.zeros((0, 0, 0) if fast else (b * gy.out_size, gx.out_size, oc), acc_dtype),
-        fast3x3=fast, padded=padded,
-        rq_add=tables[0] if fast else np.zeros(0, np.int64), rq_total=tables[1] if fast else np.zeros(0, np.int64),
+        fast3x3=fast, padded=padded, fast=tables,
+    )
+
+
+def _fast3x3_tables(w_centered, bias, q, shift, mode, vec_ch, in_zp, c, sw, dw, wp, planes, rows, threads) -> Fast3x3:
+    """The tiled tables of :func:`_dw3x3_int8` (see the module docstring)."""
+    if planes:
+        px, taps = c, (0, (wp // 2) * c, c)  # even plane col x, odd plane col x, even plane col x + 1
+    else:
+        px, taps = sw * c, (0, dw * c, 2 * dw * c)
+    if px == c:
+        g = 64 // math.gcd(c, 64)  # whole vectors per chunk, about 512 values
+        m = g * max(1, 512 // (c * g))
+    else:
+        m = 1
+    w = w_centered.reshape(9, c)
+    # one-shift requantization per channel: v = (x*q + add - (neg if x*q + 2**30 < 0)) >> total
+    r = -np.asarray(shift, np.int64)
+    half = (np.int64(1) << r) >> 1
+    if mode == fp.ROUND_SINGLE:
+        add, neg = np.int64(1) << (30 + r), np.zeros(c, np.int64)
+    else:
+        add = (np.int64(1) << 30) + (half << 31)
+        neg = np.where((np.arange(c) >= vec_ch) & (r > 0), np.int64(1) << 31, np.int64(0))
+    bias32 = ((bias - in_zp * w.sum(axis=0) + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+
+    def tile(a, dtype):
+        return np.ascontiguousarray(np.tile(np.asarray(a).astype(dtype), m))
+
+    blocks = max(1, min(rows, 4 * max(1, threads)))
+    return Fast3x3(
+        m=m, px=px, taps=taps, planes=planes, wt=np.ascontiguousarray(np.tile(w.astype(np.int16), (1, m))),
+        bias=tile(bias32, np.int32), q=tile(q, np.int32), add=tile(add, np.int64), neg=tile(neg, np.int64),
+        total=tile(31 + r, np.int64), has_neg=bool(neg.any()), acc=np.zeros((blocks, m * c), np.int32),
     )
 
 
@@ -204,47 +270,80 @@ def _depthwise_kernel(x, w, bias, mult, sh, sw, dh, dw, pt, pl, oh, ow, in_zp, q
 
 
 @njit(parallel=True)
-def _dw3x3_int8(xp, w, bias, sh, sw, dh, dw, oh, ow, in_zp, q, rq_add, rq_total, out_zp, lo, hi, out):
-    """3x3, depth multiplier 1, int8, ``ROUND_DOUBLE_UP`` with every shift <= 0::
+def _dw3x3_int8(xs, wt, bias, q, add, neg, total, has_neg, sh, dh, oh, ow, m, px, t0, t1, t2, out_zp, lo, hi,
+                acc, out):
+    """3x3, depth multiplier 1, int8, one-shift requantization (every shift <= 0)::
 
-        acc = sum_{i, j < 3} w[i, j, c] * (xp[b, y*sh + i*dh, x*sw + j*dw, c] - in_zp)
-        out = clamp(RoundUpShift(SRDHM(int32(acc + bias[c]), q[c]), rsh[c]) + out_zp, lo, hi)
-            = clamp(((int32(acc + bias[c]) * q[c] + rq_add[c]) >> rq_total[c]) + out_zp, lo, hi)
+        acc = sum_{i, j < 3} w[i, j, c] * xs[b, y*sh + i*dh, col(x, j), c] + bias'[c]
+        out = clamp(((int32(acc) * q[c] + add[c] - (neg[c] if int32(acc) * q[c] + 2**30 < 0)) >> total[c])
+                    + out_zp, lo, hi)
 
-    ``xp`` is the input with its padding already in place (filled with ``in_zp``).
-    The 9-term sum is int32 (|acc| <= 9 * 127 * 255) and the bias add wraps to int32
-    as LiteRT's C kernel does; the one-shift requantization is exact (see
-    ``int_gemm.fast_requant_tables``). Output rows run in parallel; the channel loop vectorizes.
+    ``xs``: the zero-point-padded scratch, ``(B, HP, row)``; the taps of output pixel
+    ``x`` in a row are at ``x * px + t0 / t1 / t2``. ``bias' = bias - zp * sum(w)``
+    wrapped to int32: the int32 sum wraps as LiteRT's C kernel does. The tables (``T``
+    long) are tiled over a chunk of ``m`` pixels (``px == C`` when ``m > 1``). Row
+    blocks run in parallel, each with its own row of ``acc``.
     """
-    bsz = xp.shape[0]
-    c = xp.shape[3]
-    for by in prange(bsz * oh):
-        b = by // oh
-        y = by % oh
-        r0 = y * sh
-        r1 = r0 + dh
-        r2 = r1 + dh
-        for xo in range(ow):
-            c0 = xo * sw
-            c1 = c0 + dw
-            c2 = c1 + dw
-            for cc in range(c):
-                acc = np.int32(
-                    w[0, 0, cc] * (np.int32(xp[b, r0, c0, cc]) - in_zp)
-                    + w[0, 1, cc] * (np.int32(xp[b, r0, c1, cc]) - in_zp)
-                    + w[0, 2, cc] * (np.int32(xp[b, r0, c2, cc]) - in_zp)
-                    + w[1, 0, cc] * (np.int32(xp[b, r1, c0, cc]) - in_zp)
-                    + w[1, 1, cc] * (np.int32(xp[b, r1, c1, cc]) - in_zp)
-                    + w[1, 2, cc] * (np.int32(xp[b, r1, c2, cc]) - in_zp)
-                    + w[2, 0, cc] * (np.int32(xp[b, r2, c0, cc]) - in_zp)
-                    + w[2, 1, cc] * (np.int32(xp[b, r2, c1, cc]) - in_zp)
-                    + w[2, 2, cc] * (np.int32(xp[b, r2, c2, cc]) - in_zp)
-                )
-                xl = np.int32(np.int64(acc) + bias[cc])  # wraps like C's int32
-                v = ((np.int64(xl) * np.int64(q[cc]) + rq_add[cc]) >> rq_total[cc]) + out_zp
-                v = lo if v < lo else v
-                v = hi if v > hi else v
-                out[b, y, xo, cc] = v
+    bsz = xs.shape[0]
+    c = out.shape[2] // ow
+    rows = bsz * oh
+    nblk = acc.shape[0]
+    per = (rows + nblk - 1) // nblk
+    for blk in prange(nblk):
+        a = acc[blk]
+        for by in range(blk * per, min(rows, (blk + 1) * per)):
+            b = by // oh
+            y = by % oh
+            x0 = xs[b, y * sh]
+            x1 = xs[b, y * sh + dh]
+            x2 = xs[b, y * sh + 2 * dh]
+            orow = out[b, y]
+            xo = 0
+            while xo < ow:
+                n = min(m, ow - xo) * c
+                base = xo * px
+                ob = xo * c
+                # unsigned indices: no negative-index fix-ups, so the loads stay contiguous
+                for t in range(n):
+                    u = np.uint64(t)
+                    i0 = np.uint64(base + t0 + t)
+                    i1 = np.uint64(base + t1 + t)
+                    i2 = np.uint64(base + t2 + t)
+                    p0 = np.int16(wt[0, u] * x0[i0] + wt[1, u] * x0[i1])
+                    p1 = np.int16(wt[2, u] * x0[i2] + wt[3, u] * x1[i0])
+                    p2 = np.int16(wt[4, u] * x1[i1] + wt[5, u] * x1[i2])
+                    p3 = np.int16(wt[6, u] * x2[i0] + wt[7, u] * x2[i1])
+                    p4 = np.int16(wt[8, u] * x2[i2])
+                    a[u] = np.int32(np.int32(p0) + np.int32(p1) + np.int32(p2) + np.int32(p3) + np.int32(p4) + bias[u])
+                if has_neg:
+                    for t in range(n):
+                        u = np.uint64(t)
+                        pq = np.int64(a[u]) * np.int64(q[u])
+                        v = ((pq + add[u] - (((pq + 1073741824) >> 63) & neg[u])) >> total[u]) + out_zp
+                        v = lo if v < lo else v
+                        orow[np.uint64(ob + t)] = hi if v > hi else v
+                else:
+                    for t in range(n):
+                        u = np.uint64(t)
+                        v = ((np.int64(a[u]) * np.int64(q[u]) + add[u]) >> total[u]) + out_zp
+                        v = lo if v < lo else v
+                        orow[np.uint64(ob + t)] = hi if v > hi else v
+                xo += m
+
+
+@njit
+def _copy_to_planes(x, planes, pt, pl):
+    """``planes[b, pt + y, k % 2, k // 2] = x[b, y, k - pl]``: the input placed in the
+    zero-point-padded scratch with the even and odd padded columns in two planes."""
+    bsz, h, w, c = x.shape
+    for b in range(bsz):
+        for y in range(h):
+            for xi in range(w):
+                k = pl + xi
+                src = x[b, y, xi]
+                dst = planes[b, pt + y, k % 2, k // 2]
+                for cc in range(c):
+                    dst[cc] = src[cc]
 
 
 class _DepthwiseQuantBase(QuantizedWeightsKernel):
@@ -269,14 +368,19 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
         p = params
         set_num_threads(p.num_threads)
         if p.fast3x3:
-            xp = inputs[0]
-            if p.padded.size:
-                xp = p.padded
-                xp[:, p.pad_top : p.pad_top + p.in_h, p.pad_left : p.pad_left + p.in_w, :] = inputs[0]
+            f = p.fast
+            x = inputs[0]
+            if f.planes:
+                _copy_to_planes(x, p.padded, p.pad_top, p.pad_left)
+                x = p.padded
+            elif p.padded.size:
+                x = p.padded
+                x[:, p.pad_top : p.pad_top + p.in_h, p.pad_left : p.pad_left + p.in_w, :] = inputs[0]
+            t0, t1, t2 = f.taps
             _dw3x3_int8(
-                xp, p.w_jit, p.bias, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.out_h, p.out_w,
-                np.int32(p.in_zp), p.multiplier, p.rq_add, p.rq_total, np.int64(p.out_zp),
-                np.int64(p.act_min), np.int64(p.act_max), outputs[0],
+                x.reshape(x.shape[0], x.shape[1], -1), f.wt, f.bias, f.q, f.add, f.neg, f.total, f.has_neg,
+                p.stride_h, p.dil_h, p.out_h, p.out_w, f.m, f.px, t0, t1, t2, np.int64(p.out_zp),
+                np.int64(p.act_min), np.int64(p.act_max), f.acc, outputs[0].reshape(p.batch, p.out_h, -1),
             )
             return
         zp = p.acc_scratch.dtype.type(p.in_zp)

@@ -114,7 +114,7 @@ def test_rounding_ties_follow_litert():
 
 
 fast_geometry = st.tuples(
-    st.integers(1, 2), st.integers(3, 12), st.integers(3, 12), st.sampled_from([8, 16, 40]),
+    st.integers(1, 2), st.integers(3, 12), st.integers(3, 24), st.sampled_from([3, 5, 8, 13, 16, 21, 40]),
     st.integers(1, 2), st.integers(1, 2), st.integers(1, 2), st.integers(1, 2), st.integers(0, 1), st.sampled_from([0, 1, 3]),
 ).filter(lambda g: g[8] == 0 or (2 * g[6] + 1 <= g[1] and 2 * g[7] + 1 <= g[2]))
 
@@ -147,3 +147,33 @@ def test_rounding_ties_remainder_channels():
         spec.outputs[0].quant = (np.float32(1.0), 0)
         spec.inputs[1].data = rng.integers(-3, 4, spec.inputs[1].shape).astype(np.int8)
         check(spec, feeds, jit=True)
+
+
+def test_int8_3x3_long_rows_chunks_and_planes():
+    # rows longer than one chunk of the 3x3 kernel (m pixels), odd widths, stride 2
+    # (even / odd column planes) and stride 2 with dilation (no planes, one pixel a chunk)
+    from tests.interpreter.kernels.quant_harness import make_context
+    from edgelite.interpreter.kernels.base import select_kernel
+
+    rng = np.random.default_rng(31)
+    for c, w, sw, dw, pad in [(5, 150, 1, 1, 1), (32, 37, 1, 1, 1), (24, 41, 2, 1, 1), (24, 40, 2, 1, 0),
+                              (16, 29, 2, 2, 1), (8, 30, 3, 1, 1), (48, 19, 1, 2, 0)]:
+        spec, feeds = _dw_case(rng, np.int8, np.int8, np.int32, 2, 7, w, c, 1, 3, 3, 2, sw, 1, dw, pad, 3, True)
+        ctx = make_context(spec, use_jit=True)
+        params = select_kernel(ctx).prepare(ctx)
+        assert params.fast3x3 and params.fast.planes == (sw == 2 and dw == 1)
+        check(spec, feeds, jit=True)
+
+
+def test_int8_3x3_weight_minus_128_takes_the_general_kernel():
+    # the fast kernel sums products in int16 pairs, which needs |w| <= 127
+    from tests.interpreter.kernels.quant_harness import make_context
+    from edgelite.interpreter.kernels.base import select_kernel
+
+    rng = np.random.default_rng(32)
+    spec, feeds = _dw_case(rng, np.int8, np.int8, np.int32, 1, 6, 6, 8, 1, 3, 3, 1, 1, 1, 1, 1, 0, True)
+    spec.inputs[1].data = np.full(spec.inputs[1].shape, -128, np.int8)
+    feeds = [np.full_like(feeds[0], -128)]
+    ctx = make_context(spec, use_jit=True)
+    assert not select_kernel(ctx).prepare(ctx).fast3x3
+    check(spec, feeds, jit=True)
