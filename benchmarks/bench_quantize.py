@@ -3,9 +3,9 @@
 1. ONNX models (``tests/converter/models``): edgelite converts each to ``.tflite`` and
    quantizes it to int8 with every observer; ONNX Runtime's ``quantize_static`` (QDQ,
    per-channel, int8, MinMax / Percentile / Entropy) quantizes the ONNX model. Both use
-   the same calibration inputs; each is scored by the SQNR of its output against its
-   own float model on held-out inputs (edgelite's on LiteRT, ONNX Runtime's on ONNX
-   Runtime).
+   the same calibration inputs (random-normal, and image-like); each is scored by the
+   SQNR of its output against its own float model on held-out inputs (edgelite's on
+   LiteRT, ONNX Runtime's on ONNX Runtime), edgelite with and without bias correction.
 2. TensorFlow-made fixtures with ``int8_*`` twins made by TFLite's converter from the
    same representative data: SQNR of edgelite's model and of TFLite's.
 3. Calibration speed: MobileNetV2 224 (the architecture, random weights), 100 samples,
@@ -97,52 +97,69 @@ def _qdq_params(qdq_path: str, names: set[str]) -> dict[str, tuple[float, int]]:
     return out
 
 
-def bench_onnx(models: list[str], observers: list[str], ort_methods: list[str]) -> None:
+def _onnx_data(regime: str, nhwc: tuple, n_calib: int, n_test: int) -> tuple[list, list]:
+    """NCHW (ONNX's layout) calibration and held-out test inputs, the same for both tools."""
+    if regime == "normal":  # as the issue allows ("random calibration data is fine")
+        rng = np.random.default_rng(0)
+        calib = [rng.standard_normal((1, 3) + nhwc[1:3]).astype(np.float32) for _ in range(n_calib)]
+        rng = np.random.default_rng(1)
+        test = [rng.standard_normal((1, 3) + nhwc[1:3]).astype(np.float32) for _ in range(n_test)]
+        return calib, test
+    calib = [c.transpose(0, 3, 1, 2).copy() for c in calibration_images(nhwc, n_calib, seed=103)]
+    test = [c.transpose(0, 3, 1, 2).copy() for c in calibration_images(nhwc, n_test, seed=7)]
+    return calib, test
+
+
+def bench_onnx(models: list[str], observers: list[str], ort_methods: list[str], regimes: list[str],
+               n_test: int = 64) -> None:
     import edgelite
 
-    print("\n== int8 vs ONNX Runtime quantize_static (QDQ, per-channel); SQNR dB of the output, higher is better")
-    print("   (edgelite columns: edgelite's model on LiteRT; 'ORT <method>': ORT's QDQ model on ORT;")
-    print("    'ORT MinMax params on LiteRT': ORT's activation parameters given to edgelite as fixed_ranges)")
-    head = (f"{'model':<20}" + "".join(f"{o:>15}" for o in observers) + "".join(f"{'ORT ' + m:>16}" for m in ort_methods)
-            + f"{'ORT MinMax params on LiteRT':>30}")
+    print("\n== int8 vs ONNX Runtime quantize_static (QDQ, per-channel, int8); SQNR dB of the output, higher is better")
+    print(f"   32 calibration inputs, {n_test} held-out test inputs, the same for both tools")
+    print("   (edgelite columns 'plain / +BC': edgelite's model on LiteRT without / with bias_correction=True;")
+    print("    'ORT <method>': ORT's QDQ model on ORT; 'ORT MinMax params on LiteRT': ORT's activation")
+    print("    parameters given to edgelite as fixed_ranges, run by LiteRT)")
+    head = (f"{'model':<20}{'data':<8}" + "".join(f"{o:>16}" for o in observers)
+            + "".join(f"{'ORT ' + m:>16}" for m in ort_methods) + f"{'ORT MinMax params on LiteRT':>30}")
     print(head)
     tmp = tempfile.mkdtemp()
-    for name in models:
-        path = os.path.join(ROOT, "tests", "converter", "models", f"{name}.onnx")
-        if not os.path.exists(path):
-            continue
-        tfl = edgelite.convert(path)
-        m = read_model(tfl)
-        x = m.subgraphs[0].tensors[m.subgraphs[0].inputs[0]]
-        nhwc = tuple(x.shape)
-        calib = [c.transpose(0, 3, 1, 2).copy() for c in calibration_images(nhwc, 32, seed=103)]  # NCHW, ONNX's
-        test = [c.transpose(0, 3, 1, 2).copy() for c in calibration_images(nhwc, 16, seed=7)]
-        ref = run_litert(tfl, [{x.name: t.transpose(0, 2, 3, 1)} for t in test])
-        row = f"{name:<20}"
-        for obs in observers:
+    for regime in regimes:
+        for name in models:
+            path = os.path.join(ROOT, "tests", "converter", "models", f"{name}.onnx")
+            if not os.path.exists(path):
+                continue
+            tfl = edgelite.convert(path)
+            m = read_model(tfl)
+            x = m.subgraphs[0].tensors[m.subgraphs[0].inputs[0]]
+            calib, test = _onnx_data(regime, tuple(x.shape), 32, n_test)
+            feeds = [{x.name: t.transpose(0, 2, 3, 1)} for t in test]
+            ref = run_litert(tfl, feeds)
+            row = f"{name:<20}{regime:<8}"
+            for obs in observers:
+                cell = []
+                for bc in (False, True):
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # the NCHW -> NHWC note
+                        q = quantize_model(tfl, "int8", calibration=calib, observer=obs, bias_correction=bc)
+                    cell.append(f"{sqnr(ref, run_litert(q, feeds)):.2f}")
+                row += f"{' / '.join(cell):>16}"
+            for method in ort_methods:
+                out = os.path.join(tmp, f"{name}_{regime}_{method}.onnx")
+                _ort_quantize(path, out, "input", calib, method)
+                row += f"{_ort_sqnr(path, out, 'input', test):>16.2f}"
+            # The same parameter choice, run by LiteRT: separates calibration from runtime arithmetic.
+            names = {t.name for t in m.subgraphs[0].tensors}
+            fixed = _qdq_params(os.path.join(tmp, f"{name}_{regime}_MinMax.onnx"), names)
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the NCHW -> NHWC note
-                q = quantize_model(tfl, "int8", calibration=calib, observer=obs)
-            got = run_litert(q, [{x.name: t.transpose(0, 2, 3, 1)} for t in test])
-            row += f"{sqnr(ref, got):>15.2f}"
-        for method in ort_methods:
-            out = os.path.join(tmp, f"{name}_{method}.onnx")
-            _ort_quantize(path, out, "input", calib, method)
-            row += f"{_ort_sqnr(path, out, 'input', test):>16.2f}"
-        # The same parameter choice, run by LiteRT: separates calibration from runtime arithmetic.
-        names = {t.name for t in m.subgraphs[0].tensors}
-        fixed = _qdq_params(os.path.join(tmp, f"{name}_MinMax.onnx"), names)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            q = quantize_model(tfl, "int8", calibration=calib, fixed_ranges=fixed)
-        got = run_litert(q, [{x.name: t.transpose(0, 2, 3, 1)} for t in test])
-        row += f"{sqnr(ref, got):>30.2f}"
-        print(row, flush=True)
+                warnings.simplefilter("ignore")
+                q = quantize_model(tfl, "int8", calibration=calib, fixed_ranges=fixed)
+            row += f"{sqnr(ref, run_litert(q, feeds)):>30.2f}"
+            print(row, flush=True)
 
 
 def bench_twins(observers: list[str]) -> None:
-    print("\n== int8 vs TFLite's converter (fixtures' int8 twins, same representative data); SQNR dB")
-    print(f"{'model':<32}{'TFLite':>9}" + "".join(f"{o:>15}" for o in observers))
+    print("\n== int8 vs TFLite's converter (fixtures' int8 twins, same representative data); SQNR dB, 'plain / +BC'")
+    print(f"{'model':<32}{'TFLite':>9}" + "".join(f"{o:>16}" for o in observers))
     for fname, (tname, seed) in TWINS.items():
         f, tw = fixture_bytes(fname), fixture_bytes(tname)
         if f is None or tw is None:
@@ -154,8 +171,9 @@ def bench_twins(observers: list[str]) -> None:
         ref = run_litert(f, test)
         row = f"{fname:<32}{sqnr(ref, run_litert(tw, test)):>9.2f}"
         for obs in observers:
-            q = quantize_model(f, "int8", calibration=calib, observer=obs)
-            row += f"{sqnr(ref, run_litert(q, test)):>15.2f}"
+            cell = [f"{sqnr(ref, run_litert(quantize_model(f, 'int8', calibration=calib, observer=obs, bias_correction=bc), test)):.2f}"
+                    for bc in (False, True)]
+            row += f"{' / '.join(cell):>16}"
         print(row, flush=True)
 
 
@@ -183,12 +201,12 @@ def bench_speed(samples: int, size: int) -> None:
         if rt == OpResolverType.AUTO:
             xnn = base
     for backend in ("litert", "edgelite"):
-        for observer in ("minmax", "percentile"):
+        for observer, bc in (("minmax", False), ("minmax", True), ("percentile", False)):
             t = time.perf_counter()
-            quantize_model(f, "int8", calibration=data, observer=observer, backend=backend)
+            quantize_model(f, "int8", calibration=data, observer=observer, backend=backend, bias_correction=bc)
             took = time.perf_counter() - t
-            print(f"{'quantize_model int8, ' + observer + ', runner ' + backend:<48}{took:8.2f} s"
-                  f"   ({took / xnn:.2f}x LiteRT XNNPACK)", flush=True)
+            label = f"quantize_model int8, {observer}{' +BC' if bc else ''}, runner {backend}"
+            print(f"{label:<48}{took:8.2f} s   ({took / xnn:.2f}x LiteRT XNNPACK)", flush=True)
 
 
 def main() -> None:
@@ -199,11 +217,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer models and observers, smaller speed run")
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--only-speed", action="store_true")
     a = ap.parse_args()
     print(machine())
+    if a.only_speed:
+        bench_speed(20 if a.quick else 100, 224)
+        return
     observers = ["minmax", "percentile"] if a.quick else OBSERVERS
-    bench_onnx(ONNX_MODELS[:2] if a.quick else ONNX_MODELS, observers,
-               ["MinMax"] if a.quick else ["MinMax", "Percentile", "Entropy"])
+    bench_onnx(ONNX_MODELS[:3] if a.quick else ONNX_MODELS, observers,
+               ["MinMax"] if a.quick else ["MinMax", "Percentile", "Entropy"],
+               ["normal"] if a.quick else ["normal", "image"], n_test=16 if a.quick else 64)
     bench_twins(observers)
     if not a.skip_speed:
         bench_speed(20 if a.quick else 100, 224)

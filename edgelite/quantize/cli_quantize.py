@@ -64,6 +64,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="tensor (or operator type) whose operator stays float; repeatable")
     p.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel conv weights")
     p.add_argument("--per-tensor-fc", action="store_true", help="per-tensor FULLY_CONNECTED weights")
+    p.add_argument("--bias-correction", action="store_true",
+                   help="correct conv/FC biases for the mean shift weight rounding causes (int8, int16x8)")
     p.add_argument("--dynamic-min-elements", type=int, default=1024, help="dynamic mode: smaller weights stay float")
     add_data_arguments(p)
     p.set_defaults(func=run)
@@ -78,6 +80,7 @@ def run(args) -> int:
         per_channel=not args.per_tensor, per_channel_fully_connected=not args.per_tensor_fc,
         keep_float=tuple(args.keep_float), max_samples=args.max_samples,
         dynamic_min_elements=args.dynamic_min_elements, backend=args.backend,
+        bias_correction=args.bias_correction,
     )
     progress = None if args.no_progress else ProgressBar()
     data = quantize_model(args.model, calibration=args.calibration, options=opts,

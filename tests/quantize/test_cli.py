@@ -61,3 +61,19 @@ def test_progress_bar():
     bar(4, 4, "cal")
     text = s.getvalue()
     assert "[##        ] 1/4" in text and text.endswith("[##########] 4/4\n")
+
+
+def test_bias_correction_flag(files):
+    """--bias-correction changes some conv bias (the float model's weights round with a mean shift)."""
+    args = ["quantize", str(files / "f.tflite"), "--calibration", str(files / "data.npy"), "--no-progress",
+            "--backend", "litert"]
+    assert main(args + ["-o", str(files / "plain.tflite")]) == 0
+    assert main(args + ["-o", str(files / "bc.tflite"), "--bias-correction"]) == 0
+
+    def biases(path):
+        m = read_model(path.read_bytes())
+        return [m.tensor_data(t).tobytes() for t in m.subgraphs[0].tensors if t.type == TensorType.INT32
+                and m.tensor_data(t) is not None]
+
+    plain, bc = biases(files / "plain.tflite"), biases(files / "bc.tflite")
+    assert len(plain) == len(bc) > 0 and plain != bc
