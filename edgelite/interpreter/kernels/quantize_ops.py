@@ -5,7 +5,10 @@
   ``q = clamp(rint(x * (1 / scale)) + zp)`` in float32, rounding half to even (the
   wheel's vectorized ``AffineQuantize``); for the ``size % 8`` trailing elements
   the scalar ``round(x / double(scale))``, half away from zero (measured against
-  LiteRT: each form alone differs on about 1 element in 200).
+  LiteRT: each form alone differs on about 1 element in 200). The rounded value is
+  converted to int32 as x86 does (NaN and values outside int32 become ``INT32_MIN``)
+  and the zero point is added in int32 (wrapping) before the clamp: ``inf`` with a
+  negative zero point comes out as the largest value, as in LiteRT.
 * QUANTIZE between integer types (int8/uint8 -> int8/uint8, int16 -> int8/int16):
   ``clamp(MBQM(q - zp_in, s_in / s_out) + zp_out)`` (``Requantize``). Between 8-bit
   types the wheel's vectorized loop handles all but the last ``size % 8`` elements and rounds the
@@ -78,19 +81,72 @@ class QuantizeFloat(Kernel):
         x = inputs[0]
         if p.scales is not None:
             # reference_ops::PerChannelQuantize: round(x / scale) half away from zero
-            v = x.astype(np.float32) / p.scales
-            r = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5))
-            zp = p.zps
-        else:
-            flat = x.reshape(-1)
-            n = flat.shape[0] - flat.shape[0] % 8
-            r = np.empty(flat.shape[0], np.float64)
-            r[:n] = np.rint(flat[:n] * (np.float32(1.0) / np.float32(p.scale)))
-            v = flat[n:].astype(np.float64) / float(p.scale)
-            r[n:] = np.sign(v) * np.floor(np.abs(v) + 0.5)
-            r = r.reshape(x.shape)
-            zp = p.zp
-        outputs[0][...] = np.clip(r.astype(np.int64) + zp, p.qmin, p.qmax)
+            r = _round_half_away(x.astype(np.float32) / p.scales)
+            outputs[0][...] = _add_zp_clamp(r, p.zps, p.qmin, p.qmax)
+            return
+        flat = x.reshape(-1)
+        out = outputs[0].reshape(-1)
+        n = flat.shape[0] - flat.shape[0] % 8
+        r = np.rint(flat[:n] * (np.float32(1.0) / np.float32(p.scale)))
+        # exact in float32 while |r| < 2**24; the rest (huge, inf, NaN) take the int32 path
+        with np.errstate(invalid="ignore"):  # NaN: cast here, fixed below
+            np.clip(r + np.float32(p.zp), p.qmin, p.qmax, out=out[:n], casting="unsafe")
+            big = np.flatnonzero(~(np.abs(r) < np.float32(1 << 24)))
+        if big.size:
+            out[big] = _add_zp_clamp(r[big].astype(np.float64), p.zp, p.qmin, p.qmax)
+        out[n:] = _add_zp_clamp(_round_half_away(flat[n:].astype(np.float64) / float(p.scale)), p.zp, p.qmin, p.qmax)
+
+    def eval_jit(self, p: QuantizeParams, inputs, outputs) -> None:
+        if p.scales is not None:
+            return self.eval(p, inputs, outputs)
+        _quantize_kernel(inputs[0].reshape(-1), outputs[0].reshape(-1), np.float32(1.0) / np.float32(p.scale),
+                         float(p.scale), p.zp, p.qmin, p.qmax)
+
+
+def _add_zp_clamp(r: np.ndarray, zp, qmin: int, qmax: int) -> np.ndarray:
+    """``clamp(int32(r) + zp)`` with x86's conversion (NaN and values outside int32
+    become ``INT32_MIN``) and a wrapping int32 add, as LiteRT's C code runs."""
+    with np.errstate(invalid="ignore"):
+        ok = (r >= -2147483648.0) & (r < 2147483648.0)
+        q = np.where(ok, r, -2147483648.0).astype(np.int64)
+    return np.clip(fp._wrap_int32(q + zp), qmin, qmax)
+
+
+def _round_half_away(v: np.ndarray) -> np.ndarray:
+    """C's ``round``: half away from zero, exactly (``floor(|v| + 0.5)`` can round up
+    just below a half)."""
+    a = np.abs(v)
+    f = np.floor(a)
+    with np.errstate(invalid="ignore"):  # inf - inf: the result stays inf / NaN
+        return np.copysign(f + (a - f >= 0.5), v)
+
+
+@njit
+def _quantize_kernel(x, out, inv, scale, zp, lo, hi):
+    """out = clamp(int32(round(x / scale)) + zp, lo, hi) (see the module docstring):
+    ``rint(x * inv)`` in float32 on all but the last ``size % 8`` elements, then
+    ``round(x / double(scale))`` half away from zero."""
+    n = x.shape[0]
+    nv = n - n % 8
+    for i in range(nv):
+        r = np.rint(x[i] * inv)
+        ok = r >= -2147483648.0 and r < 2147483648.0
+        q = np.int64(r) if ok else np.int64(-2147483648)
+        v = np.int64(np.int32(q + zp))
+        v = lo if v < lo else v
+        out[i] = hi if v > hi else v
+    for i in range(nv, n):
+        d = np.float64(x[i]) / scale
+        a = abs(d)
+        f = np.floor(a)
+        if a - f >= 0.5:
+            f += 1.0
+        r = -f if d < 0 else f
+        ok = r >= -2147483648.0 and r < 2147483648.0
+        q = np.int64(r) if ok else np.int64(-2147483648)
+        v = np.int64(np.int32(q + zp))
+        v = lo if v < lo else v
+        out[i] = hi if v > hi else v
 
 
 @dataclass(frozen=True)

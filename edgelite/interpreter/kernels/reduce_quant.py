@@ -40,6 +40,7 @@ from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter import fixedpoint as fp
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.elementwise_quant import dtype_range, is_quantized, quant_params
+from edgelite.interpreter.kernels.jit import njit
 
 f32 = np.float32
 PATH_GAP, PATH_INT, PATH_FLOAT_SUM = 0, 1, 2
@@ -113,6 +114,7 @@ class ReduceParams:
     mode: int  # fixedpoint.ROUND_* form of the MBQM
     block_mode: int = 0  # PATH_GAP: the form of the channels in 16-wide SIMD blocks
     block_mask: np.ndarray | None = None  # PATH_GAP: bool per channel, True inside a block
+    acc: np.ndarray | None = None  # PATH_GAP: (C,) int32 scratch of the JIT kernel
 
 
 class _MeanSumBase(Kernel):
@@ -167,8 +169,9 @@ class _MeanSumBase(Kernel):
                 mult = (mult << k) // count
                 shift = shift - k
         qmin, qmax = dtype_range(dt)
+        acc = np.zeros(shape[3], np.int32) if path == PATH_GAP else None
         return ReduceParams(path, axes, out_shape, count, z_in, z_out, mult, shift, bias, fscale, fbias, qmin, qmax, mode,
-                            block_mode, block_mask)
+                            block_mode, block_mask, acc)
 
     def eval(self, p: ReduceParams, inputs, outputs) -> None:
         x = inputs[0]
@@ -191,6 +194,34 @@ class _MeanSumBase(Kernel):
             shifted = fp._wrap_int32(total - np.int64(p.in_zp) * p.count)
             acc = fp.multiply_by_quantized_multiplier(shifted, p.mult, p.shift, mode=p.mode) + p.out_zp
         out[...] = np.clip(acc, p.qmin, p.qmax).reshape(p.out_shape)
+
+    def eval_jit(self, p: ReduceParams, inputs, outputs) -> None:
+        x = inputs[0]
+        if p.path != PATH_GAP or x.size == 0:
+            return self.eval(p, inputs, outputs)
+        b, h, w, c = x.shape
+        _global_pool_mean(x.reshape(b, h * w, c), p.acc, p.block_mask, p.mult, p.shift, p.mode, p.block_mode,
+                          p.bias, p.qmin, p.qmax, outputs[0].reshape(b, c))
+
+
+@njit
+def _global_pool_mean(x, acc, block_mask, m, shift, mode, block_mode, bias, lo, hi, out):
+    """LiteRT's global-pool MEAN (path 1 of the module docstring):
+    out[b, c] = clamp(MBQM(int32 sum_i x[b, i, c], m, shift) + bias, lo, hi), the MBQM
+    in ``block_mode`` for the channels of SIMD blocks, ``mode`` for the others. The
+    sum runs over rows of channels (contiguous, vectorized), wrapping in int32."""
+    bsz, n, c = x.shape
+    for b in range(bsz):
+        for cc in range(c):
+            acc[cc] = 0
+        for i in range(n):
+            row = x[b, i]
+            for cc in range(c):
+                acc[cc] += row[cc]
+        for cc in range(c):
+            v = fp.mbqm_scalar(acc[cc], m, shift, block_mode if block_mask[cc] else mode) + bias
+            v = lo if v < lo else v
+            out[b, cc] = hi if v > hi else v
 
 
 @register("MEAN")

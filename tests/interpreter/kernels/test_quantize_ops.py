@@ -70,3 +70,18 @@ def test_property_int8_requantize(n, s_in, s_out, z_in, z_out, seed):
     rng = np.random.default_rng(seed)
     check(Spec("QUANTIZE", [TSpec((n,), I8, (s_in, z_in))], [TSpec((n,), I8, (s_out, z_out))]),
           [random_q(rng, (n,), I8)])
+
+
+@pytest.mark.parametrize("dt", [I8, U8, I16])
+@pytest.mark.parametrize("n", [16, 7, 23])
+def test_quantize_non_finite_and_out_of_int32_like_litert(dt, n):
+    # x86's float -> int32 conversion gives INT32_MIN for NaN and out-of-range
+    # values, and the zero point is added in int32: inf can land on either end
+    vals = np.array([np.inf, -np.inf, np.nan, 1e30, -1e30, 3e9, -3e9, 1.0e8, -107374182.4, 0.0, 1.0, -1.0],
+                    np.float32)
+    rng = np.random.default_rng(n)
+    x = rng.choice(vals, n).astype(np.float32)
+    for zp in ([-5, 7] if dt == I8 else [0] if dt == I16 else [0, 200]):
+        spec = Spec("QUANTIZE", [TSpec((n,), np.float32)], [TSpec((n,), dt, (0.05, zp))])
+        check(spec, [x])
+
