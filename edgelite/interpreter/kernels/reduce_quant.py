@@ -114,7 +114,9 @@ class ReduceParams:
     mode: int  # fixedpoint.ROUND_* form of the MBQM
     block_mode: int = 0  # PATH_GAP: the form of the channels in 16-wide SIMD blocks
     block_mask: np.ndarray | None = None  # PATH_GAP: bool per channel, True inside a block
-    acc: np.ndarray | None = None  # PATH_GAP: (C,) int32 scratch of the JIT kernel
+    # JIT: the input seen as (outer, reduced, inner) when the axes are consecutive
+    rows3: tuple[int, int, int] | None = None
+    acc: np.ndarray | None = None  # (inner,) int32 scratch of the JIT kernel
 
 
 class _MeanSumBase(Kernel):
@@ -169,9 +171,15 @@ class _MeanSumBase(Kernel):
                 mult = (mult << k) // count
                 shift = shift - k
         qmin, qmax = dtype_range(dt)
-        acc = np.zeros(shape[3], np.int32) if path == PATH_GAP else None
+        rows3 = acc = None
+        ax = sorted(axes)
+        if path != PATH_FLOAT_SUM and ax and ax == list(range(ax[0], ax[-1] + 1)):
+            rows3 = (int(np.prod(shape[: ax[0]], dtype=np.int64)), count, int(np.prod(shape[ax[-1] + 1 :], dtype=np.int64)))
+            acc = np.zeros(rows3[2], np.int32)
+            if block_mask is None:
+                block_mask = np.zeros(rows3[2], dtype=bool)
         return ReduceParams(path, axes, out_shape, count, z_in, z_out, mult, shift, bias, fscale, fbias, qmin, qmax, mode,
-                            block_mode, block_mask, acc)
+                            block_mode, block_mask, rows3, acc)
 
     def eval(self, p: ReduceParams, inputs, outputs) -> None:
         x = inputs[0]
@@ -197,31 +205,36 @@ class _MeanSumBase(Kernel):
 
     def eval_jit(self, p: ReduceParams, inputs, outputs) -> None:
         x = inputs[0]
-        if p.path != PATH_GAP or x.size == 0:
+        if p.rows3 is None or x.size == 0:
             return self.eval(p, inputs, outputs)
-        b, h, w, c = x.shape
-        _global_pool_mean(x.reshape(b, h * w, c), p.acc, p.block_mask, p.mult, p.shift, p.mode, p.block_mode,
-                          p.bias, p.qmin, p.qmax, outputs[0].reshape(b, c))
+        if p.path == PATH_GAP:
+            before, after = 0, p.bias
+        else:
+            before, after = -p.in_zp * p.count, p.out_zp
+        _mean_rows(x.reshape(p.rows3), p.acc, p.block_mask, p.mult, p.shift, p.mode, p.block_mode, before, after,
+                   p.qmin, p.qmax, outputs[0].reshape(p.rows3[0], p.rows3[2]))
 
 
 @njit
-def _global_pool_mean(x, acc, block_mask, m, shift, mode, block_mode, bias, lo, hi, out):
-    """LiteRT's global-pool MEAN (path 1 of the module docstring):
-    out[b, c] = clamp(MBQM(int32 sum_i x[b, i, c], m, shift) + bias, lo, hi), the MBQM
-    in ``block_mode`` for the channels of SIMD blocks, ``mode`` for the others. The
-    sum runs over rows of channels (contiguous, vectorized), wrapping in int32."""
-    bsz, n, c = x.shape
-    for b in range(bsz):
-        for cc in range(c):
+def _mean_rows(x, acc, block_mask, m, shift, mode, block_mode, before, after, lo, hi, out):
+    """MEAN over the middle axis of ``x`` (outer, n, inner), paths 1 and 2 of the
+    module docstring: out[o, c] = clamp(MBQM(int32(sum_i x[o, i, c] + before), m, shift)
+    + after, lo, hi), the MBQM in ``block_mode`` where ``block_mask[c]`` (the global
+    pool's SIMD blocks), else ``mode``. The sum runs over contiguous rows of ``inner``
+    values (vectorized), wrapping in int32 like LiteRT's ``temp_sum``."""
+    outer, n, inner = x.shape
+    for o in range(outer):
+        for cc in range(inner):
             acc[cc] = 0
         for i in range(n):
-            row = x[b, i]
-            for cc in range(c):
+            row = x[o, i]
+            for cc in range(inner):
                 acc[cc] += row[cc]
-        for cc in range(c):
-            v = fp.mbqm_scalar(acc[cc], m, shift, block_mode if block_mask[cc] else mode) + bias
+        for cc in range(inner):
+            t = np.int64(np.int32(np.int64(acc[cc]) + before))
+            v = fp.mbqm_scalar(t, m, shift, block_mode if block_mask[cc] else mode) + after
             v = lo if v < lo else v
-            out[b, cc] = hi if v > hi else v
+            out[o, cc] = hi if v > hi else v
 
 
 @register("MEAN")
