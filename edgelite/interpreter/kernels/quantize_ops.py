@@ -139,7 +139,7 @@ def _quantize_kernel(x, out, inv, scale, zp, lo, hi):
         d = np.float64(x[i]) / scale
         a = abs(d)
         f = np.floor(a)
-        if a - f >= 0.5:
+        if a < 4503599627370496.0 and a - f >= 0.5:  # (2**52 and above, NaN: nothing to round)
             f += 1.0
         r = -f if d < 0 else f
         ok = r >= -2147483648.0 and r < 2147483648.0
