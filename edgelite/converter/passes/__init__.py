@@ -20,6 +20,7 @@ from edgelite.converter.passes.fold import dead_code_elimination, shape_inferenc
 from edgelite.converter.passes.fusion import fuse_activations
 from edgelite.converter.passes.layout import LayoutPass
 from edgelite.converter.passes.qdq import QdqImport
+from edgelite.converter.passes.qdq_mean import qdq_mean
 from edgelite.converter.passes.patterns import fully_connected, gelu, hard_swish
 from edgelite.converter.passes.support import SupportCheck, check_static_shapes
 from edgelite.errors import ConversionError
@@ -35,6 +36,7 @@ def pipeline(keep_io_layout: bool = False, allow_custom: bool = False, qdq: str 
         ("dead_code_elimination", dead_code_elimination),
         ("fold_batchnorm", fold_batchnorm),
         ("canonicalize", canonicalize),
+        ("qdq_mean", qdq_mean),  # QDQ ReduceMean -> ReduceSum + Mul(1/n): ONNX Runtime's single rounding
         ("hard_swish", hard_swish),
         ("gelu", gelu),
         ("fully_connected", fully_connected),

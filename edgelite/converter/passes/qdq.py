@@ -330,6 +330,8 @@ _UNARY_MAPS = {
     "NEG": np.negative,
     "ABS": np.abs,
 }
+# Clamps whose input may take their output's parameters (the clamp is then exact).
+_CLAMPS = ("RELU", "RELU6", "RELU_0_TO_1", "RELU_N1_TO_1")
 _BINARY_MAPS = {"MUL": np.multiply, "ADD": np.add, "SUB": np.subtract, "DIV": np.divide}
 # ActivationFunctionType NONE, RELU, RELU_N1_TO_1, RELU6.
 _FUSED = {1: _UNARY_MAPS["RELU"], 2: _UNARY_MAPS["RELU_N1_TO_1"], 3: _relu6}
@@ -366,12 +368,30 @@ def activation_ranges(g: Graph, ops) -> dict[str, tuple[float, int]]:
     """``{tensor_name: (scale, zero_point)}`` of every lowered activation with parameters.
 
     Gaps left by op converters that lower one ONNX op into several TFLite ops are
-    filled: a tensor that only feeds a shape-only op (RESHAPE ...) takes that op's
-    output parameters (both hold the same values), and the output of an elementwise op
-    (HardSigmoid's MUL, ADD ...) gets the range its input's 256 levels map to.
+    filled: a tensor whose only reader is a clamp (RELU, RELU6, RELU_0_TO_1,
+    RELU_N1_TO_1) takes the clamp's output parameters; a tensor that only feeds a
+    shape-only op (RESHAPE ...) takes that op's output parameters (both hold the same
+    values); the output of another elementwise op (HardSigmoid's MUL ...) gets the
+    range its input's 256 levels map to.
     """
     from edgelite.quantize.numerics import activation_params  # lazily: a later stage
 
+    readers: dict[int, int] = {}
+    for op in ops:
+        for v in op.inputs:
+            if v is not None:
+                readers[id(v)] = readers.get(id(v), 0) + 1
+    public = {id(v) for v in list(g.inputs) + list(g.outputs)}
+    for op in reversed(ops):
+        # A clamp that is the only reader of an unannotated tensor (HardSigmoid's
+        # ADD -> RELU_0_TO_1) lends it its output parameters: the ADD then rounds once,
+        # straight to ONNX Runtime's integers, and the clamp in equal parameters is exact
+        # (int8 saturation first changes nothing, the clamp bounds lie inside it).
+        if op.op in _CLAMPS and op.inputs and op.outputs and op.inputs[0] is not None:
+            src, dst = op.inputs[0], op.outputs[0]
+            if (src.quant is None and dst.quant is not None and not src.is_constant and readers.get(id(src)) == 1
+                    and id(src) not in public and src.dtype is not None and np.dtype(src.dtype) == np.float32):
+                src.quant = dst.quant
     for op in ops:
         out = op.outputs[0] if op.outputs else None
         if out is None or out.quant is not None or out.dtype is None or np.dtype(out.dtype) != np.float32:
