@@ -1,12 +1,14 @@
 """Float32 activation kernels: RELU RELU6 RELU_N1_TO_1 RELU_0_TO_1 LEAKY_RELU PRELU
 LOGISTIC TANH HARD_SWISH GELU ELU.
 
-The transcendental ones are evaluated in float64 and rounded once to float32, so they
-are within an ulp or two of LiteRT's float32 kernels. The other ops except PRELU have a
-Numba ``eval_jit`` (one loop, no temporaries) using the same formulas; results agree
-with the numpy reference to within an ulp (both call an ``exp``/``tanh``, whose last
-bit may differ between numpy's vector code and the C library). LOGISTIC and TANH have
-no ``eval_jit``: numpy's vectorized exp/tanh are faster than Numba's scalar calls.
+LOGISTIC follows LiteRT's Eigen float32 code step by step (``litert_float.logistic``),
+bit-exact with it, in numpy and in Numba alike. The other transcendental ones are
+evaluated in float64 and rounded once to float32, so they are within an ulp or two of
+LiteRT's float32 kernels. The other ops except PRELU have a Numba ``eval_jit`` (one
+loop, no temporaries) using the same formulas; results agree with the numpy reference
+to within an ulp (both call an ``exp``/``tanh``, whose last bit may differ between
+numpy's vector code and the C library). TANH has no ``eval_jit``: numpy's vectorized
+tanh is faster than Numba's scalar calls.
 
 Quantized activations belong to the int8 kernels; ``accepts`` refuses them here.
 
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.interpreter.kernels import litert_float
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.common import broadcast_output, is_quantized, option
 from edgelite.interpreter.kernels.jit import njit
@@ -92,10 +95,10 @@ def _activation_kernel(x, out, op, alpha):
     """out[i] = act(x[i]) over flat float32 buffers; formulas as in TFLite's float kernels.
 
     relu max(x,0); relu6 min(max(x,0),6); leaky x>0 ? x : alpha*x;
-    logistic 1/(1+exp(-x)); hard_swish x*relu6(x+3)/6;
+    hard_swish x*relu6(x+3)/6;
     gelu 0.5*x*erfc(-x/sqrt2) or 0.5*x*(1+tanh(sqrt(2/pi)*(x+0.044715x^3)))
     (evaluated as x / (1 + exp(-2 * that tanh argument)), the same value);
-    elu x<0 ? expm1(x) : x.
+    elu x<0 ? expm1(x) : x. (LOGISTIC has its own LiteRT-exact kernel.)
     """
     for i in range(x.shape[0]):
         v = x[i]
@@ -111,9 +114,7 @@ def _activation_kernel(x, out, op, alpha):
             r = v if v > 0 else np.float32(alpha * v)
         else:
             d = np.float64(v)
-            if op == 5:
-                e = 1.0 / (1.0 + math.exp(-d))
-            elif op == 6:
+            if op == 6:
                 e = math.tanh(d)
             elif op == 7:
                 # float32 (x * 1/6) * relu6(x + 3), in LiteRT's reference kernel's order
@@ -193,13 +194,15 @@ class LeakyRelu(_Activation):
 
 @register("LOGISTIC")
 class Logistic(_Activation):
+    """``1 / (1 + exp(-x))`` in LiteRT's float32 operation order (bit-exact with it)."""
+
     act = A_LOGISTIC
-    # numpy's vectorized float64 exp beats Numba's scalar libm call (measured 3x)
-    eval_jit = None
 
     def eval(self, params, inputs, outputs):
-        with np.errstate(over="ignore"):
-            np.copyto(outputs[0], 1.0 / (1.0 + np.exp(-inputs[0].astype(np.float64))), casting="unsafe")
+        litert_float.logistic(inputs[0], outputs[0])
+
+    def eval_jit(self, params, inputs, outputs):
+        litert_float.logistic_jit(inputs[0].reshape(-1), outputs[0].reshape(-1))
 
 
 @register("TANH")
