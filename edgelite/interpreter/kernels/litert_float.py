@@ -29,7 +29,6 @@ Example:
 
 from __future__ import annotations
 
-import ctypes
 import math
 
 import numpy as np
@@ -62,6 +61,7 @@ def _expf(v: float) -> np.float32:
     """The C library's single-precision ``expf`` (what LiteRT's scalar path calls)."""
     global _libm_expf
     if _libm_expf is None:
+        import ctypes
         import ctypes.util
 
         try:
@@ -104,7 +104,7 @@ def logistic(x: np.ndarray, out: np.ndarray) -> None:
         o[s:e] = _logistic_packets(x[s:e])
     for i in range(whole, n):
         v = x[i]
-        e = _expf(min(_EXP_HI, v)) if v == v else _F(v)
+        e = _F(v) if math.isnan(v) else _expf(min(_EXP_HI, v))
         o[i] = e / (e + _ONE)
 
 
@@ -125,7 +125,7 @@ def logistic_jit(x, out):
     pow2 = _POW2
     for i in range(whole):
         v = x[i]
-        h = (_EXP_HI if v >= _EXP_HI else v) * _HALF  # NaN stays NaN, like minps
+        h = (_EXP_HI if v >= _EXP_HI else v) * _HALF  # noqa: FURB136 - NaN stays NaN, like minps
         m = np.floor(h * _LOG2E + _HALF)
         r = m * _LN2_HI + h
         r = m * _LN2_LO + r
@@ -135,14 +135,14 @@ def logistic_jit(x, out):
         y = b * r2 + (r + _ONE)
         t = m + _BIAS
         t = t if t >= 0 else np.float32(0.0)  # NaN -> 0 (no float-to-int of a NaN)
-        t = t if t <= _EXP_MAX else _EXP_MAX
+        t = t if t <= _EXP_MAX else _EXP_MAX  # noqa: FURB136
         e = pow2[np.int32(t)] * y
         e = e * e
         q = e / (e + _ONE)
         out[i] = np.float32(0.0) if v < _LOGISTIC_LO else q
     for i in range(whole, n):
         v = x[i]
-        e = np.float32(math.exp(_EXP_HI if v >= _EXP_HI else v))
+        e = np.float32(math.exp(_EXP_HI if v >= _EXP_HI else v))  # noqa: FURB136 - keeps NaN
         out[i] = e / (e + _ONE)
 
 
@@ -180,7 +180,7 @@ def eigen_sum_rows(x: np.ndarray, aligned_start: np.ndarray) -> np.ndarray:
             if end1 > end2:
                 acc0 = acc0 + xs[:, end2:end1]
         total = (acc0[:, 0] + acc0[:, 2]) + (acc0[:, 1] + acc0[:, 3])
-        for j in list(range(0, a0)) + list(range(end1, n)):
+        for j in list(range(a0)) + list(range(end1, n)):
             total = total + xs[:, j]
         res[sel] = total
     return res
@@ -219,7 +219,7 @@ def eigen_sum_rows_jit(x, aligned_start, res):
                 for lane in range(4):
                     acc0[lane] = acc0[lane] + x[i, end2 + lane]
         t = (acc0[0] + acc0[2]) + (acc0[1] + acc0[3])
-        for j in range(0, a0):
+        for j in range(a0):
             t = t + x[i, j]
         for j in range(end1, n):
             t = t + x[i, j]
