@@ -24,7 +24,7 @@ Example:
     >>> out = np.empty(5, np.float32)
     >>> logistic(np.array([-200, -1, 0, 1, 30], np.float32), out)
     >>> out.tolist()[2:]
-    [0.5, 0.7310585975646973, 1.0]
+    [0.5, 0.7310585379600525, 1.0]
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.interpreter.kernels import litert_float
 from edgelite.interpreter.kernels.base import OpContext, register
 from edgelite.interpreter.kernels.common import (
     Static,
@@ -53,6 +54,36 @@ class ReducePlan:
     op_name: str
     axes: tuple[int, ...]
     keep_dims: bool
+    dims: tuple[int, ...] = ()  # LiteRT's normalized shape (see ``normalize``)
+    norm_axes: tuple[int, ...] = ()  # the reduced axes of ``dims``
+
+
+def normalize(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """LiteRT's view of a reduction: size-1 dimensions dropped, then runs of adjacent
+    dimensions that are all reduced (or all kept) merged into one.
+
+    Its float kernels choose their summation order from this view.
+
+    >>> normalize((1, 7, 7, 1280), (1, 2))
+    ((49, 1280), (0,))
+    """
+    dims = [(n, d in axes) for d, n in enumerate(shape) if n != 1]
+    merged: list[list] = []
+    for n, red in dims:
+        if merged and merged[-1][1] == red:
+            merged[-1][0] *= n
+        else:
+            merged.append([n, red])
+    return tuple(n for n, _ in merged), tuple(i for i, (_, red) in enumerate(merged) if red)
+
+
+def _sequential(x: np.ndarray, axes: tuple[int, ...], op_name: str) -> np.ndarray:
+    """Reduce over ``axes`` one float32 operation at a time, each output's elements in
+    memory order starting from the first (LiteRT's ``ReduceImpl``); shape: kept dims."""
+    kept = [d for d in range(x.ndim) if d not in axes]
+    y = np.transpose(x, kept + list(axes)).reshape(-1, int(np.prod([x.shape[d] for d in axes])))
+    scan = np.cumprod if op_name == "REDUCE_PROD" else np.cumsum
+    return scan(y, axis=1, dtype=np.float32)[:, -1]
 
 
 _BOOL = np.dtype(np.bool_)
@@ -72,7 +103,8 @@ _REDUCERS = {
 class Reduce(ValueShapedKernel):
     """Reduce input 0 over the axes in input 1 (``keepDims`` from ReducerOptions).
 
-    MEAN/SUM/PROD accumulate in float64 (int64 for integers) and round once. MAX/MIN
+    float32 MEAN/SUM/PROD follow LiteRT's operation order (bit-exact with its built-in
+    kernels, see ``_float_litert``); integer ones accumulate in int64. MAX/MIN
     also take quantized tensors whose scale and zero point do not change (picking an
     element needs no arithmetic). An empty axis list copies the input.
     """
@@ -98,12 +130,16 @@ class Reduce(ValueShapedKernel):
             out = tuple(1 if d in axes else n for d, n in enumerate(shape))
         else:
             out = tuple(n for d, n in enumerate(shape) if d not in axes)
-        return ReducePlan(static.extra, axes, keep), [out]
+        dims, norm_axes = normalize(tuple(shape), axes)
+        return ReducePlan(static.extra, axes, keep, dims, norm_axes), [out]
 
     def run(self, plan: ReducePlan, inputs, outputs):
         x, out = inputs[0], outputs[0]
         if not plan.axes:
             np.copyto(out, x.reshape(out.shape))
+            return
+        if x.dtype == _F32 and plan.op_name in ("MEAN", "SUM", "REDUCE_PROD") and x.size:
+            np.copyto(out, self._float_litert(plan, x).reshape(out.shape))
             return
         fn = _REDUCERS[plan.op_name][0]
         kwargs = {}
@@ -111,6 +147,23 @@ class Reduce(ValueShapedKernel):
             kwargs["dtype"] = np.float64 if x.dtype.kind == "f" else np.int64
         r = fn(x, axis=plan.axes, keepdims=plan.keep_dims, **kwargs)
         np.copyto(out, np.asarray(r).reshape(out.shape), casting="unsafe")
+
+    @staticmethod
+    def _float_litert(plan: ReducePlan, x: np.ndarray) -> np.ndarray:
+        """float32 MEAN/SUM/PROD in LiteRT's order: over the normalized view, MEAN over
+        the last axis alone is Eigen's vectorized row sum; everything else is summed
+        (multiplied) element by element in memory order. MEAN then divides by the count."""
+        dims, axes = plan.dims, plan.norm_axes
+        if not axes:  # only size-1 dimensions reduced: LiteRT copies
+            return x.reshape(-1)
+        xn = x.reshape(dims)
+        count = np.float32(int(np.prod([dims[a] for a in axes])))
+        if plan.op_name == "MEAN" and len(dims) > 1 and axes == (len(dims) - 1,):
+            rows, n = dims
+            start = (-(np.arange(rows) * n)) % litert_float.PACKET
+            return litert_float.eigen_sum_rows(xn, start) / count
+        r = _sequential(xn, axes, plan.op_name)
+        return r / count if plan.op_name == "MEAN" else r
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,35 @@ def test_float_reductions_match_litert(op, ax, kd):
     compare(op, [x, axes(*ax)], keep(kd), rtol=2e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("op", ["MEAN", "SUM", "REDUCE_PROD"])
+@pytest.mark.parametrize("shape,ax,kd", [
+    ((1, 14, 14, 48), (1, 2), True),  # the global pool of a CNN: [196, 48] over axis 0
+    ((1, 7, 7, 128), (1, 2), False),
+    ((5, 301), (1,), False),  # last axis alone: MEAN is Eigen's vectorized sum
+    ((3, 1, 5, 1, 4), (2, 4), True),  # size-1 dims dropped, [3, 20] over the last axis
+    ((2, 3, 4, 5), (0, 2), False),
+    ((2, 3, 4, 5), (1, 2, 3), True),
+    ((4, 300), (0, 1), False),
+    ((2, 1, 3), (1,), False),  # only a size-1 axis: a copy
+])
+def test_float_reductions_bit_exact_with_litert(op, shape, ax, kd):
+    rng = np.random.default_rng(len(shape) + sum(ax))
+    if op == "REDUCE_PROD":
+        x = rng.uniform(0.6, 1.5, shape).astype(np.float32)
+    else:
+        x = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
+    got = run_kernel(op, [x, axes(*ax)], keep(kd))[0]
+    want = compare(op, [x, axes(*ax)], keep(kd), rtol=2e-5, atol=1e-5)[0]
+    np.testing.assert_array_equal(got.view(np.int32), want.view(np.int32))
+
+
+def test_float_sum_is_sequential_in_memory_order():
+    # 1e8 absorbs the ones added after it: (((1e8 + 1) + 1) + 1) - 1e8 == 0 in float32
+    x = np.array([[1e8, 1, 1, 1, -1e8]], np.float32)
+    assert run_kernel("SUM", [x, axes(1)], keep(False))[0][0] == 0.0
+    assert run_kernel("SUM", [x[:, ::-1].copy(), axes(1)], keep(False))[0][0] == 0.0
+
+
 @pytest.mark.parametrize("op", ["SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"])
 def test_int32_reductions_match_litert(op):
     x = np.random.default_rng(2).integers(-4, 5, (3, 4, 2)).astype(np.int32)
@@ -88,7 +117,8 @@ def test_reductions_equal_numpy(x, data, op, kd):
     norm = tuple(sorted({a % x.ndim for a in ax}))
     want = REDUCERS[op](x.astype(np.float64), axis=norm, keepdims=kd)
     assert got.shape == np.shape(want)
-    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    # float32 running sums (LiteRT's order): a few ulps of the largest partial sum
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5)
 
 
 def arg_opts(op, dtype):
