@@ -13,7 +13,9 @@ Output size and padding follow ``conv_geometry`` (SAME / VALID, with dilation).
 ``prepare`` packs the filter once as a ``[KH*KW*fc, Cout]`` matrix (the layout BLAS
 wants as right-hand side) and allocates the im2col scratch block. ``eval`` is the
 readable numpy version (whole-image im2col, then ``matmul``); ``eval_jit`` is the fast
-one: a 1x1 stride-1 convolution is a single GEMM over the activation viewed as
+one: a convolution with a single output pixel is a matrix-vector product in the
+order of LiteRT's (bit-exact with it: ``litert_float.dot_rows``); a 1x1 stride-1
+convolution is a single GEMM over the activation viewed as
 ``[N*H*W, Cin]``, anything else gathers blocks of rows into the scratch buffer and
 multiplies each block; the bias and the clamp follow in one Numba pass, skipped
 when the op has neither.
@@ -43,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.interpreter.kernels import gemm
+from edgelite.interpreter.kernels import gemm, litert_float
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv_geometry import activation_range, window_geometry
 
@@ -97,6 +99,7 @@ class Conv2DParams:
     block: int  # rows per im2col block
     epilogue: bool  # a bias or a clamp to apply after the product
     par_block: int | None = None  # num_threads > 1, pointwise: rows per thread
+    w_rows: np.ndarray | None = None  # single output pixel: the filter as [Cout, K] rows
     cols_par: np.ndarray | None = None  # num_threads > 1, im2col: one scratch block per thread
 
 
@@ -155,7 +158,12 @@ class Conv2DFloat(Kernel):
             else:
                 block = max(1, min(gemm.rows_per_block(cout, k), -(-pixels // threads)))
                 cols_par = np.empty((threads, block, k), np.float32)
+        # One output pixel (the squeeze-excitation convs of EfficientNet-like nets): LiteRT
+        # runs a matrix-vector product, whose summation order is cheap to follow exactly.
+        single = n * pixels == 1 and groups == 1 and f.data is not None
+        w_rows = np.ascontiguousarray(f.data.reshape(cout, k), np.float32) if single else None
         return Conv2DParams(
+            w_rows=w_rows,
             kh=kh, kw=kw, sh=o.strideH, sw=o.strideW, dh=dh, dw=dw,
             pad_h=gy.pad_before, pad_w=gx.pad_before, out_h=gy.out_size, out_w=gx.out_size,
             groups=groups, pointwise=pointwise,
@@ -171,6 +179,11 @@ class Conv2DFloat(Kernel):
 
     def eval(self, p: Conv2DParams, inputs, outputs) -> None:
         x, out = inputs[0], outputs[0]
+        if p.w_rows is not None:
+            col = gemm.im2col(x, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.out_h, p.out_w)[0]
+            out.reshape(-1)[:] = litert_float.dot_rows(p.w_rows, col)
+            gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))
+            return
         w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
         cin = x.shape[3]
         cout = out.shape[3]
@@ -187,6 +200,18 @@ class Conv2DFloat(Kernel):
 
     def eval_jit(self, p: Conv2DParams, inputs, outputs) -> None:
         x, out = inputs[0], outputs[0]
+        if p.w_rows is not None:
+            if p.pointwise:
+                col = x.reshape(-1)
+            else:
+                col = p.cols[0]
+                gemm.im2col_rows_jit(x.reshape(x.shape[1], -1), x.shape[1], x.shape[2], x.shape[3], 0, x.shape[3], 0, 0, 1,
+                                     p.out_w, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.cols[:1])
+            o = out.reshape(1, -1)
+            litert_float.dot_rows_jit(p.w_rows, col, o[0])
+            if p.epilogue:
+                gemm.bias_act_jit(o, p.bias, p.lo, p.hi)
+            return
         w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
         if p.par_block is not None:
             gemm.gemm_rows_parallel(

@@ -224,3 +224,45 @@ def eigen_sum_rows_jit(x, aligned_start, res):
         for j in range(end1, n):
             t = t + x[i, j]
         res[i] = t
+
+
+def dot_rows(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``w @ x`` for w [N, K], x [K] in the order of Eigen's row-major matrix-vector
+    product (LiteRT's float CONV_2D with a single output pixel).
+
+    Each row is a dot product vectorized along k: four lanes accumulate
+    ``w[n, k] * x[k]`` for k in packets of four (multiply, then add: no FMA), the lanes
+    are summed as ``(l0 + l2) + (l1 + l3)``, then the last ``K % 4`` products one by one.
+    """
+    n, k = w.shape
+    k4 = k - k % PACKET
+    if k4:
+        prods = (w[:, :k4] * x[:k4]).reshape(n, -1, PACKET)
+        lanes = np.cumsum(prods, axis=1, dtype=np.float32)[:, -1]
+        total = (lanes[:, 0] + lanes[:, 2]) + (lanes[:, 1] + lanes[:, 3])
+    else:
+        total = np.zeros(n, np.float32)
+    for j in range(k4, k):
+        total = total + w[:, j] * x[j]
+    return total
+
+
+@njit
+def dot_rows_jit(w, x, out):
+    """Numba twin of ``dot_rows`` writing into ``out`` [N]."""
+    n, k = w.shape
+    k4 = k - k % 4
+    for i in range(n):
+        l0 = np.float32(0.0)
+        l1 = np.float32(0.0)
+        l2 = np.float32(0.0)
+        l3 = np.float32(0.0)
+        for j in range(0, k4, 4):
+            l0 = l0 + w[i, j] * x[j]
+            l1 = l1 + w[i, j + 1] * x[j + 1]
+            l2 = l2 + w[i, j + 2] * x[j + 2]
+            l3 = l3 + w[i, j + 3] * x[j + 3]
+        t = (l0 + l2) + (l1 + l3)
+        for j in range(k4, k):
+            t = t + w[i, j] * x[j]
+        out[i] = t

@@ -223,3 +223,27 @@ def test_depthwise_property_vs_naive_and_litert(h, w, c, m, kh, kw, sh, sw, dh, 
     assert_close(run_edgelite(spec, [x], use_jit=True)[0], want, "eval_jit vs naive")
     if seed % 4 == 0:
         check_float(spec, [x])
+
+
+@pytest.mark.parametrize("xs,ws,stride,pad,act", [
+    ((1, 1, 1, 32), (8, 1, 1, 32), 1, 0, 0),  # EfficientNet's squeeze-excitation convs
+    ((1, 1, 1, 1152), (48, 1, 1, 1152), 1, 0, 1),
+    ((1, 1, 1, 3), (5, 1, 1, 3), 1, 0, 0),  # fewer inputs than one packet
+    ((1, 3, 3, 5), (7, 3, 3, 5), 1, 1, 3),  # 3x3 VALID onto one pixel
+    ((1, 4, 4, 6), (9, 3, 3, 6), 2, 1, 0),
+])
+def test_single_output_pixel_is_bit_exact_with_litert(xs, ws, stride, pad, act):
+    from tests.interpreter.kernels.oracle import Const, Out, run_kernel, run_litert, single_op_model
+
+    o = Conv2DOptionsT()
+    o.strideH = o.strideW = stride
+    o.padding, o.fusedActivationFunction = pad, act
+    o.dilationHFactor = o.dilationWFactor = 1
+    rng = np.random.default_rng(sum(ws))
+    x = rng.standard_normal(xs).astype(np.float32)
+    ins = [x, Const((rng.standard_normal(ws) * 0.3).astype(np.float32)), Const(rng.standard_normal(ws[0]).astype(np.float32))]
+    ref = run_kernel("CONV_2D", ins, o)[0]
+    jit = run_kernel("CONV_2D", ins, o, jit=True)[0]
+    want = run_litert(single_op_model("CONV_2D", ins, [Out(np.float32, shape=ref.shape)], options=o), [x])[0]
+    np.testing.assert_array_equal(ref, want)
+    np.testing.assert_array_equal(jit, want)
