@@ -180,14 +180,17 @@ class DepthwiseConv2DFloat(Kernel):
         pb = max(0, (p.out_h - 1) * p.sh + eh - h - p.pad_h)
         pr = max(0, (p.out_w - 1) * p.sw + ew - wd - p.pad_w)
         xp = np.pad(xm, ((0, 0), (p.pad_h, pb), (p.pad_w, pr), (0, 0)))
-        acc = np.zeros(out.shape, np.float32)
+        # LiteRT's order (and eval_jit's): the bias is the initial accumulator, then the
+        # taps in (ky, kx) order; a padded tap adds an exact zero.
+        acc = np.empty(out.shape, np.float32)
+        acc[...] = p.bias if p.has_bias else np.float32(0.0)
         for ky in range(p.kh):
             for kx in range(p.kw):
                 y0, x0 = ky * p.dh, kx * p.dw
                 tap = xp[:, y0 : y0 + (p.out_h - 1) * p.sh + 1 : p.sh, x0 : x0 + (p.out_w - 1) * p.sw + 1 : p.sw, :]
                 acc += tap * w[ky, kx]
         out[...] = acc
-        gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))
+        gemm.bias_act_inplace(out, None, float(p.lo), float(p.hi))
 
     def eval_jit(self, p: DepthwiseParams, inputs, outputs) -> None:
         out = outputs[0]
