@@ -357,7 +357,7 @@ def _addsub_plan(p: AddSubParams, shape1: tuple, shape2: tuple, dtype) -> ej.Bin
         comb, _fivefold_plan(shape1, shape2), p.out_shape, rows(p.in1_mult, p.in1_shift),
         rows(p.in2_mult, p.in2_shift), [out_row, out_row], (p.in1_offset, p.in2_offset), p.out_offset,
         p.act_min, p.act_max, layout, (_umax(dtype, p.in1_offset), _umax(dtype, p.in2_offset)),
-        left=p.left_shift, narrow_simd=p.layout.narrow if p.layout is not None else NARROW_NONE,
+        left=p.left_shift, narrow_simd=p.layout.narrow if p.layout is not None else NARROW_NONE, dtype=dtype,
     )
 
 
@@ -556,7 +556,7 @@ class QuantizedMul(Kernel):
             [ej.IDENTITY] * 2, [row, row], (-z1, -z2), zo, act_min, act_max,
             (layout.run, layout.bulk) if layout is not None else None,
             (_umax(o.dtype, -z1), _umax(o.dtype, -z2)),
-            narrow_simd=layout.narrow if layout is not None else NARROW_NONE,
+            narrow_simd=layout.narrow if layout is not None else NARROW_NONE, dtype=o.dtype,
         )
         return MulParams(shape, _pad6(shape), -z1, -z2, m, sh, zo, act_min, act_max, sr, layout, plan)
 

@@ -39,7 +39,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -57,6 +57,7 @@ IDENTITY = (1, 0, 0, 0, 0)
 
 _WIDE = 1 << 40  # "no saturation" bound of the narrowing step
 _LIMIT = 1 << 62  # every |x * A + B + K| must stay below this
+_CHUNK = 1024  # values per chunk of the tiled five-fold loop
 
 
 def rescale_row(m: int, shift: int, left: int, form: str, single: bool) -> tuple[int, int, int, int, int] | None:
@@ -112,11 +113,13 @@ class BinaryPlan:
     swap: bool
     bulk: int
     prm: np.ndarray  # (2, 26) int64
+    # five-fold, y4 > 1: the fast input's run repeated into long chunks (empty if unused)
+    tile: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
 
 
 def plan_binary(comb: int, fivefold, out_shape: tuple, rows1, rows2, rows_out, offsets: tuple[int, int],
                 out_offset: int, lo: int, hi: int, layout, umax: tuple[int, int], left: int = 0,
-                narrow_simd: int = NARROW_NONE) -> BinaryPlan | None:
+                narrow_simd: int = NARROW_NONE, dtype=np.int8) -> BinaryPlan | None:
     """The fused plan, or None when some rescaling needs the general code.
 
     Args:
@@ -134,6 +137,7 @@ def plan_binary(comb: int, fivefold, out_shape: tuple, rows1, rows2, rows_out, o
         left: the left shift applied to the inputs before their rescaling (the C code
             does it in int32, so it must not overflow).
         narrow_simd: ``NARROW_*`` of the SIMD elements.
+        dtype: the inputs' dtype (for the five-fold path's tile scratch).
     """
     umax1, umax2 = umax
     if (umax1 << left) >= (1 << 31) or (umax2 << left) >= (1 << 31):
@@ -185,7 +189,12 @@ def plan_binary(comb: int, fivefold, out_shape: tuple, rows1, rows2, rows_out, o
         narrow = narrow_simd if r == 0 else NARROW_NONE
         nlo, nhi = (-32768, 32767) if narrow == NARROW_SAT16 else (-_WIDE, _WIDE)
         prm[r] = (oa, *ra, ob, *rb, sa, sb, comb, *ro, nlo, nhi, int(narrow != NARROW_NONE), out_offset, lo, hi)
-    return BinaryPlan(path, shape6, y, swap, bulk, prm)
+    tile = np.zeros(0, dtype)
+    y3, y4 = y[3], y[4]
+    if path == "fivefold" and y4 > 1 and y3 > 1 and y4 < _CHUNK and (bulk == 0 or bulk >= y4):
+        # one form over whole runs: the repeated run can be tiled into long chunks
+        tile = np.zeros(y4 * max(1, _CHUNK // y4), dtype)
+    return BinaryPlan(path, shape6, y, swap, bulk, prm, tile)
 
 
 def run_binary(plan: BinaryPlan, x1: np.ndarray, x2: np.ndarray, out: np.ndarray) -> None:
@@ -195,7 +204,8 @@ def run_binary(plan: BinaryPlan, x1: np.ndarray, x2: np.ndarray, out: np.ndarray
     elif plan.path == "fivefold":
         a, b = (x2, x1) if plan.swap else (x1, x2)
         y0, y1, y2, y3, y4 = plan.y
-        _binary_fivefold(a.reshape(-1), b.reshape(-1), out.reshape(-1), y0, y1, y2, y3, y4, plan.bulk, plan.prm)
+        _binary_fivefold(a.reshape(-1), b.reshape(-1), out.reshape(-1), y0, y1, y2, y3, y4, plan.bulk, plan.prm,
+                         plan.tile)
     else:
         s6 = plan.shape6
         _binary_generic(
@@ -220,10 +230,10 @@ def _row(prm, r):
 
 @njit
 def _elem(xa, xb, P):
-    """One output value::
+    """One output value of ADD / SUB / SQUARED_DIFFERENCE::
 
-        a = rescale(xa + off_a), b = rescale(xb + off_b)       (or the offset values, for MUL)
-        v = sa*a + sb*b | (a - b)**2 | a*b
+        a = rescale(xa + off_a), b = rescale(xb + off_b)
+        v = sa*a + sb*b | (a - b)**2
         r = rescale(v);  SIMD rows: r = sat16(r) or r, then wrap16(r + zo); else r + zo
         out = clamp(r, lo, hi)
     """
@@ -236,9 +246,24 @@ def _elem(xa, xb, P):
     v = sa * a + sb * b
     if comb == 2:
         v = v * v
-    elif comb == 3:
-        v = a * b
-    po = v * ao + bo
+    return _finish(v, ao, bo, ko, no, co, nlo, nhi, wrap, zo, lo, hi)
+
+
+@njit
+def _elem_mul(xa, xb, P):
+    """One output value of MUL: ``v = (xa + off_a) * (xb + off_b)``, then as :func:`_elem`."""
+    (oa, aa, ba, ka, na, ca, ob, ab, bb, kb, nb, cb, sa, sb, comb,
+     ao, bo, ko, no, co, nlo, nhi, wrap, zo, lo, hi) = P
+    # |x + off| < 2**16: 32-bit operands, so the products compile to vpmuldq
+    v = np.int64(np.int32(np.int32(xa) + np.int32(oa))) * np.int64(np.int32(np.int32(xb) + np.int32(ob)))
+    return _finish(v, ao, bo, ko, no, co, nlo, nhi, wrap, zo, lo, hi)
+
+
+@njit
+def _finish(v, ao, bo, ko, no, co, nlo, nhi, wrap, zo, lo, hi):
+    """Output rescaling, SIMD-lane narrowing, zero point and clamp. ``v`` and ``ao``
+    are int32 values (:func:`plan_binary` checks it), so the product is 32x32 -> 64."""
+    po = np.int64(np.int32(v)) * np.int64(np.int32(ao)) + bo
     r = (po + ko - ((po >> 63) & no)) >> co
     r = min(max(r, nlo), nhi) + zo
     if wrap != 0:
@@ -248,22 +273,46 @@ def _elem(xa, xb, P):
 
 @njit
 def _run_pair(xa, ia, xb, ib, out, io, n, bulk, P0, P1):
-    """``n`` elements of two contiguous runs; the first ``bulk`` take ``P0``."""
+    """``n`` elements of two contiguous runs; the first ``bulk`` take ``P0``. The MUL
+    test is outside the loops so each loop stays branch-free; unsigned indices spare
+    Numba's negative-index fix-ups, which would turn the loads into gathers."""
     m = min(bulk, n)
-    for i in range(m):
-        out[io + i] = _elem(xa[ia + i], xb[ib + i], P0)
-    for i in range(m, n):
-        out[io + i] = _elem(xa[ia + i], xb[ib + i], P1)
+    ia, ib, io = np.uint64(ia), np.uint64(ib), np.uint64(io)
+    if P0[14] == 3:
+        for i in range(m):
+            u = np.uint64(i)
+            out[io + u] = _elem_mul(xa[ia + u], xb[ib + u], P0)
+        for i in range(m, n):
+            u = np.uint64(i)
+            out[io + u] = _elem_mul(xa[ia + u], xb[ib + u], P1)
+    else:
+        for i in range(m):
+            u = np.uint64(i)
+            out[io + u] = _elem(xa[ia + u], xb[ib + u], P0)
+        for i in range(m, n):
+            u = np.uint64(i)
+            out[io + u] = _elem(xa[ia + u], xb[ib + u], P1)
 
 
 @njit
 def _run_scalar(va, xb, ib, out, io, n, bulk, P0, P1):
     """Like :func:`_run_pair` with the first input one repeated value ``va``."""
     m = min(bulk, n)
-    for i in range(m):
-        out[io + i] = _elem(va, xb[ib + i], P0)
-    for i in range(m, n):
-        out[io + i] = _elem(va, xb[ib + i], P1)
+    ib, io = np.uint64(ib), np.uint64(io)
+    if P0[14] == 3:
+        for i in range(m):
+            u = np.uint64(i)
+            out[io + u] = _elem_mul(va, xb[ib + u], P0)
+        for i in range(m, n):
+            u = np.uint64(i)
+            out[io + u] = _elem_mul(va, xb[ib + u], P1)
+    else:
+        for i in range(m):
+            u = np.uint64(i)
+            out[io + u] = _elem(va, xb[ib + u], P0)
+        for i in range(m, n):
+            u = np.uint64(i)
+            out[io + u] = _elem(va, xb[ib + u], P1)
 
 
 @njit
@@ -273,12 +322,18 @@ def _binary_flat(x1, x2, out, bulk, prm):
 
 
 @njit
-def _binary_fivefold(x1, x2, out, y0, y1, y2, y3, y4, bulk, prm):
+def _binary_fivefold(x1, x2, out, y0, y1, y2, y3, y4, bulk, prm, tile):
     """LiteRT's BinaryBroadcastFiveFold: ``x1`` (flat) broadcasts fast (its size is
     ``y0*y1*y2*y4``), ``x2`` has ``y0*y2*y3*y4`` elements. With ``y4 > 1`` runs of
-    ``y4`` elements pair up; otherwise one value of ``x1`` meets a run of ``y3``."""
+    ``y4`` elements pair up; otherwise one value of ``x1`` meets a run of ``y3``.
+
+    When one form covers whole ``y4`` runs and ``tile`` is given, the ``y3`` runs that
+    meet the same run of ``x1`` are walked as long chunks against ``x1``'s run
+    repeated in ``tile`` (same values, same forms, loops long enough to vectorize).
+    """
     P0 = _row(prm, 0)
     P1 = _row(prm, 1)
+    k = tile.shape[0] // y4 if y4 > 1 else 0
     i1p = 0
     op = 0
     reset2 = 0
@@ -287,7 +342,20 @@ def _binary_fivefold(x1, x2, out, y0, y1, y2, y3, y4, bulk, prm):
         for _i1 in range(y1):
             i2p = reset2
             for _i2 in range(y2):
-                if y4 > 1:
+                if y4 > 1 and k > 0:
+                    for r in range(k):
+                        for t in range(y4):
+                            tile[r * y4 + t] = x1[i1p + t]
+                    total = y3 * y4
+                    done = 0
+                    while done < total:
+                        n = min(k * y4, total - done)
+                        _run_pair(tile, 0, x2, i2p + done, out, op + done, n, n if bulk > 0 else 0, P0, P1)
+                        done += n
+                    i2p += total
+                    op += total
+                    i1p += y4
+                elif y4 > 1:
                     for _i3 in range(y3):
                         _run_pair(x1, i1p, x2, i2p, out, op, y4, bulk, P0, P1)
                         i2p += y4
@@ -305,6 +373,7 @@ def _binary_fivefold(x1, x2, out, y0, y1, y2, y3, y4, bulk, prm):
 def _binary_generic(x1, x2, out, prm):
     """Any broadcast over 6-D views, every element in the scalar form (row 1)."""
     P = _row(prm, 1)
+    mul = P[14] == 3
     d0, d1, d2, d3, d4, d5 = out.shape
     for i0 in range(d0):
         for i1 in range(d1):
@@ -312,6 +381,6 @@ def _binary_generic(x1, x2, out, prm):
                 for i3 in range(d3):
                     for i4 in range(d4):
                         for i5 in range(d5):
-                            out[i0, i1, i2, i3, i4, i5] = _elem(
-                                x1[i0, i1, i2, i3, i4, i5], x2[i0, i1, i2, i3, i4, i5], P
-                            )
+                            a = x1[i0, i1, i2, i3, i4, i5]
+                            b = x2[i0, i1, i2, i3, i4, i5]
+                            out[i0, i1, i2, i3, i4, i5] = _elem_mul(a, b, P) if mul else _elem(a, b, P)

@@ -257,7 +257,7 @@ def test_fused_loop_equals_reference_on_every_input_pair(op, dt):
 @pytest.mark.parametrize("dt", [np.int8, np.uint8])
 @pytest.mark.parametrize("shapes", [((512, 16), (1, 16)), ((512, 16), (512, 1)), ((511, 15), (511, 1)),
                                     ((1,), (3, 1027)), ((5, 7, 33), (5, 1, 33)), ((2, 3, 1), (1, 3, 5)),
-                                    ((4, 1), (1, 4))])
+                                    ((4, 1), (1, 4)), ((3, 50, 32), (3, 1, 32)), ((2, 1, 1, 48), (2, 7, 7, 48))])
 def test_simd_lanes_narrow_to_int16_like_litert(op, dt, shapes):
     # A tiny output scale puts unclamped results beyond int16: LiteRT's SIMD loops
     # (ADD: truncating narrow; MUL: saturating, uint8 scalar-broadcast truncating) add
