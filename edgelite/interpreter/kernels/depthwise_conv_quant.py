@@ -14,20 +14,9 @@ tie-heavy test pins it); the uint8 kernel matches gemmlowp's form (``default_mod
 16x8 uses the int64-accumulator form of ``common.h``.
 The JIT kernel walks output rows in parallel with the channels innermost (contiguous
 in NHWC) and requantizes each pixel as soon as its taps are summed. The common int8
-case (3x3 filter, depth multiplier 1, every multiplier below 1) has its own kernel
-(:func:`_dw3x3_int8`):
-
-* the input is copied once into a scratch padded with its zero point, so no tap needs
-  a bounds test, and ``sum w * (x - zp) = sum w * x - zp * sum w`` for every output
-  (padded taps included): the zero point folds into the bias;
-* for stride 2 the scratch holds the even and the odd padded columns as two planes,
-  so the taps of neighbouring outputs are contiguous, as they are for stride 1;
-* each output row is walked in chunks of ``m`` pixels (``m * C`` values, weights and
-  per-channel tables tiled to that length): one long loop sums the nine products in
-  int16 pairs (``|w| <= 127``, ``|x| <= 128``: a pair stays below 2**15) into int32,
-  a second one requantizes in the one-shift form of ``int_gemm.fast_requant_tables``
-  (gemmlowp's ties-away form on the last ``C % 8`` channels adds a sign correction).
-  Long loops vectorize fully; per-pixel loops over 32 channels did not.
+cases (3x3 or 5x5 filter, depth multiplier 1, every multiplier below 1) run the
+kernels of :mod:`depthwise_conv_quant_fast` (zero-point-padded scratch, zero point
+folded into the bias, long vectorized loops over chunks of pixels).
 
 Example:
     >>> from edgelite.interpreter.kernels.base import kernels_for
@@ -37,13 +26,13 @@ Example:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter import fixedpoint as fp
+from edgelite.interpreter.kernels import depthwise_conv_quant_fast as dwf
 from edgelite.interpreter.kernels import int_gemm
 from edgelite.interpreter.kernels.base import OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
@@ -85,27 +74,9 @@ class DepthwiseQuantParams:
     w_jit: np.ndarray  # (KH, KW, OC) int32 (int64 for 16x8)
     acc_scratch: np.ndarray  # (B*OH, OW, OC) int32 (int64 for 16x8)
     vec_ch: int  # channels [0, vec_ch) round with ``mode``, the rest with ROUND_DOUBLE
-    fast3x3: bool  # the specialised int8 3x3 kernel applies
-    padded: np.ndarray  # (B, HP, WP, C) int8 scratch, borders hold in_zp (empty if unused)
-    fast: Fast3x3 | None = None  # tables of the 3x3 kernel
-
-
-@dataclass(frozen=True)
-class Fast3x3:
-    """Tables and scratch of :func:`_dw3x3_int8` (``T = m * C``)."""
-
-    m: int  # output pixels per chunk
-    px: int  # values per output pixel in a scratch row (C, or sw * C without planes)
-    taps: tuple[int, int, int]  # offsets of the three column taps in a scratch row
-    planes: bool  # stride 2: even / odd padded columns stored as two planes
-    wt: np.ndarray  # (9, T) int16 weights, tiled
-    bias: np.ndarray  # (T,) int32: bias - in_zp * sum(w), wrapped to int32
-    q: np.ndarray  # (T,) int32 multipliers
-    add: np.ndarray  # (T,) int64 rounding constants of the one-shift form
-    neg: np.ndarray  # (T,) int64 sign correction (gemmlowp's ties-away channels), or 0
-    total: np.ndarray  # (T,) int64 total right shift
-    has_neg: bool
-    acc: np.ndarray  # (blocks, T) int32 scratch, one row per parallel block of output rows
+    fast_path: bool  # the kernels of depthwise_conv_quant_fast apply
+    padded: np.ndarray  # zero-point-padded scratch of the fast kernels (empty if unused)
+    fast: dwf.FastTables | None = None
 
 
 def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
@@ -150,21 +121,19 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
     # LiteRT's x86 int8 kernel handles channels in groups of 8 with the ties-up
     # rounding and the last (oc % 8) channels with gemmlowp's (measured, tie-heavy test).
     vec_ch = oc - oc % 8 if (in_dtype == _INT8 and mode == fp.ROUND_DOUBLE_UP) else oc
-    fast = (in_dtype == _INT8 and mult == 1 and kh == 3 and kw == 3 and int(np.max(s, initial=0)) <= 0
-            and mode in (fp.ROUND_DOUBLE_UP, fp.ROUND_SINGLE) and int(np.abs(w_centered).max(initial=0)) <= 127)
+    fast = in_dtype == _INT8 and dwf.applies(kh, kw, mult, s, mode, w_centered)
     padded = np.empty((0, 0, 0, 0), np.int8)
     tables = None
     if fast:
-        hp = max(gy.pad_before + h, (gy.out_size - 1) * sh + 2 * dh + 1)
-        wp = max(gx.pad_before + wd, (gx.out_size - 1) * sw + 2 * dw + 1)
+        hp = max(gy.pad_before + h, (gy.out_size - 1) * sh + (kh - 1) * dh + 1)
+        wp = dwf.scratch_width(wd, gx.out_size, kw, sw, dw, gx.pad_before)
         planes = sw == 2 and dw == 1
         if planes:
-            wp += wp % 2
             padded = np.full((b, hp, 2, wp // 2, c), in_zp, np.int8)  # borders stay in_zp
         elif gy.pad_before or gx.pad_before or hp != h or wp != wd:
             padded = np.full((b, hp, wp, c), in_zp, np.int8)
-        tables = _fast3x3_tables(w_centered, bias, q, s, mode, vec_ch, in_zp, c, sw, dw, wp, planes,
-                                 b * gy.out_size, ctx.num_threads)
+        tables = dwf.plan_fast(w_centered, bias, q, s, mode, vec_ch, in_zp, c, sw, dw, wp, planes,
+                               b * gy.out_size, ctx.num_threads)
     return DepthwiseQuantParams(
         batch=b, in_h=h, in_w=wd, in_c=c, mult=mult, kh=kh, kw=kw, out_h=gy.out_size, out_w=gx.out_size,
         out_c=oc, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
@@ -173,40 +142,7 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
         w_centered=np.ascontiguousarray(w_centered), bias=bias, num_threads=ctx.num_threads,
         w_jit=np.ascontiguousarray(w_centered.astype(acc_dtype)),
         acc_scratch=np.zeros((0, 0, 0) if fast else (b * gy.out_size, gx.out_size, oc), acc_dtype),
-        fast3x3=fast, padded=padded, fast=tables,
-    )
-
-
-def _fast3x3_tables(w_centered, bias, q, shift, mode, vec_ch, in_zp, c, sw, dw, wp, planes, rows, threads) -> Fast3x3:
-    """The tiled tables of :func:`_dw3x3_int8` (see the module docstring)."""
-    if planes:
-        px, taps = c, (0, (wp // 2) * c, c)  # even plane col x, odd plane col x, even plane col x + 1
-    else:
-        px, taps = sw * c, (0, dw * c, 2 * dw * c)
-    if px == c:
-        g = 64 // math.gcd(c, 64)  # whole vectors per chunk, about 512 values
-        m = g * max(1, 512 // (c * g))
-    else:
-        m = 1
-    w = w_centered.reshape(9, c)
-    # one-shift requantization per channel: v = (x*q + add - (neg if x*q + 2**30 < 0)) >> total
-    r = -np.asarray(shift, np.int64)
-    half = (np.int64(1) << r) >> 1
-    if mode == fp.ROUND_SINGLE:
-        add, neg = np.int64(1) << (30 + r), np.zeros(c, np.int64)
-    else:
-        add = (np.int64(1) << 30) + (half << 31)
-        neg = np.where((np.arange(c) >= vec_ch) & (r > 0), np.int64(1) << 31, np.int64(0))
-    bias32 = ((bias - in_zp * w.sum(axis=0) + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
-
-    def tile(a, dtype):
-        return np.ascontiguousarray(np.tile(np.asarray(a).astype(dtype), m))
-
-    blocks = max(1, min(rows, 4 * max(1, threads)))
-    return Fast3x3(
-        m=m, px=px, taps=taps, planes=planes, wt=np.ascontiguousarray(np.tile(w.astype(np.int16), (1, m))),
-        bias=tile(bias32, np.int32), q=tile(q, np.int32), add=tile(add, np.int64), neg=tile(neg, np.int64),
-        total=tile(31 + r, np.int64), has_neg=bool(neg.any()), acc=np.zeros((blocks, m * c), np.int32),
+        fast_path=fast, padded=padded, fast=tables,
     )
 
 
@@ -269,83 +205,6 @@ def _depthwise_kernel(x, w, bias, mult, sh, sw, dh, dw, pt, pl, oh, ow, in_zp, q
             int_gemm.requant_block(row[:, vec_ch:], bias[vec_ch:], q[vec_ch:], shift[vec_ch:], 0, out_zp, lo, hi, orow[:, vec_ch:])
 
 
-@njit(parallel=True)
-def _dw3x3_int8(xs, wt, bias, q, add, neg, total, has_neg, sh, dh, oh, ow, m, px, t0, t1, t2, out_zp, lo, hi,
-                acc, out):
-    """3x3, depth multiplier 1, int8, one-shift requantization (every shift <= 0)::
-
-        acc = sum_{i, j < 3} w[i, j, c] * xs[b, y*sh + i*dh, col(x, j), c] + bias'[c]
-        out = clamp(((int32(acc) * q[c] + add[c] - (neg[c] if int32(acc) * q[c] + 2**30 < 0)) >> total[c])
-                    + out_zp, lo, hi)
-
-    ``xs``: the zero-point-padded scratch, ``(B, HP, row)``; the taps of output pixel
-    ``x`` in a row are at ``x * px + t0 / t1 / t2``. ``bias' = bias - zp * sum(w)``
-    wrapped to int32: the int32 sum wraps as LiteRT's C kernel does. The tables (``T``
-    long) are tiled over a chunk of ``m`` pixels (``px == C`` when ``m > 1``). Row
-    blocks run in parallel, each with its own row of ``acc``.
-    """
-    bsz = xs.shape[0]
-    c = out.shape[2] // ow
-    rows = bsz * oh
-    nblk = acc.shape[0]
-    per = (rows + nblk - 1) // nblk
-    for blk in prange(nblk):
-        a = acc[blk]
-        for by in range(blk * per, min(rows, (blk + 1) * per)):
-            b = by // oh
-            y = by % oh
-            x0 = xs[b, y * sh]
-            x1 = xs[b, y * sh + dh]
-            x2 = xs[b, y * sh + 2 * dh]
-            orow = out[b, y]
-            xo = 0
-            while xo < ow:
-                n = min(m, ow - xo) * c
-                base = xo * px
-                ob = xo * c
-                # unsigned indices: no negative-index fix-ups, so the loads stay contiguous
-                for t in range(n):
-                    u = np.uint64(t)
-                    i0 = np.uint64(base + t0 + t)
-                    i1 = np.uint64(base + t1 + t)
-                    i2 = np.uint64(base + t2 + t)
-                    p0 = np.int16(wt[0, u] * x0[i0] + wt[1, u] * x0[i1])
-                    p1 = np.int16(wt[2, u] * x0[i2] + wt[3, u] * x1[i0])
-                    p2 = np.int16(wt[4, u] * x1[i1] + wt[5, u] * x1[i2])
-                    p3 = np.int16(wt[6, u] * x2[i0] + wt[7, u] * x2[i1])
-                    p4 = np.int16(wt[8, u] * x2[i2])
-                    a[u] = np.int32(np.int32(p0) + np.int32(p1) + np.int32(p2) + np.int32(p3) + np.int32(p4) + bias[u])
-                if has_neg:
-                    for t in range(n):
-                        u = np.uint64(t)
-                        pq = np.int64(a[u]) * np.int64(q[u])
-                        v = ((pq + add[u] - (((pq + 1073741824) >> 63) & neg[u])) >> total[u]) + out_zp
-                        v = lo if v < lo else v
-                        orow[np.uint64(ob + t)] = hi if v > hi else v
-                else:
-                    for t in range(n):
-                        u = np.uint64(t)
-                        v = ((np.int64(a[u]) * np.int64(q[u]) + add[u]) >> total[u]) + out_zp
-                        v = lo if v < lo else v
-                        orow[np.uint64(ob + t)] = hi if v > hi else v
-                xo += m
-
-
-@njit
-def _copy_to_planes(x, planes, pt, pl):
-    """``planes[b, pt + y, k % 2, k // 2] = x[b, y, k - pl]``: the input placed in the
-    zero-point-padded scratch with the even and odd padded columns in two planes."""
-    bsz, h, w, c = x.shape
-    for b in range(bsz):
-        for y in range(h):
-            for xi in range(w):
-                k = pl + xi
-                src = x[b, y, xi]
-                dst = planes[b, pt + y, k % 2, k // 2]
-                for cc in range(c):
-                    dst[cc] = src[cc]
-
-
 class _DepthwiseQuantBase(QuantizedWeightsKernel):
     def prepare(self, ctx: OpContext) -> DepthwiseQuantParams:
         return depthwise_quant_prepare(ctx)
@@ -367,21 +226,9 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
     def eval_jit(self, params: DepthwiseQuantParams, inputs, outputs) -> None:
         p = params
         set_num_threads(p.num_threads)
-        if p.fast3x3:
-            f = p.fast
-            x = inputs[0]
-            if f.planes:
-                _copy_to_planes(x, p.padded, p.pad_top, p.pad_left)
-                x = p.padded
-            elif p.padded.size:
-                x = p.padded
-                x[:, p.pad_top : p.pad_top + p.in_h, p.pad_left : p.pad_left + p.in_w, :] = inputs[0]
-            t0, t1, t2 = f.taps
-            _dw3x3_int8(
-                x.reshape(x.shape[0], x.shape[1], -1), f.wt, f.bias, f.q, f.add, f.neg, f.total, f.has_neg,
-                p.stride_h, p.dil_h, p.out_h, p.out_w, f.m, f.px, t0, t1, t2, np.int64(p.out_zp),
-                np.int64(p.act_min), np.int64(p.act_max), f.acc, outputs[0].reshape(p.batch, p.out_h, -1),
-            )
+        if p.fast_path:
+            dwf.run_fast(p.fast, p.padded, inputs[0], p.pad_top, p.pad_left, p.stride_h, p.dil_h, p.out_h, p.out_w,
+                         p.out_zp, p.act_min, p.act_max, outputs[0])
             return
         zp = p.acc_scratch.dtype.type(p.in_zp)
         _depthwise_kernel(

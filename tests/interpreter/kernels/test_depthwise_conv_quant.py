@@ -129,7 +129,7 @@ def test_int8_3x3_fast_kernel_matches_litert(g, per_channel, seed):
     b, h, w, c, sh, sw, dh, dw, pad, act = g
     spec, feeds = _dw_case(np.random.default_rng(seed), np.int8, np.int8, np.int32, b, h, w, c, 1, 3, 3, sh, sw, dh, dw, pad, act, per_channel)
     ctx = make_context(spec, use_jit=True)
-    assert select_kernel(ctx).prepare(ctx).fast3x3
+    assert select_kernel(ctx).prepare(ctx).fast_path
     check(spec, feeds, jit=True)
     ref = run_edgelite(spec, feeds, kernel_type=DepthwiseConv2DQuant)
     np.testing.assert_array_equal(run_edgelite(spec, feeds, use_jit=True)[0], ref[0])
@@ -161,7 +161,7 @@ def test_int8_3x3_long_rows_chunks_and_planes():
         spec, feeds = _dw_case(rng, np.int8, np.int8, np.int32, 2, 7, w, c, 1, 3, 3, 2, sw, 1, dw, pad, 3, True)
         ctx = make_context(spec, use_jit=True)
         params = select_kernel(ctx).prepare(ctx)
-        assert params.fast3x3 and params.fast.planes == (sw == 2 and dw == 1)
+        assert params.fast_path and params.fast.planes == (sw == 2 and dw == 1)
         check(spec, feeds, jit=True)
 
 
@@ -175,5 +175,37 @@ def test_int8_3x3_weight_minus_128_takes_the_general_kernel():
     spec.inputs[1].data = np.full(spec.inputs[1].shape, -128, np.int8)
     feeds = [np.full_like(feeds[0], -128)]
     ctx = make_context(spec, use_jit=True)
-    assert not select_kernel(ctx).prepare(ctx).fast3x3
+    assert not select_kernel(ctx).prepare(ctx).fast_path
     check(spec, feeds, jit=True)
+
+
+fast5_geometry = st.tuples(
+    st.integers(1, 2), st.integers(5, 14), st.integers(5, 30), st.sampled_from([3, 8, 13, 16, 40]),
+    st.integers(1, 2), st.integers(1, 2), st.integers(1, 2), st.integers(1, 2), st.integers(0, 1), st.sampled_from([0, 1, 3]),
+).filter(lambda g: g[8] == 0 or (4 * g[6] + 1 <= g[1] and 4 * g[7] + 1 <= g[2]))
+
+
+@settings(max_examples=25, **SETTINGS)
+@given(fast5_geometry, st.booleans(), st.integers(0, 2**32 - 1))
+def test_int8_5x5_fast_kernel_matches_litert(g, per_channel, seed):
+    # the 5x5 kernel (EfficientNet's depthwise layers): same scratch, chunks and planes
+    from tests.interpreter.kernels.quant_harness import make_context
+    from edgelite.interpreter.kernels.base import select_kernel
+
+    b, h, w, c, sh, sw, dh, dw, pad, act = g
+    spec, feeds = _dw_case(np.random.default_rng(seed), np.int8, np.int8, np.int32, b, h, w, c, 1, 5, 5, sh, sw, dh, dw, pad, act, per_channel)
+    ctx = make_context(spec, use_jit=True)
+    assert select_kernel(ctx).prepare(ctx).fast.k == 5
+    check(spec, feeds, jit=True)
+
+
+def test_int8_5x5_rounding_ties_and_long_rows():
+    rng = np.random.default_rng(33)
+    for c, w, sw in [(21, 9, 1), (5, 140, 1), (24, 61, 2), (960, 9, 1)]:
+        spec, feeds = _dw_case(rng, np.int8, np.int8, np.int32, 1, 9, w, c, 1, 5, 5, 1, sw, 1, 1, 0, 0, True)
+        spec.inputs[0].quant = (np.float32(0.5), 3)
+        spec.inputs[1].quant = (np.full(c, 2.0**-4, np.float32), np.zeros(c, np.int64), 3)
+        spec.inputs[2].quant = (np.full(c, 2.0**-5, np.float32), np.zeros(c, np.int64), 0)
+        spec.outputs[0].quant = (np.float32(1.0), 0)
+        spec.inputs[1].data = rng.integers(-3, 4, spec.inputs[1].shape).astype(np.int8)
+        check(spec, feeds, jit=True)
