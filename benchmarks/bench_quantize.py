@@ -5,7 +5,8 @@
    per-channel, int8, MinMax / Percentile / Entropy) quantizes the ONNX model. Both use
    the same calibration inputs (random-normal, and image-like); each is scored by the
    SQNR of its output against its own float model on held-out inputs (edgelite's on
-   LiteRT, ONNX Runtime's on ONNX Runtime), edgelite with and without bias correction.
+   LiteRT, ONNX Runtime's on ONNX Runtime), edgelite by default (``bias_correction="auto"``,
+   which chooses on the calibration data only) and with bias correction forced off / on.
 2. TensorFlow-made fixtures with ``int8_*`` twins made by TFLite's converter from the
    same representative data: SQNR of edgelite's model and of TFLite's.
 3. Calibration speed: MobileNetV2 224 (the architecture, random weights), 100 samples,
@@ -116,10 +117,11 @@ def bench_onnx(models: list[str], observers: list[str], ort_methods: list[str], 
 
     print("\n== int8 vs ONNX Runtime quantize_static (QDQ, per-channel, int8); SQNR dB of the output, higher is better")
     print(f"   32 calibration inputs, {n_test} held-out test inputs, the same for both tools")
-    print("   (edgelite columns 'plain / +BC': edgelite's model on LiteRT without / with bias_correction=True;")
+    print("   (edgelite columns 'default (choice) | plain / +BC': edgelite's model on LiteRT with the default")
+    print("    bias_correction='auto' (which it chose: p = plain, c = corrected), and forced off / on;")
     print("    'ORT <method>': ORT's QDQ model on ORT; 'ORT MinMax params on LiteRT': ORT's activation")
     print("    parameters given to edgelite as fixed_ranges, run by LiteRT)")
-    head = (f"{'model':<20}{'data':<8}" + "".join(f"{o:>16}" for o in observers)
+    head = (f"{'model':<20}{'data':<8}" + "".join(f"{o:>26}" for o in observers)
             + "".join(f"{'ORT ' + m:>16}" for m in ort_methods) + f"{'ORT MinMax params on LiteRT':>30}")
     print(head)
     tmp = tempfile.mkdtemp()
@@ -136,13 +138,9 @@ def bench_onnx(models: list[str], observers: list[str], ort_methods: list[str], 
             ref = run_litert(tfl, feeds)
             row = f"{name:<20}{regime:<8}"
             for obs in observers:
-                cell = []
-                for bc in (False, True):
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")  # the NCHW -> NHWC note
-                        q = quantize_model(tfl, "int8", calibration=calib, observer=obs, bias_correction=bc)
-                    cell.append(f"{sqnr(ref, run_litert(q, feeds)):.2f}")
-                row += f"{' / '.join(cell):>16}"
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the NCHW -> NHWC note
+                    row += f"{_cell(lambda bc: quantize_model(tfl, 'int8', calibration=calib, observer=obs, bias_correction=bc), ref, feeds):>26}"
             for method in ort_methods:
                 out = os.path.join(tmp, f"{name}_{regime}_{method}.onnx")
                 _ort_quantize(path, out, "input", calib, method)
@@ -157,9 +155,18 @@ def bench_onnx(models: list[str], observers: list[str], ort_methods: list[str], 
             print(row, flush=True)
 
 
+def _cell(quantize, ref, feeds) -> str:
+    """'default (p|c) | plain / +BC' SQNRs of the three bias_correction settings."""
+    plain, corrected, auto = quantize(False), quantize(True), quantize("auto")
+    choice = "p" if auto == plain else "c" if auto == corrected else "?"
+    s = [sqnr(ref, run_litert(q, feeds)) for q in (auto, plain, corrected)]
+    return f"{s[0]:.2f} ({choice}) | {s[1]:.2f} / {s[2]:.2f}"
+
+
 def bench_twins(observers: list[str]) -> None:
-    print("\n== int8 vs TFLite's converter (fixtures' int8 twins, same representative data); SQNR dB, 'plain / +BC'")
-    print(f"{'model':<32}{'TFLite':>9}" + "".join(f"{o:>16}" for o in observers))
+    print("\n== int8 vs TFLite's converter (fixtures' int8 twins, same representative data); SQNR dB,")
+    print("   'default (choice) | plain / +BC'")
+    print(f"{'model':<32}{'TFLite':>9}" + "".join(f"{o:>26}" for o in observers))
     for fname, (tname, seed) in TWINS.items():
         f, tw = fixture_bytes(fname), fixture_bytes(tname)
         if f is None or tw is None:
@@ -171,9 +178,7 @@ def bench_twins(observers: list[str]) -> None:
         ref = run_litert(f, test)
         row = f"{fname:<32}{sqnr(ref, run_litert(tw, test)):>9.2f}"
         for obs in observers:
-            cell = [f"{sqnr(ref, run_litert(quantize_model(f, 'int8', calibration=calib, observer=obs, bias_correction=bc), test)):.2f}"
-                    for bc in (False, True)]
-            row += f"{' / '.join(cell):>16}"
+            row += f"{_cell(lambda bc: quantize_model(f, 'int8', calibration=calib, observer=obs, bias_correction=bc), ref, test):>26}"
         print(row, flush=True)
 
 
@@ -197,16 +202,17 @@ def bench_speed(samples: int, size: int) -> None:
             it.set_tensor(idx, data[k : k + 1])
             it.invoke()
         base = time.perf_counter() - t
-        print(f"{label:<48}{base:8.2f} s", flush=True)
+        print(f"{label:<64}{base:8.2f} s", flush=True)
         if rt == OpResolverType.AUTO:
             xnn = base
     for backend in ("litert", "edgelite"):
-        for observer, bc in (("minmax", False), ("minmax", True), ("percentile", False)):
+        for observer, bc in (("minmax", "auto"), ("minmax", False), ("minmax", True), ("percentile", "auto")):
             t = time.perf_counter()
             quantize_model(f, "int8", calibration=data, observer=observer, backend=backend, bias_correction=bc)
             took = time.perf_counter() - t
-            label = f"quantize_model int8, {observer}{' +BC' if bc else ''}, runner {backend}"
-            print(f"{label:<48}{took:8.2f} s   ({took / xnn:.2f}x LiteRT XNNPACK)", flush=True)
+            what = {"auto": "default (BC auto)", False: "BC off", True: "BC on"}[bc]
+            label = f"quantize_model int8, {observer}, {what}, runner {backend}"
+            print(f"{label:<64}{took:8.2f} s   ({took / xnn:.2f}x LiteRT XNNPACK)", flush=True)
 
 
 def main() -> None:

@@ -16,20 +16,24 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import warnings
 from typing import Any
 
 from edgelite.errors import QuantizationError
-from edgelite.quantize.bias_correction import CORRECTED_OPS
+from edgelite.quantize.bias_correction import CORRECTED_OPS, MEAN_SAMPLES
 from edgelite.quantize.calibrate import ProgressFn, activation_tensors, calibrate
 from edgelite.quantize.calibration import ImageOptions, load_calibration
 from edgelite.quantize.full_integer import quantize_full_integer
 from edgelite.quantize.numerics import activation_params
 from edgelite.quantize.options import QuantizeOptions
+from edgelite.quantize.selection import Candidate, choose, evaluation_samples, scoring_samples
 from edgelite.quantize.weight_only import quantize_dynamic, quantize_float16
 from edgelite.schema import read_model, write_model
 from edgelite.schema.model import Model, TensorType
+
+_log = logging.getLogger(__name__)
 
 
 def _load(model_or_bytes: Any) -> tuple[Model, bytes]:
@@ -71,7 +75,8 @@ def quantize_model(
         options: a ``QuantizeOptions``; keyword overrides (``observer="entropy"``...)
             replace its fields.
         image_options: normalisation of image-folder calibration data.
-        progress: called as ``progress(done, total, stage)`` during calibration.
+        progress: called as ``progress(done, total, stage)`` during calibration (and
+            ``stage="choosing"`` while ``bias_correction="auto"`` scores its candidates).
 
     Returns:
         The quantized model's ``.tflite`` bytes (deterministic for the same inputs).
@@ -96,20 +101,54 @@ def quantize_model(
         return write_model(quantize_dynamic(model, min_elements=opts.dynamic_min_elements,
                                             per_channel=opts.per_channel, keep_float=opts.keep_float))
     bits = 8 if opts.mode == "int8" else 16
-    means = _bias_correction_inputs(model) if opts.bias_correction and calibration is not None else None
-    act = _activation_params(model, data, calibration, opts, bits, image_options, progress, means)
+    feeds = _load_feeds(model, calibration, opts, image_options)
+    correct = feeds is not None and opts.bias_correction in (True, "auto")
+    means = _bias_correction_inputs(model) if correct else None
+    references = None
+    if correct and opts.bias_correction == "auto" and means:
+        k = scoring_samples(model, opts.selection_samples)
+        references = {i: None for i in evaluation_samples(len(feeds), k)}
+    auto = bool(references)
+    act = _activation_params(model, data, feeds, opts, bits, progress, means, references)
     float_ops: list = []
-    result = quantize_full_integer(
-        model, act, bits=bits, io_type=opts.io_type, per_channel=opts.per_channel,
-        per_channel_fully_connected=opts.per_channel_fully_connected,
-        keep_float=opts.keep_float, report=float_ops, input_means=means, fixed=_fixed_tensors(model, opts),
-    )
+
+    def build(input_means) -> bytes:
+        float_ops.clear()
+        return write_model(quantize_full_integer(
+            model, act, bits=bits, io_type=opts.io_type, per_channel=opts.per_channel,
+            per_channel_fully_connected=opts.per_channel_fully_connected,
+            keep_float=opts.keep_float, report=float_ops, input_means=input_means, fixed=_fixed_tensors(model, opts),
+        ))
+
+    result = build(means)
+    if auto:
+        result = _choose_bias_correction(build(None), result, feeds, references, opts.backend, progress)
     unexpected = [(k, name, why) for k, name, why in float_ops if why != "kept float on request"]
     if unexpected:
         listing = "; ".join(f"#{k} {name}: {why}" for k, name, why in unexpected[:8])
         more = f" (+{len(unexpected) - 8} more)" if len(unexpected) > 8 else ""
         warnings.warn(f"{len(unexpected)} operator(s) stay float: {listing}{more}", stacklevel=2)
-    return write_model(result)
+    return result
+
+
+def _choose_bias_correction(plain: bytes, corrected: bytes, feeds: list, references: dict,
+                            backend: str, progress: ProgressFn | None) -> bytes:
+    """``bias_correction="auto"``: the candidate scoring higher on calibration samples."""
+    if plain == corrected:  # nothing was corrected (e.g. every weight arrived quantized)
+        return plain
+    picked = sorted(references)
+    try:
+        best, scored = choose(
+            [Candidate("bias_correction=False", plain), Candidate("bias_correction=True", corrected)],
+            [feeds[k] for k in picked], [references[k] for k in picked], backend, progress,
+        )
+    except QuantizationError as e:  # no interpreter runs the integer model: keep the plain one
+        warnings.warn(f"bias_correction='auto' could not score the int8 candidates ({e}); "
+                      "quantized without bias correction", stacklevel=3)
+        return plain
+    _log.info("bias_correction='auto': %s on %d calibration samples; kept %s",
+              ", ".join(f"{c.name} {c.sqnr_db:.2f} dB" for c in scored), len(picked), best.name)
+    return best.model
 
 
 def _fixed_tensors(model: Model, opts: QuantizeOptions) -> set[int]:
@@ -129,18 +168,26 @@ def _bias_correction_inputs(model: Model) -> dict[int, None]:
     return wanted
 
 
-def _activation_params(model: Model, data: bytes, calibration: Any, opts: QuantizeOptions, bits: int,
-                       image_options: ImageOptions | None, progress: ProgressFn | None,
-                       means: dict | None = None) -> dict[int, tuple[float, int]]:
+def _load_feeds(model: Model, calibration: Any, opts: QuantizeOptions,
+                image_options: ImageOptions | None) -> list[dict] | None:
+    if calibration is None:
+        return None
+    sg = model.subgraphs[0]
+    inputs = [(sg.tensors[i].name, sg.tensors[i].shape, sg.tensors[i].numpy_dtype) for i in sg.inputs]
+    return load_calibration(calibration, inputs, max_samples=opts.max_samples, image_options=image_options)
+
+
+def _activation_params(model: Model, data: bytes, feeds: list[dict] | None, opts: QuantizeOptions, bits: int,
+                       progress: ProgressFn | None, means: dict | None = None,
+                       references: dict | None = None) -> dict[int, tuple[float, int]]:
     sg = model.subgraphs[0]
     act: dict[int, tuple[float, int]] = {}
-    if calibration is not None:
-        inputs = [(sg.tensors[i].name, sg.tensors[i].shape, sg.tensors[i].numpy_dtype) for i in sg.inputs]
-        feeds = load_calibration(calibration, inputs, max_samples=opts.max_samples, image_options=image_options)
+    if feeds is not None:
         ranges = calibrate(
             data, model, feeds, observer=opts.observer, percentile=opts.percentile, num_bins=opts.num_bins,
             moving_average_constant=opts.moving_average_constant, levels=256 if bits == 8 else 65536,
             backend=opts.backend, progress=progress, means=means,
+            mean_samples=evaluation_samples(len(feeds), MEAN_SAMPLES), references=references,
         )
         act = {t: activation_params(lo, hi, bits) for t, (lo, hi) in ranges.items()}
     if opts.fixed_ranges:

@@ -51,6 +51,8 @@ def calibrate(
     backend: str = "auto",
     progress: ProgressFn | None = None,
     means: dict[int, np.ndarray] | None = None,
+    mean_samples: Sequence[int] | None = None,
+    references: dict[int, list[np.ndarray] | None] | None = None,
 ) -> dict[int, tuple[float, float]]:
     """``{tensor_index: (low, high)}`` for every float activation the data reached.
 
@@ -58,7 +60,11 @@ def calibrate(
     Deterministic: the same model and data give the same ranges.
 
     ``means``, when given, maps tensor indices to ``None``; on return each holds that
-    tensor's per-position mean over the samples (float64), for bias correction.
+    tensor's per-position mean (float64) over the samples whose indices are in
+    ``mean_samples`` (default: all), for bias correction.
+    ``references``, when given, maps sample indices to ``None``; on return each holds
+    copies of the model's outputs for that sample (in ``subgraph.outputs`` order), the
+    float reference that ``bias_correction="auto"`` scores candidate models against.
     """
     tensors = activation_tensors(model)
     runner = make_runner(model_bytes, tensors, backend)
@@ -68,27 +74,71 @@ def calibrate(
         for t in tensors
     }
     n = len(feeds)
-    sums: dict[int, np.ndarray] = {}
-    wanted = set(means or ())
+    sums = _MeanAccumulator(means)
+    mean_at = set(range(n) if mean_samples is None else mean_samples) if means else set()
+    keep = set(references or ())
+    outputs = model.subgraphs[0].outputs
     for k, feed in enumerate(feeds):
-        values = runner.run(feed)
-        for t, arr in values.items():
-            observers[t].observe(arr)
-            if t in wanted:
-                if t in sums:
-                    sums[t] += arr
-                else:
-                    sums[t] = np.array(arr, np.float64)
+        # Views, not copies: they must be dropped before the next run.
+        values = runner.run(feed, copy=False)
+        for t in values:
+            observers[t].observe(values[t])
+        if k in mean_at:
+            sums.add(values)
+        if k in keep:
+            references[k] = [np.array(values[t]) for t in outputs]
+        del values
         if progress is not None:
             progress(k + 1, n, "calibrating")
     if any(o.needs_histogram for o in observers.values()):
         for k, feed in enumerate(feeds):
-            values = runner.run(feed)
-            for t, arr in values.items():
-                observers[t].observe_histogram(arr)
+            values = runner.run(feed, copy=False)
+            for t in values:
+                observers[t].observe_histogram(values[t])
+            del values
             if progress is not None:
                 progress(k + 1, n, "histograms")
     if means is not None:
-        for t in list(means):
-            means[t] = sums[t] / n if t in sums else None
+        means.update(sums.means())
     return {t: o.range() for t, o in observers.items() if o.seen}
+
+
+class _MeanAccumulator:
+    """Per-position sums of some tensors over (some of) the samples.
+
+    Adds in float32 (3-4x faster than float64 on the large early activations) and
+    folds the partial sums into float64 every ``block`` samples, so rounding stays at
+    float32's level for one block whatever the number of samples.
+    """
+
+    def __init__(self, wanted, block: int = 64):
+        self._wanted = set(wanted or ())
+        self._block = block
+        self.count = 0
+        self._partial: dict[int, np.ndarray] = {}
+        self._total: dict[int, np.ndarray] = {}
+
+    def add(self, values: dict[int, np.ndarray]) -> None:
+        for t in self._wanted:
+            arr = values.get(t)
+            if arr is None:
+                continue
+            if t in self._partial:
+                np.add(self._partial[t], arr, out=self._partial[t])
+            else:
+                self._partial[t] = np.array(arr, np.float32)
+        self.count += 1
+        if self.count % self._block == 0:
+            self._fold()
+
+    def _fold(self) -> None:
+        for t, part in self._partial.items():
+            if t in self._total:
+                self._total[t] += part
+            else:
+                self._total[t] = part.astype(np.float64)
+        self._partial = {}
+
+    def means(self) -> dict[int, np.ndarray | None]:
+        self._fold()
+        return {t: (self._total[t] / self.count if t in self._total else None) for t in self._wanted}

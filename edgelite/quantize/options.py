@@ -16,6 +16,7 @@ from edgelite.errors import QuantizationError
 MODES = ("int8", "int16x8", "dynamic", "float16")
 OBSERVERS = ("minmax", "moving_average", "percentile", "entropy", "mse")
 IO_TYPES = ("float32", "int8", "uint8", "int16")
+BIAS_CORRECTION = ("auto", True, False)
 
 
 @dataclass
@@ -48,7 +49,13 @@ class QuantizeOptions:
             FULLY_CONNECTED bias the mean output shift that rounding its weights causes,
             measured on the calibration data (``edgelite.quantize.bias_correction``;
             int8 and int16x8 with calibration data; weights that arrive quantized are
-            left alone).
+            left alone). ``"auto"`` (default): quantize with and without it and keep
+            the model whose outputs on (up to ``selection_samples``) calibration
+            samples are closer to the float model's (``edgelite.quantize.selection``);
+            ``True`` / ``False`` force it on / off.
+        selection_samples: at most this many calibration samples (spread evenly)
+            are what ``"auto"`` scores the candidates on; fewer for large models
+            (``edgelite.quantize.selection.scoring_samples``).
         max_samples: use at most this many calibration samples.
         dynamic_min_elements: in ``dynamic`` mode, weights with fewer elements stay float
             (TFLite's dynamic-range quantizer uses 1024).
@@ -66,7 +73,8 @@ class QuantizeOptions:
     per_channel_fully_connected: bool = True
     keep_float: Sequence[str] = field(default_factory=tuple)
     fixed_ranges: Mapping[str, tuple] | None = None
-    bias_correction: bool = False
+    bias_correction: bool | str = "auto"
+    selection_samples: int = 32
     max_samples: int | None = None
     dynamic_min_elements: int = 1024
     backend: str = "auto"
@@ -85,5 +93,9 @@ class QuantizeOptions:
             raise QuantizationError(f"io_type {self.io_type!r} needs mode 'int8'")
         if not 0.0 < self.percentile <= 100.0:
             raise QuantizationError(f"percentile must be in (0, 100], got {self.percentile}")
+        if not (isinstance(self.bias_correction, bool) or self.bias_correction == "auto"):
+            raise QuantizationError(f"bias_correction must be 'auto', True or False, got {self.bias_correction!r}")
+        if self.selection_samples < 1:
+            raise QuantizationError(f"selection_samples must be at least 1, got {self.selection_samples}")
         if self.num_bins < 256:
             raise QuantizationError(f"num_bins must be at least 256, got {self.num_bins}")

@@ -32,12 +32,24 @@ from edgelite.errors import DTypeError, QuantizationError, ShapeError, Unsupport
 
 @dataclass(frozen=True)
 class InputSpec:
-    """One model input as the runner feeds it."""
+    """One model input (or output) as the runner sees it.
+
+    ``quantization`` is ``(scale, zero_point)``, ``(0.0, 0)`` for a float tensor.
+    """
 
     name: str
     index: int
     shape: tuple[int, ...]
     dtype: np.dtype
+    quantization: tuple[float, int] = (0.0, 0)
+
+
+def _specs(details) -> list[InputSpec]:
+    return [
+        InputSpec(d["name"], int(d["index"]), tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]),
+                  (float(d["quantization"][0]), int(d["quantization"][1])))
+        for d in details
+    ]
 
 
 class ModelRunner:
@@ -46,20 +58,28 @@ class ModelRunner:
     Attributes:
         backend: ``"edgelite"`` or ``"litert"``.
         inputs: the model's inputs, in order.
+        outputs: the model's outputs, in order.
     """
 
-    def __init__(self, interpreter, backend: str, collect: Sequence[int]):
+    def __init__(self, interpreter, backend: str, collect: Sequence[int] | None):
         self._interp = interpreter
         self.backend = backend
-        self._collect = [int(i) for i in collect]
+        self._views = None
         interpreter.allocate_tensors()
-        self.inputs = [
-            InputSpec(d["name"], int(d["index"]), tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]))
-            for d in interpreter.get_input_details()
-        ]
+        self.inputs = _specs(interpreter.get_input_details())
+        self.outputs = _specs(interpreter.get_output_details())
+        self._collect = [o.index for o in self.outputs] if collect is None else [int(i) for i in collect]
 
-    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
+    def run(self, feeds: Mapping[str, np.ndarray], copy: bool = True) -> dict[int, np.ndarray]:
         """Run once; returns ``{tensor_index: array}`` for every collected tensor.
+
+        Args:
+            feeds: ``{input_name: array}``.
+            copy: ``False`` returns zero-copy views of the interpreter's tensors (the
+                calibration loop reads hundreds of tensors per sample and copying them
+                cost about a fifth of its time). They are valid until the next ``run``,
+                which raises ``InterpreterStateError`` (edgelite) or ``RuntimeError``
+                (LiteRT) while any of them is still referenced: drop them first.
 
         Raises:
             QuantizationError: an input is missing from ``feeds``.
@@ -77,28 +97,40 @@ class ModelRunner:
                 value = value.astype(spec.dtype)
             self._interp.set_tensor(spec.index, value)
         self._interp.invoke()
-        return {i: self._interp.get_tensor(i) for i in self._collect}
+        if copy:
+            return {i: self._interp.get_tensor(i) for i in self._collect}
+        if self._views is None:
+            self._views = {i: self._interp.tensor(i) for i in self._collect}
+        return {i: view() for i, view in self._views.items()}
 
 
-def _edgelite_interpreter(model_bytes: bytes):
+def _edgelite_interpreter(model_bytes: bytes, preserve: bool = True):
     from edgelite.interpreter import Interpreter  # noqa: PLC0415 (lazy by design)
+    from edgelite.interpreter.kernels.jit import wait_until_warm  # noqa: PLC0415
 
-    return Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=True)
+    interp = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=preserve)
+    # The first invoke of a process runs the reference kernels while Numba loads; their
+    # float results differ from the JIT kernels' by rounding, which moved calibrated
+    # ranges (and the output bytes) between the first and later quantizations of a
+    # process. Calibration runs many samples anyway, so wait for the JIT kernels.
+    wait_until_warm()
+    return interp
 
 
-def _litert_interpreter(model_bytes: bytes, collect: Sequence[int]):
+def _litert_interpreter(model_bytes: bytes, collect: Sequence[int] | None, preserve: bool = True):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: PLC0415
 
     if not _is_float_model(model_bytes):
+        # Built-in kernels: LiteRT's XNNPACK path differs from them by one step on some int8 outputs.
         return Interpreter(
             model_content=bytes(model_bytes),
             experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-            experimental_preserve_all_tensors=True,
+            experimental_preserve_all_tensors=preserve,
         )
     # Float models: declare the collected tensors model outputs, so that LiteRT's
     # default (XNNPACK) delegate may run the graph and still hand every one of them
     # back; preserving all tensors would force the slower reference kernels.
-    return Interpreter(model_content=_expose_as_outputs(model_bytes, collect), num_threads=1)
+    return Interpreter(model_content=_expose_as_outputs(model_bytes, collect or ()), num_threads=1)
 
 
 def _is_float_model(model_bytes: bytes) -> bool:
@@ -125,14 +157,18 @@ def _expose_as_outputs(model_bytes: bytes, collect: Sequence[int]) -> bytes:
     return write_model(m)
 
 
-def make_runner(model_bytes: bytes, collect: Sequence[int], backend: str = "auto") -> ModelRunner:
+def make_runner(model_bytes: bytes, collect: Sequence[int] | None, backend: str = "auto",
+                preserve: bool = True) -> ModelRunner:
     """Load ``model_bytes`` with intermediates preserved.
 
     Args:
         model_bytes: a ``.tflite`` model.
-        collect: indices (in subgraph 0) of the tensors ``run`` returns.
+        collect: indices (in subgraph 0) of the tensors ``run`` returns; ``None``: the
+            model's outputs.
         backend: ``"auto"`` (edgelite's interpreter when it can run this model, else
             LiteRT), ``"edgelite"`` or ``"litert"``.
+        preserve: keep every intermediate tensor; ``False`` when ``collect`` holds only
+            model outputs (the memory planner may then reuse intermediate buffers).
 
     Raises:
         QuantizationError: no interpreter can run the model.
@@ -140,14 +176,14 @@ def make_runner(model_bytes: bytes, collect: Sequence[int], backend: str = "auto
     errors = []
     if backend in ("auto", "edgelite"):
         try:
-            return ModelRunner(_edgelite_interpreter(model_bytes), "edgelite", collect)
+            return ModelRunner(_edgelite_interpreter(model_bytes, preserve), "edgelite", collect)
         except (ImportError, AttributeError, UnsupportedOperatorError, NotImplementedError) as e:
             # The interpreter is missing or lacks an operator of this model.
             errors.append(f"edgelite: {type(e).__name__}: {e}")
             if backend == "edgelite":
                 raise QuantizationError(f"edgelite's interpreter cannot run this model ({e})") from e
     try:
-        return ModelRunner(_litert_interpreter(model_bytes, collect), "litert", collect)
+        return ModelRunner(_litert_interpreter(model_bytes, collect, preserve), "litert", collect)
     except ImportError as e:
         errors.append(f"litert: {e}")
     raise QuantizationError(
