@@ -208,14 +208,14 @@ def _dw3x3_int8(xs, wt, bias, q, add, neg, total, has_neg, sh, dh, oh, ow, m, px
                         u = np.uint64(t)
                         pq = np.int64(a[u]) * np.int64(q[u])
                         v = ((pq + add[u] - (((pq + 1073741824) >> 63) & neg[u])) >> total[u]) + out_zp
-                        v = lo if v < lo else v
-                        orow[np.uint64(ob + t)] = hi if v > hi else v
+                        v = max(v, lo)
+                        orow[np.uint64(ob + t)] = min(v, hi)
                 else:
                     for t in range(n):
                         u = np.uint64(t)
                         v = ((np.int64(a[u]) * np.int64(q[u]) + add[u]) >> total[u]) + out_zp
-                        v = lo if v < lo else v
-                        orow[np.uint64(ob + t)] = hi if v > hi else v
+                        v = max(v, lo)
+                        orow[np.uint64(ob + t)] = min(v, hi)
                 xo += m
 
 
@@ -269,12 +269,12 @@ def _dw5x5_int8(xs, wt, bias, q, add, neg, total, has_neg, sh, dh, oh, ow, m, px
                         u = np.uint64(t)
                         pq = np.int64(a[u]) * np.int64(q[u])
                         v = ((pq + add[u] - (((pq + 1073741824) >> 63) & neg[u])) >> total[u]) + out_zp
-                        v = lo if v < lo else v
-                        orow[np.uint64(ob + t)] = hi if v > hi else v
+                        v = max(v, lo)
+                        orow[np.uint64(ob + t)] = min(v, hi)
                 else:
                     for t in range(n):
                         u = np.uint64(t)
                         v = ((np.int64(a[u]) * np.int64(q[u]) + add[u]) >> total[u]) + out_zp
-                        v = lo if v < lo else v
-                        orow[np.uint64(ob + t)] = hi if v > hi else v
+                        v = max(v, lo)
+                        orow[np.uint64(ob + t)] = min(v, hi)
                 xo += m

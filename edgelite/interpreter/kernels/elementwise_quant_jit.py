@@ -59,6 +59,11 @@ _WIDE = 1 << 40  # "no saturation" bound of the narrowing step
 _LIMIT = 1 << 62  # every |x * A + B + K| must stay below this
 _CHUNK = 1024  # values per chunk of the tiled five-fold loop
 
+# A row of the parameter table (int64), as the loops read it:
+#   0 off_a, 1-5 (A, B, K, N, C) of input a, 6 off_b, 7-11 (A, B, K, N, C) of input b,
+#   12 sign_a, 13 sign_b, 14 COMB_*, 15-19 (A, B, K, N, C) of the output,
+#   20-21 narrowing bounds, 22 wrap to int16 (0/1), 23 output zero point, 24-25 clamp.
+
 
 def rescale_row(m: int, shift: int, left: int, form: str, single: bool) -> tuple[int, int, int, int, int] | None:
     """``(A, B, K, N, C)`` of one rescaling of ``x << left`` by ``(m, shift)``.
@@ -237,38 +242,37 @@ def _elem(xa, xb, P):
         r = rescale(v);  SIMD rows: r = sat16(r) or r, then wrap16(r + zo); else r + zo
         out = clamp(r, lo, hi)
     """
-    (oa, aa, ba, ka, na, ca, ob, ab, bb, kb, nb, cb, sa, sb, comb,
-     ao, bo, ko, no, co, nlo, nhi, wrap, zo, lo, hi) = P
+    oa, aa, ba, ka, na, ca = P[0], P[1], P[2], P[3], P[4], P[5]
+    ob, ab, bb, kb, nb, cb = P[6], P[7], P[8], P[9], P[10], P[11]
     pa = (np.int64(xa) + oa) * aa + ba
     a = (pa + ka - ((pa >> 63) & na)) >> ca
     pb = (np.int64(xb) + ob) * ab + bb
     b = (pb + kb - ((pb >> 63) & nb)) >> cb
-    v = sa * a + sb * b
-    if comb == 2:
+    v = P[12] * a + P[13] * b
+    if P[14] == 2:
         v = v * v
-    return _finish(v, ao, bo, ko, no, co, nlo, nhi, wrap, zo, lo, hi)
+    return _finish(v, P)
 
 
 @njit
 def _elem_mul(xa, xb, P):
     """One output value of MUL: ``v = (xa + off_a) * (xb + off_b)``, then as :func:`_elem`."""
-    (oa, aa, ba, ka, na, ca, ob, ab, bb, kb, nb, cb, sa, sb, comb,
-     ao, bo, ko, no, co, nlo, nhi, wrap, zo, lo, hi) = P
     # |x + off| < 2**16: 32-bit operands, so the products compile to vpmuldq
-    v = np.int64(np.int32(np.int32(xa) + np.int32(oa))) * np.int64(np.int32(np.int32(xb) + np.int32(ob)))
-    return _finish(v, ao, bo, ko, no, co, nlo, nhi, wrap, zo, lo, hi)
+    v = np.int64(np.int32(np.int32(xa) + np.int32(P[0]))) * np.int64(np.int32(np.int32(xb) + np.int32(P[6])))
+    return _finish(v, P)
 
 
 @njit
-def _finish(v, ao, bo, ko, no, co, nlo, nhi, wrap, zo, lo, hi):
-    """Output rescaling, SIMD-lane narrowing, zero point and clamp. ``v`` and ``ao``
-    are int32 values (:func:`plan_binary` checks it), so the product is 32x32 -> 64."""
+def _finish(v, P):
+    """Output rescaling, SIMD-lane narrowing, zero point and clamp. ``v`` and the
+    multiplier are int32 values (:func:`plan_binary` checks it): a 32x32 -> 64 product."""
+    ao, bo, ko, no, co = P[15], P[16], P[17], P[18], P[19]
     po = np.int64(np.int32(v)) * np.int64(np.int32(ao)) + bo
     r = (po + ko - ((po >> 63) & no)) >> co
-    r = min(max(r, nlo), nhi) + zo
-    if wrap != 0:
+    r = min(max(r, P[20]), P[21]) + P[23]
+    if P[22] != 0:
         r = ((r + 32768) & 65535) - 32768
-    return min(max(r, lo), hi)
+    return min(max(r, P[24]), P[25])
 
 
 @njit

@@ -38,7 +38,11 @@ import numpy as np
 
 from edgelite.interpreter import fixedpoint as fp
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
-from edgelite.interpreter.kernels.elementwise_quant import dtype_range, is_quantized, quant_params
+from edgelite.interpreter.kernels.elementwise_quant import (
+    dtype_range,
+    is_quantized,
+    quant_params,
+)
 from edgelite.interpreter.kernels.jit import njit
 
 F32 = np.dtype(np.float32)
@@ -133,8 +137,8 @@ def _quantize_kernel(x, out, inv, scale, zp, lo, hi):
         ok = r >= -2147483648.0 and r < 2147483648.0
         q = np.int64(r) if ok else np.int64(-2147483648)
         v = np.int64(np.int32(q + zp))
-        v = lo if v < lo else v
-        out[i] = hi if v > hi else v
+        v = max(v, lo)
+        out[i] = min(v, hi)
     for i in range(nv, n):
         d = np.float64(x[i]) / scale
         a = abs(d)
@@ -145,8 +149,8 @@ def _quantize_kernel(x, out, inv, scale, zp, lo, hi):
         ok = r >= -2147483648.0 and r < 2147483648.0
         q = np.int64(r) if ok else np.int64(-2147483648)
         v = np.int64(np.int32(q + zp))
-        v = lo if v < lo else v
-        out[i] = hi if v > hi else v
+        v = max(v, lo)
+        out[i] = min(v, hi)
 
 
 @dataclass(frozen=True)
@@ -208,7 +212,7 @@ def _requantize_kernel(x, out, in_zp, out_zp, m, sh, lo, hi, single, vector_bloc
     the vectorized part (8-bit types, all but size % 8) the final shift rounds half up, as the wheel's
     vectorized loop does."""
     n = x.shape[0] - x.shape[0] % 8 if vector_blocks else 0
-    left = sh if sh > 0 else 0
+    left = max(0, sh)
     e = -sh if sh < 0 else 0
     for i in range(x.shape[0]):
         v = np.int64(x[i]) - in_zp
@@ -217,10 +221,8 @@ def _requantize_kernel(x, out, in_zp, out_zp, m, sh, lo, hi, single, vector_bloc
             r = ((t + ((np.int64(1) << e) >> 1)) >> e) + out_zp
         else:
             r = fp.mbqm_scalar(v, m, sh, single) + out_zp
-        if r < lo:
-            r = lo
-        if r > hi:
-            r = hi
+        r = max(r, lo)
+        r = min(r, hi)
         out[i] = r
 
 

@@ -39,7 +39,11 @@ import numpy as np
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter import fixedpoint as fp
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
-from edgelite.interpreter.kernels.elementwise_quant import dtype_range, is_quantized, quant_params
+from edgelite.interpreter.kernels.elementwise_quant import (
+    dtype_range,
+    is_quantized,
+    quant_params,
+)
 from edgelite.interpreter.kernels.jit import njit
 
 f32 = np.float32
@@ -233,8 +237,8 @@ def _mean_rows(x, acc, block_mask, m, shift, mode, block_mode, before, after, lo
         for cc in range(inner):
             t = np.int64(np.int32(np.int64(acc[cc]) + before))
             v = fp.mbqm_scalar(t, m, shift, block_mode if block_mask[cc] else mode) + after
-            v = lo if v < lo else v
-            out[o, cc] = hi if v > hi else v
+            v = max(v, lo)
+            out[o, cc] = min(v, hi)
 
 
 @register("MEAN")
