@@ -27,6 +27,8 @@ import sys
 from edgelite.converter.options import QDQ_MODES, QUANTIZE_MODES
 from edgelite.errors import ShapeError
 
+_BIAS_CORRECTION = {"auto": "auto", "on": True, "off": False}
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -62,6 +64,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weights")
     q.add_argument("--qdq", choices=QDQ_MODES, default="auto",
                    help="QuantizeLinear/DequantizeLinear pairs: import as int8 parameters (auto/import) or keep as float")
+    q.add_argument("--bias-correction", choices=tuple(_BIAS_CORRECTION), default="auto",
+                   help="correct conv/FC biases for the mean shift weight rounding causes: auto (default) keeps "
+                        "it only if the int8 outputs on calibration samples are closer to the float model's")
     q.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
     return p
@@ -88,6 +93,7 @@ def run(args) -> int:
     quant = QuantizationSettings(
         mode=args.quantize, calibration=args.calibration, io_type=args.io_type, observer=args.observer,
         keep_float=tuple(args.keep_float), per_channel=not args.per_tensor, qdq=args.qdq,
+        bias_correction=_BIAS_CORRECTION[args.bias_correction],
     )
     opts = ConvertOptions(
         keep_io_layout=args.keep_io_layout,

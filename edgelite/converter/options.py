@@ -46,6 +46,8 @@ class QuantizationSettings:
             model looks quantized (quantized weights feeding a Conv/Gemm/MatMul and
             at least one activation pair); ``"import"`` always; ``"off"`` keeps them
             as exact float arithmetic.
+        bias_correction: ``"auto"`` (default), ``True`` or ``False``: see
+            ``edgelite.quantize.QuantizeOptions.bias_correction``.
     """
 
     mode: str | None = None
@@ -55,6 +57,7 @@ class QuantizationSettings:
     keep_float: tuple[str, ...] = ()
     per_channel: bool = True
     qdq: str = "auto"
+    bias_correction: bool | str = "auto"
 
     def as_metadata(self) -> dict:
         cal = self.calibration
@@ -65,6 +68,7 @@ class QuantizationSettings:
         return {
             "mode": self.mode, "calibration": described, "io_type": self.io_type, "observer": self.observer,
             "keep_float": list(self.keep_float), "per_channel": self.per_channel, "qdq": self.qdq,
+            "bias_correction": self.bias_correction,
         }
 
 
@@ -72,6 +76,7 @@ class QuantizationSettings:
 _QUANT_KWARGS = {
     "quantize": "mode", "calibration": "calibration", "io_type": "io_type", "observer": "observer",
     "keep_float": "keep_float", "per_channel": "per_channel", "qdq": "qdq",
+    "bias_correction": "bias_correction",
 }
 
 
@@ -102,7 +107,7 @@ class ConvertOptions:
         """Merge an optional ``ConvertOptions`` with keyword overrides (unknown keys raise TypeError).
 
         Quantization keywords (``quantize``, ``calibration``, ``io_type``, ``observer``,
-        ``keep_float``, ``per_channel``, ``qdq``) go to ``quantization``.
+        ``keep_float``, ``per_channel``, ``qdq``, ``bias_correction``) go to ``quantization``.
         """
         known = {f.name for f in fields(cls)}
         bad = sorted(set(kwargs) - known - set(_QUANT_KWARGS))

@@ -41,6 +41,9 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
+BIAS_CORRECTION_CHOICES = {"auto": "auto", "on": True, "off": False}
+
+
 def image_options(args):
     from edgelite.quantize.calibration import ImageOptions
 
@@ -64,8 +67,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="tensor (or operator type) whose operator stays float; repeatable")
     p.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel conv weights")
     p.add_argument("--per-tensor-fc", action="store_true", help="per-tensor FULLY_CONNECTED weights")
-    p.add_argument("--bias-correction", action="store_true",
-                   help="correct conv/FC biases for the mean shift weight rounding causes (int8, int16x8)")
+    p.add_argument("--bias-correction", choices=tuple(BIAS_CORRECTION_CHOICES), nargs="?", const="on", default="auto",
+                   help="correct conv/FC biases for the mean shift weight rounding causes (int8, int16x8): "
+                        "auto (default) keeps it only if the int8 outputs on calibration samples are closer "
+                        "to the float model's; on (also a bare --bias-correction); off")
     p.add_argument("--dynamic-min-elements", type=int, default=1024, help="dynamic mode: smaller weights stay float")
     add_data_arguments(p)
     p.set_defaults(func=run)
@@ -80,7 +85,7 @@ def run(args) -> int:
         per_channel=not args.per_tensor, per_channel_fully_connected=not args.per_tensor_fc,
         keep_float=tuple(args.keep_float), max_samples=args.max_samples,
         dynamic_min_elements=args.dynamic_min_elements, backend=args.backend,
-        bias_correction=args.bias_correction,
+        bias_correction=BIAS_CORRECTION_CHOICES[args.bias_correction],
     )
     progress = None if args.no_progress else ProgressBar()
     data = quantize_model(args.model, calibration=args.calibration, options=opts,

@@ -102,3 +102,30 @@ def test_qdq_model_needs_no_option(tmp_path):
     assert any(t.type == INT8 for t in sg.tensors)
     assert main(["convert", str(src), "-o", str(out), "--qdq", "off"]) == 0
     assert all(t.type != INT8 for t in read_model(out.read_bytes()).subgraphs[0].tensors if t.name == "input")
+
+
+def _body(data: bytes) -> list:
+    """Tensors with their types, constant bytes and parameters (the metadata left out:
+    it records the options and names the source)."""
+    m = read_model(data)
+    rows = []
+    for t in m.subgraphs[0].tensors:
+        c = m.tensor_data(t)
+        q = t.quantization
+        rows.append((t.name, t.type, None if c is None else c.tobytes(),
+                     None if q is None else (tuple(q.scale), tuple(q.zero_point))))
+    return rows
+
+
+def test_bias_correction_option(tmp_path, calib_npz):
+    """--bias-correction on/off reach the quantizer (the API option's model); auto is one of them."""
+    data = np.load(calib_npz)["input"]
+    api = {bc: _body(edgelite.convert(MODEL, quantize="int8", calibration=data, bias_correction=bc))
+           for bc in (True, False, "auto")}
+    assert api[True] != api[False] and api["auto"] in (api[True], api[False])
+    for flag, bc in (("on", True), ("off", False)):
+        out = tmp_path / f"r18_{flag}.tflite"
+        rc = main(["convert", MODEL, "-o", str(out), "--quantize", "int8", "--calibration", calib_npz,
+                   "--bias-correction", flag, "--no-progress"])
+        assert rc == 0
+        assert _body(out.read_bytes()) == api[bc]
