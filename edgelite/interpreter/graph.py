@@ -135,6 +135,7 @@ class SubgraphSpec:
     outputs: tuple[int, ...]
     producer: dict[int, int] = field(default_factory=dict)  # tensor -> operator index
     last_reader: dict[int, int] = field(default_factory=dict)  # tensor -> last operator reading it
+    hybrid: bool = False  # some operator takes float32 activations with int8/uint8 constant weights
 
 
 def _quant_info(q: QuantizationParameters | None) -> QuantInfo | None:
@@ -270,7 +271,16 @@ def load_subgraph(model: Model, s: int) -> SubgraphSpec:
         outputs=tuple(int(i) for i in sg.outputs),
         producer=written,
         last_reader=last_reader,
+        hybrid=any(_is_hybrid(op, tensors) for op in ops),
     )
+
+
+def _is_hybrid(op: OpNode, tensors: list[TensorSpec]) -> bool:
+    """A dynamic-range operator: float32 input 0 and an int8/uint8 constant input."""
+    ins = [tensors[i] for i in op.inputs if i >= 0]
+    if not ins or ins[0].dtype != np.float32:
+        return False
+    return any(t.is_constant and t.dtype in (np.int8, np.uint8) for t in ins[1:])
 
 
 def make_context(
@@ -296,6 +306,7 @@ def make_context(
         outputs=outputs,
         num_threads=num_threads,
         use_jit=use_jit,
+        litert_float_order=spec.hybrid,
     )
 
 

@@ -98,6 +98,10 @@ class OpContext:
     outputs: list[TensorInfo]
     num_threads: int = 1
     use_jit: bool = False
+    # The subgraph has dynamic-range (hybrid) operators: their per-batch input
+    # quantization turns one-ulp differences into whole steps, so float kernels follow
+    # LiteRT's summation order even where that is slower than BLAS.
+    litert_float_order: bool = False
     output_shapes: list[tuple[int, ...] | None] = field(default_factory=list)
     dynamic_outputs: set[int] = field(default_factory=set)
 

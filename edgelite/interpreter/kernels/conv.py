@@ -14,7 +14,10 @@ Output size and padding follow ``conv_geometry`` (SAME / VALID, with dilation).
 wants as right-hand side) and allocates the im2col scratch block. ``eval`` is the
 readable numpy version (whole-image im2col, then ``matmul``); ``eval_jit`` is the fast
 one: a convolution with a single output pixel is a matrix-vector product in the
-order of LiteRT's (bit-exact with it: ``litert_float.dot_rows``); a 1x1 stride-1
+order of LiteRT's (bit-exact with it: ``litert_float.dot_rows``); in a dynamic-range
+model (``ctx.litert_float_order``), a convolution whose output channels come in
+groups of 8 over at most 320 products runs LiteRT's running sums instead of BLAS
+(``litert_float.running_conv_jit``, bit-exact, 2-10x slower than BLAS); a 1x1 stride-1
 convolution is a single GEMM over the activation viewed as
 ``[N*H*W, Cin]``, anything else gathers blocks of rows into the scratch buffer and
 multiplies each block; the bias and the clamp follow in one Numba pass, skipped
@@ -100,6 +103,7 @@ class Conv2DParams:
     epilogue: bool  # a bias or a clamp to apply after the product
     par_block: int | None = None  # num_threads > 1, pointwise: rows per thread
     w_rows: np.ndarray | None = None  # single output pixel: the filter as [Cout, K] rows
+    w_running: np.ndarray | None = None  # LiteRT-order running sums: the filter as [KH, KW, Cin, Cout]
     cols_par: np.ndarray | None = None  # num_threads > 1, im2col: one scratch block per thread
 
 
@@ -162,8 +166,12 @@ class Conv2DFloat(Kernel):
         # runs a matrix-vector product, whose summation order is cheap to follow exactly.
         single = n * pixels == 1 and groups == 1 and f.data is not None
         w_rows = np.ascontiguousarray(f.data.reshape(cout, k), np.float32) if single else None
+        # In a dynamic-range model, LiteRT's exact order where it is known (slower than BLAS).
+        running = (ctx.litert_float_order and not single and groups == 1 and dh == dw == 1 and w_packed is not None
+                   and cout % litert_float.SEQ_CHANNEL_GROUP == 0 and k <= litert_float.SEQ_MAX_DEPTH)
         return Conv2DParams(
             w_rows=w_rows,
+            w_running=w_packed.reshape(kh, kw, fc, cout) if running else None,
             kh=kh, kw=kw, sh=o.strideH, sw=o.strideW, dh=dh, dw=dw,
             pad_h=gy.pad_before, pad_w=gx.pad_before, out_h=gy.out_size, out_w=gx.out_size,
             groups=groups, pointwise=pointwise,
@@ -182,6 +190,11 @@ class Conv2DFloat(Kernel):
         if p.w_rows is not None:
             col = gemm.im2col(x, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.out_h, p.out_w)[0]
             out.reshape(-1)[:] = litert_float.dot_rows(p.w_rows, col)
+            gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))
+            return
+        if p.w_running is not None:
+            cols = gemm.im2col(x, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.out_h, p.out_w)
+            out.reshape(cols.shape[0], -1)[...] = litert_float.running_matmul(cols, p.w)
             gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))
             return
         w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
@@ -211,6 +224,9 @@ class Conv2DFloat(Kernel):
             litert_float.dot_rows_jit(p.w_rows, col, o[0])
             if p.epilogue:
                 gemm.bias_act_jit(o, p.bias, p.lo, p.hi)
+            return
+        if p.w_running is not None:
+            litert_float.running_conv_jit(x, p.w_running, p.bias, p.lo, p.hi, out, p.sh, p.sw, p.pad_h, p.pad_w)
             return
         w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
         if p.par_block is not None:

@@ -266,3 +266,56 @@ def dot_rows_jit(w, x, out):
         for j in range(k4, k):
             t = t + w[i, j] * x[j]
         out[i] = t
+
+
+# Float CONV_2D with several output pixels: LiteRT runs an Eigen tensor contraction.
+# For output channels in whole groups of 8 and a short reduction (K <= 320, measured)
+# every output is a running sum over k = (ky, kx, c) in order, each product rounded
+# before it is added (SSE, no FMA), starting from zero; the bias is added afterwards.
+# Other shapes split the sum differently (4-channel blocks alternate two accumulators,
+# leftover channels use four, long reductions are blocked): not reproduced here.
+SEQ_CHANNEL_GROUP = 8
+SEQ_MAX_DEPTH = 320
+
+
+def running_matmul(cols: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``cols @ w`` (cols [M, K], w [K, N]) as running float32 sums over k, in order."""
+    acc = np.zeros((cols.shape[0], w.shape[1]), np.float32)
+    for k in range(cols.shape[1]):
+        acc += cols[:, k : k + 1] * w[k]
+    return acc
+
+
+@njit
+def running_conv_jit(x, w, bias, lo, hi, out, sh, sw, pad_h, pad_w):
+    """Numba twin of ``running_matmul`` over an im2col'd CONV_2D (dilation 1, groups 1):
+    out[b, oy, ox, o] = clamp((...((0 + p_0) + p_1) + ...) + bias[o]) with
+    p_k = x[b, oy*sh - pad_h + ky, ox*sw - pad_w + kx, c] * w[ky, kx, c, o] in (ky, kx, c)
+    order. Taps in the padding are skipped: their products are zeros, which leave a
+    running sum unchanged. x [N, H, W, Cin], w [KH, KW, Cin, Cout], out [N, OH, OW, Cout].
+    """
+    nb, h, wd, cin = x.shape
+    kh, kw, _, cout = w.shape
+    oh = out.shape[1]
+    ow = out.shape[2]
+    acc = np.empty(cout, np.float32)
+    for b in range(nb):
+        for oy in range(oh):
+            iy0 = oy * sh - pad_h
+            for ox in range(ow):
+                ix0 = ox * sw - pad_w
+                acc[:] = 0.0
+                for ky in range(kh):
+                    iy = iy0 + ky
+                    if iy < 0 or iy >= h:
+                        continue
+                    for kx in range(kw):
+                        ix = ix0 + kx
+                        if ix < 0 or ix >= wd:
+                            continue
+                        for c in range(cin):
+                            xv = x[b, iy, ix, c]
+                            for o in range(cout):
+                                acc[o] = acc[o] + xv * w[ky, kx, c, o]
+                for o in range(cout):
+                    out[b, oy, ox, o] = min(max(acc[o] + bias[o], lo), hi)

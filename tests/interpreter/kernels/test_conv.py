@@ -247,3 +247,61 @@ def test_single_output_pixel_is_bit_exact_with_litert(xs, ws, stride, pad, act):
     want = run_litert(single_op_model("CONV_2D", ins, [Out(np.float32, shape=ref.shape)], options=o), [x])[0]
     np.testing.assert_array_equal(ref, want)
     np.testing.assert_array_equal(jit, want)
+
+
+def _run_litert_order(ins, o, jit):
+    """Float CONV_2D prepared as in a dynamic-range model (``litert_float_order``)."""
+    import dataclasses
+
+    from edgelite.interpreter.kernels.base import select_kernel
+    from tests.interpreter.kernels.oracle import make_context
+
+    ctx = dataclasses.replace(make_context("CONV_2D", ins, o), litert_float_order=True)
+    k = select_kernel(ctx)
+    p = k.prepare(ctx)
+    assert p.w_running is not None or p.w_rows is not None
+    out = np.empty(ctx.output_shapes[0], np.float32)
+    (k.eval_jit if jit else k.eval)(p, [ins[0], ins[1].value, ins[2].value], [out])
+    return out
+
+
+@pytest.mark.parametrize("xs,ws,stride,pad,act", [
+    ((1, 20, 20, 3), (32, 3, 3, 3), 2, 0, 0),  # an image stem, SAME
+    ((1, 30, 30, 32), (16, 1, 1, 32), 1, 0, 3),  # a 1x1 projection, RELU6
+    ((2, 5, 7, 40), (8, 3, 3, 40), 1, 1, 1),  # VALID, 2 images, K = 360 > 320: BLAS
+    ((1, 2, 1, 300), (24, 1, 1, 300), 1, 1, 0),  # two pixels, long K
+])
+def test_litert_order_conv_is_bit_exact_in_dynamic_range_models(xs, ws, stride, pad, act):
+    from tests.interpreter.kernels.oracle import Const, Out, run_litert, single_op_model
+
+    o = Conv2DOptionsT()
+    o.strideH = o.strideW = stride
+    o.padding, o.fusedActivationFunction = pad, act
+    o.dilationHFactor = o.dilationWFactor = 1
+    rng = np.random.default_rng(sum(xs))
+    x = rng.standard_normal(xs).astype(np.float32)
+    ws = ws[:3] + (xs[3],)
+    ins = [x, Const((rng.standard_normal(ws) * 0.3).astype(np.float32)), Const(rng.standard_normal(ws[0]).astype(np.float32))]
+    k = ws[1] * ws[2] * ws[3]
+    if k > 320:  # outside the measured regime: BLAS, close but not bit-exact
+        with pytest.raises(AssertionError):
+            _run_litert_order(ins, o, jit=False)
+        return
+    ref, jit = _run_litert_order(ins, o, jit=False), _run_litert_order(ins, o, jit=True)
+    want = run_litert(single_op_model("CONV_2D", ins, [Out(np.float32, shape=ref.shape)], options=o), [x])[0]
+    np.testing.assert_array_equal(ref, want)
+    np.testing.assert_array_equal(jit, want)
+
+
+def test_hybrid_models_ask_for_litert_float_order():
+    from edgelite.interpreter.graph import load_subgraph
+    from edgelite.schema import read_model
+    from tests.fixtures.catalog import fixtures
+
+    dyn = [f.path for f in fixtures("dynamic")]
+    flt = [f.path for f in fixtures("float") if "dynamic" not in f.categories]
+    assert dyn and flt
+    for p in dyn:
+        assert load_subgraph(read_model(p), 0).hybrid, p.name
+    for p in flt:
+        assert not load_subgraph(read_model(p), 0).hybrid, p.name
