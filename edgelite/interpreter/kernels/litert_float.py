@@ -108,10 +108,6 @@ def logistic(x: np.ndarray, out: np.ndarray) -> None:
         o[i] = e / (e + _ONE)
 
 
-# The float32 whose bits are ``i << 23``: 0, 2^(i - 127), inf.
-_POW2 = np.array([0.0] + [math.ldexp(1.0, i - 127) for i in range(1, 255)] + [math.inf], np.float32)
-
-
 @njit
 def logistic_jit(x, out):
     """Numba twin of ``logistic`` (x, out flat float32): same steps, same order.
@@ -119,27 +115,36 @@ def logistic_jit(x, out):
     Packet path per element: h = min(x, 16.6355) / 2; m = floor(h log2 e + 1/2);
     r = h - m ln2 (two parts); y = 1 + r + r^2 (p(r)); e = (2^m y)^2; out = e / (e + 1),
     0 below -104. The last n % 4 elements: e = expf(min(x, 16.6355)); e / (e + 1).
+    Two passes per block so both loops vectorize: the first writes y and the bits of
+    2^m (``(m + 127) << 23``, as LiteRT builds it), the second reads those bits as floats.
     """
     n = x.shape[0]
     whole = n - n % 4
-    pow2 = _POW2
-    for i in range(whole):
-        v = x[i]
-        h = (_EXP_HI if v >= _EXP_HI else v) * _HALF  # noqa: FURB136 - NaN stays NaN, like minps
-        m = np.floor(h * _LOG2E + _HALF)
-        r = m * _LN2_HI + h
-        r = m * _LN2_LO + r
-        r2 = r * r
-        a = r2 * _P0 + _P1
-        b = (r2 * _P2 + _P3) * r + a
-        y = b * r2 + (r + _ONE)
-        t = m + _BIAS
-        t = t if t >= 0 else np.float32(0.0)  # NaN -> 0 (no float-to-int of a NaN)
-        t = t if t <= _EXP_MAX else _EXP_MAX  # noqa: FURB136
-        e = pow2[np.int32(t)] * y
-        e = e * e
-        q = e / (e + _ONE)
-        out[i] = np.float32(0.0) if v < _LOGISTIC_LO else q
+    block = 2048
+    ybuf = np.empty(block, np.float32)
+    kbuf = np.empty(block, np.int32)
+    scale = kbuf.view(np.float32)
+    for s in range(0, whole, block):
+        cnt = min(block, whole - s)
+        for i in range(cnt):
+            v = x[s + i]
+            h = (_EXP_HI if v >= _EXP_HI else v) * _HALF  # noqa: FURB136 - NaN stays NaN, like minps
+            m = np.floor(h * _LOG2E + _HALF)
+            r = m * _LN2_HI + h
+            r = m * _LN2_LO + r
+            r2 = r * r
+            a = r2 * _P0 + _P1
+            b = (r2 * _P2 + _P3) * r + a
+            ybuf[i] = b * r2 + (r + _ONE)
+            t = m + _BIAS
+            t = t if t >= 0 else np.float32(0.0)  # NaN -> 0 (no float-to-int of a NaN)
+            t = t if t <= _EXP_MAX else _EXP_MAX  # noqa: FURB136
+            kbuf[i] = np.int32(t) << 23
+        for i in range(cnt):
+            e = scale[i] * ybuf[i]
+            e = e * e
+            q = e / (e + _ONE)
+            out[s + i] = np.float32(0.0) if x[s + i] < _LOGISTIC_LO else q
     for i in range(whole, n):
         v = x[i]
         e = np.float32(math.exp(_EXP_HI if v >= _EXP_HI else v))  # noqa: FURB136 - keeps NaN

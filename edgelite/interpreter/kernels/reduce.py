@@ -80,10 +80,14 @@ def normalize(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[tuple[int,
 def _sequential(x: np.ndarray, axes: tuple[int, ...], op_name: str) -> np.ndarray:
     """Reduce over ``axes`` one float32 operation at a time, each output's elements in
     memory order starting from the first (LiteRT's ``ReduceImpl``); shape: kept dims."""
+    ufunc = np.multiply if op_name == "REDUCE_PROD" else np.add
+    if x.ndim - 1 not in axes:
+        # numpy reduces axes that are not innermost row by row into the output, in
+        # order (no pairwise blocking; ``test_reduce`` checks it against the loop).
+        return ufunc.reduce(x, axis=axes, dtype=np.float32).reshape(-1)
     kept = [d for d in range(x.ndim) if d not in axes]
     y = np.transpose(x, kept + list(axes)).reshape(-1, int(np.prod([x.shape[d] for d in axes])))
-    scan = np.cumprod if op_name == "REDUCE_PROD" else np.cumsum
-    return scan(y, axis=1, dtype=np.float32)[:, -1]
+    return ufunc.accumulate(y, axis=1, dtype=np.float32)[:, -1]
 
 
 _BOOL = np.dtype(np.bool_)

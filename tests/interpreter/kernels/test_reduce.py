@@ -83,6 +83,29 @@ def test_float_reductions_bit_exact_with_litert(op, shape, ax, kd):
     np.testing.assert_array_equal(got.view(np.int32), want.view(np.int32))
 
 
+@settings(max_examples=60, deadline=None)
+@given(x=hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=4, max_side=7),
+                    elements=st.floats(-1e4, 1e4, width=32)),
+       data=st.data(), op=st.sampled_from(["SUM", "REDUCE_PROD"]))
+def test_float_sum_and_prod_are_running_results_in_memory_order(x, data, op):
+    # The definition, one element at a time: each output starts from its first element
+    # in memory order and takes the others in that order, rounding to float32 each time.
+    ax = tuple(sorted(set(data.draw(st.lists(st.integers(0, x.ndim - 1), min_size=1, max_size=x.ndim)))))
+    kept = [d for d in range(x.ndim) if d not in ax]
+    want = np.zeros([x.shape[d] for d in kept], np.float32).reshape(-1)
+    first = np.ones(want.shape, bool)
+    for idx in np.ndindex(*x.shape):
+        o = np.ravel_multi_index([idx[d] for d in kept], [x.shape[d] for d in kept]) if kept else 0
+        v = x[idx]
+        if first[o]:
+            want[o], first[o] = v, False
+        else:
+            want[o] = want[o] * v if op == "REDUCE_PROD" else want[o] + v
+    with np.errstate(over="ignore", invalid="ignore"):
+        got = run_kernel(op, [x, axes(*ax)], keep(False))[0].reshape(-1)
+    np.testing.assert_array_equal(got.view(np.int32), want.view(np.int32))
+
+
 def test_float_sum_is_sequential_in_memory_order():
     # 1e8 absorbs the ones added after it: (((1e8 + 1) + 1) + 1) - 1e8 == 0 in float32
     x = np.array([[1e8, 1, 1, 1, -1e8]], np.float32)
