@@ -415,7 +415,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     'test_momentum_multiple': 'UnsupportedOperatorError: no TFLite lowering for ai.onnx.preview.training::Momentum',
     'test_mul_uint64': 'UnsupportedOperatorError: no TFLite lowering for Mul',
     'test_nesterov_momentum': 'UnsupportedOperatorError: no TFLite lowering for ai.onnx.preview.training::Momentum',
-    'test_nllloss_NCd1d2d3d4d5_mean_weight_expanded': 'LiteRT disagrees: output 0 (loss): relative difference 2.15e-05 between edgelite and LiteRT',
     'test_onehot_with_bfloat16_values': 'UnsupportedOperatorError: no TFLite lowering for OneHot',
     'test_optional_get_element_optional_sequence': 'UnsupportedOperatorError: no TFLite lowering for OptionalGetElement',
     'test_optional_get_element_optional_tensor': 'UnsupportedOperatorError: no TFLite lowering for OptionalGetElement',
