@@ -61,7 +61,10 @@ class GraphEditor:
     def __init__(self, model: Model):
         m = copy.copy(model)
         m.buffers = list(model.buffers)
-        m.metadata = list(model.metadata)
+        # Metadata entries and the other subgraphs' tensors get their buffer indices
+        # rewritten (add_metadata, _compact_buffers): copies, so that the source model
+        # is left as it was and quantizing it twice gives the same bytes.
+        m.metadata = [dataclasses.replace(md) for md in model.metadata]
         m.operator_codes = [dataclasses.replace(c) for c in model.operator_codes]
         m.signature_defs = copy.deepcopy(model.signature_defs)
         sg = model.subgraphs[0]
@@ -70,7 +73,7 @@ class GraphEditor:
             tensors=self.tensors, inputs=list(sg.inputs), outputs=list(sg.outputs), operators=[],
             name=sg.name, debug_metadata_index=sg.debug_metadata_index,
         )
-        m.subgraphs = [self.subgraph] + list(model.subgraphs[1:])
+        m.subgraphs = [self.subgraph] + copy.deepcopy(list(model.subgraphs[1:]))
         self.model = m
         self.source_ops = list(sg.operators)
         self.ops = self.subgraph.operators
