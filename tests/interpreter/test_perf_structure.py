@@ -221,6 +221,29 @@ def test_lazy_jit_builds_on_first_call_and_binds_callees(tmp_path, monkeypatch):
     sys.modules.pop("lazy_demo", None)
 
 
+@pytest.mark.skipif(not HAVE_NUMBA, reason="Numba not installed")
+@pytest.mark.parametrize("who", ["edgelite kernel", "user's own numba function"])
+def test_compiling_while_the_background_warm_up_runs_does_not_deadlock(who):
+    """A JIT call (edgelite's, or a user's own Numba code) right after the background
+    warm-up started used to deadlock: the warm-up took Numba's compiler lock and then a
+    context's lazy-property lock, a compile takes them in the other order."""
+    call = (
+        "from edgelite.interpreter.kernels import lut\n"
+        "lut.apply_lut_8bit_jit(np.arange(256).astype(np.int8), np.zeros(4, np.int8), np.empty(4, np.int8))"
+        if who == "edgelite kernel" else
+        "import numba\nnumba.njit(lambda v: v + 1)(1)"
+    )
+    code = (
+        "import numpy as np\n"
+        "from edgelite.interpreter.kernels import jit\n"
+        "jit.start_warm_up()\n" + call + "\nprint('done')"
+    )
+    try:
+        assert _run(code, timeout=120) == "done"
+    except subprocess.TimeoutExpired:
+        pytest.fail("deadlock: the call never returned")
+
+
 # ----------------------------------------------------------------- thread splitting
 
 

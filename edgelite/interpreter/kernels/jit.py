@@ -103,9 +103,14 @@ def _warm_up() -> None:
 
             # The first compile or cache load of a process fills Numba's typing and
             # lowering tables (most of its start-up cost): do it here, off the caller's path.
+            # The contexts are created first, outside the compiler lock: their lazy
+            # properties take their own lock and then the compiler lock, and taking the
+            # two in the other order here deadlocked any thread that compiled meanwhile.
+            typing_context = cpu_target.typing_context
+            target_context = cpu_target.target_context
             with global_compiler_lock:
-                cpu_target.typing_context.refresh()
-                cpu_target.target_context.refresh()
+                typing_context.refresh()
+                target_context.refresh()
     finally:
         # Never leave a waiter blocked: a failure shows again on the first JIT call.
         _warm.set()
@@ -216,6 +221,12 @@ class LazyJit:
 
     def _build(self):
         global _parallel_used
+        warm = _warm_thread
+        if warm is not None and warm is not threading.current_thread():
+            # The warm-up holds Numba's compiler lock while it fills the target context;
+            # building a dispatcher meanwhile takes the two locks in the other order and
+            # deadlocked (measured): wait for it instead.
+            _warm.wait()
         numba = numba_module()
         if numba is None:
             self._dispatcher = self.py_func
