@@ -2,7 +2,7 @@
 ``python -m tests.converter.backend.classify --write``, then reviewed)."""
 
 EXPECTED_FAILURES: dict[str, str] = {
-    # --- node: 540 not passing
+    # --- node: 539 not passing
     'test_adagrad': 'UnsupportedOperatorError: no TFLite lowering for ai.onnx.preview.training::Adagrad',
     'test_adagrad_multiple': 'UnsupportedOperatorError: no TFLite lowering for ai.onnx.preview.training::Adagrad',
     'test_adam': 'UnsupportedOperatorError: no TFLite lowering for ai.onnx.preview.training::Adam',
