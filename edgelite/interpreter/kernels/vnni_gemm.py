@@ -280,8 +280,35 @@ def _gemm_requant_body(a, lda, m_total, bp, k4, n_total, bias, q, add, total, ou
                         orow[n] = v
 
 
+def _gemm_int32_body(a, lda, m_total, bp, k4, n_total, corr, out, n_chunks):
+    """out[m, n] = int32(A[m] . W[n] + corr[n]) (wrapping), the plain product for kernels
+    with their own float epilogue (hybrid ops); ``corr = -128 * sum_k w[n, k]`` gives
+    the exact ``sum_k x[m, k] * w[n, k]``. Same tiles as ``_gemm_requant_body``."""
+    width = _NR * 16
+    n_tiles = (n_total + width - 1) // width
+    m_tiles = (m_total + _MR - 1) // _MR
+    per = (m_tiles + n_chunks - 1) // n_chunks
+    tile_bytes = k4 * _NR * 64
+    for ch in prange(n_chunks):
+        c = np.empty(_MR * width, np.int32)
+        t0 = ch * per
+        t1 = min(m_tiles, t0 + per)
+        for mt in range(t0, t1):
+            m0 = mt * _MR
+            rows = min(_MR, m_total - m0)
+            for nt in range(n_tiles):
+                _TILE(a, m0 * lda, lda, rows, bp, nt * tile_bytes, k4, c)
+                n0 = nt * width
+                cols = min(width, n_total - n0)
+                for r in range(rows):
+                    orow = out[m0 + r]
+                    for j in range(cols):
+                        orow[n0 + j] = np.int32(np.int64(c[r * width + j]) + corr[n0 + j])
+
+
 _MR = _NR = _TILE = None  # bound per build in _install
 _drivers: dict[tuple[int, int], object] = {}
+_int32_drivers: dict[tuple[int, int], object] = {}
 
 
 def _install() -> None:
@@ -294,11 +321,11 @@ def _install() -> None:
     for mr, nr in TILES:
         g = dict(globals())
         g.update(_MR=mr, _NR=nr, _TILE=_make_tile(mr, nr))
-        body = _gemm_requant_body
-        fn = types.FunctionType(body.__code__, g, f"{body.__name__}_{mr}x{nr}", body.__defaults__, body.__closure__)
-        fn.__qualname__ = fn.__name__
-        fn.__module__ = body.__module__
-        _drivers[(mr, nr)] = njit(fn, parallel=True)
+        for body, table in ((_gemm_requant_body, _drivers), (_gemm_int32_body, _int32_drivers)):
+            fn = types.FunctionType(body.__code__, g, f"{body.__name__}_{mr}x{nr}", body.__defaults__, body.__closure__)
+            fn.__qualname__ = fn.__name__
+            fn.__module__ = body.__module__
+            table[(mr, nr)] = njit(fn, parallel=True)
 
 
 def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], bias: np.ndarray, q: np.ndarray,
@@ -328,3 +355,26 @@ def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int],
     driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(k4), np.int64(out2d.shape[1]),
                  bias, q, tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d,
                  np.int64(n_chunks))
+
+
+def gemm_int32(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], corr: np.ndarray,
+               out2d: np.ndarray, threads: int = 1) -> None:
+    """``out2d[m, n] = sum_k x[m, k] * w[n, k] + corr[n] + 128 * sum_k w[n, k]`` as int32.
+
+    With ``corr = bias_correction(w, 0)`` (``-128 * sum(w)``) that is the exact int8
+    product ``x @ w.T``; add ``-in_zp * sum(w)`` to ``corr`` to centre the input.
+
+    Args:
+        a2d, bp, k, tile: as for :func:`gemm_requant`.
+        corr: ``(N,)`` int64 per-channel term.
+        out2d: ``(M, N)`` int32 output.
+    """
+    _install()
+    m, lda = a2d.shape
+    k4 = -(-k // 4)
+    n = out2d.shape[1]
+    n_chunks = max(1, min(int(threads), m // 64, (m * k * n) // PARALLEL_MIN_MACS))
+    driver = _int32_drivers[tile]
+    if n_chunks == 1:
+        driver = driver.serial()
+    driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(k4), np.int64(n), corr, out2d, np.int64(n_chunks))

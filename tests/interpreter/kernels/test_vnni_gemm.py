@@ -90,6 +90,19 @@ def test_extreme_operands_and_long_reduction():
             np.testing.assert_array_equal(_run(*args, -128, 127), _reference(*args, -128, 127))
 
 
+@pytest.mark.parametrize("m, k, n", [(1, 5, 3), (7, 64, 40), (50, 27, 100), (300, 200, 16)])
+def test_int32_product_is_exact(m, k, n):
+    rng = np.random.default_rng(m + k + n)
+    x = rng.integers(-128, 128, (m, k)).astype(np.int8)
+    w = rng.integers(-128, 128, (n, k)).astype(np.int8)
+    tile = vnni_gemm.choose_tile(m, n)
+    a = np.zeros((m, -(-k // 4) * 4), np.int8)
+    a[:, :k] = x
+    out = np.empty((m, n), np.int32)
+    vnni_gemm.gemm_int32(a, vnni_gemm.pack_weights(w, tile[1]), k, tile, vnni_gemm.bias_correction(w, 0), out)
+    np.testing.assert_array_equal(out, x.astype(np.int64) @ w.astype(np.int64).T)
+
+
 def test_two_threads_equal_one():
     rng = np.random.default_rng(7)
     case = _case(rng, 2000, 96, 40)  # large enough to be split
