@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import logging
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from edgelite.quantize.graph import GraphEditor, qparams
 from edgelite.quantize.numerics import symmetric_weights
 from edgelite.quantize.versions import min_runtime_version, op_version
 from edgelite.schema.model import Model, TensorType
+
+_LOG = logging.getLogger(__name__)
+_F16_MAX = float(np.finfo(np.float16).max)
 
 _F32 = TensorType.FLOAT32
 # op -> (weight input position, per-channel dimension or None)
@@ -99,13 +103,23 @@ def quantize_dynamic(model: Model, *, min_elements: int = 1024, per_channel: boo
 
 
 def quantize_float16(model: Model) -> Model:
-    """Store every float32 constant of subgraph 0 as float16 behind a DEQUANTIZE."""
+    """Store every float32 constant of subgraph 0 as float16 behind a DEQUANTIZE.
+
+    A constant with finite values beyond float16's range (65504) stays float32 (with a
+    warning): stored as float16 it would become infinities.
+    """
     g = GraphEditor(model)
     used = {i for op in g.source_ops for i in op.inputs if i >= 0}
     for t in sorted(used):
         tensor = g.tensors[t]
         data = g.const_data(t)
         if tensor.type != _F32 or data is None or tensor.sparsity is not None:
+            continue
+        finite = np.asarray(data)[np.isfinite(data)]
+        if finite.size and float(np.max(np.abs(finite))) > _F16_MAX:
+            # float16 would turn these values into infinities: a silently wrong model
+            _LOG.warning("float16: %s keeps float32 (|values| up to %.3g exceed float16's %.0f)",
+                         tensor.name, float(np.max(np.abs(finite))), _F16_MAX)
             continue
         half = g.add_constant(tensor.name + "_fp16", np.asarray(data, np.float16))
         tensor.buffer = 0

@@ -77,3 +77,30 @@ def test_dynamic_batch_matmul_and_embedding_lookup():
     assert all(t.type != TensorType.FLOAT32 or m.tensor_data(t) is None for t in m.subgraphs[0].tensors)
     feeds = [{"ids": np.array([1, 7, 3], np.int32)}]
     assert sqnr(run_litert(f, feeds), run_litert(q, feeds)) > 25.0
+
+
+def test_float16_keeps_constants_beyond_its_range_float32(caplog):
+    """1e6 would be inf in float16: that constant stays float32, the others convert."""
+    from edgelite.schema.builder import ModelBuilder
+
+    b = ModelBuilder()
+    x = b.add_input("x", shape=(1, 4), dtype=np.float32)
+    big = b.add_constant("big", np.array([[1e6, -3.0e5, 1.0, 2.0]], np.float32))
+    small = b.add_constant("small", np.array([[0.5, 1.5, -2.0, 4.0]], np.float32))
+    t = b.add_tensor("t", shape=(1, 4), dtype=np.float32)
+    y = b.add_tensor("y", shape=(1, 4), dtype=np.float32)
+    b.add_operator("ADD", inputs=[x, big], outputs=[t])
+    b.add_operator("MUL", inputs=[t, small], outputs=[y])
+    b.mark_output(y)
+    model = b.build()
+    with caplog.at_level("WARNING"):
+        q = quantize_model(model, "float16")
+    assert "big keeps float32" in caplog.text
+    m = read_model(q)
+    sg = m.subgraphs[0]
+    kept = [t.name for t in sg.tensors if t.type == TensorType.FLOAT32 and m.tensor_data(t) is not None]
+    assert kept == ["big"]
+    assert any(t.type == TensorType.FLOAT16 for t in sg.tensors)
+    feed = [{"x": np.array([[1.0, 2.0, 3.0, 4.0]], np.float32)}]
+    out = run_litert(q, feed)
+    assert np.all(np.isfinite(out[0])) and np.allclose(out[0], run_litert(model, feed)[0], rtol=1e-3)
