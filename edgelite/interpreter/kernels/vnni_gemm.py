@@ -245,13 +245,17 @@ def _make_tile(mr: int, nr: int):
     return tile
 
 
-def _gemm_requant_body(a, lda, m_total, bp, k4, n_total, bias, q, add, total, out_zp, lo, hi, out, n_chunks):
-    """out[m, n] = clamp(((int32(A[m] . W[n] + bias[n]) * q[n] + add[n]) >> total[n]) + out_zp, lo, hi)
-    for ``A[m] = a[m*lda : m*lda + 4*k4]`` read as int8, ``bp`` from ``pack_weights``.
+def _gemm_body(a, lda, m_total, bp, k4, n_total, bias, q, add, total, out_zp, lo, hi, out, n_chunks):
+    """For ``A[m] = a[m*lda : m*lda + 4*k4]`` read as int8 and ``bp`` from ``pack_weights``:
 
-    ``_MR``, ``_NR`` and ``_TILE`` are compile-time constants: each tile shape gets its
-    own build (see ``_install``); with them as run-time values LLVM neither kept the
-    accumulators in registers nor vectorized the epilogue (8x slower, measured).
+    * requantizing build: ``out[m, n] = clamp(((int32(A[m] . W[n] + bias[n]) * q[n] + add[n])
+      >> total[n]) + out_zp, lo, hi)``;
+    * int32 build (``_INT32_OUT``): ``out[m, n] = int32(A[m] . W[n] + bias[n])`` (``q, add,
+      total, out_zp, lo, hi`` unused).
+
+    ``_MR``, ``_NR``, ``_TILE`` and ``_INT32_OUT`` are compile-time constants: each tile
+    shape gets its own build (see ``_install``); with them as run-time values LLVM neither
+    kept the accumulators in registers nor vectorized the epilogue (8x slower, measured).
     """
     width = _NR * 16
     n_tiles = (n_total + width - 1) // width
@@ -274,39 +278,16 @@ def _gemm_requant_body(a, lda, m_total, bp, k4, n_total, bias, q, add, total, ou
                     for j in range(cols):
                         n = n0 + j
                         xl = np.int32(np.int64(c[r * width + j]) + bias[n])  # wraps like C's int32
-                        v = ((np.int64(xl) * np.int64(q[n]) + add[n]) >> total[n]) + out_zp
-                        v = lo if v < lo else v
-                        v = hi if v > hi else v
-                        orow[n] = v
+                        if _INT32_OUT:
+                            orow[n] = xl
+                        else:
+                            v = ((np.int64(xl) * np.int64(q[n]) + add[n]) >> total[n]) + out_zp
+                            v = lo if v < lo else v
+                            v = hi if v > hi else v
+                            orow[n] = v
 
 
-def _gemm_int32_body(a, lda, m_total, bp, k4, n_total, corr, out, n_chunks):
-    """out[m, n] = int32(A[m] . W[n] + corr[n]) (wrapping), the plain product for kernels
-    with their own float epilogue (hybrid ops); ``corr = -128 * sum_k w[n, k]`` gives
-    the exact ``sum_k x[m, k] * w[n, k]``. Same tiles as ``_gemm_requant_body``."""
-    width = _NR * 16
-    n_tiles = (n_total + width - 1) // width
-    m_tiles = (m_total + _MR - 1) // _MR
-    per = (m_tiles + n_chunks - 1) // n_chunks
-    tile_bytes = k4 * _NR * 64
-    for ch in prange(n_chunks):
-        c = np.empty(_MR * width, np.int32)
-        t0 = ch * per
-        t1 = min(m_tiles, t0 + per)
-        for mt in range(t0, t1):
-            m0 = mt * _MR
-            rows = min(_MR, m_total - m0)
-            for nt in range(n_tiles):
-                _TILE(a, m0 * lda, lda, rows, bp, nt * tile_bytes, k4, c)
-                n0 = nt * width
-                cols = min(width, n_total - n0)
-                for r in range(rows):
-                    orow = out[m0 + r]
-                    for j in range(cols):
-                        orow[n0 + j] = np.int32(np.int64(c[r * width + j]) + corr[n0 + j])
-
-
-_MR = _NR = _TILE = None  # bound per build in _install
+_MR = _NR = _TILE = _INT32_OUT = None  # bound per build in _install
 _drivers: dict[tuple[int, int], object] = {}
 _int32_drivers: dict[tuple[int, int], object] = {}
 
@@ -319,10 +300,12 @@ def _install() -> None:
 
     numba_module()
     for mr, nr in TILES:
-        g = dict(globals())
-        g.update(_MR=mr, _NR=nr, _TILE=_make_tile(mr, nr))
-        for body, table in ((_gemm_requant_body, _drivers), (_gemm_int32_body, _int32_drivers)):
-            fn = types.FunctionType(body.__code__, g, f"{body.__name__}_{mr}x{nr}", body.__defaults__, body.__closure__)
+        tile = _make_tile(mr, nr)
+        for int32_out, table, kind in ((False, _drivers, "requant"), (True, _int32_drivers, "int32")):
+            g = dict(globals())
+            g.update(_MR=mr, _NR=nr, _TILE=tile, _INT32_OUT=int32_out)
+            body = _gemm_body
+            fn = types.FunctionType(body.__code__, g, f"_gemm_{kind}_{mr}x{nr}", body.__defaults__, body.__closure__)
             fn.__qualname__ = fn.__name__
             fn.__module__ = body.__module__
             table[(mr, nr)] = njit(fn, parallel=True)
@@ -377,4 +360,6 @@ def gemm_int32(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], c
     driver = _int32_drivers[tile]
     if n_chunks == 1:
         driver = driver.serial()
-    driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(k4), np.int64(n), corr, out2d, np.int64(n_chunks))
+    unused = np.zeros(1, np.int64)
+    driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(k4), np.int64(n), corr, unused, unused, unused,
+           np.int64(0), np.int64(0), np.int64(0), out2d, np.int64(n_chunks))
