@@ -25,6 +25,7 @@ import importlib
 KERNEL_MODULES: tuple[str, ...] = (
     "elementwise_quant",
     "activations_quant",
+    "activations_quant16",
     "softmax_quant",
     "reduce_quant",
     "quantize_ops",
@@ -79,6 +80,7 @@ MODULE_OPS: dict[str, str] = {
     "activations_quant": (
         "ELU GELU HARD_SWISH LEAKY_RELU LOGISTIC PRELU RELU RELU6 RELU_0_TO_1 RELU_N1_TO_1 TANH"
     ),
+    "activations_quant16": "LOGISTIC TANH",
     "softmax_quant": "LOG_SOFTMAX SOFTMAX",
     "reduce_quant": "ARG_MAX ARG_MIN MEAN REDUCE_MAX REDUCE_MIN SUM",
     "quantize_ops": "DEQUANTIZE QUANTIZE",
