@@ -84,7 +84,12 @@ def _sequential(x: np.ndarray, axes: tuple[int, ...], op_name: str) -> np.ndarra
     if x.ndim - 1 not in axes:
         # numpy reduces axes that are not innermost row by row into the output, in
         # order (no pairwise blocking; ``test_reduce`` checks it against the loop).
-        return ufunc.reduce(x, axis=axes, dtype=np.float32).reshape(-1)
+        r = ufunc.reduce(x, axis=axes, dtype=np.float32).reshape(-1)
+        if ufunc is np.add:
+            # numpy starts a sum from +0, LiteRT from the first element: they differ only
+            # where every element is -0 (the one float sum that stays -0).
+            r[np.all((x == 0) & np.signbit(x), axis=axes).reshape(-1)] = np.float32(-0.0)
+        return r
     kept = [d for d in range(x.ndim) if d not in axes]
     y = np.transpose(x, kept + list(axes)).reshape(-1, int(np.prod([x.shape[d] for d in axes])))
     return ufunc.accumulate(y, axis=1, dtype=np.float32)[:, -1]
