@@ -40,9 +40,12 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from edgelite.interpreter.kernels import int_gemm
+from edgelite.interpreter.kernels import int_gemm, vnni_gemm
+from edgelite.interpreter.kernels.jit import njit
 
 F32 = np.float32
 I8 = np.int8
@@ -162,6 +165,54 @@ def int_matmul(a_i8: np.ndarray, b_t_f32: np.ndarray, chunk: int) -> np.ndarray:
     return np.asarray(acc).astype(np.int64)
 
 
+@njit
+def _quantize_row_jit(x, inv, zp, qmin, qmax, out):
+    """``out[j] = clamp(rnd(float32(x[j] * inv)) + zp, qmin, qmax)`` for float32 ``x`` and
+    ``inv``, with ``rnd`` the wheel's rounding (see :func:`_round_split`): the first
+    ``n & ~7`` values ``trunc(p +- 0.5)`` with a float32 add, the rest C ``round``."""
+    n = x.shape[0]
+    vec = n - n % 8
+    half = np.float32(0.5)
+    for j in range(n):
+        p = x[j] * inv  # float32 x float32 -> float32
+        if j < vec:
+            r = np.trunc(p - half) if p < 0 else np.trunc(p + half)
+            v = np.int64(r) + zp
+        else:
+            a = np.floor(abs(np.float64(p)) + 0.5)  # exact in float64
+            v = (-np.int64(a) if p < 0 else np.int64(a)) + zp
+        v = qmin if v < qmin else v
+        v = qmax if v > qmax else v
+        out[j] = v
+
+
+def quantize_rows_jit(x2d: np.ndarray, asymmetric: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`quantize_rows` with the per-value work in one Numba loop (same results;
+    the scales and zero points come from the same float32/double steps)."""
+    x = np.ascontiguousarray(x2d, F32)
+    rows, n = x.shape
+    q = np.zeros(x.shape, I8)
+    scales = np.ones(rows, F32)
+    zps = np.zeros(rows, np.int32)
+    if n == 0:
+        return q, scales, zps
+    mins, maxs = x.min(axis=1), x.max(axis=1)
+    for r in range(rows):
+        if asymmetric:
+            if min(F32(0), mins[r]) == max(F32(0), maxs[r]):
+                continue  # an all-zero row: zeros, scale 1, zero point 0
+            s, z = asymmetric_params(mins[r], maxs[r])
+            scales[r], zps[r] = s, z
+            _quantize_row_jit(x[r], F32(1.0 / float(s)), z, -128, 127, q[r])
+        else:
+            rng = max(abs(mins[r]), abs(maxs[r]))
+            if rng == 0:
+                continue
+            scales[r] = rng / F32(127)
+            _quantize_row_jit(x[r], F32(127) / rng, 0, -127, 127, q[r])
+    return q, scales, zps
+
+
 def scale_accumulators(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.ndarray | None) -> np.ndarray:
     """``float32(acc) * scale`` with ``scale = row_scale[m] (* col_scale[n])`` in float32.
 
@@ -172,6 +223,53 @@ def scale_accumulators(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.nda
         return (acc32 * row_scale.astype(F32)[:, None]).astype(F32)
     s = (row_scale.astype(F32)[:, None] * col_scale.astype(F32)[None, :]).astype(F32)
     return (acc32 * s).astype(F32)
+
+
+def scale_int32(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.ndarray | None, out: np.ndarray) -> None:
+    """``out = float32(acc) * scale`` for an int32 ``acc``: :func:`scale_accumulators`
+    without the int64 round trip, written into the float32 ``out`` (same shape).
+
+    ``row_scale`` is float32 ``(rows,)`` or ``(1,)`` (one scale for every row).
+    """
+    if col_scale is None:
+        s = row_scale.astype(F32)[:, None]
+    else:
+        s = (row_scale.astype(F32)[:, None] * col_scale.astype(F32)[None, :]).astype(F32)
+    # dtype=F32: int32 -> float32 first, then a float32 product (without it numpy
+    # would multiply in float64 and round once, which is not LiteRT's arithmetic)
+    np.multiply(acc, s, out=out, dtype=F32)
+
+
+@dataclass(frozen=True)
+class VnniWeights:
+    """Constant int8 weights ``(N, K)`` packed for ``vnni_gemm.gemm_int32``."""
+
+    packed: np.ndarray  # vnni_gemm.pack_weights(w, tile[1])
+    tile: tuple[int, int]
+    depth: int
+    row_sums: np.ndarray  # (N,) int64: sum_k w[n, k]
+    corr: np.ndarray  # (N,) int64: -128 * row_sums (what gives the plain product)
+
+
+def vnni_weights(w2d: np.ndarray, rows: int, use_jit: bool) -> VnniWeights | None:
+    """The packed weights when the VNNI product can run (JIT on, CPU with VNNI, ``K``
+    in range), else None (the kernels keep their float-BLAS path)."""
+    n, k = w2d.shape
+    if not use_jit or not vnni_gemm.usable(k):
+        return None
+    tile = vnni_gemm.choose_tile(rows, n)
+    w8 = np.asarray(w2d, I8)
+    return VnniWeights(
+        packed=vnni_gemm.pack_weights(w8, tile[1]), tile=tile, depth=k,
+        row_sums=w8.sum(axis=1, dtype=np.int64), corr=vnni_gemm.bias_correction(w8, 0),
+    )
+
+
+def vnni_matmul(a2d: np.ndarray, vw: VnniWeights, zp: int, out2d: np.ndarray, threads: int) -> None:
+    """``out2d = sum_k (a[m, k] - zp) * w[n, k]`` as int32, exactly (``a2d`` int8
+    ``(M, lda)``, C-contiguous, ``lda`` >= ``K`` rounded up to 4)."""
+    corr = vw.corr if zp == 0 else vw.corr - np.int64(zp) * vw.row_sums
+    vnni_gemm.gemm_int32(a2d, vw.packed, vw.depth, vw.tile, corr, out2d, threads)
 
 
 def int_gemm_wrap32(v: np.ndarray) -> np.ndarray:

@@ -13,6 +13,11 @@ where ``acc = sum w * (q - zp)`` over the window (padding contributes nothing) i
 exact int32 sum, then the fused float activation. See ``hybrid_common`` for the
 quantizers.
 
+With Numba on a CPU with AVX-512 VNNI, ``eval_jit`` gathers int8 patches of the
+quantized input (padding holds the batch's zero point) and takes the int32 sums from
+``vnni_gemm.gemm_int32`` (exact, so the result is the same bit for bit); prepare then
+keeps only the packed filter. Elsewhere both run the float32-BLAS product below.
+
 Example:
     >>> from edgelite.interpreter.kernels.base import kernels_for
     >>> any(type(k).__name__ == "Conv2DHybrid" for k in kernels_for("CONV_2D"))
@@ -30,8 +35,10 @@ from edgelite.interpreter.kernels import hybrid_common as hc
 from edgelite.interpreter.kernels import int_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv_geometry import activation_range, window_geometry
+from edgelite.interpreter.kernels.conv_quant import _im2col, _im2col_rowcopy
 from edgelite.interpreter.kernels.gemm import set_blas_threads
 from edgelite.interpreter.kernels.hybrid_fully_connected import is_hybrid
+from edgelite.interpreter.kernels.jit import set_num_threads
 
 
 @dataclass(frozen=True)
@@ -48,12 +55,17 @@ class Conv2DHybridParams:
     out_w: int
     out_c: int
     asymmetric: bool  # the per-channel (asymmetric input) form
-    w_gemm_t: np.ndarray  # (KH*KW*C, N) float32 holding the int8 filter
+    w_gemm_t: np.ndarray  # (KH*KW*C, N) float32 holding the int8 filter; (0, N) when vnni is set
+    w_int8: np.ndarray  # (N, KH*KW*C) the filter as stored
     w_scale: np.ndarray  # (N,) float32
     bias: np.ndarray | None
     lo: float
     hi: float
     chunk: int
+    num_threads: int = 1
+    vnni: hc.VnniWeights | None = None  # the VNNI product (eval_jit) is used
+    vnni_cols: np.ndarray | None = None  # (B*OH*OW, K rounded up to 4) int8 patches; None: read the input
+    vnni_acc: np.ndarray | None = None  # (B*OH*OW, N) int32
 
 
 @register("CONV_2D")
@@ -97,13 +109,23 @@ class Conv2DHybrid(Kernel):
             if bias_t.data is None or bias_t.size != n:
                 raise ctx.fail(f"bias must be a constant of {n} values")
             bias = np.ascontiguousarray(bias_t.data, np.float32).reshape(n)
-        wdata = np.asarray(w.data, np.int8).reshape(n, kh * kw * c)
+        k = kh * kw * c
+        wdata = np.asarray(w.data, np.int8).reshape(n, k)
         set_blas_threads(ctx.num_threads)
+        rows = gy.out_size * gx.out_size
+        vnni = hc.vnni_weights(wdata, rows, ctx.use_jit)
+        cols = acc = None
+        if vnni is not None:
+            direct = kh == 1 and kw == 1 and sh == 1 and sw == 1 and k % 4 == 0
+            if not direct:  # 1x1 stride-1 windows never reach the padding: the input is the patch matrix
+                cols = np.zeros((b * rows, -(-k // 4) * 4), np.int8)
+            acc = np.empty((b * rows, n), np.int32)
         return Conv2DHybridParams(
             kh=kh, kw=kw, sh=sh, sw=sw, dh=dh, dw=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
             out_h=gy.out_size, out_w=gx.out_size, out_c=n, asymmetric=distinct,
-            w_gemm_t=np.ascontiguousarray(wdata.T.astype(np.float32)), w_scale=scales, bias=bias,
-            lo=float(lo), hi=float(hi), chunk=int_gemm.chunk_for(255, 127),
+            w_gemm_t=np.ascontiguousarray(wdata.T.astype(np.float32)) if vnni is None else np.empty((0, n), np.float32),
+            w_int8=wdata, w_scale=scales, bias=bias, lo=float(lo), hi=float(hi), chunk=int_gemm.chunk_for(255, 127),
+            num_threads=ctx.num_threads, vnni=vnni, vnni_cols=cols, vnni_acc=acc,
         )
 
     def eval(self, p: Conv2DHybridParams, inputs, outputs) -> None:
@@ -112,7 +134,8 @@ class Conv2DHybrid(Kernel):
         centred, s, _ = hc.quantize_batches(x, p.asymmetric)
         pat = hc.patches(centred, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left, p.out_h, p.out_w)
         rows = p.out_h * p.out_w
-        acc = int_gemm.matmul_f32_chunked(pat.reshape(b * rows, -1).astype(np.float32), p.w_gemm_t, p.chunk)
+        w_t = p.w_gemm_t if p.vnni is None else p.w_int8.T.astype(np.float32)  # params of eval_jit's prepare
+        acc = int_gemm.matmul_f32_chunked(pat.reshape(b * rows, -1).astype(np.float32), w_t, p.chunk)
         acc = np.asarray(acc).astype(np.int64)
         row_scale = np.repeat(s, rows)
         if p.asymmetric:
@@ -120,3 +143,37 @@ class Conv2DHybrid(Kernel):
         else:
             res = hc.scale_accumulators(acc, (row_scale * p.w_scale[0]).astype(np.float32), None)
         outputs[0][...] = hc.float_epilogue(res, p.bias, p.lo, p.hi).reshape(outputs[0].shape)
+
+    def eval_jit(self, p: Conv2DHybridParams, inputs, outputs) -> None:
+        """``eval`` with the integer product on the VNNI kernels (when prepare packed them)."""
+        if p.vnni is None:
+            self.eval(p, inputs, outputs)
+            return
+        set_num_threads(p.num_threads)
+        x = inputs[0]
+        b = x.shape[0]
+        q, s, zp = hc.quantize_rows_jit(x.reshape(b, -1), p.asymmetric)
+        q4 = q.reshape(x.shape)
+        rows = p.out_h * p.out_w
+        k = p.vnni.depth
+        out2d = outputs[0].reshape(b * rows, p.out_c)
+        for i in range(b):
+            r0, r1 = i * rows, (i + 1) * rows
+            z = int(zp[i])
+            if p.vnni_cols is None:
+                a = q[i].reshape(rows, k)
+            else:
+                a = p.vnni_cols[r0:r1]
+                # padding holds the zero point, so it adds nothing to sum (q - zp) * w
+                if p.dh == 1 and p.dw == 1:
+                    _im2col_rowcopy(q4[i : i + 1], p.kh, p.kw, p.sh, p.sw, p.pad_top, p.pad_left, p.out_h, p.out_w, z, a)
+                else:
+                    _im2col(q4[i : i + 1], p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left, p.out_h, p.out_w,
+                            0, z, a)
+            acc = p.vnni_acc[r0:r1]
+            hc.vnni_matmul(a, p.vnni, z, acc, p.num_threads)
+            if p.asymmetric:
+                hc.scale_int32(acc, s[i : i + 1], p.w_scale, out2d[r0:r1])
+            else:
+                hc.scale_int32(acc, (s[i : i + 1] * p.w_scale[0]).astype(np.float32), None, out2d[r0:r1])
+        hc.float_epilogue(out2d, p.bias, p.lo, p.hi)

@@ -13,6 +13,10 @@ already holds ``s[m] * w_scale``. The integer part is exact here (float32 BLAS o
 integer values in exact chunks), so results equal LiteRT's up to float32 rounding of
 the last two operations.
 
+With Numba on a CPU with AVX-512 VNNI, ``eval_jit`` takes the int32 sums from
+``vnni_gemm.gemm_int32`` instead (exact as well, so bit for bit the same) and prepare
+keeps only the packed weights.
+
 Example:
     >>> from edgelite.interpreter.kernels.base import kernels_for
     >>> any(type(k).__name__ == "FullyConnectedHybrid" for k in kernels_for("FULLY_CONNECTED"))
@@ -31,6 +35,7 @@ from edgelite.interpreter.kernels import int_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv_geometry import activation_range
 from edgelite.interpreter.kernels.gemm import set_blas_threads
+from edgelite.interpreter.kernels.jit import set_num_threads
 
 F32, I8 = hc.F32, hc.I8
 
@@ -53,7 +58,8 @@ class FullyConnectedHybridParams:
     depth: int
     units: int
     asymmetric: bool
-    w_gemm_t: np.ndarray  # (K, N) float32 holding the int8 weights
+    w_gemm_t: np.ndarray  # (K, N) float32 holding the int8 weights; (0, N) when vnni is set
+    w_int8: np.ndarray  # (N, K) the weights as stored
     row_sums: np.ndarray  # (N,) int64
     w_scale: np.ndarray  # (N,) float32
     per_channel: bool
@@ -62,6 +68,9 @@ class FullyConnectedHybridParams:
     hi: float
     chunk: int
     num_threads: int
+    vnni: hc.VnniWeights | None = None  # the VNNI product (eval_jit) is used
+    vnni_cols: np.ndarray | None = None  # (M, K rounded up to 4) int8 copy when K % 4 != 0
+    vnni_acc: np.ndarray | None = None  # (M, N) int32
 
 
 def hybrid_matmul(x2d: np.ndarray, w_gemm_t: np.ndarray, row_sums: np.ndarray, w_scale: np.ndarray,
@@ -121,19 +130,55 @@ class FullyConnectedHybrid(Kernel):
             bias = np.ascontiguousarray(bias_t.data, F32).reshape(n)
         asym = bool(getattr(o, "asymmetricQuantizeInputs", False)) if o is not None else False
         set_blas_threads(ctx.num_threads)
+        vnni = hc.vnni_weights(wdata, m, ctx.use_jit)
         return FullyConnectedHybridParams(
             rows=m, depth=k, units=n, asymmetric=asym,
-            w_gemm_t=np.ascontiguousarray(wdata.T.astype(F32)), row_sums=wdata.astype(np.int64).sum(axis=1),
+            w_gemm_t=np.ascontiguousarray(wdata.T.astype(F32)) if vnni is None else np.empty((0, n), F32),
+            w_int8=wdata, row_sums=wdata.astype(np.int64).sum(axis=1),
             w_scale=scales, per_channel=per_channel, bias=bias, lo=float(lo), hi=float(hi),
-            chunk=int_gemm.chunk_for(128, 128), num_threads=ctx.num_threads,
+            chunk=int_gemm.chunk_for(128, 128), num_threads=ctx.num_threads, vnni=vnni,
+            vnni_cols=np.zeros((m, -(-k // 4) * 4), I8) if vnni is not None and k % 4 else None,
+            vnni_acc=np.empty((m, n), np.int32) if vnni is not None else None,
         )
 
     def eval(self, p: FullyConnectedHybridParams, inputs, outputs) -> None:
         out = outputs[0].reshape(p.rows, p.units)
-        res = hybrid_matmul(inputs[0].reshape(p.rows, p.depth), p.w_gemm_t, p.row_sums, p.w_scale,
+        w_t = p.w_gemm_t if p.vnni is None else p.w_int8.T.astype(F32)  # params of eval_jit's prepare
+        res = hybrid_matmul(inputs[0].reshape(p.rows, p.depth), w_t, p.row_sums, p.w_scale,
                             p.per_channel, p.asymmetric, p.chunk)
-        if p.bias is not None:
-            np.add(p.bias[None, :], res, out=res)
-        if p.lo != -np.inf or p.hi != np.inf:
-            np.clip(res, p.lo, p.hi, out=res)
+        _epilogue(p, res, out)
+
+    def eval_jit(self, p: FullyConnectedHybridParams, inputs, outputs) -> None:
+        """``eval`` with the integer product on the VNNI kernels (when prepare packed them)."""
+        if p.vnni is None:
+            self.eval(p, inputs, outputs)
+            return
+        set_num_threads(p.num_threads)
+        out = outputs[0].reshape(p.rows, p.units)
+        q, s, zp = hc.quantize_rows_jit(inputs[0].reshape(p.rows, p.depth), p.asymmetric)
+        a = q
+        if p.vnni_cols is not None:
+            a = p.vnni_cols
+            a[:, : p.depth] = q
+        acc = p.vnni_acc
+        if p.rows == 1:
+            hc.vnni_matmul(a, p.vnni, int(zp[0]), acc, p.num_threads)
+        else:
+            hc.vnni_matmul(a, p.vnni, 0, acc, p.num_threads)
+            if p.asymmetric:  # acc -= zp[m] * row_sum[n], int32 like LiteRT's
+                acc -= zp[:, None] * p.row_sums.astype(np.int32)[None, :]
+        if p.per_channel:
+            hc.scale_int32(acc, s, p.w_scale, out)
+        else:
+            hc.scale_int32(acc, (s * p.w_scale[0]).astype(F32), None, out)
+        _epilogue(p, out, out)
+
+
+def _epilogue(p: FullyConnectedHybridParams, res: np.ndarray, out: np.ndarray) -> None:
+    """``out = clamp(bias + res, lo, hi)`` (LiteRT adds the scaled sums to the bias)."""
+    if p.bias is not None:
+        np.add(p.bias[None, :], res, out=res)
+    if p.lo != -np.inf or p.hi != np.inf:
+        np.clip(res, p.lo, p.hi, out=res)
+    if res is not out:
         out[...] = res

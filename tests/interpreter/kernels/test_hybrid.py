@@ -5,9 +5,14 @@ x86 wheel's vector loop and the float32 width of the asymmetric range), then
 FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D and EMBEDDING_LOOKUP are compared with
 LiteRT's builtin kernels over hypothesis-drawn shapes and scales, bit for bit: the
 integer parts are exact and the float parts follow LiteRT's float32 operation order
-(a one-ulp difference in a scale is enough to move a later layer's quantization)."""
+(a one-ulp difference in a scale is enough to move a later layer's quantization).
+The JIT forms (``eval_jit``: Numba quantizer, int32 product on the VNNI kernels where
+the CPU has them) are held to the same standard, and to the float-BLAS form with the
+VNNI kernels switched off."""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -17,6 +22,8 @@ from tests.interpreter.kernels.quant_harness import Spec, TSpec, run_edgelite, r
 from tests.interpreter.kernels.qspecs import out_hw
 
 from edgelite.interpreter.kernels import hybrid_common as hc
+from edgelite.interpreter.kernels import vnni_gemm
+from edgelite.interpreter.kernels.jit import HAVE_NUMBA
 from edgelite.interpreter.kernels.embedding_hybrid import EmbeddingLookupHybrid
 from edgelite.interpreter.kernels.hybrid_conv import Conv2DHybrid
 from edgelite.interpreter.kernels.hybrid_depthwise_conv import DepthwiseConv2DHybrid
@@ -26,6 +33,42 @@ from edgelite.schema.fb.DepthwiseConv2DOptions import DepthwiseConv2DOptionsT
 from edgelite.schema.fb.FullyConnectedOptions import FullyConnectedOptionsT
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="Numba not installed (or EDGELITE_DISABLE_JIT=1)")
+
+
+MODES = ["reference", "jit", "jit-no-vnni"]
+
+
+@contextmanager
+def _mode(name):
+    """How the kernel runs: ``eval``; ``eval_jit`` (VNNI where the CPU has it);
+    ``eval_jit`` with the VNNI kernels switched off (the float-BLAS fallback).
+    Yields ``use_jit``."""
+    if name == "reference":
+        yield False
+        return
+    if not HAVE_NUMBA:
+        pytest.skip("Numba not installed (or EDGELITE_DISABLE_JIT=1)")
+    saved = vnni_gemm._available
+    if name == "jit-no-vnni":
+        vnni_gemm._available = False
+    try:
+        yield True
+    finally:
+        vnni_gemm._available = saved
+
+
+def _run(spec, feeds, use_jit, kernel_type):
+    """edgelite's output; with ``use_jit`` also check which product prepare chose."""
+    from tests.interpreter.kernels.quant_harness import make_context, select_kernel
+
+    if use_jit:
+        ctx = make_context(spec, True)
+        p = select_kernel(ctx).prepare(ctx)
+        k = int(np.prod(spec.inputs[1].shape[1:]))
+        assert (p.vnni is not None) == vnni_gemm.usable(k)
+        assert p.w_gemm_t.size == 0 or p.vnni is None  # no float copy beside the packed one
+    return run_edgelite(spec, feeds, use_jit=use_jit, kernel_type=kernel_type)
 
 
 def _close(got, want):
@@ -70,13 +113,42 @@ def test_vector_loop_rounding_differs_from_round_only_in_the_first_multiple_of_8
     assert r[0, :8].tolist() == [1.0] * 8 and r[0, 8:].tolist() == [0.0, 0.0]
 
 
+@needs_numba
+def test_jit_quantizer_rounds_like_the_wheel_by_hand():
+    # the same tie as above through the Numba loop: 8 vector lanes round up, the tail down
+    x = np.full((1, 10), np.float32(0.49999997), np.float32)
+    x[0, 0] = np.float32(127)  # range 127: inv = 1
+    q, s, _ = hc.quantize_rows_jit(x, False)
+    assert s[0] == np.float32(1) and q[0].tolist() == [127] + [1] * 7 + [0, 0]
+
+
+@needs_numba
+@settings(max_examples=200, **SETTINGS)
+@given(rows=st.integers(1, 3), n=st.integers(0, 40), asym=st.booleans(), relu=st.booleans(), grid=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_jit_quantizer_equals_numpy_quantizer(rows, n, asym, relu, grid, seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((rows, n)) * rng.uniform(0.01, 10) + rng.uniform(-2, 2)).astype(np.float32)
+    if relu:
+        x = np.maximum(x, 0)
+    if grid:  # values on a coarse grid land on exact ties more often
+        x = (np.round(x * 2) / 2).astype(np.float32)
+    if rows > 1 and seed % 3 == 0:
+        x[1] = 0
+    want, got = hc.quantize_rows(x, asym), hc.quantize_rows_jit(x, asym)
+    for a, b in zip(want, got):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
 # -- FULLY_CONNECTED ---------------------------------------------------------------------
 
 
 @settings(max_examples=40, **SETTINGS)
 @given(m=st.integers(1, 5), k=st.integers(1, 1200), n=st.integers(1, 24), per_channel=st.booleans(),
        asym=st.booleans(), act=st.sampled_from([0, 1, 3]), seed=st.integers(0, 2**32 - 1))
-def test_fully_connected_matches_litert(m, k, n, per_channel, asym, act, seed):
+@pytest.mark.parametrize("mode", MODES)
+def test_fully_connected_matches_litert(mode, m, k, n, per_channel, asym, act, seed):
     rng = np.random.default_rng(seed)
     w = rng.integers(-127, 128, (n, k)).astype(np.int8)
     ws = rng.uniform(0.001, 0.05, n if per_channel else 1).astype(np.float32)
@@ -88,7 +160,8 @@ def test_fully_connected_matches_litert(m, k, n, per_channel, asym, act, seed):
     x = (rng.standard_normal((m, k)) * rng.uniform(0.1, 10) + rng.uniform(-2, 2)).astype(np.float32)
     if seed % 5 == 0:
         x[0] = 0  # LiteRT's all-zero shortcut must agree with the general path
-    (got,) = run_edgelite(spec, [x], kernel_type=FullyConnectedHybrid)
+    with _mode(mode) as use_jit:
+        (got,) = _run(spec, [x], use_jit, FullyConnectedHybrid)
     _close(got, run_litert(spec, [x])[0])
 
 
@@ -132,12 +205,14 @@ def _conv_spec(rng, op, g, n, scales_kind):
 @settings(max_examples=40, **SETTINGS)
 @given(g=geometry, n=st.integers(1, 12), scales=st.sampled_from(["tensor", "equal", "distinct"]),
        relu_input=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_conv_matches_litert(g, n, scales, relu_input, seed):
+@pytest.mark.parametrize("mode", MODES)
+def test_conv_matches_litert(mode, g, n, scales, relu_input, seed):
     assume(_fits(g))
     spec, x = _conv_spec(np.random.default_rng(seed), "CONV_2D", g, n, scales)
     if relu_input:
         x = np.maximum(x, 0)  # zero point at -128, as after a ReLU
-    (got,) = run_edgelite(spec, [x], kernel_type=Conv2DHybrid)
+    with _mode(mode) as use_jit:
+        (got,) = _run(spec, [x], use_jit, Conv2DHybrid)
     _close(got, run_litert(spec, [x])[0])
 
 
@@ -147,6 +222,48 @@ def test_depthwise_matches_litert(g, mult, equal, seed):
     assume(_fits(g))
     spec, x = _conv_spec(np.random.default_rng(seed), "DEPTHWISE_CONV_2D", g, g[3] * mult, "equal" if equal else "distinct")
     (got,) = run_edgelite(spec, [x], kernel_type=DepthwiseConv2DHybrid)
+    _close(got, run_litert(spec, [x])[0])
+
+
+@needs_numba
+@pytest.mark.parametrize("g, n, scales, threads", [
+    # batch 2 (a zero point per batch, padding holding it), SAME padding, stride 2
+    ((2, 17, 15, 24, 3, 3, 2, 2, 1, 1, 0, 0), 40, "distinct", 2),
+    # K = 3*3*5 = 45 (not a multiple of 4), dilation 2, symmetric input
+    ((2, 20, 20, 5, 3, 3, 1, 1, 2, 2, 0, 1), 70, "tensor", 1),
+    # a 1x1 layer large enough to run on both threads (the input is the patch matrix)
+    ((1, 64, 64, 32, 1, 1, 1, 1, 1, 1, 1, 3), 96, "distinct", 2),
+])
+def test_conv_vnni_larger_layers_match_reference_and_litert(g, n, scales, threads):
+    from tests.interpreter.kernels.quant_harness import make_context, select_kernel
+
+    spec, x = _conv_spec(np.random.default_rng(n), "CONV_2D", g, n, scales)
+    ctx = make_context(spec, True)
+    ctx.num_threads = threads
+    k = select_kernel(ctx)
+    p = k.prepare(ctx)
+    got = np.empty(ctx.output_shapes[0], np.float32)
+    args = [x, np.asarray(spec.inputs[1].data, np.int8).reshape(spec.inputs[1].shape), spec.inputs[2].data]
+    k.eval_jit(p, args, [got])
+    ref = np.empty_like(got)
+    k.eval(p, args, [ref])  # the float-BLAS product on the same params
+    _close(got, ref)
+    _close(got, run_litert(spec, [x])[0])
+
+
+@needs_numba
+@pytest.mark.parametrize("m, k, n, asym", [(1, 1000, 1001, True), (7, 1280, 33, True), (64, 130, 100, False)])
+def test_fully_connected_vnni_larger_layers_match_litert(m, k, n, asym):
+    rng = np.random.default_rng(k)
+    w = rng.integers(-127, 128, (n, k)).astype(np.int8)
+    ws = rng.uniform(0.001, 0.05, n).astype(np.float32)
+    o = FullyConnectedOptionsT()
+    o.asymmetricQuantizeInputs = asym
+    spec = Spec("FULLY_CONNECTED", [TSpec((m, k), np.float32), TSpec((n, k), np.int8, (ws, np.zeros(n, np.int64), 0), w, True),
+                                    TSpec((n,), np.float32, None, rng.standard_normal(n).astype(np.float32), True)],
+                [TSpec((m, n), np.float32)], o, version=12)
+    x = (rng.standard_normal((m, k)) + np.arange(m)[:, None] * 0.3).astype(np.float32)  # a zero point per row
+    (got,) = _run(spec, [x], True, FullyConnectedHybrid)
     _close(got, run_litert(spec, [x])[0])
 
 
@@ -166,7 +283,8 @@ def _swish_like(rng, shape):
     # 6 channels: 4 in the vector loop, 2 in the scalar tail (the other order)
     ("DEPTHWISE_CONV_2D", (1, 9, 9, 6), (1, 3, 3, 6), 2),
 ])
-def test_efficientnet_layers_match_litert_exactly(op, x_shape, w_shape, stride):
+@pytest.mark.parametrize("use_jit", [False, pytest.param(True, marks=needs_numba)])
+def test_efficientnet_layers_match_litert_exactly(op, x_shape, w_shape, stride, use_jit):
     rng = np.random.default_rng(14)
     n = w_shape[0] if op == "CONV_2D" else w_shape[3]
     # Per-channel symmetric weights as TF's dynamic-range quantizer writes them: each
@@ -191,7 +309,7 @@ def test_efficientnet_layers_match_litert_exactly(op, x_shape, w_shape, stride):
                 [TSpec((1, oh, oh, n), np.float32)], o, version=5)
     for seed in range(3):
         x = _swish_like(np.random.default_rng(seed), x_shape)
-        (got,) = run_edgelite(spec, [x], kernel_type=kernel)
+        (got,) = run_edgelite(spec, [x], use_jit=use_jit and kernel is Conv2DHybrid, kernel_type=kernel)
         _close(got, run_litert(spec, [x])[0])
 
 
