@@ -11,7 +11,9 @@ of the input *asymmetrically* (``hybrid_common``), then for output channel
 
 (taps outside the input are skipped), all in float32 in the order shown (the
 optimized kernel's vector loop over groups of 4 channels, then its scalar tail), then
-the fused float activation.
+the fused float activation. ``eval_jit`` computes the same in one Numba loop (the
+input quantized by ``hybrid_common.quantize_rows_jit``), the same float32 operations
+in the same order.
 
 Example:
     >>> from edgelite.interpreter.kernels.base import kernels_for
@@ -29,6 +31,7 @@ from edgelite.interpreter.kernels import hybrid_common as hc
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv_geometry import activation_range, window_geometry
 from edgelite.interpreter.kernels.hybrid_fully_connected import is_hybrid
+from edgelite.interpreter.kernels.jit import njit, prange, set_num_threads
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class DepthwiseHybridParams:
     bias: np.ndarray | None
     lo: float
     hi: float
+    num_threads: int = 1
 
 
 @register("DEPTHWISE_CONV_2D")
@@ -92,7 +96,7 @@ class DepthwiseConv2DHybrid(Kernel):
             kh=kh, kw=kw, sh=sh, sw=sw, dh=dh, dw=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
             out_h=gy.out_size, out_w=gx.out_size, mult=oc // c,
             w=np.asarray(w.data, np.int8).reshape(kh, kw, oc).astype(np.int64), w_scale=scales, bias=bias,
-            lo=float(lo), hi=float(hi),
+            lo=float(lo), hi=float(hi), num_threads=ctx.num_threads,
         )
 
     def eval(self, p: DepthwiseHybridParams, inputs, outputs) -> None:
@@ -112,3 +116,63 @@ class DepthwiseConv2DHybrid(Kernel):
         res[..., :vec] = (acc[..., :vec] * p.w_scale[:vec]).astype(np.float32) * s4
         res[..., vec:] = (acc[..., vec:] * s4).astype(np.float32) * p.w_scale[vec:]
         outputs[0][...] = hc.float_epilogue(res, p.bias, p.lo, p.hi)
+
+    def eval_jit(self, p: DepthwiseHybridParams, inputs, outputs) -> None:
+        """``eval`` as one Numba loop over output rows (same integers, same float order)."""
+        set_num_threads(p.num_threads)
+        x = inputs[0]
+        b = x.shape[0]
+        q, s, zp = hc.quantize_rows_jit(x.reshape(b, -1), True)
+        oc = p.w.shape[2]
+        bias = p.bias if p.bias is not None else np.zeros(oc, np.float32)
+        _depthwise_hybrid(q.reshape(x.shape), zp, p.w, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left, p.mult,
+                          p.w_scale, s, bias, np.float32(p.lo), np.float32(p.hi), (oc // 4) * 4, outputs[0])
+
+
+@njit(parallel=True)
+def _depthwise_hybrid(q, zp, w, sh, sw, dh, dw, pt, pl, mult, w_scale, s, bias, lo, hi, vec, out):
+    """The module docstring's formula for int8 ``q`` (NHWC), zero points ``zp[b]``, the
+    int64 filter ``w (KH, KW, OC)``, float32 scales and bias, into float32 ``out``::
+
+        acc = sum_{taps inside} w[i, j, oc] * (q[b, iy, ix, oc // mult] - zp[b])
+        r = (f32(acc) * w_scale[oc]) * s[b]  if oc < vec  else  (f32(acc) * s[b]) * w_scale[oc]
+        out = clamp(r + bias[oc], lo, hi)
+    """
+    bsz, h, wd, _ = q.shape
+    kh, kw, oc_n = w.shape
+    _, oh, ow, _ = out.shape
+    for by in prange(bsz * oh):
+        b = by // oh
+        y = by % oh
+        z = np.int64(zp[b])
+        sb = s[b]
+        acc = np.empty(oc_n, np.int64)
+        for xo in range(ow):
+            acc[:] = 0
+            for i in range(kh):
+                iy = y * sh + i * dh - pt
+                if iy < 0 or iy >= h:
+                    continue
+                for j in range(kw):
+                    ix = xo * sw + j * dw - pl
+                    if ix < 0 or ix >= wd:
+                        continue
+                    src = q[b, iy, ix]
+                    wij = w[i, j]
+                    if mult == 1:
+                        for oc in range(oc_n):
+                            acc[oc] += wij[oc] * (np.int64(src[oc]) - z)
+                    else:
+                        for oc in range(oc_n):
+                            acc[oc] += wij[oc] * (np.int64(src[oc // mult]) - z)
+            dst = out[b, y, xo]
+            for oc in range(oc_n):
+                a = np.float32(np.int32(acc[oc]))  # LiteRT's int32 accumulator
+                if oc < vec:
+                    r = (a * w_scale[oc]) * sb
+                else:
+                    r = (a * sb) * w_scale[oc]
+                r = r + bias[oc]
+                r = lo if r < lo else r
+                r = hi if r > hi else r
+                dst[oc] = r

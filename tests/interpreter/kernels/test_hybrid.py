@@ -218,10 +218,12 @@ def test_conv_matches_litert(mode, g, n, scales, relu_input, seed):
 
 @settings(max_examples=40, **SETTINGS)
 @given(g=geometry, mult=st.integers(1, 3), equal=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_depthwise_matches_litert(g, mult, equal, seed):
+@pytest.mark.parametrize("mode", ["reference", "jit"])
+def test_depthwise_matches_litert(mode, g, mult, equal, seed):
     assume(_fits(g))
     spec, x = _conv_spec(np.random.default_rng(seed), "DEPTHWISE_CONV_2D", g, g[3] * mult, "equal" if equal else "distinct")
-    (got,) = run_edgelite(spec, [x], kernel_type=DepthwiseConv2DHybrid)
+    with _mode(mode) as use_jit:
+        (got,) = run_edgelite(spec, [x], use_jit=use_jit, kernel_type=DepthwiseConv2DHybrid)
     _close(got, run_litert(spec, [x])[0])
 
 
@@ -309,7 +311,7 @@ def test_efficientnet_layers_match_litert_exactly(op, x_shape, w_shape, stride, 
                 [TSpec((1, oh, oh, n), np.float32)], o, version=5)
     for seed in range(3):
         x = _swish_like(np.random.default_rng(seed), x_shape)
-        (got,) = run_edgelite(spec, [x], use_jit=use_jit and kernel is Conv2DHybrid, kernel_type=kernel)
+        (got,) = run_edgelite(spec, [x], use_jit=use_jit, kernel_type=kernel)
         _close(got, run_litert(spec, [x])[0])
 
 
