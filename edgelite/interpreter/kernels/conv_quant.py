@@ -31,12 +31,12 @@ import numpy as np
 
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter import fixedpoint as fp
-from edgelite.interpreter.kernels import int_gemm, vnni_gemm
+from edgelite.interpreter.kernels import int_gemm, patches, vnni_gemm
 from edgelite.interpreter.kernels.base import OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
 from edgelite.interpreter.kernels.gemm import set_blas_threads
 from edgelite.interpreter.kernels.conv_geometry import window_geometry
-from edgelite.interpreter.kernels.jit import njit, prange, set_num_threads
+from edgelite.interpreter.kernels.jit import set_num_threads
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
 
@@ -209,67 +209,6 @@ def patches_reference(x: np.ndarray, p: ConvQuantParams) -> np.ndarray:
     return pat.reshape(p.batch * p.out_h * p.out_w, p.kh * p.kw * p.in_c)
 
 
-@njit(parallel=True)
-def _im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, sub, pad, out):
-    """out[(b*OH + y)*OW + x, (i*KW + j)*C + c] = in[b, y*sh + i*dh - pt, x*sw + j*dw - pl, c] - sub
-    (``pad`` outside the input), as ``out``'s dtype (float, or int8 for the VNNI path; columns
-    past ``KH*KW*C`` are left as they are)."""
-    bsz, h, w, c = x.shape
-    for by in prange(bsz * oh):
-        b = by // oh
-        y = by % oh
-        for xo in range(ow):
-            row = by * ow + xo
-            for i in range(kh):
-                iy = y * sh + i * dh - pt
-                for j in range(kw):
-                    ix = xo * sw + j * dw - pl
-                    base = (i * kw + j) * c
-                    if iy < 0 or iy >= h or ix < 0 or ix >= w:
-                        for cc in range(c):
-                            out[row, base + cc] = pad
-                    else:
-                        for cc in range(c):
-                            # widened first: without Numba, uint8 - int would wrap in numpy
-                            out[row, base + cc] = np.int64(x[b, iy, ix, cc]) - sub
-
-
-@njit(parallel=True)
-def _im2col_rowcopy(x, kh, kw, sh, sw, pt, pl, oh, ow, pad, out):
-    """``_im2col`` for dilation 1 into an int8 ``out``: each filter row of a patch is
-    ``kw * C`` contiguous input bytes, copied in one run where it lies inside the input."""
-    bsz, h, w, c = x.shape
-    run = kw * c
-    xf = x.reshape(bsz, h, w * c)
-    for by in prange(bsz * oh):
-        b = by // oh
-        y = by % oh
-        for xo in range(ow):
-            row = by * ow + xo
-            ix0 = xo * sw - pl
-            inside = ix0 >= 0 and ix0 + kw <= w
-            for i in range(kh):
-                iy = y * sh + i - pt
-                base = i * run
-                if iy < 0 or iy >= h:
-                    for t in range(run):
-                        out[row, base + t] = pad
-                elif inside:
-                    src = xf[b, iy]
-                    s0 = ix0 * c
-                    for t in range(run):
-                        out[row, base + t] = src[s0 + t]
-                else:
-                    for j in range(kw):
-                        ix = ix0 + j
-                        if ix < 0 or ix >= w:
-                            for cc in range(c):
-                                out[row, base + j * c + cc] = pad
-                        else:
-                            for cc in range(c):
-                                out[row, base + j * c + cc] = x[b, iy, ix, cc]
-
-
 class _ConvQuantBase(QuantizedWeightsKernel):
     def prepare(self, ctx: OpContext) -> ConvQuantParams:
         return conv_quant_prepare(ctx)
@@ -296,12 +235,9 @@ class _ConvQuantBase(QuantizedWeightsKernel):
             a = p.vnni_cols
             if a is None:
                 a = x.reshape(m, k)
-            elif p.dil_h == 1 and p.dil_w == 1:
-                _im2col_rowcopy(x, p.kh, p.kw, p.stride_h, p.stride_w, p.pad_top, p.pad_left, p.out_h, p.out_w,
-                                p.in_zp, a)
             else:
-                _im2col(x, p.kh, p.kw, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
-                        p.out_h, p.out_w, 0, p.in_zp, a)
+                patches.im2col_into(x, p.kh, p.kw, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
+                                    p.out_h, p.out_w, p.in_zp, a)
             vnni_gemm.gemm_requant(a, p.vnni_w, k, p.vnni_tile, p.vnni_bias, p.multiplier, p.rq_tables,
                                    p.out_zp, p.act_min, p.act_max, outputs[0].reshape(m, p.out_c), p.num_threads)
             return
@@ -309,8 +245,8 @@ class _ConvQuantBase(QuantizedWeightsKernel):
         if p.is_pointwise and p.jit_sub == 0:
             np.copyto(cols, x.reshape(m, k))  # int8 -> float, no allocation
         else:
-            _im2col(x, p.kh, p.kw, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
-                    p.out_h, p.out_w, p.jit_sub, p.jit_pad, cols)
+            patches.im2col_into(x, p.kh, p.kw, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
+                                p.out_h, p.out_w, p.jit_pad, cols, sub=p.jit_sub)
         if k <= p.chunk:
             acc = np.matmul(cols, p.w_gemm_t, out=p.acc_buf)
         else:

@@ -32,10 +32,9 @@ import numpy as np
 
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.kernels import hybrid_common as hc
-from edgelite.interpreter.kernels import int_gemm
+from edgelite.interpreter.kernels import int_gemm, patches
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv_geometry import activation_range, window_geometry
-from edgelite.interpreter.kernels.conv_quant import _im2col, _im2col_rowcopy
 from edgelite.interpreter.kernels.gemm import set_blas_threads
 from edgelite.interpreter.kernels.hybrid_fully_connected import is_hybrid
 from edgelite.interpreter.kernels.jit import set_num_threads
@@ -165,11 +164,8 @@ class Conv2DHybrid(Kernel):
             else:
                 a = p.vnni_cols[r0:r1]
                 # padding holds the zero point, so it adds nothing to sum (q - zp) * w
-                if p.dh == 1 and p.dw == 1:
-                    _im2col_rowcopy(q4[i : i + 1], p.kh, p.kw, p.sh, p.sw, p.pad_top, p.pad_left, p.out_h, p.out_w, z, a)
-                else:
-                    _im2col(q4[i : i + 1], p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left, p.out_h, p.out_w,
-                            0, z, a)
+                patches.im2col_into(q4[i : i + 1], p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left,
+                                    p.out_h, p.out_w, z, a)
             acc = p.vnni_acc[r0:r1]
             hc.vnni_matmul(a, p.vnni, z, acc, p.num_threads)
             if p.asymmetric:
