@@ -105,7 +105,8 @@ def test_int32_product_is_exact(m, k, n):
 
 def test_two_threads_equal_one():
     rng = np.random.default_rng(7)
-    case = _case(rng, 2000, 96, 40)  # large enough to be split
+    case = _case(rng, 6000, 200, 40)
+    assert vnni_gemm._split(6000, 200, 40, 2) == 2, "large enough to be split"
     np.testing.assert_array_equal(_run(*case, -100, 90, threads=2), _reference(*case, -100, 90))
 
 
