@@ -1,4 +1,4 @@
-"""int8 GEMM on AVX-512 VNNI with the requantization fused into its epilogue.
+"""int8 GEMM on x86 SIMD (AVX-512 VNNI or AVX2) with the requantization fused into its epilogue.
 
 The quantized CONV_2D and FULLY_CONNECTED kernels need, for every output row ``m``
 and channel ``n``::
@@ -6,47 +6,92 @@ and channel ``n``::
     acc[m, n] = sum_k x[m, k] * w[n, k]          (int8 x int8 -> int32, exact)
     out[m, n] = clamp(((int32(acc + bias'[n]) * q[n] + add[n]) >> total[n]) + zp, lo, hi)
 
-``vpdpbusd`` multiplies 4 unsigned bytes by 4 signed bytes and adds the four products
-to an int32 lane, 64 multiply-adds per instruction (a float32 FMA does 16). Its first
-operand is unsigned, so the activations are read as ``x ^ 0x80 == x + 128`` (one
-``xor`` per broadcast) and the constant ``128 * sum_k w[n, k]`` is taken off through
-the bias: ``sum (x + 128) w - (128 + x_zp) sum w == sum (x - x_zp) w``. No product or
-partial sum can overflow int32 for ``K < 65793`` (``|(x + 128) w| <= 32640``), so the
-result equals the C kernels' int32 accumulation exactly, in any order.
+Two flavours of micro-kernel compute ``acc``; one is chosen per process from the CPU
+flags (:func:`flavour`), and packing, bias correction and tiles follow it:
 
-Layout. The weights are packed once (``pack_weights``) as
-``[n_tiles][K/4][NR][16 lanes][4 bytes]``: one 64-byte vector per 16 channels and 4
-depth steps, the ``NR`` vectors of a tile adjacent, zero-padded in both K and N. A
-micro-kernel (``MR`` rows x ``NR*16`` channels, all accumulators in registers) is
-generated as LLVM IR by :func:`_make_tile` and inlined into the Numba driver, which
-walks row tiles (in parallel over threads) and channel tiles and requantizes each
-finished tile from a small int32 scratch while it is in L1. Rows past ``M`` in the
-last row tile read the last valid row again and are not written.
+* ``"vnni"`` (AVX-512 VNNI): ``vpdpbusd`` multiplies 4 unsigned bytes by 4 signed
+  bytes and adds the four products to an int32 lane, 64 multiply-adds per instruction
+  (a float32 FMA does 16). Its first operand is unsigned, so the activations are read
+  as ``x ^ 0x80 == x + 128`` (one ``xor`` per broadcast) and the constant
+  ``128 * sum_k w[n, k]`` is taken off through the bias:
+  ``sum (x + 128) w - (128 + x_zp) sum w == sum (x - x_zp) w``.
+* ``"avx2"`` (AVX2, e.g. Intel client CPUs, AMD Zen 2/3): ``vpmaddwd`` multiplies
+  int16 pairs and adds each pair to an int32 lane, 16 multiply-adds per instruction,
+  accumulated with plain 32-bit adds. ``vpmaddubsw`` (32 per instruction) is not used:
+  it saturates its int16 pair sums (``2 * 255 * 127 > 32767``), which is not exact.
+  Activations are sign-extended int8 pairs, so no ``+ 128`` is needed and the bias
+  correction is just ``-x_zp * sum w``.
 
-Only where Numba is installed and the CPU (and Numba's target) has AVX-512 F/BW/VNNI
-(``available()``); elsewhere the kernels keep their float-BLAS path. The numpy
+No product or pair sum can overflow (``|(x + 128) w| <= 32640``, ``|x w| <= 16384``)
+and int32 additions wrap the same in any order, so the result equals the C kernels'
+int32 accumulation exactly (``K`` is still bounded, ``MAX_DEPTH``, to keep every
+partial sum in range as the C kernels' is).
+
+Layout. The weights are packed once (``pack_weights``): VNNI as int8
+``[n_tiles][K/4][NR][16 lanes][4]`` (one 64-byte vector per 16 channels and 4 depth
+steps), AVX2 as int16 ``[n_tiles][K/2][NR][8 lanes][2]`` (one 32-byte vector per 8
+channels and 2 depth steps); the ``NR`` vectors of a tile adjacent, zero-padded in
+both K and N. A micro-kernel (``MR`` rows x ``NR`` vectors, all accumulators in
+registers) is generated as LLVM IR by :func:`_make_tile` and inlined into the Numba
+driver, which walks row tiles (in parallel over threads) and channel tiles and
+requantizes each finished tile from a small int32 scratch while it is in L1. Rows past
+``M`` in the last row tile read the last valid row again and are not written.
+
+Only where Numba is installed and the CPU (and Numba's target) has AVX-512 F/BW/VNNI or
+AVX2 (``available()``); elsewhere the kernels keep their float-BLAS path. The numpy
 reference stays the specification; tests assert equality with it.
+``EDGELITE_INT8_GEMM=vnni|avx2|off`` forces a flavour (one the CPU lacks gives
+``off``); ``EDGELITE_DISABLE_VNNI=1`` is ``off``.
 
 Example:
     >>> import numpy as np
     >>> from edgelite.interpreter.kernels import vnni_gemm
-    >>> vnni_gemm.pack_weights(np.ones((3, 5), np.int8), nr=1).shape   # 1 tile, K 5 -> 8
+    >>> vnni_gemm.pack_weights(np.ones((3, 5), np.int8), nr=1, flavour="vnni").shape   # 1 tile, K 5 -> 8
     (128,)
+    >>> vnni_gemm.pack_weights(np.ones((3, 5), np.int8), nr=1, flavour="avx2").shape   # K 5 -> 6, 8 lanes
+    (48,)
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
 from edgelite.interpreter.kernels.jit import HAVE_NUMBA, njit, numba_module, prange
 
-# Channel tiles of NR vectors of 16 lanes; rows per tile chosen so that MR * NR
-# accumulators plus NR weight vectors and a broadcast fit the 32 zmm registers.
-TILE_ROWS = {1: 12, 2: 8, 3: 6, 4: 6}
+
+@dataclass(frozen=True)
+class Flavour:
+    """One micro-kernel family: its vector shape, tiles and limits."""
+
+    name: str
+    lanes: int  # int32 accumulator lanes per vector
+    k_step: int  # depth steps per multiply-add instruction (4 bytes / 2 int16)
+    vec_elems: int  # packed weight elements per vector (lanes * k_step)
+    w_dtype: type  # dtype of the packed weights
+    tile_rows: dict  # NR -> MR: MR * NR accumulators + NR weights + a broadcast fit the registers
+    single_row: tuple  # NR tried, widest first, for one-row tiles
+    max_depth: int  # K up to which no int32 partial sum can overflow
+    cpu_flags: frozenset  # /proc/cpuinfo flags needed
+    llvm_features: tuple  # the same as llvmlite's host feature names
+
+
+VNNI = Flavour("vnni", 16, 4, 64, np.int8, {1: 12, 2: 8, 3: 6, 4: 6}, (8, 4, 2), 65792,
+               frozenset({"avx512f", "avx512bw", "avx512_vnni"}), ("avx512f", "avx512bw", "avx512vnni"))
+# 16 ymm registers: 12 accumulators + NR weights + one broadcast (NR 4: a weight vector
+# is read from L1 as a memory operand)
+AVX2 = Flavour("avx2", 8, 2, 16, np.int16, {1: 12, 2: 6, 3: 4, 4: 3}, (8, 4, 2), 131071,
+               frozenset({"avx2"}), ("avx2",))
+FLAVOURS = {"vnni": VNNI, "avx2": AVX2}
+_BY_DTYPE = {np.dtype(f.w_dtype): f for f in FLAVOURS.values()}
+
+# Kept for callers that read them: the VNNI flavour's tiles.
+TILE_ROWS = VNNI.tile_rows
 TILES = tuple((mr, nr) for nr, mr in TILE_ROWS.items()) + ((1, 1), (1, 2), (1, 4), (1, 8))
-_FEATURES = ("avx512f", "avx512bw", "avx512vnni")
+MAX_DEPTH = VNNI.max_depth
 
 # A product is split over threads only when one thread would take about 0.25 ms or
 # more: waking OpenMP's sleeping workers costs 40-70 us per kernel (measured), more
@@ -61,27 +106,49 @@ def _split(m: int, k: int, n: int, threads: int) -> int:
     if threads <= 1 or cost_ns < PARALLEL_MIN_COST_NS:
         return 1
     return max(1, min(int(threads), m // 64))
-_available: bool | None = None
+
+
+_UNSET = object()
+_flavour = _UNSET  # Flavour | None once detected
+_available: bool | None = None  # tests set it to False to force the float path
+
+
+def flavour() -> str | None:
+    """The int8 GEMM flavour of this process: ``"vnni"``, ``"avx2"`` or None (float path).
+
+    Chosen once from the CPU flags (VNNI before AVX2); ``EDGELITE_INT8_GEMM`` overrides.
+    """
+    f = _current()
+    return None if f is None else f.name
+
+
+def _current() -> Flavour | None:
+    global _flavour
+    if _flavour is _UNSET:
+        _flavour = _detect()
+    if _available is False:
+        return None
+    return _flavour
 
 
 def available() -> bool:
-    """Whether the VNNI kernels can run here (Numba, an x86 CPU with AVX-512 VNNI, and
-    Numba targeting the host: ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` unset).
-    ``EDGELITE_DISABLE_VNNI=1`` turns them off."""
+    """Whether an int8 GEMM flavour can run here (Numba, an x86 CPU with AVX-512 VNNI
+    or AVX2, and Numba targeting the host: ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES``
+    unset). ``EDGELITE_INT8_GEMM=off`` or ``EDGELITE_DISABLE_VNNI=1`` turns them off."""
     global _available
     if _available is None:
-        _available = _detect()
+        _available = _current() is not None
     return _available
 
 
-def _detect() -> bool:
-    if not HAVE_NUMBA or os.environ.get("EDGELITE_DISABLE_VNNI", "") in ("1", "true", "yes"):
+def supported(name: str) -> bool:
+    """Whether the flavour ``name`` can run on this host (ignoring the overrides)."""
+    if not HAVE_NUMBA or os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES"):
         return False
-    if os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES"):
-        return False
+    fl = FLAVOURS[name]
     flags = _linux_cpu_flags()
     if flags is not None:  # cheap; llvmlite's import costs ~30 ms on the caller's path
-        return {"avx512f", "avx512bw", "avx512_vnni"} <= flags
+        return fl.cpu_flags <= flags
     try:
         import llvmlite.binding as llvm
     except ImportError:  # pragma: no cover - Numba depends on llvmlite
@@ -90,15 +157,54 @@ def _detect() -> bool:
         feats = llvm.get_host_cpu_features()
     except RuntimeError:  # llvmlite cannot read the features on this host
         return False
-    return all(feats.get(f, False) for f in _FEATURES)
+    return all(feats.get(f, False) for f in fl.llvm_features)
 
 
-MAX_DEPTH = 65792  # K below which no int32 partial sum of (x + 128) * w can overflow
+def _detect() -> Flavour | None:
+    want = os.environ.get("EDGELITE_INT8_GEMM", "").strip().lower()
+    if not want and os.environ.get("EDGELITE_DISABLE_VNNI", "") in ("1", "true", "yes"):
+        want = "off"
+    if want in ("off", "none", "0"):
+        return None
+    if want and want != "auto":
+        if want not in FLAVOURS:
+            raise ValueError(f"EDGELITE_INT8_GEMM={want!r}: expected vnni, avx2, off or auto")
+        return FLAVOURS[want] if supported(want) else None
+    for name in ("vnni", "avx2"):
+        if supported(name):
+            return FLAVOURS[name]
+    return None
+
+
+@contextmanager
+def forced(name: str | None):
+    """Run a block with the flavour ``name`` (None: the float path), for tests.
+
+    Weights packed inside the block must be used inside it.
+    """
+    global _flavour, _available
+    saved = (_flavour, _available)
+    _flavour = None if name is None else FLAVOURS[name]
+    _available = None
+    try:
+        yield
+    finally:
+        _flavour, _available = saved
+
+
+def _flavour_of(name: str | None) -> Flavour:
+    if name is not None:
+        return FLAVOURS[name]
+    f = _current()
+    return VNNI if f is None else f  # without a flavour, shapes follow VNNI (nothing runs them)
 
 
 def usable(k: int) -> bool:
-    """Whether a reduction of length ``k`` can run here on the VNNI kernels."""
-    return 0 < k <= MAX_DEPTH and available()
+    """Whether a reduction of length ``k`` can run here on the int8 GEMM kernels."""
+    if not available():
+        return False
+    f = _current()
+    return f is not None and 0 < k <= f.max_depth
 
 
 def _linux_cpu_flags() -> set[str] | None:
@@ -113,88 +219,108 @@ def _linux_cpu_flags() -> set[str] | None:
     return None
 
 
-def choose_nr(n: int, widths=(4, 3, 2, 1)) -> int:
+def choose_nr(n: int, widths=(4, 3, 2, 1), lanes: int = 16) -> int:
     """Vectors per channel tile: the least zero padding of ``n``, then the widest tile."""
     best, best_pad = widths[0], None
     for nr in widths:
-        width = 16 * nr
+        width = lanes * nr
         pad = -(-n // width) * width - n
         if best_pad is None or pad < best_pad:
             best, best_pad = nr, pad
     return best
 
 
-def choose_tile(m: int, n: int) -> tuple[int, int]:
+def choose_tile(m: int, n: int, flavour: str | None = None) -> tuple[int, int]:
     """``(rows, vectors)`` of the register tile for an ``(m, K) x (K, n)`` product.
 
-    Tall products use 6-12 rows (the weights loaded once serve them all); with fewer
-    than 6 rows a one-row tile of up to 8 vectors wastes no work on repeated rows.
+    Tall products use the flavour's multi-row tiles (the weights loaded once serve
+    them all); with fewer than 6 rows a one-row tile of up to 8 vectors wastes no work
+    on repeated rows. ``flavour`` defaults to this process's.
     """
+    fl = _flavour_of(flavour)
     if m < 6:
-        # one row: independent accumulators hide vpdpbusd's latency, so take the widest
-        # tile that pads ``n`` by at most a quarter
-        for nr in (8, 4, 2):
-            if -(-n // (16 * nr)) * 16 * nr - n <= n // 4:
+        # one row: independent accumulators hide the multiply-add's latency, so take
+        # the widest tile that pads ``n`` by at most a quarter
+        for nr in fl.single_row:
+            if -(-n // (fl.lanes * nr)) * fl.lanes * nr - n <= n // 4:
                 return 1, nr
         return 1, 1
-    nr = choose_nr(n)
-    return TILE_ROWS[nr], nr
+    nr = choose_nr(n, lanes=fl.lanes)
+    return fl.tile_rows[nr], nr
 
 
-def pack_weights(w: np.ndarray, nr: int) -> np.ndarray:
-    """``(N, K)`` int8 weights -> the flat int8 layout the micro-kernel reads.
+def pack_weights(w: np.ndarray, nr: int, flavour: str | None = None) -> np.ndarray:
+    """``(N, K)`` int8 weights -> the flat layout the flavour's micro-kernel reads.
 
-    ``[n_tiles][K4][nr][16][4]`` with ``K4 = ceil(K / 4)``, zeros in the padding.
+    VNNI: int8 ``[n_tiles][K4][nr][16][4]`` with ``K4 = ceil(K / 4)``; AVX2: int16
+    ``[n_tiles][K2][nr][8][2]`` with ``K2 = ceil(K / 2)``; zeros in the padding.
+    ``flavour`` defaults to this process's; the kernels read the flavour from the
+    packed dtype.
     """
+    fl = _flavour_of(flavour)
     w = np.asarray(w, np.int8)
     n, k = w.shape
-    k4 = -(-k // 4)
-    width = 16 * nr
+    ks = -(-k // fl.k_step)
+    width = fl.lanes * nr
     n_tiles = -(-n // width)
-    full = np.zeros((n_tiles * width, k4 * 4), np.int8)
+    full = np.zeros((n_tiles * width, ks * fl.k_step), fl.w_dtype)
     full[:n, :k] = w
-    # (tile, nr, lane, k4, 4) -> (tile, k4, nr, lane, 4)
-    t = full.reshape(n_tiles, nr, 16, k4, 4).transpose(0, 3, 1, 2, 4)
+    # (tile, nr, lane, ks, step) -> (tile, ks, nr, lane, step)
+    t = full.reshape(n_tiles, nr, fl.lanes, ks, fl.k_step).transpose(0, 3, 1, 2, 4)
     return np.ascontiguousarray(t).reshape(-1)
 
 
-def bias_correction(w: np.ndarray, in_zp: int) -> np.ndarray:
-    """``-(128 + in_zp) * sum_k w[n, k]`` (int64): what the ``x + 128`` reading adds."""
-    return -(128 + int(in_zp)) * np.asarray(w, np.int64).sum(axis=1)
+def bias_correction(w: np.ndarray, in_zp: int, flavour: str | None = None) -> np.ndarray:
+    """The per-channel int64 term that centres the input and undoes the flavour's reading
+    of it: VNNI ``-(128 + in_zp) * sum_k w[n, k]`` (it reads ``x + 128``), AVX2
+    ``-in_zp * sum_k w[n, k]``."""
+    off = 128 if _flavour_of(flavour) is VNNI else 0
+    return -(off + int(in_zp)) * np.asarray(w, np.int64).sum(axis=1)
 
 
 # --------------------------------------------------------------------------------------
-# The micro-kernel, generated as LLVM IR
+# The micro-kernels, generated as LLVM IR
 # --------------------------------------------------------------------------------------
 
 
-def _make_tile(mr: int, nr: int):
-    """A Numba intrinsic ``tile(a, a_off, lda, rows, b, b_off, k4, c)``:
+def _make_tile(fl: Flavour, mr: int, nr: int):
+    """A Numba intrinsic ``tile(a, a_off, lda, rows, b, b_off, ks, c)``, with
+    ``S = fl.k_step``, ``L = fl.lanes`` and ``A[r] = a[a_off + min(r, rows-1)*lda:]``:
 
-    ``c[r * nr*16 + j] = sum_{kk < k4} sum_{t < 4} (a[a_off + min(r, rows-1)*lda + 4kk + t] ^ 0x80)
-    * b[b_off + (kk*nr*16 + j)*4 + t]`` for ``r < mr``, ``j < nr*16`` (int32).
+    * VNNI: ``c[r * nr*L + j] = sum_{kk < ks} sum_{t < 4} (A[r][4kk + t] ^ 0x80) * b[b_off + (kk*nr*L + j)*4 + t]``;
+    * AVX2: ``c[r * nr*L + j] = sum_{kk < ks} sum_{t < 2} A[r][2kk + t] * b[b_off + (kk*nr*L + j)*2 + t]``
+
+    for ``r < mr``, ``j < nr*L`` (int32; ``a`` and ``b`` int8 for VNNI, int16 for AVX2:
+    the driver widens the rows once per row tile, so each broadcast is one load).
     """
     from llvmlite import ir
     from numba.core import types
     from numba.extending import intrinsic
 
-    i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
-    v16 = ir.VectorType(i32, 16)
+    i8, i16, i32, i64 = ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
+    lanes = fl.lanes
+    vacc = ir.VectorType(i32, lanes)
+    if fl is VNNI:
+        vin, name = vacc, "llvm.x86.avx512.vpdpbusd.512"
+        fnty = ir.FunctionType(vacc, [vacc, vacc, vacc])
+    else:
+        vin, name = ir.VectorType(i16, 2 * lanes), "llvm.x86.avx2.pmadd.wd"
+        fnty = ir.FunctionType(vacc, [vin, vin])
+    bcast_mask = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
 
     @intrinsic
-    def tile(typingctx, a, a_off, lda, rows, b, b_off, k4, c):
-        sig = types.void(a, a_off, lda, rows, b, b_off, k4, c)
+    def tile(typingctx, a, a_off, lda, rows, b, b_off, ks, c):
+        sig = types.void(a, a_off, lda, rows, b, b_off, ks, c)
 
         def codegen(context, builder, signature, args):
-            a_v, a_off_v, lda_v, rows_v, b_v, b_off_v, k4_v, c_v = args
+            a_v, a_off_v, lda_v, rows_v, b_v, b_off_v, ks_v, c_v = args
             a_ptr = context.make_array(signature.args[0])(context, builder, a_v).data
             b_ptr = context.make_array(signature.args[4])(context, builder, b_v).data
             c_ptr = context.make_array(signature.args[7])(context, builder, c_v).data
             module = builder.module
-            fnty = ir.FunctionType(v16, [v16, v16, v16])
-            dp = module.globals.get("llvm.x86.avx512.vpdpbusd.512")
-            if dp is None:
-                dp = ir.Function(module, fnty, name="llvm.x86.avx512.vpdpbusd.512")
+            fn = module.globals.get(name)
+            if fn is None:
+                fn = ir.Function(module, fnty, name=name)
             last = builder.sub(rows_v, ir.Constant(i64, 1))
             row_ptrs = []
             for r in range(mr):
@@ -203,50 +329,58 @@ def _make_tile(mr: int, nr: int):
                 off = builder.add(a_off_v, builder.mul(use, lda_v))
                 row_ptrs.append(builder.gep(a_ptr, [off]))
             b_base = builder.gep(b_ptr, [b_off_v])
-            zero = ir.Constant(v16, None)
-            flip = ir.Constant(i32, 0x80808080 - (1 << 32))
-            bcast_mask = ir.Constant(ir.VectorType(i32, 16), [0] * 16)
-            undef = ir.Constant(v16, ir.Undefined)
+            zero = ir.Constant(vacc, None)
+            undef = ir.Constant(vacc, ir.Undefined)
 
             pre = builder.block
-            loop = builder.append_basic_block("vnni.loop")
-            done = builder.append_basic_block("vnni.done")
+            loop = builder.append_basic_block("gemm.loop")
+            done = builder.append_basic_block("gemm.done")
             builder.branch(loop)
             builder.position_at_end(loop)
             kk = builder.phi(i64, "kk")
             kk.add_incoming(ir.Constant(i64, 0), pre)
             accs = []
             for idx in range(mr * nr):
-                phi = builder.phi(v16, f"acc{idx}")
+                phi = builder.phi(vacc, f"acc{idx}")
                 phi.add_incoming(zero, pre)
                 accs.append(phi)
             bvecs = []
-            step = builder.mul(kk, ir.Constant(i64, nr * 64))
+            step = builder.mul(kk, ir.Constant(i64, nr * fl.vec_elems))
             for j in range(nr):
-                p = builder.gep(b_base, [builder.add(step, ir.Constant(i64, j * 64))])
-                p = builder.bitcast(p, v16.as_pointer())
-                ld = builder.load(p)
+                p = builder.gep(b_base, [builder.add(step, ir.Constant(i64, j * fl.vec_elems))])
+                ld = builder.load(builder.bitcast(p, vin.as_pointer()))
                 ld.align = 1
                 bvecs.append(ld)
-            a_step = builder.mul(kk, ir.Constant(i64, 4))
+            a_step = builder.mul(kk, ir.Constant(i64, fl.k_step))
             new = []
             for r in range(mr):
-                p = builder.bitcast(builder.gep(row_ptrs[r], [a_step]), i32.as_pointer())
-                ld = builder.load(p)
-                ld.align = 1
-                av = builder.xor(ld, flip)
-                vec = builder.insert_element(undef, av, ir.Constant(i32, 0))
+                p = builder.gep(row_ptrs[r], [a_step])
+                if fl is VNNI:
+                    ld = builder.load(builder.bitcast(p, i32.as_pointer()))
+                    ld.align = 1
+                    word = builder.xor(ld, ir.Constant(i32, 0x80808080 - (1 << 32)))
+                else:
+                    # an int16 pair of the widened rows, read as one int32 (a broadcast load)
+                    word = builder.load(builder.bitcast(p, i32.as_pointer()))
+                    word.align = 2
+                vec = builder.insert_element(undef, word, ir.Constant(i32, 0))
                 vec = builder.shuffle_vector(vec, undef, bcast_mask)
+                if fl is not VNNI:
+                    vec = builder.bitcast(vec, vin)
                 for j in range(nr):
-                    new.append(builder.call(dp, [accs[r * nr + j], vec, bvecs[j]]))
+                    acc = accs[r * nr + j]
+                    if fl is VNNI:
+                        new.append(builder.call(fn, [acc, vec, bvecs[j]]))
+                    else:
+                        new.append(builder.add(acc, builder.call(fn, [vec, bvecs[j]])))
             nxt = builder.add(kk, ir.Constant(i64, 1))
             cur = builder.block
             kk.add_incoming(nxt, cur)
             for phi, v in zip(accs, new):
                 phi.add_incoming(v, cur)
-            builder.cbranch(builder.icmp_signed("<", nxt, k4_v), loop, done)
+            builder.cbranch(builder.icmp_signed("<", nxt, ks_v), loop, done)
             builder.position_at_end(done)
-            cvec = builder.bitcast(c_ptr, v16.as_pointer())
+            cvec = builder.bitcast(c_ptr, vacc.as_pointer())
             for idx, v in enumerate(new):
                 st = builder.store(v, builder.gep(cvec, [ir.Constant(i64, idx)]))
                 st.align = 4
@@ -257,32 +391,45 @@ def _make_tile(mr: int, nr: int):
     return tile
 
 
-def _gemm_body(a, lda, m_total, bp, k4, n_total, bias, q, add, total, out_zp, lo, hi, out, n_chunks):
-    """For ``A[m] = a[m*lda : m*lda + 4*k4]`` read as int8 and ``bp`` from ``pack_weights``:
+def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo, hi, out, n_chunks):
+    """For ``A[m] = a[m*lda : m*lda + _KSTEP*ks]`` read as int8 and ``bp`` from ``pack_weights``:
 
     * requantizing build: ``out[m, n] = clamp(((int32(A[m] . W[n] + bias[n]) * q[n] + add[n])
       >> total[n]) + out_zp, lo, hi)``;
     * int32 build (``_INT32_OUT``): ``out[m, n] = int32(A[m] . W[n] + bias[n])`` (``q, add,
       total, out_zp, lo, hi`` unused).
 
-    ``_MR``, ``_NR``, ``_TILE`` and ``_INT32_OUT`` are compile-time constants: each tile
-    shape gets its own build (see ``_install``); with them as run-time values LLVM neither
-    kept the accumulators in registers nor vectorized the epilogue (8x slower, measured).
+    ``_MR``, ``_NR``, ``_LANES``, ``_VEC``, ``_TILE``, ``_INT32_OUT`` and ``_WIDEN`` are compile-time
+    constants: each flavour and tile shape gets its own build (see ``_driver``); with them
+    as run-time values LLVM neither kept the accumulators in registers nor vectorized the
+    epilogue (8x slower, measured).
     """
-    width = _NR * 16
+    width = _NR * _LANES
     n_tiles = (n_total + width - 1) // width
     m_tiles = (m_total + _MR - 1) // _MR
     per = (m_tiles + n_chunks - 1) // n_chunks
-    tile_bytes = k4 * _NR * 64
+    tile_elems = ks * _NR * _VEC
+    kw = 2 * ks  # AVX2: int16 row length of the widened tile rows
     for ch in prange(n_chunks):
         c = np.empty(_MR * width, np.int32)
+        a16 = np.empty(_MR * kw if _WIDEN else 1, np.int16)
         t0 = ch * per
         t1 = min(m_tiles, t0 + per)
         for mt in range(t0, t1):
             m0 = mt * _MR
             rows = min(_MR, m_total - m0)
+            if _WIDEN:
+                # int8 -> int16 once per row tile (rows past M repeat the last one); the
+                # micro-kernel then broadcasts each int16 pair straight from memory
+                for r in range(_MR):
+                    src = (m0 + min(r, rows - 1)) * lda
+                    for t in range(kw):
+                        a16[r * kw + t] = a[src + t]
             for nt in range(n_tiles):
-                _TILE(a, m0 * lda, lda, rows, bp, nt * tile_bytes, k4, c)
+                if _WIDEN:
+                    _TILE(a16, 0, kw, _MR, bp, nt * tile_elems, ks, c)
+                else:
+                    _TILE(a, m0 * lda, lda, rows, bp, nt * tile_elems, ks, c)
                 n0 = nt * width
                 cols = min(width, n_total - n0)
                 for r in range(rows):
@@ -299,28 +446,38 @@ def _gemm_body(a, lda, m_total, bp, k4, n_total, bias, q, add, total, out_zp, lo
                             orow[n] = v
 
 
-_MR = _NR = _TILE = _INT32_OUT = None  # bound per build in _install
-_drivers: dict[tuple[int, int], object] = {}
-_int32_drivers: dict[tuple[int, int], object] = {}
+_MR = _NR = _LANES = _VEC = _TILE = _INT32_OUT = _WIDEN = None  # bound per build in _driver
+_drivers: dict[tuple[str, int, int, bool], object] = {}
 
 
-def _install() -> None:
-    """Generate the micro-kernels and one driver build per tile shape (once)."""
-    if _drivers:
-        return
-    import types
+def _driver(fl: Flavour, tile: tuple[int, int], int32_out: bool):
+    """The driver build for one flavour, tile shape and output kind (made once, compiled
+    on its first call)."""
+    key = (fl.name, tile[0], tile[1], int32_out)
+    d = _drivers.get(key)
+    if d is None:
+        import types
 
-    numba_module()
-    for mr, nr in TILES:
-        tile = _make_tile(mr, nr)
-        for int32_out, table, kind in ((False, _drivers, "requant"), (True, _int32_drivers, "int32")):
-            g = dict(globals())
-            g.update(_MR=mr, _NR=nr, _TILE=tile, _INT32_OUT=int32_out)
-            body = _gemm_body
-            fn = types.FunctionType(body.__code__, g, f"_gemm_{kind}_{mr}x{nr}", body.__defaults__, body.__closure__)
-            fn.__qualname__ = fn.__name__
-            fn.__module__ = body.__module__
-            table[(mr, nr)] = njit(fn, parallel=True)
+        numba_module()
+        mr, nr = tile
+        g = dict(globals())
+        g.update(_MR=mr, _NR=nr, _LANES=fl.lanes, _VEC=fl.vec_elems, _TILE=_make_tile(fl, mr, nr),
+                 _INT32_OUT=int32_out, _WIDEN=fl is AVX2)
+        body = _gemm_body
+        kind = "int32" if int32_out else "requant"
+        fn = types.FunctionType(body.__code__, g, f"_gemm_{fl.name}_{kind}_{mr}x{nr}", body.__defaults__,
+                                body.__closure__)
+        fn.__qualname__ = fn.__name__
+        fn.__module__ = body.__module__
+        d = _drivers.setdefault(key, njit(fn, parallel=True))
+    return d
+
+
+def _packed_flavour(bp: np.ndarray) -> Flavour:
+    fl = _BY_DTYPE.get(bp.dtype)
+    if fl is None:
+        raise TypeError(f"packed weights of dtype {bp.dtype}: expected pack_weights' int8 (VNNI) or int16 (AVX2)")
+    return fl
 
 
 def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], bias: np.ndarray, q: np.ndarray,
@@ -330,47 +487,47 @@ def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int],
     Args:
         a2d: ``(M, lda)`` int8 rows, C-contiguous, ``lda >= K`` rounded up to 4 (bytes
             past ``K`` are read but meet zero weights).
-        bp: ``pack_weights(w, tile[1])``.
+        bp: ``pack_weights(w, tile[1])`` (its dtype says the flavour).
         tile: ``choose_tile(M, N)``.
         k: the reduction length ``K``.
         bias: ``(N,)`` int64, the bias with every zero-point correction folded in
-            (``bias - in_zp * sum(w) + bias_correction``, i.e. ``bias - (128 + in_zp) * sum(w)``).
+            (``bias + bias_correction(w, in_zp)``).
         q, tables: the multipliers and ``int_gemm.fast_requant_tables`` (add, total).
         out2d: ``(M, N)`` int8 output.
     """
-    _install()
+    fl = _packed_flavour(bp)
     m, lda = a2d.shape
-    k4 = -(-k // 4)
+    ks = -(-k // fl.k_step)
     n = out2d.shape[1]
     n_chunks = _split(m, k, n, threads)
-    driver = _drivers[tile]
+    driver = _driver(fl, tile, False)
     if n_chunks == 1:
         driver = driver.serial()
-    driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(k4), np.int64(out2d.shape[1]),
-                 bias, q, tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d,
-                 np.int64(n_chunks))
+    driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n),
+           bias, q, tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d,
+           np.int64(n_chunks))
 
 
 def gemm_int32(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], corr: np.ndarray,
                out2d: np.ndarray, threads: int = 1) -> None:
-    """``out2d[m, n] = sum_k x[m, k] * w[n, k] + corr[n] + 128 * sum_k w[n, k]`` as int32.
+    """``out2d[m, n] = sum_k x[m, k] * w[n, k] + corr[n] - bias_correction(w, 0)[n]`` as int32.
 
-    With ``corr = bias_correction(w, 0)`` (``-128 * sum(w)``) that is the exact int8
-    product ``x @ w.T``; add ``-in_zp * sum(w)`` to ``corr`` to centre the input.
+    With ``corr = bias_correction(w, 0)`` that is the exact int8 product ``x @ w.T``;
+    add ``-in_zp * sum(w)`` to ``corr`` to centre the input.
 
     Args:
         a2d, bp, k, tile: as for :func:`gemm_requant`.
         corr: ``(N,)`` int64 per-channel term.
         out2d: ``(M, N)`` int32 output.
     """
-    _install()
+    fl = _packed_flavour(bp)
     m, lda = a2d.shape
-    k4 = -(-k // 4)
+    ks = -(-k // fl.k_step)
     n = out2d.shape[1]
     n_chunks = _split(m, k, n, threads)
-    driver = _int32_drivers[tile]
+    driver = _driver(fl, tile, True)
     if n_chunks == 1:
         driver = driver.serial()
     unused = np.zeros(1, np.int64)
-    driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(k4), np.int64(n), corr, unused, unused, unused,
+    driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n), corr, unused, unused, unused,
            np.int64(0), np.int64(0), np.int64(0), out2d, np.int64(n_chunks))
