@@ -382,11 +382,9 @@ class BatchMatMulHybrid(Kernel):
         if packed is None:
             packed, col_sums = _pack_rhs(rhs.reshape(v.rhs_batches, *rhs.shape[-2:]), p.adj_y, v.tile[1])
         _vnni_products(v, a3, packed, _correction(col_sums, 0), v.acc, p.num_threads)
-        acc = v.acc.reshape(outputs[0].shape)
-        row_sums = None
-        if p.asymmetric:  # eval's (..., 1, N) column sums of R
-            row_sums = col_sums.reshape(*rhs.shape[:-2], 1, v.cols)
-        _hybrid_epilogue(p, acc, s.reshape(lhs.shape[:-1]), zp.reshape(lhs.shape[:-1]), row_sums, outputs[0])
+        _hybrid_scale_jit(v.acc, s.reshape(v.lhs_batches, v.rows), zp.reshape(v.lhs_batches, v.rows), col_sums,
+                          p.rhs_scale, v.lhs_index, v.rhs_index, p.asymmetric, p.per_channel,
+                          outputs[0].reshape(v.acc.shape))
 
 
 def _hybrid_epilogue(p: BatchMatMulHybridParams, acc: np.ndarray, s: np.ndarray, zp: np.ndarray,
@@ -406,3 +404,27 @@ def _hybrid_epilogue(p: BatchMatMulHybridParams, acc: np.ndarray, s: np.ndarray,
     else:
         scale = (s * p.rhs_scale[0]).astype(np.float32)[..., None]
     out[...] = (scale * acc.astype(np.float32)).astype(np.float32)
+
+
+@njit(parallel=True)
+def _hybrid_scale_jit(acc, s, zp, col_sums, col_scale, lhs_index, rhs_index, asymmetric, per_channel, out):
+    """:func:`_hybrid_epilogue` in one pass, the same float32 operations in the same order:
+    ``out[b, m, n] = (s[l, m] * col_scale[n]) * a`` with ``a = float32(acc[b, m, n])``, or
+    with ``asymmetric`` ``a = trunc(a - float32(col_sums[r, n]) * float32(zp[l, m]))``
+    (``l``, ``r``: the LHS and RHS batches of output batch ``b``; ``col_scale[0]`` for
+    every ``n`` unless ``per_channel``)."""
+    batches, rows, cols = acc.shape
+    for bm in prange(batches * rows):
+        b = bm // rows
+        m = bm - b * rows
+        li = lhs_index[b]
+        ri = rhs_index[b]
+        sr = s[li, m]
+        zf = np.float32(zp[li, m])
+        for n in range(cols):
+            a = np.float32(acc[b, m, n])
+            if asymmetric:
+                c = np.float32(col_sums[ri, n]) * zf
+                a = np.float32(np.int64(np.trunc(np.float32(a - c))))
+            sc = sr * (col_scale[n] if per_channel else col_scale[0])
+            out[b, m, n] = np.float32(sc * a)
