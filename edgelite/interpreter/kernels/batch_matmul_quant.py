@@ -162,6 +162,14 @@ def _lhs_rows(plan: VnniPlan, l3: np.ndarray, adj_x: bool) -> np.ndarray:
     return plan.a_buf
 
 
+def _rhs_operand(plan: VnniPlan, rhs: np.ndarray, adj_y: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The packed RHS batches and their column sums: prepare's for a constant RHS, else
+    packed now."""
+    if plan.packed is not None:
+        return plan.packed, plan.col_sums
+    return _pack_rhs(rhs.reshape(plan.rhs_batches, *rhs.shape[-2:]), adj_y, plan.tile[1])
+
+
 def _correction(col_sums: np.ndarray, l_zp: int) -> np.ndarray:
     """``vnni_gemm.bias_correction`` of every RHS batch ``(Br, N)`` from its column sums
     (the correction depends on the weights only through ``sum_k w[n, k]``, so a weight
@@ -294,9 +302,7 @@ class BatchMatMulQuant(Kernel):
         set_num_threads(p.num_threads)
         x = inputs[0]
         a3 = _lhs_rows(v, x.reshape(v.lhs_batches, *x.shape[-2:]), p.adj_x)
-        packed, col_sums = v.packed, v.col_sums
-        if packed is None:
-            packed, col_sums = _pack_rhs(inputs[1].reshape(v.rhs_batches, *inputs[1].shape[-2:]), p.adj_y, v.tile[1])
+        packed, col_sums = _rhs_operand(v, inputs[1], p.adj_y)
         out = outputs[0]
         # sum (L - lz)(R - rz) = sum L R - lz colsum(R) - rz rowsum(L) + K lz rz: the
         # column terms go to the kernel's correction, the row term to the requantization
@@ -377,10 +383,7 @@ class BatchMatMulHybrid(Kernel):
         lhs = np.ascontiguousarray(_adjoint(inputs[0], p.adj_x), np.float32)
         q, s, zp = hc.quantize_rows_jit(lhs.reshape(-1, v.depth), p.asymmetric)
         a3 = _lhs_rows(v, q.reshape(v.lhs_batches, v.rows, v.depth), False)
-        rhs = inputs[1]
-        packed, col_sums = v.packed, v.col_sums
-        if packed is None:
-            packed, col_sums = _pack_rhs(rhs.reshape(v.rhs_batches, *rhs.shape[-2:]), p.adj_y, v.tile[1])
+        packed, col_sums = _rhs_operand(v, inputs[1], p.adj_y)
         _vnni_products(v, a3, packed, _correction(col_sums, 0), v.acc, p.num_threads)
         _hybrid_scale_jit(v.acc, s.reshape(v.lhs_batches, v.rows), zp.reshape(v.lhs_batches, v.rows), col_sums,
                           p.rhs_scale, v.lhs_index, v.rhs_index, p.asymmetric, p.per_channel,
