@@ -297,7 +297,7 @@ def _make_tile(fl: Flavour, mr: int, nr: int):
     from numba.core import types
     from numba.extending import intrinsic
 
-    i8, i16, i32, i64 = ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
+    i16, i32, i64 = ir.IntType(16), ir.IntType(32), ir.IntType(64)
     lanes = fl.lanes
     vacc = ir.VectorType(i32, lanes)
     if fl is VNNI:

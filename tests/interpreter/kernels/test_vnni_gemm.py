@@ -84,10 +84,10 @@ def test_bias_correction_follows_the_flavour():
 
 
 def test_choose_tile():
-    t = lambda m, n: vnni_gemm.choose_tile(m, n, flavour="vnni")  # noqa: E731
+    t = lambda m, n: vnni_gemm.choose_tile(m, n, flavour="vnni")
     assert t(1, 1000) == (1, 8) and t(5, 40) == (1, 1) and t(3, 96) == (1, 2)
     assert t(100, 64) == (6, 4) and t(100, 16) == (12, 1)
-    t = lambda m, n: vnni_gemm.choose_tile(m, n, flavour="avx2")  # noqa: E731
+    t = lambda m, n: vnni_gemm.choose_tile(m, n, flavour="avx2")
     assert t(1, 1000) == (1, 8) and t(5, 20) == (1, 1) and t(3, 48) == (1, 2)
     assert t(100, 32) == (3, 4) and t(100, 24) == (4, 3) and t(100, 16) == (6, 2) and t(100, 8) == (12, 1)
 
