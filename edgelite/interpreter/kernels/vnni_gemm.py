@@ -517,6 +517,24 @@ def _packed_flavour(bp: np.ndarray) -> Flavour:
     return fl
 
 
+def _prologue(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], out2d: np.ndarray, threads: int,
+              int32_out: bool):
+    """The shared set-up of both public GEMMs: the driver (serial when one chunk) and its size arguments.
+
+    Returns:
+        ``(driver, lda, m, ks, n, n_chunks)``: ``ks`` is ``K`` in the flavour's k-steps.
+    """
+    fl = _packed_flavour(bp)
+    m, lda = a2d.shape
+    ks = -(-k // fl.k_step)
+    n = out2d.shape[1]
+    n_chunks = _split(m, k, n, threads)
+    driver = _driver(fl, tile, int32_out)
+    if n_chunks == 1:
+        driver = driver.serial()
+    return driver, lda, m, ks, n, n_chunks
+
+
 def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], bias: np.ndarray, q: np.ndarray,
                  tables, out_zp: int, lo: int, hi: int, out2d: np.ndarray, threads: int = 1) -> None:
     """Run the fused GEMM + requantization (see the module docstring).
@@ -532,14 +550,7 @@ def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int],
         q, tables: the multipliers and ``int_gemm.fast_requant_tables`` (add, total).
         out2d: ``(M, N)`` int8 output.
     """
-    fl = _packed_flavour(bp)
-    m, lda = a2d.shape
-    ks = -(-k // fl.k_step)
-    n = out2d.shape[1]
-    n_chunks = _split(m, k, n, threads)
-    driver = _driver(fl, tile, False)
-    if n_chunks == 1:
-        driver = driver.serial()
+    driver, lda, m, ks, n, n_chunks = _prologue(a2d, bp, k, tile, out2d, threads, False)
     driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n),
            bias, q, tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d,
            np.int64(n_chunks))
@@ -557,14 +568,7 @@ def gemm_int32(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], c
         corr: ``(N,)`` int64 per-channel term.
         out2d: ``(M, N)`` int32 output.
     """
-    fl = _packed_flavour(bp)
-    m, lda = a2d.shape
-    ks = -(-k // fl.k_step)
-    n = out2d.shape[1]
-    n_chunks = _split(m, k, n, threads)
-    driver = _driver(fl, tile, True)
-    if n_chunks == 1:
-        driver = driver.serial()
+    driver, lda, m, ks, n, n_chunks = _prologue(a2d, bp, k, tile, out2d, threads, True)
     unused = np.zeros(1, np.int64)
     driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n), corr, unused, unused, unused,
            np.int64(0), np.int64(0), np.int64(0), out2d, np.int64(n_chunks))
