@@ -13,6 +13,7 @@ options are ``edgelite.schema.fb`` ``*OptionsT`` objects.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +22,34 @@ import pytest
 
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 
+from edgelite.interpreter.kernels import vnni_gemm  # noqa: E402
 from edgelite.interpreter.kernels.base import OpContext, QuantInfo, TensorInfo, select_kernel  # noqa: E402
+from edgelite.interpreter.kernels.jit import HAVE_NUMBA  # noqa: E402
 from edgelite.schema.builder import ModelBuilder  # noqa: E402
 from edgelite.schema.model import tensor_type_of  # noqa: E402
+
+#: How a kernel with a VNNI path runs in the tests (see :func:`vnni_mode`).
+VNNI_MODES = ["reference", "jit", "jit-no-vnni"]
+
+
+@contextmanager
+def vnni_mode(name):
+    """How the kernel runs: ``eval``; ``eval_jit`` (VNNI where the CPU has it);
+    ``eval_jit`` with the VNNI kernels switched off meanwhile (the fallback).
+    Yields ``use_jit``; skips the test when Numba is off."""
+    if name == "reference":
+        yield False
+        return
+    if not HAVE_NUMBA:
+        pytest.skip("Numba not installed (or EDGELITE_DISABLE_JIT=1)")
+    saved = vnni_gemm._available
+    if name == "jit-no-vnni":
+        vnni_gemm._available = False
+    try:
+        yield True
+    finally:
+        vnni_gemm._available = saved
+
 
 @dataclass
 class TSpec:

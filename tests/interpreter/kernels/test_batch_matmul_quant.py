@@ -2,18 +2,17 @@
 kernels): int8 / int16 / int16x8 / int8->int32 bit for bit, the hybrid form within
 float32 rounding, over hypothesis-drawn shapes (adj_x, adj_y, broadcasting).
 
-int8 and hybrid run three ways (``MODES``): ``eval``, ``eval_jit`` on the VNNI kernels
+int8 and hybrid run three ways (``VNNI_MODES``): ``eval``, ``eval_jit`` on the VNNI kernels
 (where the CPU has them) and ``eval_jit`` with VNNI switched off (the fallback)."""
 
 from __future__ import annotations
-
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from tests.interpreter.kernels.quant_harness import Spec, TSpec, check, make_context, run_edgelite, run_litert, select_kernel
+from tests.interpreter.kernels.quant_harness import (VNNI_MODES, Spec, TSpec, check, make_context, run_edgelite, run_litert,
+                                                     select_kernel, vnni_mode)
 
 from edgelite.interpreter.kernels import batch_matmul_quant as bmq
 from edgelite.interpreter.kernels import vnni_gemm
@@ -22,24 +21,6 @@ from edgelite.interpreter.kernels.jit import HAVE_NUMBA
 from edgelite.schema.fb.BatchMatMulOptions import BatchMatMulOptionsT
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
-MODES = ["reference", "jit", "jit-no-vnni"]
-
-
-@contextmanager
-def _mode(name):
-    """Yields ``use_jit``; ``jit-no-vnni`` switches the VNNI kernels off meanwhile."""
-    if name == "reference":
-        yield False
-        return
-    if not HAVE_NUMBA:
-        pytest.skip("Numba not installed (or EDGELITE_DISABLE_JIT=1)")
-    saved = vnni_gemm._available
-    if name == "jit-no-vnni":
-        vnni_gemm._available = False
-    try:
-        yield True
-    finally:
-        vnni_gemm._available = saved
 
 
 def _params(spec, use_jit, threads=1):
@@ -62,7 +43,7 @@ def _check_plan(spec, use_jit):
 
 
 def _check_modes(spec, feeds, mode):
-    with _mode(mode) as use_jit:
+    with vnni_mode(mode) as use_jit:
         _check_plan(spec, use_jit)
         check(spec, feeds, jit=use_jit)
 
@@ -114,7 +95,7 @@ def shapes(draw, max_batch_dims=2, nontrivial_batch=2):
     return ls, rs, out, ax, ay
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VNNI_MODES)
 @settings(max_examples=30, **SETTINGS)
 @given(sh=shapes(), const_rhs=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_int8_matches_litert(mode, sh, const_rhs, seed):
@@ -142,7 +123,7 @@ def test_int16_matches_litert(sh, rhs_int8, seed):
     check(spec, feeds, jit=False)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VNNI_MODES)
 @settings(max_examples=15, **SETTINGS)
 @given(sh=shapes(), seed=st.integers(0, 2**32 - 1))
 def test_int8_to_int32_raw_sums_match_litert(mode, sh, seed):
@@ -152,7 +133,7 @@ def test_int8_to_int32_raw_sums_match_litert(mode, sh, seed):
     _check_modes(spec, [rng.integers(-128, 128, ls).astype(np.int8), rng.integers(-128, 128, rs).astype(np.int8)], mode)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VNNI_MODES)
 def test_int8_rounding_ties_follow_litert(mode):
     # power-of-two scales: the multiplier is 2**-6, many exact halves; LiteRT's reference
     # BATCH_MATMUL uses gemmlowp's away-from-zero rounding (not the +inf ties of its GEMMs)
@@ -163,7 +144,7 @@ def test_int8_rounding_ties_follow_litert(mode):
     _check_modes(spec, [rng.integers(-128, 128, (2, 40, 16)).astype(np.int8)], mode)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VNNI_MODES)
 @settings(max_examples=30, **SETTINGS)
 @given(sh=shapes(nontrivial_batch=1), asym=st.booleans(), per_channel=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_hybrid_matches_litert(mode, sh, asym, per_channel, seed):
@@ -178,7 +159,7 @@ def test_hybrid_matches_litert(mode, sh, asym, per_channel, seed):
     spec = Spec("BATCH_MATMUL", [TSpec(ls, np.float32), TSpec(rs, np.int8, (sc, np.zeros(sc.size, np.int64), qdim), r, True)],
                 [TSpec(out, np.float32)], opts(ax, ay, asym))
     x = (rng.standard_normal(ls) * 3 + rng.uniform(-1, 1)).astype(np.float32)
-    with _mode(mode) as use_jit:
+    with vnni_mode(mode) as use_jit:
         _check_plan(spec, use_jit)
         (got,) = run_edgelite(spec, [x], use_jit=use_jit, kernel_type=BatchMatMulHybrid)
     want = run_litert(spec, [x])[0]
@@ -258,7 +239,7 @@ def test_vnni_plan_without_jit_or_vnni_is_none():
     spec = Spec("BATCH_MATMUL", [TSpec((8, 8), np.int8, (0.1, 0)), TSpec((8, 8), np.int8, (0.1, 0), r, True)],
                 [TSpec((8, 8), np.int8, (0.1, 0))], opts())
     assert _params(spec, False)[2].vnni is None
-    with _mode("jit-no-vnni"):
+    with vnni_mode("jit-no-vnni"):
         assert _params(spec, True)[2].vnni is None
     p = _params(spec, True)[2]
     # the packed constant RHS is the kernel's layout of R^T

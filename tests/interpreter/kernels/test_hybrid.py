@@ -12,13 +12,11 @@ VNNI kernels switched off."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from tests.interpreter.kernels.quant_harness import Spec, TSpec, run_edgelite, run_litert
+from tests.interpreter.kernels.quant_harness import VNNI_MODES, Spec, TSpec, run_edgelite, run_litert, vnni_mode
 from tests.interpreter.kernels.qspecs import out_hw
 
 from edgelite.interpreter.kernels import hybrid_common as hc
@@ -34,28 +32,6 @@ from edgelite.schema.fb.FullyConnectedOptions import FullyConnectedOptionsT
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="Numba not installed (or EDGELITE_DISABLE_JIT=1)")
-
-
-MODES = ["reference", "jit", "jit-no-vnni"]
-
-
-@contextmanager
-def _mode(name):
-    """How the kernel runs: ``eval``; ``eval_jit`` (VNNI where the CPU has it);
-    ``eval_jit`` with the VNNI kernels switched off (the float-BLAS fallback).
-    Yields ``use_jit``."""
-    if name == "reference":
-        yield False
-        return
-    if not HAVE_NUMBA:
-        pytest.skip("Numba not installed (or EDGELITE_DISABLE_JIT=1)")
-    saved = vnni_gemm._available
-    if name == "jit-no-vnni":
-        vnni_gemm._available = False
-    try:
-        yield True
-    finally:
-        vnni_gemm._available = saved
 
 
 def _run(spec, feeds, use_jit, kernel_type):
@@ -147,7 +123,7 @@ def test_jit_quantizer_equals_numpy_quantizer(rows, n, asym, relu, grid, seed):
 @settings(max_examples=40, **SETTINGS)
 @given(m=st.integers(1, 5), k=st.integers(1, 1200), n=st.integers(1, 24), per_channel=st.booleans(),
        asym=st.booleans(), act=st.sampled_from([0, 1, 3]), seed=st.integers(0, 2**32 - 1))
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VNNI_MODES)
 def test_fully_connected_matches_litert(mode, m, k, n, per_channel, asym, act, seed):
     rng = np.random.default_rng(seed)
     w = rng.integers(-127, 128, (n, k)).astype(np.int8)
@@ -160,7 +136,7 @@ def test_fully_connected_matches_litert(mode, m, k, n, per_channel, asym, act, s
     x = (rng.standard_normal((m, k)) * rng.uniform(0.1, 10) + rng.uniform(-2, 2)).astype(np.float32)
     if seed % 5 == 0:
         x[0] = 0  # LiteRT's all-zero shortcut must agree with the general path
-    with _mode(mode) as use_jit:
+    with vnni_mode(mode) as use_jit:
         (got,) = _run(spec, [x], use_jit, FullyConnectedHybrid)
     _close(got, run_litert(spec, [x])[0])
 
@@ -205,13 +181,13 @@ def _conv_spec(rng, op, g, n, scales_kind):
 @settings(max_examples=40, **SETTINGS)
 @given(g=geometry, n=st.integers(1, 12), scales=st.sampled_from(["tensor", "equal", "distinct"]),
        relu_input=st.booleans(), seed=st.integers(0, 2**32 - 1))
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VNNI_MODES)
 def test_conv_matches_litert(mode, g, n, scales, relu_input, seed):
     assume(_fits(g))
     spec, x = _conv_spec(np.random.default_rng(seed), "CONV_2D", g, n, scales)
     if relu_input:
         x = np.maximum(x, 0)  # zero point at -128, as after a ReLU
-    with _mode(mode) as use_jit:
+    with vnni_mode(mode) as use_jit:
         (got,) = _run(spec, [x], use_jit, Conv2DHybrid)
     _close(got, run_litert(spec, [x])[0])
 
@@ -222,7 +198,7 @@ def test_conv_matches_litert(mode, g, n, scales, relu_input, seed):
 def test_depthwise_matches_litert(mode, g, mult, equal, seed):
     assume(_fits(g))
     spec, x = _conv_spec(np.random.default_rng(seed), "DEPTHWISE_CONV_2D", g, g[3] * mult, "equal" if equal else "distinct")
-    with _mode(mode) as use_jit:
+    with vnni_mode(mode) as use_jit:
         (got,) = run_edgelite(spec, [x], use_jit=use_jit, kernel_type=DepthwiseConv2DHybrid)
     _close(got, run_litert(spec, [x])[0])
 
