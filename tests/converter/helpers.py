@@ -102,6 +102,19 @@ def run_tflite(tfl: bytes, feeds, interpreter="litert"):
     return [_from_model(it.get_tensor(d["index"]), layout[d["name"]]) for d in it.get_output_details()]
 
 
+def open_interpreter(tfl: bytes, interp: str = "edgelite"):
+    """``tfl`` in edgelite's interpreter, or (any other ``interp``) in LiteRT's built-in kernels
+    without XNNPACK (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``); tensors allocated, model layout."""
+    if interp == "edgelite":
+        it = edgelite.Interpreter(model_content=tfl)
+    else:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        it = Interpreter(model_content=tfl, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    return it
+
+
 def op_names(tfl: bytes) -> list[str]:
     m = read_model(tfl)
     return [m.opcode_name(o) for o in m.subgraphs[0].operators]

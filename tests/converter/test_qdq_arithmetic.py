@@ -32,6 +32,8 @@ ort = pytest.importorskip("onnxruntime")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 from onnx import TensorProto, helper, numpy_helper
 
+from tests.converter.helpers import op_names, open_interpreter
+
 import edgelite
 from edgelite.interpreter import fixedpoint as fp
 from edgelite.schema import read_model
@@ -91,24 +93,13 @@ def _ort(model, x):
 
 def _tflite(tfl: bytes, x: np.ndarray, interp: str = "edgelite") -> np.ndarray:
     """Run ``tfl``; a 4-D ``x`` is given NCHW and fed NHWC (every 4-D model here starts with a conv)."""
-    if interp == "edgelite":
-        it = edgelite.Interpreter(model_content=tfl)
-    else:
-        it = litert.Interpreter(
-            model_content=tfl, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        )
-    it.allocate_tensors()
+    it = open_interpreter(tfl, interp)
     inp = it.get_input_details()[0]
     if x.ndim == 4:
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     it.set_tensor(inp["index"], x)
     it.invoke()
     return it.get_tensor(it.get_output_details()[0]["index"])
-
-
-def _ops(tfl: bytes) -> list[str]:
-    m = read_model(tfl)
-    return [m.opcode_name(op) for op in m.subgraphs[0].operators]
 
 
 def _steps(got, ref, y_scale) -> np.ndarray:
@@ -139,7 +130,7 @@ def _check_global_pool(act_dtype, shape, x_params, y_params, seed):
     m = _unary_qdq_model("GlobalAveragePool", shape, (x_params[0], x_params[1] + off), (y_params[0], y_params[1] + off),
                          act_dtype)
     tfl = edgelite.convert(m)
-    ops = _ops(tfl)
+    ops = op_names(tfl)
     assert "SUM" in ops and "MUL" in ops and "MEAN" not in ops, ops
     x, q = _levels_input(x_params[0], x_params[1], shape, seed)
     ref = _ort(m, x)
@@ -203,7 +194,7 @@ def test_global_average_pool_feeding_a_classifier():
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     tfl = edgelite.convert(m)
-    assert [op for op in _ops(tfl) if op not in ("QUANTIZE", "DEQUANTIZE")] == [
+    assert [op for op in op_names(tfl) if op not in ("QUANTIZE", "DEQUANTIZE")] == [
         "CONV_2D", "SUM", "MUL", "RESHAPE", "FULLY_CONNECTED"]
     mm = read_model(tfl)
     sg = mm.subgraphs[0]
@@ -257,7 +248,7 @@ def _exhaustive_unary(op, x_params, y_params, act_dtype=np.int8, attrs=None):
 def test_hard_sigmoid_equals_onnxruntime(act_dtype, alpha, y_params):
     """One rounding straight into the HardSigmoid's parameters (the ADD before the clamp takes them)."""
     steps, exact, tfl = _exhaustive_unary("HardSigmoid", (0.0437, 9), y_params, act_dtype, {"alpha": alpha, "beta": 0.5})
-    assert [op for op in _ops(tfl) if op not in ("QUANTIZE", "DEQUANTIZE")] == ["MUL", "ADD", "RELU_0_TO_1"]
+    assert [op for op in op_names(tfl) if op not in ("QUANTIZE", "DEQUANTIZE")] == ["MUL", "ADD", "RELU_0_TO_1"]
     t = read_model(tfl).subgraphs[0].tensors
     shifted = next(x for x in t if x.name.endswith("_shifted"))
     assert np.isclose(shifted.quantization.scale[0], y_params[0]) and shifted.quantization.zero_point[0] == y_params[1]
@@ -271,7 +262,7 @@ def test_hard_swish_within_one_step(x_params, y_params):
     """LiteRT's int8 HARD_SWISH is a fixed-point approximation: a step away from ONNX Runtime's
     float HardSwish on a few of the 256 levels (measured 0.4% of a MobileNetV3's activations)."""
     steps, _, tfl = _exhaustive_unary("HardSwish", x_params, y_params)
-    assert "HARD_SWISH" in _ops(tfl)
+    assert "HARD_SWISH" in op_names(tfl)
     assert steps.max() <= 1
 
 

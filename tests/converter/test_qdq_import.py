@@ -24,6 +24,8 @@ ort = pytest.importorskip("onnxruntime")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 from onnx import TensorProto, helper, numpy_helper
 
+from tests.converter.helpers import op_names, open_interpreter
+
 import edgelite
 from edgelite.schema import read_model
 
@@ -32,13 +34,7 @@ INT8, UINT8, FLOAT32 = 9, 3, 0  # TensorType codes
 
 
 def _run_tflite(tfl: bytes, xs, interp: str = "edgelite"):
-    if interp == "edgelite":
-        it = edgelite.Interpreter(model_content=tfl)
-    else:
-        it = litert.Interpreter(
-            model_content=tfl, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        )
-    it.allocate_tensors()
+    it = open_interpreter(tfl, interp)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     res = []
     for x in xs:
@@ -64,11 +60,6 @@ def _steps(ref, got, scale: float) -> np.ndarray:
 def _tensors(tfl: bytes) -> dict:
     sg = read_model(tfl).subgraphs[0]
     return {t.name: t for t in sg.tensors}
-
-
-def _ops(tfl: bytes) -> list[str]:
-    m = read_model(tfl)
-    return [m.opcode_name(op) for op in m.subgraphs[0].operators]
 
 
 # -- a small hand-made QDQ model ---------------------------------------------------------
@@ -144,7 +135,7 @@ def _random_inputs(n, shape, seed=1, scale=1.0):
 def test_hand_made_int8_parameters_are_kept():
     m, wq, w_scales = qdq_conv_model()
     tfl = edgelite.convert(m)
-    assert _ops(tfl)[0] == "QUANTIZE" and _ops(tfl)[-1] == "DEQUANTIZE" and "TRANSPOSE" not in _ops(tfl)
+    assert op_names(tfl)[0] == "QUANTIZE" and op_names(tfl)[-1] == "DEQUANTIZE" and "TRANSPOSE" not in op_names(tfl)
     t = _tensors(tfl)
     x = t["input_int8"]
     assert x.type == INT8 and np.isclose(x.quantization.scale[0], 0.02) and x.quantization.zero_point[0] == 3
@@ -192,7 +183,7 @@ def test_qdq_off_keeps_a_float_model():
     m, _, _ = qdq_conv_model()
     tfl = edgelite.convert(m, qdq="off")
     assert all(t.type != INT8 for t in read_model(tfl).subgraphs[0].tensors if t.name == "input")
-    assert "QUANTIZE" not in _ops(tfl) and "ROUND" in _ops(tfl)  # fake quantization as float ops
+    assert "QUANTIZE" not in op_names(tfl) and "ROUND" in op_names(tfl)  # fake quantization as float ops
     xs = _random_inputs(2, (1, 3, 8, 8))
     ref = _run_ort(m, xs)
     nchw = tuple(read_model(tfl).subgraphs[0].tensors[0].shape) == (1, 3, 8, 8)  # Q/DQ first: no NHWC input
@@ -219,7 +210,7 @@ def test_auto_leaves_a_lone_pair_alone():
     np.testing.assert_allclose(_run_tflite(tfl, [x])[0], _run_ort(m, [x], "x")[0])
     forced = edgelite.convert(m, qdq="import")
     assert read_model(forced).subgraphs[0].tensors[0].type == FLOAT32  # io stays float32 ...
-    assert "QUANTIZE" in _ops(forced)  # ... around an int8 graph
+    assert "QUANTIZE" in op_names(forced)  # ... around an int8 graph
 
 
 def test_conflicting_pairs_are_reported():
@@ -353,7 +344,7 @@ def test_onnxruntime_qdq_within_one_step(ort_models, case):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing stays float, no parameter is re-derived
         tfl = edgelite.convert(path)
-    ops = _ops(tfl)
+    ops = op_names(tfl)
     assert ops.count("QUANTIZE") == 1 and ops.count("DEQUANTIZE") == 1 and "TRANSPOSE" not in ops
     assert "MEAN" not in ops  # global pools: SUM + MUL(1/n), ONNX Runtime's single rounding
     m = read_model(tfl)
