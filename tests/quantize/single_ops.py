@@ -15,7 +15,8 @@ from edgelite.schema.builder import ModelBuilder
 X = (1, 8, 8, 4)
 
 
-def _opt(cls_module: str, **fields):
+def opt(cls_module: str, **fields):
+    """An ``edgelite.schema.fb`` ``<cls_module>T`` options object with ``fields`` set."""
     mod = __import__(f"edgelite.schema.fb.{cls_module}", fromlist=[cls_module + "T"])
     o = getattr(mod, cls_module + "T")()
     for k, v in fields.items():
@@ -52,80 +53,80 @@ def build(op: str) -> bytes:
     rng = np.random.default_rng(3)
     F = np.float32
     if op == "CONV_2D":
-        o = _opt("Conv2DOptions", padding=P.SAME, strideW=1, strideH=1, dilationWFactor=1, dilationHFactor=1)
+        o = opt("Conv2DOptions", padding=P.SAME, strideW=1, strideH=1, dilationWFactor=1, dilationHFactor=1)
         return _model(op, [(1, 8, 8, 6)], o, extra=[rng.normal(0, 0.3, (6, 3, 3, 4)).astype(F), rng.normal(0, 0.1, 6).astype(F)])
     if op == "DEPTHWISE_CONV_2D":
-        o = _opt("DepthwiseConv2DOptions", padding=P.SAME, strideW=1, strideH=1, depthMultiplier=1,
+        o = opt("DepthwiseConv2DOptions", padding=P.SAME, strideW=1, strideH=1, depthMultiplier=1,
                  dilationWFactor=1, dilationHFactor=1, fusedActivationFunction=A.RELU)
         return _model(op, [X], o, extra=[rng.normal(0, 0.3, (1, 3, 3, 4)).astype(F), rng.normal(0, 0.1, 4).astype(F)])
     if op == "FULLY_CONNECTED":
-        o = _opt("FullyConnectedOptions")
+        o = opt("FullyConnectedOptions")
         return _model(op, [(1, 5)], o, x_shape=(1, 16), extra=[rng.normal(0, 0.3, (5, 16)).astype(F), rng.normal(0, 0.1, 5).astype(F)])
     if op == "TRANSPOSE_CONV":
-        o = _opt("TransposeConvOptions", padding=P.SAME, strideW=2, strideH=2)
+        o = opt("TransposeConvOptions", padding=P.SAME, strideW=2, strideH=2)
         return _model(op, [(1, 16, 16, 3)], o, prefix=[_i32(1, 16, 16, 3), rng.normal(0, 0.3, (3, 3, 3, 4)).astype(F)],
                       extra=[rng.normal(0, 0.1, 3).astype(F)])
     if op in ("ADD", "SUB", "MAXIMUM", "MINIMUM"):
         opts = {"ADD": "AddOptions", "SUB": "SubOptions", "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions"}
-        return _model(op, [X], _opt(opts[op]), two_inputs=True)
+        return _model(op, [X], opt(opts[op]), two_inputs=True)
     if op == "MUL":
-        return _model(op, [X], _opt("MulOptions"), const_inputs=[rng.uniform(0.5, 2.0, (1, 1, 1, 4)).astype(F)])
+        return _model(op, [X], opt("MulOptions"), const_inputs=[rng.uniform(0.5, 2.0, (1, 1, 1, 4)).astype(F)])
     if op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
-        o = _opt("Pool2DOptions", padding=P.VALID, strideW=2, strideH=2, filterWidth=2, filterHeight=2)
+        o = opt("Pool2DOptions", padding=P.VALID, strideW=2, strideH=2, filterWidth=2, filterHeight=2)
         return _model(op, [(1, 4, 4, 4)], o)
     if op == "RESHAPE":
-        return _model(op, [(1, 256)], _opt("ReshapeOptions", newShape=[1, 256]), extra=[_i32(1, 256)])
+        return _model(op, [(1, 256)], opt("ReshapeOptions", newShape=[1, 256]), extra=[_i32(1, 256)])
     if op == "SQUEEZE":
-        return _model(op, [(8, 8, 4)], _opt("SqueezeOptions", squeezeDims=[0]))
+        return _model(op, [(8, 8, 4)], opt("SqueezeOptions", squeezeDims=[0]))
     if op == "EXPAND_DIMS":
-        return _model(op, [(1, 8, 8, 1, 4)], _opt("ExpandDimsOptions"), extra=[_i32(3)])
+        return _model(op, [(1, 8, 8, 1, 4)], opt("ExpandDimsOptions"), extra=[_i32(3)])
     if op == "CONCATENATION":
-        return _model(op, [(1, 8, 8, 8)], _opt("ConcatenationOptions", axis=3), two_inputs=True)
+        return _model(op, [(1, 8, 8, 8)], opt("ConcatenationOptions", axis=3), two_inputs=True)
     if op == "PACK":
-        return _model(op, [(2, 8, 4)], _opt("PackOptions", valuesCount=2, axis=0), two_inputs=True, x_shape=(8, 4))
+        return _model(op, [(2, 8, 4)], opt("PackOptions", valuesCount=2, axis=0), two_inputs=True, x_shape=(8, 4))
     if op in ("SOFTMAX", "LOG_SOFTMAX"):
-        o = _opt("SoftmaxOptions", beta=1.0) if op == "SOFTMAX" else _opt("LogSoftmaxOptions")
+        o = opt("SoftmaxOptions", beta=1.0) if op == "SOFTMAX" else opt("LogSoftmaxOptions")
         return _model(op, [(1, 10)], o, x_shape=(1, 10))
     if op in ("LOGISTIC", "TANH", "RELU", "RELU6", "HARD_SWISH", "RELU_0_TO_1", "RELU_N1_TO_1"):
-        return _model(op, [X], _opt("HardSwishOptions") if op == "HARD_SWISH" else None)
+        return _model(op, [X], opt("HardSwishOptions") if op == "HARD_SWISH" else None)
     if op == "LEAKY_RELU":
-        return _model(op, [X], _opt("LeakyReluOptions", alpha=0.2))
+        return _model(op, [X], opt("LeakyReluOptions", alpha=0.2))
     if op == "L2_NORMALIZATION":
-        return _model(op, [X], _opt("L2NormOptions"))
+        return _model(op, [X], opt("L2NormOptions"))
     if op in ("MEAN", "SUM", "REDUCE_MAX"):
-        return _model(op, [(1, 4)], _opt("ReducerOptions", keepDims=False), extra=[_i32(1, 2)])
+        return _model(op, [(1, 4)], opt("ReducerOptions", keepDims=False), extra=[_i32(1, 2)])
     if op == "PAD":
-        return _model(op, [(1, 10, 10, 4)], _opt("PadOptions"), extra=[np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32)])
+        return _model(op, [(1, 10, 10, 4)], opt("PadOptions"), extra=[np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32)])
     if op == "PADV2":
-        return _model(op, [(1, 10, 10, 4)], _opt("PadV2Options"),
+        return _model(op, [(1, 10, 10, 4)], opt("PadV2Options"),
                       extra=[np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32), np.array(0.25, np.float32)])
     if op in ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"):
         cls = "ResizeBilinearOptions" if op == "RESIZE_BILINEAR" else "ResizeNearestNeighborOptions"
-        return _model(op, [(1, 16, 16, 4)], _opt(cls), extra=[_i32(16, 16)])
+        return _model(op, [(1, 16, 16, 4)], opt(cls), extra=[_i32(16, 16)])
     if op == "TRANSPOSE":
-        return _model(op, [(1, 4, 8, 8)], _opt("TransposeOptions"), extra=[_i32(0, 3, 1, 2)])
+        return _model(op, [(1, 4, 8, 8)], opt("TransposeOptions"), extra=[_i32(0, 3, 1, 2)])
     if op == "GATHER":
-        return _model(op, [(1, 8, 8, 2)], _opt("GatherOptions", axis=3), extra=[_i32(3, 0)])
+        return _model(op, [(1, 8, 8, 2)], opt("GatherOptions", axis=3), extra=[_i32(3, 0)])
     if op == "SLICE":
-        return _model(op, [(1, 4, 4, 4)], _opt("SliceOptions"), extra=[_i32(0, 2, 2, 0), _i32(1, 4, 4, 4)])
+        return _model(op, [(1, 4, 4, 4)], opt("SliceOptions"), extra=[_i32(0, 2, 2, 0), _i32(1, 4, 4, 4)])
     if op == "STRIDED_SLICE":
-        return _model(op, [(1, 4, 4, 4)], _opt("StridedSliceOptions"),
+        return _model(op, [(1, 4, 4, 4)], opt("StridedSliceOptions"),
                       extra=[_i32(0, 0, 0, 0), _i32(1, 8, 8, 4), _i32(1, 2, 2, 1)])
     if op == "SPACE_TO_DEPTH":
-        return _model(op, [(1, 4, 4, 16)], _opt("SpaceToDepthOptions", blockSize=2))
+        return _model(op, [(1, 4, 4, 16)], opt("SpaceToDepthOptions", blockSize=2))
     if op == "DEPTH_TO_SPACE":
-        return _model(op, [(1, 16, 16, 1)], _opt("DepthToSpaceOptions", blockSize=2))
+        return _model(op, [(1, 16, 16, 1)], opt("DepthToSpaceOptions", blockSize=2))
     if op == "SPACE_TO_BATCH_ND":
-        return _model(op, [(4, 4, 4, 4)], _opt("SpaceToBatchNDOptions"), extra=[_i32(2, 2), np.zeros((2, 2), np.int32)])
+        return _model(op, [(4, 4, 4, 4)], opt("SpaceToBatchNDOptions"), extra=[_i32(2, 2), np.zeros((2, 2), np.int32)])
     if op == "BATCH_TO_SPACE_ND":
-        return _model(op, [(1, 8, 8, 4)], _opt("BatchToSpaceNDOptions"), x_shape=(4, 4, 4, 4),
+        return _model(op, [(1, 8, 8, 4)], opt("BatchToSpaceNDOptions"), x_shape=(4, 4, 4, 4),
                       extra=[_i32(2, 2), np.zeros((2, 2), np.int32)])
     if op == "SPLIT":
-        return _model(op, [(1, 8, 8, 2), (1, 8, 8, 2)], _opt("SplitOptions", numSplits=2), prefix=[_i32(3)])
+        return _model(op, [(1, 8, 8, 2), (1, 8, 8, 2)], opt("SplitOptions", numSplits=2), prefix=[_i32(3)])
     if op == "SPLIT_V":
-        return _model(op, [(1, 8, 8, 1), (1, 8, 8, 3)], _opt("SplitVOptions", numSplits=2), extra=[_i32(1, 3), _i32(3)])
+        return _model(op, [(1, 8, 8, 1), (1, 8, 8, 3)], opt("SplitVOptions", numSplits=2), extra=[_i32(1, 3), _i32(3)])
     if op == "UNPACK":
-        return _model(op, [(8, 4)] * 8, _opt("UnpackOptions", num=8, axis=0), x_shape=(8, 8, 4))
+        return _model(op, [(8, 4)] * 8, opt("UnpackOptions", num=8, axis=0), x_shape=(8, 8, 4))
     raise KeyError(op)
 
 

@@ -21,16 +21,9 @@ from edgelite.quantize.bias_correction import expected_output_shift
 from edgelite.schema import read_model
 from edgelite.schema.builder import ModelBuilder
 from tests.quantize.litert_util import litert, run_litert
+from tests.quantize.single_ops import opt
 
 fp = pytest.importorskip("edgelite.interpreter.fixedpoint")
-
-
-def _opt(name: str, **fields):
-    mod = __import__(f"edgelite.schema.fb.{name}", fromlist=[name + "T"])
-    o = getattr(mod, name + "T")()
-    for k, v in fields.items():
-        setattr(o, k, v)
-    return o
 
 
 # -- LiteRT arithmetic ------------------------------------------------------------------
@@ -54,7 +47,7 @@ def _int8_mean(shape, in_q, out_q, keep_dims: bool) -> bytes:
     axes = b.add_constant("axes", np.array([1, 2], np.int32))
     out_shape = (shape[0], 1, 1, shape[3]) if keep_dims else (shape[0], shape[3])
     y = b.add_tensor("y", out_shape, np.int8, quant=out_q)
-    b.add_operator("MEAN", [x, axes], [y], _opt("ReducerOptions", keepDims=keep_dims), version=2)
+    b.add_operator("MEAN", [x, axes], [y], opt("ReducerOptions", keepDims=keep_dims), version=2)
     b.mark_output(y)
     return b.build()
 
@@ -115,15 +108,15 @@ def _pool_model(c: int = 24) -> bytes:
     w1 = b.add_constant("w1", rng.normal(0, 0.4, (c, 1, 1, 8)).astype(np.float32))
     b1 = b.add_constant("b1", rng.normal(0.3, 0.2, c).astype(np.float32))
     h = b.add_tensor("h", (1, 3, 3, c), np.float32)
-    b.add_operator("CONV_2D", [x, w1, b1], [h], _opt("Conv2DOptions", padding=1, strideH=1, strideW=1,
+    b.add_operator("CONV_2D", [x, w1, b1], [h], opt("Conv2DOptions", padding=1, strideH=1, strideW=1,
                                                      fusedActivationFunction=1))
     axes = b.add_constant("axes", np.array([1, 2], np.int32))
     p = b.add_tensor("pooled", (1, 1, 1, c), np.float32)
-    b.add_operator("MEAN", [h, axes], [p], _opt("ReducerOptions", keepDims=True))
+    b.add_operator("MEAN", [h, axes], [p], opt("ReducerOptions", keepDims=True))
     w2 = b.add_constant("w2", rng.normal(0, 0.3, (4, 1, 1, c)).astype(np.float32))
     b2 = b.add_constant("b2", np.zeros(4, np.float32))
     y = b.add_tensor("y", (1, 1, 1, 4), np.float32)
-    b.add_operator("CONV_2D", [p, w2, b2], [y], _opt("Conv2DOptions", padding=1, strideH=1, strideW=1))
+    b.add_operator("CONV_2D", [p, w2, b2], [y], opt("Conv2DOptions", padding=1, strideH=1, strideW=1))
     b.mark_output(y)
     return b.build()
 
@@ -180,7 +173,7 @@ def test_expected_shift_matches_litert(op, x_shape, w_shape, opts, out_shape):
     wq = (w + rng.normal(0, 0.02, w_shape)).astype(np.float32)
     mean_x = rng.uniform(0.0, 2.0, x_shape).astype(np.float32)
     name = {"CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions"}.get(op)
-    options = _opt(name, **opts) if name else _opt("FullyConnectedOptions")
+    options = opt(name, **opts) if name else opt("FullyConnectedOptions")
     feeds = [{"x": mean_x}]
     y = run_litert(_layer_model(op, x_shape, w, options, out_shape), feeds)[0][0]
     yq = run_litert(_layer_model(op, x_shape, wq, options, out_shape), feeds)[0][0]
@@ -198,11 +191,11 @@ def _relu_stack() -> bytes:
     dwb = b.add_constant("dwb", np.zeros(16, np.float32))
     h = b.add_tensor("h", (1, 8, 8, 16), np.float32)
     b.add_operator("DEPTHWISE_CONV_2D", [x, dw, dwb], [h],
-                   _opt("DepthwiseConv2DOptions", padding=0, strideH=1, strideW=1, depthMultiplier=1))
+                   opt("DepthwiseConv2DOptions", padding=0, strideH=1, strideW=1, depthMultiplier=1))
     pw = b.add_constant("pw", rng.normal(0, 0.3, (8, 1, 1, 16)).astype(np.float32))
     pwb = b.add_constant("pwb", np.zeros(8, np.float32))
     y = b.add_tensor("y", (1, 8, 8, 8), np.float32)
-    b.add_operator("CONV_2D", [h, pw, pwb], [y], _opt("Conv2DOptions", padding=0, strideH=1, strideW=1))
+    b.add_operator("CONV_2D", [h, pw, pwb], [y], opt("Conv2DOptions", padding=0, strideH=1, strideW=1))
     b.mark_output(y)
     return b.build()
 
