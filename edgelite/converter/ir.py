@@ -204,3 +204,14 @@ class Graph:
                     if p is not None and not state.get(id(p)):
                         stack.append((p, False))
         self.nodes = order
+
+
+def read_counts(ops: Iterable) -> dict[int, int]:
+    """``id(value) -> how many inputs of ops read it``, for graph nodes or lowered operators
+    (anything with an ``inputs`` list, ``None`` for an omitted input)."""
+    counts: dict[int, int] = {}
+    for op in ops:
+        for v in op.inputs:
+            if v is not None:
+                counts[id(v)] = counts.get(id(v), 0) + 1
+    return counts

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from edgelite.converter.ir import Graph, Value
+from edgelite.converter.ir import Graph, Value, read_counts
 from edgelite.errors import ConversionError
 
 # Oldest LiteRT that runs each op at the version we write (from the runtime's version table).
@@ -236,11 +236,7 @@ def collapse_reshapes(ops: list[TflOp], g: Graph) -> list[TflOp]:
 
     A tensor that is a graph input or output is never removed.
     """
-    readers: dict[int, int] = {}
-    for op in ops:
-        for v in op.inputs:
-            if v is not None:
-                readers[id(v)] = readers.get(id(v), 0) + 1
+    readers = read_counts(ops)
     public = {id(v) for v in list(g.inputs) + list(g.outputs)}
     producer: dict[int, TflOp] = {}
     dead: set[int] = set()

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgelite.converter.ir import Graph, Node, Value
+from edgelite.converter.ir import Graph, Node, Value, read_counts
 from edgelite.errors import ConversionError
 
 _ONNX_DOMAINS = ("", "ai.onnx")
@@ -376,11 +376,7 @@ def activation_ranges(g: Graph, ops) -> dict[str, tuple[float, int]]:
     """
     from edgelite.quantize.numerics import activation_params  # lazily: a later stage
 
-    readers: dict[int, int] = {}
-    for op in ops:
-        for v in op.inputs:
-            if v is not None:
-                readers[id(v)] = readers.get(id(v), 0) + 1
+    readers = read_counts(ops)
     public = {id(v) for v in list(g.inputs) + list(g.outputs)}
     for op in reversed(ops):
         # A clamp that is the only reader of an unannotated tensor (HardSigmoid's
