@@ -11,24 +11,13 @@ from tests.fixtures.catalog import fixtures, real_models
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 
 import edgelite  # noqa: E402
+from tests.interpreter.model_inputs import random_inputs  # noqa: E402
 
 QUANTIZED = sorted({f.path for category in ("int8", "uint8", "int16", "tf1") for f in fixtures(category)})
 # Full-size TF-made int8 models, where benchmarks/make_real_models.py ran.
 PARAMS = [pytest.param(p, id=p.stem) for p in QUANTIZED] + [
     pytest.param(p, id=f"real/{p.stem}", marks=pytest.mark.slow) for p in real_models("*_int8.tflite")
 ]
-
-
-def _inputs(details, rng):
-    out = []
-    for d in details:
-        shape = [max(int(s), 1) for s in d["shape"]]
-        if np.issubdtype(d["dtype"], np.floating):
-            out.append(rng.uniform(0, 1, shape).astype(d["dtype"]))
-        else:
-            info = np.iinfo(d["dtype"])
-            out.append(rng.integers(info.min, info.max, shape, endpoint=True).astype(d["dtype"]))
-    return out
 
 
 @pytest.mark.parametrize("path", PARAMS)
@@ -39,7 +28,7 @@ def test_every_intermediate_equals_litert(path):
         experimental_preserve_all_tensors=True,
     )
     ours = edgelite.Interpreter(model_path=str(path), experimental_preserve_all_tensors=True)
-    inputs = _inputs(ref.get_input_details(), np.random.default_rng(0))
+    inputs = random_inputs(ref.get_input_details(), 0)
     for it in (ref, ours):
         it.allocate_tensors()
         for d, x in zip(it.get_input_details(), inputs):

@@ -17,6 +17,7 @@ from tests.fixtures.catalog import mediapipe_models, real_models
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 
 import edgelite  # noqa: E402
+from tests.interpreter.model_inputs import random_inputs  # noqa: E402
 
 # Dynamic-range models re-quantize float activations before every hybrid layer, which
 # turns an ulp into a quantization step; edgelite's float kernels follow LiteRT's order
@@ -27,20 +28,6 @@ DYNAMIC_RANGE_TOLERANCE = 1e-5
 MODELS = [pytest.param(p, id=f"mediapipe/{p.stem}") for p in mediapipe_models(builtin_only=True)] + [
     pytest.param(p, id=f"real/{p.stem}", marks=pytest.mark.slow) for p in real_models()
 ]
-
-
-def _inputs(details, seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for d in details:
-        shape = [max(int(s), 1) for s in d["shape"]]
-        if np.issubdtype(d["dtype"], np.floating):
-            # Image-like values: these models take normalised camera frames.
-            out.append(rng.uniform(0, 1, shape).astype(d["dtype"]))
-        else:
-            info = np.iinfo(d["dtype"])
-            out.append(rng.integers(info.min, info.max, shape, endpoint=True).astype(d["dtype"]))
-    return out
 
 
 def _run(interp, inputs):
@@ -63,7 +50,7 @@ def test_roundtrip_runs_identically_in_litert(path):
     data = path.read_bytes()
     again = write_model(read_model(path))
     ref = _litert(data)
-    inputs = _inputs(ref.get_input_details())
+    inputs = random_inputs(ref.get_input_details())
     for a, b in zip(_run(ref, inputs), _run(_litert(again), inputs)):
         np.testing.assert_array_equal(a, b)
 
@@ -72,7 +59,7 @@ def test_roundtrip_runs_identically_in_litert(path):
 def test_interpreter_matches_litert(path):
     data = path.read_bytes()
     ref = _litert(data)
-    inputs = _inputs(ref.get_input_details())
+    inputs = random_inputs(ref.get_input_details())
     expected = _run(ref, inputs)
     ours = edgelite.Interpreter(model_path=str(path))
     got = _run(ours, inputs)
