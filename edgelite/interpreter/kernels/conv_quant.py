@@ -145,6 +145,19 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
         if not bias_int32:
             mode = int_gemm.MODE_WIDE
 
+    pointwise = kh == 1 and kw == 1 and sh == 1 and sw == 1 and gy.pad_before == 0 and gx.pad_before == 0
+    m_rows = b * gy.out_size * gx.out_size
+    k_depth = kh * kw * c
+    rq_tables = int_gemm.fast_requant_tables(q, s, mode)
+    vnni_w = vnni_bias = vnni_cols = None
+    vnni_tile = (0, 0)
+    if not legacy and not wide and rq_tables is not None and vnni_gemm.usable(k_depth):
+        vnni_tile = vnni_gemm.choose_tile(m_rows, n)
+        vnni_w = vnni_gemm.pack_weights(wdata.astype(np.int8), vnni_tile[1])
+        vnni_bias = (np.zeros(n, np.int64) if bias is None else bias) + vnni_gemm.bias_correction(wdata, in_zp)
+        if not (pointwise and k_depth % 4 == 0):
+            vnni_cols = np.empty((m_rows, -(-k_depth // 4) * 4), np.int8)
+
     if legacy:
         # uint8: centre both operands in the im2col; |x - zp|, |w - zp| <= 255.
         w_gemm_t = np.ascontiguousarray(w_centered.T.astype(np.float32))
@@ -159,32 +172,21 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
         chunk = 1 << 30
     else:
         # int8: raw values; sum(w * (x - zp)) = sum(w * x) - zp * sum(w); padding holds zp.
-        w_gemm_t = np.ascontiguousarray(wdata.T.astype(np.float32))
+        # (The VNNI path keeps no float copy of the weights.)
+        w_gemm_t = np.ascontiguousarray(wdata.T.astype(np.float32)) if vnni_w is None else np.empty((0, n), np.float32)
         bias_jit = (np.zeros(n, np.int64) if bias is None else bias) - in_zp * wdata.sum(axis=1)
         jit_sub, jit_pad = 0, in_zp
         chunk = int_gemm.chunk_for(128, 128)
-    pointwise = kh == 1 and kw == 1 and sh == 1 and sw == 1 and gy.pad_before == 0 and gx.pad_before == 0
-    m_rows = b * gy.out_size * gx.out_size
-    k_depth = kh * kw * c
-    rq_tables = int_gemm.fast_requant_tables(q, s, mode)
-    vnni_w = vnni_bias = vnni_cols = None
-    vnni_tile = (0, 0)
-    if not legacy and not wide and rq_tables is not None and vnni_gemm.usable(k_depth):
-        vnni_tile = vnni_gemm.choose_tile(m_rows, n)
-        vnni_w = vnni_gemm.pack_weights(wdata.astype(np.int8), vnni_tile[1])
-        vnni_bias = (np.zeros(n, np.int64) if bias is None else bias) + vnni_gemm.bias_correction(wdata, in_zp)
-        if not (pointwise and k_depth % 4 == 0):
-            vnni_cols = np.empty((m_rows, -(-k_depth // 4) * 4), np.int8)
     return ConvQuantParams(
         batch=b, in_h=h, in_w=wd, in_c=c, kh=kh, kw=kw, out_h=gy.out_size, out_w=gx.out_size, out_c=n,
         stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
         in_zp=in_zp, w_zp=w_zp, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
         mode=mode, out_dtype=np.dtype(out.dtype),
         w_centered=w_centered, bias=bias, bias_jit=bias_jit,
-        w_gemm_t=w_gemm_t if vnni_w is None else np.empty((0, n), w_gemm_t.dtype),
+        w_gemm_t=w_gemm_t,
         jit_sub=jit_sub, jit_pad=jit_pad, chunk=chunk, is_pointwise=pointwise, num_threads=ctx.num_threads,
         cols_buf=np.empty((m_rows if vnni_w is None else 0, k_depth), w_gemm_t.dtype),
-        acc_buf=np.empty((m_rows, n), w_gemm_t.dtype) if k_depth <= chunk and vnni_w is None else np.empty((0, 0), w_gemm_t.dtype),
+        acc_buf=np.empty((m_rows, n) if k_depth <= chunk and vnni_w is None else (0, 0), w_gemm_t.dtype),
         rq_tables=rq_tables, vnni_w=vnni_w, vnni_tile=vnni_tile, vnni_bias=vnni_bias, vnni_cols=vnni_cols,
     )
 

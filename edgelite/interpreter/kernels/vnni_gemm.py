@@ -24,7 +24,7 @@ flags (:func:`flavour`), and packing, bias correction and tiles follow it:
 
 No product or pair sum can overflow (``|(x + 128) w| <= 32640``, ``|x w| <= 16384``)
 and int32 additions wrap the same in any order, so the result equals the C kernels'
-int32 accumulation exactly (``K`` is still bounded, ``MAX_DEPTH``, to keep every
+int32 accumulation exactly (``K`` is still bounded, ``Flavour.max_depth``, to keep every
 partial sum in range as the C kernels' is).
 
 Layout. The weights are packed once (``pack_weights``): VNNI as int8
@@ -87,11 +87,6 @@ AVX2 = Flavour("avx2", 8, 2, 16, np.int16, {1: 12, 2: 6, 3: 4, 4: 3}, (8, 4, 2),
                frozenset({"avx2"}), ("avx2",))
 FLAVOURS = {"vnni": VNNI, "avx2": AVX2}
 _BY_DTYPE = {np.dtype(f.w_dtype): f for f in FLAVOURS.values()}
-
-# Kept for callers that read them: the VNNI flavour's tiles.
-TILE_ROWS = VNNI.tile_rows
-TILES = tuple((mr, nr) for nr, mr in TILE_ROWS.items()) + ((1, 1), (1, 2), (1, 4), (1, 8))
-MAX_DEPTH = VNNI.max_depth
 
 # A product is split over threads only when one thread would take about 0.25 ms or
 # more: waking OpenMP's sleeping workers costs 40-70 us per kernel (measured), more
@@ -556,6 +551,9 @@ def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int],
            np.int64(n_chunks))
 
 
+_UNUSED_TABLE = np.zeros(1, np.int64)  # the requantization tables the int32 build never reads
+
+
 def gemm_int32(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], corr: np.ndarray,
                out2d: np.ndarray, threads: int = 1) -> None:
     """``out2d[m, n] = sum_k x[m, k] * w[n, k] + corr[n] - bias_correction(w, 0)[n]`` as int32.
@@ -569,6 +567,6 @@ def gemm_int32(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], c
         out2d: ``(M, N)`` int32 output.
     """
     driver, lda, m, ks, n, n_chunks = _prologue(a2d, bp, k, tile, out2d, threads, True)
-    unused = np.zeros(1, np.int64)
+    unused = _UNUSED_TABLE
     driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n), corr, unused, unused, unused,
            np.int64(0), np.int64(0), np.int64(0), out2d, np.int64(n_chunks))
