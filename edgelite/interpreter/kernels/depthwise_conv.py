@@ -44,7 +44,7 @@ from edgelite.interpreter.kernels import gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv import bias_vector, is_float32
 from edgelite.interpreter.kernels.conv_geometry import activation_range, window_geometry
-from edgelite.interpreter.kernels.jit import njit, prange
+from edgelite.interpreter.kernels.jit import njit, prange, serial_build
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,7 @@ def _depthwise_rows(x, w, bias, lo, hi, out, sh, sw, dh, dw, pad_h, pad_w, mult)
                 out[b, oy, ox, c] = min(max(out[b, oy, ox, c], lo), hi)
 
 
-_depthwise_serial = njit(_depthwise_rows)
-_depthwise_parallel = gemm.parallel_twin(_depthwise_rows)
+_depthwise = njit(_depthwise_rows, parallel=True)
 
 
 @register("DEPTHWISE_CONV_2D")
@@ -195,5 +194,5 @@ class DepthwiseConv2DFloat(Kernel):
     def eval_jit(self, p: DepthwiseParams, inputs, outputs) -> None:
         out = outputs[0]
         w = p.w if p.w is not None else np.ascontiguousarray(inputs[1].reshape(p.kh, p.kw, out.shape[3]))
-        fn = _depthwise_parallel if p.parallel else _depthwise_serial
+        fn = _depthwise if p.parallel else serial_build(_depthwise)
         fn(inputs[0], w, p.bias, p.lo, p.hi, out, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.multiplier)

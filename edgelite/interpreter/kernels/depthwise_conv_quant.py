@@ -37,7 +37,7 @@ from edgelite.interpreter.kernels import int_gemm
 from edgelite.interpreter.kernels.base import OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
 from edgelite.interpreter.kernels.conv_geometry import window_geometry
-from edgelite.interpreter.kernels.jit import njit, prange, set_num_threads
+from edgelite.interpreter.kernels.jit import njit, prange, serial_build, set_num_threads
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
 
@@ -231,13 +231,15 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
         # Waking OpenMP's sleeping workers costs 40-70 us: split only layers with about
         # 0.25 ms of work or more (~2M multiply-adds on the fast kernels).
         macs = p.batch * p.out_h * p.out_w * p.out_c * p.kh * p.kw
-        set_num_threads(p.num_threads if macs >= DEPTHWISE_PARALLEL_MIN_MACS else 1)
+        parallel = p.num_threads > 1 and macs >= DEPTHWISE_PARALLEL_MIN_MACS
+        set_num_threads(p.num_threads)
         if p.fast_path:
             dwf.run_fast(p.fast, p.padded, inputs[0], p.pad_top, p.pad_left, p.stride_h, p.dil_h, p.out_h, p.out_w,
-                         p.out_zp, p.act_min, p.act_max, outputs[0])
+                         p.out_zp, p.act_min, p.act_max, outputs[0], parallel)
             return
         zp = p.acc_scratch.dtype.type(p.in_zp)
-        _depthwise_kernel(
+        kernel = _depthwise_kernel if parallel else serial_build(_depthwise_kernel)
+        kernel(
             inputs[0], p.w_jit, p.bias, p.mult, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
             p.out_h, p.out_w, zp, p.multiplier, p.shift, np.int64(p.mode), p.vec_ch, np.int64(p.out_zp),
             np.int64(p.act_min), np.int64(p.act_max), p.acc_scratch, outputs[0],

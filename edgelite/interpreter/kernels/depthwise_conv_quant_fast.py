@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelite.interpreter import fixedpoint as fp
-from edgelite.interpreter.kernels.jit import njit, prange
+from edgelite.interpreter.kernels.jit import njit, prange, serial_build
 
 
 @dataclass(frozen=True)
@@ -118,8 +118,9 @@ def plan_fast(w_centered, bias, q, shift, mode: int, vec_ch: int, in_zp: int, c:
 
 
 def run_fast(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: int, pad_left: int, sh: int, dh: int,
-             oh: int, ow: int, out_zp: int, lo: int, hi: int, out: np.ndarray) -> None:
-    """Copy ``x`` into the scratch (if any) and run the kernel into ``out`` (NHWC)."""
+             oh: int, ow: int, out_zp: int, lo: int, hi: int, out: np.ndarray, parallel: bool = True) -> None:
+    """Copy ``x`` into the scratch (if any) and run the kernel into ``out`` (NHWC), its
+    row blocks over threads when ``parallel``."""
     if f.planes:
         _copy_to_planes(x, padded, pad_top, pad_left)
         x = padded
@@ -130,10 +131,10 @@ def run_fast(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: int, pad
     o3 = out.reshape(out.shape[0], oh, -1)
     args = (f.wt, f.bias, f.q, f.add, f.neg, f.total, f.has_neg, sh, dh, oh, ow, f.m, f.px)
     tail = (np.int64(out_zp), np.int64(lo), np.int64(hi), f.acc, o3)
-    if f.k == 3:
-        _dw3x3_int8(xs, *args, *f.taps, *tail)
-    else:
-        _dw5x5_int8(xs, *args, *f.taps, *tail)
+    kernel = _dw3x3_int8 if f.k == 3 else _dw5x5_int8
+    if not parallel:
+        kernel = serial_build(kernel)
+    kernel(xs, *args, *f.taps, *tail)
 
 
 # --------------------------------------------------------------------------------------

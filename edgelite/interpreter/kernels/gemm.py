@@ -33,7 +33,7 @@ import sys
 
 import numpy as np
 
-from edgelite.interpreter.kernels.jit import HAVE_NUMBA, njit, prange
+from edgelite.interpreter.kernels.jit import njit, prange
 
 __all__ = [
     "gemm_bias_act",
@@ -46,7 +46,6 @@ __all__ = [
     "grouped_conv_fast",
     "set_blas_threads",
     "rows_per_block",
-    "parallel_twin",
 ]
 
 _blas_threads: int | None = None
@@ -85,22 +84,6 @@ def rows_per_block(n_cols: int, k: int) -> int:
     """Rows per im2col block: the block's scratch and output rows take about 1 MiB."""
     budget = 256 * 1024  # floats
     return int(max(16, min(16384, budget // max(1, n_cols + k))))
-
-
-def parallel_twin(fn):
-    """A ``parallel=True`` compilation of ``fn`` under its own cache name.
-
-    Numba's on-disk cache is keyed by the function's qualified name, not by its flags,
-    so a serial and a parallel build of one function would overwrite each other.
-    """
-    if not HAVE_NUMBA:
-        return fn
-    import types
-
-    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__, fn.__closure__)
-    twin.__qualname__ = fn.__qualname__ + "_parallel"
-    twin.__module__ = fn.__module__
-    return njit(twin, parallel=True)
 
 
 # ----------------------------------------------------------------- reference (numpy)

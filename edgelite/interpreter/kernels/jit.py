@@ -267,6 +267,12 @@ class LazyJit:
         return f"<LazyJit {self.__qualname__} ({state})>"
 
 
+def serial_build(fn):
+    """The one-thread build of a ``parallel=True`` kernel, for callers that decide per
+    call not to split (small work): ``fn`` itself without Numba or for a serial kernel."""
+    return fn.serial() if isinstance(fn, LazyJit) else fn
+
+
 def njit(fn=None, *, parallel: bool = False):
     """``numba.njit(cache=True, nogil=True)`` (no fastmath) built on first call, or identity without Numba.
 

@@ -41,7 +41,7 @@ from edgelite.interpreter.kernels import gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv import is_float32
 from edgelite.interpreter.kernels.conv_geometry import activation_range, window_geometry
-from edgelite.interpreter.kernels.jit import njit, prange
+from edgelite.interpreter.kernels.jit import njit, prange, serial_build
 
 AVERAGE, MAX, L2 = 0, 1, 2
 _KINDS = {"AVERAGE_POOL_2D": AVERAGE, "MAX_POOL_2D": MAX, "L2_POOL_2D": L2}
@@ -116,8 +116,7 @@ def _pool_rows(x, out, kind, fh, fw, sh, sw, pad_h, pad_w, lo, hi):
                     o[c] = min(max(np.sqrt(o[c] / count), lo), hi)
 
 
-_pool_serial = njit(_pool_rows)
-_pool_parallel = gemm.parallel_twin(_pool_rows)
+_pool = njit(_pool_rows, parallel=True)
 
 
 @register("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
@@ -178,5 +177,5 @@ class Pool2DFloat(Kernel):
         np.clip(acc, p.lo, p.hi, out=out)
 
     def eval_jit(self, p: PoolParams, inputs, outputs) -> None:
-        fn = _pool_parallel if p.parallel else _pool_serial
+        fn = _pool if p.parallel else serial_build(_pool)
         fn(inputs[0], outputs[0], p.kind, p.fh, p.fw, p.sh, p.sw, p.pad_h, p.pad_w, p.lo, p.hi)

@@ -43,8 +43,7 @@ import numpy as np
 
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv import is_float32
-from edgelite.interpreter.kernels.jit import njit, prange
-from edgelite.interpreter.kernels import gemm
+from edgelite.interpreter.kernels.jit import njit, prange, serial_build
 
 F32 = np.float32
 
@@ -179,12 +178,9 @@ def _nearest_rows(x, yi, xi, out):
                 out[b, oy, ox, c] = x[b, ya, xa, c]
 
 
-_bilinear_serial = njit(_bilinear_rows)
-_bilinear_parallel = gemm.parallel_twin(_bilinear_rows)
-_upsample2x_serial = njit(_upsample2x_rows)
-_upsample2x_parallel = gemm.parallel_twin(_upsample2x_rows)
-_nearest_serial = njit(_nearest_rows)
-_nearest_parallel = gemm.parallel_twin(_nearest_rows)
+_bilinear = njit(_bilinear_rows, parallel=True)
+_upsample2x = njit(_upsample2x_rows, parallel=True)
+_nearest = njit(_nearest_rows, parallel=True)
 
 
 @register("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR")
@@ -259,13 +255,13 @@ class ResizeFloat(Kernel):
     def eval_jit(self, p: ResizeParams, inputs, outputs):
         (y0, y1, fy, x0, x1, fx), out, ret = self._resolve(p, inputs, outputs)
         if p.bilinear and _is_upsample2x(p, inputs[0].shape, out.shape):
-            fn = _upsample2x_parallel if p.parallel else _upsample2x_serial
+            fn = _upsample2x if p.parallel else serial_build(_upsample2x)
             fn(inputs[0], out)
         elif p.bilinear:
-            fn = _bilinear_parallel if p.parallel else _bilinear_serial
+            fn = _bilinear if p.parallel else serial_build(_bilinear)
             fn(inputs[0], y0, y1, fy, x0, x1, fx, out)
         else:
-            fn = _nearest_parallel if p.parallel else _nearest_serial
+            fn = _nearest if p.parallel else serial_build(_nearest)
             fn(inputs[0], y0, x0, out)
         return ret
 

@@ -193,7 +193,11 @@ def test_depthwise_rejects_inconsistent_multiplier():
 
 
 def test_depthwise_parallel_twin_equals_serial():
-    from edgelite.interpreter.kernels.depthwise_conv import _depthwise_parallel, _depthwise_serial
+    from edgelite.interpreter.kernels.depthwise_conv import _depthwise
+    from edgelite.interpreter.kernels.jit import HAVE_NUMBA, serial_build
+
+    _depthwise_serial = serial_build(_depthwise)
+    _depthwise_parallel = _depthwise.dispatcher() if HAVE_NUMBA else _depthwise  # the parallel build itself
 
     rng = np.random.default_rng(7)
     x, w, b = f32(rng, (2, 11, 9, 8)), f32(rng, (3, 3, 8)), f32(rng, (8,))

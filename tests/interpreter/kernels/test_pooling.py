@@ -60,7 +60,11 @@ def test_pool_rejects_window_larger_than_valid_image():
 
 
 def test_pool_parallel_twin_equals_serial():
-    from edgelite.interpreter.kernels.pooling import _pool_parallel, _pool_serial
+    from edgelite.interpreter.kernels.jit import HAVE_NUMBA, serial_build
+    from edgelite.interpreter.kernels.pooling import _pool
+
+    _pool_serial = serial_build(_pool)
+    _pool_parallel = _pool.dispatcher() if HAVE_NUMBA else _pool  # the parallel build itself
 
     rng = np.random.default_rng(8)
     x = f32(rng, (2, 9, 8, 6))

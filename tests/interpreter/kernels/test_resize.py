@@ -133,4 +133,4 @@ def test_jit_is_compiled_where_numba_is_installed():
     # eval_jit above is the Numba kernel, not its Python body, whenever Numba exists.
     from edgelite.interpreter.kernels import resize
 
-    assert hasattr(resize._bilinear_serial, "py_func") == HAVE_NUMBA
+    assert hasattr(resize._bilinear, "py_func") == HAVE_NUMBA
