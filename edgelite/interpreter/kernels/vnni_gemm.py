@@ -1,4 +1,5 @@
-"""int8 GEMM on x86 SIMD (AVX-512 VNNI or AVX2) with the requantization fused into its epilogue.
+"""int8 GEMM on SIMD (x86: AVX-512 VNNI or AVX2; AArch64: dot product or plain NEON) with the
+requantization fused into its epilogue.
 
 The quantized CONV_2D and FULLY_CONNECTED kernels need, for every output row ``m``
 and channel ``n``::
@@ -21,6 +22,9 @@ flags (:func:`flavour`), and packing, bias correction and tiles follow it:
   it saturates its int16 pair sums (``2 * 255 * 127 > 32767``), which is not exact.
   Activations are sign-extended int8 pairs, so no ``+ 128`` is needed and the bias
   correction is just ``-x_zp * sum w``.
+* ``"dotprod"`` (AArch64 ``sdot``, Raspberry Pi 5) and ``"neon"`` (AArch64
+  ``smull``/``sadalp``, Raspberry Pi 4): signed x signed like AVX2, int8 weights; their
+  micro-kernels and feature test live in ``arm_gemm``.
 
 No product or pair sum can overflow (``|(x + 128) w| <= 32640``, ``|x w| <= 16384``)
 and int32 additions wrap the same in any order, so the result equals the C kernels'
@@ -37,11 +41,11 @@ driver, which walks row tiles (in parallel over threads) and channel tiles and
 requantizes each finished tile from a small int32 scratch while it is in L1. Rows past
 ``M`` in the last row tile read the last valid row again and are not written.
 
-Only where Numba is installed and the CPU (and Numba's target) has AVX-512 F/BW/VNNI or
-AVX2 (``available()``); elsewhere the kernels keep their float-BLAS path. The numpy
+Only where Numba is installed and the CPU (and Numba's target) has AVX-512 F/BW/VNNI,
+AVX2 or AArch64 NEON (``available()``); elsewhere the kernels keep their float-BLAS path. The numpy
 reference stays the specification; tests assert equality with it.
-``EDGELITE_INT8_GEMM=vnni|avx2|off`` forces a flavour (one the CPU lacks gives
-``off``); ``EDGELITE_DISABLE_VNNI=1`` is ``off``.
+``EDGELITE_INT8_GEMM=vnni|avx2|dotprod|neon|off`` forces a flavour (one the CPU lacks
+gives ``off``); ``EDGELITE_DISABLE_VNNI=1`` is ``off``.
 
 Example:
     >>> import numpy as np
@@ -55,6 +59,7 @@ Example:
 from __future__ import annotations
 
 import os
+import platform
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -77,6 +82,7 @@ class Flavour:
     max_depth: int  # K up to which no int32 partial sum can overflow
     cpu_flags: frozenset  # /proc/cpuinfo flags needed
     llvm_features: tuple  # the same as llvmlite's host feature names
+    arch: str = "x86"  # "x86" or "arm64" (then cpu_flags are arm_gemm.cpu_features names)
 
 
 VNNI = Flavour("vnni", 16, 4, 64, np.int8, {1: 12, 2: 8, 3: 6, 4: 6}, (8, 4, 2), 65792,
@@ -85,8 +91,14 @@ VNNI = Flavour("vnni", 16, 4, 64, np.int8, {1: 12, 2: 8, 3: 6, 4: 6}, (8, 4, 2),
 # is read from L1 as a memory operand)
 AVX2 = Flavour("avx2", 8, 2, 16, np.int16, {1: 12, 2: 6, 3: 4, 4: 3}, (8, 4, 2), 131071,
                frozenset({"avx2"}), ("avx2",))
-FLAVOURS = {"vnni": VNNI, "avx2": AVX2}
-_BY_DTYPE = {np.dtype(f.w_dtype): f for f in FLAVOURS.values()}
+# AArch64 (arm_gemm): 32 vector registers; NEON holds two int32x4 accumulators and two
+# weight halves per vector (its 3x4 tile spilled: tests/interpreter/kernels/test_arm_gemm.py)
+DOTPROD = Flavour("dotprod", 4, 4, 16, np.int8, {1: 12, 2: 8, 3: 6, 4: 5}, (8, 4, 2), 131071,
+                  frozenset({"asimd", "asimddp"}), ("dotprod",), "arm64")
+NEON = Flavour("neon", 8, 2, 16, np.int8, {1: 12, 2: 6, 3: 4, 4: 2}, (8, 4, 2), 131071,
+               frozenset({"asimd"}), ("neon",), "arm64")
+FLAVOURS = {"vnni": VNNI, "avx2": AVX2, "dotprod": DOTPROD, "neon": NEON}
+_BY_DTYPE = {np.dtype(f.w_dtype): f for f in (VNNI, AVX2)}
 
 # A product is split over threads only when one thread would take about 0.25 ms or
 # more: waking OpenMP's sleeping workers costs 40-70 us per kernel (measured), more
@@ -109,9 +121,11 @@ _available: bool | None = None  # tests set it to False to force the float path
 
 
 def flavour() -> str | None:
-    """The int8 GEMM flavour of this process: ``"vnni"``, ``"avx2"`` or None (float path).
+    """The int8 GEMM flavour of this process: ``"vnni"``, ``"avx2"``, ``"dotprod"``,
+    ``"neon"`` or None (float path).
 
-    Chosen once from the CPU flags (VNNI before AVX2); ``EDGELITE_INT8_GEMM`` overrides.
+    Chosen once from the CPU flags (VNNI before AVX2, dot product before NEON);
+    ``EDGELITE_INT8_GEMM`` overrides.
     """
     f = _current()
     return None if f is None else f.name
@@ -128,8 +142,8 @@ def _current() -> Flavour | None:
 
 def available() -> bool:
     """Whether an int8 GEMM flavour can run here (Numba, an x86 CPU with AVX-512 VNNI
-    or AVX2, and Numba targeting the host: ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES``
-    unset). ``EDGELITE_INT8_GEMM=off`` or ``EDGELITE_DISABLE_VNNI=1`` turns them off."""
+    or AVX2 or a 64-bit ARM CPU with NEON, and Numba targeting the host:
+    ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` unset). ``EDGELITE_INT8_GEMM=off`` or ``EDGELITE_DISABLE_VNNI=1`` turns them off."""
     global _available
     if _available is None:
         _available = _current() is not None
@@ -141,6 +155,12 @@ def supported(name: str) -> bool:
     if not HAVE_NUMBA or os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES"):
         return False
     fl = FLAVOURS[name]
+    if fl.arch != _ARCH:
+        return False
+    if fl.arch == "arm64":
+        from edgelite.interpreter.kernels import arm_gemm
+
+        return arm_gemm.supported(name)
     flags = _linux_cpu_flags()
     if flags is not None:  # cheap; llvmlite's import costs ~30 ms on the caller's path
         return fl.cpu_flags <= flags
@@ -155,6 +175,9 @@ def supported(name: str) -> bool:
     return all(feats.get(f, False) for f in fl.llvm_features)
 
 
+_ARCH = {"x86_64": "x86", "amd64": "x86", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower())
+
+
 def _detect() -> Flavour | None:
     want = os.environ.get("EDGELITE_INT8_GEMM", "").strip().lower()
     if not want and os.environ.get("EDGELITE_DISABLE_VNNI", "") in ("1", "true", "yes"):
@@ -163,9 +186,9 @@ def _detect() -> Flavour | None:
         return None
     if want and want != "auto":
         if want not in FLAVOURS:
-            raise ValueError(f"EDGELITE_INT8_GEMM={want!r}: expected vnni, avx2, off or auto")
+            raise ValueError(f"EDGELITE_INT8_GEMM={want!r}: expected vnni, avx2, dotprod, neon, off or auto")
         return FLAVOURS[want] if supported(want) else None
-    for name in ("vnni", "avx2"):
+    for name in ("vnni", "avx2", "dotprod", "neon"):
         if supported(name):
             return FLAVOURS[name]
     return None
@@ -248,7 +271,8 @@ def pack_weights(w: np.ndarray, nr: int, flavour: str | None = None) -> np.ndarr
     """``(N, K)`` int8 weights -> the flat layout the flavour's micro-kernel reads.
 
     VNNI: int8 ``[n_tiles][K4][nr][16][4]`` with ``K4 = ceil(K / 4)``; AVX2: int16
-    ``[n_tiles][K2][nr][8][2]`` with ``K2 = ceil(K / 2)``; zeros in the padding.
+    ``[n_tiles][K2][nr][8][2]`` with ``K2 = ceil(K / 2)``; dot product: int8
+    ``[n_tiles][K4][nr][4][4]``; NEON: int8 ``[n_tiles][K2][nr][8][2]``; zeros in the padding.
     ``flavour`` defaults to this process's; the kernels read the flavour from the
     packed dtype.
     """
@@ -493,7 +517,13 @@ def _driver(fl: Flavour, tile: tuple[int, int], int32_out: bool):
         numba_module()
         mr, nr = tile
         g = dict(globals())
-        g.update(_MR=mr, _NR=nr, _LANES=fl.lanes, _VEC=fl.vec_elems, _TILE=_make_tile(fl, mr, nr),
+        if fl.arch == "arm64":
+            from edgelite.interpreter.kernels import arm_gemm
+
+            tile_fn = arm_gemm.make_tile(fl.name, mr, nr)
+        else:
+            tile_fn = _make_tile(fl, mr, nr)
+        g.update(_MR=mr, _NR=nr, _LANES=fl.lanes, _VEC=fl.vec_elems, _TILE=tile_fn,
                  _INT32_OUT=int32_out, _WIDEN=fl is AVX2, _WIDEN16=_make_widen())
         body = _gemm_body
         kind = "int32" if int32_out else "requant"
@@ -506,9 +536,10 @@ def _driver(fl: Flavour, tile: tuple[int, int], int32_out: bool):
 
 
 def _packed_flavour(bp: np.ndarray) -> Flavour:
-    fl = _BY_DTYPE.get(bp.dtype)
+    fl = _flavour if isinstance(_flavour, Flavour) and bp.dtype == _flavour.w_dtype else _BY_DTYPE.get(bp.dtype)
     if fl is None:
-        raise TypeError(f"packed weights of dtype {bp.dtype}: expected pack_weights' int8 (VNNI) or int16 (AVX2)")
+        raise TypeError(f"packed weights of dtype {bp.dtype}: expected pack_weights' int8 (VNNI, dot product, NEON) "
+                        "or int16 (AVX2)")
     return fl
 
 

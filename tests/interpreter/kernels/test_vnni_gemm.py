@@ -1,9 +1,11 @@
-"""The int8 GEMM + requantization (AVX-512 VNNI and AVX2 flavours) against the numpy reference.
+"""The int8 GEMM + requantization (AVX-512 VNNI, AVX2, AArch64 dot-product and NEON
+flavours) against the numpy reference.
 
 Exact equality with ``int_gemm.requantize_reference`` of the exact int64 product, over
 every tile shape, row and channel tails, depths that are not multiples of 4 (or 2),
-extreme operands, and one and two threads, for each flavour this CPU can run (both on
-an AVX-512 VNNI machine: ``vnni_gemm.forced`` selects one in process).
+extreme operands, and one and two threads, for each flavour this CPU can run (both x86
+ones on an AVX-512 VNNI machine, both ARM ones on a dot-product core: ``vnni_gemm.forced``
+selects one in process). The ARM flavours run under emulation in ``tests/arm64/run.sh``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from edgelite.interpreter import fixedpoint as fp
 from edgelite.interpreter.kernels import int_gemm, jit, vnni_gemm
 
 
-@pytest.fixture(params=["vnni", "avx2"])
+@pytest.fixture(params=["vnni", "avx2", "dotprod", "neon"])
 def flavour(request):
     """Runs the test with each flavour forced; skipped where the CPU cannot run it."""
     if not vnni_gemm.supported(request.param):
@@ -77,10 +79,29 @@ def test_pack_weights_avx2_layout_by_hand():
     assert not p[:, :, 2:].any()
 
 
+def test_pack_weights_dotprod_layout_by_hand():
+    w = np.arange(6 * 5, dtype=np.int8).reshape(6, 5)  # N=6, K=5 -> K4=2, two tiles of 4 lanes
+    p = vnni_gemm.pack_weights(w, nr=1, flavour="dotprod").reshape(2, 2, 1, 4, 4)  # (tile, k4, nr, lane, 4)
+    assert p.dtype == np.int8
+    assert p[0, 0, 0, 0].tolist() == [0, 1, 2, 3] and p[0, 1, 0, 0].tolist() == [4, 0, 0, 0]
+    assert p[0, 0, 0, 3].tolist() == [15, 16, 17, 18] and p[1, 0, 0, 1].tolist() == [25, 26, 27, 28]
+    assert not p[1, :, :, 2:].any()
+
+
+def test_pack_weights_neon_layout_by_hand():
+    w = -np.arange(2 * 5, dtype=np.int8).reshape(2, 5)  # N=2, K=5 -> K2=3, one tile of 8 lanes
+    p = vnni_gemm.pack_weights(w, nr=1, flavour="neon").reshape(3, 1, 8, 2)  # (k2, nr, lane, 2)
+    assert p.dtype == np.int8  # smull reads int8 pairs: no widening, unlike AVX2
+    assert p[0, 0, 0].tolist() == [0, -1] and p[2, 0, 0].tolist() == [-4, 0] and p[1, 0, 1].tolist() == [-7, -8]
+    assert not p[:, :, 2:].any()
+
+
 def test_bias_correction_follows_the_flavour():
     w = np.array([[1, -2, 3], [127, 127, -128]], np.int8)
     assert vnni_gemm.bias_correction(w, 5, flavour="vnni").tolist() == [-(128 + 5) * 2, -(128 + 5) * 126]
     assert vnni_gemm.bias_correction(w, 5, flavour="avx2").tolist() == [-5 * 2, -5 * 126]
+    for arm in ("dotprod", "neon"):  # sdot and smull are signed x signed, as AVX2
+        assert vnni_gemm.bias_correction(w, 5, flavour=arm).tolist() == [-5 * 2, -5 * 126]
 
 
 def test_choose_tile():
@@ -90,11 +111,15 @@ def test_choose_tile():
     t = lambda m, n: vnni_gemm.choose_tile(m, n, flavour="avx2")
     assert t(1, 1000) == (1, 8) and t(5, 20) == (1, 1) and t(3, 48) == (1, 2)
     assert t(100, 32) == (3, 4) and t(100, 24) == (4, 3) and t(100, 16) == (6, 2) and t(100, 8) == (12, 1)
+    t = lambda m, n: vnni_gemm.choose_tile(m, n, flavour="dotprod")
+    assert t(1, 1000) == (1, 8) and t(5, 4) == (1, 1) and t(100, 16) == (5, 4) and t(100, 12) == (6, 3)
+    assert t(100, 8) == (8, 2) and t(100, 4) == (12, 1)
+    assert vnni_gemm.choose_tile(100, 16, flavour="neon") == (6, 2)  # 8 lanes, the AVX2 tiles
 
 
 def test_flavour_override(monkeypatch):
     """``EDGELITE_INT8_GEMM`` picks the flavour (one the CPU lacks gives the float path)."""
-    for value, want in (("off", None), ("avx2", "avx2"), ("vnni", "vnni")):
+    for value, want in (("off", None), ("avx2", "avx2"), ("vnni", "vnni"), ("dotprod", "dotprod"), ("neon", "neon")):
         monkeypatch.setenv("EDGELITE_INT8_GEMM", value)
         got = vnni_gemm._detect()
         assert (None if got is None else got.name) == (want if want and vnni_gemm.supported(want) else None)
@@ -118,7 +143,7 @@ _NS = [1, 16, 24, 32, 48, 64, 96, 160, 1000]
 _MS = [1, 2, 5, 6, 13, 97]
 
 
-@pytest.mark.parametrize("name", ["vnni", "avx2"])
+@pytest.mark.parametrize("name", ["vnni", "avx2", "dotprod", "neon"])
 def test_shapes_below_reach_every_tile(name):
     fl = vnni_gemm.FLAVOURS[name]
     want = {(mr, nr) for nr, mr in fl.tile_rows.items()} | {(1, nr) for nr in (1,) + fl.single_row}
