@@ -101,10 +101,34 @@ def supported(kind: str) -> bool:
         try:
             import llvmlite.binding as llvm
 
-            return bool(llvm.get_host_cpu_features().get("dotprod", False))
+            feats = llvm.get_host_cpu_features()
+            name = llvm.get_host_cpu_name()
         except (ImportError, RuntimeError):
             return False
+        return llvm_targets_dotprod(name, dict(feats))
     return True
+
+
+# LLVM's AArch64 CPU names whose definition includes the dot-product extension (ARMv8.2+
+# cores with it; llvm/lib/Target/AArch64/AArch64Processors.td). On Linux, LLVM names the host
+# CPU from /proc/cpuinfo's "CPU part" but reads only a few features from it (aes, crc, lse,
+# neon, sha2, ...; not dotprod), so Numba, which compiles for that name, can emit ``sdot``
+# exactly when the name is one of these or a feature says so.
+_DOTPROD_CPUS = frozenset(
+    "cortex-a55 cortex-a65 cortex-a65ae cortex-a75 cortex-a76 cortex-a76ae cortex-a77 cortex-a78 cortex-a78ae "
+    "cortex-a78c cortex-a510 cortex-a520 cortex-a710 cortex-a715 cortex-a720 cortex-a725 cortex-r82 cortex-x1 "
+    "cortex-x1c cortex-x2 cortex-x3 cortex-x4 cortex-x925 neoverse-e1 neoverse-n1 neoverse-n2 neoverse-n3 "
+    "neoverse-512tvb neoverse-v1 neoverse-v2 neoverse-v3 ampere1 ampere1a ampere1b carmel exynos-m4 exynos-m5 "
+    "kryo tsv110 oryon-1 apple-a13 apple-a14 apple-a15 apple-a16 apple-a17 apple-m1 apple-m2 apple-m3 apple-m4".split()
+)
+
+
+def llvm_targets_dotprod(cpu_name: str, features: dict) -> bool:
+    """Whether LLVM, compiling for ``cpu_name`` with ``features`` (llvmlite's host values),
+    may emit the dot-product instructions."""
+    if "dotprod" in features:
+        return bool(features["dotprod"])
+    return cpu_name in _DOTPROD_CPUS
 
 
 def emit_tile(builder, kind: str, mr: int, nr: int, a_ptr, a_off, lda, rows, b_ptr, b_off, ks, c_ptr) -> None:

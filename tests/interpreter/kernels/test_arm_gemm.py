@@ -41,6 +41,16 @@ def test_cpu_features_from_hwcap_bits():
     assert arm_gemm.KINDS["neon"][3] <= a72
 
 
+def test_dotprod_needs_llvm_to_target_it():
+    # what llvmlite reports under qemu as a Cortex-A76: no dotprod feature, the CPU name decides
+    a76 = {"aes": True, "crc": True, "fp-armv8": True, "lse": True, "neon": True, "sha2": True, "sve": False}
+    assert arm_gemm.llvm_targets_dotprod("cortex-a76", a76)
+    assert not arm_gemm.llvm_targets_dotprod("cortex-a72", {"neon": True})
+    assert not arm_gemm.llvm_targets_dotprod("generic", {"neon": True})
+    assert not arm_gemm.llvm_targets_dotprod("cortex-a76", {"dotprod": False})  # disabled explicitly
+    assert arm_gemm.llvm_targets_dotprod("generic", {"dotprod": True})
+
+
 @pytest.mark.parametrize("kind", sorted(arm_gemm.KINDS))
 def test_kinds_agree_with_the_gemm_flavours(kind):
     lanes, step, per_vec, features = arm_gemm.KINDS[kind]
