@@ -39,7 +39,7 @@ OPS = {
     "ADD": 0, "AVERAGE_POOL_2D": 1, "CONCATENATION": 2, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6,
     "FULLY_CONNECTED": 9, "LOGISTIC": 14, "MAX_POOL_2D": 17, "MUL": 18, "RELU": 19, "RELU1": 20, "RELU6": 21,
     "RESHAPE": 22, "RESIZE_BILINEAR": 23, "SOFTMAX": 25, "TANH": 28, "MEAN": 31, "PAD": 32, "SUB": 36,
-    "TRANSPOSE": 37, "QUANTIZE": 72, "TRANSPOSE_CONV_2D": 91, "HARD_SWISH": 99,
+    "TRANSPOSE": 37, "PRELU": 71, "QUANTIZE": 72, "TRANSPOSE_CONV_2D": 91, "HARD_SWISH": 99,
 }
 NAMES = {v: k for k, v in OPS.items()}
 PADDING_SAME, PADDING_VALID = 1, 2
@@ -104,7 +104,9 @@ def dequantize(o: Operand, q: np.ndarray) -> np.ndarray:
 
 
 def store(o: Operand, real: np.ndarray) -> np.ndarray:
-    """The output operand's value for real-valued results."""
+    """The output operand's value for real-valued results (which must have its shape)."""
+    if tuple(np.shape(real)) != tuple(o.shape):
+        raise NnapiModelError(f"an operation computes shape {tuple(np.shape(real))}, its output operand is {o.shape}")
     if o.type in QUANT8:
         lo, hi = QRANGE[o.type]
         q = round_half_away(real / np.float64(np.float32(o.scale))) + o.zero_point
@@ -241,6 +243,9 @@ def validate(m: RecordedModel) -> None:
         elif name == "DEQUANTIZE":
             if ins[0].type not in QUANT8 + (TENSOR_QUANT8_SYMM_PER_CHANNEL,) or out.type not in FLOATS:
                 _fail(op, "DEQUANTIZE maps a quantized tensor to a float one")
+        elif name == "PRELU":
+            if n != 2 or ins[1].type != ins[0].type or out.type != ins[0].type:
+                _fail(op, "takes input and alpha of the same type")
         elif name in ("RELU", "RELU1", "RELU6", "HARD_SWISH"):
             if n != 1:
                 _fail(op, f"takes 1 input, got {n}")
@@ -309,7 +314,13 @@ class Evaluator:
             for op in ready:
                 out = m.operands[op.outputs[0]]
                 res = getattr(self, "op_" + op.name.lower())(op, out)
-                self.values[out.index] = store(out, res) if not isinstance(res, StoredValue) else res.value
+                if isinstance(res, StoredValue):
+                    if res.value.shape != out.shape:
+                        raise NnapiModelError(f"{op.name}: computes shape {res.value.shape}, output is {out.shape}")
+                    res = res.value
+                else:
+                    res = store(out, res)
+                self.values[out.index] = res
                 pending.remove(op)
         return [self.values[i] for i in m.outputs]
 
@@ -439,6 +450,10 @@ class Evaluator:
     def op_hard_swish(self, op, out):
         x = self.real(op.inputs[0])
         return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+    def op_prelu(self, op, out):
+        x, alpha = self.real(op.inputs[0]), self.real(op.inputs[1])  # alpha broadcasts against x
+        return np.where(x < 0, alpha * x, x)
 
     def op_reshape(self, op, out):
         shape = [int(d) for d in self.values[op.inputs[1]].reshape(-1)]

@@ -681,6 +681,18 @@ EXPORT int ANeuralNetworksCompilation_setPreference(ANeuralNetworksCompilation *
   return NO_ERROR;
 }
 
+#if DOUBLE_FEATURE_LEVEL >= 30
+EXPORT int ANeuralNetworksCompilation_setPriority(ANeuralNetworksCompilation *c, int priority) {
+  ENTER("ANeuralNetworksCompilation_setPriority");
+  const char *fn = "ANeuralNetworksCompilation_setPriority";
+  int rc = bad_comp(c, fn);
+  if (rc) return rc;
+  if (c->finished) FAIL(BAD_STATE, "%s: the compilation is already finished", fn);
+  if (priority != 90 && priority != 100 && priority != 110) FAIL(BAD_DATA, "%s: priority %d", fn, priority);
+  return NO_ERROR;
+}
+#endif
+
 EXPORT int ANeuralNetworksCompilation_finish(ANeuralNetworksCompilation *c) {
   ENTER("ANeuralNetworksCompilation_finish");
   const char *fn = "ANeuralNetworksCompilation_finish";

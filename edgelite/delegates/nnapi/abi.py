@@ -62,6 +62,7 @@ class OperationCode(enum.IntEnum):
     PAD = 32
     SUB = 36
     TRANSPOSE = 37
+    PRELU = 71
     QUANTIZE = 72
     TRANSPOSE_CONV_2D = 91
     HARD_SWISH = 99
@@ -187,6 +188,7 @@ PROTOTYPES: dict[str, tuple[object, list, int]] = {
     "ANeuralNetworksCompilation_create": (_i32, [_p, _pp], 27),
     "ANeuralNetworksCompilation_createForDevices": (_i32, [_p, _pp, _u32, _pp], 29),
     "ANeuralNetworksCompilation_setPreference": (_i32, [_p, _i32], 27),
+    "ANeuralNetworksCompilation_setPriority": (_i32, [_p, _i32], 30),
     "ANeuralNetworksCompilation_finish": (_i32, [_p], 27),
     "ANeuralNetworksCompilation_free": (None, [_p], 27),
     "ANeuralNetworksExecution_create": (_i32, [_p, _pp], 27),

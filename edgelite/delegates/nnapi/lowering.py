@@ -424,6 +424,14 @@ def _hard_swish(lw: Lowering) -> None:
     _unary(lw, Op.HARD_SWISH)
 
 
+@lowers("PRELU", 29)
+def _prelu(lw: Lowering) -> None:
+    _elementwise_rank(lw)
+    x, a, o = (lw.describe(t) for t in (lw.node.inputs[0], lw.node.inputs[1], lw.node.outputs[0]))
+    _quant_types_match(lw, x, a, o)
+    lw.emit(Op.PRELU, [lw.operand(lw.node.inputs[0]), lw.operand(lw.node.inputs[1])], [lw.operand(lw.node.outputs[0])])
+
+
 @lowers("RESHAPE")
 def _reshape(lw: Lowering) -> None:
     _elementwise_rank(lw)
