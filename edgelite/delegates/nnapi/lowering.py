@@ -19,6 +19,8 @@ encodes differently are translated here and only here:
 * FULLY_CONNECTED with ``keep_num_dims`` is NNAPI's 2-D FULLY_CONNECTED then a RESHAPE;
   with per-channel int8 weights (which NNAPI's FULLY_CONNECTED lacks) it is RESHAPE ->
   1x1 CONV_2D (filter [units, 1, 1, depth], channelDim 0) -> RESHAPE.
+* quantized MEAN over H, W with a new output scale (NNAPI's MEAN keeps the input's) is a
+  DEPTHWISE_CONV_2D with an all-ones filter of scale 1/(H*W).
 
 Example:
     >>> from edgelite.delegates.nnapi.lowering import LOWERINGS
@@ -446,14 +448,33 @@ def _mean(lw: Lowering) -> None:
     _elementwise_rank(lw)
     x, o = lw.describe(lw.node.inputs[0]), lw.describe(lw.node.outputs[0])
     _quant_types_match(lw, x, o)
-    _same_quant(x, o, "MEAN")
     axes = lw.const(lw.node.inputs[1])
     if axes is None:
         raise Unsupported("non-constant axes")
     axes = sorted({int(a) % len(x.shape) for a in np.asarray(axes).reshape(-1)})
     keep = bool(getattr(lw.node.options, "keepDims", False))
-    lw.emit(Op.MEAN, [lw.operand(lw.node.inputs[0]), lw.int_tensor(axes), lw.scalar(int(keep))],
-            [lw.operand(lw.node.outputs[0])])
+    requantize = x.code in QUANT8 and (np.float32(x.scale) != np.float32(o.scale) or x.zero_point != o.zero_point)
+    if not requantize:
+        lw.emit(Op.MEAN, [lw.operand(lw.node.inputs[0]), lw.int_tensor(axes), lw.scalar(int(keep))],
+                [lw.operand(lw.node.outputs[0])])
+        return
+    # NNAPI's quantized MEAN keeps the input's scale and zero point. A global average pool
+    # (axes 1, 2 of NHWC) with a different output quantization is a DEPTHWISE_CONV_2D whose
+    # [1, H, W, C] filter is all 1 with scale 1/(H*W): sum(x - zp) * s_in / (H*W), requantized
+    # once to the output's scale, as the mean is.
+    if len(x.shape) != 4 or axes != [1, 2]:
+        raise Unsupported("quantized MEAN with a new scale is only lowered over axes 1, 2 of a 4-D tensor")
+    _, h, w, c = x.shape
+    filt = NnOperand(x.code, (1, h, w, c), 1.0 / (h * w), 0, constant=True)
+    filt.value = np.ones(filt.shape, filt.dtype)
+    f_idx = lw.model.add(filt)
+    bias = lw.model.add(bias_operand(np.zeros(c, np.int32), x, filt))
+    pooled = (x.shape[0], 1, 1, c)
+    out = lw.operand(lw.node.outputs[0]) if keep else lw.temp(o, pooled)
+    lw.emit(Op.DEPTHWISE_CONV_2D, [lw.operand(lw.node.inputs[0]), f_idx, bias, lw.scalar(int(PaddingCode.VALID)),
+                                   lw.scalar(1), lw.scalar(1), lw.scalar(1), lw.scalar(int(FuseCode.NONE))], [out])
+    if not keep:
+        lw.emit(Op.RESHAPE, [out, lw.int_tensor(o.shape)], [lw.operand(lw.node.outputs[0])])
 
 
 @lowers("PAD", 28)
