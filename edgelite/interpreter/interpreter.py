@@ -37,8 +37,8 @@ from edgelite.errors import DelegateError, DTypeError, InterpreterStateError, Sh
 from edgelite.interpreter.details import op_details, tensor_details
 from edgelite.interpreter.executor import SubgraphRuntime
 from edgelite.interpreter.graph import load_subgraph, resolve_kernels
-from edgelite.interpreter.kernels.gemm import set_blas_threads
-from edgelite.interpreter.kernels.jit import is_warm, set_num_threads, start_warm_up, wait_until_warm, warm_up_started
+from edgelite.interpreter.compute.float_gemm import set_blas_threads
+from edgelite.interpreter.compute.jit import is_warm, set_num_threads, start_warm_up, wait_until_warm, warm_up_started
 from edgelite.interpreter.signature import SignatureRunner
 from edgelite.schema.model import TensorType
 
@@ -134,7 +134,7 @@ class Interpreter:
         experimental_op_resolver_type=OpResolverType.AUTO,
         experimental_preserve_all_tensors=False,
     ):
-        from edgelite.interpreter.kernels import jit
+        from edgelite.interpreter.compute import jit
         from edgelite.schema import read_model
 
         self._resolver_type = _resolver(experimental_op_resolver_type)
