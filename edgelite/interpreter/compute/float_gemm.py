@@ -13,9 +13,8 @@ product itself goes to BLAS through numpy's ``matmul``; what is ours is feeding 
 
 Only numpy's BLAS is used: Numba's ``np.dot`` would call SciPy's, a second OpenBLAS
 with its own thread pool, which costs about 0.25 s to import at start-up and makes the
-two pools fight over cores when ``num_threads`` > 1. BLAS threads follow the
-interpreter's ``num_threads`` through ``set_blas_threads`` (which needs
-``threadpoolctl``; without it, set ``OPENBLAS_NUM_THREADS`` before start).
+two pools fight over cores when ``num_threads`` > 1. BLAS threads are set by
+the executor (:mod:`edgelite.interpreter.compute.threads`), never here.
 
 Example:
     >>> import numpy as np
@@ -28,8 +27,6 @@ Example:
 """
 
 from __future__ import annotations
-
-import sys
 
 import numpy as np
 
@@ -44,41 +41,8 @@ __all__ = [
     "im2col_rows_jit",
     "conv_im2col_fast",
     "grouped_conv_fast",
-    "set_blas_threads",
     "rows_per_block",
 ]
-
-_blas_threads: int | None = None
-_controller = None
-_controller_saw_scipy = False
-
-
-def set_blas_threads(n: int) -> None:
-    """Limit the loaded BLAS libraries to ``n`` threads; cheap when unchanged.
-
-    Uses ``threadpoolctl`` when it is installed and does nothing otherwise. Called at
-    every ``invoke``: the limit is process-wide, and two interpreters may want
-    different counts.
-    """
-    global _blas_threads, _controller, _controller_saw_scipy
-    n = max(1, int(n))
-    # SciPy's OpenBLAS (used by other code's Numba np.dot) may load after the first
-    # call: look again for libraries then, so that it is limited too.
-    scipy_now = "scipy.linalg.cython_blas" in sys.modules
-    if n == _blas_threads and scipy_now == _controller_saw_scipy:
-        return
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # optional dependency: OPENBLAS_NUM_THREADS governs then
-        _blas_threads = n
-        _controller_saw_scipy = scipy_now
-        return
-    if _controller is None or scipy_now != _controller_saw_scipy:
-        _controller = ThreadpoolController()
-        _controller_saw_scipy = scipy_now
-    _controller.limit(limits=n, user_api="blas")
-    _blas_threads = n
-
 
 def rows_per_block(n_cols: int, k: int) -> int:
     """Rows per im2col block: the block's scratch and output rows take about 1 MiB."""
@@ -256,7 +220,7 @@ def grouped_conv_fast(x, w, bias, lo, hi, out, cols, tmp, kh, kw, sh, sw, dh, dw
 # stays at one thread per caller: two pools (OpenBLAS's spinning workers and Numba's)
 # on the same cores were measured 2-7x slower than one thread on a loaded machine.
 # Inside Numba, ``np.dot`` is SciPy's BLAS; ``load_numba_blas`` imports it in prepare
-# so that ``set_blas_threads`` sees (and limits) it before the first invoke.
+# so that ``threads.set_blas_threads`` sees (and limits) it before the first invoke.
 
 
 # An operator is split over threads only when it is expected to take at least this

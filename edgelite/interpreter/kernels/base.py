@@ -151,6 +151,9 @@ class Kernel:
     priority: ClassVar[int] = FLOAT
     # Optional Numba implementation with eval's signature, set by subclasses.
     eval_jit: ClassVar[Callable | None] = None
+    # Whether eval_jit does big products in BLAS outside any Numba parallel region, so
+    # BLAS may use the run's threads (the executor decides: ``compute.threads``).
+    blas_parallel: ClassVar[bool] = False
 
     def accepts(self, ctx: OpContext) -> bool:
         """Whether this kernel handles this operator's dtypes and options."""

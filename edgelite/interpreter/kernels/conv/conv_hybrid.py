@@ -35,9 +35,7 @@ from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.compute import int_gemm, patches
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import activation_range, window_geometry
-from edgelite.interpreter.compute.float_gemm import set_blas_threads
 from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import is_hybrid
-from edgelite.interpreter.compute.jit import set_num_threads
 
 
 @dataclass(frozen=True)
@@ -110,7 +108,6 @@ class Conv2DHybrid(Kernel):
             bias = np.ascontiguousarray(bias_t.data, np.float32).reshape(n)
         k = kh * kw * c
         wdata = np.asarray(w.data, np.int8).reshape(n, k)
-        set_blas_threads(ctx.num_threads)
         rows = gy.out_size * gx.out_size
         vnni = hc.vnni_weights(wdata, rows, ctx.use_jit)
         cols = acc = None
@@ -148,7 +145,6 @@ class Conv2DHybrid(Kernel):
         if p.vnni is None:
             self.eval(p, inputs, outputs)
             return
-        set_num_threads(p.num_threads)
         x = inputs[0]
         b = x.shape[0]
         q, s, zp = hc.quantize_rows_jit(x.reshape(b, -1), p.asymmetric)

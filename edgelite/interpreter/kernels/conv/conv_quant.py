@@ -34,9 +34,7 @@ from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import int_gemm, patches, simd_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
-from edgelite.interpreter.compute.float_gemm import set_blas_threads
 from edgelite.interpreter.compute.conv_geometry import window_geometry
-from edgelite.interpreter.compute.jit import set_num_threads
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
 
@@ -212,12 +210,14 @@ def patches_reference(x: np.ndarray, p: ConvQuantParams) -> np.ndarray:
 
 
 class _ConvQuantBase(QuantizedWeightsKernel):
+    # without the VNNI GEMM the integer product runs on float BLAS, outside any Numba region
+    blas_parallel = True
+
     def prepare(self, ctx: OpContext) -> ConvQuantParams:
         return conv_quant_prepare(ctx)
 
     def eval(self, params: ConvQuantParams, inputs, outputs) -> None:
         p = params
-        set_blas_threads(p.num_threads)
         pat = patches_reference(inputs[0], p)
         acc = int_gemm.exact_matmul(pat, p.w_centered.T, 1 << 16, 1 << 8)
         res = int_gemm.requantize_reference(
@@ -228,8 +228,6 @@ class _ConvQuantBase(QuantizedWeightsKernel):
 
     def eval_jit(self, params: ConvQuantParams, inputs, outputs) -> None:
         p = params
-        set_num_threads(p.num_threads)
-        set_blas_threads(p.num_threads)
         x = inputs[0]
         m = p.batch * p.out_h * p.out_w
         k = p.kh * p.kw * p.in_c

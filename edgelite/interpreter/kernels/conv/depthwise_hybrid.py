@@ -31,7 +31,7 @@ from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import activation_range, window_geometry
 from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import is_hybrid
-from edgelite.interpreter.compute.jit import njit, prange, set_num_threads
+from edgelite.interpreter.compute.jit import njit, prange
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,6 @@ class DepthwiseConv2DHybrid(Kernel):
 
     def eval_jit(self, p: DepthwiseHybridParams, inputs, outputs) -> None:
         """``eval`` as one Numba loop over output rows (same integers, same float order)."""
-        set_num_threads(p.num_threads)
         x = inputs[0]
         b = x.shape[0]
         q, s, zp = hc.quantize_rows_jit(x.reshape(b, -1), True)

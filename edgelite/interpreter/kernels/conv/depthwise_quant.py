@@ -37,7 +37,7 @@ from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
 from edgelite.interpreter.compute.conv_geometry import window_geometry
-from edgelite.interpreter.compute.jit import njit, prange, serial_build, set_num_threads
+from edgelite.interpreter.compute.jit import njit, prange, serial_build
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
 
@@ -232,7 +232,6 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
         # 0.25 ms of work or more (~2M multiply-adds on the fast kernels).
         macs = p.batch * p.out_h * p.out_w * p.out_c * p.kh * p.kw
         parallel = p.num_threads > 1 and macs >= DEPTHWISE_PARALLEL_MIN_MACS
-        set_num_threads(p.num_threads)
         if p.fast_path:
             dwf.run_fast(p.fast, p.padded, inputs[0], p.pad_top, p.pad_left, p.stride_h, p.dil_h, p.out_h, p.out_w,
                          p.out_zp, p.act_min, p.act_max, outputs[0], parallel)

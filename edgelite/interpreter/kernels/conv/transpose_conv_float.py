@@ -145,7 +145,6 @@ class TransposeConvFloat(Kernel):
             raise ctx.fail(f"output_shape {out_shape} must be [N={x.shape[0]}, H, W, Cout={cout}]")
         ctx.set_output_shape(0, out_shape)
         pad_h, pad_w = _geometry(out_shape, kh, kw, o.strideH, o.strideW, o.padding)
-        float_gemm.set_blas_threads(ctx.num_threads)
         col = np.empty((x.shape[0] * x.shape[1] * x.shape[2], kh * kw * cout), np.float32)
         return TransposeConvParams(kh, kw, o.strideH, o.strideW, o.padding, pad_h, pad_w, w, bias, has_bias,
                                    np.float32(lo), np.float32(hi), col)

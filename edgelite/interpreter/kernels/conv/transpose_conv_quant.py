@@ -40,7 +40,6 @@ from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import HYBRID, INT16, INT8, Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import activation_range, compute_padding, conv_output_size
-from edgelite.interpreter.compute.float_gemm import set_blas_threads
 
 _INT8, _INT16, _INT32, _INT64, _F32 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64, np.float32))
 
@@ -117,7 +116,6 @@ def _prepare_common(ctx: OpContext, hybrid: bool) -> dict:
         ctx.set_output_shape(0, out_shape)
     w = np.asarray(f.data, np.int8)
     packed = w.transpose(3, 1, 2, 0).reshape(cin, kh * kw * cout)
-    set_blas_threads(ctx.num_threads)
     return dict(
         kh=kh, kw=kw, sh=o.strideH, sw=o.strideW, padding=o.padding, out_shape=out_shape, cout=cout,
         w_gemm=np.ascontiguousarray(packed.astype(np.float32)), w_colsum=packed.astype(np.int64).sum(axis=0),

@@ -66,7 +66,6 @@ class BatchMatMulFloat(Kernel):
         except ValueError:
             raise ctx.fail(f"batch dimensions of {a.shape} and {b.shape} do not broadcast") from None
         ctx.set_output_shape(0, tuple(batch) + (rows, cols))
-        float_gemm.set_blas_threads(ctx.num_threads)
         return BatchMatMulParams(adj_x, adj_y)
 
     def eval(self, p: BatchMatMulParams, inputs, outputs) -> None:

@@ -51,8 +51,7 @@ from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.compute import int_gemm, simd_gemm
 from edgelite.interpreter.kernels.base import HYBRID, INT8, Kernel, OpContext, register
-from edgelite.interpreter.compute.float_gemm import set_blas_threads
-from edgelite.interpreter.compute.jit import njit, prange, set_num_threads
+from edgelite.interpreter.compute.jit import njit, prange
 
 _INT8, _INT16, _INT32, _F32 = np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.float32)
 
@@ -262,7 +261,6 @@ class BatchMatMulQuant(Kernel):
         if b.quant.per_channel:
             raise ctx.fail("per-channel RHS scales are only supported by the hybrid kernel")
         do = np.dtype(out.dtype)
-        set_blas_threads(ctx.num_threads)
         int8 = np.dtype(a.dtype) == _INT8
         vnni = _vnni_plan(ctx, out_shape, adj_x, adj_y, True, do != _INT32) if int8 else None
         if do == _INT32:
@@ -299,7 +297,6 @@ class BatchMatMulQuant(Kernel):
         if v is None:
             self.eval(p, inputs, outputs)
             return
-        set_num_threads(p.num_threads)
         x = inputs[0]
         a3 = _lhs_rows(v, x.reshape(v.lhs_batches, *x.shape[-2:]), p.adj_x)
         packed, col_sums = _rhs_operand(v, inputs[1], p.adj_y)
@@ -357,7 +354,6 @@ class BatchMatMulHybrid(Kernel):
             scales, per_channel = hc.weight_scales(ctx.input(1), n)
         except ValueError as e:
             raise ctx.fail(f"RHS scales: {e} (per-channel scales must follow the output columns)") from None
-        set_blas_threads(ctx.num_threads)
         vnni = _vnni_plan(ctx, out_shape, adj_x, adj_y, False, True)
         return BatchMatMulHybridParams(adj_x, adj_y, asym, scales, per_channel, int_gemm.chunk_for(128, 128),
                                        ctx.num_threads, vnni)
@@ -379,7 +375,6 @@ class BatchMatMulHybrid(Kernel):
         if v is None:
             self.eval(p, inputs, outputs)
             return
-        set_num_threads(p.num_threads)
         lhs = np.ascontiguousarray(_adjoint(inputs[0], p.adj_x), np.float32)
         q, s, zp = hc.quantize_rows_jit(lhs.reshape(-1, v.depth), p.asymmetric)
         a3 = _lhs_rows(v, q.reshape(v.lhs_batches, v.rows, v.depth), False)

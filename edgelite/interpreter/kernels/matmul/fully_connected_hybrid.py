@@ -34,8 +34,6 @@ from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import activation_range
-from edgelite.interpreter.compute.float_gemm import set_blas_threads
-from edgelite.interpreter.compute.jit import set_num_threads
 
 F32, I8 = hc.F32, hc.I8
 
@@ -129,7 +127,6 @@ class FullyConnectedHybrid(Kernel):
                 raise ctx.fail(f"bias must be a constant of {n} values")
             bias = np.ascontiguousarray(bias_t.data, F32).reshape(n)
         asym = bool(getattr(o, "asymmetricQuantizeInputs", False)) if o is not None else False
-        set_blas_threads(ctx.num_threads)
         vnni = hc.vnni_weights(wdata, m, ctx.use_jit)
         return FullyConnectedHybridParams(
             rows=m, depth=k, units=n, asymmetric=asym,
@@ -153,7 +150,6 @@ class FullyConnectedHybrid(Kernel):
         if p.vnni is None:
             self.eval(p, inputs, outputs)
             return
-        set_num_threads(p.num_threads)
         out = outputs[0].reshape(p.rows, p.units)
         q, s, zp = hc.quantize_rows_jit(inputs[0].reshape(p.rows, p.depth), p.asymmetric)
         a = q

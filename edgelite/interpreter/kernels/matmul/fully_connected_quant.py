@@ -34,8 +34,7 @@ from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import int_gemm, simd_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
-from edgelite.interpreter.compute.float_gemm import set_blas_threads
-from edgelite.interpreter.compute.jit import njit, set_num_threads
+from edgelite.interpreter.compute.jit import njit
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
 
@@ -172,12 +171,14 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
 
 
 class _FullyConnectedQuantBase(QuantizedWeightsKernel):
+    # without the VNNI GEMM the integer product runs on float BLAS, outside any Numba region
+    blas_parallel = True
+
     def prepare(self, ctx: OpContext) -> FullyConnectedQuantParams:
         return fully_connected_quant_prepare(ctx)
 
     def eval(self, params: FullyConnectedQuantParams, inputs, outputs) -> None:
         p = params
-        set_blas_threads(p.num_threads)
         xc = inputs[0].reshape(p.rows, p.depth).astype(np.int64) - p.in_zp
         acc = int_gemm.exact_matmul(xc, p.w_centered_t, 1 << 16, 1 << 8)
         wide = p.mode == int_gemm.MODE_WIDE
@@ -188,8 +189,6 @@ class _FullyConnectedQuantBase(QuantizedWeightsKernel):
 
     def eval_jit(self, params: FullyConnectedQuantParams, inputs, outputs) -> None:
         p = params
-        set_num_threads(p.num_threads)
-        set_blas_threads(p.num_threads)
         x2 = inputs[0].reshape(p.rows, p.depth)
         if p.vnni_w is not None:
             a = x2

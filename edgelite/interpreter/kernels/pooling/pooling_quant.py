@@ -26,7 +26,7 @@ import numpy as np
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import window_geometry
-from edgelite.interpreter.compute.jit import njit, prange, set_num_threads
+from edgelite.interpreter.compute.jit import njit, prange
 
 _QUANT_TYPES = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 
@@ -174,7 +174,6 @@ class AveragePool2DQuant(_PoolQuantBase):
 
     def eval_jit(self, params: PoolQuantParams, inputs, outputs) -> None:
         p = params
-        set_num_threads(p.num_threads)
         _avg_pool_kernel(inputs[0], p.fh, p.fw, p.stride_h, p.stride_w, p.pad_top, p.pad_left, p.out_h, p.out_w,
                          np.int64(p.act_min), np.int64(p.act_max), outputs[0])
 
@@ -193,6 +192,5 @@ class MaxPool2DQuant(_PoolQuantBase):
 
     def eval_jit(self, params: PoolQuantParams, inputs, outputs) -> None:
         p = params
-        set_num_threads(p.num_threads)
         _max_pool_kernel(inputs[0], p.fh, p.fw, p.stride_h, p.stride_w, p.pad_top, p.pad_left, p.out_h, p.out_w,
                          np.int64(p.act_min), np.int64(p.act_max), outputs[0])
