@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 
 import numpy as np
 import pytest
@@ -23,6 +24,8 @@ def double_path(feature_level: int = 31) -> str:
     try:
         return nnapi_double.prepare(feature_level)
     except nnapi_double.DoubleUnavailable as e:
+        if os.environ.get("EDGELITE_REQUIRE_NNAPI_DOUBLE") == "1":
+            pytest.fail(f"EDGELITE_REQUIRE_NNAPI_DOUBLE=1 but the NNAPI test double cannot be built: {e}")
         pytest.skip(f"NNAPI test double unavailable: {e}")
 
 
