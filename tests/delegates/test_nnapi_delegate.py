@@ -251,3 +251,20 @@ def test_injected_failures_are_typed_and_leak_nothing(function, code, at):
     del it
     gc.collect()
     assert dbl.live() == NONE_LIVE and dbl.misuse == 0
+
+
+@pytest.mark.parametrize("name,stays_on_cpu", [
+    ("mobilenet_v1_025_96_dynamic", "dynamic-range"),  # hybrid convolutions: CPU; the rest: NNAPI
+    ("text_embedding", "GATHER has no NNAPI lowering"),
+    ("int16x8", "int16"),
+    ("sparse_fc", None),
+])
+def test_mixed_models_split_between_nnapi_and_cpu(name, stays_on_cpu):
+    path = double_path()
+    ref, got, it = run_both(fixture_bytes(name), nnapi(path, max_number_delegated_partitions=0))
+    reasons = [why for _, why in it.get_delegation_plan().unsupported["NNAPI"]]
+    if stays_on_cpu:
+        assert any(stays_on_cpu in r for r in reasons), reasons
+    else:
+        assert reasons == []
+    assert rel_diff(ref, got) <= 1e-5
