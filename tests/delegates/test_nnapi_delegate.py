@@ -255,7 +255,6 @@ def test_injected_failures_are_typed_and_leak_nothing(function, code, at):
 
 @pytest.mark.parametrize("name,stays_on_cpu", [
     ("mobilenet_v1_025_96_dynamic", "dynamic-range"),  # hybrid convolutions: CPU; the rest: NNAPI
-    ("text_embedding", "GATHER has no NNAPI lowering"),
     ("int16x8", "int16"),
     ("sparse_fc", None),
 ])
