@@ -13,7 +13,6 @@ their top class and a loose bound.
 from __future__ import annotations
 
 import gc
-import os
 
 import numpy as np
 import pytest
