@@ -36,7 +36,7 @@ def outcome(name: str) -> str:
     assert plan.partitions
     if ref[0].dtype == np.float32 and "int8" not in name:
         return "ok" if rel_diff(ref, got) <= 1e-5 else f"differs by {rel_diff(ref, got):.3g}"
-    return "ok" if rel_diff(ref, got) <= 0.1 else f"differs by {rel_diff(ref, got):.3g}"
+    return "ok" if rel_diff(ref, got) <= 0.05 else f"differs by {rel_diff(ref, got):.3g}"
 
 
 def mutate(monkeypatch, fn):

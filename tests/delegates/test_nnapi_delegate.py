@@ -89,13 +89,13 @@ def test_int8_models_whole(name):
     dbl = nnapi_double.double(path)
     ref, got, it = run_both(fixture_bytes(name), nnapi(path))
     plan = it.get_delegation_plan()
-    assert plan.partitions and len(plan.partitions) <= 3
+    assert len(plan.partitions) == 1  # (uint8 <-> int8 requantizing QUANTIZE stays on the CPU)
     for a, b in zip(ref, got):
         assert a.dtype == b.dtype
         if a.ndim == 2 and a.shape[-1] > 1:
             assert (a.argmax(-1) == b.argmax(-1)).all()
-        # one-step operator differences, propagated: bounded, not equal
-        assert rel_diff([a], [b]) <= 0.1
+        # one-step operator differences, propagated: bounded, not equal (measured 0 to 2.4%)
+        assert rel_diff([a], [b]) <= 0.05
     assert dbl.evaluator_errors == [] and dbl.misuse == 0
 
 
