@@ -36,9 +36,11 @@ QRANGE = {TENSOR_QUANT8_ASYMM: (0, 255), TENSOR_QUANT8_ASYMM_SIGNED: (-128, 127)
 
 # Operation codes (NeuralNetworks.h OperationCode) this evaluator implements.
 OPS = {
-    "ADD": 0, "AVERAGE_POOL_2D": 1, "CONCATENATION": 2, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6,
+    "ADD": 0, "AVERAGE_POOL_2D": 1, "CONCATENATION": 2, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEPTH_TO_SPACE": 5,
+    "DEQUANTIZE": 6,
     "FULLY_CONNECTED": 9, "LOGISTIC": 14, "MAX_POOL_2D": 17, "MUL": 18, "RELU": 19, "RELU1": 20, "RELU6": 21,
-    "RESHAPE": 22, "RESIZE_BILINEAR": 23, "SOFTMAX": 25, "TANH": 28, "MEAN": 31, "PAD": 32, "SUB": 36,
+    "RESHAPE": 22, "RESIZE_BILINEAR": 23, "SOFTMAX": 25, "TANH": 28, "MEAN": 31, "PAD": 32, "STRIDED_SLICE": 35,
+    "SUB": 36,
     "TRANSPOSE": 37, "PRELU": 71, "QUANTIZE": 72, "TRANSPOSE_CONV_2D": 91, "HARD_SWISH": 99,
 }
 NAMES = {v: k for k, v in OPS.items()}
@@ -243,6 +245,16 @@ def validate(m: RecordedModel) -> None:
         elif name == "DEQUANTIZE":
             if ins[0].type not in QUANT8 + (TENSOR_QUANT8_SYMM_PER_CHANNEL,) or out.type not in FLOATS:
                 _fail(op, "DEQUANTIZE maps a quantized tensor to a float one")
+        elif name == "DEPTH_TO_SPACE":
+            if _scalar(m, op, 1, INT32, "block_size") < 1:
+                _fail(op, "block_size must be >= 1")
+            _same_quant(op, ins[0], out, name)
+        elif name == "STRIDED_SLICE":
+            if n != 7 or any(ins[k].type != TENSOR_INT32 or not ins[k].is_const for k in (1, 2, 3)):
+                _fail(op, "takes input, begin/end/strides (constant TENSOR_INT32) and three INT32 masks")
+            for k in (4, 5, 6):
+                _scalar(m, op, k, INT32, "mask")
+            _same_quant(op, ins[0], out, name)
         elif name == "PRELU":
             if n != 2 or ins[1].type != ins[0].type or out.type != ins[0].type:
                 _fail(op, "takes input and alpha of the same type")
@@ -450,6 +462,29 @@ class Evaluator:
     def op_hard_swish(self, op, out):
         x = self.real(op.inputs[0])
         return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+    def op_depth_to_space(self, op, out):
+        # output[b, h*bs + i, w*bs + j, c] = input[b, h, w, (i*bs + j) * C_out + c]
+        x = self.values[op.inputs[0]]
+        bs = self.scalar(op, 1)
+        b, h, w, c = x.shape
+        y = x.reshape(b, h, w, bs, bs, c // (bs * bs)).transpose(0, 1, 3, 2, 4, 5)
+        return StoredValue(np.ascontiguousarray(y.reshape(b, h * bs, w * bs, c // (bs * bs))))
+
+    def op_strided_slice(self, op, out):
+        x = self.values[op.inputs[0]]
+        begin, end, strides = (self.values[op.inputs[k]].reshape(-1) for k in (1, 2, 3))
+        bmask, emask, smask = (self.scalar(op, k) for k in (4, 5, 6))
+        index = []
+        for d in range(x.ndim):
+            st = int(strides[d])
+            if smask >> d & 1:  # shrink: take element begin[d]
+                index.append(int(begin[d]) % x.shape[d])
+                continue
+            b = None if bmask >> d & 1 else int(begin[d])
+            e = None if emask >> d & 1 else int(end[d])
+            index.append(slice(b, e, st))
+        return StoredValue(np.ascontiguousarray(x[tuple(index)]))
 
     def op_prelu(self, op, out):
         x, alpha = self.real(op.inputs[0]), self.real(op.inputs[1])  # alpha broadcasts against x

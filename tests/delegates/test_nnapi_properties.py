@@ -88,3 +88,37 @@ def test_prototypes_exported_by_the_double():
         lib = ctypes.CDLL(double_path(level))
         for name, (_, _, need) in abi.PROTOTYPES.items():
             assert hasattr(lib, name) == (need <= level), (level, name)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_strided_slice_matches_cpu(data):
+    from edgelite.schema.fb.StridedSliceOptions import StridedSliceOptionsT
+
+    shape = data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=4))
+    rank = len(shape)
+    begin = [data.draw(st.integers(-s, s - 1)) for s in shape]
+    end = [data.draw(st.integers(-s, s)) for s in shape]
+    strides = [data.draw(st.sampled_from([1, 2, -1])) for _ in shape]
+    masks = [data.draw(st.integers(0, 2**rank - 1)) for _ in range(3)]
+    masks[2] &= ~(masks[0] | masks[1])  # shrink only where begin/end are used
+    index = []
+    for d in range(rank):
+        if masks[2] >> d & 1:
+            index.append(begin[d] % shape[d])
+        else:
+            index.append(slice(None if masks[0] >> d & 1 else begin[d], None if masks[1] >> d & 1 else end[d], strides[d]))
+    out_shape = np.zeros(shape)[tuple(index)].shape
+    assume(all(s > 0 for s in out_shape) and len(out_shape) > 0)
+    b = ModelBuilder()
+    x = b.add_input("x", tuple(shape), np.float32)
+    consts = [b.add_constant(n, np.array(v, np.int32)) for n, v in (("b", begin), ("e", end), ("s", strides))]
+    y = b.add_tensor("y", out_shape, np.float32)
+    opt = StridedSliceOptionsT()
+    opt.beginMask, opt.endMask, opt.shrinkAxisMask = masks
+    b.add_operator("STRIDED_SLICE", [x, *consts], [y], opt)
+    b.mark_output(y)
+    path = double_path()
+    ref, got, it = run_both(b.build(), edgelite.load_delegate("nnapi", {"library": path}))
+    assert it.get_delegation_plan().partitions
+    assert (ref[0] == got[0]).all() and ref[0].shape == got[0].shape

@@ -46,6 +46,7 @@ class OperationCode(enum.IntEnum):
     CONCATENATION = 2
     CONV_2D = 3
     DEPTHWISE_CONV_2D = 4
+    DEPTH_TO_SPACE = 5
     DEQUANTIZE = 6
     FULLY_CONNECTED = 9
     LOGISTIC = 14
@@ -60,6 +61,7 @@ class OperationCode(enum.IntEnum):
     TANH = 28
     MEAN = 31
     PAD = 32
+    STRIDED_SLICE = 35
     SUB = 36
     TRANSPOSE = 37
     PRELU = 71

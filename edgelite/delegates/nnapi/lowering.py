@@ -503,6 +503,35 @@ def _transpose(lw: Lowering) -> None:
             [lw.operand(lw.node.outputs[0])])
 
 
+@lowers("DEPTH_TO_SPACE")
+def _depth_to_space(lw: Lowering) -> None:
+    x, o = lw.describe(lw.node.inputs[0]), lw.describe(lw.node.outputs[0])
+    if len(x.shape) != 4:
+        raise Unsupported("needs a 4-D input")
+    _quant_types_match(lw, x, o)
+    _same_quant(x, o, "DEPTH_TO_SPACE")
+    lw.emit(Op.DEPTH_TO_SPACE, [lw.operand(lw.node.inputs[0]), lw.scalar(int(lw.node.options.blockSize))],
+            [lw.operand(lw.node.outputs[0])])
+
+
+@lowers("STRIDED_SLICE", 28)
+def _strided_slice(lw: Lowering) -> None:
+    _elementwise_rank(lw)
+    x, o = lw.describe(lw.node.inputs[0]), lw.describe(lw.node.outputs[0])
+    _quant_types_match(lw, x, o)
+    _same_quant(x, o, "STRIDED_SLICE")
+    opt = lw.node.options
+    if int(opt.ellipsisMask or 0) or int(opt.newAxisMask or 0) or bool(getattr(opt, "offset", False)):
+        raise Unsupported("STRIDED_SLICE with ellipsis/new-axis masks or offset")
+    vals = [lw.const(t) for t in lw.node.inputs[1:4]]
+    if any(v is None for v in vals):
+        raise Unsupported("non-constant begin/end/strides")
+    begin, end, strides = (lw.int_tensor(np.asarray(v).reshape(-1)) for v in vals)
+    lw.emit(Op.STRIDED_SLICE, [lw.operand(lw.node.inputs[0]), begin, end, strides, lw.scalar(int(opt.beginMask or 0)),
+                               lw.scalar(int(opt.endMask or 0)), lw.scalar(int(opt.shrinkAxisMask or 0))],
+            [lw.operand(lw.node.outputs[0])])
+
+
 @lowers("RESIZE_BILINEAR")
 def _resize_bilinear(lw: Lowering) -> None:
     x, o = lw.describe(lw.node.inputs[0]), lw.describe(lw.node.outputs[0])
