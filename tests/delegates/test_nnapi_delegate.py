@@ -213,6 +213,10 @@ def test_feature_level_gating(level, int8_delegated):
     assert rel_diff(ref, got) <= 1e-5 and it.get_delegation_plan().partitions
     if level < 29:
         assert dbl.calls("ANeuralNetworksExecution_startCompute") > 0
+    # uint8 (TENSOR_QUANT8_ASYMM) models run from feature level 27
+    ref, got, it = run_both(fixture_bytes("uint8_tf1"), nnapi(path, max_number_delegated_partitions=0))
+    assert "CONV_2D" in {op for p in it.get_delegation_plan().partitions for op in p.op_names}
+    assert rel_diff(ref, got) <= 0.05
 
 
 @pytest.mark.parametrize("function,code,at", [
