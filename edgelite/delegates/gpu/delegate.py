@@ -30,9 +30,13 @@ Example:
 
 from __future__ import annotations
 
+import logging
+
 from edgelite.delegates.base import BaseDelegate, check_keys, parse_bool, parse_float, parse_int
 from edgelite.delegates.gpu.device import DeviceRequest, GpuDevice, open_device
 from edgelite.errors import DelegateError
+
+log = logging.getLogger("edgelite.delegates")
 
 _KEYS = {
     "is_precision_loss_allowed",
@@ -97,9 +101,10 @@ class GpuDelegate(BaseDelegate):
         if limits not in ("adapter", "default"):
             raise DelegateError(f"GPU delegate: limits={limits!r}: expected 'adapter' or 'default'")
         self.gpu: GpuDevice = open_device(DeviceRequest(adapter=device, limits=limits, f16=bool(precision_loss_allowed)))
-        self.fp16 = bool(precision_loss_allowed) and self.gpu.has_f16
-        self.fp16_refused = bool(precision_loss_allowed) and not self.gpu.has_f16
-        self._pipelines: dict = {}  # WGSL source -> compute pipeline, shared by every partition
+        self.fp16 = self.gpu.has_f16
+        if precision_loss_allowed and not self.fp16:
+            # Permission, not a requirement (as LiteRT): fp32 is exact, so say so and go on.
+            log.info("GPU delegate: %s has no shader-f16; running in fp32", self.gpu.adapter_name)
 
     @classmethod
     def from_options(cls, options: dict) -> "GpuDelegate":

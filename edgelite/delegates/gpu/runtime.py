@@ -163,7 +163,7 @@ class GpuPartition(PartitionKernel):
             self.out_bufs.append((v, int(np.prod(t.shape, dtype=np.int64))))
         self.builder = b
         self._assign_buffers(b)
-        self._compile(delegate._pipelines, b)
+        self._compile(delegate.gpu.pipelines, b)
         # Readback: one persistent MAP_READ buffer holding every output back to back.
         self.out_offsets = []
         off = 0
