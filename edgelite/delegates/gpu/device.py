@@ -59,7 +59,7 @@ def import_wgpu():
     """``wgpu``, or DelegateError saying why it cannot be used here."""
     if sys.version_info < (3, 11):
         raise DelegateError(
-            f"GPU delegate: wgpu needs Python >= 3.11 (this is {sys.version_info.major}.{sys.version_info.minor}, "
+            f"GPU delegate: wgpu needs Python >= 3.11 (this is {sys.version_info[0]}.{sys.version_info[1]}, "
             "for which wgpu ships no wheels); run on the CPU kernels or use a newer Python"
         )
     try:
