@@ -48,11 +48,13 @@ class GpuDevice:
     backend: str
     has_f16: bool
     limits: dict
+    is_cpu: bool = False  # a software rasterizer (lavapipe/llvmpipe, SwiftShader, WARP)
     pipelines: dict = field(default_factory=dict)  # WGSL source -> compute pipeline
 
     def describe(self) -> str:
         f16 = "fp16 storage (shader-f16)" if self.has_f16 else "fp32"
-        return f"{self.adapter_name} ({self.backend}, {f16})"
+        cpu = ", a CPU emulation of a GPU: its timings say nothing about GPU speed" if self.is_cpu else ""
+        return f"{self.adapter_name} ({self.backend}, {f16}{cpu})"
 
 
 def import_wgpu():
@@ -135,6 +137,7 @@ def open_device(request: DeviceRequest) -> GpuDevice:
         backend=str(adapter.info.get("backend_type")),
         has_f16="shader-f16" in features,
         limits=dict(device.limits),
+        is_cpu=str(adapter.info.get("adapter_type")) == "CPU",
     )
     _DEVICES[request] = out
     return out
