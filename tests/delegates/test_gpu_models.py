@@ -87,3 +87,47 @@ def test_validate_mode_on_a_model(gpu):
     it, _, _ = _run_gpu(catalog.fixture("resnet_small_64_float32").path, {"validate": True, "validate_tolerance": 1e-3})
     v = it.get_delegation_plan().partitions[0].validation
     assert v.invokes == 1 and 0 <= v.max_rel <= 1e-3
+
+
+INT8 = ["mobilenet_v1_025_96_int8", "mobilenet_v2_035_96_int8", "int8_io_cnn", "uint8_io_cnn", "resnet_small_64_int8",
+        "unet_small_64_int8", "uint8_tf1"]
+
+
+@pytest.mark.parametrize("name", INT8)
+def test_int8_models_run_in_float(gpu, name):
+    """enable_quant (default): int8/uint8 models run in float with every output rounded to
+    its int8 grid, as LiteRT's GPU delegate does. They differ from LiteRT's integer
+    kernels by a few quantization steps (rounding happens in a different place)."""
+    path = catalog.fixture(name).path
+    it = Interpreter(model_path=str(path), experimental_delegates=[make_gpu()])
+    it.allocate_tensors()
+    rng = np.random.default_rng(0)
+    values = {}
+    for d in it.get_input_details():
+        if d["dtype"] == np.float32:
+            v = rng.uniform(0, 1, d["shape"]).astype(np.float32)
+        else:
+            info = np.iinfo(d["dtype"])
+            v = rng.integers(info.min, info.max + 1, d["shape"]).astype(d["dtype"])
+        values[d["index"]] = v
+        it.set_tensor(d["index"], v)
+    it.invoke()
+    plan = it.get_delegation_plan()
+    assert not [e for e in plan.execution if e[0] == "cpu"], plan.describe()
+    ref = _litert(path, values)
+    for d in it.get_output_details():
+        got, r = it.get_tensor(d["index"]), ref[d["index"]]
+        assert got.dtype == r.dtype
+        step = d["quantization"][0] if d["dtype"] != np.float32 else 1.0 / 256
+        diff = np.abs(got.astype(np.float64) - r.astype(np.float64))
+        if d["dtype"] != np.float32:
+            diff = diff * step
+        assert diff.max() <= 8 * step, f"{d['name']}: {diff.max() / step:.1f} steps"
+
+
+def test_enable_quant_off_keeps_int8_on_the_cpu(gpu):
+    it = Interpreter(model_path=str(catalog.fixture("int8_io_cnn").path),
+                     experimental_delegates=[make_gpu(enable_quant="false")])
+    plan = it.get_delegation_plan()
+    assert plan.partitions == []
+    assert any("enable_quant is off" in why for _, why in plan.unsupported["GPU"])

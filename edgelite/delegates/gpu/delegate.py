@@ -11,8 +11,8 @@ Options are LiteRT's GPU delegate keys plus edgelite's own; ``load_delegate("gpu
 ``inference_priority1..3``     0 AUTO, 1 MAX_PRECISION, 2 MIN_LATENCY, 3 MIN_MEMORY_USAGE;
                                with -1 above, MIN_LATENCY first allows fp16
 ``max_delegated_partitions``   keep the N largest partitions (default 1; 0: all)
-``enable_quant``               LiteRT runs int8 models dequantized; edgelite's GPU
-                               delegate leaves int8 operators on the CPU (see docs)
+``enable_quant``               run int8/uint8 models in float, rounding each output to
+                               its int8 grid, as LiteRT (default true)
 ``validate``                   also run partitions on the CPU kernels and compare
 ``validate_tolerance``         with validate: raise above this relative difference
 ``device``                     adapter index or name substring ("llvmpipe", "vulkan")
@@ -67,6 +67,7 @@ class GpuDelegate(BaseDelegate):
         validate, validate_tolerance: validate mode (docs/delegates.md).
         device: adapter index or name substring (None: the best adapter).
         limits: ``"adapter"`` or ``"default"`` (WebGPU's default limits).
+        enable_quant: run int8/uint8 operators in float (LiteRT's ENABLE_QUANT).
 
     Raises:
         DelegateError: no wgpu, no adapter, or bad options.
@@ -91,6 +92,7 @@ class GpuDelegate(BaseDelegate):
         validate_tolerance: float | None = None,
         device: str | int | None = None,
         limits: str = "adapter",
+        enable_quant: bool = True,
     ) -> None:
         super().__init__(
             max_delegated_partitions=max_delegated_partitions,
@@ -98,6 +100,7 @@ class GpuDelegate(BaseDelegate):
             validate=validate,
             validate_tolerance=validate_tolerance,
         )
+        self.enable_quant = bool(enable_quant)
         if limits not in ("adapter", "default"):
             raise DelegateError(f"GPU delegate: limits={limits!r}: expected 'adapter' or 'default'")
         self.gpu: GpuDevice = open_device(DeviceRequest(adapter=device, limits=limits, f16=bool(precision_loss_allowed)))
@@ -113,7 +116,7 @@ class GpuDelegate(BaseDelegate):
         loss = parse_int(options.get("is_precision_loss_allowed", 0), "is_precision_loss_allowed", -1, 1)
         parse_int(options.get("inference_preference", 0), "inference_preference", 0, 2)
         prio = [parse_int(options.get(f"inference_priority{k}", 0), f"inference_priority{k}", 0, 3) for k in (1, 2, 3)]
-        parse_bool(options.get("enable_quant", True), "enable_quant")
+        quant = parse_bool(options.get("enable_quant", True), "enable_quant")
         parse_int(options.get("experimental_flags", 1), "experimental_flags", 0, 15)
         fp16 = loss == 1 or (loss == -1 and prio[0] == MIN_LATENCY)
         tol = options.get("validate_tolerance")
@@ -125,6 +128,7 @@ class GpuDelegate(BaseDelegate):
             validate_tolerance=None if tol is None else parse_float(tol, "validate_tolerance"),
             device=options.get("device"),
             limits=str(options.get("limits", "adapter")),
+            enable_quant=quant,
         )
 
     # -- the Delegate contract ---------------------------------------------------------------
@@ -133,7 +137,7 @@ class GpuDelegate(BaseDelegate):
         """None when the operator can run on the GPU, else the reason (LiteRT-style)."""
         from edgelite.delegates.gpu.ops import support
 
-        return support(ctx, self.gpu.limits)
+        return support(ctx, self.gpu.limits, self.enable_quant)
 
     def prepare_partition(self, partition):
         """Compile the partition's shaders, upload its weights, plan its buffers."""

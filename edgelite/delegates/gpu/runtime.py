@@ -36,7 +36,7 @@ def _pad4(nbytes: int) -> int:
     return max(4, (nbytes + 3) // 4 * 4)
 
 
-@dataclass
+@dataclass(eq=False)
 class VBuf:
     """A virtual buffer: what a dispatch binds before physical buffers are assigned."""
 
@@ -107,6 +107,19 @@ class Builder:
         """``out`` shares ``src``'s buffer (same elements in the same order: RESHAPE & co)."""
         self.tensors[out.index] = self.tensor(src)
 
+    def fake_quant(self, buf: VBuf, t) -> None:
+        """Round ``buf`` (tensor ``t``'s real values) to ``t``'s int8/uint8 grid, in place."""
+        from edgelite.delegates.gpu.shaders import f32, kernel
+
+        scale, zp = float(t.quant.scale[0]), int(t.quant.zero_point[0])
+        info = np.iinfo(t.dtype)
+        n = int(np.prod(t.shape, dtype=np.int64))
+        # TfLiteRound: half away from zero
+        body = f"""  let v = f32(y[i]) / {f32(scale)};
+  let q = clamp(sign(v) * floor(abs(v) + 0.5) + {zp}.0, {info.min}.0, {info.max}.0);
+  y[i] = T((q - {zp}.0) * {f32(scale)});"""
+        self.dispatch(kernel(self.T, [("y", "T", "read_write")], n, body), [buf], n, f"fake-quant {t.name}")
+
     def dispatch(self, source: str, bindings: list[VBuf], n: int, label: str) -> None:
         """Record one dispatch of ``source`` over ``n`` threads (outputs are written bindings)."""
         for v in bindings:
@@ -135,6 +148,14 @@ def dequantized(t) -> np.ndarray:
     return data.astype(np.float32)
 
 
+def _quant_of(t) -> tuple[float, int, int, int] | None:
+    """(scale, zero point, min, max) of a quantized boundary tensor, else None."""
+    if t.dtype == np.float32:
+        return None
+    info = np.iinfo(t.dtype)
+    return float(t.quant.scale[0]), int(t.quant.zero_point[0]), int(info.min), int(info.max)
+
+
 class GpuPartition(PartitionKernel):
     """One partition compiled for the delegate's device (see the module docstring)."""
 
@@ -147,6 +168,8 @@ class GpuPartition(PartitionKernel):
         self.np_type = np.float16 if delegate.fp16 else np.float32
         b = Builder(T="f16" if delegate.fp16 else "f32", np_type=self.np_type, limits=delegate.gpu.limits)
         self.in_bufs = []
+        self.in_quant = [_quant_of(t) for t in partition.inputs]
+        self.out_quant = [_quant_of(t) for t in partition.outputs]
         for t in partition.inputs:
             v = b._new(int(np.prod(t.shape, dtype=np.int64)) * np.dtype(self.np_type).itemsize, "input")
             v.pinned = True
@@ -235,9 +258,12 @@ class GpuPartition(PartitionKernel):
 
     def invoke(self, inputs, outputs) -> None:
         queue = self.device.queue
-        for v, stage, arr in zip(self.in_bufs, self._staging, inputs):
+        for v, stage, arr, q in zip(self.in_bufs, self._staging, inputs, self.in_quant):
             flat = arr.reshape(-1)
-            stage[: flat.size] = flat
+            if q is None:
+                stage[: flat.size] = flat
+            else:  # int8/uint8 in: its real values
+                stage[: flat.size] = (flat.astype(np.float32) - q[1]) * q[0]
             queue.write_buffer(v.phys, 0, stage)
         enc = self.device.create_command_encoder()
         cpass = enc.begin_compute_pass()
@@ -253,8 +279,12 @@ class GpuPartition(PartitionKernel):
         self.readback.map_sync(self.wgpu.MapMode.READ)
         try:
             raw = np.frombuffer(self.readback.read_mapped(copy=False), np.uint8)
-            for (v, n), off, out in zip(self.out_bufs, self.out_offsets, outputs):
-                out.reshape(-1)[...] = raw[off : off + n * item].view(self.np_type)
+            for (v, n), off, out, q in zip(self.out_bufs, self.out_offsets, outputs, self.out_quant):
+                vals = raw[off : off + n * item].view(self.np_type)
+                if q is None:
+                    out.reshape(-1)[...] = vals
+                else:  # already on the int8 grid: recover the integers
+                    out.reshape(-1)[...] = np.clip(np.rint(vals.astype(np.float32) / q[0]) + q[1], q[2], q[3])
         finally:
             self.readback.unmap()
         self.invokes += 1

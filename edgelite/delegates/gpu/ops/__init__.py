@@ -53,8 +53,21 @@ def supported_ops() -> list[str]:
     return sorted(_BUILDERS)
 
 
-def support(ctx, limits: dict) -> str | None:
-    """None when the GPU delegate can run this operator, else the reason."""
+QUANT_TYPES = (np.int8, np.uint8)
+
+
+def is_quantized_activation(t) -> bool:
+    """An int8/uint8 run-time tensor with one scale: the GPU holds its real values."""
+    return (t.data is None and t.dtype in QUANT_TYPES and t.quant is not None
+            and t.quant.scale.size == 1 and float(t.quant.scale[0]) > 0)
+
+
+def support(ctx, limits: dict, quant: bool = True) -> str | None:
+    """None when the GPU delegate can run this operator, else the reason.
+
+    With ``quant`` (LiteRT's ``enable_quant``), int8/uint8 activations are allowed: the
+    GPU computes on their real values and rounds every output to its int8 grid.
+    """
     _load()
     b = _BUILDERS.get(ctx.op_name)
     if b is None:
@@ -69,8 +82,9 @@ def support(ctx, limits: dict) -> str | None:
             return f"tensor {t.name!r} has rank {len(t.shape)} (rank 5+ is not supported)"
         if int(np.prod(t.shape, dtype=np.int64)) * 4 > max_bytes:
             return f"tensor {t.name!r} is larger than the device's max-storage-buffer-binding-size ({max_bytes} bytes)"
-        if t.data is None and t.dtype != np.float32:
-            return f"tensor {t.name!r} is {np.dtype(t.dtype).name}: only float32 activations run on the GPU"
+        if t.data is None and t.dtype != np.float32 and not (quant and is_quantized_activation(t)):
+            kind = "float32 or per-tensor int8/uint8" if quant else "float32 (enable_quant is off)"
+            return f"tensor {t.name!r} is {np.dtype(t.dtype).name}: only {kind} activations run on the GPU"
     for t in ctx.outputs:
         if int(np.prod(t.shape, dtype=np.int64)) == 0:
             return f"output {t.name!r} is empty"
@@ -78,6 +92,15 @@ def support(ctx, limits: dict) -> str | None:
 
 
 def build(ctx, builder) -> None:
-    """Record the dispatches of one (supported) operator."""
+    """Record the dispatches of one (supported) operator.
+
+    A quantized output is then rounded to its int8 grid in place (one more dispatch),
+    which is how LiteRT's GPU delegate emulates int8 models in float.
+    """
     _load()
+    aliased = {t.index: builder.tensors.get(t.index) for t in ctx.inputs if t is not None}
     _BUILDERS[ctx.op_name].build(ctx, builder)
+    for t in ctx.outputs:
+        buf = builder.tensors.get(t.index)
+        if is_quantized_activation(t) and buf is not None and buf not in aliased.values():
+            builder.fake_quant(buf, t)

@@ -28,7 +28,7 @@ def float_constant(t) -> str | None:
         return None
     if t.data.dtype in (np.float32, np.float16):
         return None
-    if t.data.dtype in (np.int8, np.uint8) and t.quant is not None:
+    if t.data.dtype in (np.int8, np.uint8, np.int32) and t.quant is not None:
         return None
     return f"constant {t.name!r} is {t.data.dtype} without quantization"
 

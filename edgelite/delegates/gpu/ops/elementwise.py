@@ -149,3 +149,20 @@ class AddN:
         binds = [(f"x{j}", "T", "read") for j in range(k)] + [("y", "T", "read_write")]
         body = "  y[i] = T(" + " + ".join(f"f32(x{j}[i])" for j in range(k)) + ");"
         b.dispatch(kernel(b.T, binds, n, body), [b.tensor(t) for t in ctx.inputs] + [b.output(out)], n, "ADD_N")
+
+
+@gpu_op("QUANTIZE", "DEQUANTIZE")
+class Requantize:
+    """float <-> int8 and int8 -> int8: a copy of the real values (the output is then
+    rounded to its grid by the shared fake-quant step when it is quantized)."""
+
+    def check(self, ctx):
+        if ctx.inputs[0] is None or ctx.inputs[0].data is not None:
+            return "input must be a run-time tensor (constant DEQUANTIZE is folded at prepare)"
+        return None
+
+    def build(self, ctx, b):
+        out = ctx.outputs[0]
+        n = int(np.prod(out.shape))
+        src = kernel(b.T, [("x0", "T", "read"), ("y", "T", "read_write")], n, "  y[i] = x0[i];")
+        b.dispatch(src, [b.tensor(ctx.inputs[0]), b.output(out)], n, ctx.op_name)

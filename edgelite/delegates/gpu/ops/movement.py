@@ -57,11 +57,12 @@ def _data_positions(ctx) -> list[int]:
 
 def _run_on_codes(ctx, codes: dict[int, np.ndarray]) -> list[np.ndarray]:
     """Run the CPU kernel of ``ctx`` with ``codes`` as its data inputs."""
-    inputs = list(ctx.inputs)
+    # codes are float32 whatever the tensors' type (int8 tensors hold real values on the GPU)
+    inputs = [t if (t is None or p not in codes) else _as_float(t) for p, t in enumerate(ctx.inputs)]
     if ctx.op_name == "PADV2" and len(inputs) > 2 and inputs[2] is not None:
         inputs[2] = replace(inputs[2], data=np.zeros_like(np.asarray(inputs[2].data)))
     fresh = OpContext(op_name=ctx.op_name, op_index=ctx.op_index, version=ctx.version, options=ctx.options,
-                      options2=ctx.options2, custom_options=ctx.custom_options, inputs=inputs, outputs=list(ctx.outputs))
+                      options2=ctx.options2, custom_options=ctx.custom_options, inputs=inputs, outputs=[_as_float(t) for t in ctx.outputs])
     k = select_kernel(fresh)
     if k is None:
         raise DelegateError(f"GPU delegate: {ctx.op_name} (operator {ctx.op_index}): no CPU kernel to derive its index map")
@@ -70,6 +71,10 @@ def _run_on_codes(ctx, codes: dict[int, np.ndarray]) -> list[np.ndarray]:
     outs = [np.zeros(s, np.float32) for s in fresh.output_shapes]
     ret = k.eval(params, ins, outs) or {}
     return [np.asarray(ret.get(p, o)) for p, o in enumerate(outs)]
+
+
+def _as_float(t):
+    return replace(t, dtype=np.dtype(np.float32), type=0, quant=None)  # TensorType.FLOAT32
 
 
 @gpu_op(*_DATA)
@@ -106,7 +111,9 @@ class IndexMap:
         results = _run_on_codes(ctx, codes)
         pad = 0.0
         if ctx.op_name == "PADV2" and len(ctx.inputs) > 2 and ctx.inputs[2] is not None:
-            pad = float(np.asarray(ctx.inputs[2].data, np.float32).reshape(-1)[0])
+            from edgelite.delegates.gpu.runtime import dequantized
+
+            pad = float(dequantized(ctx.inputs[2]).reshape(-1)[0])
         for out_t, res in zip(ctx.outputs, results):
             code = res.reshape(-1).astype(np.int64)
             y = b.output(out_t)
