@@ -336,3 +336,16 @@ def test_fp16_conv_chain(gpu_f16):
     b.mark_output(y)
     plan = compare(b.build(), gpu_opts={"is_precision_loss_allowed": 1}, rtol=2e-2)
     assert plan.partitions[0].kernel.stats()["storage"] == "f16"
+
+
+@pytest.mark.parametrize("case", [(5, 7, 3, 8, 3, 1, 1, 0, 1), (6, 6, 4, 4, 1, 1, 1, 1, 0), (9, 5, 2, 12, 3, 2, 2, 0, 3),
+                                  (4, 4, 6, 8, 3, 1, 1, 0, 0)])
+def test_conv2d_four_channels_per_thread(gpu, case):
+    """Output channels % 4 == 0 takes the vec4 shader; the last case is grouped (scalar shader)."""
+    h, w, ci, co, k, s, d, p, a = case
+    rng = np.random.default_rng(8)
+    depth = ci // 2 if case[-1] == 0 and ci == 6 else ci
+    wts = rng.standard_normal((co, k, k, depth)).astype(np.float32)
+    ins = [("in", (1, h, w, ci)), ("const", wts), ("const", rng.standard_normal(co).astype(np.float32))]
+    o = opts("Conv2DOptions", padding=p, strideW=s, strideH=s, dilationWFactor=d, dilationHFactor=d, fusedActivationFunction=a)
+    compare(_shape_fixed("CONV_2D", ins, o))

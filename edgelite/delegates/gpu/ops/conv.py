@@ -84,6 +84,44 @@ def _conv_source(b, ctx, x_shape, w_shape, depthwise: bool, has_bias: bool) -> t
     return kernel(b.T, binds, n, body), n
 
 
+def _vec4_conv_source(b, ctx, x_shape, w_shape, has_bias: bool) -> tuple[str, int]:
+    """CONV_2D with 4 output channels per thread: each input value is loaded once for 4
+    multiply-adds; weights repacked to ``[KH, KW, Cin, Cout]`` so the 4 are adjacent."""
+    out_shape = tuple(ctx.output_shapes[0])
+    _, H, W, Ci = x_shape
+    kh, kw = w_shape[1], w_shape[2]
+    Co = out_shape[3]
+    sh, sw, dh, dw, ph, pw = _window(ctx, x_shape, kh, kw)
+    lo, hi = activation(ctx)
+    grid_shape = out_shape[:3] + (Co // 4,)
+    bias = "vec4<f32>(f32(bias[co]), f32(bias[co + 1u]), f32(bias[co + 2u]), f32(bias[co + 3u]))" if has_bias \
+        else "vec4<f32>(0.0)"
+    writes = "\n".join(f"  y[i * 4u + {j}u] = T({clamp_expr(f'acc[{j}]', lo, hi)});" for j in range(4))
+    body = f"""{coords("i", grid_shape)}
+  let n = c0; let oy = c1; let ox = c2; let co = c3 * 4u;
+  var acc: vec4<f32> = {bias};
+  for (var ky = 0u; ky < {kh}u; ky = ky + 1u) {{
+    let iy = i32(oy * {sh}u + ky * {dh}u) - {ph};
+    if (iy < 0 || iy >= {H}) {{ continue; }}
+    let base = (n * {H}u + u32(iy)) * {W}u * {Ci}u;
+    for (var kx = 0u; kx < {kw}u; kx = kx + 1u) {{
+      let ix = i32(ox * {sw}u + kx * {dw}u) - {pw};
+      if (ix < 0 || ix >= {W}) {{ continue; }}
+      let xb = base + u32(ix) * {Ci}u;
+      var wo = (ky * {kw}u + kx) * {Ci * Co}u + co;
+      for (var ci = 0u; ci < {Ci}u; ci = ci + 1u) {{
+        let xv = f32(x[xb + ci]);
+        acc = acc + xv * vec4<f32>(f32(w[wo]), f32(w[wo + 1u]), f32(w[wo + 2u]), f32(w[wo + 3u]));
+        wo = wo + {Co}u;
+      }}
+    }}
+  }}
+{writes}"""
+    binds = [("x", "T", "read"), ("w", "T", "read")] + ([("bias", "T", "read")] if has_bias else []) + [("y", "T", "read_write")]
+    n = int(np.prod(grid_shape))
+    return kernel(b.T, binds, n, body), n
+
+
 @gpu_op("CONV_2D")
 class Conv2D:
     def check(self, ctx):
@@ -95,10 +133,18 @@ class Conv2D:
         return _check_weights(ctx, 1, 2)
 
     def build(self, ctx, b):
+        from edgelite.delegates.gpu.runtime import dequantized
+
         x, w = ctx.inputs[0], ctx.inputs[1]
         bias = _bias(ctx, 2)
-        src, n = _conv_source(b, ctx, tuple(x.shape), tuple(w.shape), False, bias is not None)
-        binds = [b.tensor(x), b.tensor(w)] + ([b.tensor(bias)] if bias is not None else []) + [b.output(ctx.outputs[0])]
+        co = ctx.output_shapes[0][3]
+        if w.data is not None and co % 4 == 0 and w.shape[3] == x.shape[3]:
+            src, n = _vec4_conv_source(b, ctx, tuple(x.shape), tuple(w.shape), bias is not None)
+            wbuf = b.const(np.ascontiguousarray(dequantized(w).transpose(1, 2, 3, 0)))
+        else:
+            src, n = _conv_source(b, ctx, tuple(x.shape), tuple(w.shape), False, bias is not None)
+            wbuf = b.tensor(w)
+        binds = [b.tensor(x), wbuf] + ([b.tensor(bias)] if bias is not None else []) + [b.output(ctx.outputs[0])]
         b.dispatch(src, binds, n, "CONV_2D")
 
 
