@@ -73,6 +73,7 @@ class GpuDelegate(BaseDelegate):
         DelegateError: no wgpu, no adapter, or bad options.
 
     Example:
+        >>> import edgelite
         >>> from edgelite.delegates import GpuDelegate
         >>> try:
         ...     gpu = GpuDelegate(limits="default")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgelite.delegates.gpu.device import import_wgpu
 from edgelite.delegates.gpu.shaders import grid
 from edgelite.errors import DelegateError
 from edgelite.interpreter.delegation import Partition, PartitionKernel
@@ -96,6 +97,14 @@ class Builder:
             self.tensors[t.index] = v
         return v
 
+    def input(self, t) -> VBuf:
+        """The buffer of partition input ``t`` (written once per invoke)."""
+        n = int(np.prod(t.shape, dtype=np.int64))
+        v = self._new(n * np.dtype(self.np_type).itemsize, "input")
+        v.pinned = True
+        self.tensors[t.index] = v
+        return v
+
     def output(self, t) -> VBuf:
         """A new activation buffer for output ``TensorInfo`` ``t``."""
         n = int(np.prod(t.shape, dtype=np.int64))
@@ -162,7 +171,7 @@ class GpuPartition(PartitionKernel):
     def __init__(self, delegate, partition: Partition) -> None:
         from edgelite.delegates.gpu.ops import build
 
-        wgpu = __import__("wgpu")
+        wgpu = import_wgpu()
         self.wgpu = wgpu
         self.device = delegate.gpu.device
         self.np_type = np.float16 if delegate.fp16 else np.float32
@@ -171,10 +180,7 @@ class GpuPartition(PartitionKernel):
         self.in_quant = [_quant_of(t) for t in partition.inputs]
         self.out_quant = [_quant_of(t) for t in partition.outputs]
         for t in partition.inputs:
-            v = b._new(int(np.prod(t.shape, dtype=np.int64)) * np.dtype(self.np_type).itemsize, "input")
-            v.pinned = True
-            b.tensors[t.index] = v
-            self.in_bufs.append(v)
+            self.in_bufs.append(b.input(t))
         for ctx in partition.nodes:
             build(ctx, b)
         self.out_bufs = []

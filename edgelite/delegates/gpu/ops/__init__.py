@@ -18,8 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 _BUILDERS: dict[str, object] = {}
-# Explicit list of the families (imported on first use).
-_MODULES = ("elementwise", "conv", "matmul", "pool", "reduce", "movement")
 _loaded = False
 
 
@@ -38,12 +36,11 @@ def gpu_op(*names: str):
 
 
 def _load() -> None:
+    # The families, imported on first use (each registers its builders).
     global _loaded
     if not _loaded:
-        import importlib
+        from edgelite.delegates.gpu.ops import conv, elementwise, matmul, movement, pool, reduce  # noqa: F401
 
-        for m in _MODULES:
-            importlib.import_module(f"edgelite.delegates.gpu.ops.{m}")
         _loaded = True
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.delegates.gpu.ops import gpu_op
-from edgelite.delegates.gpu.ops.common import activation, check_activation, float_constant
+from edgelite.delegates.gpu.checks import activation, check_activation, float_constant
 from edgelite.delegates.gpu.shaders import clamp_expr, coords, kernel
 from edgelite.interpreter.kernels.common import option
 from edgelite.interpreter.kernels.conv_geometry import compute_padding, conv_output_size

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.delegates.gpu.ops import gpu_op
-from edgelite.delegates.gpu.ops.common import activation, check_activation, float_constant
+from edgelite.delegates.gpu.checks import activation, check_activation, float_constant
 from edgelite.delegates.gpu.shaders import clamp_expr, coords, f32, kernel, offset_expr
 from edgelite.interpreter.kernels.common import option
 

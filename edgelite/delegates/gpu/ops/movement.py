@@ -22,7 +22,7 @@ from dataclasses import replace
 import numpy as np
 
 from edgelite.delegates.gpu.ops import gpu_op
-from edgelite.delegates.gpu.ops.common import check_activation
+from edgelite.delegates.gpu.checks import check_activation
 from edgelite.delegates.gpu.shaders import f32, kernel
 from edgelite.errors import DelegateError
 from edgelite.interpreter.kernels.base import OpContext, select_kernel

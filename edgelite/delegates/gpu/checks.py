@@ -1,4 +1,4 @@
-"""Checks and small helpers shared by the GPU operator builders."""
+"""Checks and small helpers shared by the GPU operator builders (``ops``)."""
 
 from __future__ import annotations
 
