@@ -479,7 +479,10 @@ def _delegate_step(runtime, delegate, plan, members, contexts, values, graph_out
                 inputs.append(i)
     ids = {s.op.index for s in members}
     read_outside = {i for op in spec.ops if op.index not in ids for i in op.inputs}
-    outputs = [o for s in members for o in s.op.outputs if o in graph_outputs or o in read_outside]
+    # experimental_preserve_all_tensors: every intermediate stays readable, so a partition
+    # hands back all it computes (slower, but never a stale tensor).
+    keep_all = runtime.preserve_all_tensors
+    outputs = [o for s in members for o in s.op.outputs if keep_all or o in graph_outputs or o in read_outside]
     info = {c.op_index: c for c in contexts}
     tinfo = {}
     for c in contexts:
