@@ -131,3 +131,14 @@ def test_enable_quant_off_keeps_int8_on_the_cpu(gpu):
     plan = it.get_delegation_plan()
     assert plan.partitions == []
     assert any("enable_quant is off" in why for _, why in plan.unsupported["GPU"])
+
+
+def _real_float_models():
+    paths = [p for p in catalog.real_models() if "int8" not in p.name and "dynamic" not in p.name]
+    return paths or [pytest.param(None, marks=pytest.mark.skip(
+        reason="no full-size models in models/ (benchmarks/make_real_models.py writes them; it needs TensorFlow)"))]
+
+
+@pytest.mark.parametrize("path", _real_float_models(), ids=lambda p: getattr(p, "stem", "none"))
+def test_real_models_fp32(gpu, path):
+    _check(path, {}, 1e-4)

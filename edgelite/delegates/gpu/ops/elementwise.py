@@ -63,7 +63,7 @@ class Binary:
 def _unary_expr(ctx) -> str:
     name = ctx.op_name
     if name == "LEAKY_RELU":
-        alpha = float(option(ctx, "alpha", 0.2))
+        alpha = float(option(ctx, "alpha", 0.0))  # defaults as the CPU kernel
         return f"select({f32(alpha)} * x, x, x > 0.0)"
     if name == "GELU":
         if bool(option(ctx, "approximate", False)):

@@ -73,7 +73,7 @@ class Softmax:
         shape = tuple(x.shape)
         d = shape[-1] if shape else 1
         rows = int(np.prod(shape)) // max(d, 1)
-        beta = float(option(ctx, "beta", 1.0)) if ctx.op_name == "SOFTMAX" else 1.0
+        beta = float(option(ctx, "beta", 0.0)) if ctx.op_name == "SOFTMAX" else 1.0  # CPU kernel default
         if ctx.op_name == "SOFTMAX":
             write = f"y[o + k] = T(exp((f32(x0[o + k]) - mx) * {f32(beta)}) / s);"
             acc = f"s = s + exp((f32(x0[o + k]) - mx) * {f32(beta)});"
