@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from edgelite.interpreter.kernels.common import activation_range, option
@@ -31,11 +29,3 @@ def float_constant(t) -> str | None:
     if t.data.dtype in (np.int8, np.uint8, np.int32) and t.quant is not None:
         return None
     return f"constant {t.name!r} is {t.data.dtype} without quantization"
-
-
-def size(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64))
-
-
-def finite(x: float) -> bool:
-    return not (math.isnan(x) or math.isinf(x))

@@ -39,11 +39,9 @@ def _check_weights(ctx, w: int, bias: int) -> str | None:
 def _window(ctx, x_shape, kh, kw):
     sh, sw = int(option(ctx, "strideH", 1)), int(option(ctx, "strideW", 1))
     dh, dw = int(option(ctx, "dilationHFactor", 1)), int(option(ctx, "dilationWFactor", 1))
-    pad = int(option(ctx, "padding", 0))
     oh, ow = ctx.output_shapes[0][1], ctx.output_shapes[0][2]
     ph, _ = compute_padding(sh, dh, x_shape[1], kh, oh)
     pw, _ = compute_padding(sw, dw, x_shape[2], kw, ow)
-    del pad
     return sh, sw, dh, dw, ph, pw
 
 

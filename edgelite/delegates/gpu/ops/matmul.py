@@ -72,7 +72,6 @@ class BatchMatMul:
         adj_x, adj_y = bool(option(ctx, "adjX", False)), bool(option(ctx, "adjY", False))
         out_shape = tuple(ctx.output_shapes[0])
         r = len(out_shape)
-        M, N = out_shape[-2], out_shape[-1]
         K = a.shape[-2] if adj_x else a.shape[-1]
         batch = out_shape[:-2]
 
@@ -94,7 +93,6 @@ class BatchMatMul:
     acc = acc + f32(x0[ab + {a_idx}]) * f32(x1[bb + {b_idx}]);
   }}
   y[i] = T(acc);"""
-        del M, N
         n = int(np.prod(out_shape))
         binds = [("x0", "T", "read"), ("x1", "T", "read"), ("y", "T", "read_write")]
         b.dispatch(kernel(b.T, binds, n, body), [b.tensor(a), b.tensor(c), b.output(ctx.outputs[0])], n, "BATCH_MATMUL")
