@@ -35,7 +35,7 @@ from onnx import TensorProto, helper, numpy_helper
 from tests.converter.helpers import op_names, open_interpreter, ort_qdq_session
 
 import edgelite
-from edgelite.interpreter import fixedpoint as fp
+from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.schema import read_model
 
 MODELS = os.path.join(os.path.dirname(__file__), "models")
