@@ -13,7 +13,7 @@ from edgelite.delegates.gpu.ops import gpu_op
 from edgelite.delegates.gpu.checks import activation, check_activation, float_constant
 from edgelite.delegates.gpu.shaders import clamp_expr, coords, kernel
 from edgelite.interpreter.kernels.common import option
-from edgelite.interpreter.kernels.conv_geometry import compute_padding, conv_output_size
+from edgelite.interpreter.compute.conv_geometry import compute_padding, conv_output_size
 
 
 def _bias(ctx, k: int):

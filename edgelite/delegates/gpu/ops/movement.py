@@ -149,7 +149,7 @@ class Resize:
         return None
 
     def build(self, ctx, b):
-        from edgelite.interpreter.kernels.resize import bilinear_tables, nearest_indices
+        from edgelite.interpreter.kernels.resize.resize_float import bilinear_tables, nearest_indices
 
         x = ctx.inputs[0]
         _, H, W, C = x.shape

@@ -12,7 +12,7 @@ from edgelite.delegates.gpu.ops import gpu_op
 from edgelite.delegates.gpu.checks import activation, check_activation
 from edgelite.delegates.gpu.shaders import clamp_expr, coords, kernel
 from edgelite.interpreter.kernels.common import option
-from edgelite.interpreter.kernels.conv_geometry import compute_padding
+from edgelite.interpreter.compute.conv_geometry import compute_padding
 
 _INIT = {"AVERAGE_POOL_2D": "0.0", "MAX_POOL_2D": "-3.4028234663852886e38", "L2_POOL_2D": "0.0"}
 _STEP = {"AVERAGE_POOL_2D": "acc = acc + v;", "MAX_POOL_2D": "acc = max(acc, v);", "L2_POOL_2D": "acc = acc + v * v;"}
