@@ -26,6 +26,7 @@ from edgelite.quantize.bias_correction import CORRECTED_OPS, MEAN_SAMPLES
 from edgelite.quantize.calibrate import ProgressFn, activation_tensors, calibrate
 from edgelite.quantize.calibration import ImageOptions, load_calibration
 from edgelite.quantize.full_integer import quantize_full_integer
+from edgelite.quantize.legal import check_runtime_limits, describe_degenerate, expand_tiny_range, is_degenerate
 from edgelite.quantize.numerics import activation_params
 from edgelite.quantize.options import QuantizeOptions
 from edgelite.quantize.selection import Candidate, choose, evaluation_samples, scoring_samples
@@ -109,20 +110,33 @@ def quantize_model(
         k = scoring_samples(model, opts.selection_samples)
         references = {i: None for i in evaluation_samples(len(feeds), k)}
     auto = bool(references)
-    act = _activation_params(model, data, feeds, opts, bits, progress, means, references)
+    degenerate: list[tuple[str, float, float]] = []
+    act = _activation_params(model, data, feeds, opts, bits, progress, means, references, degenerate)
     float_ops: list = []
+    widened: list[str] = []
 
     def build(input_means) -> bytes:
         float_ops.clear()
-        return write_model(quantize_full_integer(
+        widened.clear()
+        quantized = quantize_full_integer(
             model, act, bits=bits, io_type=opts.io_type, per_channel=opts.per_channel,
             per_channel_fully_connected=opts.per_channel_fully_connected,
             keep_float=opts.keep_float, report=float_ops, input_means=input_means, fixed=_fixed_tensors(model, opts),
-        ))
+            widened=widened,
+        )
+        # Never hand out a file that a runtime refuses or crashes on (see ``legal``).
+        check_runtime_limits(quantized)
+        return write_model(quantized)
 
     result = build(means)
     if auto:
         result = _choose_bias_correction(build(None), result, feeds, references, opts.backend, progress)
+    if degenerate:
+        warnings.warn(describe_degenerate(degenerate), stacklevel=2)
+    others = sorted(set(widened) - {n for n, _, _ in degenerate})
+    if others:
+        warnings.warn(f"output scale raised to the smallest one its kernel accepts for {len(others)} tensor(s): "
+                      f"{', '.join(repr(n) for n in others[:6])}", stacklevel=2)
     unexpected = [(k, name, why) for k, name, why in float_ops if why != "kept float on request"]
     if unexpected:
         listing = "; ".join(f"#{k} {name}: {why}" for k, name, why in unexpected[:8])
@@ -179,7 +193,8 @@ def _load_feeds(model: Model, calibration: Any, opts: QuantizeOptions,
 
 def _activation_params(model: Model, data: bytes, feeds: list[dict] | None, opts: QuantizeOptions, bits: int,
                        progress: ProgressFn | None, means: dict | None = None,
-                       references: dict | None = None) -> dict[int, tuple[float, int]]:
+                       references: dict | None = None,
+                       degenerate: list | None = None) -> dict[int, tuple[float, int]]:
     sg = model.subgraphs[0]
     act: dict[int, tuple[float, int]] = {}
     if feeds is not None:
@@ -189,7 +204,12 @@ def _activation_params(model: Model, data: bytes, feeds: list[dict] | None, opts
             backend=opts.backend, progress=progress, means=means,
             mean_samples=evaluation_samples(len(feeds), MEAN_SAMPLES), references=references,
         )
-        act = {t: activation_params(lo, hi, bits) for t, (lo, hi) in ranges.items()}
+        for t, (lo, hi) in ranges.items():
+            if is_degenerate(lo, hi):
+                if degenerate is not None:
+                    degenerate.append((sg.tensors[t].name, float(lo), float(hi)))
+                lo, hi = expand_tiny_range(lo, hi)
+            act[t] = activation_params(lo, hi, bits)
     if opts.fixed_ranges:
         by_name: dict[str, int] = {}
         for i, t in enumerate(sg.tensors):

@@ -27,6 +27,7 @@ import numpy as np
 
 from edgelite.quantize.graph import GraphEditor, qparams
 from edgelite.quantize.bias_correction import CORRECTED_OPS, dequantize_weights, expected_output_shift
+from edgelite.quantize.legal import CONV_OPS, legal_weight_scales, min_output_scale, raise_for_requant_floor
 from edgelite.quantize.global_pool import choose_global_pool, emit_exact_global_pool, is_global_pool, is_static
 from edgelite.quantize.numerics import activation_params, quantize_array, quantize_bias, symmetric_weights
 from edgelite.quantize.spec import INT8_OPS, INT16_OPS, INT64_BIAS_OPS, OpQuantSpec
@@ -65,6 +66,7 @@ class _FullInteger:
         self.retargetable: set[int] = set()
         self._const_cache: dict[tuple, int] = {}
         self.quantized_ops: list[int] = []
+        self.widened: list[str] = []  # outputs whose scale was raised to a kernel's minimum
         self.float_ops: list[tuple[int, str, str]] = []
 
     # -- tensor versions ----------------------------------------------------------------
@@ -303,6 +305,12 @@ class _FullInteger:
                 inputs.append(-1)  # once the weight, input and output are known
             else:
                 inputs.append(self._quant_weight(t, role))
+        if name in CONV_OPS:
+            self._legalize_weights(op, name, spec, inputs)
+        elif self.bits == 8 and name in ("ADD", "SUB", "HARD_SWISH"):
+            scales = [float(g.tensors[inputs[p]].quantization.scale[0]) for p in range(len(inputs))
+                      if spec.role(p) == "a" and inputs[p] >= 0]
+            self._raise_output_scale(op.outputs[0], min_output_scale(name, scales if name != "HARD_SWISH" else scales[0]))
         for pos, t in enumerate(op.inputs):
             if t >= 0 and spec.role(pos) == "b":
                 x = inputs[spec.bias_input]
@@ -344,6 +352,56 @@ class _FullInteger:
             input_ranks=[len(g.tensors[i].shape) for i in inputs if i >= 0], mul_scales=mul_scales,
         )
         g.emit_copy(op, inputs, version=version, options=options)
+
+    def _raise_output_scale(self, o: int, floor: float) -> None:
+        """Widen a calibrated output range whose scale is below what the kernels accept.
+
+        Only a (nearly) empty range gets here in practice (see ``legal``); its zero
+        point stays, so 0.0 stays exact. Given parameters (``fixed``) are left alone:
+        ``check_runtime_limits`` reports them instead.
+        """
+        if o in self.fixed or o not in self.act:
+            return
+        scale, zp = self.act[o]
+        if scale < floor:
+            self.act[o] = (float(floor), zp)
+            self.widened.append(self.g.tensors[o].name)
+
+    def _legalize_weights(self, op, name: str, spec: OpQuantSpec, inputs: list[int]) -> None:
+        """Weight and output scales of a convolution / fully connected layer inside the
+        runtimes' limits (``legal``): all-zero channels, biases that would saturate,
+        requantization scales outside XNNPACK's [2**-32, 256)."""
+        g = self.g
+        w_pos = next(p for p in range(len(inputs)) if spec.role(p).startswith("w"))
+        t = op.inputs[w_pos]
+        pre, data = self._weight_source(t)
+        given = g.tensors[t].quantization
+        x = inputs[spec.bias_input]
+        if x < 0 or g.tensors[x].quantization is None:
+            return
+        s_in = float(g.tensors[x].quantization.scale[0])
+        wq = g.tensors[inputs[w_pos]].quantization
+        ours = data is not None and pre is None and not (given is not None and given.is_quantized)
+        scales = np.asarray(wq.scale, np.float32)
+        dim = wq.quantized_dimension if len(scales) > 1 else None
+        if ours:
+            w = np.abs(np.asarray(data, np.float64))
+            bound = w.max(axis=tuple(a for a in range(w.ndim) if a != dim)) if dim is not None else np.array([w.max(initial=0.0)])
+            b_pos = next((p for p in range(len(op.inputs)) if spec.role(p) == "b" and op.inputs[p] >= 0), None)
+            bias = g.const_data(op.inputs[b_pos]) if b_pos is not None else None
+            new = legal_weight_scales(scales, bound, s_in, bias)
+        else:
+            new = scales
+        if self.bits == 8:
+            self._raise_output_scale(op.outputs[0], min_output_scale(name, s_in, new))
+            if ours and op.outputs[0] in self.act:
+                new = raise_for_requant_floor(new, s_in, self.act[op.outputs[0]][0])
+        if ours and not np.array_equal(new, scales):
+            key = (t, "legal", dim, new.tobytes())
+            if key not in self._const_cache:
+                q = quantize_array(data, new, np.zeros(len(new), np.int64), dim, -127, 127).astype(np.int8)
+                self._const_cache[key] = g.add_constant(g.tensors[t].name, q, qparams(new, np.zeros(len(new), np.int64), dim or 0))
+            inputs[w_pos] = self._const_cache[key]
 
     def _global_pool(self, op, x: int) -> tuple[float, int] | None:
         """An int8 global average pool: the output parameters of a single MEAN, or None
@@ -429,6 +487,7 @@ def quantize_full_integer(
     report: list | None = None,
     input_means: Mapping[int, np.ndarray | None] | None = None,
     fixed: Sequence[int] = (),
+    widened: list | None = None,
 ) -> Model:
     """Rewrite ``model`` (not modified) with integer operators where TFLite has them.
 
@@ -447,6 +506,8 @@ def quantize_full_integer(
             corrected for the mean shift weight rounding causes (``bias_correction``).
         fixed: tensors whose parameters were given (``fixed_ranges``): kept as they are
             where the quantizer would otherwise pick a kernel-friendlier scale.
+        widened: if given, receives the names of outputs whose calibrated scale was
+            raised to the smallest one their kernels accept (``legal``).
 
     Returns:
         The quantized model.
@@ -456,4 +517,6 @@ def quantize_full_integer(
     result = fi.run()
     if report is not None:
         report.extend(fi.float_ops)
+    if widened is not None:
+        widened.extend(fi.widened)
     return result
