@@ -25,7 +25,7 @@ from edgelite.errors import QuantizationError
 from edgelite.quantize.bias_correction import CORRECTED_OPS, MEAN_SAMPLES
 from edgelite.quantize.calibrate import ProgressFn, activation_tensors, calibrate
 from edgelite.quantize.calibration import ImageOptions, load_calibration
-from edgelite.quantize.full_integer import quantize_full_integer
+from edgelite.quantize.full_integer import FIXED_RANGE_NOTE, quantize_full_integer
 from edgelite.quantize.legal import check_runtime_limits, describe_degenerate, expand_tiny_range, is_degenerate
 from edgelite.quantize.numerics import activation_params
 from edgelite.quantize.options import QuantizeOptions
@@ -122,7 +122,7 @@ def quantize_model(
             model, act, bits=bits, io_type=opts.io_type, per_channel=opts.per_channel,
             per_channel_fully_connected=opts.per_channel_fully_connected,
             keep_float=opts.keep_float, report=float_ops, input_means=input_means, fixed=_fixed_tensors(model, opts),
-            widened=widened,
+            widened=widened, float_fixed_range_outputs=opts.float_fixed_range_outputs,
         )
         # Never hand out a file that a runtime refuses or crashes on (see ``legal``).
         check_runtime_limits(quantized)
@@ -137,7 +137,11 @@ def quantize_model(
     if others:
         warnings.warn(f"output scale raised to the smallest one its kernel accepts for {len(others)} tensor(s): "
                       f"{', '.join(repr(n) for n in others[:6])}", stacklevel=2)
-    unexpected = [(k, name, why) for k, name, why in float_ops if why != "kept float on request"]
+    for k, name, why in float_ops:
+        if why.startswith(FIXED_RANGE_NOTE):
+            _log.info("#%d %s: %s", k, name, why)
+    unexpected = [(k, name, why) for k, name, why in float_ops
+                  if why != "kept float on request" and not why.startswith(FIXED_RANGE_NOTE)]
     if unexpected:
         listing = "; ".join(f"#{k} {name}: {why}" for k, name, why in unexpected[:8])
         more = f" (+{len(unexpected) - 8} more)" if len(unexpected) > 8 else ""

@@ -35,6 +35,10 @@ from edgelite.quantize.versions import min_runtime_version, op_version
 from edgelite.schema.model import Model, TensorType
 
 _F32 = TensorType.FLOAT32
+# Operators whose integer output range TFLite fixes; at a float model output they stay
+# float by default (``QuantizeOptions.float_fixed_range_outputs``).
+FIXED_RANGE_OUTPUT_OPS = ("LOGISTIC", "SOFTMAX", "TANH")
+FIXED_RANGE_NOTE = "fixed-range output kept float"
 _SUFFIX = {TensorType.INT8: "_int8", TensorType.INT16: "_int16", TensorType.UINT8: "_uint8", _F32: "_float"}
 
 
@@ -47,7 +51,8 @@ def _usable(params: tuple[float, int]) -> bool:
 class _FullInteger:
     def __init__(self, model: Model, act: Mapping[int, tuple[float, int]], bits: int, io_type: str,
                  per_channel: bool, per_channel_fc: bool, keep_float: Sequence[str],
-                 means: Mapping[int, np.ndarray | None] | None = None, fixed: frozenset = frozenset()):
+                 means: Mapping[int, np.ndarray | None] | None = None, fixed: frozenset = frozenset(),
+                 float_fixed_outputs: bool = False):
         self.g = GraphEditor(model)
         self.means = means
         self.fixed = fixed  # tensors whose parameters were given, never re-chosen
@@ -61,6 +66,7 @@ class _FullInteger:
         self.per_channel = per_channel
         self.per_channel_fc = per_channel_fc
         self.keep = set(keep_float)
+        self.float_fixed_outputs = float_fixed_outputs
         self.qver: dict[int, int] = {}
         self.fver: dict[int, int] = {}
         self.retargetable: set[int] = set()
@@ -200,6 +206,10 @@ class _FullInteger:
         outs = [self.g.tensors[o].name for o in op.outputs]
         if name in self.keep or any(n in self.keep for n in outs):
             return "kept float on request"
+        if (self.float_fixed_outputs and name in FIXED_RANGE_OUTPUT_OPS and self.io_type == "float32"
+                and all(self.g.is_model_output(o) and o not in self.fixed for o in op.outputs)):
+            step = spec.fixed8[0] if self.bits == 8 else spec.fixed16[0]
+            return f"{FIXED_RANGE_NOTE}: its {'int8' if self.bits == 8 else 'int16'} output has fixed steps of {step:g}"
         for pos, t in enumerate(op.inputs):
             role = spec.role(pos)
             if t < 0:
@@ -488,6 +498,7 @@ def quantize_full_integer(
     input_means: Mapping[int, np.ndarray | None] | None = None,
     fixed: Sequence[int] = (),
     widened: list | None = None,
+    float_fixed_range_outputs: bool = False,
 ) -> Model:
     """Rewrite ``model`` (not modified) with integer operators where TFLite has them.
 
@@ -506,6 +517,8 @@ def quantize_full_integer(
             corrected for the mean shift weight rounding causes (``bias_correction``).
         fixed: tensors whose parameters were given (``fixed_ranges``): kept as they are
             where the quantizer would otherwise pick a kernel-friendlier scale.
+        float_fixed_range_outputs: keep a LOGISTIC / SOFTMAX / TANH that writes a
+            float model output float (``QuantizeOptions.float_fixed_range_outputs``).
         widened: if given, receives the names of outputs whose calibrated scale was
             raised to the smallest one their kernels accept (``legal``).
 
@@ -513,7 +526,8 @@ def quantize_full_integer(
         The quantized model.
     """
     fi = _FullInteger(model, activation_params_by_tensor, bits, io_type, per_channel,
-                      per_channel_fully_connected, keep_float, input_means, frozenset(fixed))
+                      per_channel_fully_connected, keep_float, input_means, frozenset(fixed),
+                      float_fixed_range_outputs)
     result = fi.run()
     if report is not None:
         report.extend(fi.float_ops)

@@ -56,6 +56,13 @@ class QuantizeOptions:
         selection_samples: at most this many calibration samples (spread evenly)
             are what ``"auto"`` scores the candidates on; fewer for large models
             (``edgelite.quantize.selection.scoring_samples``).
+        float_fixed_range_outputs: a LOGISTIC, SOFTMAX or TANH whose output is a model
+            output stays float when the model's outputs are float (``io_type``
+            ``"float32"``): TFLite fixes their int8 output to steps of 1/256 (1/128 for
+            TANH), which bounds the output's precision (about 53 dB on a U-Net's
+            sigmoid head against 75 dB with the sigmoid float; docs/quantization.md).
+            Off by default for now: the default keeps the operator set TFLite's
+            converter writes (many parity tests check it).
         max_samples: use at most this many calibration samples.
         dynamic_min_elements: in ``dynamic`` mode, weights with fewer elements stay float
             (TFLite's dynamic-range quantizer uses 1024).
@@ -75,6 +82,7 @@ class QuantizeOptions:
     fixed_ranges: Mapping[str, tuple] | None = None
     bias_correction: bool | str = "auto"
     selection_samples: int = 32
+    float_fixed_range_outputs: bool = False
     max_samples: int | None = None
     dynamic_min_elements: int = 1024
     backend: str = "auto"
