@@ -103,6 +103,15 @@ def quantize_model(
                                             per_channel=opts.per_channel, keep_float=opts.keep_float))
     bits = 8 if opts.mode == "int8" else 16
     feeds = _load_feeds(model, calibration, opts, image_options)
+    targeted = opts.target_sqnr is not None or opts.metric is not None
+    held: list[dict] = []
+    if targeted:
+        if feeds is None or len(feeds) < 2:
+            raise QuantizationError("an accuracy target needs at least 2 calibration samples "
+                                    "(some are held back to score it)")
+        picked = set(evaluation_samples(len(feeds), min(opts.target_samples, max(1, len(feeds) // 4))))
+        held = [feeds[k] for k in sorted(picked)]
+        feeds = [f for k, f in enumerate(feeds) if k not in picked]
     correct = feeds is not None and opts.bias_correction in (True, "auto")
     means = _bias_correction_inputs(model) if correct else None
     references = None
@@ -115,13 +124,13 @@ def quantize_model(
     float_ops: list = []
     widened: list[str] = []
 
-    def build(input_means) -> bytes:
+    def build(input_means, extra_keep: tuple[str, ...] = ()) -> bytes:
         float_ops.clear()
         widened.clear()
         quantized = quantize_full_integer(
             model, act, bits=bits, io_type=opts.io_type, per_channel=opts.per_channel,
             per_channel_fully_connected=opts.per_channel_fully_connected,
-            keep_float=opts.keep_float, report=float_ops, input_means=input_means, fixed=_fixed_tensors(model, opts),
+            keep_float=tuple(opts.keep_float) + tuple(extra_keep), report=float_ops, input_means=input_means, fixed=_fixed_tensors(model, opts),
             widened=widened, float_fixed_range_outputs=opts.float_fixed_range_outputs,
         )
         # Never hand out a file that a runtime refuses or crashes on (see ``legal``).
@@ -131,6 +140,9 @@ def quantize_model(
     result = build(means)
     if auto:
         result = _choose_bias_correction(build(None), result, feeds, references, opts.backend, progress)
+    if targeted:
+        chosen_means = means if result == build(means) else None
+        result = _meet_target(model, data, held, opts, lambda keep: build(chosen_means, keep))
     if degenerate:
         warnings.warn(describe_degenerate(degenerate), stacklevel=2)
     others = sorted(set(widened) - {n for n, _, _ in degenerate})
@@ -146,6 +158,23 @@ def quantize_model(
         listing = "; ".join(f"#{k} {name}: {why}" for k, name, why in unexpected[:8])
         more = f" (+{len(unexpected) - 8} more)" if len(unexpected) > 8 else ""
         warnings.warn(f"{len(unexpected)} operator(s) stay float: {listing}{more}", stacklevel=2)
+    return result
+
+
+def _meet_target(model: Model, data: bytes, held: list[dict], opts: QuantizeOptions, build) -> bytes:
+    """``target_sqnr`` / ``metric``: the fewest layers kept float that meet the target."""
+    from edgelite.quantize.mixed import model_outputs, search
+
+    references = model_outputs(data, held, opts.backend)
+    target = opts.target_sqnr if opts.target_sqnr is not None else opts.target
+    result, report = search(build, data, held, references, target=float(target), metric=opts.metric,
+                            fallback=opts.fallback, backend=opts.backend)
+    _log.info("accuracy target:\n%s", report.to_table())
+    if opts.on_target_report is not None:
+        opts.on_target_report(report)
+    if not report.met:
+        warnings.warn(f"accuracy target not reached: {report.to_table().splitlines()[0]}; "
+                      + "; ".join(report.notes), stacklevel=3)
     return result
 
 

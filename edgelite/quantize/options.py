@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from edgelite.errors import QuantizationError
 
@@ -63,6 +63,20 @@ class QuantizeOptions:
             sigmoid head against 75 dB with the sigmoid float; docs/quantization.md).
             Off by default for now: the default keeps the operator set TFLite's
             converter writes (many parity tests check it).
+        target_sqnr: an accuracy target in dB (int8 only): keep the fewest layers
+            float that bring the output SQNR against the float model to this value on
+            calibration samples held back from range estimation
+            (``edgelite.quantize.mixed``).
+        metric: a general target instead: ``metric(float_outputs, quant_outputs) ->
+            float`` (higher is better; each argument a list over samples of lists over
+            model outputs) that must reach ``target``.
+        target: the value ``metric`` must reach.
+        fallback: the precision of the layers the target keeps: ``"float"``
+            (``"int16x8"`` per layer is not supported yet).
+        target_samples: at most this many calibration samples are held back to score
+            the target (at least one, and never more than a quarter of the data).
+        on_target_report: called with the ``MixedPrecisionReport`` of the target
+            search (which layers stayed float, size and latency cost, target reached).
         max_samples: use at most this many calibration samples.
         dynamic_min_elements: in ``dynamic`` mode, weights with fewer elements stay float
             (TFLite's dynamic-range quantizer uses 1024).
@@ -83,6 +97,12 @@ class QuantizeOptions:
     bias_correction: bool | str = "auto"
     selection_samples: int = 32
     float_fixed_range_outputs: bool = False
+    target_sqnr: float | None = None
+    metric: Callable[[list, list], float] | None = None
+    target: float | None = None
+    fallback: str = "float"
+    target_samples: int = 8
+    on_target_report: Callable[[object], None] | None = None
     max_samples: int | None = None
     dynamic_min_elements: int = 1024
     backend: str = "auto"
@@ -105,5 +125,21 @@ class QuantizeOptions:
             raise QuantizationError(f"bias_correction must be 'auto', True or False, got {self.bias_correction!r}")
         if self.selection_samples < 1:
             raise QuantizationError(f"selection_samples must be at least 1, got {self.selection_samples}")
+        if self.target_sqnr is not None or self.metric is not None or self.target is not None:
+            if self.target_sqnr is not None and (self.metric is not None or self.target is not None):
+                raise QuantizationError("give either target_sqnr or metric and target, not both")
+            if (self.metric is None) != (self.target is None):
+                raise QuantizationError("metric and target go together")
+            if self.metric is not None and not callable(self.metric):
+                raise QuantizationError("metric must be callable(float_outputs, quant_outputs) -> float")
+            if self.mode != "int8":
+                raise QuantizationError(f"an accuracy target needs mode 'int8', not {self.mode!r}")
+            if self.fallback == "int16x8":
+                raise QuantizationError("fallback='int16x8' per layer is not supported yet: "
+                                        "use fallback='float' (or mode='int16x8' for the whole model)")
+            if self.fallback != "float":
+                raise QuantizationError(f"unknown fallback {self.fallback!r}; use 'float'")
+            if self.target_samples < 1:
+                raise QuantizationError(f"target_samples must be at least 1, got {self.target_samples}")
         if self.num_bins < 256:
             raise QuantizationError(f"num_bins must be at least 256, got {self.num_bins}")
