@@ -70,6 +70,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--target-sqnr", type=float, metavar="DB",
                    help="int8: keep the fewest layers float that bring the output SQNR to DB on held-back "
                         "calibration samples")
+    q.add_argument("--fallback", choices=("float", "int16x8"), default="float",
+                   help="with --target-sqnr: precision of the layers kept out of int8 (default float)")
     q.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
     return p
@@ -97,6 +99,7 @@ def run(args) -> int:
         mode=args.quantize, calibration=args.calibration, io_type=args.io_type, observer=args.observer,
         keep_float=tuple(args.keep_float), per_channel=not args.per_tensor, qdq=args.qdq,
         bias_correction=_BIAS_CORRECTION[args.bias_correction], target_sqnr=args.target_sqnr,
+        fallback=args.fallback,
     )
     opts = ConvertOptions(
         keep_io_layout=args.keep_io_layout,

@@ -49,7 +49,9 @@ class QuantizationSettings:
         bias_correction: ``"auto"`` (default), ``True`` or ``False``: see
             ``edgelite.quantize.QuantizeOptions.bias_correction``.
         target_sqnr, metric, target, fallback: an accuracy target (int8): keep the
-            fewest layers float that meet it (``edgelite.quantize.mixed``).
+            fewest layers float (or int16x8) that meet it (``edgelite.quantize.mixed``).
+        fixed_range_outputs: ``"int16"`` (default), ``"float"`` or ``"int8"``: see
+            ``edgelite.quantize.QuantizeOptions.fixed_range_outputs``.
     """
 
     mode: str | None = None
@@ -64,6 +66,7 @@ class QuantizationSettings:
     metric: Any = None
     target: float | None = None
     fallback: str = "float"
+    fixed_range_outputs: str = "int16"
 
     def as_metadata(self) -> dict:
         cal = self.calibration
@@ -86,7 +89,7 @@ _QUANT_KWARGS = {
     "quantize": "mode", "calibration": "calibration", "io_type": "io_type", "observer": "observer",
     "keep_float": "keep_float", "per_channel": "per_channel", "qdq": "qdq",
     "bias_correction": "bias_correction", "target_sqnr": "target_sqnr", "metric": "metric", "target": "target",
-    "fallback": "fallback",
+    "fallback": "fallback", "fixed_range_outputs": "fixed_range_outputs",
 }
 
 

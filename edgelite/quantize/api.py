@@ -123,15 +123,19 @@ def quantize_model(
     act = _activation_params(model, data, feeds, opts, bits, progress, means, references, degenerate)
     float_ops: list = []
     widened: list[str] = []
+    int16_ops: list = []
 
     def build(input_means, extra_keep: tuple[str, ...] = ()) -> bytes:
         float_ops.clear()
         widened.clear()
+        int16_ops.clear()
         quantized = quantize_full_integer(
             model, act, bits=bits, io_type=opts.io_type, per_channel=opts.per_channel,
             per_channel_fully_connected=opts.per_channel_fully_connected,
-            keep_float=tuple(opts.keep_float) + tuple(extra_keep), report=float_ops, input_means=input_means, fixed=_fixed_tensors(model, opts),
-            widened=widened, float_fixed_range_outputs=opts.float_fixed_range_outputs,
+            keep_float=tuple(opts.keep_float) + (tuple(extra_keep) if opts.fallback == "float" else ()),
+            int16_layers=tuple(extra_keep) if opts.fallback == "int16x8" else (),
+            fixed_range_outputs=opts.fixed_range_outputs, int16_report=int16_ops, report=float_ops, input_means=input_means, fixed=_fixed_tensors(model, opts),
+            widened=widened,
         )
         # Never hand out a file that a runtime refuses or crashes on (see ``legal``).
         check_runtime_limits(quantized)
@@ -152,6 +156,8 @@ def quantize_model(
     for k, name, why in float_ops:
         if why.startswith(FIXED_RANGE_NOTE):
             _log.info("#%d %s: %s", k, name, why)
+    for k, name, out in int16_ops:
+        _log.info("#%d %s (%s) runs in int16x8", k, name, out)
     unexpected = [(k, name, why) for k, name, why in float_ops
                   if why != "kept float on request" and not why.startswith(FIXED_RANGE_NOTE)]
     if unexpected:

@@ -74,6 +74,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--target-sqnr", type=float, metavar="DB",
                    help="int8: keep the fewest layers float that bring the output SQNR to DB on held-back "
                         "calibration samples (prints which layers stayed, size and latency cost)")
+    p.add_argument("--fallback", choices=("float", "int16x8"), default="float",
+                   help="with --target-sqnr: precision of the layers kept out of int8 (default float)")
+    p.add_argument("--fixed-range-outputs", choices=("int16", "float", "int8"), default="int16",
+                   help="int8: an output LOGISTIC/SOFTMAX/TANH in int16x8 (default), float, or int8 as TFLite")
     p.add_argument("--dynamic-min-elements", type=int, default=1024, help="dynamic mode: smaller weights stay float")
     add_data_arguments(p)
     p.set_defaults(func=run)
@@ -90,7 +94,7 @@ def run(args) -> int:
         keep_float=tuple(args.keep_float), max_samples=args.max_samples,
         dynamic_min_elements=args.dynamic_min_elements, backend=args.backend,
         bias_correction=BIAS_CORRECTION_CHOICES[args.bias_correction], target_sqnr=args.target_sqnr,
-        on_target_report=reports.append,
+        on_target_report=reports.append, fallback=args.fallback, fixed_range_outputs=args.fixed_range_outputs,
     )
     progress = None if args.no_progress else ProgressBar()
     data = quantize_model(args.model, calibration=args.calibration, options=opts,

@@ -35,6 +35,7 @@ import numpy as np
 from edgelite.quantize.report import _quantize_feed, _tensor_values, compare_models
 from edgelite.quantize.runner import make_runner
 from edgelite.quantize.selection import output_sqnr_db
+from edgelite.quantize.spec import INT16_OPS
 from edgelite.schema import read_model, write_model
 from edgelite.schema.model import Buffer, Metadata, TensorType
 
@@ -159,7 +160,8 @@ def _latency_ms(model_bytes: bytes, feeds: Sequence[dict], backend: str, repeats
     return statistics.median(times)
 
 
-def _candidates(float_bytes: bytes, int8_bytes: bytes, held: Sequence[dict], backend: str) -> list[KeptLayer]:
+def _candidates(float_bytes: bytes, int8_bytes: bytes, held: Sequence[dict], backend: str,
+                fallback: str = "float") -> list[KeptLayer]:
     """Quantized layers, most error added first (ties: graph order)."""
     rep = compare_models(float_bytes, int8_bytes, list(held), backend=backend)
     sqnr = {s.name: s.sqnr_db for s in rep.layers}
@@ -177,7 +179,7 @@ def _candidates(float_bytes: bytes, int8_bytes: bytes, held: Sequence[dict], bac
         # (A model output keeps its name on the DEQUANTIZE after it: "<name>_int8" is the op's.)
         integer = any(q_types.get(n, TensorType.FLOAT32) != TensorType.FLOAT32
                       for n in (out, out + "_int8", out + "_int16"))
-        if out not in sqnr or not integer:
+        if out not in sqnr or not integer or (fallback == "int16x8" and name not in INT16_OPS):
             continue
         ins = [sqnr[fsg.tensors[i].name] for i in op.inputs if i >= 0 and fsg.tensors[i].name in sqnr]
         # A float model input's SQNR is infinite: its int8 rounding is charged to the first layer.
@@ -203,14 +205,16 @@ def search(
     """The model with the fewest layers kept in ``fallback`` precision that meets ``target``.
 
     Args:
-        build: quantizes the model keeping the named output tensors' operators float.
+        build: quantizes the model keeping the named output tensors' operators in the
+            fallback precision.
         float_bytes: the float model.
         held: calibration samples held back from range estimation.
         references: the float model's outputs on ``held`` (``model_outputs``).
         target: the score to reach (dB for the default SQNR metric).
         metric: ``metric(float_outputs, quant_outputs) -> float`` (higher is better);
             each argument is a list over samples of lists over model outputs.
-        fallback: the precision of kept layers (``"float"``).
+        fallback: the precision of kept layers (``"float"`` or ``"int16x8"``: then only
+            operators with an int16 kernel are candidates).
         backend: the interpreter that scores candidates.
         measure_latency: time the all-int8 and the final model (edgelite, this machine).
     """
@@ -225,7 +229,7 @@ def search(
         return cache[key]
 
     base, base_score = evaluate(())
-    ranked = _candidates(float_bytes, base, held, backend) if base_score < target else []
+    ranked = _candidates(float_bytes, base, held, backend, fallback) if base_score < target else []
     chosen: list[KeptLayer] = []
     notes: list[str] = []
     best, best_score = base, base_score
