@@ -266,3 +266,33 @@ def test_quant_report_flags_degenerate_ranges():
     assert flagged == {"out0"}
     assert "degenerate (nearly empty) float range: out0" in rep.to_table()
     assert '"degenerate": true' in rep.to_json()
+
+
+def test_lookup_tables_overflow_like_c_without_numpy_warnings():
+    """LOGISTIC/TANH/ELU tables where float32 exp overflows (input steps of 10: |x| up to
+    1280, past double exp's 709 too): inf as C's expf gives it, no warning, no OverflowError."""
+    from edgelite.interpreter.kernels.lut import elu_f32, logistic_f32, populate_lut_8bit, tanh_f32
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lg = populate_lut_8bit(logistic_f32, 10.0, 0, 1 / 256, -128, np.int8)
+        populate_lut_8bit(tanh_f32, 10.0, 0, 1 / 128, 0, np.int8)
+        el = populate_lut_8bit(elu_f32, 10.0, 0, 0.5, 0, np.int8)
+        populate_lut_8bit(logistic_f32, 0.02, 0, 1e-40, -128, np.int8)  # 1 / scale is inf in float32
+    assert lg[0] == 0 and lg[127] == 127 and lg[128] == -128  # byte 128 is q = -128: sigmoid(-1280) = 0
+    assert el[127] == 127 and el[-1] == -2  # x = -10: expm1 = -1 -> -2 steps of 0.5
+
+
+def test_a_wide_logistic_converts_and_runs_without_warnings():
+    cal = (np.random.default_rng(0).normal(size=(4, 1, 8, 8, 4)) * 500).astype(F)
+    q, warned = _quantize(build("LOGISTIC"), cal, fixed_range_outputs="int8")
+    assert not [w for w in warned if "overflow" in w]
+    import edgelite
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        it = edgelite.Interpreter(model_content=q)
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], cal[0])
+        it.invoke()
+    np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]), _builtin(q, cal[0]))
