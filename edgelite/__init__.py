@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from edgelite.version import __version__
 
 __all__ = ["__version__", "Interpreter", "convert"]
 

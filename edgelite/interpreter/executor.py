@@ -43,6 +43,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgelite.errors import ShapeError
+from edgelite.interpreter.compute import threads
 from edgelite.interpreter.graph import DENSIFY, NOT_FOLDABLE, OpNode, SubgraphSpec, make_context
 from edgelite.interpreter.planner import ArenaPlan, TensorLifetime, plan_arena
 from edgelite.schema.model import TensorType
@@ -167,6 +168,14 @@ class SubgraphRuntime:
         self.shapes = shapes
         self.steps = steps
         self.has_jit_steps = any(s.fn != s.op.kernel.eval for s in steps if s.op.kernel is not None)
+        # Thread counts are process-wide settings, applied before every run (a no-op
+        # when unchanged) so that runtimes with different num_threads can coexist.
+        blas_parallel = any(getattr(s.op.kernel, "blas_parallel", False) for s in steps if s.op.kernel is not None)
+        self._threads = {
+            reference: threads.plan_threads(self.num_threads, use_jit=self.use_jit and not reference,
+                                            blas_parallel=blas_parallel)
+            for reference in (False, True)
+        }
         self.folded_ops = folded
         self._deferred_tensors = deferred
         self.allocated = True
@@ -262,8 +271,11 @@ class SubgraphRuntime:
         """Run every step once. ``profiler`` (optional) gets ``record(op, seconds)``.
 
         ``reference=True`` runs each kernel's ``eval`` even when the runtime uses JIT
-        kernels (the interpreter does so while Numba is still loading).
+        kernels (the interpreter does so while Numba is still loading). The thread
+        counts of the run are set here, the one place that sets them
+        (:mod:`edgelite.interpreter.compute.threads`).
         """
+        threads.apply(self._threads[reference])
         if profiler is not None or reference:
             return self._invoke_slow(profiler, reference)
         for step in self.steps:

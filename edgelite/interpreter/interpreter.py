@@ -37,8 +37,7 @@ from edgelite.errors import DelegateError, DTypeError, InterpreterStateError, Sh
 from edgelite.interpreter.details import op_details, tensor_details
 from edgelite.interpreter.executor import SubgraphRuntime
 from edgelite.interpreter.graph import load_subgraph, resolve_kernels
-from edgelite.interpreter.kernels.gemm import set_blas_threads
-from edgelite.interpreter.kernels.jit import is_warm, set_num_threads, start_warm_up, wait_until_warm, warm_up_started
+from edgelite.interpreter.compute.jit import is_warm, start_warm_up, wait_until_warm, warm_up_started
 from edgelite.interpreter.signature import SignatureRunner
 from edgelite.schema.model import TensorType
 
@@ -134,7 +133,7 @@ class Interpreter:
         experimental_op_resolver_type=OpResolverType.AUTO,
         experimental_preserve_all_tensors=False,
     ):
-        from edgelite.interpreter.kernels import jit
+        from edgelite.interpreter.compute import jit
         from edgelite.schema import read_model
 
         self._resolver_type = _resolver(experimental_op_resolver_type)
@@ -236,17 +235,6 @@ class Interpreter:
         rt = self._runtime(subgraph_index)
         if not rt.allocated:
             raise InterpreterStateError("Invoke called on model that is not ready.")
-        # Thread counts are process-wide settings: apply ours before every run (a no-op
-        # when unchanged), so that interpreters with different num_threads can coexist.
-        # With Numba, kernels split work over Numba's pool and each BLAS call stays on
-        # its caller's thread (two pools fighting for cores cost far more than they
-        # gave); the reference kernels let BLAS use the threads instead.
-        threads = self._num_threads or 1
-        if self._use_jit:
-            set_blas_threads(1)
-            set_num_threads(threads)
-        else:
-            set_blas_threads(threads)
         # Numba costs about a second of CPU to import and set up. The first invoke of a
         # process that has not loaded it runs the reference kernels (same results,
         # tested against the same oracles) and then starts loading Numba on a

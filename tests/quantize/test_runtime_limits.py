@@ -271,7 +271,7 @@ def test_quant_report_flags_degenerate_ranges():
 def test_lookup_tables_overflow_like_c_without_numpy_warnings():
     """LOGISTIC/TANH/ELU tables where float32 exp overflows (input steps of 10: |x| up to
     1280, past double exp's 709 too): inf as C's expf gives it, no warning, no OverflowError."""
-    from edgelite.interpreter.kernels.lut import elu_f32, logistic_f32, populate_lut_8bit, tanh_f32
+    from edgelite.interpreter.compute.lut import elu_f32, logistic_f32, populate_lut_8bit, tanh_f32
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
