@@ -233,10 +233,15 @@ class DelegationPlan:
         for p in self.partitions:
             stats = p.kernel.stats() if p.kernel is not None else {}
             extra = "  " + ", ".join(f"{k}={v}" for k, v in stats.items()) if stats else ""
+            counts: dict[str, int] = {}
+            for name in p.op_names:
+                counts[name] = counts.get(name, 0) + 1
+            ops = ", ".join(f"{n} x{c}" for n, c in sorted(counts.items()))
             lines.append(
                 f"partition {p.index} ({p.delegate}, plan node {p.node_index}): {len(p.nodes)} ops "
                 f"[{p.nodes[0]}..{p.nodes[-1]}], inputs {p.inputs}, outputs {p.outputs}{extra}"
             )
+            lines.append(f"  ops: {ops}")
             if p.validation is not None and p.validation.invokes:
                 v = p.validation
                 lines.append(f"  validate: {v.invokes} invokes, max abs diff {v.max_abs:.3g}, max rel diff {v.max_rel:.3g} ({v.worst_output})")
@@ -474,7 +479,10 @@ def _delegate_step(runtime, delegate, plan, members, contexts, values, graph_out
                 inputs.append(i)
     ids = {s.op.index for s in members}
     read_outside = {i for op in spec.ops if op.index not in ids for i in op.inputs}
-    outputs = [o for s in members for o in s.op.outputs if o in graph_outputs or o in read_outside]
+    # experimental_preserve_all_tensors: every intermediate stays readable, so a partition
+    # hands back all it computes (slower, but never a stale tensor).
+    keep_all = runtime.preserve_all_tensors
+    outputs = [o for s in members for o in s.op.outputs if keep_all or o in graph_outputs or o in read_outside]
     info = {c.op_index: c for c in contexts}
     tinfo = {}
     for c in contexts:

@@ -348,6 +348,11 @@ class Interpreter:
         if arr is None:
             arr = rt.spec.tensors[i].data
         if arr is None:
+            if rt.allocated and rt.delegation is not None:
+                raise TensorNotAllocatedError(
+                    f"Tensor {i} ({rt.spec.tensors[i].name!r}) lives inside a delegated partition and has no CPU copy; "
+                    "use experimental_preserve_all_tensors=True to read intermediates"
+                )
             raise TensorNotAllocatedError("Tensor data is null. Run allocate_tensors() first")
         return np.array(arr, copy=True)
 

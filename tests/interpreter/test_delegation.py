@@ -250,3 +250,20 @@ def test_load_delegate_names():
         edgelite.load_delegate("tpu")
     with pytest.raises(DelegateError):
         edgelite.load_delegate("gpu", {"no_such_option": 1})
+
+
+def test_internal_tensors_and_preserve_all():
+    content = _chain_model(["ADD", "RELU", "ADD"])
+    it, out = _run(content, X, [FakeDelegate()])
+    with pytest.raises(ValueError, match="inside a delegated partition"):
+        it.get_tensor(1)  # t0, internal to the partition
+    it = Interpreter(model_content=content, experimental_delegates=[FakeDelegate()], experimental_preserve_all_tensors=True)
+    it.allocate_tensors()
+    it.set_tensor(0, X)
+    it.invoke()
+    ref = Interpreter(model_content=content, experimental_preserve_all_tensors=True)
+    ref.allocate_tensors()
+    ref.set_tensor(0, X)
+    ref.invoke()
+    for i in range(len(ref.get_tensor_details())):
+        np.testing.assert_array_equal(it.get_tensor(i), ref.get_tensor(i))

@@ -11,8 +11,8 @@ Options are LiteRT's GPU delegate keys plus edgelite's own; ``load_delegate("gpu
 ``inference_priority1..3``     0 AUTO, 1 MAX_PRECISION, 2 MIN_LATENCY, 3 MIN_MEMORY_USAGE;
                                with -1 above, MIN_LATENCY first allows fp16
 ``max_delegated_partitions``   keep the N largest partitions (default 1; 0: all)
-``enable_quant``               LiteRT runs int8 models dequantized; edgelite's GPU
-                               delegate leaves int8 operators on the CPU (see docs)
+``enable_quant``               run int8/uint8 models in float, rounding each output to
+                               its int8 grid, as LiteRT (default true)
 ``validate``                   also run partitions on the CPU kernels and compare
 ``validate_tolerance``         with validate: raise above this relative difference
 ``device``                     adapter index or name substring ("llvmpipe", "vulkan")
@@ -30,9 +30,13 @@ Example:
 
 from __future__ import annotations
 
+import logging
+
 from edgelite.delegates.base import BaseDelegate, check_keys, parse_bool, parse_float, parse_int
 from edgelite.delegates.gpu.device import DeviceRequest, GpuDevice, open_device
 from edgelite.errors import DelegateError
+
+log = logging.getLogger("edgelite.delegates")
 
 _KEYS = {
     "is_precision_loss_allowed",
@@ -63,11 +67,13 @@ class GpuDelegate(BaseDelegate):
         validate, validate_tolerance: validate mode (docs/delegates.md).
         device: adapter index or name substring (None: the best adapter).
         limits: ``"adapter"`` or ``"default"`` (WebGPU's default limits).
+        enable_quant: run int8/uint8 operators in float (LiteRT's ENABLE_QUANT).
 
     Raises:
         DelegateError: no wgpu, no adapter, or bad options.
 
     Example:
+        >>> import edgelite
         >>> from edgelite.delegates import GpuDelegate
         >>> try:
         ...     gpu = GpuDelegate(limits="default")
@@ -87,6 +93,7 @@ class GpuDelegate(BaseDelegate):
         validate_tolerance: float | None = None,
         device: str | int | None = None,
         limits: str = "adapter",
+        enable_quant: bool = True,
     ) -> None:
         super().__init__(
             max_delegated_partitions=max_delegated_partitions,
@@ -94,12 +101,14 @@ class GpuDelegate(BaseDelegate):
             validate=validate,
             validate_tolerance=validate_tolerance,
         )
+        self.enable_quant = bool(enable_quant)
         if limits not in ("adapter", "default"):
             raise DelegateError(f"GPU delegate: limits={limits!r}: expected 'adapter' or 'default'")
         self.gpu: GpuDevice = open_device(DeviceRequest(adapter=device, limits=limits, f16=bool(precision_loss_allowed)))
-        self.fp16 = bool(precision_loss_allowed) and self.gpu.has_f16
-        self.fp16_refused = bool(precision_loss_allowed) and not self.gpu.has_f16
-        self._pipelines: dict = {}  # WGSL source -> compute pipeline, shared by every partition
+        self.fp16 = self.gpu.has_f16
+        if precision_loss_allowed and not self.fp16:
+            # Permission, not a requirement (as LiteRT): fp32 is exact, so say so and go on.
+            log.info("GPU delegate: %s has no shader-f16; running in fp32", self.gpu.adapter_name)
 
     @classmethod
     def from_options(cls, options: dict) -> "GpuDelegate":
@@ -108,7 +117,7 @@ class GpuDelegate(BaseDelegate):
         loss = parse_int(options.get("is_precision_loss_allowed", 0), "is_precision_loss_allowed", -1, 1)
         parse_int(options.get("inference_preference", 0), "inference_preference", 0, 2)
         prio = [parse_int(options.get(f"inference_priority{k}", 0), f"inference_priority{k}", 0, 3) for k in (1, 2, 3)]
-        parse_bool(options.get("enable_quant", True), "enable_quant")
+        quant = parse_bool(options.get("enable_quant", True), "enable_quant")
         parse_int(options.get("experimental_flags", 1), "experimental_flags", 0, 15)
         fp16 = loss == 1 or (loss == -1 and prio[0] == MIN_LATENCY)
         tol = options.get("validate_tolerance")
@@ -120,6 +129,7 @@ class GpuDelegate(BaseDelegate):
             validate_tolerance=None if tol is None else parse_float(tol, "validate_tolerance"),
             device=options.get("device"),
             limits=str(options.get("limits", "adapter")),
+            enable_quant=quant,
         )
 
     # -- the Delegate contract ---------------------------------------------------------------
@@ -128,7 +138,7 @@ class GpuDelegate(BaseDelegate):
         """None when the operator can run on the GPU, else the reason (LiteRT-style)."""
         from edgelite.delegates.gpu.ops import support
 
-        return support(ctx, self.gpu.limits)
+        return support(ctx, self.gpu.limits, self.enable_quant)
 
     def prepare_partition(self, partition):
         """Compile the partition's shaders, upload its weights, plan its buffers."""

@@ -15,11 +15,14 @@ Example:
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edgelite.errors import DelegateError
 
 _BACKEND_RANK = {"Vulkan": 0, "Metal": 0, "D3D12": 0, "OpenGL": 2}
+# One device per request and process, shared by every GpuDelegate asking for it (a
+# device is costly to open, and sharing it shares the compiled pipelines too).
+_DEVICES: dict = {}
 
 
 @dataclass(frozen=True)
@@ -45,17 +48,20 @@ class GpuDevice:
     backend: str
     has_f16: bool
     limits: dict
+    is_cpu: bool = False  # a software rasterizer (lavapipe/llvmpipe, SwiftShader, WARP)
+    pipelines: dict = field(default_factory=dict)  # WGSL source -> compute pipeline
 
     def describe(self) -> str:
-        f16 = "shader-f16" if self.has_f16 else "no shader-f16"
-        return f"{self.adapter_name} ({self.backend}, {f16})"
+        f16 = "fp16 storage (shader-f16)" if self.has_f16 else "fp32"
+        cpu = ", a CPU emulation of a GPU: its timings say nothing about GPU speed" if self.is_cpu else ""
+        return f"{self.adapter_name} ({self.backend}, {f16}{cpu})"
 
 
 def import_wgpu():
     """``wgpu``, or DelegateError saying why it cannot be used here."""
     if sys.version_info < (3, 11):
         raise DelegateError(
-            f"GPU delegate: wgpu needs Python >= 3.11 (this is {sys.version_info.major}.{sys.version_info.minor}, "
+            f"GPU delegate: wgpu needs Python >= 3.11 (this is {sys.version_info[0]}.{sys.version_info[1]}, "
             "for which wgpu ships no wheels); run on the CPU kernels or use a newer Python"
         )
     try:
@@ -70,7 +76,7 @@ def import_wgpu():
 def _adapters(wgpu) -> list:
     try:
         return list(wgpu.gpu.enumerate_adapters_sync())
-    except Exception as e:  # wgpu-native raises its own error types for driver failures
+    except (RuntimeError, OSError, wgpu.GPUError) as e:  # driver failures
         raise DelegateError(f"GPU delegate: wgpu could not enumerate adapters: {type(e).__name__}: {e}") from None
 
 
@@ -87,6 +93,9 @@ def open_device(request: DeviceRequest) -> GpuDevice:
             requested adapter is absent, or the device cannot be created.
     """
     wgpu = import_wgpu()
+    cached = _DEVICES.get(request)
+    if cached is not None:
+        return cached
     adapters = _adapters(wgpu)
     if not adapters:
         raise DelegateError(
@@ -120,12 +129,15 @@ def open_device(request: DeviceRequest) -> GpuDevice:
                     if k.startswith(("max-storage", "max-buffer-size", "max-compute"))}
     try:
         device = adapter.request_device_sync(required_features=features, required_limits=required or limits)
-    except Exception as e:  # driver-specific failures
+    except (RuntimeError, wgpu.GPUError) as e:  # driver-specific failures
         raise DelegateError(f"GPU delegate: could not open a device on {_name(adapter)}: {type(e).__name__}: {e}") from None
-    return GpuDevice(
+    out = GpuDevice(
         device=device,
         adapter_name=_name(adapter),
         backend=str(adapter.info.get("backend_type")),
-        has_f16=bool(features),
+        has_f16="shader-f16" in features,
         limits=dict(device.limits),
+        is_cpu=str(adapter.info.get("adapter_type")) == "CPU",
     )
+    _DEVICES[request] = out
+    return out
