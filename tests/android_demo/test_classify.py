@@ -138,3 +138,12 @@ def test_termux_run_script(image, tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["delegate"] == "cpu"
+
+
+def test_auto_without_nnapi_says_why_and_falls_back(image, monkeypatch, capsys):
+    d, _ = image
+    rc, out, _ = run(["--model", MODEL, "--image", str(d / "a.png"), "--json", "--top", "1"], monkeypatch, capsys)
+    assert rc == 0
+    res = json.loads(out)
+    assert res["delegate"] in ("gpu", "cpu")  # gpu where wgpu finds an adapter
+    assert any(n.startswith("nnapi: NNAPI is not available on this system") for n in res["delegate_notes"])
