@@ -79,6 +79,31 @@ def test_buffer_zero_with_no_elements_is_not_a_constant():
     assert model.tensor_data(model.subgraphs[0].tensors[1]) is None
 
 
+def test_empty_tensor_written_by_an_operator_is_an_activation():
+    # BirdNET's STFT: SPLIT_V writes an empty part into a tensor with its own empty buffer.
+    from edgelite.schema.fb.SplitVOptions import SplitVOptionsT
+
+    b = ModelBuilder()
+    x = b.add_input("x", (4,), np.float32)
+    sizes = b.add_constant("sizes", np.array([4, 0], np.int32))
+    axis = b.add_constant("axis", np.array(0, np.int32))
+    full = b.add_tensor("full", (4,), np.float32)
+    empty = _empty_constant(b, "split2", TensorType.FLOAT32)
+    opts = SplitVOptionsT()
+    opts.numSplits = 2
+    b.add_operator("SPLIT_V", [x, sizes, axis], [full, empty], opts)
+    y = b.add_tensor("y", (4,), np.float32)
+    b.add_operator("CONCATENATION", [full, empty], [y], ConcatenationOptionsT())
+    b.mark_output(y)
+    data = b.build()
+    spec = load_subgraph(read_model(data), 0)
+    assert not spec.tensors[empty].is_constant
+    x_val = np.arange(4, dtype=np.float32)
+    np.testing.assert_array_equal(_run(edgelite.Interpreter(model_content=data), [x_val])[0], x_val)
+    litert = pytest.importorskip("ai_edge_litert.interpreter", reason="LiteRT (ai-edge-litert) not installed")
+    np.testing.assert_array_equal(_run(litert.Interpreter(model_content=data), [x_val])[0], x_val)
+
+
 def _reshape_to_scalar() -> bytes:
     """BirdNET's case: RESHAPE (1, 1) -> () with the target shape an empty int32 constant."""
     b = ModelBuilder()
