@@ -28,11 +28,11 @@ def _param(m: RealModel):
     return pytest.param(m, id=m.name, marks=marks)
 
 
-def rel_error(got: np.ndarray, want: np.ndarray) -> float:
-    """``max |got - want| / max |want|`` (shapes must agree)."""
+def rel_error(got: np.ndarray, want: np.ndarray, floor: float = 0.0) -> float:
+    """``max |got - want| / max(max |want|, floor)`` (shapes must agree)."""
     assert got.shape == want.shape, (got.shape, want.shape)
     want64 = np.asarray(want, np.float64)
-    scale = max(float(np.abs(want64).max(initial=0.0)), 1e-12)
+    scale = max(float(np.abs(want64).max(initial=0.0)), floor, 1e-12)
     return float(np.abs(np.asarray(got, np.float64) - want64).max(initial=0.0)) / scale
 
 
@@ -58,5 +58,5 @@ def test_real_onnx_model_matches_onnx_runtime_in_litert_and_edgelite(model):
         got = run_tflite(tfl, feeds, interpreter)
         assert len(got) == len(want)
         for k, (g, w) in enumerate(zip(got, want)):
-            err = rel_error(g, np.asarray(w))
+            err = rel_error(g, np.asarray(w), model.floor)
             assert err <= model.rtol, f"{interpreter} output {k}: relative error {err:.2e} > {model.rtol:.0e}"
