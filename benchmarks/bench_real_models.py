@@ -130,7 +130,8 @@ def bench(model, runs: int, threads: int) -> dict:
         want()
         want = want.outputs()
         row["ref"] = "LiteRT ref"
-    ops = collections.Counter(read_model(data).opcode_name(o) for o in read_model(data).subgraphs[0].operators)
+    parsed = read_model(data)
+    ops = collections.Counter(parsed.opcode_name(o) for o in parsed.subgraphs[0].operators)
     row["ops"] = sum(ops.values())
     row["top_ops"] = ", ".join(f"{k} {v}" for k, v in ops.most_common(4))
     for which in ("edgelite", "litert"):
