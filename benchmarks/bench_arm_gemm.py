@@ -13,7 +13,7 @@
    generic helpers and float BLAS to other helpers, so the ratio says little about
    hardware.
 
-Run: ``python benchmarks/bench_arm_gemm.py`` (part 2 only on AArch64); under emulation:
+Run: ``python benchmarks/bench_gemm_arm.py`` (part 2 only on AArch64); under emulation:
 ``sudo tests/arm64/run.sh pi5 --bench``.
 """
 
@@ -28,8 +28,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from edgelite.interpreter import fixedpoint as fp  # noqa: E402
-from edgelite.interpreter.kernels import arm_gemm, int_gemm, vnni_gemm  # noqa: E402
+from edgelite.interpreter.compute import fixedpoint as fp  # noqa: E402
+from edgelite.interpreter.compute import gemm_arm, int_gemm, simd_gemm  # noqa: E402
 
 CORES = {"dotprod": "cortex-a76", "neon": "cortex-a72"}
 SHAPES = [(2304, 144, 32), (576, 288, 64), (144, 576, 128), (1, 1280, 1000)]  # (M, K, N) of conv-like layers
@@ -39,10 +39,10 @@ def instruction_counts() -> None:
     print("== inner loop per register tile (LLVM's AArch64 output; instructions, not time)")
     print(f"{'flavour':8} {'core':11} {'tile':6} {'instr':>5} {'mul':>4} {'loads':>5}  instr/64 MAC  mul/64 MAC")
     for name, cpu in CORES.items():
-        fl = vnni_gemm.FLAVOURS[name]
+        fl = simd_gemm.FLAVOURS[name]
         tiles = sorted({(mr, nr) for nr, mr in fl.tile_rows.items()} | {(1, nr) for nr in fl.single_row})
         for mr, nr in tiles:
-            body = arm_gemm.inner_loop(arm_gemm.tile_asm(name, mr, nr, cpu=cpu))
+            body = gemm_arm.inner_loop(gemm_arm.tile_asm(name, mr, nr, cpu=cpu))
             ops = [ln.split()[0] for ln in body]
             muls = sum(ops.count(o) for o in ("sdot", "smull", "smull2"))
             loads = sum(1 for o in ops if o.startswith(("ld", "ldr", "ldp")))
@@ -64,7 +64,7 @@ def _median_s(fn, reps: int) -> float:
 
 def gemm_vs_float(reps: int) -> None:
     rng = np.random.default_rng(0)
-    names = [n for n in ("dotprod", "neon") if vnni_gemm.supported(n)]
+    names = [n for n in ("dotprod", "neon") if simd_gemm.supported(n)]
     print(f"== int8 GEMM vs the float path, median of {reps} (relative only)")
     print(f"{'M x K x N':>18}  {'float path ms':>13}  " + "  ".join(f"{n + ' ms':>10} {'ratio':>6}" for n in names))
     for m, k, n in SHAPES:
@@ -86,27 +86,27 @@ def gemm_vs_float(reps: int) -> None:
         t_float = _median_s(float_path, reps)
         cells = []
         for name in names:
-            with vnni_gemm.forced(name):
-                tile = vnni_gemm.choose_tile(m, n)
-                bp = vnni_gemm.pack_weights(w, tile[1])
+            with simd_gemm.forced(name):
+                tile = simd_gemm.choose_tile(m, n)
+                bp = simd_gemm.pack_weights(w, tile[1])
                 a = np.zeros((m, -(-k // 4) * 4), np.int8)
                 a[:, :k] = x
-                b2 = bias + vnni_gemm.bias_correction(w, 3)
-                t = _median_s(lambda: vnni_gemm.gemm_requant(a, bp, k, tile, b2, q, tables, 0, -128, 127, out), reps)
+                b2 = bias + simd_gemm.bias_correction(w, 3)
+                t = _median_s(lambda: simd_gemm.gemm_requant(a, bp, k, tile, b2, q, tables, 0, -128, 127, out), reps)
             cells.append(f"{t * 1e3:10.2f} {t / t_float:6.2f}")
         print(f"{f'{m} x {k} x {n}':>18}  {t_float * 1e3:13.2f}  " + "  ".join(cells))
 
 
 def whole_model(path: str, reps: int) -> None:
     import edgelite
-    from edgelite.interpreter.kernels import jit
+    from edgelite.interpreter.compute import jit
 
     jit.wait_until_warm()
     x = np.random.default_rng(1).random((1, 96, 96, 3), dtype=np.float32)
     print(f"== whole model {os.path.basename(path)}, median of {reps} invokes (relative only)")
     times = {}
-    for name in [None] + [n for n in ("dotprod", "neon") if vnni_gemm.supported(n)]:
-        with vnni_gemm.forced(name):
+    for name in [None] + [n for n in ("dotprod", "neon") if simd_gemm.supported(n)]:
+        with simd_gemm.forced(name):
             it = edgelite.Interpreter(model_path=path)
             it.allocate_tensors()
             it.set_tensor(it.get_input_details()[0]["index"], x.reshape(it.get_input_details()[0]["shape"]))
@@ -121,7 +121,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, python {platform.python_version()}, numpy {np.__version__}"
           + (f", under qemu-user emulation as {qemu}" if qemu else ""))
     if platform.machine().lower() in ("aarch64", "arm64"):
-        print(f"CPU features: {' '.join(sorted(arm_gemm.cpu_features()))}; int8 GEMM chosen: {vnni_gemm.flavour()}")
+        print(f"CPU features: {' '.join(sorted(gemm_arm.cpu_features()))}; int8 GEMM chosen: {simd_gemm.flavour()}")
     instruction_counts()
     if platform.machine().lower() not in ("aarch64", "arm64"):
         print("(timings need an AArch64 CPU: run under tests/arm64/run.sh pi5 --bench)")

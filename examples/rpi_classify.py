@@ -271,12 +271,12 @@ def load_delegate(name: str):
 
 def kernel_path(interp) -> str:
     """Which kernels run: Numba JIT (and its int8 GEMM flavour) or the numpy reference."""
-    from edgelite.interpreter.kernels import jit, vnni_gemm
+    from edgelite.interpreter.compute import jit, simd_gemm
 
     if not interp.uses_jit:
         why = "Numba not installed" if not jit.HAVE_NUMBA else "JIT disabled"
         return f"numpy reference kernels ({why}; numpy {np.__version__})"
-    gemm = vnni_gemm.flavour() or "none, float path"
+    gemm = simd_gemm.flavour() or "none, float path"
     return f"Numba JIT kernels (int8 GEMM: {gemm}; numpy {np.__version__})"
 
 

@@ -107,14 +107,14 @@ def test_text_output_and_loop_over_one_image(app, capsys, images):
 
 
 def test_reports_the_kernel_path(app, capsys, images):
-    from edgelite.interpreter.kernels import jit, vnni_gemm
+    from edgelite.interpreter.compute import jit, simd_gemm
 
     folder, _ = images
     rc, out, _ = _run_main(app, capsys, FIXTURES / "int8_cnn.tflite", "--image", folder / "b.npy", "--json")
     assert rc == 0
     kernels = _json_lines(out)[0]["kernels"]
     if jit.HAVE_NUMBA:
-        assert kernels.startswith("Numba JIT kernels") and f"int8 GEMM: {vnni_gemm.flavour() or 'none'}" in kernels
+        assert kernels.startswith("Numba JIT kernels") and f"int8 GEMM: {simd_gemm.flavour() or 'none'}" in kernels
     else:
         assert kernels.startswith("numpy reference kernels (Numba not installed")
 

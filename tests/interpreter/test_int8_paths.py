@@ -24,7 +24,7 @@ litert = pytest.importorskip("ai_edge_litert.interpreter")
 
 import edgelite  # noqa: E402
 from edgelite.interpreter import OpResolverType  # noqa: E402
-from edgelite.interpreter.kernels import jit, vnni_gemm  # noqa: E402
+from edgelite.interpreter.compute import jit, simd_gemm  # noqa: E402
 from tests.interpreter.model_inputs import random_inputs  # noqa: E402
 
 INT8 = sorted({f.path for f in fixtures("int8")})
@@ -110,10 +110,10 @@ def test_expected_int8_gemm_flavour():
     want = os.environ.get("EDGELITE_EXPECT_INT8_GEMM")
     if not want:
         pytest.skip("EDGELITE_EXPECT_INT8_GEMM not set (tests/arm64/run.sh sets it per emulated core)")
-    assert vnni_gemm.flavour() == want, f"CPU features {sorted(_arm_features())}"
+    assert simd_gemm.flavour() == want, f"CPU features {sorted(_arm_features())}"
 
 
 def _arm_features():
-    from edgelite.interpreter.kernels import arm_gemm
+    from edgelite.interpreter.compute import gemm_arm
 
-    return arm_gemm.cpu_features()
+    return gemm_arm.cpu_features()
