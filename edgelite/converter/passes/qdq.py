@@ -47,11 +47,10 @@ import numpy as np
 
 from edgelite.converter.ir import Graph, Node, Value, read_counts
 from edgelite.errors import ConversionError
+from edgelite.schema.op_facts import channel_axis
 
 _ONNX_DOMAINS = ("", "ai.onnx")
-# TFLite filter dimension that holds output channels, per weighted builtin.
-_FILTER_DIM = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0, "TRANSPOSE_CONV": 0}
-_FILTER_INPUT = 1
+_FILTER_INPUT = 1  # the filter input of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV
 # ONNX weight axis of the output channels, per node type (FullyConnected: already [out, in]).
 _ONNX_OUT_AXIS = {"Conv": 0, "ConvTranspose": 1, "FullyConnected": 0}
 # Integer types whose quantized constants this pass folds (others: the op converters decide).
@@ -292,7 +291,7 @@ def annotate_lowered_weights(node: Node, ops, notes: list[str] | None = None) ->
     out_axis = _ONNX_OUT_AXIS.get(node.op_type)
     offset, done = 0, 0
     for op in ops:
-        dim = _FILTER_DIM.get(op.op)
+        dim = channel_axis(op.op)  # TFLite filter dimension of the output channels
         f = op.inputs[_FILTER_INPUT] if dim is not None and len(op.inputs) > _FILTER_INPUT else None
         if f is None or not f.is_constant:
             continue

@@ -19,19 +19,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from edgelite.errors import ShapeError, UnsupportedOperatorError
+from edgelite.errors import ShapeError
+
+# ActivationFunctionType codes and the float clamp range of a fused activation: one
+# definition, in the compute layer (conv_geometry), shared by every kernel.
+from edgelite.interpreter.compute.conv_geometry import (
+    ACT_NONE,
+    ACT_RELU,
+    ACT_RELU6,
+    ACT_RELU_N1_TO_1,
+    activation_range,
+)
 from edgelite.interpreter.kernels.base import Kernel, OpContext, TensorInfo
 
-# ActivationFunctionType codes (schema enum): NONE 0, RELU 1, RELU_N1_TO_1 2, RELU6 3,
-# TANH 4, SIGN_BIT 5.
-ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT = range(6)
-
-_ACT_RANGES = {
-    ACT_NONE: (-np.inf, np.inf),
-    ACT_RELU: (0.0, np.inf),
-    ACT_RELU_N1_TO_1: (-1.0, 1.0),
-    ACT_RELU6: (0.0, 6.0),
-}
+_FUSABLE = (ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6)
 
 FLOAT_TYPES = (np.dtype(np.float32),)
 INT_TYPES = (np.dtype(np.int32), np.dtype(np.int64))
@@ -49,23 +50,10 @@ def option(ctx_or_options: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def activation_range(code: int) -> tuple[float, float]:
-    """Clamp bounds ``(lo, hi)`` of a fused activation (``NONE`` gives infinities).
-
-    Raises:
-        UnsupportedOperatorError: for TANH/SIGN_BIT, which no float kernel fuses.
-    """
-    try:
-        lo, hi = _ACT_RANGES[int(code)]
-    except KeyError:
-        raise UnsupportedOperatorError(f"fused activation {code} is not supported") from None
-    return float(lo), float(hi)
-
-
 def fused_activation(ctx: OpContext) -> tuple[float, float]:
     """``activation_range`` of ``ctx.options.fusedActivationFunction`` with the op named on error."""
     code = int(option(ctx, "fusedActivationFunction", ACT_NONE))
-    if code not in _ACT_RANGES:
+    if code not in _FUSABLE:
         raise ctx.fail(f"fused activation {code} is not supported (NONE, RELU, RELU_N1_TO_1, RELU6)")
     return activation_range(code)
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv.conv_float import is_float32
 

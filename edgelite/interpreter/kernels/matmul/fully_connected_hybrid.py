@@ -34,12 +34,16 @@ from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import activation_range
+from edgelite.schema.op_facts import weight_input
 
 F32, I8 = hc.F32, hc.I8
 
 
-def is_hybrid(ctx: OpContext, weight_index: int = 1) -> bool:
-    """Float32 input 0 and outputs, int8 quantized constant weights at ``weight_index``."""
+def is_hybrid(ctx: OpContext, weight_index: int | None = None) -> bool:
+    """Float32 input 0 and outputs, int8 quantized constant weights at ``weight_index``
+    (default: the operator's weight input, ``schema.op_facts``)."""
+    if weight_index is None:
+        weight_index = weight_input(ctx.op_name) or 1
     x = ctx.optional_input(0)
     w = ctx.optional_input(weight_index)
     if x is None or w is None:
