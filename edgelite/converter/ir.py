@@ -59,6 +59,33 @@ class Value:
         return None if self.shape is None else len(self.shape)
 
 
+@dataclass
+class Annotations:
+    """What passes and lowering strategies tell each other about a node, typed.
+
+    ``Node.attrs`` holds only the ONNX attributes; everything edgelite decides about a
+    node lives here.
+    """
+
+    strategy: Any = None  # the lowering strategy chosen for the node (``ops.registry.get``)
+    activation: str | None = None  # fused activation: "RELU", "RELU6", "RELU_N1_TO_1" (fusion)
+    clip_min: float | None = None  # Clip bounds once constant inputs became attributes (canonicalize)
+    clip_max: float | None = None
+    physical: bool = False  # inserted by the layout pass: shapes are physical already
+    absorbed: bool = False  # turned into an Identity by the layout pass (a no-op reshape)
+    custom_code: str | None = None  # kept as a CUSTOM operator (allow_custom)
+    # physical parameters the layout step of an op converter computes for its lowering
+    axes: list[int] | None = None  # Reduce*: physical axes (None: all)
+    runtime_axes: bool = False  # Reduce*: axes fed at run time
+    flatten_from: int | None = None  # Softmax before opset 13: softmax over the flattened tail
+    repeats: list | None = None  # Tile: physical repeats
+    pads: list | None = None  # Pad: physical (begin, end) pairs
+    begin: list[int] | None = None  # Slice: physical STRIDED_SLICE begin/end/strides/end mask
+    end: list[int] | None = None
+    stride: list[int] | None = None
+    end_mask: int = 0
+
+
 @dataclass(eq=False)
 class Node:
     """One operation: an ONNX op before lowering (``domain`` '' = the default ONNX domain)."""
@@ -69,6 +96,7 @@ class Node:
     outputs: list[Value]
     attrs: dict[str, Any] = field(default_factory=dict)
     domain: str = ""
+    ann: Annotations = field(default_factory=Annotations)
 
     def attr(self, key: str, default: Any = None) -> Any:
         return self.attrs.get(key, default)

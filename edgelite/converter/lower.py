@@ -69,10 +69,10 @@ class Lowering:
 
 
 def activation_code(node) -> int:
-    """``node.attrs['_activation']`` as an ``ActivationFunctionType`` value (NONE = 0)."""
+    """``node.ann.activation`` as an ``ActivationFunctionType`` value (NONE = 0)."""
     from edgelite.schema.fb.ActivationFunctionType import ActivationFunctionType as A
 
-    kind = node.attrs.get("_activation")
+    kind = node.ann.activation
     return {None: A.NONE, "RELU": A.RELU, "RELU6": A.RELU6, "RELU_N1_TO_1": A.RELU_N1_TO_1}[kind]
 
 

@@ -35,7 +35,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from edgelite.errors import EdgeliteError, ShapeError
+from edgelite.errors import RegistrationError, ShapeError
 
 
 @dataclass
@@ -169,10 +169,6 @@ class Kernel:
 
 # op name -> kernels, highest priority first
 _REGISTRY: dict[str, list[Kernel]] = {}
-
-
-class RegistrationError(EdgeliteError):
-    """Two kernels claim one operator at one priority."""
 
 
 def register(*op_names: str, priority: int = FLOAT) -> Callable[[type[Kernel]], type[Kernel]]:
