@@ -185,4 +185,6 @@ def op_version(
         return 2 if i0 == _INT8 else 1
     if op == "LEAKY_RELU":
         return 2 if i0 == _INT16 else 1
+    if op == "EXP":
+        return 2 if i0 in (_INT8, _INT16) else 1
     return 1

@@ -50,6 +50,13 @@ def _f32_of(fn: Callable[[float], float]) -> Callable[[np.float32], np.float32]:
 
 
 expf = _f32_of(math.exp)
+
+
+def exp_f32(x: np.float32) -> np.float32:
+    """C's ``expf``: ``exp`` in double rounded to float32; ``inf`` past float32's range
+    (where Python's ``math.exp`` would raise ``OverflowError``)."""
+    v = float(x)
+    return f32(np.inf) if v > 88.8 else f32(math.exp(v))
 tanhf = _f32_of(math.tanh)
 expm1f = _f32_of(math.expm1)
 erfcf = _f32_of(math.erfc)

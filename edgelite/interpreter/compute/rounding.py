@@ -33,7 +33,10 @@ def round_half_away(v) -> np.ndarray:
 
 
 def round_half_away_scalar(v: float) -> float:
-    """``round(v)`` of one Python float, ties away from zero (a float: may be huge)."""
+    """``round(v)`` of one Python float, ties away from zero (a float: may be huge;
+    inf and NaN are returned as they are)."""
+    if not math.isfinite(v):
+        return v
     a = abs(v)
     f = math.floor(a)
     return math.copysign(f + (1.0 if a - f >= 0.5 else 0.0), v)

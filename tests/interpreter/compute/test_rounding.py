@@ -37,3 +37,9 @@ def test_scalar_and_array_forms_are_exact(v):
 @given(st.floats(allow_nan=False, allow_infinity=False, width=32, min_value=-1e6, max_value=1e6))
 def test_float32_values(v):
     assert round_half_away_scalar(float(np.float32(v))) == _exact(float(np.float32(v)))
+
+
+def test_scalar_inf_and_nan_pass_through():
+    assert round_half_away_scalar(float("inf")) == float("inf")
+    assert round_half_away_scalar(float("-inf")) == float("-inf")
+    assert math.isnan(round_half_away_scalar(float("nan")))
