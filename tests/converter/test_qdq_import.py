@@ -24,7 +24,7 @@ ort = pytest.importorskip("onnxruntime")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 from onnx import TensorProto, helper, numpy_helper
 
-from tests.converter.helpers import op_names, open_interpreter
+from tests.converter.helpers import op_names, open_interpreter, ort_qdq_session
 
 import edgelite
 from edgelite.schema import read_model
@@ -45,10 +45,12 @@ def _run_tflite(tfl: bytes, xs, interp: str = "edgelite"):
 
 
 def _run_ort(model, xs, name="input"):
-    data = model if isinstance(model, (bytes, str)) else model.SerializeToString()
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+    """ONNX Runtime's run of the QDQ graph as written (see ``ort_qdq_session``: no fused
+    integer kernels, so the oracle does not depend on the CPU's int8 instructions)."""
+    if isinstance(model, str):
+        with open(model, "rb") as f:
+            model = f.read()
+    sess = ort_qdq_session(model)
     return [sess.run(None, {name: x})[0] for x in xs]
 
 
