@@ -69,6 +69,20 @@ def _reset_value(spec) -> int:
     return 0
 
 
+def _step_positions(steps) -> tuple[dict[int, int], dict[int, int]]:
+    """First position (written or read) and last read position of every tensor a step touches."""
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for pos, step in enumerate(steps):
+        for i in (*step.op.inputs, *step.op.outputs):
+            if i >= 0:
+                first.setdefault(i, pos)
+        for i in step.op.inputs:
+            if i >= 0:
+                last[i] = pos
+    return first, last
+
+
 class SubgraphRuntime:
     """Prepared, planned state of one subgraph. Used by ``Interpreter``; not public API."""
 
@@ -79,8 +93,11 @@ class SubgraphRuntime:
         num_threads: int = 1,
         use_jit: bool = False,
         preserve_all_tensors: bool = False,
+        delegates: list | tuple = (),
     ):
         self.spec = spec
+        self.delegates = list(delegates)
+        self.delegation = None  # the DelegationPlan of the last allocate, when delegates are set
         self.num_threads = num_threads
         self.use_jit = use_jit
         self.preserve_all_tensors = preserve_all_tensors
@@ -164,6 +181,13 @@ class SubgraphRuntime:
             steps.append(Step(op, self._kernel_fn(op), params, [], [], dynamic=dynamic))
 
         self._folded = set(values) - set(consts)
+        if self.delegates:
+            # The delegate seam (edgelite.interpreter.delegation): partitions become single steps.
+            from edgelite.interpreter.delegation import apply_delegates, close_plan
+
+            close_plan(self.delegation)
+            self.delegation = None
+            steps, self.delegation = apply_delegates(self, steps, shapes, values, self.delegates, Step)
         self._plan_and_bind(shapes, {**values, **self._variables}, deferred, steps)
         self.shapes = shapes
         self.steps = steps
@@ -204,9 +228,12 @@ class SubgraphRuntime:
         for t_index, arr in self._variables.items():
             arr.view(np.uint8)[...] = _reset_value(self.spec.tensors[t_index])
 
-    def _lifetimes(self, shapes, values, deferred) -> list[TensorLifetime]:
+    def _lifetimes(self, shapes, values, deferred, steps) -> list[TensorLifetime]:
         spec = self.spec
         n_steps = max(len(spec.ops), 1)
+        # With delegates the plan's order differs from the file's: lifetimes are step
+        # positions, and tensors inside a partition (in no step) get no slot.
+        first_use, last_use = _step_positions(steps) if self.delegation is not None else (None, None)
         pinned = set(spec.inputs) | set(spec.outputs)
         out = []
         for t in spec.tensors:
@@ -220,6 +247,11 @@ class SubgraphRuntime:
             whole = i in pinned or self.preserve_all_tensors
             if whole:
                 first, last = 0, n_steps
+            elif first_use is not None:
+                if i not in first_use:
+                    continue
+                first = first_use[i]
+                last = max(first, last_use.get(i, first))
             else:
                 first = spec.producer.get(i, 0)
                 last = max(first, spec.last_reader.get(i, first))
@@ -228,7 +260,7 @@ class SubgraphRuntime:
 
     def _plan_and_bind(self, shapes, values, deferred, steps) -> None:
         spec = self.spec
-        plan = plan_arena(self._lifetimes(shapes, values, deferred))
+        plan = plan_arena(self._lifetimes(shapes, values, deferred, steps))
         arena = np.zeros(plan.total_bytes, dtype=np.uint8)
         views: dict[int, np.ndarray] = {}
         for i, off in plan.offsets.items():

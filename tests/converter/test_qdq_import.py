@@ -25,6 +25,7 @@ litert = pytest.importorskip("ai_edge_litert.interpreter")
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.converter.helpers import op_names, open_interpreter, ort_qdq_session
+from tests.litert_child import assert_run_in_xnnpack
 
 import edgelite
 from edgelite.schema import read_model
@@ -375,6 +376,8 @@ def test_onnxruntime_qdq_within_one_step(ort_models, case):
     # LiteRT runs the same model to the same bits as edgelite
     for a, b in zip(got, _run_tflite(tfl, _nhwc(xs[:3]), "litert")):
         np.testing.assert_array_equal(a, b)
+    # and its default path (XNNPACK, in a child process: it may abort) loads and runs it
+    assert_run_in_xnnpack({"-".join(map(str, case)): tfl})
 
 
 def test_report_lsb_statistics(capsys):

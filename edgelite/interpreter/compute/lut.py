@@ -40,25 +40,32 @@ from edgelite.interpreter.compute.rounding import round_half_away_scalar
 f32 = np.float32
 
 
-def _f32_of(fn: Callable[[float], float]) -> Callable[[np.float32], np.float32]:
-    """A float32 function from a double one: the double result rounded to float32."""
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _f32_of(fn: Callable[[float], float], overflows_above: float = math.inf) -> Callable[[np.float32], np.float32]:
+    """A float32 function from a double one: the double result rounded to float32.
+
+    A result beyond float32's range becomes +-inf, as C's ``expf`` returns it (numpy
+    would warn about the cast; ``math.exp`` raises past 709 in double): arguments above
+    ``overflows_above`` give +inf without calling ``fn``.
+    """
 
     def g(x: np.float32) -> np.float32:
-        return f32(fn(float(x)))
+        v = float(x)
+        if v > overflows_above:
+            return f32(math.inf)
+        r = fn(v)
+        if abs(r) > _F32_MAX:  # rounds to +-inf in float32 (C semantics, no numpy warning)
+            return f32(math.copysign(math.inf, r))
+        return f32(r)
 
     return g
 
 
-expf = _f32_of(math.exp)
-
-
-def exp_f32(x: np.float32) -> np.float32:
-    """C's ``expf``: ``exp`` in double rounded to float32; ``inf`` past float32's range
-    (where Python's ``math.exp`` would raise ``OverflowError``)."""
-    v = float(x)
-    return f32(np.inf) if v > 88.8 else f32(math.exp(v))
+expf = _f32_of(math.exp, overflows_above=709.0)
 tanhf = _f32_of(math.tanh)
-expm1f = _f32_of(math.expm1)
+expm1f = _f32_of(math.expm1, overflows_above=709.0)
 erfcf = _f32_of(math.erfc)
 
 
@@ -92,7 +99,7 @@ def gelu_approx_f32(x: np.float32) -> np.float32:
 
 
 def _round_half_away(v: np.float32) -> np.float32:
-    return f32(round_half_away_scalar(float(v)))
+    return f32(round_half_away_scalar(float(v)))  # (inf and NaN pass through)
 
 
 def populate_lut_8bit(
@@ -117,8 +124,16 @@ def populate_lut_8bit(
     dtype = np.dtype(dtype)
     info = np.iinfo(dtype)
     table = np.zeros(256, dtype=dtype)
-    inverse_scale = f32(1.0) / f32(out_scale)
+    with np.errstate(over="ignore", divide="ignore"):
+        inverse_scale = f32(1.0) / f32(out_scale)
     s_in = f32(in_scale)
+    # float32 products may overflow to inf as they do in C; the non-finite branch below
+    # saturates them, so numpy's warning would only be noise.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _fill_8bit(table, transform, s_in, in_zp, inverse_scale, out_zp, info)
+
+
+def _fill_8bit(table, transform, s_in, in_zp, inverse_scale, out_zp, info) -> np.ndarray:
     for val in range(int(info.min), int(info.max) + 1):
         dequantized = s_in * f32(val - in_zp)
         transformed = f32(transform(dequantized))

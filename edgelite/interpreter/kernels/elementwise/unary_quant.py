@@ -133,4 +133,4 @@ class QuantizedExp(_LutKernel):
     dtypes = (np.dtype(np.int8),)
 
     def transform(self, ctx):
-        return lut.exp_f32
+        return lut.expf
