@@ -11,6 +11,8 @@ assigning to ``node.inputs[i]``; ``None`` marks an omitted optional input.
 
 Example:
     >>> import numpy as np
+
+from edgelite.schema.quant import QuantParams
     >>> from edgelite.converter.ir import Graph, Value
     >>> g = Graph()
     >>> x = g.add_input(Value("x", (1, 3), np.dtype("float32")))
@@ -27,6 +29,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from edgelite.schema.quant import QuantParams
+
 
 @dataclass(eq=False)
 class Value:
@@ -38,7 +42,7 @@ class Value:
         dtype: numpy dtype, or None while unknown.
         data: constant contents, or None for a runtime tensor.
         perm: after the layout pass, ``physical = transpose(logical, perm)``; None = identity.
-        quant: ``(scales, zero_points, quantized_dimension)`` or None.
+        quant: ``schema.quant.QuantParams(scales, zero_points, quantized_dimension)`` or None.
         producer: the node that writes it (None for inputs and constants).
     """
 
@@ -47,7 +51,7 @@ class Value:
     dtype: np.dtype | None = None
     data: np.ndarray | None = None
     perm: tuple[int, ...] | None = None
-    quant: tuple[np.ndarray, np.ndarray, int] | None = None
+    quant: QuantParams | None = None
     producer: "Node | None" = field(default=None, repr=False)
 
     @property
