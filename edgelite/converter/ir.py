@@ -88,6 +88,7 @@ class Annotations:
     end: list[int] | None = None
     stride: list[int] | None = None
     end_mask: int = 0
+    outer: dict[str, Any] | None = None  # If/Loop/Scan: {name its bodies read: Value} (converter.subgraphs)
 
 
 @dataclass(eq=False)
@@ -197,9 +198,9 @@ class Graph:
         """Make every reader of ``old`` (nodes and graph outputs) read ``new``."""
         for n in self.nodes:
             n.inputs = [new if v is old else v for v in n.inputs]
-            outer = n.attrs.get("_outer")  # values If/Loop bodies read by name (converter.subgraphs)
+            outer = n.ann.outer  # values If/Loop bodies read by name (converter.subgraphs)
             if outer:
-                n.attrs["_outer"] = {k: new if v is old else v for k, v in outer.items()}
+                n.ann.outer = {k: new if v is old else v for k, v in outer.items()}
         for i, v in enumerate(self.outputs):
             if v is old:
                 # A graph output keeps its public name: rename the replacement.
