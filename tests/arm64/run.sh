@@ -136,11 +136,11 @@ setup_mounts
 if [ $# -eq 0 ]; then
   # one pytest argument per line (so '-k' and its expression take two lines)
   mapfile -t ARGS < <(sed -e 's/^[[:space:]]*#.*//' -e 's/[[:space:]]*$//' -e 's/^[[:space:]]*//' "$HERE/SUBSET" | grep -v '^$')
-  CMD=(python -m pytest -q -rs -p no:cacheprovider --durations=12 "${ARGS[@]}")
+  CMD=(python -m pytest -q -rfEs -p no:cacheprovider --durations=12 "${ARGS[@]}")
 elif [ "$1" = --bench ]; then
   CMD=(python benchmarks/bench_gemm_arm.py)
 else
-  CMD=(python -m pytest -q -rs -p no:cacheprovider "$@")
+  CMD=(python -m pytest -q -rfEs -p no:cacheprovider "$@")
 fi
 log "${CMD[*]}"
 T1=$(date +%s)

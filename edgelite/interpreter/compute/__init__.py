@@ -1,7 +1,7 @@
 """The interpreter's compute layer: primitives that many kernels share.
 
 GEMM flavours (``float_gemm``; ``int_gemm`` on float BLAS; ``simd_gemm`` with one
-module per instruction set, ``gemm_vnni`` and ``gemm_avx2``), patch matrices
+module per instruction set, ``gemm_vnni``, ``gemm_avx2`` and the AArch64 ``gemm_arm``), patch matrices
 (``patches``), window geometry (``conv_geometry``), fixed point and gemmlowp rounding
 (``fixedpoint``, ``gemmlowp``, ``rounding``), lookup tables (``lut``), float32 helpers in
 LiteRT's exact operation order (``float_order``), dynamic-range input quantization
