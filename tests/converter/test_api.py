@@ -260,6 +260,15 @@ def test_bad_file_is_a_model_format_error(tmp_path):
         edgelite.convert(str(tmp_path / "missing.onnx"))
 
 
+@pytest.mark.parametrize("data", [b"not an onnx model", b"", bytearray(b"\x08\x07garbage\xff\xff")])
+def test_bad_bytes_are_a_model_format_error(data):
+    from edgelite.errors import ModelFormatError
+
+    # b"" parses as an empty ModelProto: refused for having no graph outputs.
+    with pytest.raises(ModelFormatError, match="ONNX model bytes"):
+        edgelite.convert(data)
+
+
 def test_conversion_metadata_flatbuffer():
     import flatbuffers
 
