@@ -40,7 +40,7 @@ import numpy as np
 
 from edgelite.errors import ModelFormatError, UnsupportedOperatorError
 from edgelite.interpreter.kernels.base import Kernel, OpContext, QuantInfo, TensorInfo, select_kernel
-from edgelite.interpreter.sparse import densify, unpack_int4
+from edgelite.interpreter.compute.sparse import densify, unpack_int4
 from edgelite.schema.model import Model, QuantizationParameters, SparsityParameters, TensorType, numpy_dtype
 
 # Operators the interpreter never evaluates at prepare time even when every input
