@@ -202,7 +202,8 @@ class SubgraphRuntime:
             # SHAPE reads only its input's shape, fixed once allocated (LiteRT too computes it in
             # Prepare): folding it lets SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE (what TensorFlow
             # writes for a dynamic batch) fold, so the reshape and everything after it get static shapes.
-            shape_only = op.name in SHAPE_ONLY and bool(real_inputs) and real_inputs[0] not in deferred and shapes[real_inputs[0]] is not None
+            shape_only = (op.name in SHAPE_ONLY and bool(real_inputs) and real_inputs[0] not in deferred
+                          and shapes[real_inputs[0]] is not None)
             if foldable or shape_only:
                 ins = [None if i < 0 else values[i] if i in values else _shape_stand_in(spec, i, shapes[i])
                        for i in op.inputs]
