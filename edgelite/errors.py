@@ -21,6 +21,10 @@ class EdgeliteError(Exception):
     """Base class of every error edgelite raises on purpose."""
 
 
+class RegistrationError(EdgeliteError):
+    """A kernel or an op converter registered twice for one operator (a programming error)."""
+
+
 class ModelFormatError(EdgeliteError, ValueError):
     """A model file is truncated, corrupted, or not a TFLite flatbuffer."""
 
@@ -60,3 +64,7 @@ class InterpreterStateError(EdgeliteError, RuntimeError):
 
 class DelegateError(EdgeliteError, RuntimeError):
     """A delegate could not be created or could not run its partition."""
+
+
+class InvocationError(EdgeliteError, RuntimeError):
+    """A kernel refused the data of one run (an index out of range...), as LiteRT's invoke fails."""

@@ -392,8 +392,8 @@ class SubgraphRuntime:
         for i in op.inputs:
             if i >= 0:
                 shapes[i] = tuple(values[i].shape)
-        # Kernels read weights and biases from the context at prepare: give them the constants
-        # (and folded values), never the run-time inputs, whose data changes between invokes.
+        # Kernels read weights, biases (and RFFT2D's fft_length) from the context at prepare: give
+        # them the constants and folded values, never run-time inputs, whose data changes per invoke.
         known = {i: values[i] for i in op.inputs if i >= 0 and (spec.tensors[i].is_constant or i in self._folded)}
         ctx = make_context(spec, op, shapes, known, num_threads=self.num_threads, use_jit=self.use_jit)
         params = op.kernel.prepare(ctx)

@@ -63,6 +63,8 @@ INT8_OPS: dict[str, OpQuantSpec] = {
     "ADD": _S(("a", "a")),
     "SUB": _S(("a", "a")),
     "MUL": _S(("a", "a")),
+    "SQUARED_DIFFERENCE": _S(("a", "a")),  # with RSQRT: a LayerNorm's variance and 1 / std
+    "RSQRT": _S(("a",)),
     "AVERAGE_POOL_2D": _S(("a",), "same"),
     "MAX_POOL_2D": _S(("a",), "same"),
     "RESHAPE": _S(("a", "-"), "same"),
@@ -83,6 +85,7 @@ INT8_OPS: dict[str, OpQuantSpec] = {
     "RELU_N1_TO_1": _S(("a",)),
     "LEAKY_RELU": _S(("a",)),
     "HARD_SWISH": _S(("a",)),
+    "EXP": _S(("a",)),
     "MEAN": _S(("a", "-")),
     "SUM": _S(("a", "-")),
     "REDUCE_MAX": _S(("a", "-"), "same"),

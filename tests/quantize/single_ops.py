@@ -13,6 +13,8 @@ from edgelite.schema.fb.Padding import Padding as P
 from edgelite.schema.builder import ModelBuilder
 
 X = (1, 8, 8, 4)
+# Operators defined on positive inputs only: tests feed them |N(0, 1)| + 0.1.
+POSITIVE_INPUTS = frozenset({"RSQRT"})
 
 
 def opt(cls_module: str, **fields):
@@ -69,6 +71,10 @@ def build(op: str) -> bytes:
     if op in ("ADD", "SUB", "MAXIMUM", "MINIMUM"):
         opts = {"ADD": "AddOptions", "SUB": "SubOptions", "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions"}
         return _model(op, [X], opt(opts[op]), two_inputs=True)
+    if op == "SQUARED_DIFFERENCE":
+        return _model(op, [X], opt("SquaredDifferenceOptions"), two_inputs=True)
+    if op == "RSQRT":  # fed positive values (``POSITIVE_INPUTS``): LiteRT's int8 RSQRT refuses negatives
+        return _model(op, [X])
     if op == "MUL":
         return _model(op, [X], opt("MulOptions"), const_inputs=[rng.uniform(0.5, 2.0, (1, 1, 1, 4)).astype(F)])
     if op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
@@ -87,7 +93,7 @@ def build(op: str) -> bytes:
     if op in ("SOFTMAX", "LOG_SOFTMAX"):
         o = opt("SoftmaxOptions", beta=1.0) if op == "SOFTMAX" else opt("LogSoftmaxOptions")
         return _model(op, [(1, 10)], o, x_shape=(1, 10))
-    if op in ("LOGISTIC", "TANH", "RELU", "RELU6", "HARD_SWISH", "RELU_0_TO_1", "RELU_N1_TO_1"):
+    if op in ("LOGISTIC", "TANH", "RELU", "RELU6", "HARD_SWISH", "RELU_0_TO_1", "RELU_N1_TO_1", "EXP"):
         return _model(op, [X], opt("HardSwishOptions") if op == "HARD_SWISH" else None)
     if op == "LEAKY_RELU":
         return _model(op, [X], opt("LeakyReluOptions", alpha=0.2))

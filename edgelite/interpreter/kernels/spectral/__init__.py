@@ -1,0 +1,1 @@
+"""Spectral kernels: RFFT2D (float)."""
