@@ -98,22 +98,44 @@ def _warm_up() -> None:
     try:
         numba = numba_module()
         if numba is not None:
-            from numba.core.compiler_lock import global_compiler_lock
             from numba.core.registry import cpu_target
 
-            # The first compile or cache load of a process fills Numba's typing and
-            # lowering tables (most of its start-up cost): do it here, off the caller's path.
-            # The contexts are created first, outside the compiler lock: their lazy
-            # properties take their own lock and then the compiler lock, and taking the
-            # two in the other order here deadlocked any thread that compiled meanwhile.
-            typing_context = cpu_target.typing_context
-            target_context = cpu_target.target_context
-            with global_compiler_lock:
-                typing_context.refresh()
-                target_context.refresh()
+            # Creating the contexts sets up LLVM's code generator, which every cache
+            # load needs. Their full ``refresh()`` (every typing and lowering registry,
+            # and SciPy through numba.np.arraymath: about 0.55 s of CPU, measured) is
+            # left to the first real compile, which does it itself: a process whose
+            # kernels all come from the on-disk cache never pays it (see _load_cached).
+            cpu_target.typing_context  # noqa: B018 - a lazy property: built here, off the caller's path
+            cpu_target.target_context  # noqa: B018
     finally:
         # Never leave a waiter blocked: a failure shows again on the first JIT call.
         _warm.set()
+
+
+def _load_cached(dispatcher) -> None:
+    """Make ``dispatcher`` load its cached machine code without a full context refresh.
+
+    Numba's ``Cache.load_overload`` refreshes the target context first (loading every
+    registry, which imports SciPy: about 0.55 s of CPU, the largest part of a warm
+    start). Loading object code needs none of it, only Numba's runtime (NRT) set up;
+    on a cache miss the dispatcher compiles, and the compiler refreshes the contexts
+    itself. Where Numba's cache object lacks the expected private methods (another
+    Numba version) its own loading stays in place.
+    """
+    cache = getattr(dispatcher, "_cache", None)
+    load = getattr(cache, "_load_overload", None)
+    guard = getattr(cache, "_guard_against_spurious_io_errors", None)
+    if load is None or guard is None:
+        return
+    from numba.core.runtime import rtsys
+
+    def load_overload(sig, target_context):
+        rtsys.initialize(target_context)  # cheap after the first time; cached code calls NRT
+        with guard():
+            return load(sig, target_context)
+        return None  # the guard swallowed a spurious I/O error: compile instead
+
+    cache.load_overload = load_overload
 
 
 def start_warm_up() -> None:
@@ -233,11 +255,13 @@ class LazyJit:
             return self.py_func
         _bind_globals(self.py_func, numba)
         d = numba.njit(cache=True, nogil=True, parallel=self.parallel)(self.py_func)
+        _load_cached(d)
         if self.parallel:
             # A parallel launch costs 1-10 us (OpenMP) to 100 us (workqueue) even on one
             # thread; one-thread calls go to a serial build (prange is range there),
             # cached under its own name (Numba's cache key ignores the flags).
             self._serial = numba.njit(cache=True, nogil=True)(_twin(self.py_func, "_serial"))
+            _load_cached(self._serial)
             _parallel_used = True
             _apply_threads()
         else:
