@@ -83,6 +83,7 @@ def test_prelu_matches_litert(alpha_shape):
     ((2, 4, 6), (4, 1), 0),            # any other broadcast: numpy path
     ((1, 6), (3, 1, 6), 0),            # x smaller than the output: numpy path
     ((0, 4, 6), (1, 6), 6),            # empty input
+    ((2, 0), (0,), 0),                 # empty alpha
 ])
 def test_prelu_jit_is_bit_identical_to_reference(x_shape, alpha_shape, inner):
     from edgelite.interpreter.kernels.activations.activations_float import _prelu_inner
