@@ -5,7 +5,9 @@ on a 2-core machine it takes the other core), then runs edgelite and LiteRT (XNN
 the default) on the same model and input, alternating invoke by invoke at
 ``--threads`` threads, and prints median / p90 / p99 wall latency, p90 / median, the
 calling thread's CPU time, and how much CPU the process's *other* threads burned
-(a spinning OpenMP or BLAS worker shows up there). The same is done first without the
+(a spinning OpenMP or BLAS worker shows up there) and the calling thread's voluntary
+(it blocked: a lock, a pool's barrier) and involuntary (preempted) context switches per
+invoke. The same is done first without the
 busy processes, so the two rows say what contention costs each runtime. Benchmarks
 never gate CI; on a machine that is already busy every figure moves.
 
@@ -53,6 +55,18 @@ def other_threads_cpu_s() -> float:
     return total
 
 
+def context_switches() -> tuple[int, int]:
+    """(voluntary, involuntary) context switches of the calling thread so far."""
+    vol = invol = 0
+    with open("/proc/thread-self/status") as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches"):
+                vol = int(line.split()[1])
+            elif line.startswith("nonvoluntary_ctxt_switches"):
+                invol = int(line.split()[1])
+    return vol, invol
+
+
 def run(model: Path, threads: int, runs: int, warmup: int) -> dict:
     from ai_edge_litert.interpreter import Interpreter as LiteRT
 
@@ -69,13 +83,18 @@ def run(model: Path, threads: int, runs: int, warmup: int) -> dict:
     wall = {n: [] for n in its}
     cpu = {n: [] for n in its}
     others = {n: 0.0 for n in its}
+    switches = {n: [0, 0] for n in its}
     for _ in range(runs):
         for name, it in its.items():
             o0 = other_threads_cpu_s()
+            v0, i0 = context_switches()
             t0, c0 = time.perf_counter(), time.thread_time()
             it.invoke()
             c1, t1 = time.thread_time(), time.perf_counter()
+            v1, i1 = context_switches()
             others[name] += other_threads_cpu_s() - o0
+            switches[name][0] += v1 - v0
+            switches[name][1] += i1 - i0
             wall[name].append(1e3 * (t1 - t0))
             cpu[name].append(1e3 * (c1 - c0))
     rows = {}
@@ -84,7 +103,8 @@ def run(model: Path, threads: int, runs: int, warmup: int) -> dict:
         med = statistics.median(w)
         rows[name] = {"median": med, "p90": w[int(0.9 * (len(w) - 1))], "p99": w[int(0.99 * (len(w) - 1))],
                       "cpu": statistics.median(cpu[name]), "others_ms": 1e3 * others[name] / runs,
-                      "threads": len(os.listdir("/proc/self/task"))}
+                      "threads": len(os.listdir("/proc/self/task")),
+                      "vol": switches[name][0] / runs, "invol": switches[name][1] / runs}
     return rows
 
 
@@ -100,7 +120,7 @@ def main(argv=None) -> int:
     m = machine_info()
     print(f"model {model.name}, {args.threads} thread(s), {args.runs} alternating runs each")
     print(f"machine: {m['cpu']}, {m['cpus']} CPUs; load average before: {os.getloadavg()[0]:.1f}")
-    print(f"{'':<22}{'median ms':>10}{'p90 ms':>9}{'p99 ms':>9}{'p90/med':>9}{'cpu ms':>8}{'other thr ms':>13}{'thr':>5}")
+    print(f"{'':<22}{'median ms':>10}{'p90 ms':>9}{'p99 ms':>9}{'p90/med':>9}{'cpu ms':>8}{'other thr ms':>13}{'thr':>5}{'vcsw':>6}{'ivcsw':>6}")
     for label, busy in (("idle", 0), (f"{args.busy} busy process(es)", args.busy)):
         procs = [subprocess.Popen([sys.executable, "-c", BUSY, "600"]) for _ in range(busy)]
         try:
@@ -111,7 +131,8 @@ def main(argv=None) -> int:
                 p.wait()
         for name, r in rows.items():
             print(f"{name + ', ' + label:<22}{r['median']:>10.2f}{r['p90']:>9.2f}{r['p99']:>9.2f}"
-                  f"{r['p90'] / r['median']:>9.2f}{r['cpu']:>8.2f}{r['others_ms']:>13.2f}{r['threads']:>5}")
+                  f"{r['p90'] / r['median']:>9.2f}{r['cpu']:>8.2f}{r['others_ms']:>13.2f}{r['threads']:>5}"
+                  f"{r['vol']:>6.1f}{r['invol']:>6.1f}")
         e, lt = rows["edgelite"], rows["litert"]
         print(f"  edgelite / litert: median {e['median'] / lt['median']:.2f}x, p90 {e['p90'] / lt['p90']:.2f}x")
     print(f"load average after: {os.getloadavg()[0]:.1f}")

@@ -19,7 +19,9 @@ disabled. Set ``EDGELITE_DISABLE_JIT=1`` to force the reference kernels.
 
 Start-up: ``start_warm_up`` imports Numba on a background thread. The interpreter's
 first invoke in a fresh process runs the reference (numpy) kernels and starts it; the
-next invoke waits for ``is_warm()`` and runs the JIT kernels.
+next invoke waits for ``is_warm()`` and runs the JIT kernels, each loaded from the
+on-disk cache without Numba's full context refresh (``_load_cached``: that refresh,
+which also imports SciPy, was most of a warm start's cost).
 
 Threads: ``set_num_threads`` records the count and applies it to Numba only once a
 ``parallel=True`` kernel exists. With one thread, a ``parallel=True`` kernel runs a
