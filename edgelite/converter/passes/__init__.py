@@ -18,6 +18,7 @@ from edgelite.converter.ir import Graph
 from edgelite.converter.passes.canonicalize import canonicalize, fold_batchnorm
 from edgelite.converter.passes.fold import dead_code_elimination, shape_inference_and_folding
 from edgelite.converter.passes.fusion import fuse_activations
+from edgelite.converter.passes.layernorm import layer_norm
 from edgelite.converter.passes.layout import LayoutPass
 from edgelite.converter.passes.qdq import QdqImport
 from edgelite.converter.passes.qdq_mean import qdq_mean
@@ -34,6 +35,7 @@ def pipeline(keep_io_layout: bool = False, allow_custom: bool = False, qdq: str 
         ("qdq_import", QdqImport(qdq)),  # before folding: Q/DQ pairs -> parameters on values
         ("shape_inference", shape_inference_and_folding),  # + constant folding, to a fixpoint
         ("dead_code_elimination", dead_code_elimination),
+        ("layer_norm", layer_norm),  # LayerNorm decompositions (PyTorch, Paddle, Keras) -> LayerNormalization
         ("fold_batchnorm", fold_batchnorm),
         ("canonicalize", canonicalize),
         ("qdq_mean", qdq_mean),  # QDQ ReduceMean -> ReduceSum + Mul(1/n): ONNX Runtime's single rounding
