@@ -20,7 +20,7 @@ from edgelite.converter.passes.fold import (  # noqa: E402
     fold_constants,
     shape_inference_and_folding,
 )
-from edgelite.converter.subgraphs import OUTER, subgraph_reads  # noqa: E402
+from edgelite.converter.subgraphs import subgraph_reads  # noqa: E402
 from edgelite.errors import ConversionError  # noqa: E402
 from tests.converter.helpers import check, make_model  # noqa: E402
 
@@ -84,7 +84,7 @@ def test_if_reading_a_computed_value_is_left_alone_and_keeps_its_producer():
     dead_code_elimination(g)
     # Relu's output is read only inside the branches: dead-code elimination keeps it.
     assert _ops(g) == ["Relu", "If"]
-    assert g.nodes[1].attrs[OUTER]["r"] is g.nodes[0].outputs[0]
+    assert g.nodes[1].ann.outer["r"] is g.nodes[0].outputs[0]
 
 
 def test_identity_removed_before_an_if_rewires_what_the_body_reads():
@@ -95,7 +95,7 @@ def test_identity_removed_before_an_if_rewires_what_the_body_reads():
     shape_inference_and_folding(g)
     dead_code_elimination(g)
     assert _ops(g) == ["If"]
-    assert g.nodes[0].attrs[OUTER]["s2"] is g.inputs[0]
+    assert g.nodes[0].ann.outer["s2"] is g.inputs[0]
 
 
 def test_if_reading_only_constants_folds():
