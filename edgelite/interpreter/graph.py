@@ -136,6 +136,7 @@ class SubgraphSpec:
     producer: dict[int, int] = field(default_factory=dict)  # tensor -> operator index
     last_reader: dict[int, int] = field(default_factory=dict)  # tensor -> last operator reading it
     hybrid: bool = False  # some operator takes float32 activations with int8/uint8 constant weights
+    siblings: list | None = field(default=None, repr=False)  # every subgraph of the model (control flow)
 
 
 def _quant_info(q: QuantizationParameters | None) -> QuantInfo | None:
@@ -307,6 +308,7 @@ def make_context(
         num_threads=num_threads,
         use_jit=use_jit,
         litert_float_order=spec.hybrid,
+        subgraphs=spec.siblings,
     )
 
 
@@ -319,6 +321,8 @@ def resolve_kernels(specs: list[SubgraphSpec], *, num_threads: int = 1, use_jit:
     """
     missing: list[tuple[str, str]] = []
     lines: list[str] = []
+    for spec in specs:
+        spec.siblings = specs
     for spec in specs:
         shapes = [t.shape for t in spec.tensors]
         consts = {t.index: t.data for t in spec.tensors if t.is_constant}

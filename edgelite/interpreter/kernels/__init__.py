@@ -71,6 +71,7 @@ KERNEL_MODULES: tuple[str, ...] = (
     "bitwise",
     "atan2",
     "bitcast",
+    "control_flow",
 )
 
 # Operators each module registers (space-separated builtin names). Keep in sync with
@@ -133,6 +134,7 @@ MODULE_OPS: dict[str, str] = {
     "bitwise": "BITWISE_XOR RIGHT_SHIFT",
     "atan2": "ATAN2",
     "bitcast": "BITCAST",
+    "control_flow": "CALL_ONCE IF WHILE",
 }
 
 _loaded = False
