@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from edgelite.converter.control_flow import attach_subgraphs
 from edgelite.converter.frontend import import_onnx, load_onnx
 from edgelite.converter.ir import Graph
 from edgelite.converter.lower import Lowering, build_model, collapse_reshapes, conversion_metadata
@@ -91,6 +92,10 @@ def convert(model: Any, options: ConvertOptions | None = None, *, progress: Prog
     meta = conversion_metadata(replace(opts, quantization=replace(qs, mode=mode)), conv.io_layout,
                                graph.producer, graph.opset)
     tfl = build_model(graph, out.ops, meta, opts.description)
+    attach_subgraphs(tfl, out.subgraphs)
+    if mode is not None and len(tfl.subgraphs) > 1:
+        raise QuantizationError(f"quantize={mode!r}: models with control flow (IF/WHILE subgraphs) cannot be "
+                                "quantized yet; convert without quantization")
     from edgelite.schema import write_model
 
     if mode is None:

@@ -271,6 +271,9 @@ class Model:
             return None
         raw = self.buffers[tensor.buffer].data
         if raw is None or raw.size == 0:
+            if tensor.type != TensorType.STRING and tensor.shape is not None and 0 in tuple(tensor.shape):
+                # A constant with no elements (the shape [] that makes RESHAPE give a scalar).
+                return np.empty(tuple(tensor.shape), tensor.numpy_dtype)
             return None
         if tensor.type == TensorType.STRING:
             from edgelite.schema.strings import decode_string_tensor

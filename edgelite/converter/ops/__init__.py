@@ -45,6 +45,7 @@ OP_MODULES: tuple[str, ...] = (
     "spectral",
     "bitcast",
     "glu",
+    "control_flow",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).

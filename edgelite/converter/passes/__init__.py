@@ -16,6 +16,7 @@ from typing import Callable
 
 from edgelite.converter.ir import Graph
 from edgelite.converter.passes.canonicalize import canonicalize, fold_batchnorm
+from edgelite.converter.passes.control_flow import control_flow
 from edgelite.converter.passes.fold import dead_code_elimination, shape_inference_and_folding
 from edgelite.converter.passes.fusion import fuse_activations
 from edgelite.converter.passes.layout import LayoutPass
@@ -34,6 +35,7 @@ def pipeline(keep_io_layout: bool = False, allow_custom: bool = False, qdq: str 
         ("qdq_import", QdqImport(qdq)),  # before folding: Q/DQ pairs -> parameters on values
         ("shape_inference", shape_inference_and_folding),  # + constant folding, to a fixpoint
         ("dead_code_elimination", dead_code_elimination),
+        ("control_flow", control_flow),  # If shapes from its branches; Loop/Scan -> edgelite::While
         ("fold_batchnorm", fold_batchnorm),
         ("canonicalize", canonicalize),
         ("qdq_mean", qdq_mean),  # QDQ ReduceMean -> ReduceSum + Mul(1/n): ONNX Runtime's single rounding
