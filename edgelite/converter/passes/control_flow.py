@@ -146,6 +146,7 @@ def _rewrite_loop(g: Graph, node: Node) -> bool:
         nodes.append(helper.make_node("Concat", [acc[j], f"{_P}row{j}"], [f"{_P}acc_next{j}"], axis=0))
     outs = [_P + "i_next", mv, bgp.output[0].name] + [o.name for o in bgp.output[1:1 + n]]
     outs += [f"{_P}acc_next{j}" for j in range(k_scan)] + [nm for nm, _ in runtime]
+    inits += list(bgp.initializer)
     body_g = helper.make_graph(nodes, "loop_body", [], [helper.make_tensor_value_info(o, 0, None) for o in outs], inits)
     body_names = [names_in[0], mv, cv] + names_in[2:2 + n] + acc + [nm for nm, _ in runtime]
 
@@ -225,6 +226,7 @@ def _rewrite_scan(g: Graph, node: Node) -> bool:
         nodes.append(helper.make_node("Concat", pair, [f"{_P}acc_next{j}"], axis=out_axes[j]))
     outs = [_P + "i_next", tv] + [o.name for o in bgp.output[:n]] + xsn
     outs += [f"{_P}acc_next{j}" for j in range(k_scan)] + [nm for nm, _ in runtime]
+    inits += list(bgp.initializer)
     body_g = helper.make_graph(nodes, "scan_body", [], [helper.make_tensor_value_info(o, 0, None) for o in outs], inits)
     body_names = [iv, tv] + names_in[:n] + xsn + acc + [nm for nm, _ in runtime]
 
