@@ -46,6 +46,7 @@ OP_MODULES: tuple[str, ...] = (
     "bitcast",
     "glu",
     "control_flow",
+    "erf",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
