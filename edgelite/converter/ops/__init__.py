@@ -47,6 +47,7 @@ OP_MODULES: tuple[str, ...] = (
     "glu",
     "control_flow",
     "erf",
+    "grid_sample",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
