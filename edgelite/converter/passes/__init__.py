@@ -17,6 +17,7 @@ from typing import Callable
 from edgelite.converter.ir import Graph
 from edgelite.converter.passes.canonicalize import canonicalize, fold_batchnorm
 from edgelite.converter.passes.control_flow import control_flow
+from edgelite.converter.passes.functions import expand_functions
 from edgelite.converter.passes.fold import dead_code_elimination, shape_inference_and_folding
 from edgelite.converter.passes.fusion import fuse_activations
 from edgelite.converter.passes.layout import LayoutPass
@@ -34,6 +35,7 @@ def pipeline(keep_io_layout: bool = False, allow_custom: bool = False, qdq: str 
     return [
         ("qdq_import", QdqImport(qdq)),  # before folding: Q/DQ pairs -> parameters on values
         ("shape_inference", shape_inference_and_folding),  # + constant folding, to a fixpoint
+        ("expand_functions", expand_functions),  # ops without a converter -> their ONNX function body
         ("dead_code_elimination", dead_code_elimination),
         ("control_flow", control_flow),  # If shapes from its branches; Loop/Scan -> edgelite::While
         ("fold_batchnorm", fold_batchnorm),
