@@ -94,3 +94,18 @@ def test_transpose_that_regroups_tokens_is_kept():
     ops = check(m, interpreter="edgelite")
     check(m, interpreter="litert")
     assert "TRANSPOSE" in ops
+
+
+def test_split_qkv_transformer_has_no_transpose():
+    """models/transformer_encoder.onnx splits Q/K/V with Split (not Gather) and writes K^T as
+    one Transpose: 8 TRANSPOSE ops before these folds, none after."""
+    m = onnx.load(os.path.join(HERE, "models", "transformer_encoder.onnx"))
+    tfl = edgelite.convert(m)
+    assert _ops(tfl)["TRANSPOSE"] == 0
+    rng = np.random.default_rng(0)
+    feeds = {"input_ids": rng.integers(0, 1000, (1, 16)).astype(np.int64),
+             "attention_mask": np.concatenate([np.ones((1, 12), np.int64), np.zeros((1, 4), np.int64)], 1)}
+    want = run_ort(m, feeds)[0]
+    for interp in ("edgelite", "litert"):
+        got = run_tflite(tfl, feeds, interp)[0]
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * float(np.abs(want).max()))

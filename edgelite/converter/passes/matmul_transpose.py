@@ -57,12 +57,25 @@ def fold_matmul_transposes(ops: list, g: Graph) -> list:
 # -- attention heads split from a projection ---------------------------------------------------
 
 # Ops that only move or select elements; their effect on positions is replayed on an index array.
-_MOVES = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "GATHER", "TRANSPOSE")
+_MOVES = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "GATHER", "TRANSPOSE", "SPLIT", "SPLIT_V")
 
 
-def _replay(op, idx: np.ndarray) -> np.ndarray | None:
-    """``op`` applied to an array of element positions (None when it cannot be replayed)."""
-    out_shape = tuple(op.outputs[0].shape)
+def _data_input(op):
+    return op.inputs[1] if op.op == "SPLIT" else op.inputs[0]  # SPLIT is (axis, input)
+
+
+def _replay(op, idx: np.ndarray, out: int = 0) -> np.ndarray | None:
+    """Output ``out`` of ``op`` applied to an array of element positions (None when it
+    cannot be replayed)."""
+    out_shape = tuple(op.outputs[out].shape)
+    if op.op in ("SPLIT", "SPLIT_V"):
+        a = op.inputs[0] if op.op == "SPLIT" else op.inputs[2]
+        if a is None or not a.is_constant:
+            return None
+        axis = int(np.asarray(a.data).reshape(-1)[0]) % idx.ndim
+        start = sum(int(o.shape[axis]) for o in op.outputs[:out])
+        r = np.take(idx, np.arange(start, start + out_shape[axis]), axis=axis)
+        return r if r.shape == out_shape else None
     if op.op in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
         return idx.reshape(out_shape) if idx.size == int(np.prod(out_shape)) else None
     if op.op == "TRANSPOSE":
@@ -151,7 +164,7 @@ def _head_split(t, producer):
     """``(fc, cols [*batch, P], rows M, transposed)`` when TRANSPOSE ``t`` reads a column
     regrouping of a FULLY_CONNECTED output whose rows stay in order (``transposed``: rows and
     columns swapped in the last two axes, as for K^T); otherwise None."""
-    chain = [t]
+    chain = [(t, 0)]
     v = t.inputs[0]
     for _ in range(8):
         p = producer.get(id(v))
@@ -161,16 +174,16 @@ def _head_split(t, producer):
             break
         if p.op not in _MOVES:
             return None
-        chain.append(p)
-        v = p.inputs[0]
+        chain.append((p, [id(o) for o in p.outputs].index(id(v))))
+        v = _data_input(p)
     else:
         return None
     fc = p
     f_shape = tuple(fc.outputs[0].shape)
     n = int(f_shape[-1])
     idx = np.arange(int(np.prod(f_shape)), dtype=np.int64).reshape(f_shape)
-    for op in reversed(chain):
-        idx = _replay(op, idx)
+    for op, k in reversed(chain):
+        idx = _replay(op, idx, k)
         if idx is None:
             return None
     if idx.ndim < 3:
@@ -259,16 +272,16 @@ def _head_merge(fc, producer):
         p = producer.get(id(v))
         if p is None or p.op not in _MOVES:
             break
-        chain.append(p)
-        v = p.inputs[0]
-    if not any(p.op == "TRANSPOSE" for p in chain):
+        chain.append((p, [id(o) for o in p.outputs].index(id(v))))
+        v = _data_input(p)
+    if not any(p.op == "TRANSPOSE" for p, _ in chain):
         return None
     o_val = v
     if o_val.shape is None or len(o_val.shape) < 3:
         return None
     idx = np.arange(int(np.prod(o_val.shape)), dtype=np.int64).reshape(o_val.shape)
-    for op in reversed(chain):
-        idx = _replay(op, idx)
+    for op, j in reversed(chain):
+        idx = _replay(op, idx, j)
         if idx is None:
             return None
     k = int(w.shape[1])
