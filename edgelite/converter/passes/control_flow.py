@@ -83,8 +83,16 @@ def _if_shapes(g: Graph, node: Node) -> bool:
 
 
 def _loop_inputs_shapes(node: Node, ios: list[BodyIO], consts, g: Graph, where: str):
-    """Convert the original body once to learn its output shapes and dtypes."""
-    _, bg = convert_body(body_model(body(node, "body"), ios, consts, g.opsets), where)
+    """Convert the original body once to learn its output shapes and dtypes (None, with
+    ``attrs['_cf_reason']`` set, when a body value has no static shape)."""
+    try:
+        _, bg = convert_body(body_model(body(node, "body"), ios, consts, g.opsets), where)
+    except ConversionError as e:
+        if "[check_static_shapes]" not in str(e):
+            raise
+        # e.g. a Slice at the iteration counter: its shape is known only while looping
+        node.attrs["_cf_reason"] = f"a body value has no static shape ({str(e).split('] ', 2)[-1][:160]})"
+        return None
     return [(tuple(v.shape), np.dtype(v.dtype)) for v in bg.outputs]
 
 
@@ -105,6 +113,8 @@ def _rewrite_loop(g: Graph, node: Node) -> bool:
     ios += [_io(v, names_in[2 + j]) for j, v in enumerate(carried)]
     ios += [_io(v, nm) for nm, v in runtime]
     shapes = _loop_inputs_shapes(node, ios, consts, g, node.describe())
+    if shapes is None:
+        return False
     for j, v in enumerate(carried):
         if shapes[1 + j] != (tuple(v.shape), np.dtype(v.dtype)):
             node.attrs["_cf_reason"] = (f"loop-carried value {j} changes from {v.dtype}{list(v.shape)} to "
@@ -188,6 +198,8 @@ def _rewrite_scan(g: Graph, node: Node) -> bool:
         ios.append(BodyIO(names_in[n + j], tuple(d for q, d in enumerate(x.shape) if q != a), np.dtype(x.dtype)))
     ios += [_io(v, nm) for nm, v in runtime]
     shapes = _loop_inputs_shapes(node, ios, consts, g, node.describe())
+    if shapes is None:
+        return False
     for j, v in enumerate(states):
         if shapes[j] != (tuple(v.shape), np.dtype(v.dtype)):
             node.attrs["_cf_reason"] = f"state {j} changes shape or type in one iteration"
