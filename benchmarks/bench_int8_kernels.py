@@ -263,7 +263,7 @@ def main() -> None:
                          "made by benchmarks/make_real_models.py, and a random-weight MobileNetV2 built here)")
     ap.add_argument("--threads", default="1,2", help="thread counts of the whole-model runs (default 1,2)")
     args = ap.parse_args()
-    from edgelite.interpreter.kernels.jit import HAVE_NUMBA, set_num_threads
+    from edgelite.interpreter.compute.jit import HAVE_NUMBA, set_num_threads
 
     set_num_threads(1)
     print(f"edgelite int8 kernels benchmark; numba: {HAVE_NUMBA}; python {platform.python_version()}; numpy {np.__version__}; "

@@ -33,7 +33,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from edgelite.interpreter.kernels.base import OpContext, TensorInfo, select_kernel  # noqa: E402
-from edgelite.interpreter.kernels.jit import HAVE_NUMBA  # noqa: E402
+from edgelite.interpreter.compute.jit import HAVE_NUMBA  # noqa: E402
 from edgelite.schema.builder import ModelBuilder  # noqa: E402
 from edgelite.schema.fb.Conv2DOptions import Conv2DOptionsT  # noqa: E402
 from edgelite.schema.fb.DepthwiseConv2DOptions import DepthwiseConv2DOptionsT  # noqa: E402

@@ -16,9 +16,9 @@ Example:
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from edgelite.version import __version__
 
-__all__ = ["__version__", "Interpreter", "convert"]
+__all__ = ["__version__", "Interpreter", "convert", "load_delegate"]
 
 
 def __getattr__(name: str):
@@ -32,4 +32,8 @@ def __getattr__(name: str):
         from edgelite.converter import convert
 
         return convert
+    if name == "load_delegate":
+        from edgelite.delegates import load_delegate
+
+        return load_delegate
     raise AttributeError(f"module 'edgelite' has no attribute {name!r}")

@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _subcommand_modules():
         module.add_parser(sub)
+    from edgelite.delegates import cli_delegate
+
+    cli_delegate.extend(sub.choices)  # --delegate for inspect and benchmark
     return parser
 
 

@@ -121,6 +121,8 @@ def convert(model: Any, options: ConvertOptions | None = None, *, progress: Prog
         write_model(tfl), mode, calibration=feeds, fixed_ranges=fixed or None, io_type=qs.io_type,
         observer=qs.observer, keep_float=tuple(qs.keep_float), per_channel=qs.per_channel,
         per_channel_fully_connected=qs.per_channel, bias_correction=qs.bias_correction, progress=progress,
+        target_sqnr=qs.target_sqnr, metric=qs.metric, target=qs.target, fallback=qs.fallback,
+        fixed_range_outputs=qs.fixed_range_outputs,
     )
 
 

@@ -67,6 +67,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--bias-correction", choices=tuple(_BIAS_CORRECTION), default="auto",
                    help="correct conv/FC biases for the mean shift weight rounding causes: auto (default) keeps "
                         "it only if the int8 outputs on calibration samples are closer to the float model's")
+    q.add_argument("--target-sqnr", type=float, metavar="DB",
+                   help="int8: keep the fewest layers float that bring the output SQNR to DB on held-back "
+                        "calibration samples")
+    q.add_argument("--fallback", choices=("float", "int16x8"), default="float",
+                   help="with --target-sqnr: precision of the layers kept out of int8 (default float)")
     q.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
     return p
@@ -93,7 +98,8 @@ def run(args) -> int:
     quant = QuantizationSettings(
         mode=args.quantize, calibration=args.calibration, io_type=args.io_type, observer=args.observer,
         keep_float=tuple(args.keep_float), per_channel=not args.per_tensor, qdq=args.qdq,
-        bias_correction=_BIAS_CORRECTION[args.bias_correction],
+        bias_correction=_BIAS_CORRECTION[args.bias_correction], target_sqnr=args.target_sqnr,
+        fallback=args.fallback,
     )
     opts = ConvertOptions(
         keep_io_layout=args.keep_io_layout,
@@ -109,4 +115,11 @@ def run(args) -> int:
     n = convert_file(args.model, dst, opts, progress=progress)
     kind = f", {args.quantize}" if args.quantize else ""
     sys.stdout.write(f"wrote {dst} ({n} bytes{kind})\n")
+    if args.target_sqnr is not None:
+        from edgelite.quantize.mixed import MixedPrecisionReport, stored_report
+
+        with open(dst, "rb") as f:
+            record = stored_report(f.read())
+        if record is not None:
+            sys.stdout.write(MixedPrecisionReport.from_dict(record).to_table() + "\n")
     return 0

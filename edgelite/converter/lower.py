@@ -191,17 +191,17 @@ def build_model(g: Graph, ops: list[TflOp], metadata: dict[str, bytes], descript
 
 def conversion_metadata(options, io_layout: dict[str, str], producer: str, opset: int) -> dict[str, bytes]:
     """The metadata entries edgelite writes besides ``min_runtime_version``."""
-    import edgelite
+    from edgelite.version import __version__
 
     conv = {
-        "producer": f"edgelite {edgelite.__version__}",
+        "producer": f"edgelite {__version__}",
         "source": "onnx",
         "source_producer": producer,
         "onnx_opset": opset,
         "options": options.as_metadata(),
     }
     return {
-        "CONVERSION_METADATA": conversion_metadata_flatbuffer(f"edgelite {edgelite.__version__}", options.allow_custom),
+        "CONVERSION_METADATA": conversion_metadata_flatbuffer(f"edgelite {__version__}", options.allow_custom),
         "edgelite_conversion": json.dumps(conv, sort_keys=True).encode("utf-8"),
         "edgelite_io_layout": json.dumps(io_layout, sort_keys=True).encode("utf-8"),
     }

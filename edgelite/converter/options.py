@@ -48,6 +48,10 @@ class QuantizationSettings:
             as exact float arithmetic.
         bias_correction: ``"auto"`` (default), ``True`` or ``False``: see
             ``edgelite.quantize.QuantizeOptions.bias_correction``.
+        target_sqnr, metric, target, fallback: an accuracy target (int8): keep the
+            fewest layers float (or int16x8) that meet it (``edgelite.quantize.mixed``).
+        fixed_range_outputs: ``"int16"`` (default), ``"float"`` or ``"int8"``: see
+            ``edgelite.quantize.QuantizeOptions.fixed_range_outputs``.
     """
 
     mode: str | None = None
@@ -58,6 +62,11 @@ class QuantizationSettings:
     per_channel: bool = True
     qdq: str = "auto"
     bias_correction: bool | str = "auto"
+    target_sqnr: float | None = None
+    metric: Any = None
+    target: float | None = None
+    fallback: str = "float"
+    fixed_range_outputs: str = "int16"
 
     def as_metadata(self) -> dict:
         cal = self.calibration
@@ -69,6 +78,9 @@ class QuantizationSettings:
             "mode": self.mode, "calibration": described, "io_type": self.io_type, "observer": self.observer,
             "keep_float": list(self.keep_float), "per_channel": self.per_channel, "qdq": self.qdq,
             "bias_correction": self.bias_correction,
+            **({"target_sqnr": self.target_sqnr} if self.target_sqnr is not None else {}),
+            **({"metric": getattr(self.metric, "__name__", "metric"), "target": self.target}
+               if self.metric is not None else {}),
         }
 
 
@@ -76,7 +88,8 @@ class QuantizationSettings:
 _QUANT_KWARGS = {
     "quantize": "mode", "calibration": "calibration", "io_type": "io_type", "observer": "observer",
     "keep_float": "keep_float", "per_channel": "per_channel", "qdq": "qdq",
-    "bias_correction": "bias_correction",
+    "bias_correction": "bias_correction", "target_sqnr": "target_sqnr", "metric": "metric", "target": "target",
+    "fallback": "fallback", "fixed_range_outputs": "fixed_range_outputs",
 }
 
 

@@ -43,6 +43,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgelite.errors import ShapeError
+from edgelite.interpreter.compute import threads
 from edgelite.interpreter.graph import DENSIFY, NOT_FOLDABLE, OpNode, SubgraphSpec, make_context
 from edgelite.interpreter.planner import ArenaPlan, TensorLifetime, plan_arena
 from edgelite.schema.model import TensorType
@@ -68,6 +69,20 @@ def _reset_value(spec) -> int:
     return 0
 
 
+def _step_positions(steps) -> tuple[dict[int, int], dict[int, int]]:
+    """First position (written or read) and last read position of every tensor a step touches."""
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for pos, step in enumerate(steps):
+        for i in (*step.op.inputs, *step.op.outputs):
+            if i >= 0:
+                first.setdefault(i, pos)
+        for i in step.op.inputs:
+            if i >= 0:
+                last[i] = pos
+    return first, last
+
+
 class SubgraphRuntime:
     """Prepared, planned state of one subgraph. Used by ``Interpreter``; not public API."""
 
@@ -78,8 +93,11 @@ class SubgraphRuntime:
         num_threads: int = 1,
         use_jit: bool = False,
         preserve_all_tensors: bool = False,
+        delegates: list | tuple = (),
     ):
         self.spec = spec
+        self.delegates = list(delegates)
+        self.delegation = None  # the DelegationPlan of the last allocate, when delegates are set
         self.num_threads = num_threads
         self.use_jit = use_jit
         self.preserve_all_tensors = preserve_all_tensors
@@ -163,10 +181,25 @@ class SubgraphRuntime:
             steps.append(Step(op, self._kernel_fn(op), params, [], [], dynamic=dynamic))
 
         self._folded = set(values) - set(consts)
+        if self.delegates:
+            # The delegate seam (edgelite.interpreter.delegation): partitions become single steps.
+            from edgelite.interpreter.delegation import apply_delegates, close_plan
+
+            close_plan(self.delegation)
+            self.delegation = None
+            steps, self.delegation = apply_delegates(self, steps, shapes, values, self.delegates, Step)
         self._plan_and_bind(shapes, {**values, **self._variables}, deferred, steps)
         self.shapes = shapes
         self.steps = steps
         self.has_jit_steps = any(s.fn != s.op.kernel.eval for s in steps if s.op.kernel is not None)
+        # Thread counts are process-wide settings, applied before every run (a no-op
+        # when unchanged) so that runtimes with different num_threads can coexist.
+        blas_parallel = any(getattr(s.op.kernel, "blas_parallel", False) for s in steps if s.op.kernel is not None)
+        self._threads = {
+            reference: threads.plan_threads(self.num_threads, use_jit=self.use_jit and not reference,
+                                            blas_parallel=blas_parallel)
+            for reference in (False, True)
+        }
         self.folded_ops = folded
         self._deferred_tensors = deferred
         self.allocated = True
@@ -195,9 +228,12 @@ class SubgraphRuntime:
         for t_index, arr in self._variables.items():
             arr.view(np.uint8)[...] = _reset_value(self.spec.tensors[t_index])
 
-    def _lifetimes(self, shapes, values, deferred) -> list[TensorLifetime]:
+    def _lifetimes(self, shapes, values, deferred, steps) -> list[TensorLifetime]:
         spec = self.spec
         n_steps = max(len(spec.ops), 1)
+        # With delegates the plan's order differs from the file's: lifetimes are step
+        # positions, and tensors inside a partition (in no step) get no slot.
+        first_use, last_use = _step_positions(steps) if self.delegation is not None else (None, None)
         pinned = set(spec.inputs) | set(spec.outputs)
         out = []
         for t in spec.tensors:
@@ -211,6 +247,11 @@ class SubgraphRuntime:
             whole = i in pinned or self.preserve_all_tensors
             if whole:
                 first, last = 0, n_steps
+            elif first_use is not None:
+                if i not in first_use:
+                    continue
+                first = first_use[i]
+                last = max(first, last_use.get(i, first))
             else:
                 first = spec.producer.get(i, 0)
                 last = max(first, spec.last_reader.get(i, first))
@@ -219,7 +260,7 @@ class SubgraphRuntime:
 
     def _plan_and_bind(self, shapes, values, deferred, steps) -> None:
         spec = self.spec
-        plan = plan_arena(self._lifetimes(shapes, values, deferred))
+        plan = plan_arena(self._lifetimes(shapes, values, deferred, steps))
         arena = np.zeros(plan.total_bytes, dtype=np.uint8)
         views: dict[int, np.ndarray] = {}
         for i, off in plan.offsets.items():
@@ -262,8 +303,11 @@ class SubgraphRuntime:
         """Run every step once. ``profiler`` (optional) gets ``record(op, seconds)``.
 
         ``reference=True`` runs each kernel's ``eval`` even when the runtime uses JIT
-        kernels (the interpreter does so while Numba is still loading).
+        kernels (the interpreter does so while Numba is still loading). The thread
+        counts of the run are set here, the one place that sets them
+        (:mod:`edgelite.interpreter.compute.threads`).
         """
+        threads.apply(self._threads[reference])
         if profiler is not None or reference:
             return self._invoke_slow(profiler, reference)
         for step in self.steps:

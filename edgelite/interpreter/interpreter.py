@@ -33,12 +33,12 @@ import sys
 
 import numpy as np
 
-from edgelite.errors import DelegateError, DTypeError, InterpreterStateError, ShapeError
+from edgelite.errors import DTypeError, InterpreterStateError, ShapeError
+from edgelite.interpreter.delegation import DelegationPlan, check_delegates, execution_details
 from edgelite.interpreter.details import op_details, tensor_details
 from edgelite.interpreter.executor import SubgraphRuntime
 from edgelite.interpreter.graph import load_subgraph, resolve_kernels
-from edgelite.interpreter.kernels.gemm import set_blas_threads
-from edgelite.interpreter.kernels.jit import is_warm, set_num_threads, start_warm_up, wait_until_warm, warm_up_started
+from edgelite.interpreter.compute.jit import is_warm, start_warm_up, wait_until_warm, warm_up_started
 from edgelite.interpreter.signature import SignatureRunner
 from edgelite.schema.model import TensorType
 
@@ -103,8 +103,9 @@ class Interpreter:
     Args:
         model_path: path of a ``.tflite`` file (memory-mapped).
         model_content: the model's bytes (exactly one of the two must be given).
-        experimental_delegates: accepted for compatibility; edgelite runs no delegate
-            through this argument yet, so a non-empty list raises ``DelegateError``.
+        experimental_delegates: delegates applied in list order at ``allocate_tensors``
+            (``edgelite.load_delegate("gpu")``; see docs/delegates.md); an object that is
+            not an edgelite delegate raises ``DelegateError``.
         num_threads: threads for parallel (Numba) kernels; must be an int >= 1.
         experimental_op_resolver_type: an ``OpResolverType`` (LiteRT's enum works too).
         experimental_preserve_all_tensors: give every tensor its own arena slot so
@@ -134,7 +135,7 @@ class Interpreter:
         experimental_op_resolver_type=OpResolverType.AUTO,
         experimental_preserve_all_tensors=False,
     ):
-        from edgelite.interpreter.kernels import jit
+        from edgelite.interpreter.compute import jit
         from edgelite.schema import read_model
 
         self._resolver_type = _resolver(experimental_op_resolver_type)
@@ -152,13 +153,8 @@ class Interpreter:
             raise ValueError("`model_path` or `model_content` must be specified.")
         else:
             raise ValueError("Can't both provide `model_path` and `model_content`")
-        if experimental_delegates:
-            names = ", ".join(type(d).__name__ for d in experimental_delegates)
-            raise DelegateError(
-                f"experimental_delegates: cannot use {names}: the edgelite Interpreter does not apply "
-                "delegates yet; run without experimental_delegates (the CPU kernels run every supported op)"
-            )
-        self._delegates = []
+        # The delegate seam: edgelite.interpreter.delegation (applied at allocate_tensors).
+        self._delegates = check_delegates(experimental_delegates)
         self._num_threads = num_threads
         self._use_jit = jit.HAVE_NUMBA and self._resolver_type != OpResolverType.BUILTIN_REF
         self._preserve_all = bool(experimental_preserve_all_tensors)
@@ -184,6 +180,7 @@ class Interpreter:
                 num_threads=self._num_threads or 1,
                 use_jit=self._use_jit,
                 preserve_all_tensors=self._preserve_all,
+                delegates=self._delegates,
             )
             self._runtimes[subgraph_index] = rt
         return rt
@@ -236,17 +233,6 @@ class Interpreter:
         rt = self._runtime(subgraph_index)
         if not rt.allocated:
             raise InterpreterStateError("Invoke called on model that is not ready.")
-        # Thread counts are process-wide settings: apply ours before every run (a no-op
-        # when unchanged), so that interpreters with different num_threads can coexist.
-        # With Numba, kernels split work over Numba's pool and each BLAS call stays on
-        # its caller's thread (two pools fighting for cores cost far more than they
-        # gave); the reference kernels let BLAS use the threads instead.
-        threads = self._num_threads or 1
-        if self._use_jit:
-            set_blas_threads(1)
-            set_num_threads(threads)
-        else:
-            set_blas_threads(threads)
         # Numba costs about a second of CPU to import and set up. The first invoke of a
         # process that has not loaded it runs the reference kernels (same results,
         # tested against the same oracles) and then starts loading Numba on a
@@ -362,6 +348,11 @@ class Interpreter:
         if arr is None:
             arr = rt.spec.tensors[i].data
         if arr is None:
+            if rt.allocated and rt.delegation is not None:
+                raise TensorNotAllocatedError(
+                    f"Tensor {i} ({rt.spec.tensors[i].name!r}) lives inside a delegated partition and has no CPU copy; "
+                    "use experimental_preserve_all_tensors=True to read intermediates"
+                )
             raise TensorNotAllocatedError("Tensor data is null. Run allocate_tensors() first")
         return np.array(arr, copy=True)
 
@@ -414,8 +405,26 @@ class Interpreter:
         return op_details(spec, spec.ops[int(op_index)])
 
     def _get_ops_details(self):
-        """One dict per operator of the main subgraph (LiteRT's experimental API)."""
+        """One dict per operator of the main subgraph (LiteRT's experimental API).
+
+        With delegates this is the execution plan, as LiteRT shows it after delegation:
+        CPU operators in run order and one ``DELEGATE`` op per partition (allocating
+        the tensors first if needed, since edgelite partitions at ``allocate_tensors``).
+        """
+        plan = self.get_delegation_plan() if self._delegates else None
+        if plan is not None:
+            return execution_details(self._specs[0], plan, op_details)
         return [op_details(self._specs[0], op) for op in self._specs[0].ops]
+
+    def get_delegation_plan(self, subgraph_index=0) -> DelegationPlan | None:
+        """The partitions delegates took over (None without delegates); allocates if needed."""
+        if not self._delegates:
+            return None
+        rt = self._runtime(subgraph_index)
+        if not rt.allocated:
+            self._ensure_safe()
+            rt.allocate()
+        return rt.delegation
 
     get_ops_details = _get_ops_details
 

@@ -25,7 +25,8 @@ from edgelite.errors import QuantizationError
 from edgelite.quantize.bias_correction import CORRECTED_OPS, MEAN_SAMPLES
 from edgelite.quantize.calibrate import ProgressFn, activation_tensors, calibrate
 from edgelite.quantize.calibration import ImageOptions, load_calibration
-from edgelite.quantize.full_integer import quantize_full_integer
+from edgelite.quantize.full_integer import FIXED_RANGE_NOTE, quantize_full_integer
+from edgelite.quantize.legal import check_runtime_limits, describe_degenerate, expand_tiny_range, is_degenerate
 from edgelite.quantize.numerics import activation_params
 from edgelite.quantize.options import QuantizeOptions
 from edgelite.quantize.selection import Candidate, choose, evaluation_samples, scoring_samples
@@ -102,6 +103,15 @@ def quantize_model(
                                             per_channel=opts.per_channel, keep_float=opts.keep_float))
     bits = 8 if opts.mode == "int8" else 16
     feeds = _load_feeds(model, calibration, opts, image_options)
+    targeted = opts.target_sqnr is not None or opts.metric is not None
+    held: list[dict] = []
+    if targeted:
+        if feeds is None or len(feeds) < 2:
+            raise QuantizationError("an accuracy target needs at least 2 calibration samples "
+                                    "(some are held back to score it)")
+        picked = set(evaluation_samples(len(feeds), min(opts.target_samples, max(1, len(feeds) // 4))))
+        held = [feeds[k] for k in sorted(picked)]
+        feeds = [f for k, f in enumerate(feeds) if k not in picked]
     correct = feeds is not None and opts.bias_correction in (True, "auto")
     means = _bias_correction_inputs(model) if correct else None
     references = None
@@ -109,25 +119,68 @@ def quantize_model(
         k = scoring_samples(model, opts.selection_samples)
         references = {i: None for i in evaluation_samples(len(feeds), k)}
     auto = bool(references)
-    act = _activation_params(model, data, feeds, opts, bits, progress, means, references)
+    degenerate: list[tuple[str, float, float]] = []
+    act = _activation_params(model, data, feeds, opts, bits, progress, means, references, degenerate)
     float_ops: list = []
+    widened: list[str] = []
+    int16_ops: list = []
 
-    def build(input_means) -> bytes:
+    def build(input_means, extra_keep: tuple[str, ...] = ()) -> bytes:
         float_ops.clear()
-        return write_model(quantize_full_integer(
+        widened.clear()
+        int16_ops.clear()
+        quantized = quantize_full_integer(
             model, act, bits=bits, io_type=opts.io_type, per_channel=opts.per_channel,
             per_channel_fully_connected=opts.per_channel_fully_connected,
-            keep_float=opts.keep_float, report=float_ops, input_means=input_means, fixed=_fixed_tensors(model, opts),
-        ))
+            keep_float=tuple(opts.keep_float) + (tuple(extra_keep) if opts.fallback == "float" else ()),
+            int16_layers=tuple(extra_keep) if opts.fallback == "int16x8" else (),
+            fixed_range_outputs=opts.fixed_range_outputs, int16_report=int16_ops, report=float_ops, input_means=input_means, fixed=_fixed_tensors(model, opts),
+            widened=widened,
+        )
+        # Never hand out a file that a runtime refuses or crashes on (see ``legal``).
+        check_runtime_limits(quantized)
+        return write_model(quantized)
 
     result = build(means)
     if auto:
         result = _choose_bias_correction(build(None), result, feeds, references, opts.backend, progress)
-    unexpected = [(k, name, why) for k, name, why in float_ops if why != "kept float on request"]
+    if targeted:
+        chosen_means = means if result == build(means) else None
+        result = _meet_target(model, data, held, opts, lambda keep: build(chosen_means, keep))
+    if degenerate:
+        warnings.warn(describe_degenerate(degenerate), stacklevel=2)
+    others = sorted(set(widened) - {n for n, _, _ in degenerate})
+    if others:
+        warnings.warn(f"output scale raised to the smallest one its kernel accepts for {len(others)} tensor(s): "
+                      f"{', '.join(repr(n) for n in others[:6])}", stacklevel=2)
+    for k, name, why in float_ops:
+        if why.startswith(FIXED_RANGE_NOTE):
+            _log.info("#%d %s: %s", k, name, why)
+    for k, name, out in int16_ops:
+        _log.info("#%d %s (%s) runs in int16x8", k, name, out)
+    unexpected = [(k, name, why) for k, name, why in float_ops
+                  if why != "kept float on request" and not why.startswith(FIXED_RANGE_NOTE)]
     if unexpected:
         listing = "; ".join(f"#{k} {name}: {why}" for k, name, why in unexpected[:8])
         more = f" (+{len(unexpected) - 8} more)" if len(unexpected) > 8 else ""
         warnings.warn(f"{len(unexpected)} operator(s) stay float: {listing}{more}", stacklevel=2)
+    return result
+
+
+def _meet_target(model: Model, data: bytes, held: list[dict], opts: QuantizeOptions, build) -> bytes:
+    """``target_sqnr`` / ``metric``: the fewest layers kept float that meet the target."""
+    from edgelite.quantize.mixed import model_outputs, search
+
+    references = model_outputs(data, held, opts.backend)
+    target = opts.target_sqnr if opts.target_sqnr is not None else opts.target
+    result, report = search(build, data, held, references, target=float(target), metric=opts.metric,
+                            fallback=opts.fallback, backend=opts.backend)
+    _log.info("accuracy target:\n%s", report.to_table())
+    if opts.on_target_report is not None:
+        opts.on_target_report(report)
+    if not report.met:
+        warnings.warn(f"accuracy target not reached: {report.to_table().splitlines()[0]}; "
+                      + "; ".join(report.notes), stacklevel=3)
     return result
 
 
@@ -179,7 +232,8 @@ def _load_feeds(model: Model, calibration: Any, opts: QuantizeOptions,
 
 def _activation_params(model: Model, data: bytes, feeds: list[dict] | None, opts: QuantizeOptions, bits: int,
                        progress: ProgressFn | None, means: dict | None = None,
-                       references: dict | None = None) -> dict[int, tuple[float, int]]:
+                       references: dict | None = None,
+                       degenerate: list | None = None) -> dict[int, tuple[float, int]]:
     sg = model.subgraphs[0]
     act: dict[int, tuple[float, int]] = {}
     if feeds is not None:
@@ -189,7 +243,12 @@ def _activation_params(model: Model, data: bytes, feeds: list[dict] | None, opts
             backend=opts.backend, progress=progress, means=means,
             mean_samples=evaluation_samples(len(feeds), MEAN_SAMPLES), references=references,
         )
-        act = {t: activation_params(lo, hi, bits) for t, (lo, hi) in ranges.items()}
+        for t, (lo, hi) in ranges.items():
+            if is_degenerate(lo, hi):
+                if degenerate is not None:
+                    degenerate.append((sg.tensors[t].name, float(lo), float(hi)))
+                lo, hi = expand_tiny_range(lo, hi)
+            act[t] = activation_params(lo, hi, bits)
     if opts.fixed_ranges:
         by_name: dict[str, int] = {}
         for i, t in enumerate(sg.tensors):

@@ -71,6 +71,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="correct conv/FC biases for the mean shift weight rounding causes (int8, int16x8): "
                         "auto (default) keeps it only if the int8 outputs on calibration samples are closer "
                         "to the float model's; on (also a bare --bias-correction); off")
+    p.add_argument("--target-sqnr", type=float, metavar="DB",
+                   help="int8: keep the fewest layers float that bring the output SQNR to DB on held-back "
+                        "calibration samples (prints which layers stayed, size and latency cost)")
+    p.add_argument("--fallback", choices=("float", "int16x8"), default="float",
+                   help="with --target-sqnr: precision of the layers kept out of int8 (default float)")
+    p.add_argument("--fixed-range-outputs", choices=("int16", "float", "int8"), default="int16",
+                   help="int8: an output LOGISTIC/SOFTMAX/TANH in int16x8 (default), float, or int8 as TFLite")
     p.add_argument("--dynamic-min-elements", type=int, default=1024, help="dynamic mode: smaller weights stay float")
     add_data_arguments(p)
     p.set_defaults(func=run)
@@ -80,12 +87,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     from edgelite.quantize import QuantizeOptions, quantize_model
 
+    reports: list = []
     opts = QuantizeOptions(
         mode=args.mode, io_type=args.io_type, observer=args.observer, percentile=args.percentile,
         per_channel=not args.per_tensor, per_channel_fully_connected=not args.per_tensor_fc,
         keep_float=tuple(args.keep_float), max_samples=args.max_samples,
         dynamic_min_elements=args.dynamic_min_elements, backend=args.backend,
-        bias_correction=BIAS_CORRECTION_CHOICES[args.bias_correction],
+        bias_correction=BIAS_CORRECTION_CHOICES[args.bias_correction], target_sqnr=args.target_sqnr,
+        on_target_report=reports.append, fallback=args.fallback, fixed_range_outputs=args.fixed_range_outputs,
     )
     progress = None if args.no_progress else ProgressBar()
     data = quantize_model(args.model, calibration=args.calibration, options=opts,
@@ -93,4 +102,6 @@ def run(args) -> int:
     with open(args.output, "wb") as f:
         f.write(data)
     print(f"wrote {args.output} ({len(data)} bytes, mode {args.mode})")
+    for rep in reports:
+        print(rep.to_table())
     return 0

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 
 from edgelite.quantize.cli_quantize import ProgressBar, add_data_arguments, image_options
 
@@ -36,7 +37,20 @@ def run(args) -> int:
     progress = None if args.no_progress else ProgressBar()
     rep = compare_models(args.float_model, args.quant_model, args.data, backend=args.backend,
                          max_samples=args.max_samples, image_options=image_options(args), progress=progress)
-    print(rep.to_json() if args.json else rep.to_table(args.top))
+    from edgelite.quantize.mixed import MixedPrecisionReport, stored_report
+
+    with open(args.quant_model, "rb") as f:
+        target = stored_report(f.read())  # written by an accuracy-target quantization
+    if args.json:
+        d = rep.to_dict()
+        if target is not None:
+            d["mixed_precision"] = target
+        print(json.dumps(d, indent=2))
+    else:
+        print(rep.to_table(args.top))
+        if target is not None:
+            print("\naccuracy target (recorded when the model was quantized):")
+            print(MixedPrecisionReport.from_dict(target).to_table())
     if args.html:
         with open(args.html, "w", encoding="utf-8") as f:
             f.write(rep.to_html())

@@ -27,6 +27,7 @@ import numpy as np
 
 from edgelite.quantize.graph import GraphEditor, qparams
 from edgelite.quantize.bias_correction import CORRECTED_OPS, dequantize_weights, expected_output_shift
+from edgelite.quantize.legal import CONV_OPS, legal_weight_scales, min_output_scale, raise_for_requant_floor
 from edgelite.quantize.global_pool import choose_global_pool, emit_exact_global_pool, is_global_pool, is_static
 from edgelite.quantize.numerics import activation_params, quantize_array, quantize_bias, symmetric_weights
 from edgelite.quantize.spec import INT8_OPS, INT16_OPS, INT64_BIAS_OPS, OpQuantSpec
@@ -34,6 +35,10 @@ from edgelite.quantize.versions import min_runtime_version, op_version
 from edgelite.schema.model import Model, TensorType
 
 _F32 = TensorType.FLOAT32
+# Operators whose integer output range TFLite fixes; at a float model output they run in
+# int16x8 (or float) by default (``QuantizeOptions.fixed_range_outputs``).
+FIXED_RANGE_OUTPUT_OPS = ("LOGISTIC", "SOFTMAX", "TANH")
+FIXED_RANGE_NOTE = "fixed-range output kept float"
 _SUFFIX = {TensorType.INT8: "_int8", TensorType.INT16: "_int16", TensorType.UINT8: "_uint8", _F32: "_float"}
 
 
@@ -43,10 +48,35 @@ def _usable(params: tuple[float, int]) -> bool:
     return bool(np.isfinite(scale)) and 1e-30 < scale < 1e30
 
 
+class _Int16View:
+    """The int16 (symmetric) parameters of the int8 activation parameters' ranges, for
+    the operators of an int8 model that run in int16x8; values set here stay here."""
+
+    def __init__(self, act8: dict):
+        self._act8 = act8
+        self._own: dict[int, tuple[float, int]] = {}
+
+    def __contains__(self, t) -> bool:
+        return t in self._own or t in self._act8
+
+    def __getitem__(self, t) -> tuple[float, int]:
+        if t not in self._own:
+            scale, zp = self._act8[t]
+            self._own[t] = activation_params(scale * (-128 - zp), scale * (127 - zp), 16)
+        return self._own[t]
+
+    def __setitem__(self, t, value) -> None:
+        self._own[t] = value
+
+    def get(self, t, default=None):
+        return self[t] if t in self else default
+
+
 class _FullInteger:
     def __init__(self, model: Model, act: Mapping[int, tuple[float, int]], bits: int, io_type: str,
                  per_channel: bool, per_channel_fc: bool, keep_float: Sequence[str],
-                 means: Mapping[int, np.ndarray | None] | None = None, fixed: frozenset = frozenset()):
+                 means: Mapping[int, np.ndarray | None] | None = None, fixed: frozenset = frozenset(),
+                 int16_layers: Sequence[str] = (), fixed_outputs: str = "int8"):
         self.g = GraphEditor(model)
         self.means = means
         self.fixed = fixed  # tensors whose parameters were given, never re-chosen
@@ -60,11 +90,17 @@ class _FullInteger:
         self.per_channel = per_channel
         self.per_channel_fc = per_channel_fc
         self.keep = set(keep_float)
-        self.qver: dict[int, int] = {}
+        self.q8: dict[int, int] = {}
+        self.q16: dict[int, int] = {}  # int16 versions, for operators run in int16x8 in an int8 model
+        self.qver = self.q8 if bits == 8 else self.q16  # the versions of the current precision
         self.fver: dict[int, int] = {}
+        self.int16_layers = set(int16_layers)
+        self.fixed_outputs = fixed_outputs
         self.retargetable: set[int] = set()
         self._const_cache: dict[tuple, int] = {}
         self.quantized_ops: list[int] = []
+        self.widened: list[str] = []  # outputs whose scale was raised to a kernel's minimum
+        self.int16_ops: list[tuple[int, str, str]] = []  # (op index, op, output) run in int16x8
         self.float_ops: list[tuple[int, str, str]] = []
 
     # -- tensor versions ----------------------------------------------------------------
@@ -74,17 +110,26 @@ class _FullInteger:
 
     def get_q(self, t: int) -> int:
         if t not in self.qver:
-            f = self.fver[t]
             scale, zp = self._params(t)
             name = self.g.tensors[t].name + _SUFFIX[self.qtype]
-            q = self.g.add_tensor(name, like=f, type=self.qtype, quant=qparams(scale, zp))
-            self.g.emit("QUANTIZE", [f], [q], version=op_version("QUANTIZE", [_F32], [self.qtype]))
+            if self.qtype == TensorType.INT8 and t in self.q16 and t not in self.fver:
+                # int16 -> int8 is one QUANTIZE (LiteRT has no int8 -> int16: that goes via float)
+                src = self.q16[t]
+                q = self.g.add_tensor(name, like=src, type=self.qtype, quant=qparams(scale, zp))
+                self.g.emit("QUANTIZE", [src], [q], version=op_version("QUANTIZE", [TensorType.INT16], [self.qtype]))
+            else:
+                f = self.get_f(t)
+                q = self.g.add_tensor(name, like=f, type=self.qtype, quant=qparams(scale, zp))
+                self.g.emit("QUANTIZE", [f], [q], version=op_version("QUANTIZE", [_F32], [self.qtype]))
             self.qver[t] = q
         return self.qver[t]
 
+    def _has_version(self, t: int) -> bool:
+        return t in self.fver or t in self.q8 or t in self.q16
+
     def get_f(self, t: int) -> int:
         if t not in self.fver:
-            q = self.qver[t]
+            q = self.qver[t] if t in self.qver else (self.q8[t] if t in self.q8 else self.q16[t])
             name = self.g.tensors[t].name + "_float"
             f = self.g.add_tensor(name, like=q, type=_F32)
             qt = self.g.tensors[q]
@@ -198,6 +243,10 @@ class _FullInteger:
         outs = [self.g.tensors[o].name for o in op.outputs]
         if name in self.keep or any(n in self.keep for n in outs):
             return "kept float on request"
+        if (self.fixed_outputs == "float" and name in FIXED_RANGE_OUTPUT_OPS and self.io_type == "float32"
+                and all(self.g.is_model_output(o) for o in op.outputs)):
+            step = spec.fixed8[0] if self.bits == 8 else spec.fixed16[0]
+            return f"{FIXED_RANGE_NOTE}: its {'int8' if self.bits == 8 else 'int16'} output has fixed steps of {step:g}"
         for pos, t in enumerate(op.inputs):
             role = spec.role(pos)
             if t < 0:
@@ -258,15 +307,22 @@ class _FullInteger:
                 self.qver[t] = t
         for k, op in enumerate(g.source_ops):
             name = g.op_name(op)
+            wide = self.bits == 8 and self._runs_in_int16(op, name)
+            if wide:
+                self._enter_int16()
             spec = self.table.get(name)
             reason = self._why_float(k, op, name, spec)
             if reason is None:
                 self._quantize_op(k, op, name, spec)
                 self.quantized_ops.append(k)
+                if wide:
+                    self.int16_ops.append((k, name, g.tensors[op.outputs[0]].name))
             else:
                 if name not in ("QUANTIZE", "DEQUANTIZE"):
                     self.float_ops.append((k, name, reason))
                 self._float_op(op)
+            if wide:
+                self._leave_int16()
         self._finish_outputs()
         versions = [(g.op_name(op), g.model.operator_codes[op.opcode_index].version) for op in g.ops]
         rt = min_runtime_version(versions)
@@ -274,10 +330,28 @@ class _FullInteger:
             g.add_metadata("min_runtime_version", rt.encode().ljust(16, b"\0"))
         return g.finish()
 
+    def _runs_in_int16(self, op, name: str) -> bool:
+        """Whether an operator of an int8 model runs in int16x8: asked for by output name
+        (``int16_layers``), or a fixed-range activation writing a float model output
+        (``fixed_outputs="int16"``: its int8 output would have 1/256 steps)."""
+        outs = [self.g.tensors[o].name for o in op.outputs]
+        if any(n in self.int16_layers for n in outs):
+            return True
+        return (self.fixed_outputs == "int16" and name in FIXED_RANGE_OUTPUT_OPS and self.io_type == "float32"
+                and all(self.g.is_model_output(o) for o in op.outputs))
+
+    def _enter_int16(self) -> None:
+        self._saved = (self.bits, self.qtype, self.table, self.qver, self.act, self.retargetable)
+        self.bits, self.qtype, self.table = 16, TensorType.INT16, INT16_OPS
+        self.qver, self.act, self.retargetable = self.q16, _Int16View(self.act), set()
+
+    def _leave_int16(self) -> None:
+        self.bits, self.qtype, self.table, self.qver, self.act, self.retargetable = self._saved
+
     def _float_op(self, op) -> None:
         inputs = []
         for t in op.inputs:
-            if t >= 0 and (t in self.fver or t in self.qver):
+            if t >= 0 and self._has_version(t):
                 inputs.append(self.get_f(t))
             else:
                 inputs.append(t)
@@ -303,6 +377,12 @@ class _FullInteger:
                 inputs.append(-1)  # once the weight, input and output are known
             else:
                 inputs.append(self._quant_weight(t, role))
+        if name in CONV_OPS:
+            self._legalize_weights(op, name, spec, inputs)
+        elif self.bits == 8 and name in ("ADD", "SUB", "HARD_SWISH"):
+            scales = [float(g.tensors[inputs[p]].quantization.scale[0]) for p in range(len(inputs))
+                      if spec.role(p) == "a" and inputs[p] >= 0]
+            self._raise_output_scale(op.outputs[0], min_output_scale(name, scales if name != "HARD_SWISH" else scales[0]))
         for pos, t in enumerate(op.inputs):
             if t >= 0 and spec.role(pos) == "b":
                 x = inputs[spec.bias_input]
@@ -344,6 +424,56 @@ class _FullInteger:
             input_ranks=[len(g.tensors[i].shape) for i in inputs if i >= 0], mul_scales=mul_scales,
         )
         g.emit_copy(op, inputs, version=version, options=options)
+
+    def _raise_output_scale(self, o: int, floor: float) -> None:
+        """Widen a calibrated output range whose scale is below what the kernels accept.
+
+        Only a (nearly) empty range gets here in practice (see ``legal``); its zero
+        point stays, so 0.0 stays exact. Given parameters (``fixed``) are left alone:
+        ``check_runtime_limits`` reports them instead.
+        """
+        if o in self.fixed or o not in self.act:
+            return
+        scale, zp = self.act[o]
+        if scale < floor:
+            self.act[o] = (float(floor), zp)
+            self.widened.append(self.g.tensors[o].name)
+
+    def _legalize_weights(self, op, name: str, spec: OpQuantSpec, inputs: list[int]) -> None:
+        """Weight and output scales of a convolution / fully connected layer inside the
+        runtimes' limits (``legal``): all-zero channels, biases that would saturate,
+        requantization scales outside XNNPACK's [2**-32, 256)."""
+        g = self.g
+        w_pos = next(p for p in range(len(inputs)) if spec.role(p).startswith("w"))
+        t = op.inputs[w_pos]
+        pre, data = self._weight_source(t)
+        given = g.tensors[t].quantization
+        x = inputs[spec.bias_input]
+        if x < 0 or g.tensors[x].quantization is None:
+            return
+        s_in = float(g.tensors[x].quantization.scale[0])
+        wq = g.tensors[inputs[w_pos]].quantization
+        ours = data is not None and pre is None and not (given is not None and given.is_quantized)
+        scales = np.asarray(wq.scale, np.float32)
+        dim = wq.quantized_dimension if len(scales) > 1 else None
+        if ours:
+            w = np.abs(np.asarray(data, np.float64))
+            bound = w.max(axis=tuple(a for a in range(w.ndim) if a != dim)) if dim is not None else np.array([w.max(initial=0.0)])
+            b_pos = next((p for p in range(len(op.inputs)) if spec.role(p) == "b" and op.inputs[p] >= 0), None)
+            bias = g.const_data(op.inputs[b_pos]) if b_pos is not None else None
+            new = legal_weight_scales(scales, bound, s_in, bias)
+        else:
+            new = scales
+        if self.bits == 8:
+            self._raise_output_scale(op.outputs[0], min_output_scale(name, s_in, new))
+            if ours and op.outputs[0] in self.act:
+                new = raise_for_requant_floor(new, s_in, self.act[op.outputs[0]][0])
+        if ours and not np.array_equal(new, scales):
+            key = (t, "legal", dim, new.tobytes())
+            if key not in self._const_cache:
+                q = quantize_array(data, new, np.zeros(len(new), np.int64), dim, -127, 127).astype(np.int8)
+                self._const_cache[key] = g.add_constant(g.tensors[t].name, q, qparams(new, np.zeros(len(new), np.int64), dim or 0))
+            inputs[w_pos] = self._const_cache[key]
 
     def _global_pool(self, op, x: int) -> tuple[float, int] | None:
         """An int8 global average pool: the output parameters of a single MEAN, or None
@@ -390,10 +520,10 @@ class _FullInteger:
         new_outputs = []
         for t in g.subgraph.outputs:
             tensor = g.tensors[t]
-            if t not in self.qver and t not in self.fver:
+            if not self._has_version(t):
                 new_outputs.append(t)
                 continue
-            if self.io_type == "float32" or t not in self.act and t not in self.qver:
+            if self.io_type == "float32" or t not in self.act and t not in self.qver and t not in self.q16:
                 idx = self.get_f(t)
             elif self.io_type == "uint8":
                 q = self.get_q(t)
@@ -429,6 +559,10 @@ def quantize_full_integer(
     report: list | None = None,
     input_means: Mapping[int, np.ndarray | None] | None = None,
     fixed: Sequence[int] = (),
+    widened: list | None = None,
+    int16_layers: Sequence[str] = (),
+    fixed_range_outputs: str = "int8",
+    int16_report: list | None = None,
 ) -> Model:
     """Rewrite ``model`` (not modified) with integer operators where TFLite has them.
 
@@ -447,13 +581,27 @@ def quantize_full_integer(
             corrected for the mean shift weight rounding causes (``bias_correction``).
         fixed: tensors whose parameters were given (``fixed_ranges``): kept as they are
             where the quantizer would otherwise pick a kernel-friendlier scale.
+        int16_layers: (int8 models) output tensor names of operators that run in
+            int16x8 instead (int16 activations, int8 weights; QUANTIZE/DEQUANTIZE
+            around them), where LiteRT has their int16 kernel.
+        fixed_range_outputs: a LOGISTIC / SOFTMAX / TANH writing a float model output:
+            ``"int8"`` (TFLite's fixed 1/256 steps), ``"int16"`` or ``"float"``.
+        int16_report: if given, receives ``(op_index, op_name, output)`` for each
+            operator that runs in int16x8 in an int8 model.
+        widened: if given, receives the names of outputs whose calibrated scale was
+            raised to the smallest one their kernels accept (``legal``).
 
     Returns:
         The quantized model.
     """
     fi = _FullInteger(model, activation_params_by_tensor, bits, io_type, per_channel,
-                      per_channel_fully_connected, keep_float, input_means, frozenset(fixed))
+                      per_channel_fully_connected, keep_float, input_means, frozenset(fixed),
+                      int16_layers, fixed_range_outputs)
     result = fi.run()
     if report is not None:
         report.extend(fi.float_ops)
+    if widened is not None:
+        widened.extend(fi.widened)
+    if int16_report is not None:
+        int16_report.extend(fi.int16_ops)
     return result

@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from edgelite.errors import QuantizationError
 
@@ -56,6 +56,29 @@ class QuantizeOptions:
         selection_samples: at most this many calibration samples (spread evenly)
             are what ``"auto"`` scores the candidates on; fewer for large models
             (``edgelite.quantize.selection.scoring_samples``).
+        fixed_range_outputs: how a LOGISTIC, SOFTMAX or TANH that writes a float
+            model output (``io_type="float32"``) is quantized in ``int8`` mode. TFLite
+            fixes their int8 output to steps of 1/256 (1/128 for TANH), which bounds
+            the output's precision (a U-Net's sigmoid head: 53.5 dB, against ONNX
+            Runtime's 58.4 dB; docs/quantization.md). ``"int16"`` (default): the
+            operator runs in int16x8 (int16 kernel, bit-exact with LiteRT's, steps of
+            1/32768; 74.9 dB on that U-Net); ``"float"``: it stays float; ``"int8"``:
+            TFLite's choice (the operator set TFLite's converter writes).
+        target_sqnr: an accuracy target in dB (int8 only): keep the fewest layers
+            float that bring the output SQNR against the float model to this value on
+            calibration samples held back from range estimation
+            (``edgelite.quantize.mixed``).
+        metric: a general target instead: ``metric(float_outputs, quant_outputs) ->
+            float`` (higher is better; each argument a list over samples of lists over
+            model outputs) that must reach ``target``.
+        target: the value ``metric`` must reach.
+        fallback: the precision of the layers the target keeps: ``"float"`` or
+            ``"int16x8"`` (int16 activations where LiteRT has the int16 kernel; the
+            other layers stay int8 or, without an int16 kernel, are not candidates).
+        target_samples: at most this many calibration samples are held back to score
+            the target (at least one, and never more than a quarter of the data).
+        on_target_report: called with the ``MixedPrecisionReport`` of the target
+            search (which layers stayed float, size and latency cost, target reached).
         max_samples: use at most this many calibration samples.
         dynamic_min_elements: in ``dynamic`` mode, weights with fewer elements stay float
             (TFLite's dynamic-range quantizer uses 1024).
@@ -75,6 +98,13 @@ class QuantizeOptions:
     fixed_ranges: Mapping[str, tuple] | None = None
     bias_correction: bool | str = "auto"
     selection_samples: int = 32
+    fixed_range_outputs: str = "int16"
+    target_sqnr: float | None = None
+    metric: Callable[[list, list], float] | None = None
+    target: float | None = None
+    fallback: str = "float"
+    target_samples: int = 8
+    on_target_report: Callable[[object], None] | None = None
     max_samples: int | None = None
     dynamic_min_elements: int = 1024
     backend: str = "auto"
@@ -97,5 +127,21 @@ class QuantizeOptions:
             raise QuantizationError(f"bias_correction must be 'auto', True or False, got {self.bias_correction!r}")
         if self.selection_samples < 1:
             raise QuantizationError(f"selection_samples must be at least 1, got {self.selection_samples}")
+        if self.target_sqnr is not None or self.metric is not None or self.target is not None:
+            if self.target_sqnr is not None and (self.metric is not None or self.target is not None):
+                raise QuantizationError("give either target_sqnr or metric and target, not both")
+            if (self.metric is None) != (self.target is None):
+                raise QuantizationError("metric and target go together")
+            if self.metric is not None and not callable(self.metric):
+                raise QuantizationError("metric must be callable(float_outputs, quant_outputs) -> float")
+            if self.mode != "int8":
+                raise QuantizationError(f"an accuracy target needs mode 'int8', not {self.mode!r}")
+            if self.fallback not in ("float", "int16x8"):
+                raise QuantizationError(f"unknown fallback {self.fallback!r}; use 'float' or 'int16x8'")
+            if self.target_samples < 1:
+                raise QuantizationError(f"target_samples must be at least 1, got {self.target_samples}")
+        if self.fixed_range_outputs not in ("int16", "int8", "float"):
+            raise QuantizationError(f"fixed_range_outputs must be 'int16', 'int8' or 'float', "
+                                    f"got {self.fixed_range_outputs!r}")
         if self.num_bins < 256:
             raise QuantizationError(f"num_bins must be at least 256, got {self.num_bins}")

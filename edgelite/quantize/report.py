@@ -31,6 +31,7 @@ import numpy as np
 
 from edgelite.quantize.calibrate import ProgressFn, activation_tensors
 from edgelite.quantize.calibration import ImageOptions, load_calibration
+from edgelite.quantize.legal import is_degenerate
 from edgelite.quantize.numerics import dequantize
 from edgelite.quantize.runner import make_runner
 from edgelite.schema import read_model
@@ -49,6 +50,9 @@ class LayerStats:
         dtype: its type in the quantized model.
         mean_error, max_abs_error, mse: over all elements of all samples.
         sqnr_db: 10 log10(sum float^2 / sum error^2); inf when identical.
+        degenerate: the float values' range on these data is (nearly) empty
+            (``legal.NEAR_ZERO_RANGE``): calibrated on such data, the tensor gets the
+            minimum range, and its SQNR says little.
     """
 
     name: str
@@ -60,6 +64,7 @@ class LayerStats:
     max_abs_error: float
     mse: float
     sqnr_db: float
+    degenerate: bool = False
 
 
 @dataclass
@@ -100,6 +105,10 @@ class QuantReport:
                 f"{s.name:<{width}}  {s.op:<18} {s.dtype:<7} {s.sqnr_db:>8.2f} {s.mse:>10.3g} "
                 f"{s.max_abs_error:>10.3g} {s.mean_error:>10.3g}"
             )
+        dead = [s.name for s in self.layers if s.degenerate]
+        if dead:
+            shown = ", ".join(dead[:8]) + (f" (+{len(dead) - 8} more)" if len(dead) > 8 else "")
+            lines.append(f"degenerate (nearly empty) float range: {shown}")
         lines.append(f"({self.samples} samples, {len(self.layers)} tensors compared"
                      + (f", {len(self.unmatched)} float tensors without a quantized twin)" if self.unmatched else ")"))
         return "\n".join(lines)
@@ -167,6 +176,7 @@ def compare_models(
     f_run = make_runner(fbytes, [f for f, _ in pairs], backend)
     q_run = make_runner(qbytes, [q for _, q in pairs], backend)
     acc = {f: np.zeros(5) for f, _ in pairs}  # count, sum err, sum err^2, sum ref^2, max |err|
+    span = {f: [np.inf, -np.inf] for f, _ in pairs}  # float min, max
     for k, feed in enumerate(feeds):
         fv = f_run.run(feed)
         qv = q_run.run(_quantize_feed(qm, feed))
@@ -182,6 +192,9 @@ def compare_models(
             a[2] += np.sum(err * err)
             a[3] += np.sum(ref * ref)
             a[4] = max(a[4], float(np.max(np.abs(err))) if err.size else 0.0)
+            if ref.size:
+                lo_hi = span[f]
+                lo_hi[0], lo_hi[1] = min(lo_hi[0], float(ref.min())), max(lo_hi[1], float(ref.max()))
         if progress is not None:
             progress(k + 1, len(feeds), "comparing")
     producer = {}
@@ -200,6 +213,7 @@ def compare_models(
             name=fsg.tensors[f].name, op=op, order=order,
             quantized=qt.type != TensorType.FLOAT32, dtype=TensorType(qt.type).name.lower(),
             mean_error=s / n, max_abs_error=mx, mse=s2 / n, sqnr_db=sq,
+            degenerate=is_degenerate(*span[f]),
         ))
     layers.sort(key=lambda s: s.order)
     return QuantReport(layers=layers, samples=len(feeds), unmatched=unmatched)

@@ -106,7 +106,7 @@ class ModelRunner:
 
 def _edgelite_interpreter(model_bytes: bytes, preserve: bool = True):
     from edgelite.interpreter import Interpreter  # noqa: PLC0415 (lazy by design)
-    from edgelite.interpreter.kernels.jit import wait_until_warm  # noqa: PLC0415
+    from edgelite.interpreter.compute.jit import wait_until_warm  # noqa: PLC0415
 
     interp = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=preserve)
     # The first invoke of a process runs the reference kernels while Numba loads; their

@@ -67,6 +67,27 @@ def random_feeds(model, seed=0, int_high=4):
     return feeds
 
 
+def ort_qdq_session(model, threads: int = 1):
+    """An ONNX Runtime session that executes a QDQ model as its graph says, on any CPU.
+
+    The oracle of the QDQ differential tests. With ORT's default graph optimizations a
+    QuantizeLinear/DequantizeLinear pair around an op is fused into an integer kernel whose
+    arithmetic depends on the CPU: without AVX-512 VNNI / AVX-VNNI its u8 x s8 products are
+    summed in saturating 16-bit pairs (``vpmaddubsw``), which can be several output steps off
+    (ORT's docs recommend ``reduce_range`` there). ``ORT_DISABLE_ALL`` keeps the graph as
+    written: DequantizeLinear -> float32 op -> QuantizeLinear, the meaning of the QDQ model,
+    computed the same way on every x86 CPU (float32 rounding differences stay far below one
+    output step).
+    """
+    import onnxruntime as ort
+
+    data = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+
+
 def run_ort(model, feeds):
     import onnxruntime as ort
 

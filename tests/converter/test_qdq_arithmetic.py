@@ -32,10 +32,10 @@ ort = pytest.importorskip("onnxruntime")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 from onnx import TensorProto, helper, numpy_helper
 
-from tests.converter.helpers import op_names, open_interpreter
+from tests.converter.helpers import op_names, open_interpreter, ort_qdq_session
 
 import edgelite
-from edgelite.interpreter import fixedpoint as fp
+from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.schema import read_model
 
 MODELS = os.path.join(os.path.dirname(__file__), "models")
@@ -85,10 +85,8 @@ def _unary_qdq_model(op: str, shape, x_params, y_params, act_dtype=np.int8, attr
 
 
 def _ort(model, x):
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    return sess.run(None, {"input": x})[0]
+    """ONNX Runtime's run of the QDQ graph as written (``ort_qdq_session``: CPU-independent)."""
+    return ort_qdq_session(model).run(None, {"input": x})[0]
 
 
 def _tflite(tfl: bytes, x: np.ndarray, interp: str = "edgelite") -> np.ndarray:
@@ -204,7 +202,7 @@ def test_global_average_pool_feeding_a_classifier():
     # The pooled integers themselves: ONNX Runtime's (its QuantizeLinear output "pq")
     # against edgelite's tensor "p" (the MUL's output, named after the ONNX value).
     m.graph.output.append(helper.make_tensor_value_info("pq", TensorProto.INT8, [1, 16, 1, 1]))
-    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    sess = ort_qdq_session(m)
     it = edgelite.Interpreter(model_content=tfl, experimental_preserve_all_tensors=True)
     it.allocate_tensors()
     pooled = next(d["index"] for d in it.get_tensor_details() if d["name"] == "p")

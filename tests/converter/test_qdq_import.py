@@ -24,7 +24,8 @@ ort = pytest.importorskip("onnxruntime")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 from onnx import TensorProto, helper, numpy_helper
 
-from tests.converter.helpers import op_names, open_interpreter
+from tests.converter.helpers import op_names, open_interpreter, ort_qdq_session
+from tests.litert_child import assert_run_in_xnnpack
 
 import edgelite
 from edgelite.schema import read_model
@@ -45,10 +46,12 @@ def _run_tflite(tfl: bytes, xs, interp: str = "edgelite"):
 
 
 def _run_ort(model, xs, name="input"):
-    data = model if isinstance(model, (bytes, str)) else model.SerializeToString()
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+    """ONNX Runtime's run of the QDQ graph as written (see ``ort_qdq_session``: no fused
+    integer kernels, so the oracle does not depend on the CPU's int8 instructions)."""
+    if isinstance(model, str):
+        with open(model, "rb") as f:
+            model = f.read()
+    sess = ort_qdq_session(model)
     return [sess.run(None, {name: x})[0] for x in xs]
 
 
@@ -373,6 +376,8 @@ def test_onnxruntime_qdq_within_one_step(ort_models, case):
     # LiteRT runs the same model to the same bits as edgelite
     for a, b in zip(got, _run_tflite(tfl, _nhwc(xs[:3]), "litert")):
         np.testing.assert_array_equal(a, b)
+    # and its default path (XNNPACK, in a child process: it may abort) loads and runs it
+    assert_run_in_xnnpack({"-".join(map(str, case)): tfl})
 
 
 def test_report_lsb_statistics(capsys):

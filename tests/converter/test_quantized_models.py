@@ -24,6 +24,7 @@ litert = pytest.importorskip("ai_edge_litert.interpreter")
 import edgelite
 from edgelite.errors import QuantizationError
 from edgelite.schema import read_model
+from tests.litert_child import assert_run_in_xnnpack
 
 MODELS = os.path.join(os.path.dirname(__file__), "models")
 NAMES = ["mobilenet_v2", "mobilenet_v3_small", "resnet18"]
@@ -181,6 +182,8 @@ def test_int8_io_type_bit_exact(name):
 def test_int8_xnnpack_within_one_step(int8_models, name):
     """LiteRT's default path (XNNPACK) may round differently: at most one output step."""
     q = int8_models[name]
+    # First in a child process: XNNPACK can abort the process on parameters it refuses.
+    assert_run_in_xnnpack({name: q})
     xs = _inputs(4)
     ref = run_litert(q, xs)
     fast = run_litert(q, xs, delegates=True)
@@ -208,3 +211,18 @@ def test_other_modes_run_in_litert_and_edgelite(mode, name):
     for r, g in zip(ref, got):
         assert r.dtype == np.float32
         np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * float(np.max(np.abs(r))))
+
+
+def test_convert_to_an_accuracy_target():
+    """``convert(..., target_sqnr=DB)``: the fewest layers kept float meet the target on
+    held-back calibration samples; the choice is recorded in the model."""
+    from edgelite.quantize.mixed import stored_report
+
+    cal = np.random.default_rng(0).standard_normal((12, 40, 49)).astype(np.float32)
+    q = edgelite.convert(os.path.join(MODELS, "kws_conv1d.onnx"), quantize="int8", calibration=cal, target_sqnr=55.0)
+    record = stored_report(q)
+    assert record["met"] and record["reached"] >= 55.0 > record["int8_score"] and record["kept"]
+    m = read_model(q)
+    types = {t.name: t.type for t in m.subgraphs[0].tensors}
+    assert all(types[k["name"]] == 0 for k in record["kept"])  # FLOAT32
+    assert_run_in_xnnpack({"kws_target": q})

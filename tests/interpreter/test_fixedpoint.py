@@ -1,4 +1,4 @@
-"""edgelite.interpreter.fixedpoint against exact Python-integer definitions.
+"""edgelite.interpreter.compute.fixedpoint against exact Python-integer definitions.
 
 The references below are written from the *mathematical* meaning of each operation
 (round half up, round half away from zero, two's-complement wrap), not from the bit
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from edgelite.interpreter import fixedpoint as fp
+from edgelite.interpreter.compute import fixedpoint as fp
 
 I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
 int32s = st.integers(I32_MIN, I32_MAX)

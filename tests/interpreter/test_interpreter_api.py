@@ -22,7 +22,7 @@ from edgelite.errors import (
 )
 from edgelite.interpreter import Interpreter, OpResolverType
 from edgelite.interpreter.kernels.base import Kernel, register
-from edgelite.interpreter.kernels.jit import HAVE_NUMBA, wait_until_warm
+from edgelite.interpreter.compute.jit import HAVE_NUMBA, wait_until_warm
 from edgelite.interpreter.profiling import OpProfiler, format_table
 from edgelite.schema.builder import ModelBuilder
 

@@ -1,8 +1,9 @@
 """Structure behind the interpreter's start-up time (no timing asserts).
 
-* ``kernels.MODULE_OPS`` says exactly which operators each kernel module registers, so
-  a model imports only the modules it needs; kernel choice does not depend on the order
-  in which modules happened to be imported.
+* The kernel index (read from the ``@register`` lines, see
+  ``tests/interpreter/kernels/test_registry.py``) says which module registers each
+  operator, so a model imports only the modules it needs; kernel choice (by priority)
+  does not depend on the order in which modules happened to be imported.
 * Numba is imported only when a JIT kernel runs, and a second process loads every
   compiled kernel from the on-disk cache instead of compiling it again.
 """
@@ -19,24 +20,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgelite.interpreter.kernels import KERNEL_MODULES, MODULE_OPS, load_all, modules_for
+from edgelite.interpreter.kernels import kernel_modules, load_all, modules_for
 from edgelite.interpreter.kernels.base import _REGISTRY, kernels_for
-from edgelite.interpreter.kernels.jit import HAVE_NUMBA
+from edgelite.interpreter.compute.jit import HAVE_NUMBA
 from edgelite.schema.builder import ModelBuilder
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = "edgelite.interpreter.kernels."
-
-
-def _registered_by_module() -> dict[str, set[str]]:
-    load_all()
-    out: dict[str, set[str]] = {}
-    for op, ks in _REGISTRY.items():
-        for k in ks:
-            mod = type(k).__module__
-            if mod.startswith(PKG):
-                out.setdefault(mod[len(PKG):], set()).add(op)
-    return out
 
 
 def _run(code: str, env: dict | None = None, timeout: int = 300) -> str:
@@ -49,34 +39,7 @@ def _run(code: str, env: dict | None = None, timeout: int = 300) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-# --------------------------------------------------------------------- the module map
-
-
-def test_map_lists_exactly_the_kernel_modules():
-    assert sorted(MODULE_OPS) == sorted(KERNEL_MODULES)
-
-
-@pytest.mark.parametrize("module", KERNEL_MODULES)
-def test_each_module_registers_exactly_the_ops_the_map_lists(module):
-    registered = _registered_by_module().get(module, set())
-    listed = set(MODULE_OPS[module].split())
-    assert registered == listed, (
-        f"kernels/{module}.py registers {sorted(registered)} but MODULE_OPS lists {sorted(listed)}: "
-        "update MODULE_OPS in edgelite/interpreter/kernels/__init__.py"
-    )
-
-
-def test_every_registered_op_is_in_the_map():
-    for module, ops in _registered_by_module().items():
-        for op in ops:
-            assert module in modules_for(op), (op, module)
-
-
-def test_map_order_follows_kernel_modules():
-    rank = {m: i for i, m in enumerate(KERNEL_MODULES)}
-    for op in {o for ops in MODULE_OPS.values() for o in ops.split()}:
-        mods = modules_for(op)
-        assert list(mods) == sorted(mods, key=rank.__getitem__), op
+# --------------------------------------------------------------------- the kernel index
 
 
 def test_kernel_order_does_not_depend_on_import_order():
@@ -132,9 +95,9 @@ def test_import_and_load_do_not_import_numba_or_unused_kernels(tmp_path):
     assert not state["numba"], "loading and allocating must not import numba"
     assert not state["scipy"]
     needed = set(modules_for("CONV_2D")) | set(modules_for("RELU"))
-    imported = set(state["kernels"]) & set(KERNEL_MODULES)
+    imported = set(state["kernels"]) & set(kernel_modules())
     assert needed <= imported
-    assert "elementwise" not in imported and "transpose_conv" not in imported, imported
+    assert "elementwise.elementwise_float" not in imported and "conv.transpose_conv_float" not in imported, imported
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="Numba not installed")
@@ -146,7 +109,7 @@ def test_second_process_loads_every_kernel_from_the_numba_cache(tmp_path):
         import json, sys
         import numpy as np
         from edgelite.interpreter import Interpreter
-        from edgelite.interpreter.kernels.jit import LazyJit
+        from edgelite.interpreter.compute.jit import LazyJit
         it = Interpreter(model_path={str(model)!r})
         it.allocate_tensors()
         it.set_tensor(0, np.ones((1, 8, 8, 3), np.float32))
@@ -176,7 +139,7 @@ def test_second_process_loads_every_kernel_from_the_numba_cache(tmp_path):
 @pytest.mark.skipif(not HAVE_NUMBA, reason="Numba not installed")
 def test_lazy_jit_builds_on_first_call_and_binds_callees(tmp_path, monkeypatch):
     (tmp_path / "lazy_demo.py").write_text(textwrap.dedent("""
-        from edgelite.interpreter.kernels.jit import njit, prange
+        from edgelite.interpreter.compute.jit import njit, prange
 
         @njit
         def helper(a, i):
@@ -191,9 +154,9 @@ def test_lazy_jit_builds_on_first_call_and_binds_callees(tmp_path, monkeypatch):
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
     import lazy_demo
 
-    from edgelite.interpreter.kernels.jit import LazyJit
+    from edgelite.interpreter.compute.jit import LazyJit
 
-    from edgelite.interpreter.kernels import jit
+    from edgelite.interpreter.compute import jit
 
     lazy = lazy_demo.outer
     assert isinstance(lazy, LazyJit) and lazy._dispatcher is None
@@ -228,14 +191,14 @@ def test_compiling_while_the_background_warm_up_runs_does_not_deadlock(who):
     warm-up started used to deadlock: the warm-up took Numba's compiler lock and then a
     context's lazy-property lock, a compile takes them in the other order."""
     call = (
-        "from edgelite.interpreter.kernels import lut\n"
+        "from edgelite.interpreter.compute import lut\n"
         "lut.apply_lut_8bit_jit(np.arange(256).astype(np.int8), np.zeros(4, np.int8), np.empty(4, np.int8))"
         if who == "edgelite kernel" else
         "import numba\nnumba.njit(lambda v: v + 1)(1)"
     )
     code = (
         "import numpy as np\n"
-        "from edgelite.interpreter.kernels import jit\n"
+        "from edgelite.interpreter.compute import jit\n"
         "jit.start_warm_up()\n" + call + "\nprint('done')"
     )
     try:
@@ -299,12 +262,12 @@ def test_two_threads_split_big_ops_and_match_one_thread(kind):
 
 
 def test_small_ops_stay_on_one_thread():
-    from edgelite.interpreter.kernels import gemm
+    from edgelite.interpreter.compute import float_gemm
 
-    assert not gemm.worth_splitting(2, 2 * 49 * 160 * 960)  # a 7x7 MobileNetV2 pointwise layer
-    assert not gemm.worth_splitting(1, 1e12)
-    assert gemm.parallel_rows_block(49, 2) is None
-    assert gemm.parallel_rows_block(12544, 2) == 6272
+    assert not float_gemm.worth_splitting(2, 2 * 49 * 160 * 960)  # a 7x7 MobileNetV2 pointwise layer
+    assert not float_gemm.worth_splitting(1, 1e12)
+    assert float_gemm.parallel_rows_block(49, 2) is None
+    assert float_gemm.parallel_rows_block(12544, 2) == 6272
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="Numba not installed")
@@ -316,7 +279,7 @@ def test_first_invoke_does_not_wait_for_numba(tmp_path):
         import json, sys
         import numpy as np
         from edgelite.interpreter import Interpreter
-        from edgelite.interpreter.kernels import jit
+        from edgelite.interpreter.compute import jit
         it = Interpreter(model_path={str(model)!r})
         it.allocate_tensors()
         x = np.random.default_rng(0).standard_normal((1, 8, 8, 3)).astype(np.float32)

@@ -21,7 +21,7 @@ from tests.interpreter.model_inputs import random_inputs  # noqa: E402
 
 # Dynamic-range models re-quantize float activations before every hybrid layer, which
 # turns an ulp into a quantization step; edgelite's float kernels follow LiteRT's order
-# in them (``litert_float``), so they meet the plain bar with no XNNPACK allowance.
+# in them (``float_order``), so they meet the plain bar with no XNNPACK allowance.
 DYNAMIC_RANGE_TOLERANCE = 1e-5
 
 

@@ -23,7 +23,7 @@ from edgelite.schema.builder import ModelBuilder
 from tests.quantize.litert_util import litert, run_litert
 from tests.quantize.single_ops import opt
 
-fp = pytest.importorskip("edgelite.interpreter.fixedpoint")
+fp = pytest.importorskip("edgelite.interpreter.compute.fixedpoint")
 
 
 # -- LiteRT arithmetic ------------------------------------------------------------------

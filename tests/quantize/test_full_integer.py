@@ -26,7 +26,8 @@ def float_model():
 
 @pytest.fixture(scope="module")
 def int8_model(float_model):
-    return quantize_model(float_model, "int8", calibration=CALIB, backend="litert")
+    # fixed_range_outputs="int8": the all-int8 graph TFLite writes (its SOFTMAX output int8)
+    return quantize_model(float_model, "int8", calibration=CALIB, backend="litert", fixed_range_outputs="int8")
 
 
 def _ops(m):
@@ -124,7 +125,7 @@ def test_integer_io(float_model, io_type, dtype):
 
 
 def test_deterministic(float_model, int8_model):
-    again = quantize_model(float_model, "int8", calibration=list(CALIB), backend="litert")
+    again = quantize_model(float_model, "int8", calibration=list(CALIB), backend="litert", fixed_range_outputs="int8")
     assert again == int8_model
 
 

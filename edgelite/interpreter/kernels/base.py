@@ -11,9 +11,10 @@ inputs it cannot take, so problems show before any ``invoke``.
 (arena views or constant views, ``None`` for an omitted optional input) and writes
 into the output arrays it is given. It does not validate and does not resize.
 
-Several kernels can be registered for one operator (float, int8, hybrid...): the
-interpreter uses the first whose ``accepts(ctx)`` is true, and reports an operator as
-unsupported when none accepts it. A kernel may also define ``eval_jit`` (same
+Several kernels can be registered for one operator (float, int8, hybrid...), each at
+its own priority (``@register("CONV_2D", priority=INT8)``): the interpreter uses the
+first, from the highest priority down, whose ``accepts(ctx)`` is true, and reports an
+operator as unsupported when none accepts it. A kernel may also define ``eval_jit`` (same
 signature as ``eval``), a Numba version that must give the same results; the
 interpreter uses it when Numba is importable and the op resolver allows it.
 
@@ -34,7 +35,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from edgelite.errors import ShapeError
+from edgelite.errors import EdgeliteError, ShapeError
 
 
 @dataclass
@@ -102,7 +103,7 @@ class OpContext:
     # quantization turns one-ulp differences into whole steps, so float kernels follow
     # LiteRT's summation order even where that is slower than BLAS.
     litert_float_order: bool = False
-    # Every subgraph of the model (``SubgraphSpec`` list): IF / WHILE / CALL_ONCE run them.
+    # The model's subgraphs (``interpreter.graph.Subgraphs``): IF / WHILE / CALL_ONCE run them.
     subgraphs: Any = None
     output_shapes: list[tuple[int, ...] | None] = field(default_factory=list)
     dynamic_outputs: set[int] = field(default_factory=set)
@@ -135,12 +136,26 @@ class OpContext:
         return ShapeError(f"{self.op_name} (operator {self.op_index}, version {self.version}): {message}")
 
 
+# Priorities: the kernels of one operator are tried from the highest priority down and
+# the first whose ``accepts(ctx)`` is true runs. The levels say what a kernel takes; two
+# kernels of one operator never share a priority (``register`` refuses it).
+INT8 = 40  # full-integer int8 kernels
+UINT8 = 35  # their uint8 (TF1-style asymmetric) siblings
+INT16 = 30  # 16-bit activations (int16x8)
+HYBRID = 20  # dynamic range: float32 activations, int8 constant weights
+FLOAT = 0  # float32 and type-generic kernels (the default)
+
+
 class Kernel:
     """Base class of every kernel. Subclasses override ``prepare`` and ``eval``."""
 
     op: ClassVar[str] = ""
+    priority: ClassVar[int] = FLOAT
     # Optional Numba implementation with eval's signature, set by subclasses.
     eval_jit: ClassVar[Callable | None] = None
+    # Whether eval_jit does big products in BLAS outside any Numba parallel region, so
+    # BLAS may use the run's threads (the executor decides: ``compute.threads``).
+    blas_parallel: ClassVar[bool] = False
 
     def accepts(self, ctx: OpContext) -> bool:
         """Whether this kernel handles this operator's dtypes and options."""
@@ -154,17 +169,48 @@ class Kernel:
         raise NotImplementedError
 
 
-# op name -> kernels in registration order
+# op name -> kernels, highest priority first
 _REGISTRY: dict[str, list[Kernel]] = {}
 
 
-def register(*op_names: str) -> Callable[[type[Kernel]], type[Kernel]]:
-    """Class decorator: register a kernel for one or more builtin operator names."""
+class RegistrationError(EdgeliteError):
+    """Two kernels claim one operator at one priority."""
+
+
+def register(*op_names: str, priority: int = FLOAT) -> Callable[[type[Kernel]], type[Kernel]]:
+    """Class decorator: register a kernel for builtin operators at a priority.
+
+    This decorator is the only registration point: the kernel package finds which
+    module to import for an operator by reading these ``@register(...)`` lines (so
+    write the operator names as string literals on the decorator line).
+
+    Example:
+        >>> from edgelite.interpreter.kernels.base import Kernel, register, INT8
+        >>> @register("EdgeliteDocExample", priority=INT8)
+        ... class Example(Kernel):
+        ...     def prepare(self, ctx): ...
+        ...     def eval(self, params, inputs, outputs): ...
+        >>> Example.priority
+        40
+    """
 
     def deco(cls: type[Kernel]) -> type[Kernel]:
         instance = cls()
+        cls.priority = priority
         for name in op_names:
-            _REGISTRY.setdefault(name, []).append(instance)
+            kernels = _REGISTRY.setdefault(name, [])
+            for i, k in enumerate(kernels):
+                if k.priority == priority:
+                    if type(k).__qualname__ == cls.__qualname__ and type(k).__module__ == cls.__module__:
+                        kernels[i] = instance  # the same class defined again (a module reloaded)
+                        break
+                    raise RegistrationError(
+                        f"{name}: {cls.__module__}.{cls.__qualname__} and "
+                        f"{type(k).__module__}.{type(k).__qualname__} both register at priority {priority}"
+                    )
+            else:
+                kernels.append(instance)
+            kernels.sort(key=lambda k: -k.priority)
         if not cls.op:
             cls.op = op_names[0]
         return cls
@@ -173,11 +219,11 @@ def register(*op_names: str) -> Callable[[type[Kernel]], type[Kernel]]:
 
 
 def kernels_for(op_name: str) -> list[Kernel]:
-    """Kernels of ``op_name`` in ``KERNEL_MODULES`` order (importing only their modules)."""
-    from edgelite.interpreter.kernels import load_for, module_rank
+    """Kernels of ``op_name``, highest priority first (importing only their modules)."""
+    from edgelite.interpreter.kernels import load_for
 
     load_for(op_name)
-    return sorted(_REGISTRY.get(op_name, ()), key=lambda k: module_rank(type(k).__module__))
+    return list(_REGISTRY.get(op_name, ()))
 
 
 def registered_ops() -> list[str]:

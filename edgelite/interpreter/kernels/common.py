@@ -273,3 +273,19 @@ class QuantizedWeightsKernel(Kernel):
             and np.dtype(out.dtype) == self.in_dtype
             and x.quant is not None and w.quant is not None and out.quant is not None
         )
+
+
+class LastAxisFloatKernel(Kernel):
+    """Base of the float32 kernels that normalise over the last axis (same shape out)."""
+
+    min_rank = 1
+
+    def accepts(self, ctx: OpContext) -> bool:
+        x, o = ctx.optional_input(0), ctx.outputs[0]
+        return x is not None and x.dtype == np.float32 and o.dtype == np.float32 and not (is_quantized(x) or is_quantized(o))
+
+    def prepare(self, ctx: OpContext):
+        shape = ctx.input(0).shape
+        if len(shape) < self.min_rank:
+            raise ctx.fail(f"input must have rank >= {self.min_rank}, got shape {shape}")
+        ctx.set_output_shape(0, shape)

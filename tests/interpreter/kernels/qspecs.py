@@ -11,7 +11,7 @@ import numpy as np
 
 from tests.interpreter.kernels.quant_harness import Spec, TSpec  # noqa: F401  (re-exported for the tests)
 
-from edgelite.interpreter.kernels.conv_geometry import window_geometry
+from edgelite.interpreter.compute.conv_geometry import window_geometry
 
 
 def act_quant(rng, dtype):

@@ -22,9 +22,9 @@ import pytest
 
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 
-from edgelite.interpreter.kernels import vnni_gemm  # noqa: E402
+from edgelite.interpreter.compute import simd_gemm  # noqa: E402
 from edgelite.interpreter.kernels.base import OpContext, QuantInfo, TensorInfo, select_kernel  # noqa: E402
-from edgelite.interpreter.kernels.jit import HAVE_NUMBA  # noqa: E402
+from edgelite.interpreter.compute.jit import HAVE_NUMBA  # noqa: E402
 from edgelite.schema.builder import ModelBuilder  # noqa: E402
 from edgelite.schema.model import tensor_type_of  # noqa: E402
 
@@ -42,13 +42,13 @@ def vnni_mode(name):
         return
     if not HAVE_NUMBA:
         pytest.skip("Numba not installed (or EDGELITE_DISABLE_JIT=1)")
-    saved = vnni_gemm._available
+    saved = simd_gemm._available
     if name == "jit-no-vnni":
-        vnni_gemm._available = False
+        simd_gemm._available = False
     try:
         yield True
     finally:
-        vnni_gemm._available = saved
+        simd_gemm._available = saved
 
 
 @dataclass

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from edgelite.interpreter.kernels.activations import erfc
+from edgelite.interpreter.kernels.activations.activations_float import erfc
 from edgelite.schema.fb.GeluOptions import GeluOptionsT
 from edgelite.schema.fb.LeakyReluOptions import LeakyReluOptionsT
 from tests.interpreter.kernels.oracle import Const, compare, run_kernel
@@ -85,7 +85,7 @@ def test_jit_agrees_with_reference(x, op):
     name = "GELU" if op == "GELU_APPROX" else op
     ref = run_kernel(name, [x], options)[0]
     if op == "TANH":  # no eval_jit (numpy is faster); the Numba kernel still has it
-        from edgelite.interpreter.kernels.activations import A_TANH, _activation_kernel
+        from edgelite.interpreter.kernels.activations.activations_float import A_TANH, _activation_kernel
 
         jit = np.empty_like(x)
         _activation_kernel(x.reshape(-1), jit.reshape(-1), A_TANH, 0.0)

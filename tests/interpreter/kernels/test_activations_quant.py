@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgelite.errors import ShapeError
-from edgelite.interpreter.kernels.activations_quant16 import (
+from edgelite.interpreter.kernels.activations.activations_int16 import (
     gemmlowp_logistic16,
     gemmlowp_tanh16,
 )

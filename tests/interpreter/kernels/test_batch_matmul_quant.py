@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from tests.interpreter.kernels.quant_harness import (VNNI_MODES, Spec, TSpec, check, make_context, run_edgelite, run_litert,
                                                      select_kernel, vnni_mode)
 
-from edgelite.interpreter.kernels import batch_matmul_quant as bmq
-from edgelite.interpreter.kernels import vnni_gemm
-from edgelite.interpreter.kernels.batch_matmul_quant import BatchMatMulHybrid, BatchMatMulQuant
-from edgelite.interpreter.kernels.jit import HAVE_NUMBA
+from edgelite.interpreter.kernels.matmul import batch_matmul_quant as bmq
+from edgelite.interpreter.compute import simd_gemm
+from edgelite.interpreter.kernels.matmul.batch_matmul_quant import BatchMatMulHybrid, BatchMatMulQuant
+from edgelite.interpreter.compute.jit import HAVE_NUMBA
 from edgelite.schema.fb.BatchMatMulOptions import BatchMatMulOptionsT
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
@@ -37,7 +37,7 @@ def _check_plan(spec, use_jit):
     ctx, _, p = _params(spec, True)
     a = spec.inputs[0].shape
     k = a[-2] if p.adj_x else a[-1]
-    assert (p.vnni is not None) == vnni_gemm.usable(k)
+    assert (p.vnni is not None) == simd_gemm.usable(k)
     if p.vnni is not None:
         assert (p.vnni.packed is not None) == spec.inputs[1].const  # a constant RHS is packed once
 
@@ -170,7 +170,7 @@ def test_hybrid_matches_litert(mode, sh, asym, per_channel, seed):
 
 # -- the VNNI product on larger operands ---------------------------------------------------
 
-needs_vnni = pytest.mark.skipif(not (HAVE_NUMBA and vnni_gemm.available()), reason="needs Numba and AVX-512 VNNI")
+needs_vnni = pytest.mark.skipif(not (HAVE_NUMBA and simd_gemm.available()), reason="needs Numba and AVX-512 VNNI")
 
 
 def _run_threads(spec, feeds, threads):
@@ -243,7 +243,7 @@ def test_vnni_plan_without_jit_or_vnni_is_none():
         assert _params(spec, True)[2].vnni is None
     p = _params(spec, True)[2]
     # the packed constant RHS is the kernel's layout of R^T
-    np.testing.assert_array_equal(p.vnni.packed[0], vnni_gemm.pack_weights(r.T, p.vnni.tile[1]))
+    np.testing.assert_array_equal(p.vnni.packed[0], simd_gemm.pack_weights(r.T, p.vnni.tile[1]))
 
 
 @settings(max_examples=40, **SETTINGS)
@@ -252,8 +252,8 @@ def test_vnni_plan_without_jit_or_vnni_is_none():
 def test_requant_with_row_term_matches_reference(rows, cols, shift, mode, big, seed):
     """The eval_jit requantization against ``int_gemm.requantize_reference`` on the
     int32-wrapped sum (large values wrap; power-of-two multipliers make exact ties)."""
-    from edgelite.interpreter import fixedpoint as fp
-    from edgelite.interpreter.kernels import int_gemm
+    from edgelite.interpreter.compute import fixedpoint as fp
+    from edgelite.interpreter.compute import int_gemm
 
     rng = np.random.default_rng(seed)
     lim = 1 << 31 if big else 1 << 12

@@ -7,7 +7,7 @@ import pytest
 
 from edgelite.errors import ShapeError
 from edgelite.interpreter.kernels.base import OpContext, TensorInfo
-from edgelite.interpreter.kernels.bitcast import Bitcast, bitcast_shape
+from edgelite.interpreter.kernels.tensor.bitcast import Bitcast, bitcast_shape
 
 
 def _run(x, dst):

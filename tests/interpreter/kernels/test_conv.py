@@ -11,7 +11,7 @@ from tests.interpreter.kernels.float_harness import (
     Spec, TSpec, assert_close, check_float, f32, naive_conv, naive_depthwise, run_edgelite, tf_out_size,
 )
 from edgelite.errors import ShapeError, UnsupportedOperatorError
-from edgelite.interpreter.kernels.conv_geometry import (
+from edgelite.interpreter.compute.conv_geometry import (
     SAME, VALID, activation_range, compute_padding, conv_output_size, window_geometry,
 )
 from edgelite.schema.fb.Conv2DOptions import Conv2DOptionsT
@@ -193,8 +193,8 @@ def test_depthwise_rejects_inconsistent_multiplier():
 
 
 def test_depthwise_parallel_twin_equals_serial():
-    from edgelite.interpreter.kernels.depthwise_conv import _depthwise
-    from edgelite.interpreter.kernels.jit import HAVE_NUMBA, serial_build
+    from edgelite.interpreter.kernels.conv.depthwise_float import _depthwise
+    from edgelite.interpreter.compute.jit import HAVE_NUMBA, serial_build
 
     _depthwise_serial = serial_build(_depthwise)
     _depthwise_parallel = _depthwise.dispatcher() if HAVE_NUMBA else _depthwise  # the parallel build itself

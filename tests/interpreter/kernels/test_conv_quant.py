@@ -11,7 +11,7 @@ from tests.interpreter.kernels.quant_harness import Spec, TSpec, check, run_edge
 from tests.interpreter.kernels.qspecs import act_quant, bias_for, out_hw, random_input, weights
 
 from edgelite.errors import UnsupportedOperatorError
-from edgelite.interpreter.kernels.conv_quant import Conv2DQuant, Conv2DQuant16x8, Conv2DQuantUInt8
+from edgelite.interpreter.kernels.conv.conv_quant import Conv2DQuant, Conv2DQuant16x8, Conv2DQuantUInt8
 from edgelite.schema.fb.Conv2DOptions import Conv2DOptionsT
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
@@ -82,15 +82,15 @@ def test_int8_matches_litert(g, per_channel, seed):
 @given(geometry.filter(_fits), st.booleans(), st.integers(0, 2**32 - 1))
 def test_int8_float_blas_path_matches_litert(g, per_channel, seed):
     """The path of CPUs without AVX-512 VNNI (exact float32 BLAS), forced here."""
-    from edgelite.interpreter.kernels import vnni_gemm
+    from edgelite.interpreter.compute import simd_gemm
 
-    saved = vnni_gemm._available
-    vnni_gemm._available = False
+    saved = simd_gemm._available
+    simd_gemm._available = False
     try:
         spec, feeds = _conv_case(np.random.default_rng(seed), np.int8, np.int8, np.int32, *g, per_channel)
         check(spec, feeds, jit=True)
     finally:
-        vnni_gemm._available = saved
+        simd_gemm._available = saved
 
 
 @settings(max_examples=15, **SETTINGS)
@@ -159,8 +159,8 @@ def test_rounding_ties_follow_litert():
 def test_jit_requantization_extremes_match_reference():
     # accumulators near and past the int32 limits, every rounding form, huge and tiny
     # multipliers (shift > 0 takes the generic loop): JIT == numpy reference exactly
-    from edgelite.interpreter import fixedpoint as fp
-    from edgelite.interpreter.kernels import int_gemm
+    from edgelite.interpreter.compute import fixedpoint as fp
+    from edgelite.interpreter.compute import int_gemm
 
     rng = np.random.default_rng(0)
     acc = np.concatenate([rng.integers(-(1 << 31), 1 << 31, 500), [2**31 - 1, -(2**31), 2**31 - 2, 0, 1, -1]])

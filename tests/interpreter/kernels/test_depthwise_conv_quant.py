@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from tests.interpreter.kernels.quant_harness import Spec, TSpec, check, run_edgelite
 from tests.interpreter.kernels.qspecs import act_quant, bias_for, out_hw, random_input, weights
 
-from edgelite.interpreter.kernels.depthwise_conv_quant import (
+from edgelite.interpreter.kernels.conv.depthwise_quant import (
     DepthwiseConv2DQuant,
     DepthwiseConv2DQuant16x8,
     DepthwiseConv2DQuantUInt8,

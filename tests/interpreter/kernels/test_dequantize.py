@@ -7,8 +7,8 @@ import pytest
 
 from edgelite.errors import ShapeError
 from edgelite.interpreter.kernels.base import OpContext, TensorInfo
-from edgelite.interpreter.kernels.densify import Densify
-from edgelite.interpreter.kernels.dequantize import ConstantWeightDequantize
+from edgelite.interpreter.kernels.tensor.densify import Densify
+from edgelite.interpreter.kernels.quantization.dequantize import ConstantWeightDequantize
 from edgelite.schema.builder import ModelBuilder
 from edgelite.schema.model import DimensionMetadata, SparsityParameters
 from tests.interpreter.kernels.oracle import (

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgelite.errors import ShapeError
-from edgelite.interpreter.kernels import elementwise as ew
+from edgelite.interpreter.kernels.elementwise import elementwise_float as ew
 from edgelite.interpreter.kernels.base import select_kernel
 from edgelite.schema.fb.AddOptions import AddOptionsT
 from edgelite.schema.fb.DivOptions import DivOptionsT

@@ -108,7 +108,7 @@ def test_property_broadcast_scales_zero_points(op, dt, shape, mask, s1, s2, so, 
 # --------------------------------------------------------------------------------------
 
 def test_rescale_forms_follow_simd_blocks():
-    from edgelite.interpreter.kernels.elementwise_quant import add_rescale_forms
+    from edgelite.interpreter.kernels.elementwise.elementwise_quant import add_rescale_forms
 
     f = add_rescale_forms((1, 37), (1, 37), True)
     assert f[:32].tolist() == [1] * 32 and f[32:].tolist() == [0] * 5
@@ -223,7 +223,7 @@ def test_fused_loop_equals_reference_on_every_input_pair(op, dt):
         pytest.skip("int8 only")
     rng = np.random.default_rng(zlib.crc32(f"pairs{op}{dt.__name__}".encode()))
     off = 128 if dt == np.uint8 else 0
-    from edgelite.interpreter.kernels.jit import HAVE_NUMBA
+    from edgelite.interpreter.compute.jit import HAVE_NUMBA
 
     x1, x2 = _all_pairs(dt)
     if not HAVE_NUMBA:  # the loops run as Python: a sample of the pairs

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from tests.interpreter.kernels.quant_harness import Spec, TSpec, check, run_edgelite
 from tests.interpreter.kernels.qspecs import act_quant, bias_for, random_input, weights
 
-from edgelite.interpreter.kernels.fully_connected_quant import FullyConnectedQuant, FullyConnectedQuant16x8, FullyConnectedQuantUInt8
+from edgelite.interpreter.kernels.matmul.fully_connected_quant import FullyConnectedQuant, FullyConnectedQuant16x8, FullyConnectedQuantUInt8
 from edgelite.schema.fb.FullyConnectedOptions import FullyConnectedOptionsT
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
@@ -74,16 +74,16 @@ def test_int8_matches_litert(sh, per_channel, keep, seed):
 @given(shapes, st.booleans(), st.integers(0, 2**32 - 1))
 def test_int8_without_vnni_matches_litert(sh, per_channel, seed):
     """The GEMV / float-BLAS paths of CPUs without AVX-512 VNNI, forced here."""
-    from edgelite.interpreter.kernels import vnni_gemm
+    from edgelite.interpreter.compute import simd_gemm
 
-    saved = vnni_gemm._available
-    vnni_gemm._available = False
+    saved = simd_gemm._available
+    simd_gemm._available = False
     try:
         lead, k, n, act = sh
         spec, feeds = _fc_case(np.random.default_rng(seed), np.int8, np.int8, np.int32, lead, k, n, act, per_channel, False)
         check(spec, feeds, jit=True)
     finally:
-        vnni_gemm._available = saved
+        simd_gemm._available = saved
 
 
 @settings(max_examples=15, **SETTINGS)

@@ -19,13 +19,13 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from tests.interpreter.kernels.quant_harness import VNNI_MODES, Spec, TSpec, run_edgelite, run_litert, vnni_mode
 from tests.interpreter.kernels.qspecs import out_hw
 
-from edgelite.interpreter.kernels import hybrid_common as hc
-from edgelite.interpreter.kernels import vnni_gemm
-from edgelite.interpreter.kernels.jit import HAVE_NUMBA
-from edgelite.interpreter.kernels.embedding_hybrid import EmbeddingLookupHybrid
-from edgelite.interpreter.kernels.hybrid_conv import Conv2DHybrid
-from edgelite.interpreter.kernels.hybrid_depthwise_conv import DepthwiseConv2DHybrid
-from edgelite.interpreter.kernels.hybrid_fully_connected import FullyConnectedHybrid
+from edgelite.interpreter.compute import dynamic_range as hc
+from edgelite.interpreter.compute import simd_gemm
+from edgelite.interpreter.compute.jit import HAVE_NUMBA
+from edgelite.interpreter.kernels.movement.embedding_hybrid import EmbeddingLookupHybrid
+from edgelite.interpreter.kernels.conv.conv_hybrid import Conv2DHybrid
+from edgelite.interpreter.kernels.conv.depthwise_hybrid import DepthwiseConv2DHybrid
+from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import FullyConnectedHybrid
 from edgelite.schema.fb.Conv2DOptions import Conv2DOptionsT
 from edgelite.schema.fb.DepthwiseConv2DOptions import DepthwiseConv2DOptionsT
 from edgelite.schema.fb.FullyConnectedOptions import FullyConnectedOptionsT
@@ -42,7 +42,7 @@ def _run(spec, feeds, use_jit, kernel_type):
         ctx = make_context(spec, True)
         p = select_kernel(ctx).prepare(ctx)
         k = int(np.prod(spec.inputs[1].shape[1:]))
-        assert (p.vnni is not None) == vnni_gemm.usable(k)
+        assert (p.vnni is not None) == simd_gemm.usable(k)
         assert p.w_gemm_t.size == 0 or p.vnni is None  # no float copy beside the packed one
     return run_edgelite(spec, feeds, use_jit=use_jit, kernel_type=kernel_type)
 

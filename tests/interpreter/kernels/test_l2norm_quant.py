@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.interpreter.kernels.quant_harness import Spec, TSpec, check, make_context, random_q, run_edgelite
-import edgelite.interpreter.kernels.l2norm_quant as l2q  # noqa: F401  (registers the kernel)
+import edgelite.interpreter.kernels.normalization.l2norm_quant as l2q  # noqa: F401  (registers the kernel)
 from edgelite.errors import ShapeError
-from edgelite.interpreter.gemmlowp import inv_sqrt_quantized_multiplier_exp, saturating_rounding_multiply_by_pot
+from edgelite.interpreter.compute.gemmlowp import inv_sqrt_quantized_multiplier_exp, saturating_rounding_multiply_by_pot
 from edgelite.interpreter.kernels.base import select_kernel
 from edgelite.schema.fb.L2NormOptions import L2NormOptionsT
 

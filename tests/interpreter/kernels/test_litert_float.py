@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from edgelite.interpreter.kernels import litert_float
+from edgelite.interpreter.compute import float_order
 from edgelite.schema.fb.ReducerOptions import ReducerOptionsT
 from tests.interpreter.kernels.oracle import Const, Out, run_litert, single_op_model
 
@@ -24,8 +24,8 @@ def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
 
 def _logistic_both(x):
     ref, jit = np.empty_like(x), np.empty_like(x)
-    litert_float.logistic(x, ref)
-    litert_float.logistic_jit(x, jit)
+    float_order.logistic(x, ref)
+    float_order.logistic_jit(x, jit)
     return ref, jit
 
 
@@ -62,10 +62,10 @@ def test_eigen_row_sum_is_litert_last_axis_mean(shape):
     # LiteRT's float MEAN over the last axis is Eigen's vectorized sum / n; rows start
     # at every alignment when n is not a multiple of 4.
     x = (np.random.default_rng(sum(shape)).standard_normal(shape) * 3 + 1).astype(F32)
-    start = (-(np.arange(shape[0]) * shape[1])) % litert_float.PACKET
-    ref = litert_float.eigen_sum_rows(x, start)
+    start = (-(np.arange(shape[0]) * shape[1])) % float_order.PACKET
+    ref = float_order.eigen_sum_rows(x, start)
     jit = np.empty(shape[0], F32)
-    litert_float.eigen_sum_rows_jit(x, start, jit)
+    float_order.eigen_sum_rows_jit(x, start, jit)
     assert _bits_equal(jit, ref)
     assert _bits_equal(ref / F32(shape[1]), _last_axis_mean_litert(x))
 
@@ -74,6 +74,6 @@ def test_eigen_row_sum_by_hand():
     # 12 aligned elements: packets [0:4] and [4:8] in two accumulators, [8:12] into the first
     x = np.array([[1e8, 1, 1, 1, -1e8, 1, 1, 1, 1, 0, 0, 0]], F32)
     # lanes: (1e8 + -1e8 + 1, 1 + 1, 1 + 1, 1 + 1) = (1, 2, 2, 2) -> (1 + 2) + (2 + 2) = 7
-    assert litert_float.eigen_sum_rows(x, np.array([0]))[0] == 7.0
+    assert float_order.eigen_sum_rows(x, np.array([0]))[0] == 7.0
     # left to right it would lose the ones absorbed by 1e8
     assert np.cumsum(x[0], dtype=F32)[-1] != 7.0

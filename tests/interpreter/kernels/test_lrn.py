@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgelite.interpreter.kernels.lrn import lrn_reference
+from edgelite.interpreter.kernels.normalization.lrn_float import lrn_reference
 from tests.interpreter.kernels.oracle import compare, run_kernel
 
 pytest.importorskip("ai_edge_litert")

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from edgelite.interpreter.kernels import lut
+from edgelite.interpreter.compute import lut
 
 
 def test_lut_8bit_indexes_by_bit_pattern():

@@ -60,8 +60,8 @@ def test_pool_rejects_window_larger_than_valid_image():
 
 
 def test_pool_parallel_twin_equals_serial():
-    from edgelite.interpreter.kernels.jit import HAVE_NUMBA, serial_build
-    from edgelite.interpreter.kernels.pooling import _pool
+    from edgelite.interpreter.compute.jit import HAVE_NUMBA, serial_build
+    from edgelite.interpreter.kernels.pooling.pooling_float import _pool
 
     _pool_serial = serial_build(_pool)
     _pool_parallel = _pool.dispatcher() if HAVE_NUMBA else _pool  # the parallel build itself

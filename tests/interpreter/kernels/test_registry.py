@@ -1,35 +1,107 @@
-"""The kernel registry: every listed module registers something, every registered name
-is a real builtin operator, and the float/data-movement op list is covered."""
+"""The kernel registry: every kernel file registers something, the index read from the
+``@register`` lines matches what is registered, no operator has two kernels at one
+priority, every registered name is a real builtin operator, and the float/data-movement
+op list is covered."""
 
 from __future__ import annotations
-
-import importlib
 
 import numpy as np
 import pytest
 
-from edgelite.interpreter.kernels import KERNEL_MODULES, load_all
-from edgelite.interpreter.kernels.base import _REGISTRY, Kernel, registered_ops
+from edgelite.interpreter.kernels import kernel_modules, load_all, op_index
+from edgelite.interpreter.kernels.base import (
+    _REGISTRY,
+    FLOAT,
+    INT8,
+    Kernel,
+    RegistrationError,
+    kernels_for,
+    register,
+    registered_ops,
+)
 from edgelite.schema.ops import all_builtin_names
 
 FLOAT_OPS = ["ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM", "POW", "FLOOR_DIV", "FLOOR_MOD", "EXP", "LOG", "SQRT", "RSQRT", "ABS", "NEG", "SIN", "COS", "FLOOR", "CEIL", "ROUND", "SQUARE", "SIGN", "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LEAKY_RELU", "PRELU", "LOGISTIC", "TANH", "HARD_SWISH", "GELU", "ELU", "SOFTMAX", "LOG_SOFTMAX", "L2_NORMALIZATION", "MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY", "REDUCE_ALL", "ARG_MAX", "ARG_MIN", "TOPK_V2", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "CONCATENATION", "SPLIT", "SPLIT_V", "PACK", "UNPACK", "PAD", "PADV2", "MIRROR_PAD", "SLICE", "STRIDED_SLICE", "GATHER", "GATHER_ND", "TILE", "BROADCAST_TO", "SHAPE", "FILL", "ZEROS_LIKE", "CAST", "RANGE", "ONE_HOT", "REVERSE_V2", "WHERE", "SELECT", "SELECT_V2", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "BATCH_TO_SPACE_ND", "SPACE_TO_BATCH_ND", "EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "LOGICAL_AND", "LOGICAL_OR", "LOGICAL_NOT", "EMBEDDING_LOOKUP", "DEQUANTIZE", "DENSIFY", "CUMSUM", "ADD_N"]
 
 
-@pytest.mark.parametrize("module", KERNEL_MODULES)
-def test_every_listed_module_registers_a_kernel(module):
+PKG = "edgelite.interpreter.kernels."
+
+
+def _registered_by_module() -> dict[str, set[str]]:
     load_all()
-    mod = importlib.import_module(f"edgelite.interpreter.kernels.{module}")
-    mine = [k for ks in _REGISTRY.values() for k in ks if type(k).__module__ == mod.__name__]
-    assert mine, f"kernels/{module}.py registers no kernel"
+    out: dict[str, set[str]] = {}
+    for op, ks in _REGISTRY.items():
+        for k in ks:
+            mod = type(k).__module__
+            if mod.startswith(PKG):
+                out.setdefault(mod[len(PKG):], set()).add(op)
+    return out
+
+
+@pytest.mark.parametrize("module", kernel_modules())
+def test_every_kernel_file_registers_a_kernel(module):
+    assert _registered_by_module().get(module), f"kernels/{module.replace('.', '/')}.py registers no kernel"
+
+
+def test_every_kernel_file_is_in_an_op_family():
+    for module in kernel_modules():
+        assert "." in module, f"kernels/{module}.py: put it in its op family's folder"
+
+
+def test_the_index_read_from_the_decorators_matches_the_registry():
+    """``op_index`` reads the ``@register(...)`` lines without importing; it must name
+    exactly the modules that register each operator (a registration written any other
+    way would be invisible to lazy loading)."""
+    want: dict[str, set[str]] = {}
+    for module, ops in _registered_by_module().items():
+        for op in ops:
+            want.setdefault(op, set()).add(module)
+    got = {op: set(mods) for op, mods in op_index().items()}
+    assert got == want
 
 
 def test_every_name_the_kernel_modules_register_is_a_builtin_operator():
     # (Custom operators registered elsewhere, e.g. by tests, use their custom_code names.)
-    load_all()
-    modules = {f"edgelite.interpreter.kernels.{m}" for m in KERNEL_MODULES}
-    names = {name for name, ks in _REGISTRY.items() if any(type(k).__module__ in modules for k in ks)}
+    names = {op for ops in _registered_by_module().values() for op in ops}
     unknown = names - set(all_builtin_names())
     assert not unknown, f"registered names that are not TFLite builtins: {sorted(unknown)}"
+
+
+def test_no_operator_has_two_kernels_at_one_priority():
+    load_all()
+    for op, ks in _REGISTRY.items():
+        prios = [k.priority for k in ks]
+        assert len(prios) == len(set(prios)), (op, [(type(k).__name__, k.priority) for k in ks])
+        assert prios == sorted(prios, reverse=True), op
+
+
+def test_registering_an_operator_twice_at_one_priority_is_an_error():
+    @register("EdgeliteTestTwice", priority=INT8)
+    class First(Kernel):
+        def prepare(self, ctx): ...
+
+        def eval(self, params, inputs, outputs): ...
+
+    with pytest.raises(RegistrationError, match="EdgeliteTestTwice"):
+        @register("EdgeliteTestTwice", priority=INT8)
+        class Second(Kernel):
+            def prepare(self, ctx): ...
+
+            def eval(self, params, inputs, outputs): ...
+
+    @register("EdgeliteTestTwice", priority=FLOAT)
+    class Third(Kernel):
+        def prepare(self, ctx): ...
+
+        def eval(self, params, inputs, outputs): ...
+
+    assert [type(k).__name__ for k in kernels_for("EdgeliteTestTwice")] == ["First", "Third"]
+
+
+def test_reduce_registers_every_reducer_it_knows():
+    from edgelite.interpreter.kernels.reduce.reduce_float import _REDUCERS, Reduce
+
+    assert set(_REDUCERS) == {op for op, ks in _REGISTRY.items() if any(isinstance(k, Reduce) for k in ks)}
 
 
 def test_registered_objects_are_kernels_with_prepare_and_eval():
@@ -45,12 +117,8 @@ def test_float_and_movement_ops_are_all_covered():
     assert not missing, sorted(missing)
 
 
-def test_kernel_modules_have_no_duplicates():
-    assert len(set(KERNEL_MODULES)) == len(KERNEL_MODULES)
-
-
 def test_float32_add_selects_the_float_kernel():
-    from edgelite.interpreter.kernels.elementwise import Add
+    from edgelite.interpreter.kernels.elementwise.elementwise_float import Add
     from tests.interpreter.kernels.oracle import make_context
 
     ctx = make_context("ADD", [np.zeros(2, np.float32), np.zeros(2, np.float32)])

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from tests.interpreter.kernels.float_harness import Spec, TSpec, f32, run_edgelite, run_litert
 from edgelite.errors import ShapeError
-from edgelite.interpreter.kernels.jit import HAVE_NUMBA
-from edgelite.interpreter.kernels.resize import bilinear_tables, nearest_indices
+from edgelite.interpreter.compute.jit import HAVE_NUMBA
+from edgelite.interpreter.kernels.resize.resize_float import bilinear_tables, nearest_indices
 from edgelite.schema.fb.ResizeBilinearOptions import ResizeBilinearOptionsT
 from edgelite.schema.fb.ResizeNearestNeighborOptions import ResizeNearestNeighborOptionsT
 
@@ -131,6 +131,6 @@ def test_resize_property_vs_litert(op, mode, h, w, oh, ow, c, twice, seed):
 
 def test_jit_is_compiled_where_numba_is_installed():
     # eval_jit above is the Numba kernel, not its Python body, whenever Numba exists.
-    from edgelite.interpreter.kernels import resize
+    from edgelite.interpreter.kernels.resize import resize_float as resize
 
     assert hasattr(resize._bilinear, "py_func") == HAVE_NUMBA

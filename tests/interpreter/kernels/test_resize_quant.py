@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.interpreter.kernels.quant_harness import Spec, TSpec, check, random_q, run_edgelite
-import edgelite.interpreter.kernels.resize_quant as rq  # noqa: F401  (registers the kernel)
-from edgelite.interpreter.kernels.resize import nearest_indices
-from edgelite.interpreter.kernels.resize_quant import ResizeQuantized, q10_tables, q16_nearest
+import edgelite.interpreter.kernels.resize.resize_quant as rq  # noqa: F401  (registers the kernel)
+from edgelite.interpreter.kernels.resize.resize_float import nearest_indices
+from edgelite.interpreter.kernels.resize.resize_quant import ResizeQuantized, q10_tables, q16_nearest
 from edgelite.schema.fb.ResizeBilinearOptions import ResizeBilinearOptionsT
 from edgelite.schema.fb.ResizeNearestNeighborOptions import ResizeNearestNeighborOptionsT
 

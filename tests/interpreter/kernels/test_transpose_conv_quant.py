@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from tests.interpreter.kernels.quant_harness import Spec, TSpec, check, run_edgelite, run_litert
 
 from edgelite.errors import UnsupportedOperatorError
-from edgelite.interpreter.kernels.conv_geometry import conv_output_size
-from edgelite.interpreter.kernels.transpose_conv_quant import (
+from edgelite.interpreter.compute.conv_geometry import conv_output_size
+from edgelite.interpreter.kernels.conv.transpose_conv_quant import (
     TransposeConvHybrid,
     TransposeConvQuant,
     TransposeConvQuant16x8,

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.interpreter.kernels.quant_harness import Spec, TSpec, check, random_q, run_edgelite, run_litert
-import edgelite.interpreter.kernels.unary_quant as uq  # noqa: F401  (registers the kernels)
+import edgelite.interpreter.kernels.elementwise.unary_quant as uq  # noqa: F401  (registers the kernels)
 from edgelite.errors import EdgeliteError
-from edgelite.interpreter.kernels.unary_quant import rsqrt_int8_table
+from edgelite.interpreter.kernels.elementwise.unary_quant import rsqrt_int8_table
 
 
 def spec(op, shape, dt, qin, qout):

@@ -3,7 +3,7 @@
 Exact equality with ``int_gemm.requantize_reference`` of the exact int64 product, over
 every tile shape, row and channel tails, depths that are not multiples of 4 (or 2),
 extreme operands, and one and two threads, for each flavour this CPU can run (both on
-an AVX-512 VNNI machine: ``vnni_gemm.forced`` selects one in process).
+an AVX-512 VNNI machine: ``simd_gemm.forced`` selects one in process).
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgelite.interpreter import fixedpoint as fp
-from edgelite.interpreter.kernels import int_gemm, jit, vnni_gemm
+from edgelite.interpreter.compute import fixedpoint as fp
+from edgelite.interpreter.compute import int_gemm, jit, simd_gemm
 
 
 @pytest.fixture(params=["vnni", "avx2"])
 def flavour(request):
     """Runs the test with each flavour forced; skipped where the CPU cannot run it."""
-    if not vnni_gemm.supported(request.param):
+    if not simd_gemm.supported(request.param):
         pytest.skip(f"no {request.param} (or no Numba) here")
-    with vnni_gemm.forced(request.param):
+    with simd_gemm.forced(request.param):
         yield request.param
 
 
@@ -34,18 +34,18 @@ def _reference(x, w, bias, in_zp, q, s, out_zp, lo, hi):
 def _run(x, w, bias, in_zp, q, s, out_zp, lo, hi, threads=1):
     m, k = x.shape
     n = w.shape[0]
-    tile = vnni_gemm.choose_tile(m, n)
+    tile = simd_gemm.choose_tile(m, n)
     lda = -(-k // 4) * 4
     a = np.full((m, lda), 77, np.int8)  # bytes past K hold junk: they meet zero weights
     a[:, :k] = x
     out = np.empty((m, n), np.int8)
     tables = int_gemm.fast_requant_tables(q, s, fp.ROUND_DOUBLE_UP)
     assert tables is not None
-    b2 = bias + vnni_gemm.bias_correction(w, in_zp)
+    b2 = bias + simd_gemm.bias_correction(w, in_zp)
     old = jit._wanted_threads
     try:
         jit.set_num_threads(threads)
-        vnni_gemm.gemm_requant(a, vnni_gemm.pack_weights(w, tile[1]), k, tile, b2, q, tables, out_zp, lo, hi, out, threads)
+        simd_gemm.gemm_requant(a, simd_gemm.pack_weights(w, tile[1]), k, tile, b2, q, tables, out_zp, lo, hi, out, threads)
     finally:
         jit._wanted_threads = old
     return out
@@ -61,7 +61,7 @@ def _case(rng, m, k, n):
 
 def test_pack_weights_layout_by_hand():
     w = np.arange(2 * 5, dtype=np.int8).reshape(2, 5)  # N=2, K=5 -> K4=2, one tile of 16 lanes
-    p = vnni_gemm.pack_weights(w, nr=1, flavour="vnni").reshape(2, 1, 16, 4)  # (k4, nr, lane, 4)
+    p = simd_gemm.pack_weights(w, nr=1, flavour="vnni").reshape(2, 1, 16, 4)  # (k4, nr, lane, 4)
     assert p.dtype == np.int8
     assert p[0, 0, 0].tolist() == [0, 1, 2, 3] and p[1, 0, 0].tolist() == [4, 0, 0, 0]
     assert p[0, 0, 1].tolist() == [5, 6, 7, 8] and p[1, 0, 1].tolist() == [9, 0, 0, 0]
@@ -70,7 +70,7 @@ def test_pack_weights_layout_by_hand():
 
 def test_pack_weights_avx2_layout_by_hand():
     w = -np.arange(2 * 5, dtype=np.int8).reshape(2, 5)  # N=2, K=5 -> K2=3, one tile of 8 lanes
-    p = vnni_gemm.pack_weights(w, nr=1, flavour="avx2").reshape(3, 1, 8, 2)  # (k2, nr, lane, 2)
+    p = simd_gemm.pack_weights(w, nr=1, flavour="avx2").reshape(3, 1, 8, 2)  # (k2, nr, lane, 2)
     assert p.dtype == np.int16
     assert p[0, 0, 0].tolist() == [0, -1] and p[1, 0, 0].tolist() == [-2, -3] and p[2, 0, 0].tolist() == [-4, 0]
     assert p[0, 0, 1].tolist() == [-5, -6] and p[2, 0, 1].tolist() == [-9, 0]
@@ -79,15 +79,15 @@ def test_pack_weights_avx2_layout_by_hand():
 
 def test_bias_correction_follows_the_flavour():
     w = np.array([[1, -2, 3], [127, 127, -128]], np.int8)
-    assert vnni_gemm.bias_correction(w, 5, flavour="vnni").tolist() == [-(128 + 5) * 2, -(128 + 5) * 126]
-    assert vnni_gemm.bias_correction(w, 5, flavour="avx2").tolist() == [-5 * 2, -5 * 126]
+    assert simd_gemm.bias_correction(w, 5, flavour="vnni").tolist() == [-(128 + 5) * 2, -(128 + 5) * 126]
+    assert simd_gemm.bias_correction(w, 5, flavour="avx2").tolist() == [-5 * 2, -5 * 126]
 
 
 def test_choose_tile():
-    t = lambda m, n: vnni_gemm.choose_tile(m, n, flavour="vnni")
+    t = lambda m, n: simd_gemm.choose_tile(m, n, flavour="vnni")
     assert t(1, 1000) == (1, 8) and t(5, 40) == (1, 1) and t(3, 96) == (1, 2)
     assert t(100, 64) == (6, 4) and t(100, 16) == (12, 1)
-    t = lambda m, n: vnni_gemm.choose_tile(m, n, flavour="avx2")
+    t = lambda m, n: simd_gemm.choose_tile(m, n, flavour="avx2")
     assert t(1, 1000) == (1, 8) and t(5, 20) == (1, 1) and t(3, 48) == (1, 2)
     assert t(100, 32) == (3, 4) and t(100, 24) == (4, 3) and t(100, 16) == (6, 2) and t(100, 8) == (12, 1)
 
@@ -96,22 +96,22 @@ def test_flavour_override(monkeypatch):
     """``EDGELITE_INT8_GEMM`` picks the flavour (one the CPU lacks gives the float path)."""
     for value, want in (("off", None), ("avx2", "avx2"), ("vnni", "vnni")):
         monkeypatch.setenv("EDGELITE_INT8_GEMM", value)
-        got = vnni_gemm._detect()
-        assert (None if got is None else got.name) == (want if want and vnni_gemm.supported(want) else None)
+        got = simd_gemm._detect()
+        assert (None if got is None else got.name) == (want if want and simd_gemm.supported(want) else None)
     monkeypatch.setenv("EDGELITE_INT8_GEMM", "sse9")
     with pytest.raises(ValueError, match="EDGELITE_INT8_GEMM"):
-        vnni_gemm._detect()
+        simd_gemm._detect()
     monkeypatch.delenv("EDGELITE_INT8_GEMM")
     monkeypatch.setenv("EDGELITE_DISABLE_VNNI", "1")
-    assert vnni_gemm._detect() is None
-    with vnni_gemm.forced(None):
-        assert not vnni_gemm.available() and not vnni_gemm.usable(10) and vnni_gemm.flavour() is None
+    assert simd_gemm._detect() is None
+    with simd_gemm.forced(None):
+        assert not simd_gemm.available() and not simd_gemm.usable(10) and simd_gemm.flavour() is None
 
 
 def test_choose_nr_prefers_least_padding():
-    assert vnni_gemm.choose_nr(64) == 4 and vnni_gemm.choose_nr(48) == 3
-    assert vnni_gemm.choose_nr(32) == 2 and vnni_gemm.choose_nr(24) == 2 and vnni_gemm.choose_nr(16) == 1
-    assert vnni_gemm.choose_nr(24, lanes=8) == 3 and vnni_gemm.choose_nr(40, lanes=8) == 1
+    assert simd_gemm.choose_nr(64) == 4 and simd_gemm.choose_nr(48) == 3
+    assert simd_gemm.choose_nr(32) == 2 and simd_gemm.choose_nr(24) == 2 and simd_gemm.choose_nr(16) == 1
+    assert simd_gemm.choose_nr(24, lanes=8) == 3 and simd_gemm.choose_nr(40, lanes=8) == 1
 
 
 _NS = [1, 16, 24, 32, 48, 64, 96, 160, 1000]
@@ -120,9 +120,9 @@ _MS = [1, 2, 5, 6, 13, 97]
 
 @pytest.mark.parametrize("name", ["vnni", "avx2"])
 def test_shapes_below_reach_every_tile(name):
-    fl = vnni_gemm.FLAVOURS[name]
+    fl = simd_gemm.FLAVOURS[name]
     want = {(mr, nr) for nr, mr in fl.tile_rows.items()} | {(1, nr) for nr in (1,) + fl.single_row}
-    assert {vnni_gemm.choose_tile(m, n, flavour=name) for m in _MS for n in _NS} == want
+    assert {simd_gemm.choose_tile(m, n, flavour=name) for m in _MS for n in _NS} == want
 
 
 @pytest.mark.parametrize("n", _NS)
@@ -151,11 +151,11 @@ def test_int32_product_is_exact(m, k, n, flavour):
     rng = np.random.default_rng(m + k + n)
     x = rng.integers(-128, 128, (m, k)).astype(np.int8)
     w = rng.integers(-128, 128, (n, k)).astype(np.int8)
-    tile = vnni_gemm.choose_tile(m, n)
+    tile = simd_gemm.choose_tile(m, n)
     a = np.zeros((m, -(-k // 4) * 4), np.int8)
     a[:, :k] = x
     out = np.empty((m, n), np.int32)
-    vnni_gemm.gemm_int32(a, vnni_gemm.pack_weights(w, tile[1]), k, tile, vnni_gemm.bias_correction(w, 0), out)
+    simd_gemm.gemm_int32(a, simd_gemm.pack_weights(w, tile[1]), k, tile, simd_gemm.bias_correction(w, 0), out)
     np.testing.assert_array_equal(out, x.astype(np.int64) @ w.astype(np.int64).T)
 
 
@@ -165,18 +165,18 @@ def test_int32_product_extremes(flavour):
     for xv, wv in ((-128, -128), (127, -128), (-128, 127)):
         x = np.full((7, k), xv, np.int8)
         w = np.full((9, k), wv, np.int8)
-        tile = vnni_gemm.choose_tile(7, 9)
+        tile = simd_gemm.choose_tile(7, 9)
         a = np.zeros((7, -(-k // 4) * 4), np.int8)
         a[:, :k] = x
         out = np.empty((7, 9), np.int32)
-        vnni_gemm.gemm_int32(a, vnni_gemm.pack_weights(w, tile[1]), k, tile, vnni_gemm.bias_correction(w, 0), out)
+        simd_gemm.gemm_int32(a, simd_gemm.pack_weights(w, tile[1]), k, tile, simd_gemm.bias_correction(w, 0), out)
         assert (out == xv * wv * k).all()
 
 
 def test_two_threads_equal_one(flavour):
     rng = np.random.default_rng(7)
     case = _case(rng, 6000, 200, 40)
-    assert vnni_gemm._split(6000, 200, 40, 2) == 2, "large enough to be split"
+    assert simd_gemm._split(6000, 200, 40, 2) == 2, "large enough to be split"
     np.testing.assert_array_equal(_run(*case, -100, 90, threads=2), _reference(*case, -100, 90))
 
 

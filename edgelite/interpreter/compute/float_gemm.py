@@ -1,0 +1,297 @@
+"""Float GEMM and im2col helpers shared by the float conv / fully-connected kernels.
+
+A 1x1 convolution and a fully-connected layer are one matrix product
+``out[M, N] = x[M, K] @ w[K, N] + bias`` followed by the fused activation clamp. The
+product itself goes to BLAS through numpy's ``matmul``; what is ours is feeding it:
+
+* the fast path multiplies the whole output at once (BLAS is most efficient on big
+  products, and splits them over its threads), then adds the bias and clamps in one
+  Numba pass (``bias_act_jit``) instead of numpy's two;
+* a general convolution gathers blocks of output rows' input windows into a scratch
+  buffer allocated in ``prepare`` (im2col; ``im2col_rows_jit`` copies each window row
+  as one run when it lies inside the image), then multiplies each block.
+
+Only numpy's BLAS is used: Numba's ``np.dot`` would call SciPy's, a second OpenBLAS
+with its own thread pool, which costs about 0.25 s to import at start-up and makes the
+two pools fight over cores when ``num_threads`` > 1. BLAS threads are set by
+the executor (:mod:`edgelite.interpreter.compute.threads`), never here.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.interpreter.compute.float_gemm import gemm_bias_act
+    >>> x = np.ones((4, 3), np.float32); w = np.ones((3, 2), np.float32)
+    >>> out = np.empty((4, 2), np.float32)
+    >>> gemm_bias_act(x, w, np.zeros(2, np.float32), 0.0, 2.0, out)
+    >>> float(out.max())
+    2.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.interpreter.compute.jit import njit, prange
+
+__all__ = [
+    "gemm_bias_act",
+    "gemm_bias_act_fast",
+    "bias_act_inplace",
+    "bias_act_jit",
+    "im2col",
+    "im2col_rows_jit",
+    "conv_im2col_fast",
+    "grouped_conv_fast",
+    "rows_per_block",
+]
+
+def rows_per_block(n_cols: int, k: int) -> int:
+    """Rows per im2col block: the block's scratch and output rows take about 1 MiB."""
+    budget = 256 * 1024  # floats
+    return int(max(16, min(16384, budget // max(1, n_cols + k))))
+
+
+# ----------------------------------------------------------------- reference (numpy)
+
+
+def bias_act_inplace(out: np.ndarray, bias: np.ndarray | None, lo: float, hi: float) -> None:
+    """``out = clamp(out + bias, lo, hi)`` in place (bias broadcast over the last axis)."""
+    if bias is not None:
+        np.add(out, bias, out=out)
+    if lo != -np.inf or hi != np.inf:
+        np.clip(out, lo, hi, out=out)
+
+
+def gemm_bias_act(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, lo: float, hi: float, out: np.ndarray) -> None:
+    """Reference ``out = clamp(x @ w + bias, lo, hi)`` with numpy (x: [M, K], w: [K, N])."""
+    np.matmul(x, w, out=out)
+    bias_act_inplace(out, bias, lo, hi)
+
+
+def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pad_h: int, pad_w: int, oh: int, ow: int) -> np.ndarray:
+    """Reference im2col of an NHWC batch: ``[N * oh * ow, kh * kw * C]`` (zeros where padded).
+
+    Column order is ``(ky, kx, c)``, which matches a TFLite OHWI filter flattened as
+    ``[O, kh * kw * I]``.
+    """
+    n, h, w_, c = x.shape
+    eh = (kh - 1) * dh + 1
+    ew = (kw - 1) * dw + 1
+    # Pad generously so every window, including the end offset of SAME padding, fits.
+    pb = max(0, (oh - 1) * sh + eh - h - pad_h)
+    pr = max(0, (ow - 1) * sw + ew - w_ - pad_w)
+    xp = np.pad(x, ((0, 0), (pad_h, pb), (pad_w, pr), (0, 0)))
+    cols = np.empty((n, oh, ow, kh, kw, c), x.dtype)
+    for ky in range(kh):
+        for kx in range(kw):
+            y0, x0 = ky * dh, kx * dw
+            cols[:, :, :, ky, kx, :] = xp[:, y0 : y0 + (oh - 1) * sh + 1 : sh, x0 : x0 + (ow - 1) * sw + 1 : sw, :]
+    return cols.reshape(n * oh * ow, kh * kw * c)
+
+
+# ----------------------------------------------------------------------- JIT (Numba)
+
+
+@njit
+def bias_act_jit(out, bias, lo, hi):
+    """``out[i, j] = min(max(out[i, j] + bias[j], lo), hi)`` in place, one pass (out 2-D, C order)."""
+    m, n = out.shape
+    for i in range(m):
+        for j in range(n):
+            out[i, j] = min(max(out[i, j] + bias[j], lo), hi)
+
+
+@njit
+def scatter_bias_act_jit(t, out, col0, bias, lo, hi):
+    """``out[i, col0 + j] = clamp(t[i, j] + bias[col0 + j])``: one group's block into the output rows."""
+    m, n = t.shape
+    for i in range(m):
+        for j in range(n):
+            out[i, col0 + j] = min(max(t[i, j] + bias[col0 + j], lo), hi)
+
+
+@njit
+def im2col_rows_jit(xf, h, w, ctot, c0, cin, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, cols):
+    """Fill ``cols[0:r1-r0, (ky, kx, c)]`` with the windows of output pixels r0..r1 of batch b.
+
+    ``xf`` is the NHWC input viewed as ``[N*H, W*ctot]``; the window reads channels
+    ``c0 .. c0+cin``. Output pixel r is (oy, ox) = divmod(r, ow); tap (ky, kx) reads
+    x[b, oy*sh - pad_h + ky*dh, ox*sw - pad_w + kx*dw, c0 + c], zero outside the image.
+    When a window row lies inside the image (and dw == 1, all channels), its
+    ``kw * cin`` values are contiguous in ``xf`` and are copied as one run.
+    """
+    run = kw * cin
+    whole = dw == 1 and cin == ctot
+    for r in range(r0, r1):
+        oy = r // ow
+        ox = r - oy * ow
+        iy0 = oy * sh - pad_h
+        ix0 = ox * sw - pad_w
+        i = r - r0
+        row_inside = whole and ix0 >= 0 and ix0 + kw <= w
+        for ky in range(kh):
+            iy = iy0 + ky * dh
+            k = ky * run
+            if iy < 0 or iy >= h:
+                for t in range(run):
+                    cols[i, k + t] = 0.0
+                continue
+            src = xf[b * h + iy]
+            if row_inside:
+                s0 = ix0 * cin
+                for t in range(run):
+                    cols[i, k + t] = src[s0 + t]
+                continue
+            for kx in range(kw):
+                ix = ix0 + kx * dw
+                kk = k + kx * cin
+                if 0 <= ix < w:
+                    s0 = ix * ctot + c0
+                    for c in range(cin):
+                        cols[i, kk + c] = src[s0 + c]
+                else:
+                    for c in range(cin):
+                        cols[i, kk + c] = 0.0
+
+
+# ----------------------------------------------- fast drivers (BLAS + the JIT helpers above)
+
+
+def gemm_bias_act_fast(x, w, bias, lo, hi, out, epilogue: bool = True) -> None:
+    """``out = clamp(x @ w + bias, lo, hi)``: one BLAS product, then one fused pass.
+
+    ``epilogue=False`` skips the pass (no bias and no clamp). x [M, K], w [K, N],
+    out [M, N], all C-contiguous float32.
+    """
+    np.matmul(x, w, out=out)
+    if epilogue:
+        bias_act_jit(out, bias, lo, hi)
+
+
+def conv_im2col_fast(x, w, bias, lo, hi, out, cols, kh, kw, sh, sw, dh, dw, pad_h, pad_w, epilogue=True) -> None:
+    """General float CONV_2D (groups 1): im2col by blocks of ``cols.shape[0]`` rows, then BLAS.
+
+    x [N, H, W, Cin]; w [kh*kw*Cin, Cout] (packed in prepare); out [N, OH, OW, Cout];
+    follows TFLite reference Conv: out[b, oy, ox, o] = clamp(bias[o] +
+    sum_{ky,kx,c} x[b, iy, ix, c] * w[o, ky, kx, c]).
+    """
+    nb, h, wd, cin = x.shape
+    _, oh, ow, cout = out.shape
+    xf = x.reshape(nb * h, wd * cin)
+    pixels = oh * ow
+    block = cols.shape[0]
+    for b in range(nb):
+        ob = out[b].reshape(pixels, cout)
+        for r0 in range(0, pixels, block):
+            r1 = min(pixels, r0 + block)
+            blk = cols[: r1 - r0]
+            im2col_rows_jit(xf, h, wd, cin, 0, cin, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, blk)
+            o = ob[r0:r1]
+            np.matmul(blk, w, out=o)
+            if epilogue:
+                bias_act_jit(o, bias, lo, hi)
+
+
+def grouped_conv_fast(x, w, bias, lo, hi, out, cols, tmp, kh, kw, sh, sw, dh, dw, pad_h, pad_w) -> None:
+    """Grouped float CONV_2D: group g reads input channels [g*fc, (g+1)*fc) and writes
+    output channels [g*og, (g+1)*og); w is [groups, kh*kw*fc, og], tmp [rows, og]."""
+    nb, h, wd, ctot = x.shape
+    _, oh, ow, cout = out.shape
+    groups = w.shape[0]
+    fc = w.shape[1] // (kh * kw)
+    og = w.shape[2]
+    xf = x.reshape(nb * h, wd * ctot)
+    pixels = oh * ow
+    block = cols.shape[0]
+    for b in range(nb):
+        ob = out[b].reshape(pixels, cout)
+        for g in range(groups):
+            for r0 in range(0, pixels, block):
+                r1 = min(pixels, r0 + block)
+                blk = cols[: r1 - r0]
+                im2col_rows_jit(xf, h, wd, ctot, g * fc, fc, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, blk)
+                t = tmp[: r1 - r0]
+                np.matmul(blk, w[g], out=t)
+                scatter_bias_act_jit(t, ob[r0:r1], g * og, bias, lo, hi)
+
+
+# ------------------------------------------- multi-threaded drivers (num_threads > 1)
+#
+# With several threads, every parallel piece runs on Numba's thread pool and BLAS
+# stays at one thread per caller: two pools (OpenBLAS's spinning workers and Numba's)
+# on the same cores were measured 2-7x slower than one thread on a loaded machine.
+# Inside Numba, ``np.dot`` is SciPy's BLAS; ``load_numba_blas`` imports it in prepare
+# so that ``threads.set_blas_threads`` sees (and limits) it before the first invoke.
+
+
+# An operator is split over threads only when it is expected to take at least this
+# long on one thread: every split is a fork/join on the thread pool, and on a busy
+# machine each join may wait a scheduler tick for a descheduled worker, so splitting
+# the many sub-0.1 ms operators of a mobile network made two threads slower than one.
+MIN_PARALLEL_SECONDS = 400e-6
+GEMM_FLOPS_PER_SECOND = 80e9  # one core, OpenBLAS sgemm on CNN-shaped products (measured)
+STENCIL_FLOPS_PER_SECOND = 15e9  # one core, Numba depthwise / pooling loops (measured)
+
+
+def worth_splitting(threads: int, flops: float, flops_per_second: float = GEMM_FLOPS_PER_SECOND) -> bool:
+    """Whether an operator of ``flops`` work should run on ``threads`` (> 1) threads."""
+    return threads > 1 and flops / flops_per_second >= MIN_PARALLEL_SECONDS
+
+
+def load_numba_blas() -> bool:
+    """Import the BLAS that Numba's ``np.dot`` calls; False when SciPy is missing."""
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401
+    except ImportError:  # pragma: no cover - numba without scipy has no np.dot
+        return False
+    return True
+
+
+def _gemm_rows(x, w, bias, lo, hi, out, block, epilogue):
+    """out[M, N] = clamp(x @ w + bias), blocks of ``block`` rows spread over threads."""
+    m = x.shape[0]
+    n = out.shape[1]
+    nblk = (m + block - 1) // block
+    for bi in prange(nblk):
+        r0 = bi * block
+        r1 = min(m, r0 + block)
+        o = out[r0:r1]
+        np.dot(x[r0:r1], w, o)
+        if epilogue:
+            for i in range(r1 - r0):
+                for j in range(n):
+                    o[i, j] = min(max(o[i, j] + bias[j], lo), hi)
+
+
+def _conv_im2col_par(xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, epilogue):
+    """One image of a general CONV_2D (groups 1): waves of ``cols.shape[0]`` blocks, one
+    per thread, each gathered (im2col) into its own scratch [block, K] and multiplied."""
+    slots = cols.shape[0]
+    block = cols.shape[1]
+    pixels = ob.shape[0]
+    n = ob.shape[1]
+    nblk = (pixels + block - 1) // block
+    for wave in range(0, nblk, slots):
+        for s in prange(slots):
+            r0 = (wave + s) * block
+            r1 = min(pixels, r0 + block)
+            if r0 < r1:
+                blk = cols[s, : r1 - r0]
+                im2col_rows_jit(xf, h, wd, cin, 0, cin, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, blk)
+                o = ob[r0:r1]
+                np.dot(blk, w, o)
+                if epilogue:
+                    for i in range(r1 - r0):
+                        for j in range(n):
+                            o[i, j] = min(max(o[i, j] + bias[j], lo), hi)
+
+
+gemm_rows_parallel = njit(_gemm_rows, parallel=True)
+conv_im2col_parallel = njit(_conv_im2col_par, parallel=True)
+
+
+def parallel_rows_block(m: int, threads: int) -> int | None:
+    """Rows per thread for splitting an ``[m, K] @ [K, N]`` product, or None when there
+    are too few rows (fewer than 32 per thread) for the split to pay."""
+    if m < 32 * threads:
+        return None
+    return -(-m // threads)

@@ -1,0 +1,99 @@
+"""Patch matrices (im2col) of NHWC inputs for the GEMM-backed convolutions.
+
+``out[(b*OH + y)*OW + x, (i*KW + j)*C + c] = in[b, y*sh + i*dh - pt, x*sw + j*dw - pl, c] - sub``,
+``pad`` where the window leaves the input; columns past ``KH*KW*C`` are left as they are
+(the VNNI kernels pad K to a multiple of 4 with zero weights). :func:`im2col_into`
+checks the shapes once, then runs a Numba kernel that does not (dilation 1 into an
+integer buffer copies each filter row's ``KW*C`` contiguous bytes in one run).
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.interpreter.compute.patches import im2col_into
+    >>> x = np.arange(9, dtype=np.int8).reshape(1, 3, 3, 1)
+    >>> out = np.empty((4, 4), np.int8)
+    >>> im2col_into(x, 2, 2, 1, 1, 1, 1, 0, 0, 2, 2, 0, out)
+    >>> out[0].tolist(), out[3].tolist()
+    ([0, 1, 3, 4], [4, 5, 7, 8])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.errors import ShapeError
+from edgelite.interpreter.compute.jit import njit, prange
+
+
+def im2col_into(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pt: int, pl: int,
+                oh: int, ow: int, pad, out: np.ndarray, sub=0) -> None:
+    """Write the patches of ``x`` (``(B, H, W, C)``) into ``out`` (``(B*OH*OW, >= KH*KW*C)``,
+    C-contiguous), as ``out``'s dtype (see the module docstring)."""
+    if x.ndim != 4 or out.ndim != 2 or not out.flags.c_contiguous:
+        raise ShapeError(f"im2col: input {x.shape} must be 4-D and output {out.shape} a C-contiguous matrix")
+    b, _, _, c = x.shape
+    if out.shape[0] != b * oh * ow or out.shape[1] < kh * kw * c or min(kh, kw, sh, sw, dh, dw, oh, ow) < 1:
+        raise ShapeError(f"im2col: output {out.shape} does not hold {b * oh * ow} patches of {kh}x{kw}x{c}")
+    if dh == 1 and dw == 1 and sub == 0 and out.dtype.kind in "iu":
+        _im2col_rowcopy(x, kh, kw, sh, sw, pt, pl, oh, ow, pad, out)
+    else:
+        _im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, sub, pad, out)
+
+
+@njit(parallel=True)
+def _im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, sub, pad, out):
+    """out[(b*OH + y)*OW + x, (i*KW + j)*C + c] = in[b, y*sh + i*dh - pt, x*sw + j*dw - pl, c] - sub
+    (``pad`` outside the input), as ``out``'s dtype."""
+    bsz, h, w, c = x.shape
+    for by in prange(bsz * oh):
+        b = by // oh
+        y = by % oh
+        for xo in range(ow):
+            row = by * ow + xo
+            for i in range(kh):
+                iy = y * sh + i * dh - pt
+                for j in range(kw):
+                    ix = xo * sw + j * dw - pl
+                    base = (i * kw + j) * c
+                    if iy < 0 or iy >= h or ix < 0 or ix >= w:
+                        for cc in range(c):
+                            out[row, base + cc] = pad
+                    else:
+                        for cc in range(c):
+                            # widened first: without Numba, uint8 - int would wrap in numpy
+                            out[row, base + cc] = np.int64(x[b, iy, ix, cc]) - sub
+
+
+@njit(parallel=True)
+def _im2col_rowcopy(x, kh, kw, sh, sw, pt, pl, oh, ow, pad, out):
+    """``_im2col`` for dilation 1 into an int8 ``out``: each filter row of a patch is
+    ``kw * C`` contiguous input bytes, copied in one run where it lies inside the input."""
+    bsz, h, w, c = x.shape
+    run = kw * c
+    xf = x.reshape(bsz, h, w * c)
+    for by in prange(bsz * oh):
+        b = by // oh
+        y = by % oh
+        for xo in range(ow):
+            row = by * ow + xo
+            ix0 = xo * sw - pl
+            inside = ix0 >= 0 and ix0 + kw <= w
+            for i in range(kh):
+                iy = y * sh + i - pt
+                base = i * run
+                if iy < 0 or iy >= h:
+                    for t in range(run):
+                        out[row, base + t] = pad
+                elif inside:
+                    src = xf[b, iy]
+                    s0 = ix0 * c
+                    for t in range(run):
+                        out[row, base + t] = src[s0 + t]
+                else:
+                    for j in range(kw):
+                        ix = ix0 + j
+                        if ix < 0 or ix >= w:
+                            for cc in range(c):
+                                out[row, base + j * c + cc] = pad
+                        else:
+                            for cc in range(c):
+                                out[row, base + j * c + cc] = x[b, iy, ix, cc]

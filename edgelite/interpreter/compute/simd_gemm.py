@@ -1,0 +1,501 @@
+"""int8 GEMM on x86 SIMD (AVX-512 VNNI or AVX2) with the requantization fused into its epilogue.
+
+The quantized CONV_2D and FULLY_CONNECTED kernels need, for every output row ``m``
+and channel ``n``::
+
+    acc[m, n] = sum_k x[m, k] * w[n, k]          (int8 x int8 -> int32, exact)
+    out[m, n] = clamp(((int32(acc + bias'[n]) * q[n] + add[n]) >> total[n]) + zp, lo, hi)
+
+Two flavours of micro-kernel compute ``acc``; one is chosen per process from the CPU
+flags (:func:`flavour`), and packing, bias correction and tiles follow it:
+
+* ``"vnni"`` (AVX-512 VNNI, :mod:`~edgelite.interpreter.compute.gemm_vnni`): ``vpdpbusd``,
+  64 multiply-adds per instruction, activations read as ``x + 128``;
+* ``"avx2"`` (AVX2, :mod:`~edgelite.interpreter.compute.gemm_avx2`): ``vpmaddwd`` on
+  int16 pairs, 16 multiply-adds per instruction.
+
+Each flavour module describes its registers and emits its multiply-add
+(:class:`~edgelite.interpreter.compute.simd_flavour.Flavour`); this module holds what
+they share: detection, packing, tile choice and the driver.
+
+No product or pair sum can overflow (``|(x + 128) w| <= 32640``, ``|x w| <= 16384``)
+and int32 additions wrap the same in any order, so the result equals the C kernels'
+int32 accumulation exactly (``K`` is still bounded, ``Flavour.max_depth``, to keep every
+partial sum in range as the C kernels' is).
+
+Layout. The weights are packed once (``pack_weights``): VNNI as int8
+``[n_tiles][K/4][NR][16 lanes][4]`` (one 64-byte vector per 16 channels and 4 depth
+steps), AVX2 as int16 ``[n_tiles][K/2][NR][8 lanes][2]`` (one 32-byte vector per 8
+channels and 2 depth steps); the ``NR`` vectors of a tile adjacent, zero-padded in
+both K and N. A micro-kernel (``MR`` rows x ``NR`` vectors, all accumulators in
+registers) is generated as LLVM IR by :func:`_make_tile` and inlined into the Numba
+driver, which walks row tiles (in parallel over threads) and channel tiles and
+requantizes each finished tile from a small int32 scratch while it is in L1. Rows past
+``M`` in the last row tile read the last valid row again and are not written.
+
+Only where Numba is installed and the CPU (and Numba's target) has AVX-512 F/BW/VNNI or
+AVX2 (``available()``); elsewhere the kernels keep their float-BLAS path. The numpy
+reference stays the specification; tests assert equality with it.
+``EDGELITE_INT8_GEMM=vnni|avx2|off`` forces a flavour (one the CPU lacks gives
+``off``); ``EDGELITE_DISABLE_VNNI=1`` is ``off``.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.interpreter.compute import simd_gemm
+    >>> simd_gemm.pack_weights(np.ones((3, 5), np.int8), nr=1, flavour="vnni").shape   # 1 tile, K 5 -> 8
+    (128,)
+    >>> simd_gemm.pack_weights(np.ones((3, 5), np.int8), nr=1, flavour="avx2").shape   # K 5 -> 6, 8 lanes
+    (48,)
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+import numpy as np
+
+from edgelite.interpreter.compute.gemm_avx2 import AVX2, make_widen
+from edgelite.interpreter.compute.gemm_vnni import VNNI
+from edgelite.interpreter.compute.jit import HAVE_NUMBA, njit, numba_module, prange
+from edgelite.interpreter.compute.simd_flavour import Flavour
+
+
+FLAVOURS = {"vnni": VNNI, "avx2": AVX2}
+_BY_DTYPE = {np.dtype(f.w_dtype): f for f in FLAVOURS.values()}
+
+# A product is split over threads only when one thread would take about 0.25 ms or
+# more: waking OpenMP's sleeping workers costs 40-70 us per kernel (measured), more
+# than it saves on smaller products. Estimated cost: MACs at ~150 GMAC/s, outputs at
+# ~0.3 ns each (the requantizing epilogue).
+PARALLEL_MIN_COST_NS = 250_000
+
+
+def _split(m: int, k: int, n: int, threads: int) -> int:
+    """How many row chunks to run in parallel (1: serial)."""
+    cost_ns = m * k * n / 150.0 + 0.3 * m * n
+    if threads <= 1 or cost_ns < PARALLEL_MIN_COST_NS:
+        return 1
+    return max(1, min(int(threads), m // 64))
+
+
+_UNSET = object()
+_flavour = _UNSET  # Flavour | None once detected
+_available: bool | None = None  # tests set it to False to force the float path
+
+
+def flavour() -> str | None:
+    """The int8 GEMM flavour of this process: ``"vnni"``, ``"avx2"`` or None (float path).
+
+    Chosen once from the CPU flags (VNNI before AVX2); ``EDGELITE_INT8_GEMM`` overrides.
+    """
+    f = _current()
+    return None if f is None else f.name
+
+
+def _current() -> Flavour | None:
+    global _flavour
+    if _flavour is _UNSET:
+        _flavour = _detect()
+    if _available is False:
+        return None
+    return _flavour
+
+
+def available() -> bool:
+    """Whether an int8 GEMM flavour can run here (Numba, an x86 CPU with AVX-512 VNNI
+    or AVX2, and Numba targeting the host: ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES``
+    unset). ``EDGELITE_INT8_GEMM=off`` or ``EDGELITE_DISABLE_VNNI=1`` turns them off."""
+    global _available
+    if _available is None:
+        _available = _current() is not None
+    return _available
+
+
+def supported(name: str) -> bool:
+    """Whether the flavour ``name`` can run on this host (ignoring the overrides)."""
+    if not HAVE_NUMBA or os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES"):
+        return False
+    fl = FLAVOURS[name]
+    flags = _linux_cpu_flags()
+    if flags is not None:  # cheap; llvmlite's import costs ~30 ms on the caller's path
+        return fl.cpu_flags <= flags
+    try:
+        import llvmlite.binding as llvm
+    except ImportError:  # pragma: no cover - Numba depends on llvmlite
+        return False
+    try:
+        feats = llvm.get_host_cpu_features()
+    except RuntimeError:  # llvmlite cannot read the features on this host
+        return False
+    return all(feats.get(f, False) for f in fl.llvm_features)
+
+
+def _detect() -> Flavour | None:
+    want = os.environ.get("EDGELITE_INT8_GEMM", "").strip().lower()
+    if not want and os.environ.get("EDGELITE_DISABLE_VNNI", "") in ("1", "true", "yes"):
+        want = "off"
+    if want in ("off", "none", "0"):
+        return None
+    if want and want != "auto":
+        if want not in FLAVOURS:
+            raise ValueError(f"EDGELITE_INT8_GEMM={want!r}: expected vnni, avx2, off or auto")
+        return FLAVOURS[want] if supported(want) else None
+    for name in ("vnni", "avx2"):
+        if supported(name):
+            return FLAVOURS[name]
+    return None
+
+
+@contextmanager
+def forced(name: str | None):
+    """Run a block with the flavour ``name`` (None: the float path), for tests.
+
+    Weights packed inside the block must be used inside it.
+    """
+    global _flavour, _available
+    saved = (_flavour, _available)
+    _flavour = None if name is None else FLAVOURS[name]
+    _available = None
+    try:
+        yield
+    finally:
+        _flavour, _available = saved
+
+
+def _flavour_of(name: str | None) -> Flavour:
+    if name is not None:
+        return FLAVOURS[name]
+    f = _current()
+    return VNNI if f is None else f  # without a flavour, shapes follow VNNI (nothing runs them)
+
+
+def usable(k: int) -> bool:
+    """Whether a reduction of length ``k`` can run here on the int8 GEMM kernels."""
+    if not available():
+        return False
+    f = _current()
+    return f is not None and 0 < k <= f.max_depth
+
+
+def _linux_cpu_flags() -> set[str] | None:
+    """The first CPU's flags from ``/proc/cpuinfo``, or None where there is none."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        return None
+    return None
+
+
+def choose_nr(n: int, widths=(4, 3, 2, 1), lanes: int = 16) -> int:
+    """Vectors per channel tile: the least zero padding of ``n``, then the widest tile."""
+    best, best_pad = widths[0], None
+    for nr in widths:
+        width = lanes * nr
+        pad = -(-n // width) * width - n
+        if best_pad is None or pad < best_pad:
+            best, best_pad = nr, pad
+    return best
+
+
+def choose_tile(m: int, n: int, flavour: str | None = None) -> tuple[int, int]:
+    """``(rows, vectors)`` of the register tile for an ``(m, K) x (K, n)`` product.
+
+    Tall products use the flavour's multi-row tiles (the weights loaded once serve
+    them all); with fewer than 6 rows a one-row tile of up to 8 vectors wastes no work
+    on repeated rows. ``flavour`` defaults to this process's.
+    """
+    fl = _flavour_of(flavour)
+    if m < 6:
+        # one row: independent accumulators hide the multiply-add's latency, so take
+        # the widest tile that pads ``n`` by at most a quarter
+        for nr in fl.single_row:
+            if -(-n // (fl.lanes * nr)) * fl.lanes * nr - n <= n // 4:
+                return 1, nr
+        return 1, 1
+    nr = choose_nr(n, lanes=fl.lanes)
+    return fl.tile_rows[nr], nr
+
+
+def pack_weights(w: np.ndarray, nr: int, flavour: str | None = None) -> np.ndarray:
+    """``(N, K)`` int8 weights -> the flat layout the flavour's micro-kernel reads.
+
+    VNNI: int8 ``[n_tiles][K4][nr][16][4]`` with ``K4 = ceil(K / 4)``; AVX2: int16
+    ``[n_tiles][K2][nr][8][2]`` with ``K2 = ceil(K / 2)``; zeros in the padding.
+    ``flavour`` defaults to this process's; the kernels read the flavour from the
+    packed dtype.
+    """
+    fl = _flavour_of(flavour)
+    w = np.asarray(w, np.int8)
+    n, k = w.shape
+    ks = -(-k // fl.k_step)
+    width = fl.lanes * nr
+    n_tiles = -(-n // width)
+    full = np.zeros((n_tiles * width, ks * fl.k_step), fl.w_dtype)
+    full[:n, :k] = w
+    # (tile, nr, lane, ks, step) -> (tile, ks, nr, lane, step)
+    t = full.reshape(n_tiles, nr, fl.lanes, ks, fl.k_step).transpose(0, 3, 1, 2, 4)
+    return np.ascontiguousarray(t).reshape(-1)
+
+
+def bias_correction(w: np.ndarray, in_zp: int, flavour: str | None = None) -> np.ndarray:
+    """The per-channel int64 term that centres the input and undoes the flavour's reading
+    of it: VNNI ``-(128 + in_zp) * sum_k w[n, k]`` (it reads ``x + 128``), AVX2
+    ``-in_zp * sum_k w[n, k]``."""
+    return -(_flavour_of(flavour).input_offset + int(in_zp)) * np.asarray(w, np.int64).sum(axis=1)
+
+
+# --------------------------------------------------------------------------------------
+# The micro-kernels, generated as LLVM IR
+# --------------------------------------------------------------------------------------
+
+
+def _make_tile(fl: Flavour, mr: int, nr: int):
+    """A Numba intrinsic ``tile(a, a_off, lda, rows, b, b_off, ks, c)``, with
+    ``S = fl.k_step``, ``L = fl.lanes`` and ``A[r] = a[a_off + min(r, rows-1)*lda:]``:
+
+    * VNNI: ``c[r * nr*L + j] = sum_{kk < ks} sum_{t < 4} (A[r][4kk + t] ^ 0x80) * b[b_off + (kk*nr*L + j)*4 + t]``;
+    * AVX2: ``c[r * nr*L + j] = sum_{kk < ks} sum_{t < 2} A[r][2kk + t] * b[b_off + (kk*nr*L + j)*2 + t]``
+
+    for ``r < mr``, ``j < nr*L`` (int32; ``a`` and ``b`` int8 for VNNI, int16 for AVX2:
+    the driver widens the rows once per row tile, so each broadcast is one load).
+    """
+    from llvmlite import ir
+    from numba.core import types
+    from numba.extending import intrinsic
+
+    i32, i64 = ir.IntType(32), ir.IntType(64)
+    lanes = fl.lanes
+    vacc = ir.VectorType(i32, lanes)
+    vin, name, fnty = fl.madd_signature(ir, vacc)
+    bcast_mask = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+
+    @intrinsic
+    def tile(typingctx, a, a_off, lda, rows, b, b_off, ks, c):
+        sig = types.void(a, a_off, lda, rows, b, b_off, ks, c)
+
+        def codegen(context, builder, signature, args):
+            a_v, a_off_v, lda_v, rows_v, b_v, b_off_v, ks_v, c_v = args
+            a_ptr = context.make_array(signature.args[0])(context, builder, a_v).data
+            b_ptr = context.make_array(signature.args[4])(context, builder, b_v).data
+            c_ptr = context.make_array(signature.args[7])(context, builder, c_v).data
+            module = builder.module
+            fn = module.globals.get(name)
+            if fn is None:
+                fn = ir.Function(module, fnty, name=name)
+            last = builder.sub(rows_v, ir.Constant(i64, 1))
+            row_ptrs = []
+            for r in range(mr):
+                rr = ir.Constant(i64, r)
+                use = builder.select(builder.icmp_signed("<", rr, rows_v), rr, last)
+                off = builder.add(a_off_v, builder.mul(use, lda_v))
+                row_ptrs.append(builder.gep(a_ptr, [off]))
+            b_base = builder.gep(b_ptr, [b_off_v])
+            zero = ir.Constant(vacc, None)
+            undef = ir.Constant(vacc, ir.Undefined)
+
+            pre = builder.block
+            loop = builder.append_basic_block("gemm.loop")
+            done = builder.append_basic_block("gemm.done")
+            builder.branch(loop)
+            builder.position_at_end(loop)
+            kk = builder.phi(i64, "kk")
+            kk.add_incoming(ir.Constant(i64, 0), pre)
+            accs = []
+            for idx in range(mr * nr):
+                phi = builder.phi(vacc, f"acc{idx}")
+                phi.add_incoming(zero, pre)
+                accs.append(phi)
+            bvecs = []
+            step = builder.mul(kk, ir.Constant(i64, nr * fl.vec_elems))
+            for j in range(nr):
+                p = builder.gep(b_base, [builder.add(step, ir.Constant(i64, j * fl.vec_elems))])
+                ld = builder.load(builder.bitcast(p, vin.as_pointer()))
+                ld.align = 1
+                bvecs.append(ld)
+            a_step = builder.mul(kk, ir.Constant(i64, fl.k_step))
+            new = []
+            for r in range(mr):
+                p = builder.gep(row_ptrs[r], [a_step])
+                word = fl.load_word(builder, ir, p)
+                vec = builder.insert_element(undef, word, ir.Constant(i32, 0))
+                vec = builder.shuffle_vector(vec, undef, bcast_mask)
+                vec = fl.as_operand(builder, vec, vin)
+                for j in range(nr):
+                    new.append(fl.madd(builder, fn, accs[r * nr + j], vec, bvecs[j]))
+            nxt = builder.add(kk, ir.Constant(i64, 1))
+            cur = builder.block
+            kk.add_incoming(nxt, cur)
+            for phi, v in zip(accs, new):
+                phi.add_incoming(v, cur)
+            builder.cbranch(builder.icmp_signed("<", nxt, ks_v), loop, done)
+            builder.position_at_end(done)
+            cvec = builder.bitcast(c_ptr, vacc.as_pointer())
+            for idx, v in enumerate(new):
+                st = builder.store(v, builder.gep(cvec, [ir.Constant(i64, idx)]))
+                st.align = 4
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo, hi, out, n_chunks):
+    """For ``A[m] = a[m*lda : m*lda + _KSTEP*ks]`` read as int8 and ``bp`` from ``pack_weights``:
+
+    * requantizing build: ``out[m, n] = clamp(((int32(A[m] . W[n] + bias[n]) * q[n] + add[n])
+      >> total[n]) + out_zp, lo, hi)``;
+    * int32 build (``_INT32_OUT``): ``out[m, n] = int32(A[m] . W[n] + bias[n])`` (``q, add,
+      total, out_zp, lo, hi`` unused).
+
+    ``_MR``, ``_NR``, ``_LANES``, ``_VEC``, ``_TILE``, ``_INT32_OUT`` and ``_WIDEN`` are compile-time
+    constants: each flavour and tile shape gets its own build (see ``_driver``); with them
+    as run-time values LLVM neither kept the accumulators in registers nor vectorized the
+    epilogue (8x slower, measured).
+    """
+    width = _NR * _LANES
+    n_tiles = (n_total + width - 1) // width
+    m_tiles = (m_total + _MR - 1) // _MR
+    per = (m_tiles + n_chunks - 1) // n_chunks
+    tile_elems = ks * _NR * _VEC
+    kw = 2 * ks  # AVX2: int16 row length of the widened tile rows
+    for ch in prange(n_chunks):
+        c = np.empty(_MR * width, np.int32)
+        a16 = np.empty(_MR * kw if _WIDEN else 1, np.int16)
+        t0 = ch * per
+        t1 = min(m_tiles, t0 + per)
+        for mt in range(t0, t1):
+            m0 = mt * _MR
+            rows = min(_MR, m_total - m0)
+            if _WIDEN:
+                # int8 -> int16 once per row tile (rows past M repeat the last one); the
+                # micro-kernel then broadcasts each int16 pair straight from memory
+                for r in range(_MR):
+                    src = (m0 + min(r, rows - 1)) * lda
+                    t = 0
+                    while t + 16 <= kw:
+                        _WIDEN16(a, src + t, a16, r * kw + t)
+                        t += 16
+                    if t < kw and kw >= 16:  # the tail as one more, overlapping, vector
+                        _WIDEN16(a, src + kw - 16, a16, r * kw + kw - 16)
+                        t = kw
+                    while t < kw:
+                        a16[r * kw + t] = a[src + t]
+                        t += 1
+            for nt in range(n_tiles):
+                if _WIDEN:
+                    _TILE(a16, 0, kw, _MR, bp, nt * tile_elems, ks, c)
+                else:
+                    _TILE(a, m0 * lda, lda, rows, bp, nt * tile_elems, ks, c)
+                n0 = nt * width
+                cols = min(width, n_total - n0)
+                for r in range(rows):
+                    orow = out[m0 + r]
+                    for j in range(cols):
+                        n = n0 + j
+                        xl = np.int32(np.int64(c[r * width + j]) + bias[n])  # wraps like C's int32
+                        if _INT32_OUT:
+                            orow[n] = xl
+                        else:
+                            v = ((np.int64(xl) * np.int64(q[n]) + add[n]) >> total[n]) + out_zp
+                            v = lo if v < lo else v
+                            v = hi if v > hi else v
+                            orow[n] = v
+
+
+_MR = _NR = _LANES = _VEC = _TILE = _INT32_OUT = _WIDEN = _WIDEN16 = None  # bound per build in _driver
+_drivers: dict[tuple[str, int, int, bool], object] = {}
+
+
+def _driver(fl: Flavour, tile: tuple[int, int], int32_out: bool):
+    """The driver build for one flavour, tile shape and output kind (made once, compiled
+    on its first call)."""
+    key = (fl.name, tile[0], tile[1], int32_out)
+    d = _drivers.get(key)
+    if d is None:
+        import types
+
+        numba_module()
+        mr, nr = tile
+        g = dict(globals())
+        g.update(_MR=mr, _NR=nr, _LANES=fl.lanes, _VEC=fl.vec_elems, _TILE=_make_tile(fl, mr, nr),
+                 _INT32_OUT=int32_out, _WIDEN=fl.widen_rows, _WIDEN16=make_widen())
+        body = _gemm_body
+        kind = "int32" if int32_out else "requant"
+        fn = types.FunctionType(body.__code__, g, f"_gemm_{fl.name}_{kind}_{mr}x{nr}", body.__defaults__,
+                                body.__closure__)
+        fn.__qualname__ = fn.__name__
+        fn.__module__ = body.__module__
+        d = _drivers.setdefault(key, njit(fn, parallel=True))
+    return d
+
+
+def _packed_flavour(bp: np.ndarray) -> Flavour:
+    fl = _BY_DTYPE.get(bp.dtype)
+    if fl is None:
+        raise TypeError(f"packed weights of dtype {bp.dtype}: expected pack_weights' int8 (VNNI) or int16 (AVX2)")
+    return fl
+
+
+def _prologue(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], out2d: np.ndarray, threads: int,
+              int32_out: bool):
+    """The shared set-up of both public GEMMs: the driver (serial when one chunk) and its size arguments.
+
+    Returns:
+        ``(driver, lda, m, ks, n, n_chunks)``: ``ks`` is ``K`` in the flavour's k-steps.
+    """
+    fl = _packed_flavour(bp)
+    m, lda = a2d.shape
+    ks = -(-k // fl.k_step)
+    n = out2d.shape[1]
+    n_chunks = _split(m, k, n, threads)
+    driver = _driver(fl, tile, int32_out)
+    if n_chunks == 1:
+        driver = driver.serial()
+    return driver, lda, m, ks, n, n_chunks
+
+
+def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], bias: np.ndarray, q: np.ndarray,
+                 tables, out_zp: int, lo: int, hi: int, out2d: np.ndarray, threads: int = 1) -> None:
+    """Run the fused GEMM + requantization (see the module docstring).
+
+    Args:
+        a2d: ``(M, lda)`` int8 rows, C-contiguous, ``lda >= K`` rounded up to 4 (bytes
+            past ``K`` are read but meet zero weights).
+        bp: ``pack_weights(w, tile[1])`` (its dtype says the flavour).
+        tile: ``choose_tile(M, N)``.
+        k: the reduction length ``K``.
+        bias: ``(N,)`` int64, the bias with every zero-point correction folded in
+            (``bias + bias_correction(w, in_zp)``).
+        q, tables: the multipliers and ``int_gemm.fast_requant_tables`` (add, total).
+        out2d: ``(M, N)`` int8 output.
+    """
+    driver, lda, m, ks, n, n_chunks = _prologue(a2d, bp, k, tile, out2d, threads, False)
+    driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n),
+           bias, q, tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d,
+           np.int64(n_chunks))
+
+
+_UNUSED_TABLE = np.zeros(1, np.int64)  # the requantization tables the int32 build never reads
+
+
+def gemm_int32(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], corr: np.ndarray,
+               out2d: np.ndarray, threads: int = 1) -> None:
+    """``out2d[m, n] = sum_k x[m, k] * w[n, k] + corr[n] - bias_correction(w, 0)[n]`` as int32.
+
+    With ``corr = bias_correction(w, 0)`` that is the exact int8 product ``x @ w.T``;
+    add ``-in_zp * sum(w)`` to ``corr`` to centre the input.
+
+    Args:
+        a2d, bp, k, tile: as for :func:`gemm_requant`.
+        corr: ``(N,)`` int64 per-channel term.
+        out2d: ``(M, N)`` int32 output.
+    """
+    driver, lda, m, ks, n, n_chunks = _prologue(a2d, bp, k, tile, out2d, threads, True)
+    unused = _UNUSED_TABLE
+    driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n), corr, unused, unused, unused,
+           np.int64(0), np.int64(0), np.int64(0), out2d, np.int64(n_chunks))

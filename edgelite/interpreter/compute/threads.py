@@ -1,0 +1,84 @@
+"""Thread policy: how many threads Numba's and BLAS's pools may use, set in one place.
+
+Both counts are process-wide library state. The executor decides them for each run
+(:meth:`edgelite.interpreter.executor.SubgraphRuntime.invoke`) from the
+interpreter's ``num_threads`` with :func:`plan_threads` and applies them with
+:func:`apply`; kernels never change them (they may split work up to
+``ctx.num_threads``, and pick a serial build with ``jit.serial_build``).
+``num_threads`` is a ceiling that no library exceeds:
+
+* reference (numpy) runs: BLAS may use ``num_threads`` (it is the only pool working);
+* JIT runs: Numba's pool gets ``num_threads`` and each BLAS call stays on its caller's
+  thread, because two pools spinning for the same cores cost far more than they gave;
+  a plan whose kernels do their big products in BLAS outside any Numba region
+  (``Kernel.blas_parallel``, the integer GEMM on float BLAS) lets BLAS use
+  ``num_threads`` too, as the two never run at once.
+
+Example:
+    >>> from edgelite.interpreter.compute.threads import plan_threads
+    >>> plan_threads(4, use_jit=True, blas_parallel=False)
+    ThreadPlan(numba=4, blas=1)
+    >>> plan_threads(4, use_jit=False, blas_parallel=False)
+    ThreadPlan(numba=4, blas=4)
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from edgelite.interpreter.compute.jit import set_num_threads
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """Threads for one run: Numba's parallel kernels and BLAS calls."""
+
+    numba: int
+    blas: int
+
+
+def plan_threads(num_threads: int, *, use_jit: bool, blas_parallel: bool) -> ThreadPlan:
+    """The thread counts of a run with ``num_threads`` as the ceiling (see the module doc)."""
+    n = max(1, int(num_threads or 1))
+    if not use_jit:
+        return ThreadPlan(numba=n, blas=n)
+    return ThreadPlan(numba=n, blas=n if blas_parallel else 1)
+
+
+def apply(plan: ThreadPlan) -> None:
+    """Set both pools; cheap when nothing changed (two interpreters may differ)."""
+    set_num_threads(plan.numba)
+    set_blas_threads(plan.blas)
+
+
+_blas_threads: int | None = None
+_controller = None
+_controller_saw_scipy = False
+
+
+def set_blas_threads(n: int) -> None:
+    """Limit the loaded BLAS libraries to ``n`` threads; cheap when unchanged.
+
+    Uses ``threadpoolctl`` when it is installed and does nothing otherwise. Called at
+    every ``invoke``: the limit is process-wide, and two interpreters may want
+    different counts.
+    """
+    global _blas_threads, _controller, _controller_saw_scipy
+    n = max(1, int(n))
+    # SciPy's OpenBLAS (used by other code's Numba np.dot) may load after the first
+    # call: look again for libraries then, so that it is limited too.
+    scipy_now = "scipy.linalg.cython_blas" in sys.modules
+    if n == _blas_threads and scipy_now == _controller_saw_scipy:
+        return
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # optional dependency: OPENBLAS_NUM_THREADS governs then
+        _blas_threads = n
+        _controller_saw_scipy = scipy_now
+        return
+    if _controller is None or scipy_now != _controller_saw_scipy:
+        _controller = ThreadpoolController()
+        _controller_saw_scipy = scipy_now
+    _controller.limit(limits=n, user_api="blas")
+    _blas_threads = n

@@ -1,0 +1,258 @@
+"""Float32 CONV_2D.
+
+Semantics of TFLite's builtin (``reference_ops::Conv``): input NHWC ``[N, H, W, Cin]``,
+filter OHWI ``[Cout, KH, KW, Cin / groups]``, optional bias ``[Cout]``::
+
+    out[b, oy, ox, o] = act(bias[o] + sum_{ky, kx, c} x[b, oy*sh - ph + ky*dh,
+                                                        ox*sw - pw + kx*dw, g*fc + c]
+                                                  * w[o, ky, kx, c])
+
+with ``g = o // (Cout / groups)``, ``groups = Cin / fc`` and zeros outside the image.
+Output size and padding follow ``conv_geometry`` (SAME / VALID, with dilation).
+
+``prepare`` packs the filter once as a ``[KH*KW*fc, Cout]`` matrix (the layout BLAS
+wants as right-hand side) and allocates the im2col scratch block. ``eval`` is the
+readable numpy version (whole-image im2col, then ``matmul``); ``eval_jit`` is the fast
+one: a convolution with a single output pixel is a matrix-vector product in the
+order of LiteRT's (bit-exact with it: ``float_order.dot_rows``); in a dynamic-range
+model (``ctx.litert_float_order``), a convolution whose output channels come in
+groups of 8 over at most 320 products runs LiteRT's running sums instead of BLAS
+(``float_order.running_conv_jit``, bit-exact, 2-10x slower than BLAS); a 1x1 stride-1
+convolution is a single GEMM over the activation viewed as
+``[N*H*W, Cin]``, anything else gathers blocks of rows into the scratch buffer and
+multiplies each block; the bias and the clamp follow in one Numba pass, skipped
+when the op has neither.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.interpreter.kernels.conv.conv_float import Conv2DFloat
+    >>> from edgelite.interpreter.kernels.base import OpContext, TensorInfo
+    >>> from edgelite.schema.fb.Conv2DOptions import Conv2DOptionsT
+    >>> opts = Conv2DOptionsT(); opts.strideW = opts.strideH = 1; opts.padding = 1  # VALID
+    >>> f32 = np.dtype(np.float32)
+    >>> w = np.ones((2, 3, 3, 1), np.float32)
+    >>> ctx = OpContext("CONV_2D", 0, 1, opts, None, None,
+    ...     [TensorInfo(0, "x", (1, 4, 4, 1), f32, 0), TensorInfo(1, "w", w.shape, f32, 0, data=w), None],
+    ...     [TensorInfo(2, "y", None, f32, 0)])
+    >>> k = Conv2DFloat(); p = k.prepare(ctx); ctx.output_shapes[0]
+    (1, 2, 2, 2)
+    >>> out = np.empty((1, 2, 2, 2), np.float32)
+    >>> k.eval(p, [np.ones((1, 4, 4, 1), np.float32), w, None], [out])
+    >>> float(out[0, 0, 0, 0])
+    9.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgelite.interpreter.compute import float_gemm, float_order
+from edgelite.interpreter.kernels.base import Kernel, OpContext, register
+from edgelite.interpreter.compute.conv_geometry import activation_range, window_geometry
+
+F32 = np.dtype(np.float32)
+
+
+def is_float32(ctx: OpContext, *indices: int) -> bool:
+    """True when the given inputs (those present) and every output are float32."""
+    for i in indices:
+        t = ctx.optional_input(i)
+        if t is not None and t.dtype != F32:
+            return False
+    return all(o.dtype == F32 for o in ctx.outputs)
+
+
+def bias_vector(ctx: OpContext, index: int, n: int) -> np.ndarray:
+    """The op's float bias as a contiguous ``[n]`` array (zeros when omitted)."""
+    t = ctx.optional_input(index)
+    if t is None:
+        return np.zeros(n, np.float32)
+    if t.data is None:
+        raise ctx.fail(f"bias (input {index}) must be a constant tensor")
+    if t.size != n:
+        raise ctx.fail(f"bias has {t.size} elements, expected {n}")
+    return np.ascontiguousarray(t.data, np.float32).reshape(n)
+
+
+@dataclass(frozen=True)
+class Conv2DParams:
+    """What ``eval`` needs for one float CONV_2D."""
+
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    pad_h: int
+    pad_w: int
+    out_h: int
+    out_w: int
+    groups: int
+    pointwise: bool  # 1x1, stride 1: a single GEMM over [N*H*W, Cin]
+    w: np.ndarray | None  # [KH*KW*Cin, Cout] (groups == 1) or [groups, KH*KW*fc, Cout/groups]; None: pack in eval
+    bias: np.ndarray  # [Cout] float32, zeros when the op has none
+    has_bias: bool
+    lo: np.float32
+    hi: np.float32
+    cols: np.ndarray  # im2col scratch block [rows, KH*KW*fc]
+    tmp: np.ndarray  # grouped conv: per-group output block [rows, Cout/groups]
+    block: int  # rows per im2col block
+    epilogue: bool  # a bias or a clamp to apply after the product
+    par_block: int | None = None  # num_threads > 1, pointwise: rows per thread
+    w_rows: np.ndarray | None = None  # single output pixel: the filter as [Cout, K] rows
+    w_running: np.ndarray | None = None  # LiteRT-order running sums: the filter as [KH, KW, Cin, Cout]
+    cols_par: np.ndarray | None = None  # num_threads > 1, im2col: one scratch block per thread
+
+
+def pack_filter(w: np.ndarray, groups: int) -> np.ndarray:
+    """OHWI filter -> ``[KH*KW*fc, Cout]`` (groups 1) or ``[groups, KH*KW*fc, og]``."""
+    cout = w.shape[0]
+    k = w.shape[1] * w.shape[2] * w.shape[3]
+    if groups == 1:
+        return np.ascontiguousarray(w.reshape(cout, k).T, np.float32)
+    og = cout // groups
+    return np.ascontiguousarray(w.reshape(groups, og, k).transpose(0, 2, 1), np.float32)
+
+
+@register("CONV_2D")
+class Conv2DFloat(Kernel):
+    """CONV_2D with float32 input, filter, bias and output."""
+
+    def accepts(self, ctx: OpContext) -> bool:
+        return is_float32(ctx, 0, 1, 2)
+
+    def prepare(self, ctx: OpContext) -> Conv2DParams:
+        x, f = ctx.input(0), ctx.input(1)
+        o = ctx.options
+        if o is None or o.strideW < 1 or o.strideH < 1:
+            raise ctx.fail("needs Conv2DOptions with strides >= 1")
+        if x.shape is None or len(x.shape) != 4 or f.shape is None or len(f.shape) != 4:
+            raise ctx.fail(f"input {x.shape} and filter {f.shape} must both be 4-D (NHWC, OHWI)")
+        n, h, w, cin = x.shape
+        cout, kh, kw, fc = f.shape
+        if fc <= 0 or cin % fc != 0:
+            raise ctx.fail(f"input channels {cin} are not a multiple of filter channels {fc}")
+        groups = cin // fc
+        if cout % groups != 0:
+            raise ctx.fail(f"output channels {cout} are not a multiple of groups {groups}")
+        dh, dw = max(1, o.dilationHFactor), max(1, o.dilationWFactor)
+        gy = window_geometry(h, kh, o.strideH, dh, o.padding)
+        gx = window_geometry(w, kw, o.strideW, dw, o.padding)
+        if gy.out_size < 0 or gx.out_size < 0:
+            raise ctx.fail(f"filter {kh}x{kw} (dilation {dh}x{dw}) does not fit input {h}x{w} with VALID padding")
+        ctx.set_output_shape(0, (n, gy.out_size, gx.out_size, cout))
+        # LiteRT's float conv ignores a fused TANH/SIGN_BIT; so do we (strict=False).
+        lo, hi = activation_range(o.fusedActivationFunction, ctx.op_name, strict=False)
+        k = kh * kw * fc
+        pointwise = kh == kw == 1 and o.strideH == o.strideW == 1 and groups == 1
+        rows = min(float_gemm.rows_per_block(cout // groups, k), max(1, gy.out_size * gx.out_size))
+        has_bias = ctx.optional_input(2) is not None
+        w_packed = pack_filter(f.data, groups) if f.data is not None else None
+        par_block = cols_par = None
+        threads = ctx.num_threads
+        pixels = gy.out_size * gx.out_size
+        flops = 2.0 * n * pixels * k * cout
+        if (ctx.use_jit and groups == 1 and w_packed is not None and float_gemm.worth_splitting(threads, flops)
+                and float_gemm.load_numba_blas()):
+            if pointwise:
+                par_block = float_gemm.parallel_rows_block(n * pixels, threads)
+            else:
+                block = max(1, min(float_gemm.rows_per_block(cout, k), -(-pixels // threads)))
+                cols_par = np.empty((threads, block, k), np.float32)
+        # One output pixel (the squeeze-excitation convs of EfficientNet-like nets): LiteRT
+        # runs a matrix-vector product, whose summation order is cheap to follow exactly.
+        single = n * pixels == 1 and groups == 1 and f.data is not None
+        w_rows = np.ascontiguousarray(f.data.reshape(cout, k), np.float32) if single else None
+        # In a dynamic-range model, LiteRT's exact order where it is known (slower than BLAS).
+        running = (ctx.litert_float_order and not single and groups == 1 and dh == dw == 1 and w_packed is not None
+                   and cout % float_order.SEQ_CHANNEL_GROUP == 0 and k <= float_order.SEQ_MAX_DEPTH)
+        return Conv2DParams(
+            w_rows=w_rows,
+            w_running=w_packed.reshape(kh, kw, fc, cout) if running else None,
+            kh=kh, kw=kw, sh=o.strideH, sw=o.strideW, dh=dh, dw=dw,
+            pad_h=gy.pad_before, pad_w=gx.pad_before, out_h=gy.out_size, out_w=gx.out_size,
+            groups=groups, pointwise=pointwise,
+            w=w_packed,
+            bias=bias_vector(ctx, 2, cout), has_bias=has_bias,
+            lo=np.float32(lo), hi=np.float32(hi),
+            cols=np.empty((0 if pointwise else rows, k), np.float32),
+            tmp=np.empty((rows if groups > 1 else 0, cout // groups), np.float32),
+            block=rows,
+            epilogue=has_bias or lo != -np.inf or hi != np.inf,
+            par_block=par_block, cols_par=cols_par,
+        )
+
+    def eval(self, p: Conv2DParams, inputs, outputs) -> None:
+        x, out = inputs[0], outputs[0]
+        if p.w_rows is not None:
+            col = float_gemm.im2col(x, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.out_h, p.out_w)[0]
+            out.reshape(-1)[:] = float_order.dot_rows(p.w_rows, col)
+            float_gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))
+            return
+        if p.w_running is not None:
+            cols = float_gemm.im2col(x, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.out_h, p.out_w)
+            out.reshape(cols.shape[0], -1)[...] = float_order.running_matmul(cols, p.w)
+            float_gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))
+            return
+        w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
+        cin = x.shape[3]
+        cout = out.shape[3]
+        if p.groups == 1:
+            cols = float_gemm.im2col(x, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.out_h, p.out_w)
+            np.matmul(cols, w, out=out.reshape(-1, cout))
+        else:
+            fc, og = cin // p.groups, cout // p.groups
+            for g in range(p.groups):
+                xg = x[..., g * fc : (g + 1) * fc]
+                cols = float_gemm.im2col(xg, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.out_h, p.out_w)
+                out[..., g * og : (g + 1) * og] = (cols @ w[g]).reshape(out.shape[:3] + (og,))
+        float_gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))
+
+    def eval_jit(self, p: Conv2DParams, inputs, outputs) -> None:
+        x, out = inputs[0], outputs[0]
+        if p.w_rows is not None:
+            if p.pointwise:
+                col = x.reshape(-1)
+            else:
+                col = p.cols[0]
+                float_gemm.im2col_rows_jit(x.reshape(x.shape[1], -1), x.shape[1], x.shape[2], x.shape[3], 0, x.shape[3], 0, 0, 1,
+                                     p.out_w, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.cols[:1])
+            o = out.reshape(1, -1)
+            float_order.dot_rows_jit(p.w_rows, col, o[0])
+            if p.epilogue:
+                float_gemm.bias_act_jit(o, p.bias, p.lo, p.hi)
+            return
+        if p.w_running is not None:
+            float_order.running_conv_jit(x, p.w_running, p.bias, p.lo, p.hi, out, p.sh, p.sw, p.pad_h, p.pad_w)
+            return
+        w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
+        if p.par_block is not None:
+            float_gemm.gemm_rows_parallel(
+                x.reshape(-1, x.shape[3]), w, p.bias, p.lo, p.hi, out.reshape(-1, out.shape[3]), p.par_block, p.epilogue
+            )
+        elif p.cols_par is not None:
+            nb, h, wd, cin = x.shape
+            xf = x.reshape(nb * h, wd * cin)
+            for b in range(nb):
+                float_gemm.conv_im2col_parallel(
+                    xf, h, wd, cin, w, p.bias, p.lo, p.hi, out[b].reshape(-1, out.shape[3]), p.cols_par, b,
+                    p.out_w, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.epilogue,
+                )
+        elif p.pointwise:
+            float_gemm.gemm_bias_act_fast(
+                x.reshape(-1, x.shape[3]), w, p.bias, p.lo, p.hi, out.reshape(-1, out.shape[3]), p.epilogue
+            )
+        elif p.groups == 1:
+            float_gemm.conv_im2col_fast(
+                x, w, p.bias, p.lo, p.hi, out, p.cols, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.epilogue
+            )
+        else:
+            float_gemm.grouped_conv_fast(
+                x, w, p.bias, p.lo, p.hi, out, p.cols, p.tmp, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w
+            )
+
+
+__all__ = ["Conv2DFloat", "Conv2DParams", "pack_filter", "is_float32", "bias_vector"]

@@ -1,0 +1,283 @@
+"""Quantized CONV_2D: int8 (per-tensor or per-channel weights), uint8 (TF1-era
+asymmetric weights) and 16x8 (int16 activations, int8 weights, int64 or int32 bias).
+
+Arithmetic (TFLite quantization spec, ``reference_integer_ops/conv.h``)::
+
+    acc[b, y, x, n] = sum_{i, j, c} (w[n, i, j, c] - w_zp) * (in[b, y*sh + i*dh - pt,
+                                      x*sw + j*dw - pl, c] - in_zp)   (0 outside)
+                      + bias[n]
+    out = clamp(MultiplyByQuantizedMultiplier(acc, q[n], shift[n]) + out_zp, act range)
+
+with ``q, shift`` from ``in_scale * w_scale[n] / out_scale`` (double precision). The
+int8 and uint8 kernels follow LiteRT's GEMM-backed rounding (``fixedpoint.gemm_mode``);
+the 16x8 kernel uses the int64-accumulator multiplier of ``common.h``.
+
+The reference ``eval`` builds the patches with numpy and multiplies exactly in float64;
+``eval_jit`` builds them with a Numba im2col into float32 and uses a float32 BLAS GEMM
+(exact, see ``int_gemm``), folding ``-in_zp * sum(w)`` into the bias, then a parallel
+Numba requantization.
+
+Example:
+    >>> from edgelite.interpreter.kernels.base import kernels_for
+    >>> [type(k).__name__ for k in kernels_for("CONV_2D") if "Quant" in type(k).__name__][:1]
+    ['Conv2DQuant']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgelite.errors import UnsupportedOperatorError
+from edgelite.interpreter.compute import fixedpoint as fp
+from edgelite.interpreter.compute import int_gemm, patches, simd_gemm
+from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
+from edgelite.interpreter.compute.conv_geometry import window_geometry
+
+_INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
+
+
+@dataclass(frozen=True)
+class ConvQuantParams:
+    """Everything ``eval`` needs; computed once in ``prepare``."""
+
+    batch: int
+    in_h: int
+    in_w: int
+    in_c: int
+    kh: int
+    kw: int
+    out_h: int
+    out_w: int
+    out_c: int
+    stride_h: int
+    stride_w: int
+    dil_h: int
+    dil_w: int
+    pad_top: int
+    pad_left: int
+    in_zp: int
+    w_zp: int
+    out_zp: int
+    act_min: int
+    act_max: int
+    multiplier: np.ndarray  # (N,) int32
+    shift: np.ndarray  # (N,) int32
+    mode: int  # fixedpoint.ROUND_* or int_gemm.MODE_WIDE
+    out_dtype: np.dtype
+    w_centered: np.ndarray  # (N, K) int16: w - w_zp, K ordered (kh, kw, c)
+    bias: np.ndarray | None  # (N,) int64
+    # JIT path
+    w_gemm_t: np.ndarray  # (K, N) float32 (or float64 for 16x8): raw or centered weights
+    bias_jit: np.ndarray  # (N,) int64: bias with the zero-point correction folded in
+    jit_sub: int  # value subtracted from the input in the im2col (uint8: in_zp)
+    jit_pad: int  # value written for padding cells
+    chunk: int
+    is_pointwise: bool
+    num_threads: int
+    cols_buf: np.ndarray  # (M, K) GEMM input scratch, reused by every eval_jit call
+    acc_buf: np.ndarray  # (M, N) GEMM output scratch (used when one chunk covers K)
+    rq_tables: tuple | None  # int_gemm.fast_requant_tables (one-shift requantization) or None
+    # VNNI path (int8 with the one-shift requantization, on AVX-512 VNNI): else None
+    vnni_w: np.ndarray | None  # simd_gemm.pack_weights(w, vnni_tile[1])
+    vnni_tile: tuple[int, int]
+    vnni_bias: np.ndarray | None  # (N,) int64: bias - (128 + in_zp) * sum(w)
+    vnni_cols: np.ndarray | None  # (M, K rounded up to 4) int8 im2col scratch; None: read the input
+
+
+def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) -> ConvQuantParams:
+    """Shared prepare of the quantized CONV_2D kernels."""
+    x, w = ctx.input(0), ctx.input(1)
+    bias_t = ctx.optional_input(2)
+    out = ctx.outputs[0]
+    o = ctx.options
+    if x.shape is None or len(x.shape) != 4 or w.shape is None or len(w.shape) != 4:
+        raise ctx.fail("input and filter must be 4-D (NHWC, OHWI)")
+    if not w.is_constant:
+        raise UnsupportedOperatorError(f"{ctx.op_name}: non-constant quantized filters are not supported", [(ctx.op_name, str(ctx.op_index))])
+    b, h, wd, c = x.shape
+    n, kh, kw, fc = w.shape
+    if fc != c:
+        raise UnsupportedOperatorError(
+            f"{ctx.op_name} (operator {ctx.op_index}): grouped convolution (input channels {c}, filter channels {fc}) is not supported",
+            [(ctx.op_name, str(ctx.op_index))],
+        )
+    padding = o.padding if o is not None else 0
+    sh, sw = (o.strideH, o.strideW) if o is not None else (1, 1)
+    dh, dw = (o.dilationHFactor, o.dilationWFactor) if o is not None else (1, 1)
+    act = o.fusedActivationFunction if o is not None else 0
+    gy = window_geometry(h, kh, sh, dh, padding)
+    gx = window_geometry(wd, kw, sw, dw, padding)
+    if gy.out_size <= 0 or gx.out_size <= 0:
+        raise ctx.fail(f"filter {kh}x{kw} does not fit input {h}x{wd}")
+    ctx.set_output_shape(0, (b, gy.out_size, gx.out_size, n))
+
+    in_dtype = np.dtype(x.dtype)
+    wide = in_dtype == _INT16
+    legacy = in_dtype == _UINT8
+    in_zp = x.quant.scalar_zero_point
+    w_zp = int(w.quant.zero_point[0]) if legacy else 0
+    out_zp = out.quant.scalar_zero_point
+    q, s = int_gemm.per_channel_multipliers(x.quant.scalar_scale, w.quant.scale, out.quant.scalar_scale, n, legacy=legacy)
+    lo, hi = fp.quantized_activation_range(act, out.quant.scalar_scale, out_zp, out.dtype)
+
+    wdata = np.asarray(w.data).reshape(n, kh * kw * c).astype(np.int64)
+    w_centered = (wdata - w_zp).astype(np.int16)  # |w - w_zp| <= 255; 4x smaller than int64
+    bias = None if bias_t is None else np.asarray(bias_t.data).reshape(-1).astype(np.int64)
+    if bias is not None and bias.size != n:
+        raise ctx.fail(f"bias has {bias.size} values for {n} output channels")
+    mode = fp.gemm_mode()
+    if wide:
+        # LiteRT reads a 16x8 bias as int64 unless the options say INT32 (then its
+        # GEMM path with int32 accumulators runs).
+        bias_int32 = bias_t is not None and np.dtype(bias_t.dtype) == np.dtype(np.int32)
+        declared = getattr(o, "quantizedBiasType", 0) if o is not None else 0
+        if bias_int32 and declared != 2:
+            raise UnsupportedOperatorError(
+                f"{ctx.op_name} (operator {ctx.op_index}): int32 bias on a 16x8 operator needs "
+                "quantized_bias_type=INT32 in its options (LiteRT would read it as int64)",
+                [(ctx.op_name, str(ctx.op_index))],
+            )
+        if not bias_int32:
+            mode = int_gemm.MODE_WIDE
+
+    pointwise = kh == 1 and kw == 1 and sh == 1 and sw == 1 and gy.pad_before == 0 and gx.pad_before == 0
+    m_rows = b * gy.out_size * gx.out_size
+    k_depth = kh * kw * c
+    rq_tables = int_gemm.fast_requant_tables(q, s, mode)
+    vnni_w = vnni_bias = vnni_cols = None
+    vnni_tile = (0, 0)
+    if not legacy and not wide and rq_tables is not None and simd_gemm.usable(k_depth):
+        vnni_tile = simd_gemm.choose_tile(m_rows, n)
+        vnni_w = simd_gemm.pack_weights(wdata.astype(np.int8), vnni_tile[1])
+        vnni_bias = (np.zeros(n, np.int64) if bias is None else bias) + simd_gemm.bias_correction(wdata, in_zp)
+        if not (pointwise and k_depth % 4 == 0):
+            vnni_cols = np.empty((m_rows, -(-k_depth // 4) * 4), np.int8)
+
+    if legacy:
+        # uint8: centre both operands in the im2col; |x - zp|, |w - zp| <= 255.
+        w_gemm_t = np.ascontiguousarray(w_centered.T.astype(np.float32))
+        bias_jit = np.zeros(n, np.int64) if bias is None else bias.copy()
+        jit_sub, jit_pad = in_zp, 0
+        chunk = int_gemm.chunk_for(255, 255)
+    elif wide:
+        w_gemm_t = np.ascontiguousarray(w_centered.T.astype(np.float64))
+        bias_jit = np.zeros(n, np.int64) if bias is None else bias.copy()
+        bias_jit = bias_jit - in_zp * wdata.sum(axis=1)
+        jit_sub, jit_pad = 0, in_zp
+        chunk = 1 << 30
+    else:
+        # int8: raw values; sum(w * (x - zp)) = sum(w * x) - zp * sum(w); padding holds zp.
+        # (The VNNI path keeps no float copy of the weights.)
+        w_gemm_t = np.ascontiguousarray(wdata.T.astype(np.float32)) if vnni_w is None else np.empty((0, n), np.float32)
+        bias_jit = (np.zeros(n, np.int64) if bias is None else bias) - in_zp * wdata.sum(axis=1)
+        jit_sub, jit_pad = 0, in_zp
+        chunk = int_gemm.chunk_for(128, 128)
+    return ConvQuantParams(
+        batch=b, in_h=h, in_w=wd, in_c=c, kh=kh, kw=kw, out_h=gy.out_size, out_w=gx.out_size, out_c=n,
+        stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
+        in_zp=in_zp, w_zp=w_zp, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
+        mode=mode, out_dtype=np.dtype(out.dtype),
+        w_centered=w_centered, bias=bias, bias_jit=bias_jit,
+        w_gemm_t=w_gemm_t,
+        jit_sub=jit_sub, jit_pad=jit_pad, chunk=chunk, is_pointwise=pointwise, num_threads=ctx.num_threads,
+        cols_buf=np.empty((m_rows if vnni_w is None else 0, k_depth), w_gemm_t.dtype),
+        acc_buf=np.empty((m_rows, n) if k_depth <= chunk and vnni_w is None else (0, 0), w_gemm_t.dtype),
+        rq_tables=rq_tables, vnni_w=vnni_w, vnni_tile=vnni_tile, vnni_bias=vnni_bias, vnni_cols=vnni_cols,
+    )
+
+
+def patches_reference(x: np.ndarray, p: ConvQuantParams) -> np.ndarray:
+    """``(B*OH*OW, KH*KW*C)`` int64 patches of ``x - in_zp`` (zeros in the padding)."""
+    xc = x.astype(np.int64) - p.in_zp
+    eff_h = (p.kh - 1) * p.dil_h + 1
+    eff_w = (p.kw - 1) * p.dil_w + 1
+    need_h = (p.out_h - 1) * p.stride_h + eff_h
+    need_w = (p.out_w - 1) * p.stride_w + eff_w
+    pad_b = max(0, need_h - p.in_h - p.pad_top)
+    pad_r = max(0, need_w - p.in_w - p.pad_left)
+    xp = np.pad(xc, ((0, 0), (p.pad_top, pad_b), (p.pad_left, pad_r), (0, 0)))
+    rows = []
+    for i in range(p.kh):
+        for j in range(p.kw):
+            y0, x0 = i * p.dil_h, j * p.dil_w
+            sl = xp[:, y0 : y0 + (p.out_h - 1) * p.stride_h + 1 : p.stride_h, x0 : x0 + (p.out_w - 1) * p.stride_w + 1 : p.stride_w, :]
+            rows.append(sl)
+    pat = np.stack(rows, axis=3)  # (B, OH, OW, KH*KW, C)
+    return pat.reshape(p.batch * p.out_h * p.out_w, p.kh * p.kw * p.in_c)
+
+
+class _ConvQuantBase(QuantizedWeightsKernel):
+    # without the VNNI GEMM the integer product runs on float BLAS, outside any Numba region
+    blas_parallel = True
+
+    def prepare(self, ctx: OpContext) -> ConvQuantParams:
+        return conv_quant_prepare(ctx)
+
+    def eval(self, params: ConvQuantParams, inputs, outputs) -> None:
+        p = params
+        pat = patches_reference(inputs[0], p)
+        acc = int_gemm.exact_matmul(pat, p.w_centered.T, 1 << 16, 1 << 8)
+        res = int_gemm.requantize_reference(
+            acc, p.bias, p.multiplier, p.shift, p.mode if p.mode != int_gemm.MODE_WIDE else 0, p.out_zp,
+            p.act_min, p.act_max, p.out_dtype, wide=p.mode == int_gemm.MODE_WIDE,
+        )
+        outputs[0][...] = res.reshape(outputs[0].shape)
+
+    def eval_jit(self, params: ConvQuantParams, inputs, outputs) -> None:
+        p = params
+        x = inputs[0]
+        m = p.batch * p.out_h * p.out_w
+        k = p.kh * p.kw * p.in_c
+        if p.vnni_w is not None:
+            a = p.vnni_cols
+            if a is None:
+                a = x.reshape(m, k)
+            else:
+                patches.im2col_into(x, p.kh, p.kw, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
+                                    p.out_h, p.out_w, p.in_zp, a)
+            simd_gemm.gemm_requant(a, p.vnni_w, k, p.vnni_tile, p.vnni_bias, p.multiplier, p.rq_tables,
+                                   p.out_zp, p.act_min, p.act_max, outputs[0].reshape(m, p.out_c), p.num_threads)
+            return
+        cols = p.cols_buf
+        if p.is_pointwise and p.jit_sub == 0:
+            np.copyto(cols, x.reshape(m, k))  # int8 -> float, no allocation
+        else:
+            patches.im2col_into(x, p.kh, p.kw, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
+                                p.out_h, p.out_w, p.jit_pad, cols, sub=p.jit_sub)
+        if k <= p.chunk:
+            acc = np.matmul(cols, p.w_gemm_t, out=p.acc_buf)
+        else:
+            acc = int_gemm.matmul_f32_chunked(cols, p.w_gemm_t, p.chunk)
+        out2d = outputs[0].reshape(m, p.out_c)
+        if p.rq_tables is not None:
+            int_gemm.requantize_rows_fast(acc, p.bias_jit, p.multiplier, p.rq_tables, p.out_zp, p.act_min, p.act_max, out2d)
+        else:
+            int_gemm.requantize_rows_jit(acc, p.bias_jit, p.multiplier, p.shift, p.mode, p.out_zp,
+                                         p.act_min, p.act_max, out2d)
+
+
+@register("CONV_2D", priority=INT8)
+class Conv2DQuant(_ConvQuantBase):
+    """int8 activations, int8 weights (per-tensor or per-channel on dim 0), int32 bias."""
+
+    in_dtype = _INT8
+    w_dtype = _INT8
+
+
+@register("CONV_2D", priority=UINT8)
+class Conv2DQuantUInt8(_ConvQuantBase):
+    """uint8 activations and uint8 asymmetric weights (per-tensor), int32 bias."""
+
+    in_dtype = _UINT8
+    w_dtype = _UINT8
+
+
+@register("CONV_2D", priority=INT16)
+class Conv2DQuant16x8(_ConvQuantBase):
+    """int16 activations (zero point 0), int8 weights, int64 (or int32) bias."""
+
+    in_dtype = _INT16
+    w_dtype = _INT8

@@ -1,0 +1,198 @@
+"""Float32 DEPTHWISE_CONV_2D.
+
+Semantics of TFLite's builtin (``reference_ops::DepthwiseConv``): input NHWC
+``[N, H, W, Cin]``, filter ``[1, KH, KW, Cout]`` with ``Cout = Cin * m`` (``m`` the depth
+multiplier), optional bias ``[Cout]``::
+
+    out[b, oy, ox, c*m + j] = act(bias[c*m + j] + sum_{ky, kx} x[b, oy*sh - ph + ky*dh,
+                                                                 ox*sw - pw + kx*dw, c]
+                                                            * w[0, ky, kx, c*m + j])
+
+The multiplier is taken from the shapes (``Cout / Cin``), as LiteRT does; the option's
+``depth_multiplier`` is only checked for consistency when it is set.
+
+``eval`` is numpy over the filter taps (one strided slice of the padded input per
+tap); ``eval_jit`` is a Numba loop over output rows with channels innermost, so the
+per-channel multiply-adds vectorize, and a parallel build (``prange`` over output
+rows, each row written by one thread) when the interpreter has more than one thread.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.interpreter.kernels.conv.depthwise_float import DepthwiseConv2DFloat
+    >>> from edgelite.interpreter.kernels.base import OpContext, TensorInfo
+    >>> from edgelite.schema.fb.DepthwiseConv2DOptions import DepthwiseConv2DOptionsT
+    >>> o = DepthwiseConv2DOptionsT(); o.strideW = o.strideH = 1; o.depthMultiplier = 1
+    >>> f32 = np.dtype(np.float32); w = np.ones((1, 3, 3, 2), np.float32)
+    >>> ctx = OpContext("DEPTHWISE_CONV_2D", 0, 1, o, None, None,
+    ...     [TensorInfo(0, "x", (1, 3, 3, 2), f32, 0), TensorInfo(1, "w", w.shape, f32, 0, data=w), None],
+    ...     [TensorInfo(2, "y", None, f32, 0)])
+    >>> k = DepthwiseConv2DFloat(); p = k.prepare(ctx); ctx.output_shapes[0]
+    (1, 3, 3, 2)
+    >>> out = np.empty((1, 3, 3, 2), np.float32)
+    >>> k.eval(p, [np.ones((1, 3, 3, 2), np.float32), w, None], [out])
+    >>> out[0, :, :, 0].tolist()   # SAME padding: corners see 4 taps, the centre 9
+    [[4.0, 6.0, 4.0], [6.0, 9.0, 6.0], [4.0, 6.0, 4.0]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgelite.interpreter.compute import float_gemm
+from edgelite.interpreter.kernels.base import Kernel, OpContext, register
+from edgelite.interpreter.kernels.conv.conv_float import bias_vector, is_float32
+from edgelite.interpreter.compute.conv_geometry import activation_range, window_geometry
+from edgelite.interpreter.compute.jit import njit, prange, serial_build
+
+
+@dataclass(frozen=True)
+class DepthwiseParams:
+    """What ``eval`` needs for one float DEPTHWISE_CONV_2D."""
+
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    pad_h: int
+    pad_w: int
+    out_h: int
+    out_w: int
+    multiplier: int
+    w: np.ndarray | None  # [KH, KW, Cout] contiguous; None: taken from the input in eval
+    bias: np.ndarray  # [Cout], zeros when omitted
+    has_bias: bool
+    lo: np.float32
+    hi: np.float32
+    parallel: bool
+
+
+def _depthwise_rows(x, w, bias, lo, hi, out, sh, sw, dh, dw, pad_h, pad_w, mult):
+    """Depthwise conv, TFLite reference semantics; output rows split over threads.
+
+    x [N, H, W, Cin], w [KH, KW, Cout], bias [Cout], out [N, OH, OW, Cout];
+    out[b, oy, ox, c*m+j] = clamp(bias + sum x[b, iy, ix, c] * w[ky, kx, c*m+j], lo, hi).
+    Elements are indexed directly (no per-pixel array views: with few channels the
+    view bookkeeping cost more than the arithmetic). A 3x3 window lying wholly inside
+    the image, multiplier 1, takes a fused nine-term path that vectorizes over c.
+    """
+    nb, h, wd, cin = x.shape
+    kh, kw, cout = w.shape
+    oh = out.shape[1]
+    ow = out.shape[2]
+    fast = kh == 3 and kw == 3 and mult == 1
+    for r in prange(nb * oh):
+        b = r // oh
+        oy = r - b * oh
+        iy0 = oy * sh - pad_h
+        i1 = iy0 + dh
+        i2 = iy0 + 2 * dh
+        rows_inside = fast and iy0 >= 0 and i2 < h
+        for ox in range(ow):
+            ix0 = ox * sw - pad_w
+            j1 = ix0 + dw
+            j2 = ix0 + 2 * dw
+            if rows_inside and ix0 >= 0 and j2 < wd:
+                for c in range(cout):
+                    v = (bias[c]
+                         + x[b, iy0, ix0, c] * w[0, 0, c] + x[b, iy0, j1, c] * w[0, 1, c] + x[b, iy0, j2, c] * w[0, 2, c]
+                         + x[b, i1, ix0, c] * w[1, 0, c] + x[b, i1, j1, c] * w[1, 1, c] + x[b, i1, j2, c] * w[1, 2, c]
+                         + x[b, i2, ix0, c] * w[2, 0, c] + x[b, i2, j1, c] * w[2, 1, c] + x[b, i2, j2, c] * w[2, 2, c])
+                    out[b, oy, ox, c] = min(max(v, lo), hi)
+                continue
+            for c in range(cout):
+                out[b, oy, ox, c] = bias[c]
+            for ky in range(kh):
+                iy = iy0 + ky * dh
+                if iy < 0 or iy >= h:
+                    continue
+                for kx in range(kw):
+                    ix = ix0 + kx * dw
+                    if ix < 0 or ix >= wd:
+                        continue
+                    if mult == 1:
+                        for c in range(cout):
+                            out[b, oy, ox, c] += x[b, iy, ix, c] * w[ky, kx, c]
+                    else:
+                        for c in range(cin):
+                            v = x[b, iy, ix, c]
+                            for j in range(mult):
+                                out[b, oy, ox, c * mult + j] += v * w[ky, kx, c * mult + j]
+            for c in range(cout):
+                out[b, oy, ox, c] = min(max(out[b, oy, ox, c], lo), hi)
+
+
+_depthwise = njit(_depthwise_rows, parallel=True)
+
+
+@register("DEPTHWISE_CONV_2D")
+class DepthwiseConv2DFloat(Kernel):
+    """DEPTHWISE_CONV_2D with float32 input, filter, bias and output."""
+
+    def accepts(self, ctx: OpContext) -> bool:
+        return is_float32(ctx, 0, 1, 2)
+
+    def prepare(self, ctx: OpContext) -> DepthwiseParams:
+        x, f = ctx.input(0), ctx.input(1)
+        o = ctx.options
+        if o is None or o.strideW < 1 or o.strideH < 1:
+            raise ctx.fail("needs DepthwiseConv2DOptions with strides >= 1")
+        if x.shape is None or len(x.shape) != 4 or f.shape is None or len(f.shape) != 4 or f.shape[0] != 1:
+            raise ctx.fail(f"input {x.shape} must be NHWC and filter {f.shape} [1, KH, KW, Cout]")
+        n, h, w, cin = x.shape
+        _, kh, kw, cout = f.shape
+        if cin <= 0 or cout % cin != 0:
+            raise ctx.fail(f"filter channels {cout} are not a multiple of input channels {cin}")
+        mult = cout // cin
+        if o.depthMultiplier not in (0, mult):
+            raise ctx.fail(f"depth_multiplier {o.depthMultiplier} does not match shapes ({cin} -> {cout} channels)")
+        dh, dw = max(1, o.dilationHFactor), max(1, o.dilationWFactor)
+        gy = window_geometry(h, kh, o.strideH, dh, o.padding)
+        gx = window_geometry(w, kw, o.strideW, dw, o.padding)
+        if gy.out_size < 0 or gx.out_size < 0:
+            raise ctx.fail(f"filter {kh}x{kw} (dilation {dh}x{dw}) does not fit input {h}x{w} with VALID padding")
+        ctx.set_output_shape(0, (n, gy.out_size, gx.out_size, cout))
+        # LiteRT's float depthwise ignores a fused TANH/SIGN_BIT; so do we (strict=False).
+        lo, hi = activation_range(o.fusedActivationFunction, ctx.op_name, strict=False)
+        wdata = None if f.data is None else np.ascontiguousarray(f.data.reshape(kh, kw, cout), np.float32)
+        return DepthwiseParams(
+            kh=kh, kw=kw, sh=o.strideH, sw=o.strideW, dh=dh, dw=dw, pad_h=gy.pad_before, pad_w=gx.pad_before,
+            out_h=gy.out_size, out_w=gx.out_size, multiplier=mult, w=wdata,
+            bias=bias_vector(ctx, 2, cout), has_bias=ctx.optional_input(2) is not None,
+            lo=np.float32(lo), hi=np.float32(hi),
+            parallel=float_gemm.worth_splitting(
+                ctx.num_threads, 2.0 * n * gy.out_size * gx.out_size * cout * kh * kw, float_gemm.STENCIL_FLOPS_PER_SECOND
+            ),
+        )
+
+    def eval(self, p: DepthwiseParams, inputs, outputs) -> None:
+        x, out = inputs[0], outputs[0]
+        cout = out.shape[3]
+        w = p.w if p.w is not None else inputs[1].reshape(p.kh, p.kw, cout)
+        # Repeat each input channel m times so channel k of the result pairs with w[..., k].
+        xm = np.repeat(x, p.multiplier, axis=3) if p.multiplier > 1 else x
+        n, h, wd, _ = xm.shape
+        eh, ew = (p.kh - 1) * p.dh + 1, (p.kw - 1) * p.dw + 1
+        pb = max(0, (p.out_h - 1) * p.sh + eh - h - p.pad_h)
+        pr = max(0, (p.out_w - 1) * p.sw + ew - wd - p.pad_w)
+        xp = np.pad(xm, ((0, 0), (p.pad_h, pb), (p.pad_w, pr), (0, 0)))
+        # LiteRT's order (and eval_jit's): the bias is the initial accumulator, then the
+        # taps in (ky, kx) order; a padded tap adds an exact zero.
+        acc = np.empty(out.shape, np.float32)
+        acc[...] = p.bias if p.has_bias else np.float32(0.0)
+        for ky in range(p.kh):
+            for kx in range(p.kw):
+                y0, x0 = ky * p.dh, kx * p.dw
+                tap = xp[:, y0 : y0 + (p.out_h - 1) * p.sh + 1 : p.sh, x0 : x0 + (p.out_w - 1) * p.sw + 1 : p.sw, :]
+                acc += tap * w[ky, kx]
+        out[...] = acc
+        float_gemm.bias_act_inplace(out, None, float(p.lo), float(p.hi))
+
+    def eval_jit(self, p: DepthwiseParams, inputs, outputs) -> None:
+        out = outputs[0]
+        w = p.w if p.w is not None else np.ascontiguousarray(inputs[1].reshape(p.kh, p.kw, out.shape[3]))
+        fn = _depthwise if p.parallel else serial_build(_depthwise)
+        fn(inputs[0], w, p.bias, p.lo, p.hi, out, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.multiplier)

@@ -1,0 +1,269 @@
+"""Quantized DEPTHWISE_CONV_2D: int8 (per-channel weights on dim 3), uint8 asymmetric
+(TF1-era) and 16x8 (int16 activations, int8 weights, int64 bias).
+
+Arithmetic (``reference_integer_ops/depthwise_conv.h``), output channel
+``oc = ic * depth_multiplier + m``::
+
+    acc = bias[oc] + sum_{i, j} (w[0, i, j, oc] - w_zp) * (in[b, y*sh + i*dh - pt,
+                                                  x*sw + j*dw - pl, ic] - in_zp)
+    out = clamp(MultiplyByQuantizedMultiplier(acc, q[oc], shift[oc]) + out_zp, act range)
+
+The int8/uint8 rounding is the form LiteRT's optimized x86 depthwise kernel was measured
+to use (``fixedpoint.gemm_mode``: the second rounding step takes ties toward +inf; a
+tie-heavy test pins it); the uint8 kernel matches gemmlowp's form (``default_mode``);
+16x8 uses the int64-accumulator form of ``common.h``.
+The JIT kernel walks output rows in parallel with the channels innermost (contiguous
+in NHWC) and requantizes each pixel as soon as its taps are summed. The common int8
+cases (3x3 or 5x5 filter, depth multiplier 1, every multiplier below 1) run the
+kernels of :mod:`depthwise_conv_quant_fast` (zero-point-padded scratch, zero point
+folded into the bias, long vectorized loops over chunks of pixels).
+
+Example:
+    >>> from edgelite.interpreter.kernels.base import kernels_for
+    >>> any(type(k).__name__ == "DepthwiseConv2DQuant" for k in kernels_for("DEPTHWISE_CONV_2D"))
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgelite.errors import UnsupportedOperatorError
+from edgelite.interpreter.compute import fixedpoint as fp
+from edgelite.interpreter.compute import depthwise_int8_loops as dwf
+from edgelite.interpreter.compute import int_gemm
+from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
+from edgelite.interpreter.compute.conv_geometry import window_geometry
+from edgelite.interpreter.compute.jit import njit, prange, serial_build
+
+_INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
+
+
+DEPTHWISE_PARALLEL_MIN_MACS = 2_000_000
+
+
+@dataclass(frozen=True)
+class DepthwiseQuantParams:
+    batch: int
+    in_h: int
+    in_w: int
+    in_c: int
+    mult: int
+    kh: int
+    kw: int
+    out_h: int
+    out_w: int
+    out_c: int
+    stride_h: int
+    stride_w: int
+    dil_h: int
+    dil_w: int
+    pad_top: int
+    pad_left: int
+    in_zp: int
+    out_zp: int
+    act_min: int
+    act_max: int
+    multiplier: np.ndarray  # (OC,) int32
+    shift: np.ndarray  # (OC,) int32
+    mode: int
+    out_dtype: np.dtype
+    w_centered: np.ndarray  # (KH, KW, OC) int64
+    bias: np.ndarray  # (OC,) int64 (zeros when absent)
+    num_threads: int
+    w_jit: np.ndarray  # (KH, KW, OC) int32 (int64 for 16x8)
+    acc_scratch: np.ndarray  # (B*OH, OW, OC) int32 (int64 for 16x8)
+    vec_ch: int  # channels [0, vec_ch) round with ``mode``, the rest with ROUND_DOUBLE
+    fast_path: bool  # the kernels of depthwise_conv_quant_fast apply
+    padded: np.ndarray  # zero-point-padded scratch of the fast kernels (empty if unused)
+    fast: dwf.FastTables | None = None
+
+
+def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
+    x, w = ctx.input(0), ctx.input(1)
+    bias_t = ctx.optional_input(2)
+    out = ctx.outputs[0]
+    o = ctx.options
+    if x.shape is None or len(x.shape) != 4 or w.shape is None or len(w.shape) != 4:
+        raise ctx.fail("input and filter must be 4-D (NHWC, 1HWO)")
+    if not w.is_constant:
+        raise UnsupportedOperatorError(f"{ctx.op_name}: non-constant quantized filters are not supported", [(ctx.op_name, str(ctx.op_index))])
+    b, h, wd, c = x.shape
+    _, kh, kw, oc = w.shape
+    if oc % c != 0:
+        raise ctx.fail(f"filter has {oc} channels, not a multiple of the {c} input channels")
+    mult = oc // c
+    padding = o.padding if o is not None else 0
+    sh, sw = (o.strideH, o.strideW) if o is not None else (1, 1)
+    dh, dw = (o.dilationHFactor, o.dilationWFactor) if o is not None else (1, 1)
+    act = o.fusedActivationFunction if o is not None else 0
+    gy = window_geometry(h, kh, sh, dh, padding)
+    gx = window_geometry(wd, kw, sw, dw, padding)
+    if gy.out_size <= 0 or gx.out_size <= 0:
+        raise ctx.fail(f"filter {kh}x{kw} does not fit input {h}x{wd}")
+    ctx.set_output_shape(0, (b, gy.out_size, gx.out_size, oc))
+
+    in_dtype = np.dtype(x.dtype)
+    legacy = in_dtype == _UINT8
+    wide = in_dtype == _INT16
+    w_zp = int(w.quant.zero_point[0]) if legacy else 0
+    q, s = int_gemm.per_channel_multipliers(x.quant.scalar_scale, w.quant.scale, out.quant.scalar_scale, oc, legacy=legacy)
+    out_zp = out.quant.scalar_zero_point
+    lo, hi = fp.quantized_activation_range(act, out.quant.scalar_scale, out_zp, out.dtype)
+    w_centered = np.asarray(w.data).reshape(kh, kw, oc).astype(np.int64) - w_zp
+    # int32 sums as LiteRT's int8/uint8 kernels; 16x8 accumulates in int64
+    acc_dtype = np.int64 if wide else np.int32
+    bias = np.zeros(oc, np.int64) if bias_t is None else np.asarray(bias_t.data).reshape(-1).astype(np.int64)
+    if bias.size != oc:
+        raise ctx.fail(f"bias has {bias.size} values for {oc} output channels")
+    mode = int_gemm.MODE_WIDE if wide else (fp.default_mode() if legacy else fp.gemm_mode())
+    in_zp = x.quant.scalar_zero_point
+    # LiteRT's x86 int8 kernel handles channels in groups of 8 with the ties-up
+    # rounding and the last (oc % 8) channels with gemmlowp's (measured, tie-heavy test).
+    vec_ch = oc - oc % 8 if (in_dtype == _INT8 and mode == fp.ROUND_DOUBLE_UP) else oc
+    fast = in_dtype == _INT8 and dwf.applies(kh, kw, mult, s, mode, w_centered)
+    padded = np.empty((0, 0, 0, 0), np.int8)
+    tables = None
+    if fast:
+        hp = max(gy.pad_before + h, (gy.out_size - 1) * sh + (kh - 1) * dh + 1)
+        wp = dwf.scratch_width(wd, gx.out_size, kw, sw, dw, gx.pad_before)
+        planes = sw == 2 and dw == 1
+        if planes:
+            padded = np.full((b, hp, 2, wp // 2, c), in_zp, np.int8)  # borders stay in_zp
+        elif gy.pad_before or gx.pad_before or hp != h or wp != wd:
+            padded = np.full((b, hp, wp, c), in_zp, np.int8)
+        tables = dwf.plan_fast(w_centered, bias, q, s, mode, vec_ch, in_zp, c, sw, dw, wp, planes,
+                               b * gy.out_size, ctx.num_threads)
+    return DepthwiseQuantParams(
+        batch=b, in_h=h, in_w=wd, in_c=c, mult=mult, kh=kh, kw=kw, out_h=gy.out_size, out_w=gx.out_size,
+        out_c=oc, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
+        in_zp=in_zp, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
+        mode=mode, out_dtype=np.dtype(out.dtype), vec_ch=vec_ch,
+        w_centered=np.ascontiguousarray(w_centered), bias=bias, num_threads=ctx.num_threads,
+        w_jit=np.ascontiguousarray(w_centered.astype(acc_dtype)),
+        acc_scratch=np.zeros((0, 0, 0) if fast else (b * gy.out_size, gx.out_size, oc), acc_dtype),
+        fast_path=fast, padded=padded, fast=tables,
+    )
+
+
+def depthwise_acc_reference(x: np.ndarray, p: DepthwiseQuantParams) -> np.ndarray:
+    """int64 accumulators ``(B, OH, OW, OC)`` including the bias (numpy)."""
+    xc = np.repeat(x.astype(np.int64) - p.in_zp, p.mult, axis=3)  # input channel of each oc
+    eff_h = (p.kh - 1) * p.dil_h + 1
+    eff_w = (p.kw - 1) * p.dil_w + 1
+    pad_b = max(0, (p.out_h - 1) * p.stride_h + eff_h - p.in_h - p.pad_top)
+    pad_r = max(0, (p.out_w - 1) * p.stride_w + eff_w - p.in_w - p.pad_left)
+    xp = np.pad(xc, ((0, 0), (p.pad_top, pad_b), (p.pad_left, pad_r), (0, 0)))
+    acc = np.broadcast_to(p.bias, (p.batch, p.out_h, p.out_w, p.out_c)).copy()
+    for i in range(p.kh):
+        for j in range(p.kw):
+            y0, x0 = i * p.dil_h, j * p.dil_w
+            tap = xp[:, y0 : y0 + (p.out_h - 1) * p.stride_h + 1 : p.stride_h, x0 : x0 + (p.out_w - 1) * p.stride_w + 1 : p.stride_w, :]
+            acc += tap * p.w_centered[i, j]
+    return acc
+
+
+@njit(parallel=True)
+def _depthwise_kernel(x, w, bias, mult, sh, sw, dh, dw, pt, pl, oh, ow, in_zp, q, shift, mode, vec_ch, out_zp, lo, hi, acc, out):
+    """acc[oc] = sum_{i,j} w[i, j, oc] * (x[b, y*sh + i*dh - pt, x*sw + j*dw - pl, oc // mult] - in_zp)
+    (taps outside the input skipped); each output row is then requantized with
+    ``bias`` by ``int_gemm.requant_block`` (channels from ``vec_ch`` on with
+    ``ROUND_DOUBLE``). Rows in parallel; ``acc`` is a
+    ``(B*OH, OW, OC)`` scratch (int32, or int64 for 16x8) so rows never share memory."""
+    bsz, h, wdt, c = x.shape
+    kh, kw, oc_total = w.shape
+    for by in prange(bsz * oh):
+        b = by // oh
+        y = by % oh
+        row = acc[by]
+        row[:, :] = 0
+        for xo in range(ow):
+            a = row[xo]
+            for i in range(kh):
+                iy = y * sh + i * dh - pt
+                if iy < 0 or iy >= h:
+                    continue
+                for j in range(kw):
+                    ix = xo * sw + j * dw - pl
+                    if ix < 0 or ix >= wdt:
+                        continue
+                    xr = x[b, iy, ix]
+                    wr = w[i, j]
+                    if mult == 1:
+                        for cc in range(c):
+                            a[cc] += wr[cc] * (xr[cc] - in_zp)
+                    else:
+                        for cc in range(c):
+                            xv = xr[cc] - in_zp
+                            for m in range(mult):
+                                a[cc * mult + m] += wr[cc * mult + m] * xv
+        if vec_ch == oc_total:
+            int_gemm.requant_block(row, bias, q, shift, mode, out_zp, lo, hi, out[b, y])
+        else:
+            orow = out[b, y]
+            int_gemm.requant_block(row[:, :vec_ch], bias[:vec_ch], q[:vec_ch], shift[:vec_ch], mode, out_zp, lo, hi, orow[:, :vec_ch])
+            int_gemm.requant_block(row[:, vec_ch:], bias[vec_ch:], q[vec_ch:], shift[vec_ch:], 0, out_zp, lo, hi, orow[:, vec_ch:])
+
+
+class _DepthwiseQuantBase(QuantizedWeightsKernel):
+    def prepare(self, ctx: OpContext) -> DepthwiseQuantParams:
+        return depthwise_quant_prepare(ctx)
+
+    def eval(self, params: DepthwiseQuantParams, inputs, outputs) -> None:
+        p = params
+        acc = depthwise_acc_reference(inputs[0], p)
+        wide = p.mode == int_gemm.MODE_WIDE
+        res = int_gemm.requantize_reference(
+            acc, None, p.multiplier, p.shift, 0 if wide else p.mode, p.out_zp, p.act_min, p.act_max, p.out_dtype, wide=wide
+        )
+        if p.vec_ch < p.out_c:
+            res[..., p.vec_ch :] = int_gemm.requantize_reference(
+                acc[..., p.vec_ch :], None, p.multiplier[p.vec_ch :], p.shift[p.vec_ch :], fp.ROUND_DOUBLE,
+                p.out_zp, p.act_min, p.act_max, p.out_dtype,
+            )
+        outputs[0][...] = res
+
+    def eval_jit(self, params: DepthwiseQuantParams, inputs, outputs) -> None:
+        p = params
+        # Waking OpenMP's sleeping workers costs 40-70 us: split only layers with about
+        # 0.25 ms of work or more (~2M multiply-adds on the fast kernels).
+        macs = p.batch * p.out_h * p.out_w * p.out_c * p.kh * p.kw
+        parallel = p.num_threads > 1 and macs >= DEPTHWISE_PARALLEL_MIN_MACS
+        if p.fast_path:
+            dwf.run_fast(p.fast, p.padded, inputs[0], p.pad_top, p.pad_left, p.stride_h, p.dil_h, p.out_h, p.out_w,
+                         p.out_zp, p.act_min, p.act_max, outputs[0], parallel)
+            return
+        zp = p.acc_scratch.dtype.type(p.in_zp)
+        kernel = _depthwise_kernel if parallel else serial_build(_depthwise_kernel)
+        kernel(
+            inputs[0], p.w_jit, p.bias, p.mult, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
+            p.out_h, p.out_w, zp, p.multiplier, p.shift, np.int64(p.mode), p.vec_ch, np.int64(p.out_zp),
+            np.int64(p.act_min), np.int64(p.act_max), p.acc_scratch, outputs[0],
+        )
+
+
+@register("DEPTHWISE_CONV_2D", priority=INT8)
+class DepthwiseConv2DQuant(_DepthwiseQuantBase):
+    """int8 activations, int8 weights (per-tensor or per-channel on dim 3), int32 bias."""
+
+    in_dtype = _INT8
+    w_dtype = _INT8
+
+
+@register("DEPTHWISE_CONV_2D", priority=UINT8)
+class DepthwiseConv2DQuantUInt8(_DepthwiseQuantBase):
+    """uint8 activations and uint8 asymmetric weights, int32 bias."""
+
+    in_dtype = _UINT8
+    w_dtype = _UINT8
+
+
+@register("DEPTHWISE_CONV_2D", priority=INT16)
+class DepthwiseConv2DQuant16x8(_DepthwiseQuantBase):
+    """int16 activations (zero point 0), int8 weights, int64 bias."""
+
+    in_dtype = _INT16
+    w_dtype = _INT8

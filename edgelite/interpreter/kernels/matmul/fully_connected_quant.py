@@ -1,0 +1,237 @@
+"""Quantized FULLY_CONNECTED: int8 (per-tensor or per-channel weights), uint8
+asymmetric (TF1-era) and 16x8 (int16 activations, int8 weights, int64 bias).
+
+Arithmetic (``reference_integer_ops/fully_connected.h``), input flattened to
+``(M, K)`` rows, weights ``(N, K)``::
+
+    acc[m, n] = bias[n] + sum_k (w[n, k] - w_zp) * (in[m, k] - in_zp)
+    out = clamp(MultiplyByQuantizedMultiplier(acc, q[n], shift[n]) + out_zp, act range)
+
+Rounding forms (measured against LiteRT 2.3, pinned by the tests): int8 uses
+``fixedpoint.gemm_mode``, uint8 gemmlowp's form, 16x8 the single-rounding form on the
+int64 accumulator. Known gap: a 16x8 accumulator beyond +-2**31 (an int64 bias that
+large) can differ from LiteRT, whose exact handling there was not reproduced.
+
+The output is ``(M, N)``, or the input's leading dimensions followed by N when
+``keep_num_dims`` is set. The reference multiplies exactly in float64; ``eval_jit``
+uses the exact float32 GEMM of ``int_gemm`` with the zero-point correction folded into
+the bias, and the parallel Numba requantization.
+
+Example:
+    >>> from edgelite.interpreter.kernels.base import kernels_for
+    >>> any(type(k).__name__ == "FullyConnectedQuant" for k in kernels_for("FULLY_CONNECTED"))
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgelite.errors import UnsupportedOperatorError
+from edgelite.interpreter.compute import fixedpoint as fp
+from edgelite.interpreter.compute import int_gemm, simd_gemm
+from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
+from edgelite.interpreter.compute.jit import njit
+
+_INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
+
+
+@dataclass(frozen=True)
+class FullyConnectedQuantParams:
+    rows: int
+    depth: int
+    units: int
+    in_zp: int
+    out_zp: int
+    act_min: int
+    act_max: int
+    multiplier: np.ndarray
+    shift: np.ndarray
+    mode: int
+    out_dtype: np.dtype
+    w_centered_t: np.ndarray  # (K, N) int16: w - w_zp
+    bias: np.ndarray | None
+    w_gemm_t: np.ndarray  # (K, N) float32 / float64
+    bias_jit: np.ndarray
+    jit_centre: bool  # subtract in_zp from the input before the GEMM (uint8)
+    chunk: int
+    num_threads: int
+    w_int: np.ndarray  # (N, K) int8 weights for the small-batch integer GEMV ((0, 0) when unused)
+    acc_buf: np.ndarray  # (M, N) int32 scratch of the GEMV
+    # VNNI path (int8 with the one-shift requantization, on AVX-512 VNNI): else None
+    vnni_w: np.ndarray | None = None  # simd_gemm.pack_weights(w, vnni_tile[1])
+    vnni_tile: tuple[int, int] = (0, 0)
+    vnni_bias: np.ndarray | None = None  # (N,) int64: bias - (128 + in_zp) * sum(w)
+    vnni_tables: tuple | None = None  # int_gemm.fast_requant_tables
+    vnni_cols: np.ndarray | None = None  # (M, K rounded up to 4) int8 copy when K % 4 != 0
+
+
+# Below this many rows the whole product is a few matrix-vector products: an int8
+# Numba loop reading the 1-byte weights beats converting them to a float GEMM.
+GEMV_MAX_ROWS = 4
+
+
+@njit
+def _int8_gemv(x, w, acc):
+    """acc[m, n] = sum_k int32(w[n, k]) * int32(x[m, k]) (int8 operands, |K| < 2**17)."""
+    rows, depth = x.shape
+    units = w.shape[0]
+    for m in range(rows):
+        xr = x[m]
+        for n in range(units):
+            wr = w[n]
+            total = np.int32(0)
+            for k in range(depth):
+                total += np.int32(wr[k]) * np.int32(xr[k])
+            acc[m, n] = total
+
+
+def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
+    x, w = ctx.input(0), ctx.input(1)
+    bias_t = ctx.optional_input(2)
+    out = ctx.outputs[0]
+    o = ctx.options
+    if o is not None and getattr(o, "weightsFormat", 0) != 0:
+        raise UnsupportedOperatorError(
+            f"{ctx.op_name} (operator {ctx.op_index}): shuffled weights format is not supported", [(ctx.op_name, str(ctx.op_index))]
+        )
+    if not w.is_constant:
+        raise UnsupportedOperatorError(f"{ctx.op_name}: non-constant quantized weights are not supported", [(ctx.op_name, str(ctx.op_index))])
+    if w.shape is None or len(w.shape) != 2 or x.shape is None:
+        raise ctx.fail("weights must be 2-D (units, depth)")
+    n, k = w.shape
+    total = int(np.prod(x.shape, dtype=np.int64))
+    if k == 0 or total % k != 0:
+        raise ctx.fail(f"input of {total} values cannot be split into rows of {k}")
+    m = total // k
+    keep = bool(getattr(o, "keepNumDims", False)) if o is not None else False
+    if keep:
+        if x.shape[-1] != k:
+            raise ctx.fail(f"keep_num_dims needs the input's last dimension ({x.shape[-1]}) to equal depth {k}")
+        ctx.set_output_shape(0, tuple(x.shape[:-1]) + (n,))
+    else:
+        ctx.set_output_shape(0, (m, n))
+    act = o.fusedActivationFunction if o is not None else 0
+
+    in_dtype = np.dtype(x.dtype)
+    legacy = in_dtype == _UINT8
+    wide = in_dtype == _INT16
+    in_zp = x.quant.scalar_zero_point
+    w_zp = int(w.quant.zero_point[0]) if legacy else 0
+    q, s = int_gemm.per_channel_multipliers(x.quant.scalar_scale, w.quant.scale, out.quant.scalar_scale, n, legacy=legacy)
+    out_zp = out.quant.scalar_zero_point
+    lo, hi = fp.quantized_activation_range(act, out.quant.scalar_scale, out_zp, out.dtype)
+    wdata = np.asarray(w.data).reshape(n, k).astype(np.int64)
+    w_centered = wdata - w_zp
+    bias = None if bias_t is None else np.asarray(bias_t.data).reshape(-1).astype(np.int64)
+    if bias is not None and bias.size != n:
+        raise ctx.fail(f"bias has {bias.size} values for {n} units")
+    base_bias = np.zeros(n, np.int64) if bias is None else bias
+    if legacy:
+        w_gemm_t = w_centered.T.astype(np.float32)
+        bias_jit, centre, chunk = base_bias.copy(), True, int_gemm.chunk_for(255, 255)
+    elif wide:
+        w_gemm_t = wdata.T.astype(np.float64)
+        bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, 1 << 30
+    else:
+        w_gemm_t = wdata.T.astype(np.float32)
+        bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, int_gemm.chunk_for(128, 128)
+    if wide:
+        # Measured on ai-edge-litert 2.3: its 16x8 FULLY_CONNECTED rounds once
+        # ((acc * q + 2**(30 - shift)) >> (31 - shift)), unlike its 16x8 conv kernels.
+        mode = fp.ROUND_SINGLE
+    elif legacy:
+        mode = fp.default_mode()
+    else:
+        mode = fp.gemm_mode()
+    vnni = {}
+    tables = int_gemm.fast_requant_tables(q, s, mode)
+    if in_dtype == _INT8 and tables is not None and simd_gemm.usable(k):
+        tile = simd_gemm.choose_tile(m, n)
+        vnni = dict(
+            vnni_w=simd_gemm.pack_weights(wdata.astype(np.int8), tile[1]), vnni_tile=tile, vnni_tables=tables,
+            vnni_bias=base_bias + simd_gemm.bias_correction(wdata, in_zp),
+            vnni_cols=None if k % 4 == 0 else np.empty((m, -(-k // 4) * 4), np.int8),
+        )
+    # int8 x int8 with few rows: integer GEMV (|sum| < 2**31 for K < 2**17)
+    gemv = in_dtype == _INT8 and m <= GEMV_MAX_ROWS and k < (1 << 17) and not vnni
+    return FullyConnectedQuantParams(
+        rows=m, depth=k, units=n, in_zp=in_zp, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
+        mode=mode, out_dtype=np.dtype(out.dtype), w_centered_t=np.ascontiguousarray(w_centered.T.astype(np.int16)), bias=bias,
+        w_gemm_t=np.ascontiguousarray(w_gemm_t) if not vnni else np.empty((0, n), w_gemm_t.dtype),
+        bias_jit=bias_jit, jit_centre=centre, chunk=chunk,
+        num_threads=ctx.num_threads,
+        w_int=np.ascontiguousarray(wdata.astype(np.int8)) if gemv else np.empty((0, 0), np.int8),
+        acc_buf=np.empty((m, n), np.int32) if gemv else np.empty((0, 0), np.int32),
+        **vnni,
+    )
+
+
+class _FullyConnectedQuantBase(QuantizedWeightsKernel):
+    # without the VNNI GEMM the integer product runs on float BLAS, outside any Numba region
+    blas_parallel = True
+
+    def prepare(self, ctx: OpContext) -> FullyConnectedQuantParams:
+        return fully_connected_quant_prepare(ctx)
+
+    def eval(self, params: FullyConnectedQuantParams, inputs, outputs) -> None:
+        p = params
+        xc = inputs[0].reshape(p.rows, p.depth).astype(np.int64) - p.in_zp
+        acc = int_gemm.exact_matmul(xc, p.w_centered_t, 1 << 16, 1 << 8)
+        wide = p.mode == int_gemm.MODE_WIDE
+        res = int_gemm.requantize_reference(
+            acc, p.bias, p.multiplier, p.shift, 0 if wide else p.mode, p.out_zp, p.act_min, p.act_max, p.out_dtype, wide=wide
+        )
+        outputs[0][...] = res.reshape(outputs[0].shape)
+
+    def eval_jit(self, params: FullyConnectedQuantParams, inputs, outputs) -> None:
+        p = params
+        x2 = inputs[0].reshape(p.rows, p.depth)
+        if p.vnni_w is not None:
+            a = x2
+            if p.vnni_cols is not None:
+                a = p.vnni_cols
+                a[:, : p.depth] = x2
+            simd_gemm.gemm_requant(a, p.vnni_w, p.depth, p.vnni_tile, p.vnni_bias, p.multiplier, p.vnni_tables,
+                                   p.out_zp, p.act_min, p.act_max, outputs[0].reshape(p.rows, p.units), p.num_threads)
+            return
+        if p.w_int.size:
+            _int8_gemv(x2, p.w_int, p.acc_buf)
+            int_gemm.requantize_rows_jit(p.acc_buf, p.bias_jit, p.multiplier, p.shift, p.mode, p.out_zp, p.act_min,
+                                         p.act_max, outputs[0].reshape(p.rows, p.units))
+            return
+        if p.jit_centre:
+            cols = x2.astype(np.float32)
+            cols -= np.float32(p.in_zp)
+        else:
+            cols = x2.astype(p.w_gemm_t.dtype)
+        acc = int_gemm.matmul_f32_chunked(cols, p.w_gemm_t, p.chunk)
+        int_gemm.requantize_rows_jit(acc, p.bias_jit, p.multiplier, p.shift, p.mode, p.out_zp, p.act_min, p.act_max,
+                                     outputs[0].reshape(p.rows, p.units))
+
+
+@register("FULLY_CONNECTED", priority=INT8)
+class FullyConnectedQuant(_FullyConnectedQuantBase):
+    """int8 activations, int8 weights (per-tensor or per-channel on dim 0), int32 bias."""
+
+    in_dtype = _INT8
+    w_dtype = _INT8
+
+
+@register("FULLY_CONNECTED", priority=UINT8)
+class FullyConnectedQuantUInt8(_FullyConnectedQuantBase):
+    """uint8 activations and uint8 asymmetric weights, int32 bias (default weights format)."""
+
+    in_dtype = _UINT8
+    w_dtype = _UINT8
+
+
+@register("FULLY_CONNECTED", priority=INT16)
+class FullyConnectedQuant16x8(_FullyConnectedQuantBase):
+    """int16 activations (zero point 0), int8 weights, int64 bias."""
+
+    in_dtype = _INT16
+    w_dtype = _INT8

@@ -1,0 +1,35 @@
+"""CAST: converting stored values to another type.
+
+CAST converts like a C++ ``static_cast`` (float to integer truncates toward zero;
+anything to bool is ``!= 0``); quantization parameters are ignored, as in TFLite.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.interpreter.kernels.tensor.cast import Cast
+    >>> Cast.op
+    'CAST'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgelite.interpreter.kernels.base import Kernel, OpContext, register
+
+
+@register("CAST")
+class Cast(Kernel):
+    def accepts(self, ctx: OpContext) -> bool:
+        x = ctx.optional_input(0)
+        return x is not None and x.dtype.kind in "biufc" and ctx.outputs[0].dtype.kind in "biufc"
+
+    def prepare(self, ctx: OpContext):
+        ctx.set_output_shape(0, ctx.input(0).shape)
+
+    def eval(self, params, inputs, outputs):
+        x, out = inputs[0], outputs[0]
+        if out.dtype == np.bool_:
+            np.not_equal(x, 0, out=out)
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):
+                np.copyto(out, x, casting="unsafe")
