@@ -139,3 +139,26 @@ def test_if_with_bad_subgraph_index_is_typed():
     it = Interpreter(model_content=b.build())
     with pytest.raises(ShapeError, match="out of range"):
         it.allocate_tensors()
+
+
+def test_call_once_runs_its_init_subgraph_and_the_graph_goes_on():
+    from edgelite.schema.fb.CallOnceOptions import CallOnceOptionsT
+
+    b = ModelBuilder()
+    x = b.add_input("x", (2,), np.float32)
+    y = b.add_tensor("y", (2,), np.float32)
+    opts = CallOnceOptionsT()
+    opts.initSubgraphIndex = 1
+    b.add_operator("CALL_ONCE", [], [], opts)
+    b.add_operator("ADD", [x, b.add_constant("one", np.ones(2, np.float32))], [y])
+    b.mark_output(y)
+    b.new_subgraph("init")  # no inputs, outputs or operators
+    model = b.build()
+    x = np.array([1.0, 2.0], np.float32)
+    for cls in (Interpreter, _litert()):
+        it = cls(model_content=model)
+        it.allocate_tensors()
+        for _ in range(2):
+            it.set_tensor(it.get_input_details()[0]["index"], x)
+            it.invoke()
+            np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]), x + 1)
