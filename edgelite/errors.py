@@ -60,3 +60,7 @@ class InterpreterStateError(EdgeliteError, RuntimeError):
 
 class DelegateError(EdgeliteError, RuntimeError):
     """A delegate could not be created or could not run its partition."""
+
+
+class InvocationError(EdgeliteError, RuntimeError):
+    """A kernel refused the data of one run (an index out of range...), as LiteRT's invoke fails."""

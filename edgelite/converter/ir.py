@@ -165,6 +165,9 @@ class Graph:
         """Make every reader of ``old`` (nodes and graph outputs) read ``new``."""
         for n in self.nodes:
             n.inputs = [new if v is old else v for v in n.inputs]
+            outer = n.attrs.get("_outer")  # values If/Loop bodies read by name (converter.subgraphs)
+            if outer:
+                n.attrs["_outer"] = {k: new if v is old else v for k, v in outer.items()}
         for i, v in enumerate(self.outputs):
             if v is old:
                 # A graph output keeps its public name: rename the replacement.

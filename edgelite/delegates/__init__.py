@@ -6,8 +6,9 @@ Built in:
 
 * ``"gpu"``: WebGPU through ``wgpu`` (Vulkan, Metal, D3D12), WGSL compute shaders
   (``edgelite.delegates.gpu.GpuDelegate``).
-* ``"nnapi"``: Android's Neural Networks API (a separate module; raises
-  ``DelegateError`` where it is not available).
+* ``"nnapi"``: Android's Neural Networks API through ctypes
+  (``edgelite.delegates.nnapi.NnapiDelegate``; raises ``DelegateError`` where
+  ``libneuralnetworks.so`` is not available).
 
 Example:
     >>> import edgelite
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from edgelite.delegates.registry import delegate_names, load_delegate
 
-__all__ = ["load_delegate", "delegate_names", "GpuDelegate"]
+__all__ = ["load_delegate", "delegate_names", "GpuDelegate", "NnapiDelegate"]
 
 
 def __getattr__(name: str):
@@ -30,4 +31,8 @@ def __getattr__(name: str):
         from edgelite.delegates.gpu.delegate import GpuDelegate
 
         return GpuDelegate
+    if name == "NnapiDelegate":
+        from edgelite.delegates.nnapi.delegate import NnapiDelegate
+
+        return NnapiDelegate
     raise AttributeError(f"module 'edgelite.delegates' has no attribute {name!r}")

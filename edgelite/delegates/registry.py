@@ -25,11 +25,9 @@ def _gpu(options: dict):
 
 
 def _nnapi(options: dict):
-    # Replaced by the NNAPI delegate's loader when that module lands.
-    raise DelegateError(
-        "load_delegate('nnapi'): the NNAPI delegate is not part of this edgelite build; "
-        "use 'gpu' or run on the CPU kernels (no experimental_delegates)"
-    )
+    from edgelite.delegates.nnapi.delegate import NnapiDelegate
+
+    return NnapiDelegate.from_options(options)
 
 
 # name -> loader(options) returning a delegate object (edgelite.interpreter.delegation.Delegate)

@@ -346,7 +346,9 @@ class SubgraphRuntime:
         for i in op.inputs:
             if i >= 0:
                 shapes[i] = tuple(values[i].shape)
-        ctx = make_context(spec, op, shapes, {}, num_threads=self.num_threads, use_jit=self.use_jit)
+        # constants keep their data (RFFT2D's fft_length, weights), as in ``allocate``
+        consts = {i: spec.tensors[i].data for i in op.inputs if i >= 0 and spec.tensors[i].is_constant}
+        ctx = make_context(spec, op, shapes, consts, num_threads=self.num_threads, use_jit=self.use_jit)
         params = op.kernel.prepare(ctx)
         outs = []
         for pos, t_index in enumerate(op.outputs):

@@ -179,6 +179,10 @@ def _constant_data(model: Model, t, where: str) -> np.ndarray | None:
     return data
 
 
+def _no_elements(t) -> bool:
+    return any(int(d) == 0 for d in t.shape)
+
+
 def load_subgraph(model: Model, s: int) -> SubgraphSpec:
     """Check subgraph ``s`` of ``model`` and build its ``SubgraphSpec``.
 
@@ -192,6 +196,10 @@ def load_subgraph(model: Model, s: int) -> SubgraphSpec:
     sg = model.subgraphs[s]
     nt = len(sg.tensors)
     tensors: list[TensorSpec] = []
+    # A tensor with no elements may have a buffer of its own that is empty: a constant when
+    # nothing writes it (a reshape's () target shape), an activation when an operator does
+    # (an empty SPLIT_V part), as LiteRT decides it.
+    op_outputs = {o for op in sg.operators for o in op.outputs}
     for i, t in enumerate(sg.tensors):
         where = f"subgraph {s} tensor {i} ({t.name!r})"
         try:
@@ -215,7 +223,7 @@ def load_subgraph(model: Model, s: int) -> SubgraphSpec:
                 quantization=t.quantization,
                 sparsity=t.sparsity,
                 is_variable=bool(t.is_variable),
-                data=_constant_data(model, t, where),
+                data=None if i in op_outputs and _no_elements(t) else _constant_data(model, t, where),
             )
         )
 

@@ -63,6 +63,8 @@ INT8_OPS: dict[str, OpQuantSpec] = {
     "ADD": _S(("a", "a")),
     "SUB": _S(("a", "a")),
     "MUL": _S(("a", "a")),
+    "SQUARED_DIFFERENCE": _S(("a", "a")),  # with RSQRT: a LayerNorm's variance and 1 / std
+    "RSQRT": _S(("a",)),
     "AVERAGE_POOL_2D": _S(("a",), "same"),
     "MAX_POOL_2D": _S(("a",), "same"),
     "RESHAPE": _S(("a", "-"), "same"),

@@ -262,6 +262,10 @@ class Model:
     def tensor_data(self, tensor: Tensor) -> np.ndarray | None:
         """Constant data of ``tensor`` as a typed, shaped, read-only view (or None).
 
+        None means no data: buffer 0, or an empty buffer for a tensor that has elements.
+        A tensor with no elements and a buffer of its own is a constant even when that
+        buffer is empty, as in LiteRT.
+
         Raises:
             ModelFormatError: the buffer's size does not match the tensor's shape.
         """
@@ -271,9 +275,14 @@ class Model:
             return None
         raw = self.buffers[tensor.buffer].data
         if raw is None or raw.size == 0:
-            if tensor.type != TensorType.STRING and tensor.shape is not None and 0 in tuple(tensor.shape):
-                # A constant with no elements (the shape [] that makes RESHAPE give a scalar).
-                return np.empty(tuple(tensor.shape), tensor.numpy_dtype)
+            if tensor.sparsity is None and 0 in tuple(tensor.shape):
+                # A tensor with no elements needs no bytes: TensorFlow's converter writes such
+                # constants (a reshape's target shape () is an int32 tensor of shape (0,)) with
+                # a buffer of their own left empty, and LiteRT runs them.
+                dtype = np.dtype(np.uint8) if tensor.type == TensorType.INT4 else tensor.numpy_dtype
+                empty = np.empty((0,) if tensor.type == TensorType.INT4 else tuple(tensor.shape), dtype)
+                empty.flags.writeable = False
+                return empty
             return None
         if tensor.type == TensorType.STRING:
             from edgelite.schema.strings import decode_string_tensor

@@ -13,6 +13,8 @@ from edgelite.schema.fb.Padding import Padding as P
 from edgelite.schema.builder import ModelBuilder
 
 X = (1, 8, 8, 4)
+# Operators defined on positive inputs only: tests feed them |N(0, 1)| + 0.1.
+POSITIVE_INPUTS = frozenset({"RSQRT"})
 
 
 def opt(cls_module: str, **fields):
@@ -69,6 +71,10 @@ def build(op: str) -> bytes:
     if op in ("ADD", "SUB", "MAXIMUM", "MINIMUM"):
         opts = {"ADD": "AddOptions", "SUB": "SubOptions", "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions"}
         return _model(op, [X], opt(opts[op]), two_inputs=True)
+    if op == "SQUARED_DIFFERENCE":
+        return _model(op, [X], opt("SquaredDifferenceOptions"), two_inputs=True)
+    if op == "RSQRT":  # fed positive values (``POSITIVE_INPUTS``): LiteRT's int8 RSQRT refuses negatives
+        return _model(op, [X])
     if op == "MUL":
         return _model(op, [X], opt("MulOptions"), const_inputs=[rng.uniform(0.5, 2.0, (1, 1, 1, 4)).astype(F)])
     if op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):

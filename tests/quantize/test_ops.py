@@ -13,18 +13,21 @@ from edgelite.quantize.spec import INT8_OPS, INT16_OPS
 from edgelite.schema import read_model
 from edgelite.schema.model import TensorType
 from tests.quantize.litert_util import run_litert, sqnr
-from tests.quantize.single_ops import build, inputs_of
+from tests.quantize.single_ops import POSITIVE_INPUTS, build, inputs_of
 
 
 
-def _feeds(model: bytes, n: int, seed: int = 0):
+def _feeds(model: bytes, n: int, seed: int = 0, positive: bool = False):
     rng = np.random.default_rng(seed)
-    return [{name: rng.normal(0, 1, shape).astype(np.float32) for name, shape in inputs_of(model)} for _ in range(n)]
+    feeds = [{name: rng.normal(0, 1, shape).astype(np.float32) for name, shape in inputs_of(model)} for _ in range(n)]
+    if positive:
+        feeds = [{k: np.abs(v) + np.float32(0.1) for k, v in f.items()} for f in feeds]
+    return feeds
 
 
 def _check(op: str, mode: str, threshold: float):
     f = build(op)
-    calib = _feeds(f, 24, seed=1)
+    calib = _feeds(f, 24, seed=1, positive=op in POSITIVE_INPUTS)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any operator left float fails the test
         # fixed_range_outputs="int8": these single-op models end in the op under test
@@ -38,7 +41,7 @@ def _check(op: str, mode: str, threshold: float):
               and m.tensor_data(sg.tensors[i]) is None]
     assert act_in and all(sg.tensors[i].type == want for i in act_in)
     assert all(sg.tensors[o].type == want for o in ops[0].outputs)
-    test = _feeds(f, 8, seed=2)
+    test = _feeds(f, 8, seed=2, positive=op in POSITIVE_INPUTS)
     got = run_litert(q, test)
     ref = run_litert(f, test)
     assert sqnr(ref, got) > threshold, sqnr(ref, got)

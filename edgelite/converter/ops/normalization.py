@@ -90,8 +90,10 @@ def normalize(out, node, axes, rms):
     ve = _binary(out, "ADD", var, out.const(eps, n + "_eps"), var.shape, x.dtype, n + "_var_eps")
     rs = extra[1] if len(extra) > 1 else out.tmp(n + "_rsqrt", var.shape, x.dtype)
     out.emit("RSQRT", [ve], [rs])
-    normed = _binary(out, "MUL", centered, rs, x.shape, x.dtype, n + "_normed")
     last = bias is None
-    scaled = _binary(out, "MUL", normed, scale, x.shape, x.dtype, n + "_scaled", y if last else None)
+    # A unit scale (LayerNorm without gamma, as passes/layernorm.py writes it) needs no MUL.
+    unit = scale.is_constant and bool(np.all(np.asarray(scale.data) == 1))
+    normed = _binary(out, "MUL", centered, rs, x.shape, x.dtype, n + "_normed", y if unit and last else None)
+    scaled = normed if unit else _binary(out, "MUL", normed, scale, x.shape, x.dtype, n + "_scaled", y if last else None)
     if not last:
         _binary(out, "ADD", scaled, bias, x.shape, x.dtype, n + "_shifted", y)

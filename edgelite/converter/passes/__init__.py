@@ -20,6 +20,7 @@ from edgelite.converter.passes.control_flow import control_flow
 from edgelite.converter.passes.functions import expand_functions
 from edgelite.converter.passes.fold import dead_code_elimination, shape_inference_and_folding
 from edgelite.converter.passes.fusion import fuse_activations
+from edgelite.converter.passes.layernorm import layer_norm
 from edgelite.converter.passes.layout import LayoutPass
 from edgelite.converter.passes.qdq import QdqImport
 from edgelite.converter.passes.qdq_mean import qdq_mean
@@ -38,6 +39,7 @@ def pipeline(keep_io_layout: bool = False, allow_custom: bool = False, qdq: str 
         ("expand_functions", expand_functions),  # ops without a converter -> their ONNX function body
         ("dead_code_elimination", dead_code_elimination),
         ("control_flow", control_flow),  # If shapes from its branches; Loop/Scan -> edgelite::While
+        ("layer_norm", layer_norm),  # LayerNorm decompositions (PyTorch, Paddle, Keras) -> LayerNormalization
         ("fold_batchnorm", fold_batchnorm),
         ("canonicalize", canonicalize),
         ("qdq_mean", qdq_mean),  # QDQ ReduceMean -> ReduceSum + Mul(1/n): ONNX Runtime's single rounding

@@ -19,6 +19,7 @@ import numpy as np
 
 from edgelite.converter.control_flow import inline_if, is_control_flow, n_real_inputs
 from edgelite.converter.ir import Graph, Node
+from edgelite.converter.subgraphs import OUTER, subgraph_reads
 from edgelite.errors import ConversionError
 
 # Constants up to this many elements go to ONNX shape inference with their data
@@ -32,14 +33,24 @@ _MAX_FOLD_ELEMENTS = 1 << 28
 
 
 def dead_code_elimination(g: Graph) -> None:
-    """Drop nodes whose outputs nobody reads (walking back from the graph outputs)."""
+    """Drop nodes whose outputs nobody reads (walking back from the graph outputs).
+
+    A value that only an ``If``/``Loop`` body reads (``edgelite.converter.subgraphs``) is read.
+    """
     live: set[int] = {id(v) for v in g.outputs}
     kept: list[Node] = []
     for node in reversed(g.nodes):
         if any(id(o) in live for o in node.outputs):
             kept.append(node)
             live.update(id(v) for v in node.inputs if v is not None)
+            live.update(id(v) for v in node.attrs.get(OUTER, {}).values())  # read by its If/Loop bodies
     g.nodes = kept[::-1]
+
+
+def _has_subgraph(node: Node) -> bool:
+    from onnx import AttributeProto
+
+    return any(isinstance(a, AttributeProto) for a in node.attrs.values())
 
 
 def infer_shapes(g: Graph) -> None:
@@ -165,9 +176,27 @@ def fold_constants(g: Graph) -> bool:
             continue
         if any(o.shape is not None and int(np.prod(o.shape)) > _MAX_FOLD_ELEMENTS for o in node.outputs):
             continue
-        _make_const(g, node, _evaluate(g, node))
+        captured = _captured_constants(node)
+        if captured is None:  # a subgraph reads a graph input or a computed value: not foldable
+            continue
+        _make_const(g, node, _evaluate(g, node, captured))
         changed = True
     return changed
+
+
+def _captured_constants(node: Node) -> dict[str, np.ndarray] | None:
+    """The outer values the node's bodies read (``subgraphs.OUTER``), or None when one is not constant.
+
+    A name the front end could not resolve counts as not constant, so the node is left
+    for the op converters rather than folded on a guess.
+    """
+    if not _has_subgraph(node):
+        return {}
+    outer = node.attrs.get(OUTER, {})
+    reads = subgraph_reads(node.attrs.values())
+    if any(name not in outer or not outer[name].is_constant for name in reads):
+        return None
+    return {name: np.asarray(outer[name].data) for name in reads}
 
 
 def _castlike_to_cast(node: Node) -> bool:
@@ -183,29 +212,43 @@ def _castlike_to_cast(node: Node) -> bool:
     return True
 
 
-def _evaluate(g: Graph, node: Node) -> list[np.ndarray]:
+def _evaluate(g: Graph, node: Node, captured: dict[str, np.ndarray] | None = None) -> list[np.ndarray]:
+    """Run ``node`` alone in ONNX's reference evaluator on its constant inputs.
+
+    ``captured`` holds the outer values its bodies read (``subgraphs.OUTER``): they
+    enter the one-node model as graph inputs under their own names.
+    """
     from onnx import helper
     from onnx.reference import ReferenceEvaluator
 
-    names = [f"i{i}" if v is not None else "" for i, v in enumerate(node.inputs)]
+    captured = captured or {}
+    names = [f"__edgelite_fold_in{i}" if v is not None else "" for i, v in enumerate(node.inputs)]
+    outs = [f"__edgelite_fold_out{i}" for i in range(len(node.outputs))]
     attrs = {k: _onnx_attr(a) for k, a in node.attrs.items() if not k.startswith("_")}
-    onode = helper.make_node(node.op_type, names, [f"o{i}" for i in range(len(node.outputs))], **attrs)
+    onode = helper.make_node(node.op_type, names, outs, **attrs)
+    feeds = {n: np.asarray(v.data) for n, v in zip(names, node.inputs) if v is not None}
+    feeds.update(captured)
     graph = helper.make_graph(
         [onode],
         "fold",
-        [
-            helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.data.dtype), list(v.data.shape))
-            for n, v in zip(names, node.inputs)
-            if v is not None
-        ],
-        [helper.make_tensor_value_info(f"o{i}", 0, None) for i in range(len(node.outputs))],
+        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), list(a.shape))
+         for n, a in feeds.items()],
+        [helper.make_tensor_value_info(o, 0, None) for o in outs],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", g.opset)])
-    feeds = {n: np.asarray(v.data) for n, v in zip(names, node.inputs) if v is not None}
     try:
         return [np.asarray(r) for r in ReferenceEvaluator(model).run(None, feeds)]
-    except (ValueError, TypeError, RuntimeError, IndexError, KeyError, AttributeError, ZeroDivisionError) as e:
-        raise ConversionError(f"[constant_folding] {node.describe()}: cannot evaluate on constants: {e}") from e
+    except (ValueError, TypeError, RuntimeError, IndexError, KeyError, AttributeError, ZeroDivisionError,
+            NotImplementedError) as e:
+        # The evaluator's own message describes its internals (result tables, Python
+        # types); the user needs the node, its inputs and what to check. The cause stays
+        # chained for debugging.
+        given = ", ".join(f"{a.dtype}{list(a.shape)}" for a in feeds.values()) or "none"
+        raise ConversionError(
+            f"[constant_folding] {node.describe()}: all its inputs are constant (given: {given}), but "
+            f"computing it at conversion time failed ({type(e).__name__}); check its attributes and "
+            f"input shapes against the ONNX opset {g.opset} definition of {node.op_type}"
+        ) from e
 
 
 def _make_const(g: Graph, node: Node, results: list[np.ndarray]) -> None:

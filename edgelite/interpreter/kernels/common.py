@@ -152,7 +152,7 @@ def movement_accepts(
     if not tensors:
         return False
     first = tensors[0]
-    if first.dtype.kind not in ("biufO" if strings else "biuf"):
+    if first.dtype.kind not in ("biufcO" if strings else "biufc"):  # complex: RFFT2D's outputs move too
         return False
     return all(t.dtype == first.dtype and same_quant(first, t) for t in tensors[1:])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgelite.errors import ShapeError
+from edgelite.errors import InvocationError, ShapeError
 from edgelite.schema.fb.GatherOptions import GatherOptionsT
 from tests.interpreter.kernels.movement import MOVE_CASES, MOVE_IDS, data
 from tests.interpreter.kernels.oracle import Const, Out, compare, run_kernel
@@ -94,3 +94,20 @@ def test_string_gather_and_reshape_match_litert():
     assert [bytes(v) for v in out.ravel()] == [bytes(v) for v in np.asarray(want).ravel()]
     (r,) = run_kernel("RESHAPE", [out, Const(np.array([4], np.int32))], outputs=[Out(np.object_)])
     assert r.tolist() == [b"three", b"zero", b"", b"one"]
+
+
+@pytest.mark.parametrize("bad", [3, -1])
+def test_out_of_range_indices_fail_the_invoke_like_litert(bad):
+    """numpy would wrap -1 to the last row and raise a bare IndexError for 3; LiteRT fails its
+    invoke for both, and so does edgelite, with a typed error naming the op."""
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    idx = np.array([0, bad], np.int32)
+    with pytest.raises(InvocationError, match="GATHER: index"):
+        run_kernel("GATHER", [x, idx], g_opts(0))
+    with pytest.raises(InvocationError, match="GATHER_ND: index"):
+        run_kernel("GATHER_ND", [x, idx.reshape(2, 1)])
+    with pytest.raises(InvocationError, match="EMBEDDING_LOOKUP: index"):
+        run_kernel("EMBEDDING_LOOKUP", [idx, Const(x)])
+    from tests.interpreter.kernels.oracle import run_litert, single_op_model
+    with pytest.raises(RuntimeError):  # LiteRT's own verdict on the same model
+        run_litert(single_op_model("GATHER", [x, idx], [Out(np.float32, None, (2, 2))], g_opts(0)), [x, idx])

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.errors import InvocationError
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.common import movement_accepts, option
 
@@ -30,8 +31,16 @@ class GatherParams:
     batch_dims: int
 
 
+def check_indices(indices: np.ndarray, size: int, op: str) -> None:
+    """Run-time index check (LiteRT's GATHER fails its invoke; numpy would wrap negatives)."""
+    if indices.size and (indices.min() < 0 or indices.max() >= size):
+        raise InvocationError(f"{op}: index {int(indices.min()) if indices.min() < 0 else int(indices.max())} "
+                              f"is out of range [0, {size}) for the gathered axis")
+
+
 def gather(params: np.ndarray, indices: np.ndarray, axis: int, batch_dims: int, out: np.ndarray | None = None):
     """``tf.gather(params, indices, axis, batch_dims)`` for non-negative ``axis >= batch_dims``."""
+    check_indices(indices, params.shape[axis], "GATHER")
     if batch_dims == 0:
         return np.take(params, indices, axis=axis, out=out)
     bshape = params.shape[:batch_dims]
@@ -91,6 +100,8 @@ class GatherNd(Kernel):
 
     def eval(self, params, inputs, outputs):
         x, ind = inputs[0], inputs[1]
+        for d in range(ind.shape[-1]):
+            check_indices(ind[..., d], x.shape[d], "GATHER_ND")
         np.copyto(outputs[0], x[tuple(np.moveaxis(ind, -1, 0))])
 
 
@@ -109,4 +120,5 @@ class EmbeddingLookup(Kernel):
         ctx.set_output_shape(0, ids + table[1:])
 
     def eval(self, params, inputs, outputs):
+        check_indices(inputs[0], inputs[1].shape[0], "EMBEDDING_LOOKUP")
         np.take(inputs[1], inputs[0], axis=0, out=outputs[0])

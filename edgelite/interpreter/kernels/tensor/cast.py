@@ -30,6 +30,10 @@ class Cast(Kernel):
         x, out = inputs[0], outputs[0]
         if out.dtype == np.bool_:
             np.not_equal(x, 0, out=out)
+        elif x.dtype.kind == "c" and out.dtype.kind != "c":
+            # LiteRT casts complex to a real type by taking the real part
+            with np.errstate(invalid="ignore", over="ignore"):
+                np.copyto(out, x.real, casting="unsafe")
         else:
             with np.errstate(invalid="ignore", over="ignore"):
                 np.copyto(out, x, casting="unsafe")

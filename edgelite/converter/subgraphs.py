@@ -1,0 +1,67 @@
+"""Outer values that ONNX control-flow bodies read by name.
+
+An ``If``/``Loop``/``Scan`` body may read any value of the enclosing graphs by name
+without listing it among the node's inputs (silero-vad's ``If`` branches read the graph
+input ``state``). The front end records those values on the node, as
+``node.attrs[OUTER]`` = ``{name used in the body: Value}``, so passes see what the node
+depends on: folding leaves it alone unless every one is constant, dead-code
+elimination keeps their producers, and ``Graph.replace_uses`` rewires them (the body
+keeps reading the old name, which now maps to the new value).
+
+Example:
+    >>> from onnx import helper, TensorProto
+    >>> body = helper.make_graph([helper.make_node("Neg", ["state"], ["o"])], "b", [],
+    ...                          [helper.make_tensor_value_info("o", TensorProto.FLOAT, [1])])
+    >>> node = helper.make_node("If", ["c"], ["y"], then_branch=body, else_branch=body)
+    >>> subgraph_reads(node.attribute)
+    ['state']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# Key of the node attribute holding {outer name: Value} (a leading "_" keeps it out of
+# the ONNX attributes the passes write back).
+OUTER = "_outer"
+
+
+def subgraph_reads(attributes: Iterable) -> list[str]:
+    """Names of outer values read by the GRAPH/GRAPHS attributes among ``attributes``.
+
+    Nested bodies count; names a body defines itself (its inputs, initializers and
+    node outputs) do not. Each name appears once, in order of first use.
+    """
+    reads: list[str] = []
+    seen: set[str] = set()
+
+    def walk(graph, outer_defined: frozenset[str]) -> None:
+        defined = set(outer_defined)
+        defined.update(i.name for i in graph.input)
+        defined.update(t.name for t in graph.initializer)
+        defined.update(t.values.name for t in graph.sparse_initializer)
+        for n in graph.node:
+            for name in n.input:
+                if name and name not in defined and name not in seen:
+                    seen.add(name)
+                    reads.append(name)
+            for sub in _graphs(n.attribute):
+                walk(sub, frozenset(defined))
+            defined.update(n.output)
+
+    for sub in _graphs(attributes):
+        walk(sub, frozenset())
+    return reads
+
+
+def _graphs(attributes: Iterable) -> list:
+    from onnx import AttributeProto
+
+    out = []
+    for a in attributes:
+        if isinstance(a, AttributeProto):
+            if a.type == AttributeProto.GRAPH:
+                out.append(a.g)
+            elif a.type == AttributeProto.GRAPHS:
+                out.extend(a.graphs)
+    return out
