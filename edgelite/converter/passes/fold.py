@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from edgelite.converter.control_flow import inline_if, is_control_flow, n_real_inputs
@@ -147,8 +149,17 @@ def fold_constants(g: Graph) -> bool:
     """Evaluate nodes whose inputs are all constant; return True when anything folded."""
     changed = False
     for node in list(g.nodes):
-        if is_control_flow(node):  # an If on a constant condition becomes its branch
-            changed |= node.op_type == "If" and inline_if(g, node)
+        if is_control_flow(node):
+            if node.op_type == "If" and inline_if(g, node):  # a constant condition: its branch
+                changed = True
+            elif all(v is None or v.is_constant for v in node.inputs) and node.inputs:
+                # Everything it reads (inputs and the outer values its body reads) is constant.
+                n_real = n_real_inputs(node)
+                captured = {name: np.asarray(v.data) for name, v in zip(node.attrs["_captures"], node.inputs[n_real:])}
+                alone = copy.copy(node)
+                alone.inputs = node.inputs[:n_real]
+                _make_const(g, node, _evaluate(g, alone, captured))
+                changed = True
             continue
         if _castlike_to_cast(node):  # then it folds like any Cast when its input is constant
             changed = True
