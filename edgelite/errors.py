@@ -21,6 +21,10 @@ class EdgeliteError(Exception):
     """Base class of every error edgelite raises on purpose."""
 
 
+class RegistrationError(EdgeliteError):
+    """A kernel or an op converter registered twice for one operator (a programming error)."""
+
+
 class ModelFormatError(EdgeliteError, ValueError):
     """A model file is truncated, corrupted, or not a TFLite flatbuffer."""
 

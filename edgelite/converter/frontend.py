@@ -14,7 +14,7 @@ import numpy as np
 
 from edgelite.converter.control_flow import add_captures
 from edgelite.converter.ir import Graph, Value
-from edgelite.converter.subgraphs import OUTER, subgraph_reads
+from edgelite.converter.subgraphs import subgraph_reads
 from edgelite.errors import ConversionError, ModelFormatError, ShapeError, UnsupportedOperatorError
 
 
@@ -133,10 +133,10 @@ def import_onnx(proto, input_shapes: dict[str, tuple[int, ...]] | None = None) -
                 raise ConversionError(
                     f"[frontend] node {n.name!r} ({n.op_type}) reads {name!r}, which nothing produces"
                 )
+        node = g.add_node(n.op_type, inputs, [], attrs, name=n.name or f"{n.op_type}_{i}", domain=n.domain)
         outer = subgraph_reads(n.attribute)
         if outer:  # values its If/Loop bodies read by name (edgelite.converter.subgraphs)
-            attrs[OUTER] = {name: env[name] for name in outer if name in env}
-        node = g.add_node(n.op_type, inputs, [], attrs, name=n.name or f"{n.op_type}_{i}", domain=n.domain)
+            node.ann.outer = {name: env[name] for name in outer if name in env}
         for name in n.output:
             v = Value(name if name else g.unique_name(f"{node.name}_unused"), producer=node)
             g._names.add(v.name)

@@ -11,6 +11,8 @@ assigning to ``node.inputs[i]``; ``None`` marks an omitted optional input.
 
 Example:
     >>> import numpy as np
+
+from edgelite.schema.quant import QuantParams
     >>> from edgelite.converter.ir import Graph, Value
     >>> g = Graph()
     >>> x = g.add_input(Value("x", (1, 3), np.dtype("float32")))
@@ -27,6 +29,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from edgelite.schema.quant import QuantParams
+
 
 @dataclass(eq=False)
 class Value:
@@ -38,7 +42,7 @@ class Value:
         dtype: numpy dtype, or None while unknown.
         data: constant contents, or None for a runtime tensor.
         perm: after the layout pass, ``physical = transpose(logical, perm)``; None = identity.
-        quant: ``(scales, zero_points, quantized_dimension)`` or None.
+        quant: ``schema.quant.QuantParams(scales, zero_points, quantized_dimension)`` or None.
         producer: the node that writes it (None for inputs and constants).
     """
 
@@ -47,7 +51,7 @@ class Value:
     dtype: np.dtype | None = None
     data: np.ndarray | None = None
     perm: tuple[int, ...] | None = None
-    quant: tuple[np.ndarray, np.ndarray, int] | None = None
+    quant: QuantParams | None = None
     producer: "Node | None" = field(default=None, repr=False)
 
     @property
@@ -57,6 +61,34 @@ class Value:
     @property
     def rank(self) -> int | None:
         return None if self.shape is None else len(self.shape)
+
+
+@dataclass
+class Annotations:
+    """What passes and lowering strategies tell each other about a node, typed.
+
+    ``Node.attrs`` holds only the ONNX attributes; everything edgelite decides about a
+    node lives here.
+    """
+
+    strategy: Any = None  # the lowering strategy chosen for the node (``ops.registry.get``)
+    activation: str | None = None  # fused activation: "RELU", "RELU6", "RELU_N1_TO_1" (fusion)
+    clip_min: float | None = None  # Clip bounds once constant inputs became attributes (canonicalize)
+    clip_max: float | None = None
+    physical: bool = False  # inserted by the layout pass: shapes are physical already
+    absorbed: bool = False  # turned into an Identity by the layout pass (a no-op reshape)
+    custom_code: str | None = None  # kept as a CUSTOM operator (allow_custom)
+    # physical parameters the layout step of an op converter computes for its lowering
+    axes: list[int] | None = None  # Reduce*: physical axes (None: all)
+    runtime_axes: bool = False  # Reduce*: axes fed at run time
+    flatten_from: int | None = None  # Softmax before opset 13: softmax over the flattened tail
+    repeats: list | None = None  # Tile: physical repeats
+    pads: list | None = None  # Pad: physical (begin, end) pairs
+    begin: list[int] | None = None  # Slice: physical STRIDED_SLICE begin/end/strides/end mask
+    end: list[int] | None = None
+    stride: list[int] | None = None
+    end_mask: int = 0
+    outer: dict[str, Any] | None = None  # If/Loop/Scan: {name its bodies read: Value} (converter.subgraphs)
 
 
 @dataclass(eq=False)
@@ -69,6 +101,7 @@ class Node:
     outputs: list[Value]
     attrs: dict[str, Any] = field(default_factory=dict)
     domain: str = ""
+    ann: Annotations = field(default_factory=Annotations)
 
     def attr(self, key: str, default: Any = None) -> Any:
         return self.attrs.get(key, default)
@@ -165,9 +198,9 @@ class Graph:
         """Make every reader of ``old`` (nodes and graph outputs) read ``new``."""
         for n in self.nodes:
             n.inputs = [new if v is old else v for v in n.inputs]
-            outer = n.attrs.get("_outer")  # values If/Loop bodies read by name (converter.subgraphs)
+            outer = n.ann.outer  # values If/Loop bodies read by name (converter.subgraphs)
             if outer:
-                n.attrs["_outer"] = {k: new if v is old else v for k, v in outer.items()}
+                n.ann.outer = {k: new if v is old else v for k, v in outer.items()}
         for i, v in enumerate(self.outputs):
             if v is old:
                 # A graph output keeps its public name: rename the replacement.

@@ -26,17 +26,9 @@ import numpy as np
 
 from edgelite.converter.ir import Graph, Value, read_counts
 from edgelite.errors import ConversionError
+from edgelite.schema.op_facts import model_min_runtime
 
 # Oldest LiteRT that runs each op at the version we write (from the runtime's version table).
-_MIN_RUNTIME = {
-    "GELU": "2.9.0",
-    "RELU_0_TO_1": "2.14.0",
-    "BATCH_MATMUL": "2.3.0",
-    "SELECT_V2": "2.2.0",
-    "HARD_SWISH": "1.15.0",
-    "TRANSPOSE_CONV": "2.2.0",
-}
-_DEFAULT_MIN_RUNTIME = "1.14.0"
 
 
 @dataclass
@@ -78,10 +70,10 @@ class Lowering:
 
 
 def activation_code(node) -> int:
-    """``node.attrs['_activation']`` as an ``ActivationFunctionType`` value (NONE = 0)."""
+    """``node.ann.activation`` as an ``ActivationFunctionType`` value (NONE = 0)."""
     from edgelite.schema.fb.ActivationFunctionType import ActivationFunctionType as A
 
-    kind = node.attrs.get("_activation")
+    kind = node.ann.activation
     return {None: A.NONE, "RELU": A.RELU, "RELU6": A.RELU6, "RELU_N1_TO_1": A.RELU_N1_TO_1}[kind]
 
 
@@ -105,10 +97,6 @@ def _tensor_type(dtype: np.dtype) -> int:
     from edgelite.schema.model import tensor_type_of
 
     return int(tensor_type_of(dtype))
-
-
-def _version_key(v: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in v.split("."))
 
 
 def build_model(g: Graph, ops: list[TflOp], metadata: dict[str, bytes], description: str):
@@ -145,7 +133,6 @@ def build_model(g: Graph, ops: list[TflOp], metadata: dict[str, bytes], descript
 
     sub.inputs = [tensor(v) for v in g.inputs]
     codes: dict[tuple, int] = {}
-    min_runtime = _DEFAULT_MIN_RUNTIME
     for op in ops:
         code = _builtin_code(op.op)
         ck = (code, op.custom_code, op.version)
@@ -159,9 +146,6 @@ def build_model(g: Graph, ops: list[TflOp], metadata: dict[str, bytes], descript
                     deprecated_builtin_code=min(code, 127),
                 )
             )
-        mr = _MIN_RUNTIME.get(op.op, _DEFAULT_MIN_RUNTIME)
-        if _version_key(mr) > _version_key(min_runtime):
-            min_runtime = mr
         o = m.Operator(
             opcode_index=codes[ck], inputs=[tensor(v) for v in op.inputs], outputs=[tensor(v) for v in op.outputs]
         )
@@ -181,6 +165,7 @@ def build_model(g: Graph, ops: list[TflOp], metadata: dict[str, bytes], descript
             subgraph_index=0,
         )
     )
+    min_runtime = model_min_runtime([(op.op, op.version) for op in ops if op.custom_code is None])
     entries = {"min_runtime_version": min_runtime.encode("ascii").ljust(16, b"\0")}
     entries.update(metadata)
     for name, data in entries.items():

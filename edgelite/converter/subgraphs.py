@@ -3,7 +3,7 @@
 An ``If``/``Loop``/``Scan`` body may read any value of the enclosing graphs by name
 without listing it among the node's inputs (silero-vad's ``If`` branches read the graph
 input ``state``). The front end records those values on the node, as
-``node.attrs[OUTER]`` = ``{name used in the body: Value}``, so passes see what the node
+``node.ann.outer`` = ``{name used in the body: Value}``, so passes see what the node
 depends on: folding leaves it alone unless every one is constant, dead-code
 elimination keeps their producers, and ``Graph.replace_uses`` rewires them (the body
 keeps reading the old name, which now maps to the new value).
@@ -20,11 +20,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-# Key of the node attribute holding {outer name: Value} (a leading "_" keeps it out of
-# the ONNX attributes the passes write back).
-OUTER = "_outer"
-
 
 def subgraph_reads(attributes: Iterable) -> list[str]:
     """Names of outer values read by the GRAPH/GRAPHS attributes among ``attributes``.

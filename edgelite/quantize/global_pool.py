@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgelite.interpreter.compute.rounding import round_half_away_scalar
 from edgelite.quantize.graph import GraphEditor, qparams
 from edgelite.quantize.versions import op_version
 from edgelite.schema.model import TensorType
@@ -105,7 +106,7 @@ def global_pool_output_params(in_scale: float, in_zp: int, out_scale: float, out
 
     def rounding_error(scale: np.float32) -> float:
         t = float(f32(num / f32(scale)))
-        return abs(t - float(np.sign(t) * np.floor(abs(t) + 0.5)))
+        return abs(t - round_half_away_scalar(t))
 
     s = f32(out_scale)
     d = rounding_error(s)

@@ -35,13 +35,13 @@ import numpy as np
 
 from edgelite.quantize.runner import make_runner
 from edgelite.schema.model import Model
+from edgelite.schema.op_facts import channel_axis
 
 # Scoring runs each candidate on at most this many multiply-accumulates in all
 # (about 8 MobileNetV2-224 inferences) and on at least MIN_SAMPLES samples: small
 # models get every sample ``selection_samples`` allows, large ones a bounded cost.
 SCORING_MACS = 2_500_000_000
 MIN_SAMPLES = 4
-_MAC_OPS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0, "TRANSPOSE_CONV": 0}
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def model_macs(model: Model) -> int:
     sg = model.subgraphs[0]
     total = 0
     for op in sg.operators:
-        dim = _MAC_OPS.get(model.opcode_name(op))
+        dim = channel_axis(model.opcode_name(op))  # the weights' output-channel axis
         if dim is None or len(op.inputs) < 2 or op.inputs[1] < 0 or not op.outputs:
             continue
         w = [max(int(d), 1) for d in (sg.tensors[op.inputs[1]].shape or ())]

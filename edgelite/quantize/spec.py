@@ -85,6 +85,7 @@ INT8_OPS: dict[str, OpQuantSpec] = {
     "RELU_N1_TO_1": _S(("a",)),
     "LEAKY_RELU": _S(("a",)),
     "HARD_SWISH": _S(("a",)),
+    "EXP": _S(("a",)),
     "MEAN": _S(("a", "-")),
     "SUM": _S(("a", "-")),
     "REDUCE_MAX": _S(("a", "-"), "same"),

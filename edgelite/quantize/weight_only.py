@@ -30,18 +30,17 @@ from edgelite.quantize.graph import GraphEditor, qparams
 from edgelite.quantize.numerics import symmetric_weights
 from edgelite.quantize.versions import min_runtime_version, op_version
 from edgelite.schema.model import Model, TensorType
+from edgelite.schema.op_facts import WEIGHTS
 
 _LOG = logging.getLogger(__name__)
 _F16_MAX = float(np.finfo(np.float16).max)
 
 _F32 = TensorType.FLOAT32
-# op -> (weight input position, per-channel dimension or None)
+# op -> (weight input position, per-channel dimension or None): per channel only for the
+# convolutions, as TFLite's dynamic-range quantizer does.
 _DYNAMIC = {
-    "CONV_2D": (1, 0),
-    "DEPTHWISE_CONV_2D": (1, 3),
-    "FULLY_CONNECTED": (1, None),
-    "BATCH_MATMUL": (1, None),
-    "EMBEDDING_LOOKUP": (1, None),
+    op: (WEIGHTS[op].weight_input, WEIGHTS[op].channel_axis if op in ("CONV_2D", "DEPTHWISE_CONV_2D") else None)
+    for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "EMBEDDING_LOOKUP")
 }
 
 

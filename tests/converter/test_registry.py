@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 import os
 
+import numpy as np
+
 import edgelite.converter.ops as ops_pkg
 from edgelite.converter.ops import OP_MODULES, SUPPORT_MODULES, load_all, registry
 
@@ -49,3 +51,51 @@ def test_registered_op_types():
         "Equal",
     ]:
         assert registry.key(op) in registry.CONVERTERS, op
+
+
+def test_every_op_has_one_ordered_list_of_strategies_with_explicit_predicates():
+    """An op with several lowerings lists them once, in order; every strategy but the
+    last overrides ``applies`` (an explicit predicate), and the list has no repeats."""
+    load_all()
+    multi = {k: chain for k, chain in registry.STRATEGIES.items() if len(chain) > 1}
+    assert {"::Conv", "::ConvTranspose", "::Resize", "::Pad", "::Slice", "::Gather"} <= set(multi)
+    for k, chain in multi.items():
+        assert len({type(s) for s in chain}) == len(chain), k
+        for s in chain[:-1]:
+            assert type(s).applies is not registry.OpConverter.applies, f"{k}: {type(s).__name__} has no predicate"
+        assert registry.CONVERTERS[k] is chain[0]
+
+
+def test_registering_an_op_twice_is_an_error():
+    import pytest
+
+    from edgelite.errors import RegistrationError
+
+    @registry.register("EdgeliteTestOnce", domain="test.domain")
+    class First(registry.OpConverter):
+        pass
+
+    with pytest.raises(RegistrationError, match="EdgeliteTestOnce"):
+        @registry.register("EdgeliteTestOnce", domain="test.domain")
+        class Again(registry.OpConverter):
+            pass
+
+    with pytest.raises(RegistrationError, match="follows"):
+        @registry.register("EdgeliteTestOnce", domain="test.domain", after=registry.OpConverter)
+        class Misplaced(registry.OpConverter):
+            pass
+
+
+def test_the_strategy_is_chosen_once_by_predicate():
+    from edgelite.converter.ir import Node, Value
+
+    load_all()
+    w = Value("w", (4, 3, 3, 3), np.dtype(np.float32), data=np.zeros((4, 3, 3, 3), np.float32))
+    x = Value("x", (1, 3, 8, 8), np.dtype(np.float32))
+    y = Value("y", (1, 4, 6, 6), np.dtype(np.float32))
+    node = Node("Conv", "c", [x, w], [y])
+    builtin = registry.get(node)
+    assert type(builtin).__name__ == "Conv" and node.ann.strategy is builtin
+    runtime_w = Value("w2", (4, 3, 3, 3), np.dtype(np.float32))
+    node2 = Node("Conv", "c2", [x, runtime_w], [y])
+    assert type(registry.get(node2)).__name__ == "ConvPatches"

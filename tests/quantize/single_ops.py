@@ -93,7 +93,7 @@ def build(op: str) -> bytes:
     if op in ("SOFTMAX", "LOG_SOFTMAX"):
         o = opt("SoftmaxOptions", beta=1.0) if op == "SOFTMAX" else opt("LogSoftmaxOptions")
         return _model(op, [(1, 10)], o, x_shape=(1, 10))
-    if op in ("LOGISTIC", "TANH", "RELU", "RELU6", "HARD_SWISH", "RELU_0_TO_1", "RELU_N1_TO_1"):
+    if op in ("LOGISTIC", "TANH", "RELU", "RELU6", "HARD_SWISH", "RELU_0_TO_1", "RELU_N1_TO_1", "EXP"):
         return _model(op, [X], opt("HardSwishOptions") if op == "HARD_SWISH" else None)
     if op == "LEAKY_RELU":
         return _model(op, [X], opt("LeakyReluOptions", alpha=0.2))

@@ -93,7 +93,7 @@ class Clip(Elementwise, OpConverter):
         from edgelite.converter.ops import dtype_rules
 
         x, y = node.inputs[0], node.outputs[0]
-        lo, hi = node.attrs.get("_min"), node.attrs.get("_max")
+        lo, hi = node.ann.clip_min, node.ann.clip_max
         if len(node.inputs) > 1:  # bounds computed at run time: MAXIMUM then MINIMUM (np.clip order)
             lo_v, hi_v = node.input(1), node.input(2)
         else:

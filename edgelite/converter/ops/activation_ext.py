@@ -156,7 +156,7 @@ class Hardmax(AxisOp, OpConverter):
     def layout(self, node, perms, lp):
         opset = lp.graph.opset if getattr(lp, "graph", None) is not None else 99
         if opset < 13:  # flattening semantics: keep the ONNX layout
-            node.attrs["_coerce_2d"] = True
+            node.ann.flatten_from = int(node.attrs.get("axis", 1))
             node.attrs.setdefault("axis", 1)
             ident = lp.identity(node.inputs[0])
             return LayoutPlan([ident], [ident])
@@ -172,7 +172,7 @@ class Hardmax(AxisOp, OpConverter):
         axis = int(node.attrs.get("axis", -1)) % len(shape)
         b = Builder(out, node.name, shape, _F32)
         src = b.cast(x, _F32)
-        if node.attrs.get("_coerce_2d"):
+        if node.ann.flatten_from is not None:
             shape = (int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis:], dtype=np.int64)))
             flat = out.tmp(node.name + "_2d", shape, _F32)
             reshape(out, src, flat)

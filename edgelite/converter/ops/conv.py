@@ -74,16 +74,23 @@ def resolve_padding(node, spatial, kernel, strides, dil):
 
 @register("Conv")
 class Conv(ChannelsLast, OpConverter):
+    """CONV_2D / DEPTHWISE_CONV_2D for constant 1-D/2-D weights (first strategy for Conv;
+    ``spatial_ext.ConvPatches`` takes the rest)."""
+
     fusable = True
 
+    def applies(self, node):
+        return self.check(node) is None
+
     def check(self, node):
-        if not node.inputs[1].is_constant:
+        if node.input(1) is None or not node.inputs[1].is_constant:
             return "weights must be constant"
         w = node.inputs[1].data
         if w.ndim not in (3, 4):
             return f"only 1-D and 2-D convolutions are supported (weight rank {w.ndim})"
         group = int(node.attrs.get("group", 1))
-        cin = node.inputs[0].shape[1] if node.inputs[0].shape else None
+        xs = node.inputs[0].shape
+        cin = xs[1] if xs is not None and len(xs) > 1 else None
         if cin is not None and (cin % group or w.shape[0] % group):
             return f"group={group} does not divide the channels"
         if node.input(2) is not None and not node.inputs[2].is_constant:
@@ -170,8 +177,11 @@ def _grouped_conv(out, node, x4, w, bias, group, y4, opts):
 
 @register("ConvTranspose")
 class ConvTranspose(ChannelsLast, OpConverter):
+    def applies(self, node):
+        return self.check(node) is None
+
     def check(self, node):
-        if not node.inputs[1].is_constant or node.inputs[1].data.ndim != 4:
+        if node.input(1) is None or not node.inputs[1].is_constant or node.inputs[1].data.ndim != 4:
             return "only 2-D ConvTranspose with constant weights is supported"
         if int(node.attrs.get("group", 1)) != 1:
             return "grouped ConvTranspose"
@@ -181,6 +191,8 @@ class ConvTranspose(ChannelsLast, OpConverter):
             return "auto_pad / output_shape attributes"
         pads = node.attrs.get("pads", [0, 0, 0, 0])
         op = node.attrs.get("output_padding", [0, 0])
+        if len(pads) != 4 or len(op) != 2:
+            return "pads / output_padding of another rank"
         if any(op[i] > pads[i + 2] for i in range(2)):
             return "output_padding larger than the end padding"
         return None

@@ -13,8 +13,8 @@ input element (or a zero slot appended after the last one) it reads. Then
     y = BATCH_MATMUL(W^T[1, g, C_out/g, C_in/g * K], windows[N, g, C_in/g * K, P]) + bias
 
 in ONNX layout, with ``W[C_in, C_out/g, *K]`` regrouped to ``[g, C_out/g, C_in/g, K]``.
-The first choice stays TRANSPOSE_CONV (``conv.py``); this class extends it and takes
-over only where that converter refuses.
+The first strategy stays TRANSPOSE_CONV (``conv.py``, with an explicit ``applies``);
+this one follows it (``after=``) and takes the nodes it does not apply to.
 
 Example:
     >>> from edgelite.converter.ops.conv_transpose_ext import transpose_table
@@ -28,7 +28,7 @@ import numpy as np
 
 from edgelite.converter.ops.conv import ConvTranspose as _ConvTranspose
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.registry import LayoutPlan, register
+from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
 
 
 def transpose_table(spatial, kernel, strides, dil, begin, out) -> np.ndarray:
@@ -67,22 +67,11 @@ def begin_pads(node, x_shape, kernel, strides, dil) -> list[int]:
     return out
 
 
-@register("ConvTranspose")
-class ConvTransposeGeneral(_ConvTranspose):
-    """TRANSPOSE_CONV where ``conv.py`` accepts the node; the gathered-table GEMM otherwise."""
-
-    def _base_ok(self, node) -> bool:
-        """Decided once, in ``check`` (logical shapes), and remembered for layout/lower."""
-        if "_builtin" not in node.attrs:
-            try:
-                node.attrs["_builtin"] = _ConvTranspose.check(self, node) is None
-            except (AttributeError, TypeError, IndexError):
-                node.attrs["_builtin"] = False
-        return node.attrs["_builtin"]
+@register("ConvTranspose", after=_ConvTranspose)
+class ConvTransposeGather(OpConverter):
+    """The gathered-table GEMM, where ``conv.ConvTranspose`` (TRANSPOSE_CONV) does not apply."""
 
     def check(self, node):
-        if self._base_ok(node):
-            return None
         x, w = node.inputs[0], node.inputs[1]
         if x.dtype is not None and np.dtype(x.dtype).kind != "f":
             return f"ConvTranspose of {np.dtype(x.dtype).name}"
@@ -96,14 +85,9 @@ class ConvTransposeGeneral(_ConvTranspose):
         return None
 
     def layout(self, node, perms, lp):
-        if self._base_ok(node):
-            return _ConvTranspose.layout(self, node, perms, lp)
         return LayoutPlan([lp.identity(v) for v in node.inputs], [lp.identity(node.outputs[0])])
 
     def lower(self, node, out):
-        if self._base_ok(node):
-            _ConvTranspose.lower(self, node, out)
-            return
         e = Emitter(out, node.name)
         x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
         b = node.input(2)

@@ -13,4 +13,4 @@ from edgelite.converter.ops.registry import OpConverter, register
 @register("Custom", domain="edgelite")
 class Custom(OpConverter):
     def lower(self, node, out):
-        out.emit("CUSTOM", node.inputs, node.outputs, custom_code=node.attrs["_custom"], custom_options=b"")
+        out.emit("CUSTOM", node.inputs, node.outputs, custom_code=node.ann.custom_code, custom_options=b"")

@@ -120,16 +120,13 @@ class GatherND(OpConverter):
         e.op("GATHER_ND", [data, wrapped], y.shape, y.dtype, y=y)
 
 
-@register("Gather")
+@register("Gather", after=_ShapeGather)
 class GatherWrapped(_ShapeGather):
     """``shape.py``'s Gather, with run-time indices wrapped into ``[0, dim)`` first:
     ONNX allows negative indices, TFLite's GATHER rejects them."""
 
     def lower(self, node, out):
         data, idx = node.inputs
-        if idx.is_constant or np.dtype(idx.dtype).kind != "i":
-            super().lower(node, out)
-            return
         e = Emitter(out, node.name)
         node.inputs[1] = wrap_indices(e, idx, data.shape[node.attrs["axis"]])
         try:

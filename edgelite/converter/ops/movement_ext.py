@@ -28,20 +28,13 @@ from edgelite.converter.ops.shape import SqueezeUnsqueeze as _SqueezeUnsqueeze
 from edgelite.converter.ops.shape import Tile as _Tile
 
 
-def _runtime(node, i: int) -> bool:
-    v = node.input(i)
-    return v is not None and not v.is_constant
-
-
 class _RuntimeParameter:
-    """Mixin (listed before the constant-parameter converter): with the parameter input
-    (index 1) fed at run time, the static shapes decide the op, so the constant form's
-    checks of that parameter do not apply."""
+    """Mixin (listed before the constant-parameter converter it follows as a strategy):
+    with the parameter input (index 1) fed at run time, the static shapes decide the op,
+    so the constant form's checks of that parameter do not apply."""
 
     def check(self, node):
-        if _runtime(node, 1):
-            return None
-        return super().check(node)
+        return None
 
 
 def tile_multiples(in_shape, out_shape) -> list[int]:
@@ -57,39 +50,34 @@ def tile_multiples(in_shape, out_shape) -> list[int]:
     return reps
 
 
-@register("Squeeze", "Unsqueeze")
+@register("Squeeze", "Unsqueeze", after=_SqueezeUnsqueeze)
 class SqueezeUnsqueezeRuntimeAxes(_RuntimeParameter, _SqueezeUnsqueeze):
     """``axes`` fed at run time: a RESHAPE to the static output shape (ONNX layout)."""
 
     def layout(self, node, perms, lp):
-        if not _runtime(node, 1):
-            return super().layout(node, perms, lp)
         return LayoutPlan([lp.identity(node.inputs[0]), None], [lp.identity(node.outputs[0])])
 
 
-@register("Reshape")
+@register("Reshape", after=_Reshape)
 class ReshapeRuntimeShape(_RuntimeParameter, _Reshape):
     """``shape`` fed at run time: the static output shape says what it is."""
 
 
-@register("Split")
+@register("Split", after=_Split)
 class SplitRuntimeSizes(_RuntimeParameter, _Split):
     """``split`` fed at run time: the sizes are the outputs' extents along the axis."""
 
 
-@register("Tile")
+@register("Tile", after=_Tile)
 class TileRuntimeRepeats(_RuntimeParameter, _Tile):
     """``repeats`` fed at run time: ``out // in`` per axis (static shapes)."""
 
     def layout(self, node, perms, lp):
-        if not _runtime(node, 1):
-            return super().layout(node, perms, lp)
         p = perms[0] or lp.identity(node.inputs[0])
-        node.attrs["_repeats"] = [None] * len(p)  # filled in lower() from physical shapes
+        node.ann.repeats = [None] * len(p)  # filled in lower() from physical shapes
         return LayoutPlan([p, None], [p])
 
     def lower(self, node, out):
-        if _runtime(node, 1):
-            node.attrs["_repeats"] = tile_multiples(node.inputs[0].shape, node.outputs[0].shape)
+        node.ann.repeats = tile_multiples(node.inputs[0].shape, node.outputs[0].shape)
         super().lower(node, out)
 

@@ -36,10 +36,32 @@ def _plan(node, x_shape, y_shape, allow_same=True):
     return "VALID", pads, kernel, strides
 
 
+def _channels_last(shape):
+    return (shape[0],) + tuple(shape[2:]) + (shape[1],)
+
+
 @register("MaxPool", "AveragePool")
 class Pool(ChannelsLast, OpConverter):
+    """TFLite 2-D pooling where it is exact (first strategy; ``spatial_ext.PoolPatches``
+    takes the rest)."""
+
     max_outputs = 1
     fusable = True
+
+    def applies(self, node):
+        """Float32 input, a 1-D/2-D undilated window, and (AveragePool) a padding the count
+        of TFLite's SAME rule reproduces. Decided on logical shapes."""
+        if self.check(node) is not None:
+            return False
+        x, y = node.inputs[0], node.outputs[0]
+        if x.dtype is not None and np.dtype(x.dtype) != np.float32:
+            return False
+        if node.op_type == "AveragePool" and x.shape is not None and y.shape is not None:
+            include = bool(node.attrs.get("count_include_pad", 0))
+            _, pads, _, _ = _plan(node, _channels_last(x.shape), _channels_last(y.shape), allow_same=not include)
+            if pads is not None and not include:
+                return False  # padding excluded from the count, not TF's SAME rule
+        return True
 
     def check(self, node):
         if "kernel_shape" not in node.attrs or len(node.attrs["kernel_shape"]) not in (1, 2):

@@ -105,10 +105,10 @@ class Reduce(OpConverter):
 
         mode, axes = _axes_source(node)
         if mode == "runtime" or 0 in tuple(node.inputs[0].shape):
-            node.attrs["_runtime_axes"] = True
+            node.ann.runtime_axes = True
             return LayoutPlan([lp.identity(v) for v in node.inputs], [lp.identity(node.outputs[0])])
         p = perms[0] or lp.identity(node.inputs[0])
-        node.attrs["_axes"] = None if axes is None else sorted({physical_axis(a, p) for a in axes})
+        node.ann.axes = None if axes is None else sorted({physical_axis(a, p) for a in axes})
         keep = bool(node.attrs.get("keepdims", 1))
         outp = p if keep or axes is None else drop_axes(p, axes)
         return LayoutPlan([p] + [None] * (len(node.inputs) - 1), [outp])
@@ -126,7 +126,7 @@ class Reduce(OpConverter):
             dims = e.const(np.array(y.shape, np.int32), tag="dims")
             out.emit("FILL", [dims, e.scalar(value, y.dtype)], [y], _options("FillOptions"))
             return
-        if node.attrs.get("_runtime_axes"):
+        if node.ann.runtime_axes:
             axes_v = e.cast(node.inputs[1], np.int32)
             shift = None
             if node.op_type == "ReduceLogSumExp":
@@ -143,7 +143,7 @@ class Reduce(OpConverter):
             if shift is not None:
                 e.add(r, e.reshape(shift, [1] * len(y.shape)), y=y)
             return
-        axes = node.attrs["_axes"]
+        axes = node.ann.axes
         if axes is None:  # noop_with_empty_axes: only the elementwise parts
             if node.op_type in ("ReduceLogSumExp",):
                 e.reshape(x, None, y=y)  # log(exp(x)) == x
@@ -222,7 +222,7 @@ class Softmax(OpConverter):
         r = len(p)
         axis = node.attrs.get("axis", -1 if lp.graph.opset >= 13 else 1) % r
         if lp.graph.opset < 13 and axis != r - 1:
-            node.attrs["_flatten_from"] = axis  # old semantics: softmax over the flattened tail
+            node.ann.flatten_from = axis  # old semantics: softmax over the flattened tail
             return LayoutPlan([identity(r)], [identity(r)])
         if p[-1] != axis:
             p = tuple(a for a in p if a != axis) + (axis,)
@@ -234,8 +234,8 @@ class Softmax(OpConverter):
         from edgelite.schema.fb.SoftmaxOptions import SoftmaxOptionsT
 
         x, y = node.inputs[0], node.outputs[0]
-        if "_flatten_from" in node.attrs:
-            k = node.attrs["_flatten_from"]
+        if node.ann.flatten_from is not None:
+            k = node.ann.flatten_from
             shape2 = (int(np.prod(x.shape[:k])), int(np.prod(x.shape[k:])))
             x2 = out.tmp(node.name + "_2d", shape2, x.dtype)
             y2 = out.tmp(node.name + "_out2d", shape2, y.dtype)
@@ -247,7 +247,7 @@ class Softmax(OpConverter):
             out.emit("SOFTMAX", [x], [y], o)
         else:
             out.emit("LOG_SOFTMAX", [x], [y], LogSoftmaxOptionsT())
-        if "_flatten_from" in node.attrs:
+        if node.ann.flatten_from is not None:
             reshape(out, y, y_final)
 
 

@@ -7,6 +7,8 @@ TFLite's two flags: ``align_corners`` -> ``alignCorners``, ``half_pixel`` /
 
 from __future__ import annotations
 
+import numpy as np
+
 from edgelite.converter.ops.common import i32
 from edgelite.converter.ops.layout_rules import ChannelsLast
 from edgelite.converter.ops.registry import OpConverter, register
@@ -20,6 +22,19 @@ def _coord_mode(node) -> str:
 
 @register("Resize", "Upsample")
 class Resize(ChannelsLast, OpConverter):
+    """RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR where they are exact (first strategy;
+    ``resize_ext.ResizeGather`` and ``resize_runtime.ResizeRuntime`` follow)."""
+
+    def applies(self, node):
+        scales = node.input(2) if node.op_type == "Resize" else node.input(1)
+        if scales is not None and not scales.is_constant and int(np.prod(scales.shape or (1,))) > 0:
+            return False  # TFLite resizes by out/in, ONNX by the given scale
+        y = node.outputs[0]
+        cm = node.attrs.get("coordinate_transformation_mode", "half_pixel")
+        if cm == "pytorch_half_pixel" and y.shape is not None and 1 in tuple(y.shape[2:]):
+            return False  # ONNX samples coordinate -0.5 for a length-1 output, TFLite the centre
+        return self.check(node) is None
+
     def check(self, node):
         x, y = node.inputs[0], node.outputs[0]
         if x.shape is None or len(x.shape) != 4:

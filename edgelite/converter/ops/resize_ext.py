@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.registry import LayoutPlan, register
+from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
 from edgelite.converter.ops.resize import Resize as _Resize
 
 _ATTRS = (
@@ -104,7 +104,8 @@ def _input(node, i):
 
 
 def _plan(node, opset: int):
-    """Per resized axis ``(axis, in, out, scale, roi, sizes)``; raises ValueError when not static."""
+    """Per resized axis ``(axis, in, out, scale, roi, sizes)``. Only for nodes
+    :func:`static_reason` accepts (it raises ValueError for the others)."""
     x, y = node.inputs[0], node.outputs[0]
     r = len(x.shape)
     if node.op_type == "Upsample":
@@ -145,55 +146,54 @@ def _plan(node, opset: int):
     return attrs, steps
 
 
-@register("Resize", "Upsample")
-class ResizeGeneral(_Resize):
-    """TFLite resize ops where they are exact (``resize.py``), otherwise per-axis GATHER / BATCH_MATMUL."""
+def static_reason(node, opset: int) -> str | None:
+    """Why :func:`_plan` cannot lay this node out statically (None: it can)."""
+    if node.op_type == "Upsample":
+        scales_v = node.input(1) if opset >= 9 else None
+        if scales_v is None and "scales" not in node.attrs:
+            return "Upsample without scales"
+        roi_v, sizes_v = None, None
+    elif opset < 11 or len(node.inputs) == 2:
+        roi_v, scales_v, sizes_v = None, _input(node, 1), None
+    else:
+        roi_v, scales_v, sizes_v = _input(node, 1), _input(node, 2), _input(node, 3)
+    if _attrs(node, opset).get("coordinate_transformation_mode") == "tf_crop_and_resize":
+        if roi_v is None or not roi_v.is_constant:
+            return "tf_crop_and_resize with a run-time roi"
+    if sizes_v is not None:
+        if node.attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch":
+            return f"keep_aspect_ratio_policy={node.attrs['keep_aspect_ratio_policy']}"
+    elif scales_v is not None and not scales_v.is_constant:
+        return "scales fed at run time"
+    return None
 
-    def _base_ok(self, node) -> bool:
-        """Decided once, in ``check`` (logical shapes), and remembered for layout/lower."""
-        if "_builtin" not in node.attrs:
-            node.attrs["_builtin"] = self._decide(node)
-        return node.attrs["_builtin"]
 
-    def _decide(self, node) -> bool:
-        scales = node.input(2) if node.op_type == "Resize" else node.input(1)
-        if scales is not None and not scales.is_constant and int(np.prod(scales.shape or (1,))) > 0:
-            return False  # TFLite resizes by out/in, ONNX by the given scale
-        y = node.outputs[0]
-        cm = node.attrs.get("coordinate_transformation_mode", "half_pixel")
-        if cm == "pytorch_half_pixel" and y.shape is not None and 1 in tuple(y.shape[2:]):
-            return False  # ONNX samples coordinate -0.5 for a length-1 output, TFLite the centre
-        try:
-            return super().check(node) is None
-        except (KeyError, TypeError, ValueError, IndexError):
-            return False
+@register("Resize", "Upsample", after=_Resize)
+class ResizeGather(OpConverter):
+    """Per-axis GATHER / BATCH_MATMUL with static sampling, where ``resize.Resize`` does
+    not apply (``resize_runtime.ResizeRuntime`` follows for run-time sampling)."""
+
+    def applies(self, node):
+        x, y = node.inputs[0], node.outputs[0]
+        if x.shape is None or y.shape is None:
+            return True  # check_static_shapes reports it
+        return static_reason(node, 19 if node.op_type == "Resize" else 9) is None
 
     def check(self, node):
-        if self._base_ok(node):
-            return None
         x, y = node.inputs[0], node.outputs[0]
         if x.shape is None or y.shape is None:
             return None  # check_static_shapes reports it
-        opset = 19 if node.op_type == "Resize" else 9
-        try:
-            attrs, _ = _plan(node, opset)
-        except (ValueError, KeyError) as e:
-            return str(e)
+        attrs = _attrs(node, 19 if node.op_type == "Resize" else 9)
         if attrs["mode"] != "nearest" and np.dtype(x.dtype).kind != "f":
             return f"{attrs['mode']} resize of {np.dtype(x.dtype).name} data"
         return None
 
     def layout(self, node, perms, lp):
-        if self._base_ok(node):
-            return super().layout(node, perms, lp)
         return LayoutPlan(
             [lp.identity(node.inputs[0])] + [None] * (len(node.inputs) - 1), [lp.identity(node.outputs[0])]
         )
 
     def lower(self, node, out):
-        if self._base_ok(node):
-            super().lower(node, out)
-            return
         opset = out.graph.opset if out.graph is not None else 19
         attrs, steps = _plan(node, opset)
         e = Emitter(out, node.name)

@@ -36,8 +36,8 @@ import math
 import numpy as np
 
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.registry import LayoutPlan, register
-from edgelite.converter.ops.resize_ext import ResizeGeneral, _attrs, _input, _plan
+from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
+from edgelite.converter.ops.resize_ext import ResizeGather, _attrs, _input
 
 
 def fold_matrix(i_size: int, ext: int) -> np.ndarray:
@@ -53,15 +53,6 @@ def _sources(node):
     return _input(node, 1), _input(node, 2), _input(node, 3)
 
 
-def _static_reason(node) -> str | None:
-    """Why the static (``resize_ext``) plan refuses this node, or None when it accepts it."""
-    try:
-        _plan(node, 19 if node.op_type == "Resize" else 9)
-    except (ValueError, KeyError) as e:
-        return str(e)
-    return None
-
-
 class _Axis:
     """One resized axis: its index, lengths and run-time scalars (``(1,)`` float32 values)."""
 
@@ -69,23 +60,12 @@ class _Axis:
         self.axis, self.i, self.o, self.scale, self.s_low, self.roi = axis, i_size, o_size, scale, s_low, roi
 
 
-@register("Resize", "Upsample")
-class ResizeRuntime(ResizeGeneral):
-    """``resize_ext``'s lowerings where the sampling is static; run-time coordinates otherwise."""
-
-    def _runtime(self, node) -> bool:
-        if "_runtime" not in node.attrs:
-            node.attrs["_runtime"] = (
-                not self._base_ok(node)
-                and node.inputs[0].shape is not None
-                and node.outputs[0].shape is not None
-                and _static_reason(node) is not None
-            )
-        return node.attrs["_runtime"]
+@register("Resize", "Upsample", after=ResizeGather)
+class ResizeRuntime(OpConverter):
+    """Run-time sampling coordinates, where neither ``resize.Resize`` nor the static
+    ``resize_ext.ResizeGather`` applies (scales fed at run time, run-time roi)."""
 
     def check(self, node):
-        if not self._runtime(node):
-            return super().check(node)
         x = node.inputs[0]
         attrs = _attrs(node, 19 if node.op_type == "Resize" else 9)
         if attrs["mode"] != "nearest" and np.dtype(x.dtype) != np.float32:
@@ -96,16 +76,11 @@ class ResizeRuntime(ResizeGeneral):
         return None
 
     def layout(self, node, perms, lp):
-        if not self._runtime(node):
-            return super().layout(node, perms, lp)
         return LayoutPlan(
             [lp.identity(node.inputs[0])] + [None] * (len(node.inputs) - 1), [lp.identity(node.outputs[0])]
         )
 
     def lower(self, node, out):
-        if not self._runtime(node):
-            super().lower(node, out)
-            return
         opset = out.graph.opset if out.graph is not None else 19
         attrs = _attrs(node, opset)
         e = Emitter(out, node.name)

@@ -21,8 +21,17 @@ from edgelite.converter.passes.layout import identity, inverse
 _EDGELITE = "edgelite"
 
 
+def _runtime_parameter(node) -> bool:
+    v = node.input(1)
+    return v is not None and not v.is_constant
+
+
 @register("Reshape")
 class Reshape(OpConverter):
+    def applies(self, node):
+        """The parameter input (1) is constant (``movement_ext`` has the run-time form)."""
+        return not _runtime_parameter(node)
+
     def check(self, node):
         if node.input(1) is not None and not node.inputs[1].is_constant:
             return "Reshape with a shape computed at run time"
@@ -71,7 +80,8 @@ class Transpose(OpConverter):
         t = node.attrs.get("perm", list(range(len(p)))[::-1])
         inv_t = inverse(tuple(t))
         q = tuple(inv_t[i] for i in p)
-        node.op_type, node.attrs = "Identity", {"_absorbed": True}
+        node.op_type, node.attrs = "Identity", {}
+        node.ann.absorbed = True
         return LayoutPlan([None], [q])
 
     def lower(self, node, out):  # only reached for transposes the layout pass inserted
@@ -83,6 +93,10 @@ class Transpose(OpConverter):
 
 @register("Squeeze", "Unsqueeze")
 class SqueezeUnsqueeze(OpConverter):
+    def applies(self, node):
+        """The parameter input (1) is constant (``movement_ext`` has the run-time form)."""
+        return not _runtime_parameter(node)
+
     def check(self, node):
         if len(node.inputs) > 1:
             return "axes must be constant"
@@ -130,6 +144,10 @@ class Concat(AxisOp, OpConverter):
 
 @register("Split")
 class Split(AxisOp, OpConverter):
+    def applies(self, node):
+        """The parameter input (1) is constant (``movement_ext`` has the run-time form)."""
+        return not _runtime_parameter(node)
+
     def check(self, node):
         if len(node.inputs) > 1:
             return "split sizes must be constant"
@@ -156,6 +174,11 @@ class Split(AxisOp, OpConverter):
 
 @register("Slice")
 class Slice(OpConverter):
+    """STRIDED_SLICE with constant parameters (``slice_pad_runtime.SliceRuntime`` follows)."""
+
+    def applies(self, node):
+        return not any(v is not None and not v.is_constant for v in node.inputs[1:])
+
     def check(self, node):
         if any(v is not None and not v.is_constant for v in node.inputs[1:]):
             return "starts/ends/axes/steps must be constant"
@@ -188,21 +211,21 @@ class Slice(OpConverter):
             begin[pa], end[pa], stride[pa] = s, e, st
             if e == -1:
                 end_mask |= 1 << pa
-        node.attrs.update(_begin=begin, _end=end, _stride=stride, _end_mask=end_mask)
+        node.ann.begin, node.ann.end, node.ann.stride, node.ann.end_mask = begin, end, stride, end_mask
         return LayoutPlan([p] + [None] * (len(node.inputs) - 1), [p])
 
     def lower(self, node, out):
         from edgelite.schema.fb.StridedSliceOptions import StridedSliceOptionsT
 
         o = StridedSliceOptionsT()
-        o.endMask = node.attrs["_end_mask"]
+        o.endMask = node.ann.end_mask
         out.emit(
             "STRIDED_SLICE",
             [
                 node.inputs[0],
-                out.const(i32(node.attrs["_begin"]), node.name + "_begin"),
-                out.const(i32(node.attrs["_end"]), node.name + "_end"),
-                out.const(i32(node.attrs["_stride"]), node.name + "_strides"),
+                out.const(i32(node.ann.begin), node.name + "_begin"),
+                out.const(i32(node.ann.end), node.name + "_end"),
+                out.const(i32(node.ann.stride), node.name + "_strides"),
             ],
             node.outputs,
             o,
@@ -211,6 +234,12 @@ class Slice(OpConverter):
 
 @register("Gather")
 class Gather(OpConverter):
+    def applies(self, node):
+        """Constant (or non-integer) indices; run-time ones may be negative, which
+        TFLite's GATHER rejects (``indexing.GatherWrapped`` wraps them first)."""
+        idx = node.input(1)
+        return idx is None or idx.is_constant or (idx.dtype is not None and np.dtype(idx.dtype).kind != "i")
+
     def layout(self, node, perms, lp):
         data, idx = node.inputs[0], node.inputs[1]
         xs = lp.logical_shape(data)
@@ -245,6 +274,11 @@ class Gather(OpConverter):
 
 @register("Pad")
 class Pad(OpConverter):
+    """PAD / PADV2 / MIRROR_PAD with constant parameters (``slice_pad_runtime.PadGather`` follows)."""
+
+    def applies(self, node):
+        return self.check(node) is None
+
     def check(self, node):
         if any(v is not None and not v.is_constant for v in node.inputs[1:]):
             return "pads and constant_value must be constant"
@@ -261,7 +295,7 @@ class Pad(OpConverter):
         pads = constant(node, 1, "pads") if node.input(1) is not None else np.array(node.attrs["pads"])
         pads = [int(v) for v in pads]
         logical = [(pads[i], pads[i + r]) for i in range(r)]
-        node.attrs["_pads"] = [logical[a] for a in p]
+        node.ann.pads = [logical[a] for a in p]
         return LayoutPlan([p] + [None] * (len(node.inputs) - 1), [p])
 
     def lower(self, node, out):
@@ -270,7 +304,7 @@ class Pad(OpConverter):
         from edgelite.schema.fb.PadV2Options import PadV2OptionsT
 
         x = node.inputs[0]
-        pads = out.const(i32(node.attrs["_pads"]), node.name + "_paddings")
+        pads = out.const(i32(node.ann.pads), node.name + "_paddings")
         if node.attrs.get("mode", "constant") == "reflect":
             out.emit("MIRROR_PAD", [x, pads], node.outputs, MirrorPadOptionsT())  # mode 0 = REFLECT
             return
@@ -305,13 +339,17 @@ class Expand(OpConverter):
 
 @register("Tile")
 class Tile(OpConverter):
+    def applies(self, node):
+        """The parameter input (1) is constant (``movement_ext`` has the run-time form)."""
+        return not _runtime_parameter(node)
+
     def check(self, node):
         return None if node.inputs[1].is_constant else "repeats must be constant"
 
     def layout(self, node, perms, lp):
         p = perms[0] or lp.identity(node.inputs[0])
         reps = [int(v) for v in constant(node, 1, "repeats")]
-        node.attrs["_repeats"] = [reps[a] for a in p]
+        node.ann.repeats = [reps[a] for a in p]
         return LayoutPlan([p, None], [p])
 
     def lower(self, node, out):
@@ -319,7 +357,7 @@ class Tile(OpConverter):
 
         out.emit(
             "TILE",
-            [node.inputs[0], out.const(i32(node.attrs["_repeats"]), node.name + "_multiples")],
+            [node.inputs[0], out.const(i32(node.ann.repeats), node.name + "_multiples")],
             node.outputs,
             TileOptionsT(),
         )

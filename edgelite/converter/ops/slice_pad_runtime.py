@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.registry import LayoutPlan, register
+from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
 from edgelite.converter.ops.shape import Pad as _Pad
 from edgelite.converter.ops.shape import Slice as _Slice
 
@@ -74,28 +74,14 @@ def per_dim(e: Emitter, vals, axes, rank: int, default):
     return e.select(listed, picked, e.const(default, tag="default"))
 
 
-def _runtime_params(node) -> bool:
-    return any(v is not None and not v.is_constant for v in node.inputs[1:])
-
-
-@register("Slice")
-class SliceRuntime(_Slice):
-    """``STRIDED_SLICE`` on run-time begin/end/strides when any parameter is a run-time input."""
-
-    def check(self, node):
-        if not _runtime_params(node):
-            return super().check(node)
-        return None
+@register("Slice", after=_Slice)
+class SliceRuntime(OpConverter):
+    """``STRIDED_SLICE`` on run-time begin/end/strides, where a parameter is a run-time input."""
 
     def layout(self, node, perms, lp):
-        if not _runtime_params(node):
-            return super().layout(node, perms, lp)
         return LayoutPlan([lp.identity(node.inputs[0])] + [None] * (len(node.inputs) - 1), [lp.identity(node.outputs[0])])
 
     def lower(self, node, out):
-        if not _runtime_params(node):
-            super().lower(node, out)
-            return
         from edgelite.schema.fb.StridedSliceOptions import StridedSliceOptionsT
 
         e = Emitter(out, node.name)
@@ -111,21 +97,12 @@ class SliceRuntime(_Slice):
         out.emit("STRIDED_SLICE", [x, begin, end, stride], [y], StridedSliceOptionsT())
 
 
-@register("Pad")
-class PadRuntime(_Pad):
-    """``pad.py``'s builtins for constant parameters; per-axis GATHER otherwise (and for edge/wrap)."""
-
-    def _general(self, node) -> bool:
-        if "_general" not in node.attrs:
-            try:
-                node.attrs["_general"] = _Pad.check(self, node) is not None
-            except (AttributeError, TypeError, IndexError, KeyError):
-                node.attrs["_general"] = True
-        return node.attrs["_general"]
+@register("Pad", after=_Pad)
+class PadGather(OpConverter):
+    """Per-axis GATHER, where ``shape.Pad``'s builtins do not apply (run-time parameters,
+    edge/wrap modes)."""
 
     def check(self, node):
-        if not self._general(node):
-            return None
         mode = node.attrs.get("mode", "constant")
         if mode not in ("constant", "reflect", "edge", "wrap"):
             return f"mode={mode}"
@@ -137,14 +114,9 @@ class PadRuntime(_Pad):
         return None
 
     def layout(self, node, perms, lp):
-        if not self._general(node):
-            return super().layout(node, perms, lp)
         return LayoutPlan([lp.identity(node.inputs[0])] + [None] * (len(node.inputs) - 1), [lp.identity(node.outputs[0])])
 
     def lower(self, node, out):
-        if not self._general(node):
-            super().lower(node, out)
-            return
         e = Emitter(out, node.name)
         x, y = node.inputs[0], node.outputs[0]
         r = len(x.shape)

@@ -13,8 +13,9 @@ constant index table laid out ``[K, P]`` (kernel offset, output position), givin
 * Conv: ``BATCH_MATMUL(W[1, g, Cout/g, Cin/g * K], patches[N, g, Cin/g * K, P])`` plus
   the bias: weights may be run-time tensors, groups and dilations are plain.
 
-The first choice stays the 2-D builtins (``pool.py``, ``conv.py``); these classes
-extend them and fall back to patches only where those refuse.
+The first strategy stays the 2-D builtins (``pool.py``, ``conv.py``, each with an
+explicit ``applies`` predicate); the patch strategies here follow them
+(``@register(..., after=...)``) and take the nodes those do not apply to.
 
 Example:
     >>> from edgelite.converter.ops.spatial_ext import patch_table
@@ -31,7 +32,6 @@ from edgelite.converter.ops.common import onnx_pads
 from edgelite.converter.ops.conv import Conv as _Conv
 from edgelite.converter.ops.emit import Emitter
 from edgelite.converter.ops.pool import Pool as _Pool
-from edgelite.converter.ops.pool import _plan as _pool_plan
 from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
 
 
@@ -130,58 +130,24 @@ class _PatchPool:
         e.reshape(red, (n, c) + tuple(outs), y=y)
 
 
-def _channels_last(shape):
-    return (shape[0],) + tuple(shape[2:]) + (shape[1],)
+@register("MaxPool", "AveragePool", after=_Pool)
+class PoolPatches(_PatchPool, OpConverter):
+    """Pooling over patches, where ``pool.Pool`` (the first strategy) does not apply."""
 
-
-@register("MaxPool", "AveragePool")
-class PoolGeneral(_PatchPool, _Pool):
-    """TFLite 2-D pooling when it is exact (``pool.py``), patches otherwise."""
-
-    def _base_ok(self, node) -> bool:
-        """Decided once, in ``check`` (logical shapes), and remembered for layout/lower."""
-        if "_builtin" not in node.attrs:
-            node.attrs["_builtin"] = self._decide(node)
-        return node.attrs["_builtin"]
-
-    def _decide(self, node) -> bool:
-        if _Pool.check(self, node) is not None:
-            return False
-        x, y = node.inputs[0], node.outputs[0]
-        if x.dtype is not None and np.dtype(x.dtype) != np.float32:
-            return False
-        if node.op_type == "AveragePool" and x.shape is not None and y.shape is not None:
-            include = bool(node.attrs.get("count_include_pad", 0))
-            _, pads, _, _ = _pool_plan(node, _channels_last(x.shape), _channels_last(y.shape), allow_same=not include)
-            if pads is not None and not include:
-                return False  # padding excluded from the count, not TF's SAME rule
-        return True
-
-    def can_fuse(self, node):
-        return self._base_ok(node)  # the patch lowering has no fused activation
+    max_outputs = 1
 
     def check(self, node):
         if node.op_type == "MaxPool" and int(node.attrs.get("storage_order", 0)) != 0:
             return "storage_order=1"
         if "kernel_shape" not in node.attrs:
             return "no kernel_shape"
-        if self._base_ok(node):
-            return None
         dt = node.inputs[0].dtype
         if node.op_type == "AveragePool" and dt is not None and np.dtype(dt).kind != "f":
             return f"AveragePool of {np.dtype(dt).name}"
         return None
 
-    def layout(self, node, perms, lp):
-        if self._base_ok(node):
-            return _Pool.layout(self, node, perms, lp)
-        return _PatchPool.layout(self, node, perms, lp)
-
     def lower(self, node, out):
-        if self._base_ok(node):
-            _Pool.lower(self, node, out)
-        else:
-            self.lower_patches(node, out, "max" if node.op_type == "MaxPool" else "avg")
+        self.lower_patches(node, out, "max" if node.op_type == "MaxPool" else "avg")
 
 
 @register("LpPool")
@@ -216,25 +182,11 @@ class GlobalLpPool(OpConverter):
         e.binary("POW", s, e.const(np.asarray(1.0 / p, x.dtype), tag="inv_p"), y=y)
 
 
-@register("Conv")
-class ConvGeneral(_Conv):
-    """2-D builtins for constant 1-D/2-D weights (``conv.py``); patches + BATCH_MATMUL otherwise."""
-
-    def _base_ok(self, node) -> bool:
-        """Decided once, in ``check`` (logical shapes), and remembered for layout/lower."""
-        if "_builtin" not in node.attrs:
-            try:
-                node.attrs["_builtin"] = _Conv.check(self, node) is None
-            except (AttributeError, TypeError, IndexError):
-                node.attrs["_builtin"] = False
-        return node.attrs["_builtin"]
-
-    def can_fuse(self, node):
-        return self._base_ok(node)  # the patch lowering has no fused activation
+@register("Conv", after=_Conv)
+class ConvPatches(OpConverter):
+    """Patches + BATCH_MATMUL, where ``conv.Conv`` (constant 1-D/2-D weights) does not apply."""
 
     def check(self, node):
-        if self._base_ok(node):
-            return None
         x, w = node.inputs[0], node.inputs[1]
         if x.dtype is not None and np.dtype(x.dtype).kind != "f":
             return f"Conv of {np.dtype(x.dtype).name}"
@@ -246,14 +198,9 @@ class ConvGeneral(_Conv):
         return None
 
     def layout(self, node, perms, lp):
-        if self._base_ok(node):
-            return _Conv.layout(self, node, perms, lp)
         return LayoutPlan([lp.identity(v) for v in node.inputs], [lp.identity(node.outputs[0])])
 
     def lower(self, node, out):
-        if self._base_ok(node):
-            _Conv.lower(self, node, out)
-            return
         from edgelite.schema.fb.BatchMatMulOptions import BatchMatMulOptionsT
 
         e = Emitter(out, node.name)

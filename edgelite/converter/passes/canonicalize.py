@@ -119,7 +119,7 @@ def canonicalize(g: Graph) -> None:
                 hi = float(n.inputs[2].data)
             if all(v is None or v.is_constant for v in n.inputs[1:]):
                 n.inputs = n.inputs[:1]
-                n.attrs["_min"], n.attrs["_max"] = lo, hi
+                n.ann.clip_min, n.ann.clip_max = lo, hi
         if n.op_type == "Flatten":
             shp = n.inputs[0].shape
             axis = n.attrs.pop("axis", 1) % max(len(shp), 1) if shp else 1

@@ -21,7 +21,7 @@ import numpy as np
 
 from edgelite.converter.control_flow import inline_if, is_control_flow, n_real_inputs
 from edgelite.converter.ir import Graph, Node
-from edgelite.converter.subgraphs import OUTER, subgraph_reads
+from edgelite.converter.subgraphs import subgraph_reads
 from edgelite.errors import ConversionError
 
 # Constants up to this many elements go to ONNX shape inference with their data
@@ -45,7 +45,7 @@ def dead_code_elimination(g: Graph) -> None:
         if any(id(o) in live for o in node.outputs):
             kept.append(node)
             live.update(id(v) for v in node.inputs if v is not None)
-            live.update(id(v) for v in node.attrs.get(OUTER, {}).values())  # read by its If/Loop bodies
+            live.update(id(v) for v in (node.ann.outer or {}).values())  # read by its If/Loop bodies
     g.nodes = kept[::-1]
 
 
@@ -196,14 +196,14 @@ def fold_constants(g: Graph) -> bool:
 
 
 def _captured_constants(node: Node) -> dict[str, np.ndarray] | None:
-    """The outer values the node's bodies read (``subgraphs.OUTER``), or None when one is not constant.
+    """The outer values the node's bodies read (``node.ann.outer``), or None when one is not constant.
 
     A name the front end could not resolve counts as not constant, so the node is left
     for the op converters rather than folded on a guess.
     """
     if not _has_subgraph(node):
         return {}
-    outer = node.attrs.get(OUTER, {})
+    outer = node.ann.outer or {}
     reads = subgraph_reads(node.attrs.values())
     if any(name not in outer or not outer[name].is_constant for name in reads):
         return None
@@ -226,7 +226,7 @@ def _castlike_to_cast(node: Node) -> bool:
 def _evaluate(g: Graph, node: Node, captured: dict[str, np.ndarray] | None = None) -> list[np.ndarray]:
     """Run ``node`` alone in ONNX's reference evaluator on its constant inputs.
 
-    ``captured`` holds the outer values its bodies read (``subgraphs.OUTER``): they
+    ``captured`` holds the outer values its bodies read (``node.ann.outer``): they
     enter the one-node model as graph inputs under their own names.
     """
     from onnx import helper

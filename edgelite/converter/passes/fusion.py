@@ -2,13 +2,14 @@
 
 Runs after the layout pass so that the producer and the activation are adjacent
 (no transpose between them). The producer's converter opts in with ``fusable = True``
-and reads ``node.attrs["_activation"]`` (``"RELU"``, ``"RELU6"``, ``"RELU_N1_TO_1"``)
+and reads ``node.ann.activation`` (``"RELU"``, ``"RELU6"``, ``"RELU_N1_TO_1"``)
 when it lowers.
 
 Example:
     >>> from edgelite.converter.passes.fusion import activation_kind
     >>> from edgelite.converter.ir import Node
-    >>> activation_kind(Node("Clip", "c", [None], [], {"_min": 0.0, "_max": 6.0}))
+    >>> clip = Node("Clip", "c", [None], []); clip.ann.clip_min, clip.ann.clip_max = 0.0, 6.0
+    >>> activation_kind(clip)
     'RELU6'
 """
 
@@ -23,7 +24,7 @@ def activation_kind(node: Node) -> str | None:
     if node.op_type == "Relu":
         return "RELU"
     if node.op_type == "Clip" and len(node.inputs) == 1:
-        lo, hi = node.attrs.get("_min"), node.attrs.get("_max")
+        lo, hi = node.ann.clip_min, node.ann.clip_max
         if lo == 0.0 and hi is None:
             return "RELU"
         if lo == 0.0 and hi == 6.0:
@@ -41,14 +42,14 @@ def fuse_activations(g: Graph) -> None:
             continue
         x = act.inputs[0]
         prod = x.producer
-        if prod is None or len(cons.get(id(x), [])) != 1 or g.is_output(x) or prod.attrs.get("_activation"):
+        if prod is None or len(cons.get(id(x), [])) != 1 or g.is_output(x) or prod.ann.activation:
             continue
         conv = registry.get(prod)
         if not getattr(conv, "fusable", False) or (hasattr(conv, "can_fuse") and not conv.can_fuse(prod)):
             continue
         if x.dtype is not None and x.dtype.kind != "f":
             continue
-        prod.attrs["_activation"] = kind
+        prod.ann.activation = kind
         out = act.outputs[0]
         g.remove_node(act)
         prod.outputs[0] = out

@@ -121,7 +121,7 @@ class LayoutPass:
         _drop_identities(g)
 
     def _visit(self, g: Graph, node: Node) -> None:
-        if node.attrs.get("_physical"):
+        if node.ann.physical:
             return
         conv = registry.get(node)
         if conv is None:
@@ -167,10 +167,12 @@ class LayoutPass:
         out.perm = None if want == identity(len(want)) else want
         if same_bytes(logical, cur, want):
             shape = g.const(np.array(out.shape, np.int32), f"{out.name}_shape")
-            node = g.add_node("Reshape", [v, shape], [out], {"_physical": True}, before=before)
+            node = g.add_node("Reshape", [v, shape], [out], before=before)
+            node.ann.physical = True
         else:
             t = compose(inverse(cur), want)
-            node = g.add_node("Transpose", [v], [out], {"perm": list(t), "_physical": True}, before=before)
+            node = g.add_node("Transpose", [v], [out], {"perm": list(t)}, before=before)
+            node.ann.physical = True
         if before is None:
             g.toposort()
         self._cache[key] = out
@@ -201,13 +203,13 @@ def _layout_name(p: Perm) -> str:
 def _drop_identities(g: Graph) -> None:
     """Remove nodes the layout pass turned into no-ops (absorbed ONNX Transposes)."""
     for node in list(g.nodes):
-        if node.op_type == "Identity" and node.attrs.get("_absorbed"):
+        if node.op_type == "Identity" and node.ann.absorbed:
             src, dst = node.inputs[0], node.outputs[0]
             g.remove_node(node)
             if g.is_output(dst) and (g.is_output(src) or src in g.inputs or src.is_constant):
                 # Keep a real op so the output stays a distinct tensor.
                 shape = g.const(np.array(dst.shape, np.int32), f"{dst.name}_shape")
-                g.add_node("Reshape", [src, shape], [dst], {"_physical": True})
+                g.add_node("Reshape", [src, shape], [dst]).ann.physical = True
                 continue
             g.replace_uses(dst, src)
     g.toposort()

@@ -61,7 +61,7 @@ def _relu6_plus3(v: Value) -> Value | None:
     if (
         clip is None
         or clip.op_type != "Clip"
-        or not (_close(clip.attrs.get("_min"), 0) and _close(clip.attrs.get("_max"), 6))
+        or not (_close(clip.ann.clip_min, 0) and _close(clip.ann.clip_max, 6))
     ):
         return None
     add = clip.inputs[0].producer

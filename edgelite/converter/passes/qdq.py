@@ -47,11 +47,11 @@ import numpy as np
 
 from edgelite.converter.ir import Graph, Node, Value, read_counts
 from edgelite.errors import ConversionError
+from edgelite.schema.op_facts import channel_axis
+from edgelite.schema.quant import QuantParams
 
 _ONNX_DOMAINS = ("", "ai.onnx")
-# TFLite filter dimension that holds output channels, per weighted builtin.
-_FILTER_DIM = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0, "TRANSPOSE_CONV": 0}
-_FILTER_INPUT = 1
+_FILTER_INPUT = 1  # the filter input of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV
 # ONNX weight axis of the output channels, per node type (FullyConnected: already [out, in]).
 _ONNX_OUT_AXIS = {"Conv": 0, "ConvTranspose": 1, "FullyConnected": 0}
 # Integer types whose quantized constants this pass folds (others: the op converters decide).
@@ -226,7 +226,7 @@ class QdqImport:
         if not annotate:
             return
         if q.dtype == np.int8 and not np.any(zp):
-            out.quant = (scale_in.reshape(-1).astype(np.float32), np.zeros(scale_in.size, np.int64),
+            out.quant = QuantParams(scale_in.reshape(-1).astype(np.float32), np.zeros(scale_in.size, np.int64),
                          axis if scale_in.size > 1 else 0)
             self.weights += 1
             if np.any(q == -128):
@@ -240,7 +240,7 @@ class QdqImport:
         scale, zp, dt = _scalar_params(q)
         if dt == np.uint8:
             zp -= 128  # the same real values in int8
-        quant = (np.array([scale], np.float32), np.array([zp], np.int64), 0)
+        quant = QuantParams(np.array([scale], np.float32), np.array([zp], np.int64), 0)
         if x.quant is None:
             x.quant = quant
             self.activations += 1
@@ -264,10 +264,10 @@ def fc_weight_quant(b: Value, transposed: bool, alpha: float = 1.0):
     scales, zps, axis = b.quant
     scales = scales * np.float32(alpha) if alpha != 1.0 else scales
     if scales.size == 1:
-        return (scales, zps, 0)
+        return QuantParams(scales, zps, 0)
     if (1 - axis if transposed else axis) != 0:
         return None
-    return (scales, zps, 0)
+    return QuantParams(scales, zps, 0)
 
 
 def _fits(data: np.ndarray, scales: np.ndarray, dim: int) -> bool:
@@ -292,15 +292,15 @@ def annotate_lowered_weights(node: Node, ops, notes: list[str] | None = None) ->
     out_axis = _ONNX_OUT_AXIS.get(node.op_type)
     offset, done = 0, 0
     for op in ops:
-        dim = _FILTER_DIM.get(op.op)
+        dim = channel_axis(op.op)  # TFLite filter dimension of the output channels
         f = op.inputs[_FILTER_INPUT] if dim is not None and len(op.inputs) > _FILTER_INPUT else None
         if f is None or not f.is_constant:
             continue
         if scales.size == 1:
-            cand = (scales, zps, 0)
+            cand = QuantParams(scales, zps, 0)
         elif axis == out_axis and f is not w:
             n = f.shape[dim]
-            cand = (scales[offset : offset + n], zps[offset : offset + n], dim)
+            cand = QuantParams(scales[offset : offset + n], zps[offset : offset + n], dim)
             offset += n
         elif f is w:
             cand = w.quant
@@ -395,7 +395,7 @@ def activation_ranges(g: Graph, ops) -> dict[str, tuple[float, int]]:
         rng = _derived_range(op)
         if rng is not None:
             scale, zp = activation_params(rng[0], rng[1], 8)
-            out.quant = (np.array([scale], np.float32), np.array([zp], np.int64), 0)
+            out.quant = QuantParams(np.array([scale], np.float32), np.array([zp], np.int64), 0)
     for op in reversed(ops):
         if op.op in _PASS_THROUGH and op.inputs and op.outputs:
             src, dst = op.inputs[0], op.outputs[0]

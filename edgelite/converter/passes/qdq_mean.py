@@ -24,10 +24,11 @@ Example:
     >>> from edgelite.converter.ir import Graph, Value
     >>> g = Graph()
     >>> x = g.add_input(Value("x", (1, 4, 3, 3), np.dtype("float32")))
-    >>> x.quant = (np.array([0.1], np.float32), np.array([-3]), 0)
+    >>> from edgelite.schema.quant import QuantParams
+    >>> x.quant = QuantParams(np.array([0.1], np.float32), np.array([-3]), 0)
     >>> y = g.add_node("ReduceMean", [x], ["y"], {"axes": [2, 3], "keepdims": 1}).outputs[0]
     >>> y.shape, y.dtype = (1, 4, 1, 1), x.dtype
-    >>> y.quant = (np.array([0.02], np.float32), np.array([5]), 0)
+    >>> y.quant = QuantParams(np.array([0.02], np.float32), np.array([5]), 0)
     >>> g.outputs.append(y)
     >>> qdq_mean(g)
     >>> [n.op_type for n in g.nodes], float(g.nodes[0].outputs[0].quant[0][0] / y.quant[0][0])
@@ -39,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ir import Graph, Node
+from edgelite.schema.quant import QuantParams
 
 _ONNX_DOMAINS = ("", "ai.onnx")
 
@@ -75,7 +77,7 @@ def qdq_mean(g: Graph) -> None:
             continue
         scale, zp, _ = y.quant
         total = g.new_value(y.name + "_sum", y.shape, y.dtype)
-        total.quant = (np.array([np.float32(scale[0]) * np.float32(n)], np.float32), np.array(zp, np.int64), 0)
+        total.quant = QuantParams(np.array([np.float32(scale[0]) * np.float32(n)], np.float32), np.array(zp, np.int64), 0)
         node.op_type = "ReduceSum"
         node.outputs = [total]
         total.producer = node

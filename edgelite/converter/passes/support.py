@@ -38,7 +38,8 @@ class SupportCheck:
             return
         if self.allow_custom:
             for n in bad_nodes:
-                n.attrs = {"_custom": n.op_type}
+                n.attrs = {}
+                n.ann.custom_code = n.op_type
                 n.op_type, n.domain = "Custom", "edgelite"
             return
         lines = [

@@ -46,19 +46,10 @@ import numpy as np
 
 from edgelite.interpreter.compute import int_gemm, simd_gemm
 from edgelite.interpreter.compute.jit import njit
+from edgelite.interpreter.compute.rounding import round_half_away
 
 F32 = np.float32
 I8 = np.int8
-
-
-def round_half_away(v: np.ndarray) -> np.ndarray:
-    """C's ``round`` (ties away from zero) of float values, as float64.
-
-    The ``+ 0.5`` is done in float64 so it never rounds (float32 would turn
-    0.49999997 into 1).
-    """
-    v = np.asarray(v, np.float64)
-    return np.copysign(np.floor(np.abs(v) + 0.5), v)
 
 
 def _round_vector_lanes(prod: np.ndarray) -> np.ndarray:

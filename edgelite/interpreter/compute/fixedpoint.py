@@ -51,6 +51,7 @@ import math
 import numpy as np
 
 from edgelite.interpreter.compute.jit import njit
+from edgelite.interpreter.compute.rounding import round_half_away_scalar
 
 # Which MultiplyByQuantizedMultiplier form callers get by default (see module doc).
 SINGLE_ROUNDING: bool = False
@@ -120,9 +121,7 @@ def quantize_multiplier(real_multiplier: float, single_rounding: bool | None = N
     frac, shift = math.frexp(m)
     # C's std::round: half away from zero (Python's round() is half-to-even).
     scaled = frac * float(1 << 31)  # exact: a power-of-two scaling of a double
-    q = int(math.floor(abs(scaled) + 0.5))
-    if scaled < 0:
-        q = -q
+    q = int(round_half_away_scalar(scaled))
     if q == (1 << 31):
         q //= 2
         shift += 1
@@ -167,7 +166,7 @@ def quantized_activation_range(activation: int, scale: float, zero_point: int, d
 
     def quantize(f: float) -> int:
         v = float(np.float32(f) / np.float32(scale))
-        return int(zero_point) + int(math.copysign(math.floor(abs(v) + 0.5), v))
+        return int(zero_point) + int(round_half_away_scalar(v))
 
     if activation == 0:
         return qmin, qmax

@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 
 from edgelite.interpreter.compute.jit import njit
+from edgelite.interpreter.compute.rounding import round_half_away_scalar
 
 f32 = np.float32
 
@@ -98,9 +99,7 @@ def gelu_approx_f32(x: np.float32) -> np.float32:
 
 
 def _round_half_away(v: np.float32) -> np.float32:
-    if not math.isfinite(float(v)):
-        return v
-    return f32(math.copysign(math.floor(abs(float(v)) + 0.5), float(v)))
+    return f32(round_half_away_scalar(float(v)))  # (inf and NaN pass through)
 
 
 def populate_lut_8bit(
@@ -172,10 +171,6 @@ def apply_lut_8bit_jit(table: np.ndarray, x: np.ndarray, out: np.ndarray) -> Non
 # --------------------------------------------------------------------------------------
 
 
-def _round_half_away_f64(v: float) -> float:
-    return math.copysign(math.floor(abs(v) + 0.5), v)
-
-
 def populate_lut_int16(transform: Callable[[float], float], in_scale: float, in_zp: int,
                        out_scale: float, out_zp: int) -> np.ndarray:
     """LiteRT's 513-entry int16 table (``LUTPopulate<int16_t>`` with double math).
@@ -192,7 +187,7 @@ def populate_lut_int16(transform: Callable[[float], float], in_scale: float, in_
     step = (input_max - input_min) / nb_steps
     half_step = step / 2
     inv = 65536.0 / (output_max - output_min)
-    rnd = _round_half_away_f64
+    rnd = round_half_away_scalar
     table = np.zeros(513, np.int16)
     for i in range(nb_steps):
         val = transform(input_min + i * step)

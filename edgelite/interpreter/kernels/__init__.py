@@ -3,7 +3,7 @@
 ``conv/`` holds CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV in their float, int8
 (``_quant``) and dynamic-range (``_hybrid``) variants side by side; ``matmul/``,
 ``elementwise/``, ``activations/``, ``normalization/``, ``reduce/``, ``pooling/``,
-``resize/``, ``quantization/``, ``movement/`` and ``tensor/`` likewise. Compute
+``resize/``, ``quantization/``, ``movement/``, ``tensor/`` and ``spectral/`` likewise. Compute
 primitives several families share (GEMM flavours, im2col, fixed point, LUTs, the JIT
 decorator) live one layer down in :mod:`edgelite.interpreter.compute`, which imports
 no kernel.

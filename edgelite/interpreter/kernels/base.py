@@ -35,28 +35,12 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from edgelite.errors import EdgeliteError, ShapeError
+from edgelite.errors import RegistrationError, ShapeError
+from edgelite.schema.quant import QuantParams
 
 
-@dataclass
-class QuantInfo:
-    """Quantization of one tensor: ``real = scale * (q - zero_point)``."""
-
-    scale: np.ndarray  # float32, one value per tensor or per channel
-    zero_point: np.ndarray  # int64, same length as scale
-    quantized_dimension: int = 0
-
-    @property
-    def per_channel(self) -> bool:
-        return self.scale.size > 1
-
-    @property
-    def scalar_scale(self) -> float:
-        return float(self.scale[0])
-
-    @property
-    def scalar_zero_point(self) -> int:
-        return int(self.zero_point[0])
+# The one quantization-parameter type (``schema.quant``), under the name kernels use.
+QuantInfo = QuantParams
 
 
 @dataclass
@@ -171,10 +155,6 @@ class Kernel:
 
 # op name -> kernels, highest priority first
 _REGISTRY: dict[str, list[Kernel]] = {}
-
-
-class RegistrationError(EdgeliteError):
-    """Two kernels claim one operator at one priority."""
 
 
 def register(*op_names: str, priority: int = FLOAT) -> Callable[[type[Kernel]], type[Kernel]]:

@@ -20,18 +20,21 @@ from typing import Any, ClassVar
 import numpy as np
 
 from edgelite.errors import ShapeError, UnsupportedOperatorError
+
+# ActivationFunctionType codes and the float clamp range of a fused activation: one
+# definition, in the compute layer (conv_geometry), shared by every kernel.
+from edgelite.interpreter.compute.conv_geometry import (
+    ACT_NONE,
+    ACT_RELU,
+    ACT_RELU6,
+    ACT_RELU_N1_TO_1,
+    WindowGeometry,
+    activation_range,
+    window_geometry,
+)
 from edgelite.interpreter.kernels.base import Kernel, OpContext, TensorInfo
 
-# ActivationFunctionType codes (schema enum): NONE 0, RELU 1, RELU_N1_TO_1 2, RELU6 3,
-# TANH 4, SIGN_BIT 5.
-ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT = range(6)
-
-_ACT_RANGES = {
-    ACT_NONE: (-np.inf, np.inf),
-    ACT_RELU: (0.0, np.inf),
-    ACT_RELU_N1_TO_1: (-1.0, 1.0),
-    ACT_RELU6: (0.0, 6.0),
-}
+_FUSABLE = (ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6)
 
 FLOAT_TYPES = (np.dtype(np.float32),)
 INT_TYPES = (np.dtype(np.int32), np.dtype(np.int64))
@@ -49,23 +52,59 @@ def option(ctx_or_options: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def activation_range(code: int) -> tuple[float, float]:
-    """Clamp bounds ``(lo, hi)`` of a fused activation (``NONE`` gives infinities).
+def fully_connected_rows(ctx: OpContext, x: TensorInfo, w: TensorInfo) -> tuple[int, int, int]:
+    """``(m, n, k)`` of an integer or hybrid FULLY_CONNECTED: ``m`` input rows of depth
+    ``k`` times ``(n, k)`` weights; sets the output shape (``keep_num_dims`` kept).
 
     Raises:
-        UnsupportedOperatorError: for TANH/SIGN_BIT, which no float kernel fuses.
+        UnsupportedOperatorError: shuffled weights.
+        ShapeError: weights not 2-D, or an input that does not split into rows of ``k``.
     """
-    try:
-        lo, hi = _ACT_RANGES[int(code)]
-    except KeyError:
-        raise UnsupportedOperatorError(f"fused activation {code} is not supported") from None
-    return float(lo), float(hi)
+    o = ctx.options
+    if o is not None and getattr(o, "weightsFormat", 0) != 0:
+        raise UnsupportedOperatorError(
+            f"{ctx.op_name} (operator {ctx.op_index}): shuffled weights format is not supported",
+            [(ctx.op_name, str(ctx.op_index))],
+        )
+    if w.shape is None or len(w.shape) != 2 or x.shape is None:
+        raise ctx.fail("weights must be 2-D (units, depth)")
+    n, k = w.shape
+    total = int(np.prod(x.shape, dtype=np.int64))
+    if k == 0 or total % k != 0:
+        raise ctx.fail(f"input of {total} values cannot be split into rows of {k}")
+    keep = bool(getattr(o, "keepNumDims", False)) if o is not None else False
+    if keep:
+        if x.shape[-1] != k:
+            raise ctx.fail(f"keep_num_dims needs the input's last dimension ({x.shape[-1]}) to equal depth {k}")
+        ctx.set_output_shape(0, tuple(x.shape[:-1]) + (n,))
+    else:
+        ctx.set_output_shape(0, (total // k, n))
+    return total // k, n, k
+
+
+def conv_window(ctx: OpContext, h: int, w: int, kh: int, kw: int) -> tuple[WindowGeometry, WindowGeometry, int]:
+    """The two window axes of a CONV_2D / DEPTHWISE_CONV_2D (padding, strides and
+    dilations from its options) and its fused activation code.
+
+    Raises:
+        ShapeError: the (dilated) filter does not fit the input.
+    """
+    o = ctx.options
+    padding = o.padding if o is not None else 0
+    sh, sw = (o.strideH, o.strideW) if o is not None else (1, 1)
+    dh, dw = (o.dilationHFactor, o.dilationWFactor) if o is not None else (1, 1)
+    act = o.fusedActivationFunction if o is not None else 0
+    gy = window_geometry(h, kh, sh, dh, padding)
+    gx = window_geometry(w, kw, sw, dw, padding)
+    if gy.out_size <= 0 or gx.out_size <= 0:
+        raise ctx.fail(f"filter {kh}x{kw} does not fit input {h}x{w}")
+    return gy, gx, act
 
 
 def fused_activation(ctx: OpContext) -> tuple[float, float]:
     """``activation_range`` of ``ctx.options.fusedActivationFunction`` with the op named on error."""
     code = int(option(ctx, "fusedActivationFunction", ACT_NONE))
-    if code not in _ACT_RANGES:
+    if code not in _FUSABLE:
         raise ctx.fail(f"fused activation {code} is not supported (NONE, RELU, RELU_N1_TO_1, RELU6)")
     return activation_range(code)
 

@@ -125,3 +125,13 @@ def test_float32_add_selects_the_float_kernel():
     from edgelite.interpreter.kernels.base import select_kernel
 
     assert isinstance(select_kernel(ctx), Add)
+
+
+def test_kernel_tests_mirror_the_op_families():
+    """Every op family in edgelite/interpreter/kernels/ has its test folder here."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    families = {m.split(".")[0] for m in kernel_modules()}
+    missing = sorted(f for f in families if not any((here / f).glob("test_*.py")))
+    assert not missing, f"no tests/interpreter/kernels/<family>/ for {missing}"

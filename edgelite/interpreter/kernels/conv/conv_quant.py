@@ -33,8 +33,7 @@ from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import int_gemm, patches, simd_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
-from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
-from edgelite.interpreter.compute.conv_geometry import window_geometry
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv_window
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
 
@@ -104,14 +103,8 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
             f"{ctx.op_name} (operator {ctx.op_index}): grouped convolution (input channels {c}, filter channels {fc}) is not supported",
             [(ctx.op_name, str(ctx.op_index))],
         )
-    padding = o.padding if o is not None else 0
-    sh, sw = (o.strideH, o.strideW) if o is not None else (1, 1)
-    dh, dw = (o.dilationHFactor, o.dilationWFactor) if o is not None else (1, 1)
-    act = o.fusedActivationFunction if o is not None else 0
-    gy = window_geometry(h, kh, sh, dh, padding)
-    gx = window_geometry(wd, kw, sw, dw, padding)
-    if gy.out_size <= 0 or gx.out_size <= 0:
-        raise ctx.fail(f"filter {kh}x{kw} does not fit input {h}x{wd}")
+    gy, gx, act = conv_window(ctx, h, wd, kh, kw)
+    sh, sw, dh, dw = gy.stride, gx.stride, gy.dilation, gx.dilation
     ctx.set_output_shape(0, (b, gy.out_size, gx.out_size, n))
 
     in_dtype = np.dtype(x.dtype)

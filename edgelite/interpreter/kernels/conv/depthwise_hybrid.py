@@ -29,7 +29,8 @@ import numpy as np
 
 from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
-from edgelite.interpreter.compute.conv_geometry import activation_range, window_geometry
+from edgelite.interpreter.compute.conv_geometry import activation_range
+from edgelite.interpreter.kernels.common import conv_window
 from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import is_hybrid
 from edgelite.interpreter.compute.jit import njit, prange
 
@@ -65,21 +66,14 @@ class DepthwiseConv2DHybrid(Kernel):
 
     def prepare(self, ctx: OpContext) -> DepthwiseHybridParams:
         x, w = ctx.input(0), ctx.input(1)
-        o = ctx.options
         if x.shape is None or len(x.shape) != 4 or w.shape is None or len(w.shape) != 4 or w.shape[0] != 1:
             raise ctx.fail("input and filter must be 4-D (NHWC, 1HWO)")
         b, h, wd, c = x.shape
         _, kh, kw, oc = w.shape
         if oc % c != 0:
             raise ctx.fail(f"filter has {oc} channels, not a multiple of the {c} input channels")
-        padding = o.padding if o is not None else 0
-        sh, sw = (o.strideH, o.strideW) if o is not None else (1, 1)
-        dh, dw = (o.dilationHFactor, o.dilationWFactor) if o is not None else (1, 1)
-        act = o.fusedActivationFunction if o is not None else 0
-        gy = window_geometry(h, kh, sh, dh, padding)
-        gx = window_geometry(wd, kw, sw, dw, padding)
-        if gy.out_size <= 0 or gx.out_size <= 0:
-            raise ctx.fail(f"filter {kh}x{kw} does not fit input {h}x{wd}")
+        gy, gx, act = conv_window(ctx, h, wd, kh, kw)
+        sh, sw, dh, dw = gy.stride, gx.stride, gy.dilation, gx.dilation
         ctx.set_output_shape(0, (b, gy.out_size, gx.out_size, oc))
         lo, hi = activation_range(act, ctx.op_name, strict=False)
         try:

@@ -35,8 +35,7 @@ from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import depthwise_int8_loops as dwf
 from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
-from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
-from edgelite.interpreter.compute.conv_geometry import window_geometry
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv_window
 from edgelite.interpreter.compute.jit import njit, prange, serial_build
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
@@ -86,7 +85,6 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
     x, w = ctx.input(0), ctx.input(1)
     bias_t = ctx.optional_input(2)
     out = ctx.outputs[0]
-    o = ctx.options
     if x.shape is None or len(x.shape) != 4 or w.shape is None or len(w.shape) != 4:
         raise ctx.fail("input and filter must be 4-D (NHWC, 1HWO)")
     if not w.is_constant:
@@ -96,14 +94,8 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
     if oc % c != 0:
         raise ctx.fail(f"filter has {oc} channels, not a multiple of the {c} input channels")
     mult = oc // c
-    padding = o.padding if o is not None else 0
-    sh, sw = (o.strideH, o.strideW) if o is not None else (1, 1)
-    dh, dw = (o.dilationHFactor, o.dilationWFactor) if o is not None else (1, 1)
-    act = o.fusedActivationFunction if o is not None else 0
-    gy = window_geometry(h, kh, sh, dh, padding)
-    gx = window_geometry(wd, kw, sw, dw, padding)
-    if gy.out_size <= 0 or gx.out_size <= 0:
-        raise ctx.fail(f"filter {kh}x{kw} does not fit input {h}x{wd}")
+    gy, gx, act = conv_window(ctx, h, wd, kh, kw)
+    sh, sw, dh, dw = gy.stride, gx.stride, gy.dilation, gx.dilation
     ctx.set_output_shape(0, (b, gy.out_size, gx.out_size, oc))
 
     in_dtype = np.dtype(x.dtype)

@@ -1,1 +1,1 @@
-"""kernels.elementwise."""
+"""Elementwise kernels: arithmetic, comparison, logical and unary operators (float and integer)."""

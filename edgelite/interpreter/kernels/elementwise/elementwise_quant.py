@@ -43,13 +43,14 @@ import numpy as np
 
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import fixedpoint as fp
+from edgelite.interpreter.compute.conv_geometry import ACT_NONE, ACT_RELU, ACT_RELU6, ACT_RELU_N1_TO_1
+from edgelite.interpreter.compute.rounding import round_half_away_scalar
 from edgelite.interpreter.compute import elementwise_int8_loops as ej
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, TensorInfo, register
 
 QUANT_DTYPES = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 
 # ActivationFunctionType codes of the schema.
-ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6 = 0, 1, 2, 3
 
 
 # --------------------------------------------------------------------------------------
@@ -78,9 +79,8 @@ def dtype_range(dtype) -> tuple[int, int]:
 
 
 def _round_half_away(x: float) -> int:
-    """C's ``std::round`` of a double (half away from zero)."""
-    r = np.floor(abs(x) + 0.5)
-    return int(-r if x < 0 else r)
+    """C's ``std::round`` of a double (half away from zero), as an int."""
+    return int(round_half_away_scalar(x))
 
 
 def activation_range(ctx: OpContext, activation: int, out: TensorInfo) -> tuple[int, int]:
@@ -90,26 +90,13 @@ def activation_range(ctx: OpContext, activation: int, out: TensorInfo) -> tuple[
     (``zp + round(f / scale)``, the division in float32), intersected with the
     dtype's range.
     """
-    qmin, qmax = dtype_range(out.dtype)
-    scale = np.float32(out.quant.scale[0])
-    zp = int(out.quant.zero_point[0])
-
-    def q(f: float) -> int:
-        return zp + _round_half_away(float(np.float32(f) / scale))
-
-    if activation == ACT_NONE:
-        return qmin, qmax
-    if activation == ACT_RELU:
-        return max(qmin, q(0.0)), qmax
-    if activation == ACT_RELU6:
-        return max(qmin, q(0.0)), min(qmax, q(6.0))
-    if activation == ACT_RELU_N1_TO_1:
-        return max(qmin, q(-1.0)), min(qmax, q(1.0))
-    raise UnsupportedOperatorError(
-        f"{ctx.op_name} (operator {ctx.op_index}): fused activation {activation} is not supported "
-        "on quantized tensors",
-        [(ctx.op_name, str(ctx.op_index))],
-    )
+    if activation not in (ACT_NONE, ACT_RELU, ACT_RELU6, ACT_RELU_N1_TO_1):
+        raise UnsupportedOperatorError(
+            f"{ctx.op_name} (operator {ctx.op_index}): fused activation {activation} is not supported "
+            "on quantized tensors",
+            [(ctx.op_name, str(ctx.op_index))],
+        )
+    return fp.quantized_activation_range(activation, out.quant.scale[0], int(out.quant.zero_point[0]), out.dtype)
 
 
 def broadcast_shape(ctx: OpContext, a: tuple, b: tuple) -> tuple[int, ...]:

@@ -1,4 +1,5 @@
-"""Quantized RSQRT (int8) and ABS (int8, int16), bit-exact with LiteRT's ``elementwise.cc``.
+"""Quantized RSQRT (int8), ABS (int8, int16) and EXP (int8), bit-exact with LiteRT's
+``elementwise.cc`` and ``exp.cc``.
 
 * RSQRT int8 (the ``1 / sqrt(variance + eps)`` of a quantized layer norm): for
   ``v = x - zp_in`` (LiteRT fails on ``v < 0``), ``v == 0`` gives 127; otherwise
@@ -8,6 +9,8 @@
   the reciprocal in double). Computed once per int8 value into a 256-entry table.
 * ABS int8/int16: ``v = |x - zp_in|``; when the scales differ, ``MBQM(v, s_in / s_out)``;
   then ``+ zp_out`` and clamp.
+* EXP int8: a 256-entry table filled as LiteRT's ``LUTPopulate<int8_t>`` fills it
+  (``expf`` of the float32 dequantized value, requantized with C's ``round``).
 
 Example:
     >>> import numpy as np
@@ -26,6 +29,8 @@ import numpy as np
 from edgelite.errors import EdgeliteError
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute.gemmlowp import inv_sqrt_quantized_multiplier_exp
+from edgelite.interpreter.compute import lut
+from edgelite.interpreter.kernels.activations.activations_quant import _LutKernel
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, register
 from edgelite.interpreter.kernels.elementwise.elementwise_quant import dtype_range, quant_params
 
@@ -119,3 +124,13 @@ class QuantizedAbs(Kernel):
         if p.rescale:
             v = fp.multiply_by_quantized_multiplier(v, p.mult, p.shift)
         outputs[0][...] = np.clip(v + p.zp_out, p.qmin, p.qmax)
+
+
+@register("EXP", priority=INT8)
+class QuantizedExp(_LutKernel):
+    """int8 EXP through a lookup table (LiteRT's ``exp.cc``; it has no uint8 EXP)."""
+
+    dtypes = (np.dtype(np.int8),)
+
+    def transform(self, ctx):
+        return lut.expf

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv.conv_float import is_float32
 
@@ -38,8 +37,28 @@ class BatchMatMulParams:
     adj_y: bool
 
 
-def _adjoint(a: np.ndarray, adj: bool) -> np.ndarray:
+def adjoint(a: np.ndarray, adj: bool) -> np.ndarray:
     return np.swapaxes(a, -1, -2) if adj else a
+
+
+def batch_matmul_shape(ctx: OpContext, adj_x: bool, adj_y: bool) -> tuple[int, ...]:
+    """The output shape of BATCH_MATMUL (rank 2 to 5, broadcast batch dimensions), set on
+    ``ctx``; raises ShapeError for shapes LiteRT refuses. Shared by every variant."""
+    a, b = ctx.input(0), ctx.input(1)
+    if a.shape is None or b.shape is None or not (2 <= len(a.shape) <= 5 and 2 <= len(b.shape) <= 5):
+        raise ctx.fail(f"inputs {a.shape} and {b.shape} must have rank 2 to 5")
+    rows, ka = (a.shape[-1], a.shape[-2]) if adj_x else (a.shape[-2], a.shape[-1])
+    kb, cols = (b.shape[-1], b.shape[-2]) if adj_y else (b.shape[-2], b.shape[-1])
+    if ka != kb:
+        raise ctx.fail(f"contracted dimensions differ: {ka} (lhs {a.shape}, adj_x={adj_x}) vs "
+                       f"{kb} (rhs {b.shape}, adj_y={adj_y})")
+    try:
+        batch = np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2]))
+    except ValueError:
+        raise ctx.fail(f"batch dimensions of {a.shape} and {b.shape} do not broadcast") from None
+    out = tuple(batch) + (rows, cols)
+    ctx.set_output_shape(0, out)
+    return out
 
 
 @register("BATCH_MATMUL")
@@ -50,23 +69,11 @@ class BatchMatMulFloat(Kernel):
         return is_float32(ctx, 0, 1)
 
     def prepare(self, ctx: OpContext) -> BatchMatMulParams:
-        a, b = ctx.input(0), ctx.input(1)
         o = ctx.options
         adj_x = bool(o.adjX) if o is not None else False
         adj_y = bool(o.adjY) if o is not None else False
-        if a.shape is None or b.shape is None or not (2 <= len(a.shape) <= 5 and 2 <= len(b.shape) <= 5):
-            raise ctx.fail(f"inputs {a.shape} and {b.shape} must have rank 2 to 5")
-        rows, ka = (a.shape[-1], a.shape[-2]) if adj_x else (a.shape[-2], a.shape[-1])
-        kb, cols = (b.shape[-1], b.shape[-2]) if adj_y else (b.shape[-2], b.shape[-1])
-        if ka != kb:
-            raise ctx.fail(f"contracted dimensions differ: {ka} (lhs {a.shape}, adj_x={adj_x}) vs "
-                           f"{kb} (rhs {b.shape}, adj_y={adj_y})")
-        try:
-            batch = np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2]))
-        except ValueError:
-            raise ctx.fail(f"batch dimensions of {a.shape} and {b.shape} do not broadcast") from None
-        ctx.set_output_shape(0, tuple(batch) + (rows, cols))
+        batch_matmul_shape(ctx, adj_x, adj_y)
         return BatchMatMulParams(adj_x, adj_y)
 
     def eval(self, p: BatchMatMulParams, inputs, outputs) -> None:
-        np.matmul(_adjoint(inputs[0], p.adj_x), _adjoint(inputs[1], p.adj_y), out=outputs[0])
+        np.matmul(adjoint(inputs[0], p.adj_x), adjoint(inputs[1], p.adj_y), out=outputs[0])

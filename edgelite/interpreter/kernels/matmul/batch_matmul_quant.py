@@ -51,31 +51,10 @@ from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.compute import int_gemm, simd_gemm
 from edgelite.interpreter.kernels.base import HYBRID, INT8, Kernel, OpContext, register
+from edgelite.interpreter.kernels.matmul.batch_matmul_float import adjoint, batch_matmul_shape
 from edgelite.interpreter.compute.jit import njit, prange
 
 _INT8, _INT16, _INT32, _F32 = np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.float32)
-
-
-def _shapes(ctx: OpContext, adj_x: bool, adj_y: bool) -> tuple[int, ...]:
-    a, b = ctx.input(0), ctx.input(1)
-    if a.shape is None or b.shape is None or not (2 <= len(a.shape) <= 5 and 2 <= len(b.shape) <= 5):
-        raise ctx.fail(f"inputs {a.shape} and {b.shape} must have rank 2 to 5")
-    rows, ka = (a.shape[-1], a.shape[-2]) if adj_x else (a.shape[-2], a.shape[-1])
-    kb, cols = (b.shape[-1], b.shape[-2]) if adj_y else (b.shape[-2], b.shape[-1])
-    if ka != kb:
-        raise ctx.fail(f"contracted dimensions differ: {ka} (lhs {a.shape}, adj_x={adj_x}) vs "
-                       f"{kb} (rhs {b.shape}, adj_y={adj_y})")
-    try:
-        batch = np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2]))
-    except ValueError:
-        raise ctx.fail(f"batch dimensions of {a.shape} and {b.shape} do not broadcast") from None
-    out = tuple(batch) + (rows, cols)
-    ctx.set_output_shape(0, out)
-    return out
-
-
-def _adjoint(a: np.ndarray, adj: bool) -> np.ndarray:
-    return np.swapaxes(a, -1, -2) if adj else a
 
 
 def _options(ctx: OpContext) -> tuple[bool, bool, bool]:
@@ -256,7 +235,7 @@ class BatchMatMulQuant(Kernel):
 
     def prepare(self, ctx: OpContext) -> BatchMatMulQuantParams:
         adj_x, adj_y, _ = _options(ctx)
-        out_shape = _shapes(ctx, adj_x, adj_y)
+        out_shape = batch_matmul_shape(ctx, adj_x, adj_y)
         a, b, out = ctx.input(0), ctx.input(1), ctx.outputs[0]
         if b.quant.per_channel:
             raise ctx.fail("per-channel RHS scales are only supported by the hybrid kernel")
@@ -278,8 +257,8 @@ class BatchMatMulQuant(Kernel):
         )
 
     def eval(self, p: BatchMatMulQuantParams, inputs, outputs) -> None:
-        lhs = _adjoint(inputs[0], p.adj_x).astype(np.int64) - p.l_zp
-        rhs = _adjoint(inputs[1], p.adj_y).astype(np.int64) - p.r_zp
+        lhs = adjoint(inputs[0], p.adj_x).astype(np.int64) - p.l_zp
+        rhs = adjoint(inputs[1], p.adj_y).astype(np.int64) - p.r_zp
         acc = int_gemm.exact_matmul(lhs, rhs, 1 << 16, 1 << 16)
         if p.mode == -1:
             outputs[0][...] = hc.int_gemm_wrap32(acc)
@@ -348,7 +327,7 @@ class BatchMatMulHybrid(Kernel):
 
     def prepare(self, ctx: OpContext) -> BatchMatMulHybridParams:
         adj_x, adj_y, asym = _options(ctx)
-        out_shape = _shapes(ctx, adj_x, adj_y)
+        out_shape = batch_matmul_shape(ctx, adj_x, adj_y)
         n = out_shape[-1]
         try:
             scales, per_channel = hc.weight_scales(ctx.input(1), n)
@@ -359,8 +338,8 @@ class BatchMatMulHybrid(Kernel):
                                        ctx.num_threads, vnni)
 
     def eval(self, p: BatchMatMulHybridParams, inputs, outputs) -> None:
-        lhs = np.ascontiguousarray(_adjoint(inputs[0], p.adj_x), np.float32)
-        rhs = _adjoint(inputs[1], p.adj_y)
+        lhs = np.ascontiguousarray(adjoint(inputs[0], p.adj_x), np.float32)
+        rhs = adjoint(inputs[1], p.adj_y)
         k = lhs.shape[-1]
         q, s, zp = hc.quantize_rows(lhs.reshape(-1, k), p.asymmetric)
         q = q.reshape(lhs.shape)
@@ -375,7 +354,7 @@ class BatchMatMulHybrid(Kernel):
         if v is None:
             self.eval(p, inputs, outputs)
             return
-        lhs = np.ascontiguousarray(_adjoint(inputs[0], p.adj_x), np.float32)
+        lhs = np.ascontiguousarray(adjoint(inputs[0], p.adj_x), np.float32)
         q, s, zp = hc.quantize_rows_jit(lhs.reshape(-1, v.depth), p.asymmetric)
         a3 = _lhs_rows(v, q.reshape(v.lhs_batches, v.rows, v.depth), False)
         packed, col_sums = _rhs_operand(v, inputs[1], p.adj_y)

@@ -29,17 +29,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import activation_range
+from edgelite.interpreter.kernels.common import fully_connected_rows
+from edgelite.schema.op_facts import weight_input
 
 F32, I8 = hc.F32, hc.I8
 
 
-def is_hybrid(ctx: OpContext, weight_index: int = 1) -> bool:
-    """Float32 input 0 and outputs, int8 quantized constant weights at ``weight_index``."""
+def is_hybrid(ctx: OpContext, weight_index: int | None = None) -> bool:
+    """Float32 input 0 and outputs, int8 quantized constant weights at ``weight_index``
+    (default: the operator's weight input, ``schema.op_facts``)."""
+    if weight_index is None:
+        weight_index = weight_input(ctx.op_name) or 1
     x = ctx.optional_input(0)
     w = ctx.optional_input(weight_index)
     if x is None or w is None:
@@ -94,25 +98,7 @@ class FullyConnectedHybrid(Kernel):
     def prepare(self, ctx: OpContext) -> FullyConnectedHybridParams:
         x, w = ctx.input(0), ctx.input(1)
         o = ctx.options
-        if o is not None and getattr(o, "weightsFormat", 0) != 0:
-            raise UnsupportedOperatorError(
-                f"{ctx.op_name} (operator {ctx.op_index}): shuffled weights format is not supported",
-                [(ctx.op_name, str(ctx.op_index))],
-            )
-        if w.shape is None or len(w.shape) != 2 or x.shape is None:
-            raise ctx.fail("weights must be 2-D (units, depth)")
-        n, k = w.shape
-        total = int(np.prod(x.shape, dtype=np.int64))
-        if k == 0 or total % k != 0:
-            raise ctx.fail(f"input of {total} values cannot be split into rows of {k}")
-        m = total // k
-        keep = bool(getattr(o, "keepNumDims", False)) if o is not None else False
-        if keep:
-            if x.shape[-1] != k:
-                raise ctx.fail(f"keep_num_dims needs the input's last dimension ({x.shape[-1]}) to equal depth {k}")
-            ctx.set_output_shape(0, tuple(x.shape[:-1]) + (n,))
-        else:
-            ctx.set_output_shape(0, (m, n))
+        m, n, k = fully_connected_rows(ctx, x, w)
         act = o.fusedActivationFunction if o is not None else 0
         lo, hi = activation_range(act, ctx.op_name, strict=True)
         try:

@@ -33,7 +33,7 @@ from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import int_gemm, simd_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
-from edgelite.interpreter.kernels.common import QuantizedWeightsKernel
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, fully_connected_rows
 from edgelite.interpreter.compute.jit import njit
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
@@ -94,26 +94,9 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
     bias_t = ctx.optional_input(2)
     out = ctx.outputs[0]
     o = ctx.options
-    if o is not None and getattr(o, "weightsFormat", 0) != 0:
-        raise UnsupportedOperatorError(
-            f"{ctx.op_name} (operator {ctx.op_index}): shuffled weights format is not supported", [(ctx.op_name, str(ctx.op_index))]
-        )
-    if not w.is_constant:
+    if (o is None or getattr(o, "weightsFormat", 0) == 0) and not w.is_constant:  # (shuffled weights: refused below)
         raise UnsupportedOperatorError(f"{ctx.op_name}: non-constant quantized weights are not supported", [(ctx.op_name, str(ctx.op_index))])
-    if w.shape is None or len(w.shape) != 2 or x.shape is None:
-        raise ctx.fail("weights must be 2-D (units, depth)")
-    n, k = w.shape
-    total = int(np.prod(x.shape, dtype=np.int64))
-    if k == 0 or total % k != 0:
-        raise ctx.fail(f"input of {total} values cannot be split into rows of {k}")
-    m = total // k
-    keep = bool(getattr(o, "keepNumDims", False)) if o is not None else False
-    if keep:
-        if x.shape[-1] != k:
-            raise ctx.fail(f"keep_num_dims needs the input's last dimension ({x.shape[-1]}) to equal depth {k}")
-        ctx.set_output_shape(0, tuple(x.shape[:-1]) + (n,))
-    else:
-        ctx.set_output_shape(0, (m, n))
+    m, n, k = fully_connected_rows(ctx, x, w)
     act = o.fusedActivationFunction if o is not None else 0
 
     in_dtype = np.dtype(x.dtype)

@@ -1,1 +1,1 @@
-"""kernels.normalization."""
+"""Normalization kernels: L2_NORMALIZATION (float, int8) and LOCAL_RESPONSE_NORMALIZATION (float)."""

@@ -1,1 +1,1 @@
-"""kernels.quantization."""
+"""QUANTIZE and DEQUANTIZE kernels."""

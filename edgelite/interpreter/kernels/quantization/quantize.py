@@ -37,6 +37,7 @@ from edgelite.interpreter.kernels.elementwise.elementwise_quant import (
     quant_params,
 )
 from edgelite.interpreter.compute.jit import njit
+from edgelite.interpreter.compute.rounding import round_half_away
 
 F32 = np.dtype(np.float32)
 
@@ -78,7 +79,7 @@ class QuantizeFloat(Kernel):
         x = inputs[0]
         if p.scales is not None:
             # reference_ops::PerChannelQuantize: round(x / scale) half away from zero
-            r = _round_half_away(x.astype(np.float32) / p.scales)
+            r = round_half_away(x.astype(np.float32) / p.scales)
             outputs[0][...] = _add_zp_clamp(r, p.zps, p.qmin, p.qmax)
             return
         flat = x.reshape(-1)
@@ -91,7 +92,7 @@ class QuantizeFloat(Kernel):
             big = np.flatnonzero(~(np.abs(r) < np.float32(1 << 24)))
         if big.size:
             out[big] = _add_zp_clamp(r[big].astype(np.float64), p.zp, p.qmin, p.qmax)
-        out[n:] = _add_zp_clamp(_round_half_away(flat[n:].astype(np.float64) / float(p.scale)), p.zp, p.qmin, p.qmax)
+        out[n:] = _add_zp_clamp(round_half_away(flat[n:].astype(np.float64) / float(p.scale)), p.zp, p.qmin, p.qmax)
 
     def eval_jit(self, p: QuantizeParams, inputs, outputs) -> None:
         if p.scales is not None:
@@ -107,15 +108,6 @@ def _add_zp_clamp(r: np.ndarray, zp, qmin: int, qmax: int) -> np.ndarray:
         ok = (r >= -2147483648.0) & (r < 2147483648.0)
         q = np.where(ok, r, -2147483648.0).astype(np.int64)
     return np.clip(fp._wrap_int32(q + zp), qmin, qmax)
-
-
-def _round_half_away(v: np.ndarray) -> np.ndarray:
-    """C's ``round``: half away from zero, exactly (``floor(|v| + 0.5)`` can round up
-    just below a half)."""
-    a = np.abs(v)
-    f = np.floor(a)
-    with np.errstate(invalid="ignore"):  # inf - inf: the result stays inf / NaN
-        return np.copysign(f + (a - f >= 0.5), v)
 
 
 @njit

@@ -1,1 +1,1 @@
-"""kernels.resize."""
+"""Resize kernels: RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR (float, integer)."""

@@ -23,7 +23,7 @@ What ai-edge-litert 2.3 (built-in kernels) computes, per type:
   + 1)) >> 16, in - 1)``, which differ from the float formula for some sizes
   (e.g. 2 -> 82); with either option it is the reference formula.
 
-All of this was checked against the wheel (see ``tests/interpreter/kernels/
+All of this was checked against the wheel (see ``tests/interpreter/kernels/resize/
 test_resize_quant.py``). Only 4-D NHWC inputs; the size input may be computed at run
 time (the output is then dynamic).
 

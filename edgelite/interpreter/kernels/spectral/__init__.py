@@ -1,1 +1,1 @@
-"""kernels.spectral."""
+"""Spectral kernels: RFFT2D (float)."""

@@ -12,7 +12,7 @@ from edgelite.schema.fb.PackOptions import PackOptionsT
 from edgelite.schema.fb.SplitOptions import SplitOptionsT
 from edgelite.schema.fb.SplitVOptions import SplitVOptionsT
 from edgelite.schema.fb.UnpackOptions import UnpackOptionsT
-from tests.interpreter.kernels.movement import MOVE_CASES, MOVE_IDS, data, sample
+from tests.interpreter.kernels.movement_cases import MOVE_CASES, MOVE_IDS, data, sample
 from tests.interpreter.kernels.oracle import (
     Const,
     Out,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from edgelite.errors import ShapeError
 from edgelite.schema.fb.DepthToSpaceOptions import DepthToSpaceOptionsT
 from edgelite.schema.fb.SpaceToDepthOptions import SpaceToDepthOptionsT
-from tests.interpreter.kernels.movement import MOVE_CASES, MOVE_IDS, data
+from tests.interpreter.kernels.movement_cases import MOVE_CASES, MOVE_IDS, data
 from tests.interpreter.kernels.oracle import Const, Out, compare, run_kernel
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from edgelite.errors import InvocationError, ShapeError
 from edgelite.schema.fb.GatherOptions import GatherOptionsT
-from tests.interpreter.kernels.movement import MOVE_CASES, MOVE_IDS, data
+from tests.interpreter.kernels.movement_cases import MOVE_CASES, MOVE_IDS, data
 from tests.interpreter.kernels.oracle import Const, Out, compare, run_kernel
 
 
@@ -56,7 +56,7 @@ def test_gather_nd_matches_litert(dtype, quant):
 def test_embedding_lookup_matches_litert(dtype, quant):
     rng = np.random.default_rng(3)
     table = rng.uniform(-4, 4, (6, 3, 2))
-    from tests.interpreter.kernels.movement import sample
+    from tests.interpreter.kernels.movement_cases import sample
 
     table = sample(rng, (6, 3, 2), dtype)
     ids = np.array([5, 0, 2, 2], np.int32)

@@ -12,7 +12,7 @@ from edgelite.interpreter.kernels.base import select_kernel
 from edgelite.schema.fb.ReshapeOptions import ReshapeOptionsT
 from edgelite.schema.fb.ShapeOptions import ShapeOptionsT
 from edgelite.schema.fb.SqueezeOptions import SqueezeOptionsT
-from tests.interpreter.kernels.movement import MOVE_CASES, MOVE_IDS, data
+from tests.interpreter.kernels.movement_cases import MOVE_CASES, MOVE_IDS, data
 from tests.interpreter.kernels.oracle import (
     Const,
     Out,

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from edgelite.errors import ShapeError
 from edgelite.schema.fb.StridedSliceOptions import StridedSliceOptionsT
-from tests.interpreter.kernels.movement import MOVE_CASES, MOVE_IDS, data
+from tests.interpreter.kernels.movement_cases import MOVE_CASES, MOVE_IDS, data
 from tests.interpreter.kernels.oracle import Const, Var, compare, run_kernel
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from edgelite.errors import ShapeError
 from edgelite.schema.fb.MirrorPadOptions import MirrorPadOptionsT
-from tests.interpreter.kernels.movement import MOVE_CASES, MOVE_IDS, data
+from tests.interpreter.kernels.movement_cases import MOVE_CASES, MOVE_IDS, data
 from tests.interpreter.kernels.oracle import Const, Var, compare, run_kernel
 
 PADS = np.array([[1, 0], [0, 2], [2, 1]], np.int32)
