@@ -20,7 +20,7 @@ from edgelite.converter.passes.fold import (  # noqa: E402
     fold_constants,
     shape_inference_and_folding,
 )
-from edgelite.converter.subgraphs import OUTER, subgraph_reads  # noqa: E402
+from edgelite.converter.subgraphs import subgraph_reads  # noqa: E402
 from edgelite.errors import ConversionError  # noqa: E402
 from tests.converter.helpers import check, make_model  # noqa: E402
 
