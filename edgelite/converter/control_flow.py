@@ -4,7 +4,7 @@ ONNX bodies read outer values by name ("outer scope"); TFLite subgraphs see only
 their inputs. So:
 
 * the front end turns every outer name a body reads into an explicit extra input of
-  the If/Loop/Scan node (``attrs['_captures']`` keeps the names the body uses), and
+  the If/Loop/Scan node (``ann.captures`` keeps the names the body uses), and
   the passes rewire those inputs like any other;
 * an If whose condition folds to a constant is inlined: the chosen branch's nodes join
   the outer graph (``inline_if``, called by constant folding);
@@ -47,7 +47,7 @@ def is_control_flow(node: Node) -> bool:
 
 def n_real_inputs(node: Node) -> int:
     """Inputs of the ONNX node itself (the captures follow them)."""
-    return len(node.inputs) - len(node.attrs.get("_captures", ()))
+    return len(node.inputs) - len((node.ann.captures or ()))
 
 
 def body(node: Node, attr: str):
@@ -97,7 +97,7 @@ def add_captures(node: Node, env: dict[str, Value]) -> None:
     if missing:
         raise ConversionError(f"[frontend] {node.describe()}: its body reads {missing}, which nothing outside defines")
     node.inputs.extend(env[n] for n in names)
-    node.attrs["_captures"] = names
+    node.ann.captures = names
 
 
 # -- importing body nodes into a graph (inlining) -----------------------------------------
@@ -145,7 +145,7 @@ def inline_if(g: Graph, node: Node) -> bool:
     if data.size != 1:
         raise ConversionError(f"[constant_folding] {node.describe()}: condition has {data.size} elements, not 1")
     branch = body(node, "then_branch" if bool(data[0]) else "else_branch")
-    names = node.attrs.get("_captures", [])
+    names = (node.ann.captures or [])
     env = dict(zip(names, node.inputs[n_real_inputs(node):]))
     env = import_nodes(g, branch, env, before=node)
     results = []

@@ -41,7 +41,7 @@ def _add_body(out, model_proto, where: str, want: list) -> int:
 @register("If")
 class If(OpConverter):
     def check(self, node):
-        return node.attrs.get("_cf_reason")
+        return node.ann.cf_reason
 
     def lower(self, node, out):
         from edgelite.converter.passes.control_flow import if_body_inputs
@@ -67,7 +67,7 @@ class LoopOrScan(OpConverter):
     """Rewritten into ``edgelite::While`` by the control_flow pass; what is left is refused."""
 
     def check(self, node):
-        return node.attrs.get("_cf_reason", "its input shapes are not known when the loop is converted")
+        return node.ann.cf_reason or "its input shapes are not known when the loop is converted"
 
     def lower(self, node, out):
         raise ConversionError(f"[lowering] {node.describe()}: not rewritten by the control_flow pass")
@@ -76,19 +76,20 @@ class LoopOrScan(OpConverter):
 @register("While", domain="edgelite")
 class While(OpConverter):
     def lower(self, node, out):
-        n = len(node.attrs["_body_names"])
+        loop = node.ann.loop
+        n = len(loop.body_names)
         ins, outs, scans = node.inputs, node.outputs[:n], node.outputs[n:]
         opsets = out.graph.opsets if out.graph is not None else {"": 13}
-        where = node.attrs.get("_origin", node.describe())
-        consts = node.attrs["_consts"]
-        cond_io = [BodyIO(nm, tuple(v.shape), np.dtype(v.dtype)) for nm, v in zip(node.attrs["_cond_names"], ins)]
-        body_io = [BodyIO(nm, tuple(v.shape), np.dtype(v.dtype)) for nm, v in zip(node.attrs["_body_names"], ins)]
-        cond_i = _add_body(out, body_model(node.attrs["_cond"], cond_io, {}, opsets), where, [None])
-        body_i = _add_body(out, body_model(node.attrs["_body"], body_io, consts, opsets), where, list(ins))
+        where = loop.origin
+        consts = loop.consts
+        cond_io = [BodyIO(nm, tuple(v.shape), np.dtype(v.dtype)) for nm, v in zip(loop.cond_names, ins)]
+        body_io = [BodyIO(nm, tuple(v.shape), np.dtype(v.dtype)) for nm, v in zip(loop.body_names, ins)]
+        cond_i = _add_body(out, body_model(loop.cond, cond_io, {}, opsets), where, [None])
+        body_i = _add_body(out, body_model(loop.body, body_io, consts, opsets), where, list(ins))
         out.emit("WHILE", list(ins), list(outs),
                  _options("WhileOptions", condSubgraphIndex=cond_i, bodySubgraphIndex=body_i))
-        first = node.attrs["_acc_first"]
-        for j, ((axis, reverse), y) in enumerate(zip(node.attrs["_accs"], scans)):
+        first = loop.acc_first
+        for j, ((axis, reverse), y) in enumerate(zip(loop.accs, scans)):
             acc = outs[first + j]
             rank = len(acc.shape)
             begin = np.zeros(rank, np.int32)

@@ -9,7 +9,7 @@ around the original body (see ``edgelite.converter.control_flow``): the loop val
 are ``[counter, limit, (Loop: cond), carried..., (Scan: scan inputs...), accumulators...,
 run-time captures...]``. The While converter lowers it to TFLite ``WHILE`` plus one
 ``STRIDED_SLICE`` per scan output (dropping the accumulator's dummy row).
-Forms edgelite cannot express are left in place with ``attrs['_cf_reason']``; the
+Forms edgelite cannot express are left in place with ``ann.cf_reason``; the
 support check then refuses them naming the node.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.control_flow import _P, BodyIO, body, body_model, convert_body, n_real_inputs
-from edgelite.converter.ir import Graph, Node, Value
+from edgelite.converter.ir import Graph, Node, Value, WhileLoop
 from edgelite.errors import ConversionError
 
 I64 = np.dtype(np.int64)
@@ -33,7 +33,7 @@ def control_flow(g: Graph) -> None:
         for node in list(g.nodes):
             if node.domain not in ("", "ai.onnx") or node.op_type not in ("If", "Loop", "Scan"):
                 continue
-            if "_cf_reason" in node.attrs or any(v is not None and v.shape is None for v in node.inputs):
+            if node.ann.cf_reason is not None or any(v is not None and v.shape is None for v in node.inputs):
                 continue
             if node.op_type == "If":
                 changed = _if_shapes(g, node)
@@ -49,7 +49,7 @@ def control_flow(g: Graph) -> None:
 
 def _split_captures(node: Node) -> tuple[list[tuple[str, Value]], dict[str, np.ndarray]]:
     """(run-time captures as (name, value), constant captures name -> data)."""
-    names = node.attrs.get("_captures", [])
+    names = (node.ann.captures or [])
     vals = node.inputs[n_real_inputs(node):]
     runtime = [(n, v) for n, v in zip(names, vals) if not v.is_constant]
     consts = {n: v.data for n, v in zip(names, vals) if v.is_constant}
@@ -75,7 +75,7 @@ def _if_shapes(g: Graph, node: Node) -> bool:
         outs.append([(v.shape, v.dtype) for v in bg.outputs])
     for k, (o, a, b) in enumerate(zip(node.outputs, *outs)):
         if a != b:
-            node.attrs["_cf_reason"] = (f"output {k}: the branches give {a[1]}{list(a[0])} and {b[1]}{list(b[0])}; "
+            node.ann.cf_reason = (f"output {k}: the branches give {a[1]}{list(a[0])} and {b[1]}{list(b[0])}; "
                                         "a TFLite IF output has one static shape")
             return False
         o.shape, o.dtype = tuple(a[0]), np.dtype(a[1])
@@ -84,14 +84,14 @@ def _if_shapes(g: Graph, node: Node) -> bool:
 
 def _loop_inputs_shapes(node: Node, ios: list[BodyIO], consts, g: Graph, where: str):
     """Convert the original body once to learn its output shapes and dtypes (None, with
-    ``attrs['_cf_reason']`` set, when a body value has no static shape)."""
+    ``ann.cf_reason`` set, when a body value has no static shape)."""
     try:
         _, bg = convert_body(body_model(body(node, "body"), ios, consts, g.opsets), where)
     except ConversionError as e:
         if "[check_static_shapes]" not in str(e):
             raise
         # e.g. a Slice at the iteration counter: its shape is known only while looping
-        node.attrs["_cf_reason"] = f"a body value has no static shape ({str(e).split('] ', 2)[-1][:160]})"
+        node.ann.cf_reason = f"a body value has no static shape ({str(e).split('] ', 2)[-1][:160]})"
         return None
     return [(tuple(v.shape), np.dtype(v.dtype)) for v in bg.outputs]
 
@@ -117,7 +117,7 @@ def _rewrite_loop(g: Graph, node: Node) -> bool:
         return False
     for j, v in enumerate(carried):
         if shapes[1 + j] != (tuple(v.shape), np.dtype(v.dtype)):
-            node.attrs["_cf_reason"] = (f"loop-carried value {j} changes from {v.dtype}{list(v.shape)} to "
+            node.ann.cf_reason = (f"loop-carried value {j} changes from {v.dtype}{list(v.shape)} to "
                                         f"{shapes[1 + j][1]}{list(shapes[1 + j][0])} in one iteration")
             return False
     scan_shapes = shapes[1 + n:]
@@ -125,7 +125,7 @@ def _rewrite_loop(g: Graph, node: Node) -> bool:
     for j, o in enumerate(node.outputs[n:]):
         if o.shape is None:
             if m_static is None or cond is not None and not (cond.is_constant and bool(np.asarray(cond.data).reshape(-1)[0])):
-                node.attrs["_cf_reason"] = (f"scan output {j}: its length depends on run-time values and the model "
+                node.ann.cf_reason = (f"scan output {j}: its length depends on run-time values and the model "
                                             "declares no shape for it")
                 return False
             o.shape = (m_static,) + scan_shapes[j][0]
@@ -174,7 +174,7 @@ def _rewrite_scan(g: Graph, node: Node) -> bool:
     from onnx import helper, numpy_helper
 
     if g.opset < 9:
-        node.attrs["_cf_reason"] = "Scan before opset 9 (batch axis and sequence_lens) is not supported"
+        node.ann.cf_reason = "Scan before opset 9 (batch axis and sequence_lens) is not supported"
         return False
     bgp = body(node, "body")
     n_real = n_real_inputs(node)
@@ -202,7 +202,7 @@ def _rewrite_scan(g: Graph, node: Node) -> bool:
         return False
     for j, v in enumerate(states):
         if shapes[j] != (tuple(v.shape), np.dtype(v.dtype)):
-            node.attrs["_cf_reason"] = f"state {j} changes shape or type in one iteration"
+            node.ann.cf_reason = f"state {j} changes shape or type in one iteration"
             return False
     scan_shapes = shapes[n:]
     out_axes = [a % (len(s) + 1) for a, (s, _) in zip(out_axes, scan_shapes)]
@@ -268,9 +268,7 @@ def _replace_with_while(g, node, ins, cond_g, cond_names, body_g, body_names, co
             outs.append(g.new_value(f"{node.name}_loop{j}", tuple(v.shape), v.dtype))
     scan_values = node.outputs[n_carried_out:]
     g.remove_node(node)
-    g.add_node("While", ins, outs + list(scan_values), {
-        "_cond": cond_g, "_cond_names": cond_names, "_body": body_g, "_body_names": body_names,
-        "_consts": consts, "_acc_first": acc_first[0] if acc_first else len(ins), "_accs": accs,
-        "_origin": node.describe(),
-    }, name=node.name, domain="edgelite")
+    loop = WhileLoop(cond=cond_g, cond_names=cond_names, body=body_g, body_names=body_names, consts=consts,
+                     acc_first=acc_first[0] if acc_first else len(ins), accs=accs, origin=node.describe())
+    g.add_node("While", ins, outs + list(scan_values), {}, name=node.name, domain="edgelite").ann.loop = loop
     g.toposort()

@@ -90,7 +90,7 @@ def infer_shapes(g: Graph) -> None:
         n_inputs = len(n.inputs)
         if is_control_flow(n):  # its bodies read outer values by their ONNX names
             n_inputs = n_real_inputs(n)
-            for name, v in zip(n.attrs["_captures"], n.inputs[n_inputs:]):
+            for name, v in zip(n.ann.captures, n.inputs[n_inputs:]):
                 if v.name != name:
                     nodes.append(helper.make_node("Identity", [v.name], [name]))
         nodes.append(
@@ -155,7 +155,7 @@ def fold_constants(g: Graph) -> bool:
             elif all(v is None or v.is_constant for v in node.inputs) and node.inputs:
                 # Everything it reads (inputs and the outer values its body reads) is constant.
                 n_real = n_real_inputs(node)
-                captured = {name: np.asarray(v.data) for name, v in zip(node.attrs["_captures"], node.inputs[n_real:])}
+                captured = {name: np.asarray(v.data) for name, v in zip(node.ann.captures, node.inputs[n_real:])}
                 alone = copy.copy(node)
                 alone.inputs = node.inputs[:n_real]
                 _make_const(g, node, _evaluate(g, alone, captured))
