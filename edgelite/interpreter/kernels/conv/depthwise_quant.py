@@ -35,9 +35,9 @@ from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import depthwise_int8_loops as dwf
 from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
-from edgelite.interpreter.compute.conv_geometry import Window2D
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv_window
 from edgelite.interpreter.compute.jit import njit, prange, serial_build
+from edgelite.interpreter.compute.conv_geometry import Window2D
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
 
