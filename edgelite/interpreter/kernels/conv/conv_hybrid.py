@@ -34,8 +34,7 @@ from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.compute import int_gemm, patches
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
-from edgelite.interpreter.compute.conv_geometry import activation_range
-from edgelite.interpreter.compute.conv_geometry import Window2D
+from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
 from edgelite.interpreter.kernels.common import conv_window
 from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import is_hybrid
 
