@@ -14,7 +14,9 @@ It prints median / p90 / min wall latency, the median CPU time of the calling th
 starts fresh processes for the cold start (import, load, allocate, first invoke, and
 for edgelite the second invoke, which waits for Numba when the first did not): the
 first with an empty Numba cache (it compiles), then ``--cold`` more that load the
-cache; their peak resident memory (VmHWM) is reported too. The load average is printed
+cache; their peak resident memory (VmHWM) and the process CPU time spent up to the
+end of the first and of the second invoke (all threads; steadier than wall time on a
+busy machine) are reported too. ``--cold-only`` skips the latency runs. The load average is printed
 before and after: benchmarks never gate CI, and figures depend on the machine.
 
 Usage:
@@ -132,9 +134,9 @@ COLD_START = textwrap.dedent(
     for d in it.get_input_details():
         it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
     it.invoke()
-    t4 = time.perf_counter()
+    t4, c4 = time.perf_counter(), time.process_time()
     it.invoke()
-    t5 = time.perf_counter()
+    t5, c5 = time.perf_counter(), time.process_time()
     hwm = 0
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
@@ -142,10 +144,12 @@ COLD_START = textwrap.dedent(
     print(json.dumps({"import_ms": 1e3 * (t1 - t0), "load_ms": 1e3 * (t2 - t1), "allocate_ms": 1e3 * (t3 - t2),
                       "first_invoke_ms": 1e3 * (t4 - t3), "total_ms": 1e3 * (t4 - t0),
                       "second_invoke_ms": 1e3 * (t5 - t4), "peak_rss_mib": hwm / (1 << 20),
+                      "cpu_to_first_ms": 1e3 * c4, "cpu_to_second_ms": 1e3 * c5,
                       "numba_loaded": "numba" in sys.modules}))
     """
 )
-COLD_KEYS = ("import_ms", "load_ms", "allocate_ms", "first_invoke_ms", "total_ms", "second_invoke_ms", "peak_rss_mib")
+COLD_KEYS = ("import_ms", "load_ms", "allocate_ms", "first_invoke_ms", "total_ms", "second_invoke_ms", "peak_rss_mib",
+             "cpu_to_first_ms", "cpu_to_second_ms")
 
 
 def cold_start(runtime: str, model: Path, repeats: int, cache_dir: str) -> dict:
@@ -178,10 +182,10 @@ def print_latency(model: str, threads: int, rows: dict) -> None:
 
 def print_cold(model: str, rows: dict) -> None:
     print(f"\n== cold start, {model} (fresh process: import, load, allocate, first invoke; then a second invoke)")
-    print(f"{'':<26}" + "".join(f"{k.replace('_ms', '').replace('_mib', ' MiB'):>15}" for k in COLD_KEYS))
+    print(f"{'':<26}" + "".join(f"{k.replace('_ms', '').replace('_mib', ' MiB'):>17}" for k in COLD_KEYS))
     for runtime, r in rows.items():
         for label, row in ((f"{runtime} 1st (no cache)", r["first_process"]), (f"{runtime} median", r["median"])):
-            print(f"{label:<26}" + "".join(f"{row[k]:>15.1f}" for k in COLD_KEYS))
+            print(f"{label:<26}" + "".join(f"{row[k]:>17.1f}" for k in COLD_KEYS))
 
 
 def main(argv=None) -> int:
@@ -191,8 +195,11 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--cold", type=int, default=5, help="cold-start processes after the first (default 5)")
+    ap.add_argument("--cold-only", action="store_true", help="only the cold-start processes")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    if args.cold_only:
+        args.threads = []
     models = [Path(m) for m in args.models] or default_models()
     report = {"machine": machine_info(), "load_before": os.getloadavg(), "latency": {}, "cold_start": {}}
     for model in models:

@@ -27,7 +27,7 @@ from edgelite.converter.ops import load_all, registry
 from edgelite.converter.options import QDQ_MODES, QUANTIZE_MODES, ConvertOptions
 from edgelite.converter.passes import pipeline, run_pipeline
 from edgelite.converter.passes.qdq import QdqImport, activation_ranges, annotate_lowered_weights
-from edgelite.errors import ConversionError, QuantizationError
+from edgelite.errors import ConversionError, QuantizationError, ShapeError
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -58,7 +58,10 @@ def convert(model: Any, options: ConvertOptions | None = None, *, progress: Prog
         UnsupportedOperatorError: some ops have no TFLite equivalent (all are listed);
             nothing is produced.
         ConversionError: a pass failed; the message names the pass and the node.
-        ShapeError: a dynamic input dimension needs ``input_shapes``.
+        ShapeError: a dynamic input dimension needs ``input_shapes``: symbolic dimensions
+            stay dynamic (``shape_signature`` -1, resize the inputs before allocating)
+            unless the converted graph depends on their sizes; then a leading batch
+            dimension becomes 1 and any other must be fixed.
         QuantizationError: bad quantization options, or calibration data missing.
 
     Example:
@@ -80,6 +83,11 @@ def convert(model: Any, options: ConvertOptions | None = None, *, progress: Prog
     opts = ConvertOptions.from_kwargs(options, **kwargs)
     qs = opts.quantization
     _validate_quantization(opts)
+    if qs.mode is None:
+        model = load_onnx(model)
+        dynamic = _convert_dynamic(model, opts)
+        if dynamic is not None:
+            return dynamic
     conv = _convert(model, opts)
     graph = conv.graph
     mode = qs.mode if qs.mode is not None else ("int8" if conv.qdq.imported else None)
@@ -113,6 +121,35 @@ def convert(model: Any, options: ConvertOptions | None = None, *, progress: Prog
         target_sqnr=qs.target_sqnr, metric=qs.metric, target=qs.target, fallback=qs.fallback,
         fixed_range_outputs=qs.fixed_range_outputs,
     )
+
+
+def _convert_dynamic(proto, opts: ConvertOptions) -> bytes | None:
+    """The float model with its symbolic input dimensions left dynamic (``shape_signature``
+    -1), or None when it has none or the graph depends on their sizes (see ``dynamic_dims``)."""
+    from edgelite.converter.dynamic_dims import merge_probes, probe_shapes, symbolic_dims
+    from edgelite.schema import write_model
+
+    symbolic = symbolic_dims(proto, opts.input_shapes)
+    if not symbolic:
+        return None
+    probes = []
+    for k in (0, 1):
+        shapes = probe_shapes(proto, symbolic, k)
+        if shapes is None:
+            return None
+        try:
+            conv = _convert(proto, replace(opts, input_shapes={**opts.input_shapes, **shapes}))
+        except ShapeError:
+            # The graph only holds for particular sizes (a reshape to a fixed shape, say):
+            # the fixed-shape conversion that follows reports what to fix, if anything.
+            return None
+        if conv.qdq.imported:
+            return None  # QDQ models are quantized with their calibrated input shapes
+        out = lower_graph(conv.graph)
+        meta = conversion_metadata(opts, conv.io_layout, conv.graph.producer, conv.graph.opset)
+        probes.append(build_model(conv.graph, out.ops, meta, opts.description))
+    merged = merge_probes(*probes)
+    return None if merged is None else write_model(merged)
 
 
 @dataclass

@@ -21,20 +21,32 @@ def load_onnx(model: Any):
     """Load ``model`` (a path, bytes or an ``onnx.ModelProto``), external data included."""
     import onnx
 
+    from google.protobuf.message import DecodeError
+
     if isinstance(model, onnx.ModelProto):
-        return model
-    if isinstance(model, (bytes, bytearray)):
-        return onnx.load_from_string(bytes(model))
+        return _check_model(model, "the ONNX model")
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        try:
+            proto = onnx.load_from_string(bytes(model))
+        except (ValueError, DecodeError) as e:
+            raise ModelFormatError(f"cannot parse ONNX model bytes ({len(model)} bytes): {e}") from e
+        return _check_model(proto, f"ONNX model bytes ({len(model)} bytes)")
     path = os.fspath(model)
     if not os.path.exists(path):
         raise ModelFormatError(f"ONNX model {path!r} does not exist")
-    from google.protobuf.message import DecodeError
-
     try:
         # load_external_data=True reads tensors stored beside the model file.
-        return onnx.load(path, load_external_data=True)
+        proto = onnx.load(path, load_external_data=True)
     except (OSError, ValueError, DecodeError) as e:
         raise ModelFormatError(f"cannot read ONNX model {path!r}: {e}") from e
+    return _check_model(proto, f"ONNX model {path!r}")
+
+
+def _check_model(proto, what: str):
+    """Protobuf parses many byte strings (the empty one included) as a ModelProto with no graph."""
+    if not proto.HasField("graph") or not proto.graph.output:
+        raise ModelFormatError(f"{what} is not an ONNX model: it has no graph outputs")
+    return proto
 
 
 def _attr_value(attr) -> Any:

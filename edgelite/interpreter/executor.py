@@ -6,8 +6,8 @@
    been resized) and calls the kernel's ``prepare``, which sets the output shapes;
 2. an operator whose inputs are all constant (model weights or outputs folded
    earlier) and that has no state is evaluated right there, and its outputs become
-   constants: shape arithmetic (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) costs
-   nothing at ``invoke``;
+   constants; so is SHAPE, whose input's shape is fixed once allocated: shape
+   arithmetic (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) costs nothing at ``invoke``;
 3. an operator reading a tensor whose shape is only known at run time (a *dynamic*
    output, see ``OpContext.set_output_dynamic``) is *deferred*: it is prepared again
    on every ``invoke`` with the real shapes, and its outputs live outside the arena;
@@ -36,6 +36,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -67,6 +69,39 @@ def _reset_value(spec) -> int:
     if spec.type == TensorType.INT8 and spec.quant is not None:
         return int(spec.quant.scalar_zero_point) & 0xFF
     return 0
+
+
+# Operators whose outputs depend only on their input's shape: folded at allocation.
+SHAPE_ONLY = frozenset({"SHAPE"})
+
+
+def _shape_stand_in(spec: SubgraphSpec, index: int, shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only array of ``shape`` that takes no memory (for SHAPE_ONLY operators)."""
+    return np.broadcast_to(np.zeros((), spec.tensors[index].dtype), shape)
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB ({n} bytes)"
+
+
+def _physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_arena_size(total: int, lifetimes, spec: SubgraphSpec) -> None:
+    """Refuse, before allocating, an arena larger than the machine's memory (a resize gone wrong)."""
+    limit = _physical_memory()
+    if limit is None or total <= limit:
+        return
+    biggest = sorted(lifetimes, key=lambda lt: -lt.size)[:3]
+    names = ", ".join(f"{spec.tensors[lt.index].name!r} {_gib(lt.size)}" for lt in biggest)
+    raise ShapeError(
+        f"the tensor arena would need {_gib(total)}, more than this machine's {_gib(limit)} of memory "
+        f"(largest tensors: {names}); resize the inputs to smaller shapes"
+    )
 
 
 def _step_positions(steps) -> tuple[dict[int, int], dict[int, int]]:
@@ -164,8 +199,14 @@ class SubgraphRuntime:
             real_inputs = [i for i in op.inputs if i >= 0]
             # Variables are never in `values`, so ops reading them are never folded.
             foldable = op.name not in NOT_FOLDABLE and real_inputs and all(i in values for i in real_inputs)
-            if foldable:
-                ins = [None if i < 0 else values[i] for i in op.inputs]
+            # SHAPE reads only its input's shape, fixed once allocated (LiteRT too computes it in
+            # Prepare): folding it lets SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE (what TensorFlow
+            # writes for a dynamic batch) fold, so the reshape and everything after it get static shapes.
+            shape_only = (op.name in SHAPE_ONLY and bool(real_inputs) and real_inputs[0] not in deferred
+                          and shapes[real_inputs[0]] is not None)
+            if foldable or shape_only:
+                ins = [None if i < 0 else values[i] if i in values else _shape_stand_in(spec, i, shapes[i])
+                       for i in op.inputs]
                 outs = [
                     None if pos in ctx.dynamic_outputs else np.empty(shapes[t], spec.tensors[t].dtype)
                     for pos, t in enumerate(op.outputs)
@@ -243,7 +284,7 @@ class SubgraphRuntime:
             shape = shapes[i]
             if shape is None or any(d < 0 for d in shape):
                 continue
-            size = int(np.prod(shape, dtype=np.int64)) * t.dtype.itemsize
+            size = math.prod(shape) * t.dtype.itemsize  # Python ints: no int64 wrap-around
             whole = i in pinned or self.preserve_all_tensors
             if whole:
                 first, last = 0, n_steps
@@ -260,8 +301,13 @@ class SubgraphRuntime:
 
     def _plan_and_bind(self, shapes, values, deferred, steps) -> None:
         spec = self.spec
-        plan = plan_arena(self._lifetimes(shapes, values, deferred, steps))
-        arena = np.zeros(plan.total_bytes, dtype=np.uint8)
+        lifetimes = self._lifetimes(shapes, values, deferred, steps)
+        plan = plan_arena(lifetimes)
+        _check_arena_size(plan.total_bytes, lifetimes, spec)
+        try:
+            arena = np.zeros(plan.total_bytes, dtype=np.uint8)
+        except MemoryError as e:
+            raise ShapeError(f"allocating the tensor arena ({_gib(plan.total_bytes)}) failed: {e}") from e
         views: dict[int, np.ndarray] = {}
         for i, off in plan.offsets.items():
             t = spec.tensors[i]
@@ -346,9 +392,10 @@ class SubgraphRuntime:
         for i in op.inputs:
             if i >= 0:
                 shapes[i] = tuple(values[i].shape)
-        # constants keep their data (RFFT2D's fft_length, weights), as in ``allocate``
-        consts = {i: spec.tensors[i].data for i in op.inputs if i >= 0 and spec.tensors[i].is_constant}
-        ctx = make_context(spec, op, shapes, consts, num_threads=self.num_threads, use_jit=self.use_jit)
+        # Kernels read weights, biases (and RFFT2D's fft_length) from the context at prepare: give
+        # them the constants and folded values, never run-time inputs, whose data changes per invoke.
+        known = {i: values[i] for i in op.inputs if i >= 0 and (spec.tensors[i].is_constant or i in self._folded)}
+        ctx = make_context(spec, op, shapes, known, num_threads=self.num_threads, use_jit=self.use_jit)
         params = op.kernel.prepare(ctx)
         outs = []
         for pos, t_index in enumerate(op.outputs):

@@ -277,6 +277,8 @@ class Interpreter:
             raise ValueError(f"Tensor {i} ({spec.name!r}) is not an input of subgraph {subgraph_index}: only inputs can be resized")
         if any(d < 0 for d in shape):
             raise TensorShapeError(f"Cannot resize input {i} ({spec.name!r}) to {list(shape)}: negative dimension")
+        if any(d > 2**31 - 1 for d in shape):
+            raise TensorShapeError(f"Cannot resize input {i} ({spec.name!r}) to {list(shape)}: dimensions are int32")
         if strict:
             sig = spec.shape_signature
             if len(shape) != len(sig):

@@ -67,7 +67,7 @@ def load_calibration(
         image_options: normalisation for image folders.
 
     Raises:
-        QuantizationError: no data, or data that names unknown inputs.
+        QuantizationError: no data, data that names unknown inputs, or NaN/Inf values.
         ShapeError: an array that fits no input shape.
     """
     if source is None:
@@ -98,12 +98,28 @@ def load_calibration(
             per_input[name] = _conform(sample[name], tuple(shape), np.dtype(dtype), name, warned)
         count = len(next(iter(per_input.values()))) if per_input else 0
         for k in range(count):
-            feeds.append({n: v[k] for n, v in per_input.items()})
+            feed = {n: v[k] for n, v in per_input.items()}
+            _check_finite(feed, len(feeds))
+            feeds.append(feed)
             if max_samples is not None and len(feeds) >= max_samples:
                 return feeds
     if not feeds:
         raise QuantizationError("calibration data is empty")
     return feeds
+
+
+def _check_finite(feed: dict[str, np.ndarray], sample: int) -> None:
+    """NaN or Inf in calibration data would give NaN ranges (or none at all): refuse it, saying where."""
+    for name, arr in feed.items():
+        if arr.dtype.kind not in "fc":
+            continue
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            n_nan = int(np.isnan(arr).sum())
+            raise QuantizationError(
+                f"calibration sample {sample}, input {name!r}: {int(bad.sum())} of {arr.size} values are not "
+                f"finite ({n_nan} NaN, {int(bad.sum()) - n_nan} Inf); calibration data must be finite"
+            )
 
 
 def _samples(source: Any, names: Sequence[str]) -> Iterable[dict[str, Any]]:

@@ -104,10 +104,29 @@ class ModelRunner:
         return {i: view() for i, view in self._views.items()}
 
 
+# Models whose tensors (weights and activations of one invoke) hold fewer elements than
+# this run on the reference kernels during quantization: a sample costs well under a
+# millisecond there, while loading Numba costs ~0.5 s of CPU and compiling its kernels
+# on a fresh install 8-10 s (quickstart's 8x8 digits CNN: about 60,000 elements).
+SMALL_MODEL_ELEMENTS = 250_000
+
+
+def _tensor_elements(model_bytes: bytes) -> int:
+    from edgelite.schema import read_model  # noqa: PLC0415
+
+    sg = read_model(model_bytes).subgraphs[0]
+    return sum(int(np.prod([max(int(d), 1) for d in t.shape], dtype=np.int64)) for t in sg.tensors)
+
+
 def _edgelite_interpreter(model_bytes: bytes, preserve: bool = True):
-    from edgelite.interpreter import Interpreter  # noqa: PLC0415 (lazy by design)
+    from edgelite.interpreter import Interpreter, OpResolverType  # noqa: PLC0415 (lazy by design)
     from edgelite.interpreter.compute.jit import wait_until_warm  # noqa: PLC0415
 
+    if _tensor_elements(model_bytes) < SMALL_MODEL_ELEMENTS:
+        # The choice depends on the model only, so every quantization of it gives the
+        # same bytes whatever the state of Numba or its cache.
+        return Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=preserve,
+                           experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     interp = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=preserve)
     # The first invoke of a process runs the reference kernels while Numba loads; their
     # float results differ from the JIT kernels' by rounding, which moved calibrated

@@ -64,10 +64,16 @@ def test_signature_and_names_kept():
 
 def test_dynamic_batch_defaults_to_one_and_input_shapes_override():
     check(conv_model(dyn_batch=True))
+    # A graph whose converted form depends on T (Flatten's target holds T * 4): fix T by hand.
+    fixed_only = make_model([helper.make_node("Flatten", ["x"], ["y"], axis=1)], [("x", F32, [1, "T", 4])],
+                            [("y", F32, None)])
+    with pytest.raises(ShapeError, match="--input-shape"):
+        edgelite.convert(fixed_only)
+    assert read_model(edgelite.convert(fixed_only, input_shapes={"x": (1, 5, 4)})).subgraphs[0].tensors[0].shape
     nodes = [helper.make_node("Relu", ["x"], ["y"])]
     m = make_model(nodes, [("x", F32, [1, "T", 4])], [("y", F32, None)])
-    with pytest.raises(ShapeError, match="--input-shape"):
-        edgelite.convert(m)
+    sg = read_model(edgelite.convert(m)).subgraphs[0]  # T stays dynamic (tests/converter/test_dynamic_dims.py)
+    assert sg.tensors[sg.inputs[0]].shape_signature == (1, -1, 4)
     tfl = edgelite.convert(m, input_shapes={"x": (1, 5, 4)})
     sg = read_model(tfl).subgraphs[0]
     assert sg.tensors[sg.inputs[0]].shape == (1, 5, 4)
@@ -258,6 +264,15 @@ def test_bad_file_is_a_model_format_error(tmp_path):
         edgelite.convert(str(bad))
     with pytest.raises(ModelFormatError):
         edgelite.convert(str(tmp_path / "missing.onnx"))
+
+
+@pytest.mark.parametrize("data", [b"not an onnx model", b"", bytearray(b"\x08\x07garbage\xff\xff")])
+def test_bad_bytes_are_a_model_format_error(data):
+    from edgelite.errors import ModelFormatError
+
+    # b"" parses as an empty ModelProto: refused for having no graph outputs.
+    with pytest.raises(ModelFormatError, match="ONNX model bytes"):
+        edgelite.convert(data)
 
 
 def test_conversion_metadata_flatbuffer():

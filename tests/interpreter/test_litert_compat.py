@@ -165,12 +165,14 @@ def test_fixture_resized_batch_runs_like_litert(path):
             it.resize_tensor_input(d["index"], np.where(d["shape_signature"] == -1, 3, d["shape"]), strict=True)
         it.allocate_tensors()
     _same_details(ours.get_input_details(), theirs.get_input_details(), "resized inputs")
-    _same_details(ours.get_output_details(), theirs.get_output_details(), "outputs after resize")
     inputs = _random_inputs(theirs.get_input_details(), seed=2)
     for it in (ours, theirs):
         for d, x in zip(it.get_input_details(), inputs):
             it.set_tensor(d["index"], x)
         it.invoke()
+    # Compared after invoke: an output behind SHAPE -> ... -> RESHAPE (TF's dynamic batch) has its
+    # resized shape in edgelite from allocate on (SHAPE folds), in LiteRT only once it has run.
+    _same_details(ours.get_output_details(), theirs.get_output_details(), "outputs after resize")
     for d in theirs.get_output_details():
         _assert_outputs_close(ours.get_tensor(d["index"]), theirs.get_tensor(d["index"]), f"{path.stem}:{d['name']}")
 

@@ -92,3 +92,14 @@ def test_runner_prefers_edgelite_then_litert():
         r.run({"image": np.ones((1, 8, 8, 3), np.float32)})
     with pytest.raises(QuantizationError, match="no data"):
         r.run({})
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_calibration_data_names_the_sample_and_input(bad):
+    data = {"a": np.zeros((3, 1, 4), np.float32), "b": np.ones((3, 1, 2), np.float32)}
+    data["b"][2, 0, 1] = bad
+    inputs = [("a", (1, 4), np.float32), ("b", (1, 2), np.float32)]
+    with pytest.raises(QuantizationError, match="calibration sample 2, input 'b': 1 of 2 values are not finite"):
+        load_calibration(data, inputs)
+    with pytest.raises(QuantizationError, match="sample 0, input 'a'"):
+        load_calibration(np.full((2, 1, 4), np.nan, np.float32), inputs[:1])

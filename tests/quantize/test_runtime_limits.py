@@ -25,7 +25,7 @@ from edgelite.quantize.spec import INT8_OPS
 from edgelite.schema import read_model
 from edgelite.schema.fb.Padding import Padding as P
 from tests.quantize.fixture_data import TWINS, calibration_images, fixture_bytes
-from tests.quantize.single_ops import _model, build, opt
+from tests.quantize.single_ops import POSITIVE_INPUTS, _model, build, opt
 
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 from tests.litert_child import assert_run_in_xnnpack, xnnpack_failures  # noqa: E402
@@ -146,7 +146,9 @@ def test_calibrated_tiny_ranges_are_fixed_not_refused():
 # -- every int8 file the quantizer tests write -------------------------------------------------
 
 
-def _single_op_calibration(model: bytes, n: int = 4) -> list[dict]:
+def _single_op_calibration(model: bytes, n: int = 4, positive: bool = False) -> list[dict]:
+    """Random-normal samples per input; ``positive``: |N(0, 1)| + 0.1, for the ops in
+    ``single_ops.POSITIVE_INPUTS`` (LiteRT's int8 RSQRT refuses a negative input range)."""
     sg = read_model(model).subgraphs[0]
     rng = np.random.default_rng(5)
     out = []
@@ -154,7 +156,8 @@ def _single_op_calibration(model: bytes, n: int = 4) -> list[dict]:
         feed = {}
         for i in sg.inputs:
             t = sg.tensors[i]
-            feed[t.name] = rng.normal(size=t.shape).astype(t.numpy_dtype)
+            x = rng.normal(size=t.shape)
+            feed[t.name] = (np.abs(x) + 0.1 if positive else x).astype(t.numpy_dtype)
         out.append(feed)
     return out
 
@@ -163,7 +166,7 @@ def test_every_single_op_int8_model_runs_in_xnnpack():
     models = {}
     for op in INT8_OPS:
         f = build(op)
-        models[op], _ = _quantize(f, _single_op_calibration(f))
+        models[op], _ = _quantize(f, _single_op_calibration(f, positive=op in POSITIVE_INPUTS))
     assert_run_in_xnnpack(models)
 
 

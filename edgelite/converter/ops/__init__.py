@@ -48,7 +48,7 @@ OP_MODULES: tuple[str, ...] = (
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).
-SUPPORT_MODULES: tuple[str, ...] = ("registry", "layout_rules", "common", "emit", "dtype_rules")
+SUPPORT_MODULES: tuple[str, ...] = ("registry", "layout_rules", "common", "emit", "dtype_rules", "infinities")
 
 _loaded = False
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from edgelite.converter.lower import activation_code
 from edgelite.converter.ops import dtype_rules
+from edgelite.converter.ops.infinities import may_be_infinite, restore_infinities
 from edgelite.converter.ops.layout_rules import Elementwise
 from edgelite.converter.ops.registry import OpConverter, register
 
@@ -65,8 +66,19 @@ class Binary(Elementwise, OpConverter):
 
     def lower(self, node, out):
         op = _BINARY[node.op_type]
+        y = node.outputs[0]
+        act = activation_code(node)
+        if op in ("ADD", "SUB") and act == 0 and np.dtype(y.dtype) == np.float32:
+            memo = out.__dict__.setdefault("_may_be_infinite", {})
+            a, b = node.inputs[:2]
+            if may_be_infinite(a, memo) or may_be_infinite(b, memo):
+                a, b = (match_dtype(out, v, y.dtype, f"{node.name}_in{i}") for i, v in enumerate((a, b)))
+                clamped = out.tmp(f"{node.name}_clamped", y.shape, y.dtype)
+                out.emit(op, [a, b], [clamped], _options(op, act))
+                restore_infinities(out, node.name, op, a, b, clamped, y)
+                return
         # Operands are brought to a dtype LiteRT computes exactly (see ``dtype_rules``).
-        dtype_rules.emit(out, op, node.inputs[:2], node.outputs[0], _options(op, activation_code(node)), node.name)
+        dtype_rules.emit(out, op, node.inputs[:2], y, _options(op, act), node.name)
 
 
 @register("Where")

@@ -14,6 +14,7 @@ from edgelite.converter.ops.emit import Emitter, _options
 from edgelite.converter.ops.layout_rules import AxisOp, physical_axis
 from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
 from edgelite.converter.passes.layout import identity
+from edgelite.schema.model import TensorType
 
 # ONNX reduction -> (elementwise op before, TFLite reduction, elementwise op after)
 _REDUCE = {
@@ -75,6 +76,20 @@ def _empty_value(op_type, dtype):
     }.get(op_type, 0)
 
 
+def _empty_means_all(e, axes, rank: int):
+    """Runtime axes with ONNX's meaning of an empty list (every axis) for TFLite, where an
+    empty axis tensor reduces nothing: append ``rank`` more axes, which are ``0..rank-1``
+    when ``axes`` is empty and copies of ``axes[0]`` otherwise (TFLite ignores repeated
+    axes). ``GATHER`` picks them from ``axes ++ [0..rank-1]``, so nothing indexes an
+    empty tensor."""
+    every = e.const(np.arange(rank, dtype=np.int32), tag="every_axis")
+    n = e.op("SHAPE", [axes], (1,), np.dtype(np.int32), _options("ShapeOptions", outType=int(TensorType.INT32)))
+    empty = e.binary("EQUAL", n, e.const(np.zeros(1, np.int32), tag="zero"))
+    picks = e.select(empty, every, e.const(np.zeros(rank, np.int32), tag="first"))
+    extra = e.gather(e.concat([axes, every], 0), picks, 0)
+    return e.concat([axes, extra], 0)
+
+
 def _pre(e, op, x, y=None):
     # x * x rather than SQUARE: LiteRT's SQUARE is float-only.
     return e.mul(x, x, y=y) if op == "SQUARE" else e.unary(op, x, y=y)
@@ -128,6 +143,8 @@ class Reduce(OpConverter):
             return
         if node.ann.runtime_axes:
             axes_v = e.cast(node.inputs[1], np.int32)
+            if not node.attrs.get("noop_with_empty_axes", 0):
+                axes_v = _empty_means_all(e, axes_v, len(x.shape))
             shift = None
             if node.op_type == "ReduceLogSumExp":
                 # One maximum over the whole tensor keeps EXP finite (the reduced shape is unknown

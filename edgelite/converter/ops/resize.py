@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ops.common import i32
+from edgelite.converter.ops.emit import Emitter
 from edgelite.converter.ops.layout_rules import ChannelsLast
 from edgelite.converter.ops.registry import OpConverter, register
 
@@ -87,17 +88,39 @@ class Resize(ChannelsLast, OpConverter):
 
 @register("DepthToSpace", "SpaceToDepth")
 class DepthToSpace(ChannelsLast, OpConverter):
+    """TFLite's DEPTH_TO_SPACE / SPACE_TO_DEPTH order channels as ONNX's DCR mode
+    (block offset major, channel minor). CRD (channel major) is the same movement with
+    the channels permuted: a GATHER on the channel axis before DEPTH_TO_SPACE or after
+    SPACE_TO_DEPTH."""
+
     def check(self, node):
-        if node.op_type == "DepthToSpace" and node.attrs.get("mode", "DCR") != "DCR":
-            return "DepthToSpace mode CRD (pixel shuffle)"
+        if node.attrs.get("mode", "DCR") not in ("DCR", "CRD"):
+            return f"{node.op_type} mode {node.attrs.get('mode')!r}"
         return None
 
     def lower(self, node, out):
         from edgelite.schema.fb.DepthToSpaceOptions import DepthToSpaceOptionsT
         from edgelite.schema.fb.SpaceToDepthOptions import SpaceToDepthOptionsT
 
-        o = DepthToSpaceOptionsT() if node.op_type == "DepthToSpace" else SpaceToDepthOptionsT()
-        o.blockSize = int(node.attrs["blocksize"])
-        out.emit(
-            "DEPTH_TO_SPACE" if node.op_type == "DepthToSpace" else "SPACE_TO_DEPTH", node.inputs[:1], node.outputs, o
-        )
+        to_space = node.op_type == "DepthToSpace"
+        o = DepthToSpaceOptionsT() if to_space else SpaceToDepthOptionsT()
+        b = int(node.attrs["blocksize"])
+        o.blockSize = b
+        op = "DEPTH_TO_SPACE" if to_space else "SPACE_TO_DEPTH"
+        x, y = node.inputs[0], node.outputs[0]
+        if node.attrs.get("mode", "DCR") == "DCR":
+            out.emit(op, [x], [y], o)
+            return
+        e = Emitter(out, node.name)
+        depth = int((x if to_space else y).shape[-1])  # the channels of the deep side
+        c = depth // (b * b)
+        # CRD channel c * b*b + k holds what DCR keeps in channel k * C + c.
+        crd_to_dcr = np.array([k * c + ch for ch in range(c) for k in range(b * b)], np.int32)
+        if to_space:
+            dcr_to_crd = np.argsort(crd_to_dcr).astype(np.int32)
+            x = e.gather(x, e.const(dcr_to_crd, tag="dcr_order"), -1)
+            out.emit(op, [x], [y], o)
+        else:
+            t = e.tmp(y.shape, y.dtype, tag="dcr")
+            out.emit(op, [x], [t], o)
+            e.gather(t, e.const(crd_to_dcr, tag="crd_order"), -1, y=y)

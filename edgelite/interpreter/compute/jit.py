@@ -19,7 +19,9 @@ disabled. Set ``EDGELITE_DISABLE_JIT=1`` to force the reference kernels.
 
 Start-up: ``start_warm_up`` imports Numba on a background thread. The interpreter's
 first invoke in a fresh process runs the reference (numpy) kernels and starts it; the
-next invoke waits for ``is_warm()`` and runs the JIT kernels.
+next invoke waits for ``is_warm()`` and runs the JIT kernels, each loaded from the
+on-disk cache without Numba's full context refresh (``_load_cached``: that refresh,
+which also imports SciPy, was most of a warm start's cost).
 
 Threads: ``set_num_threads`` records the count and applies it to Numba only once a
 ``parallel=True`` kernel exists. With one thread, a ``parallel=True`` kernel runs a
@@ -98,22 +100,56 @@ def _warm_up() -> None:
     try:
         numba = numba_module()
         if numba is not None:
-            from numba.core.compiler_lock import global_compiler_lock
             from numba.core.registry import cpu_target
 
-            # The first compile or cache load of a process fills Numba's typing and
-            # lowering tables (most of its start-up cost): do it here, off the caller's path.
-            # The contexts are created first, outside the compiler lock: their lazy
-            # properties take their own lock and then the compiler lock, and taking the
-            # two in the other order here deadlocked any thread that compiled meanwhile.
-            typing_context = cpu_target.typing_context
+            # Creating the contexts sets up LLVM's code generator, which every cache
+            # load needs. Their full ``refresh()`` (every typing and lowering registry,
+            # and SciPy through numba.np.arraymath: about 0.55 s of CPU, measured) is
+            # left to the first real compile, which does it itself: a process whose
+            # kernels all come from the on-disk cache never pays it (see _load_cached).
+            cpu_target.typing_context  # noqa: B018 - a lazy property: built here, off the caller's path
             target_context = cpu_target.target_context
+            # What the first cache loads would otherwise do on the caller's thread
+            # (measured about 0.1 s of CPU there): set up Numba's runtime (it compiles
+            # a small module) and import what unpickling a kernel's environment and
+            # typing an ndarray argument import (numba.np.arrayobj, numpy.ma).
+            from numba.core.compiler_lock import global_compiler_lock
+            from numba.core.runtime import rtsys
+
             with global_compiler_lock:
-                typing_context.refresh()
-                target_context.refresh()
+                rtsys.initialize(target_context)
+            import numba.cpython.unicode  # noqa: F401
+            import numba.np.arrayobj  # noqa: F401
+            import numpy.ma  # noqa: F401
     finally:
         # Never leave a waiter blocked: a failure shows again on the first JIT call.
         _warm.set()
+
+
+def _load_cached(dispatcher) -> None:
+    """Make ``dispatcher`` load its cached machine code without a full context refresh.
+
+    Numba's ``Cache.load_overload`` refreshes the target context first (loading every
+    registry, which imports SciPy: about 0.55 s of CPU, the largest part of a warm
+    start). Loading object code needs none of it, only Numba's runtime (NRT) set up;
+    on a cache miss the dispatcher compiles, and the compiler refreshes the contexts
+    itself. Where Numba's cache object lacks the expected private methods (another
+    Numba version) its own loading stays in place.
+    """
+    cache = getattr(dispatcher, "_cache", None)
+    load = getattr(cache, "_load_overload", None)
+    guard = getattr(cache, "_guard_against_spurious_io_errors", None)
+    if load is None or guard is None:
+        return
+    from numba.core.runtime import rtsys
+
+    def load_overload(sig, target_context):
+        rtsys.initialize(target_context)  # cheap after the first time; cached code calls NRT
+        with guard():
+            return load(sig, target_context)
+        return None  # the guard swallowed a spurious I/O error: compile instead
+
+    cache.load_overload = load_overload
 
 
 def start_warm_up() -> None:
@@ -233,11 +269,13 @@ class LazyJit:
             return self.py_func
         _bind_globals(self.py_func, numba)
         d = numba.njit(cache=True, nogil=True, parallel=self.parallel)(self.py_func)
+        _load_cached(d)
         if self.parallel:
             # A parallel launch costs 1-10 us (OpenMP) to 100 us (workqueue) even on one
             # thread; one-thread calls go to a serial build (prange is range there),
             # cached under its own name (Numba's cache key ignores the flags).
             self._serial = numba.njit(cache=True, nogil=True)(_twin(self.py_func, "_serial"))
+            _load_cached(self._serial)
             _parallel_used = True
             _apply_threads()
         else:
@@ -287,9 +325,18 @@ def njit(fn=None, *, parallel: bool = False):
     return wrap(fn) if fn is not None else wrap
 
 
+_pool_started = False
+
+
 def _apply_threads() -> None:
+    global _pool_started
     if _numba is None or _wanted_threads is None:
         return
+    if _wanted_threads == 1 and not _pool_started:
+        # One thread runs the serial builds only: starting Numba's pool (OpenMP
+        # workers that wait, passively, for work that never comes) is not needed.
+        return
+    _pool_started = True
     _numba.set_num_threads(max(1, min(_wanted_threads, _numba.config.NUMBA_NUM_THREADS)))
 
 

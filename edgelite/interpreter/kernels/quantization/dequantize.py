@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, QuantInfo, register
 from edgelite.interpreter.kernels.elementwise.elementwise_quant import is_quantized, quant_params
 
@@ -119,3 +120,21 @@ class DequantizeActivation(Kernel):
         np.multiply(x[:n], s, out=out[:n], dtype=np.float32)
         out[:n] -= np.float32(p.zp) * s
         out[n:] = (x[n:].astype(np.float64) - p.zp) * float(p.scale)
+
+    def eval_jit(self, p: ActivationDequantizeParams, inputs, outputs) -> None:
+        # One pass instead of four numpy calls: most of this op's time on small models.
+        s = np.float32(p.scale)
+        x = inputs[0].reshape(-1)
+        _dequantize_kernel(x, outputs[0].reshape(-1), x.shape[0] - x.shape[0] % 8, s, np.float32(p.zp) * s,
+                           float(p.scale), p.zp)
+
+
+@njit
+def _dequantize_kernel(x, out, n_vec, s, zs, scale, zp):
+    """LiteRT's optimized Dequantize, as ``eval``: the first ``n_vec`` elements (its SIMD
+    part, multiples of 8) as float32 ``q * s - zs`` with ``zs = float32(zp) * s``; the
+    rest as ``float32((q - zp) * scale)`` in float64."""
+    for i in range(n_vec):
+        out[i] = np.float32(x[i]) * s - zs
+    for i in range(n_vec, x.shape[0]):
+        out[i] = np.float32((np.float64(x[i]) - zp) * scale)

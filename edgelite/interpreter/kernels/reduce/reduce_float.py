@@ -154,6 +154,10 @@ class Reduce(ValueShapedKernel):
         kwargs = {}
         if plan.op_name in ("MEAN", "SUM", "REDUCE_PROD"):
             kwargs["dtype"] = np.float64 if x.dtype.kind == "f" else np.int64
+        elif plan.op_name in ("REDUCE_MAX", "REDUCE_MIN") and x.size == 0:
+            # LiteRT starts from the type's lowest / highest value (not -inf / inf).
+            info = np.finfo(x.dtype) if x.dtype.kind == "f" else np.iinfo(x.dtype)
+            kwargs["initial"] = info.min if plan.op_name == "REDUCE_MAX" else info.max
         r = fn(x, axis=plan.axes, keepdims=plan.keep_dims, **kwargs)
         np.copyto(out, np.asarray(r).reshape(out.shape), casting="unsafe")
 

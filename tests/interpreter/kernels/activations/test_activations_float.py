@@ -76,6 +76,31 @@ def test_prelu_matches_litert(alpha_shape):
     compare("PRELU", [x, Const(alpha)])
 
 
+@pytest.mark.parametrize("x_shape, alpha_shape, inner", [
+    ((1, 5, 4, 6), (1, 1, 6), 6),      # per-channel alpha, as MediaPipe's models use it
+    ((1, 5, 4, 6), (5, 4, 6), 120),    # alpha spanning every trailing dim
+    ((2, 3, 6), (1,), 1),              # one alpha for everything
+    ((2, 4, 6), (4, 1), 0),            # any other broadcast: numpy path
+    ((1, 6), (3, 1, 6), 0),            # x smaller than the output: numpy path
+    ((0, 4, 6), (1, 6), 6),            # empty input
+    ((2, 0), (0,), 0),                 # empty alpha
+])
+def test_prelu_jit_is_bit_identical_to_reference(x_shape, alpha_shape, inner):
+    from edgelite.interpreter.kernels.activations.activations_float import _prelu_inner
+
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-3, 3, x_shape).astype(np.float32)
+    if x.size:
+        x.reshape(-1)[:4] = [0.0, -0.0, np.nan, -np.inf]
+    alpha = rng.uniform(-0.5, 0.5, alpha_shape).astype(np.float32)
+    out_shape = np.broadcast_shapes(x_shape, alpha_shape)
+    assert _prelu_inner(x_shape, alpha_shape, out_shape) == inner
+    ref = run_kernel("PRELU", [x, Const(alpha)])[0]
+    jit = run_kernel("PRELU", [x, Const(alpha)], jit=True)[0]
+    assert jit.shape == ref.shape == out_shape
+    np.testing.assert_array_equal(jit.view(np.uint32), ref.view(np.uint32))
+
+
 @settings(max_examples=30, deadline=None)
 @given(x=hnp.arrays(np.float32, hnp.array_shapes(max_dims=3, max_side=6),
                     elements=st.floats(-30, 30, width=32)),

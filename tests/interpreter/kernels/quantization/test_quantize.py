@@ -85,3 +85,19 @@ def test_quantize_non_finite_and_out_of_int32_like_litert(dt, n):
         spec = Spec("QUANTIZE", [TSpec((n,), np.float32)], [TSpec((n,), dt, (0.05, zp))])
         check(spec, [x])
 
+
+
+@pytest.mark.parametrize("dt", [I8, U8, I16])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 10, 77, 1000])
+def test_dequantize_jit_is_bit_identical_to_reference(dt, n):
+    from edgelite.interpreter.kernels.quantization.dequantize import ActivationDequantizeParams, DequantizeActivation
+
+    rng = np.random.default_rng(n + dt(0).itemsize)
+    k = DequantizeActivation()
+    for _ in range(5):
+        p = ActivationDequantizeParams(float(rng.uniform(1e-4, 0.3)), _zp(rng, dt))
+        q = random_q(rng, (1, n), dt)
+        ref, jit = np.empty((1, n), np.float32), np.empty((1, n), np.float32)
+        k.eval(p, [q], [ref])
+        k.eval_jit(p, [q], [jit])
+        np.testing.assert_array_equal(jit.view(np.uint32), ref.view(np.uint32))
