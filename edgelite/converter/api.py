@@ -20,12 +20,18 @@ from typing import Any
 
 import numpy as np
 
+from edgelite.converter.control_flow import attach_subgraphs
 from edgelite.converter.frontend import import_onnx, load_onnx
 from edgelite.converter.ir import Graph
 from edgelite.converter.lower import Lowering, build_model, collapse_reshapes, conversion_metadata
 from edgelite.converter.ops import load_all, registry
 from edgelite.converter.options import QDQ_MODES, QUANTIZE_MODES, ConvertOptions
 from edgelite.converter.passes import pipeline, run_pipeline
+from edgelite.converter.passes.matmul_transpose import (
+    fold_head_merges,
+    fold_head_transposes,
+    fold_matmul_transposes,
+)
 from edgelite.converter.passes.qdq import QdqImport, activation_ranges, annotate_lowered_weights
 from edgelite.errors import ConversionError, QuantizationError, ShapeError
 
@@ -94,11 +100,16 @@ def convert(model: Any, options: ConvertOptions | None = None, *, progress: Prog
     if conv.qdq.imported and qs.mode not in (None, "int8"):
         warnings.warn(f"QDQ model converted with quantize={qs.mode!r}: its own int8 parameters are not used",
                       stacklevel=2)
-    out = lower_graph(graph, annotate_weights=mode == "int8" and conv.qdq.imported, notes=conv.qdq.notes)
+    out = lower_graph(graph, annotate_weights=mode == "int8" and conv.qdq.imported, notes=conv.qdq.notes,
+                      fold_heads=mode is None)
     # The metadata records the mode actually applied (int8 for an imported QDQ model).
     meta = conversion_metadata(replace(opts, quantization=replace(qs, mode=mode)), conv.io_layout,
                                graph.producer, graph.opset)
     tfl = build_model(graph, out.ops, meta, opts.description)
+    attach_subgraphs(tfl, out.subgraphs)
+    if mode is not None and len(tfl.subgraphs) > 1:
+        raise QuantizationError(f"quantize={mode!r}: models with control flow (IF/WHILE subgraphs) cannot be "
+                                "quantized yet; convert without quantization")
     from edgelite.schema import write_model
 
     if mode is None:
@@ -219,11 +230,14 @@ def _write_weight_parameters(tfl, out: Lowering) -> None:
             )
 
 
-def lower_graph(g: Graph, annotate_weights: bool = False, notes: list[str] | None = None) -> Lowering:
+def lower_graph(g: Graph, annotate_weights: bool = False, notes: list[str] | None = None,
+                fold_heads: bool = False) -> Lowering:
     """Run every node's op converter; the result holds the TFLite operators in order.
 
     With ``annotate_weights`` (QDQ import), filters made from weights that carry
-    parameters get them too (``passes.qdq.annotate_lowered_weights``).
+    parameters get them too (``passes.qdq.annotate_lowered_weights``). ``fold_heads``
+    (float models) turns attention head splits into per-head BATCH_MATMULs
+    (``passes.matmul_transpose.fold_head_transposes``).
     """
     out = Lowering(graph=g)
     for node in g.nodes:
@@ -238,6 +252,9 @@ def lower_graph(g: Graph, annotate_weights: bool = False, notes: list[str] | Non
         if annotate_weights:
             annotate_lowered_weights(node, out.ops[start:], notes)
     out.ops = collapse_reshapes(out.ops, g)
+    if fold_heads:  # head split of attention: weights regrouped instead of activations transposed
+        out.ops = fold_head_merges(fold_head_transposes(out.ops, g, out.tmp), g, out.tmp)
+    out.ops = fold_matmul_transposes(out.ops, g)  # K^T of attention -> BATCH_MATMUL adjY
     return out
 
 

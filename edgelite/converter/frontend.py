@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from edgelite.converter.control_flow import add_captures
 from edgelite.converter.ir import Graph, Value
 from edgelite.converter.subgraphs import subgraph_reads
 from edgelite.errors import ConversionError, ModelFormatError, ShapeError, UnsupportedOperatorError
@@ -55,7 +56,7 @@ def _attr_value(attr) -> Any:
     if attr.type == attr.TENSOR:
         return numpy_helper.to_array(attr.t)
     if attr.type == attr.GRAPH or attr.type == attr.GRAPHS:
-        return attr  # kept opaque: control flow is not converted
+        return attr  # kept opaque: edgelite.converter.control_flow converts the bodies
     v = helper.get_attribute_value(attr)
     if isinstance(v, bytes):
         return v.decode("utf-8")
@@ -153,6 +154,7 @@ def import_onnx(proto, input_shapes: dict[str, tuple[int, ...]] | None = None) -
             g._names.add(v.name)
             node.outputs.append(v)
             env[v.name] = v
+        add_captures(node, env)  # If/Loop/Scan: outer values their bodies read become inputs
     for info in graph.value_info:  # declared shapes help where inference cannot (custom ops)
         v = env.get(info.name)
         tt = info.type.tensor_type

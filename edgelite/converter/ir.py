@@ -64,6 +64,26 @@ class Value:
 
 
 @dataclass
+class WhileLoop:
+    """An ``edgelite::While`` node's loop (written by ``passes.control_flow``, lowered to WHILE).
+
+    ``cond`` / ``body`` are ONNX graphs whose inputs are named ``cond_names`` / ``body_names``
+    (one per loop value); ``consts`` are the captured constants the body reads; the scan
+    accumulators start at loop value ``acc_first`` and ``accs`` gives each one's
+    ``(axis, reverse)``; ``origin`` names the If/Loop/Scan it came from.
+    """
+
+    cond: Any
+    cond_names: list[str]
+    body: Any
+    body_names: list[str]
+    consts: dict[str, Any]
+    acc_first: int
+    accs: list[tuple[int, bool]]
+    origin: str
+
+
+@dataclass
 class Annotations:
     """What passes and lowering strategies tell each other about a node, typed.
 
@@ -89,6 +109,9 @@ class Annotations:
     stride: list[int] | None = None
     end_mask: int = 0
     outer: dict[str, Any] | None = None  # If/Loop/Scan: {name its bodies read: Value} (converter.subgraphs)
+    captures: list[str] | None = None  # If/Loop/Scan: body names of the outer values appended as inputs
+    cf_reason: str | None = None  # If/Loop/Scan: why edgelite cannot express it (refused at lowering)
+    loop: WhileLoop | None = None  # edgelite::While: the loop the control_flow pass built
 
 
 @dataclass(eq=False)

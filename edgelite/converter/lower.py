@@ -48,6 +48,7 @@ class Lowering:
 
     ops: list[TflOp] = field(default_factory=list)
     graph: Graph | None = None
+    subgraphs: list = field(default_factory=list)  # bodies of IF/WHILE (TFLite Models), in index order
     _n: int = 0
 
     def emit(self, op: str, inputs, outputs, options=None, version: int = 1, custom_code=None, custom_options=None):

@@ -136,6 +136,24 @@ class SubgraphSpec:
     producer: dict[int, int] = field(default_factory=dict)  # tensor -> operator index
     last_reader: dict[int, int] = field(default_factory=dict)  # tensor -> last operator reading it
     hybrid: bool = False  # some operator takes float32 activations with int8/uint8 constant weights
+    siblings: "Subgraphs | None" = field(default=None, repr=False)  # the model's subgraphs (control flow)
+
+
+class Subgraphs:
+    """The model's subgraphs as control-flow kernels see them (``OpContext.subgraphs``):
+    kernels sit below the executor, so they get runtimes from here instead of importing it."""
+
+    def __init__(self, specs: list[SubgraphSpec]):
+        self.specs = specs
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def runtime(self, index: int, *, num_threads: int = 1, use_jit: bool = False):
+        """A fresh ``SubgraphRuntime`` of subgraph ``index`` (its own arena)."""
+        from edgelite.interpreter.executor import SubgraphRuntime
+
+        return SubgraphRuntime(self.specs[index], num_threads=num_threads, use_jit=use_jit)
 
 
 def _quant_info(q: QuantizationParameters | None) -> QuantInfo | None:
@@ -315,6 +333,7 @@ def make_context(
         num_threads=num_threads,
         use_jit=use_jit,
         litert_float_order=spec.hybrid,
+        subgraphs=spec.siblings,
     )
 
 
@@ -327,6 +346,9 @@ def resolve_kernels(specs: list[SubgraphSpec], *, num_threads: int = 1, use_jit:
     """
     missing: list[tuple[str, str]] = []
     lines: list[str] = []
+    siblings = Subgraphs(specs)
+    for spec in specs:
+        spec.siblings = siblings
     for spec in specs:
         shapes = [t.shape for t in spec.tensors]
         consts = {t.index: t.data for t in spec.tensors if t.is_constant}

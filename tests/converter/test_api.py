@@ -238,7 +238,8 @@ def test_recent_opset_ops(opset, node):
     check(m)
 
 
-def test_control_flow_is_reported_unsupported():
+def test_control_flow_converts():
+    """An If on a run-time condition becomes TFLite IF (tests/converter/test_control_flow.py has the rest)."""
     then = helper.make_graph(
         [helper.make_node("Identity", ["x"], ["o1"])], "then", [], [helper.make_tensor_value_info("o1", 1, [2])]
     )
@@ -251,8 +252,8 @@ def test_control_flow_is_reported_unsupported():
         helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other, name="if1"),
     ]
     m = make_model(nodes, [("x", F32, [2])], [("y", F32, [2])], {"z": np.array(0.0, F32)}, opset=13)
-    with pytest.raises(UnsupportedOperatorError, match="If \\(opset 13\\): 'if1'"):
-        edgelite.convert(m)
+    for x in (np.array([1.0, 2.0], F32), np.array([-1.0, -2.0], F32)):
+        assert "IF" in check(m, {"x": x})
 
 
 def test_bad_file_is_a_model_format_error(tmp_path):

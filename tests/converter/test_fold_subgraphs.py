@@ -68,34 +68,33 @@ def test_subgraph_reads_skips_names_the_body_defines_and_sees_nested_bodies():
     assert sorted(subgraph_reads(node.attrs.values())) == ["cond", "one", "state", "two"]  # not "local"/"nested"
 
 
-def test_if_with_constant_condition_reading_a_graph_input_is_left_alone():
+def test_if_with_constant_condition_reading_a_graph_input_becomes_its_branch():
     # The silero-vad case: folding used to run the If on constants and fail with the
-    # reference evaluator's "Unable to find input 'state'".
+    # reference evaluator's "Unable to find input 'state'"; now the branch is inlined.
     g = import_onnx(_if_reading("state", "state"))
     shape_inference_and_folding(g)
-    assert _ops(g) == ["If"]
-    assert not g.nodes[0].outputs[0].is_constant
+    assert _ops(g) == ["Mul"] and g.nodes[0].inputs[0] is g.inputs[0]
 
 
-def test_if_reading_a_computed_value_is_left_alone_and_keeps_its_producer():
+def test_if_reading_a_computed_value_becomes_its_branch_reading_the_producer():
     relu = helper.make_node("Relu", ["state"], ["r"])
     g = import_onnx(_if_reading("r", "r", extra_nodes=[relu]))
     shape_inference_and_folding(g)
     dead_code_elimination(g)
-    # Relu's output is read only inside the branches: dead-code elimination keeps it.
-    assert _ops(g) == ["Relu", "If"]
-    assert g.nodes[1].ann.outer["r"] is g.nodes[0].outputs[0]
+    assert _ops(g) == ["Relu", "Mul"]
+    assert g.nodes[1].inputs[0] is g.nodes[0].outputs[0]
 
 
 def test_identity_removed_before_an_if_rewires_what_the_body_reads():
     # The body reads the Identity's output by name; folding drops the Identity, so the
-    # name must now map to the Identity's input (the graph input), and the If stays.
+    # inlined branch must read the Identity's input (the graph input).
     ident = helper.make_node("Identity", ["state"], ["s2"])
-    g = import_onnx(_if_reading("s2", "s2", extra_nodes=[ident]))
+    m = _if_reading("s2", "s2", extra_nodes=[ident])
+    g = import_onnx(m)
     shape_inference_and_folding(g)
     dead_code_elimination(g)
-    assert _ops(g) == ["If"]
-    assert g.nodes[0].ann.outer["s2"] is g.inputs[0]
+    assert _ops(g) == ["Mul"] and g.nodes[0].inputs[0] is g.inputs[0]
+    check(m, {"state": np.linspace(-1, 1, 6, dtype=F32).reshape(2, 3)})
 
 
 def test_if_reading_only_constants_folds():

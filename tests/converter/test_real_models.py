@@ -24,7 +24,7 @@ from tests.fixtures.real_corpus import CORPUS, RealModel, Unavailable, locate  #
 def _param(m: RealModel):
     marks = [pytest.mark.slow] if m.slow else []
     if m.reason:
-        marks.append(pytest.mark.xfail(reason=m.reason, strict=False))
+        marks.append(pytest.mark.xfail(reason=m.reason, strict=True))
     return pytest.param(m, id=m.name, marks=marks)
 
 

@@ -45,6 +45,9 @@ OP_MODULES: tuple[str, ...] = (
     "spectral",
     "bitcast",
     "glu",
+    "control_flow",
+    "erf",
+    "grid_sample",
 )
 
 # Infrastructure shared by the op modules (they register nothing themselves).

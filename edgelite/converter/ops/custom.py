@@ -1,7 +1,7 @@
 """CUSTOM operators for ONNX ops edgelite cannot convert, when ``allow_custom`` is set.
 
 The support check renames such nodes to ``edgelite::Custom`` and keeps the ONNX op
-type in ``attrs['_custom']``; they run in ONNX's layout, and the runtime must provide
+type in ``ann.custom_code``; they run in ONNX's layout, and the runtime must provide
 a kernel registered under that name.
 """
 

@@ -15,8 +15,11 @@ Example:
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
+from edgelite.converter.control_flow import inline_if, is_control_flow, n_real_inputs
 from edgelite.converter.ir import Graph, Node
 from edgelite.converter.subgraphs import subgraph_reads
 from edgelite.errors import ConversionError
@@ -65,11 +68,15 @@ def infer_shapes(g: Graph) -> None:
         inputs.append(vi(v))
         seen.add(id(v))
     nodes = []
+    opaque = {id(o) for n in g.nodes if n.domain == "edgelite" for o in n.outputs}  # edgelite::While
     for n in g.nodes:
         for v in n.inputs:
             if v is None or id(v) in seen:
                 continue
             seen.add(id(v))
+            if id(v) in opaque and v.shape is not None and v.dtype is not None:
+                inputs.append(vi(v))
+                continue
             if v.is_constant:
                 if v.data.size <= _SMALL_CONST:
                     inits.append(numpy_helper.from_array(np.asarray(v.data), v.name))
@@ -77,11 +84,19 @@ def infer_shapes(g: Graph) -> None:
                     inputs.append(vi(v))
             elif v.shape is not None and v.dtype is not None and v.producer is None:
                 inputs.append(vi(v))
+        if n.domain == "edgelite":
+            continue
         attrs = {k: a for k, a in n.attrs.items() if not k.startswith("_")}
+        n_inputs = len(n.inputs)
+        if is_control_flow(n):  # its bodies read outer values by their ONNX names
+            n_inputs = n_real_inputs(n)
+            for name, v in zip(n.ann.captures, n.inputs[n_inputs:]):
+                if v.name != name:
+                    nodes.append(helper.make_node("Identity", [v.name], [name]))
         nodes.append(
             helper.make_node(
                 n.op_type,
-                [v.name if v is not None else "" for v in n.inputs],
+                [v.name if v is not None else "" for v in n.inputs[:n_inputs]],
                 [o.name for o in n.outputs],
                 name=n.name,
                 domain=n.domain or None,
@@ -91,7 +106,8 @@ def infer_shapes(g: Graph) -> None:
     outs = [helper.make_tensor_value_info(v.name, TensorProto.UNDEFINED, None) for v in g.outputs]
     # Shapes known already (declared, or inferred in an earlier round) seed inference past
     # ops it cannot see through (custom domains).
-    known_vi = [vi(o) for n in g.nodes for o in n.outputs if o.shape is not None and o.dtype is not None]
+    known_vi = [vi(o) for n in g.nodes for o in n.outputs
+                if o.shape is not None and o.dtype is not None and id(o) not in opaque]
     graph = helper.make_graph(nodes, "g", inputs, outs, inits, value_info=known_vi)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in g.opsets.items()])
     model.ir_version = 8
@@ -133,6 +149,18 @@ def fold_constants(g: Graph) -> bool:
     """Evaluate nodes whose inputs are all constant; return True when anything folded."""
     changed = False
     for node in list(g.nodes):
+        if is_control_flow(node):
+            if node.op_type == "If" and inline_if(g, node):  # a constant condition: its branch
+                changed = True
+            elif all(v is None or v.is_constant for v in node.inputs) and node.inputs:
+                # Everything it reads (inputs and the outer values its body reads) is constant.
+                n_real = n_real_inputs(node)
+                captured = {name: np.asarray(v.data) for name, v in zip(node.ann.captures, node.inputs[n_real:])}
+                alone = copy.copy(node)
+                alone.inputs = node.inputs[:n_real]
+                _make_const(g, node, _evaluate(g, alone, captured))
+                changed = True
+            continue
         if _castlike_to_cast(node):  # then it folds like any Cast when its input is constant
             changed = True
         if node.op_type == "Shape" and node.inputs[0] is not None and node.inputs[0].shape is not None:

@@ -101,6 +101,83 @@ def window_geometry(in_size: int, filter_size: int, stride: int, dilation: int, 
     return WindowGeometry(in_size, filter_size, stride, dilation, out, pad, off)
 
 
+@dataclass(frozen=True)
+class Window2D:
+    """The 2-D window of a CONV_2D / DEPTHWISE_CONV_2D / TRANSPOSE_CONV / pooling op.
+
+    Built once in a kernel's ``prepare`` by :meth:`build` from the op's options and
+    input height/width, with TFLite's padding rule (``ComputePaddingHeightWidth``).
+    Every conv/pool params class holds one as ``win`` instead of copying these fields;
+    Numba kernels still take the plain integers (``eval`` unpacks them).
+
+    ``pad_h``/``pad_w`` are the implicit cells before the input (top/left),
+    ``pad_h_offset``/``pad_w_offset`` the extra cell after it when the total is odd.
+    For TRANSPOSE_CONV the "input" is the transposed op's output (the forward conv's
+    input). A window whose input size is only known at eval (a dynamic TRANSPOSE_CONV
+    output) is built with :meth:`unsized` (``in_h == -1``) and sized with :meth:`sized`.
+
+    Example:
+        >>> g = Window2D.build(224, 224, 3, 3, 2, 2, 1, 1, SAME)
+        >>> (g.out_h, g.out_w, g.pad_h, g.pad_w)
+        (112, 112, 0, 0)
+    """
+
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    padding: int  # SAME / VALID code
+    in_h: int = -1
+    in_w: int = -1
+    out_h: int = -1
+    out_w: int = -1
+    pad_h: int = -1
+    pad_w: int = -1
+    pad_h_offset: int = 0
+    pad_w_offset: int = 0
+
+    @classmethod
+    def unsized(cls, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, padding: int) -> "Window2D":
+        """Filter, strides, dilations and padding only; sizes -1 until :meth:`sized`."""
+        return cls(int(kh), int(kw), int(sh), int(sw), int(dh), int(dw), int(padding))
+
+    @classmethod
+    def build(cls, in_h: int, in_w: int, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int,
+              padding: int) -> "Window2D":
+        """Output size and padding of both axes for an ``in_h x in_w`` input.
+
+        ``out_h``/``out_w`` may be <= 0 (a VALID window larger than the input, a zero
+        stride); callers turn that into a ``ShapeError`` naming the op.
+        """
+        return cls.unsized(kh, kw, sh, sw, dh, dw, padding).sized(in_h, in_w)
+
+    @property
+    def is_sized(self) -> bool:
+        return self.in_h >= 0
+
+    def sized(self, in_h: int, in_w: int) -> "Window2D":
+        """This window over an ``in_h x in_w`` input."""
+        gy = window_geometry(int(in_h), self.kh, self.sh, self.dh, self.padding)
+        gx = window_geometry(int(in_w), self.kw, self.sw, self.dw, self.padding)
+        return Window2D(self.kh, self.kw, self.sh, self.sw, self.dh, self.dw, self.padding,
+                        gy.in_size, gx.in_size, gy.out_size, gx.out_size,
+                        gy.pad_before, gx.pad_before, gy.pad_offset, gx.pad_offset)
+
+    @property
+    def taps(self) -> tuple[int, int, int, int, int, int, int, int]:
+        """``(kh, kw, sh, sw, dh, dw, pad_h, pad_w)``, the order the Numba conv kernels take."""
+        return (self.kh, self.kw, self.sh, self.sw, self.dh, self.dw, self.pad_h, self.pad_w)
+
+    @property
+    def im2col_args(self) -> tuple[int, int, int, int, int, int, int, int, int, int]:
+        """``(kh, kw, sh, sw, dh, dw, pad_h, pad_w, out_h, out_w)``, the argument order of
+        ``float_gemm.im2col``."""
+        return (self.kh, self.kw, self.sh, self.sw, self.dh, self.dw,
+                self.pad_h, self.pad_w, self.out_h, self.out_w)
+
+
 def activation_range(code: int, op_name: str = "", strict: bool = True) -> tuple[float, float]:
     """Clamp range ``(lo, hi)`` of a fused activation on float outputs.
 

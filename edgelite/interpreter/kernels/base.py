@@ -87,6 +87,8 @@ class OpContext:
     # quantization turns one-ulp differences into whole steps, so float kernels follow
     # LiteRT's summation order even where that is slower than BLAS.
     litert_float_order: bool = False
+    # The model's subgraphs (``interpreter.graph.Subgraphs``): IF / WHILE / CALL_ONCE run them.
+    subgraphs: Any = None
     output_shapes: list[tuple[int, ...] | None] = field(default_factory=list)
     dynamic_outputs: set[int] = field(default_factory=set)
 

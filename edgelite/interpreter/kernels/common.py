@@ -28,9 +28,8 @@ from edgelite.interpreter.compute.conv_geometry import (
     ACT_RELU,
     ACT_RELU6,
     ACT_RELU_N1_TO_1,
-    WindowGeometry,
+    Window2D,
     activation_range,
-    window_geometry,
 )
 from edgelite.interpreter.kernels.base import Kernel, OpContext, TensorInfo
 
@@ -82,9 +81,9 @@ def fully_connected_rows(ctx: OpContext, x: TensorInfo, w: TensorInfo) -> tuple[
     return total // k, n, k
 
 
-def conv_window(ctx: OpContext, h: int, w: int, kh: int, kw: int) -> tuple[WindowGeometry, WindowGeometry, int]:
-    """The two window axes of a CONV_2D / DEPTHWISE_CONV_2D (padding, strides and
-    dilations from its options) and its fused activation code.
+def conv_window(ctx: OpContext, h: int, w: int, kh: int, kw: int) -> tuple[Window2D, int]:
+    """The window of a CONV_2D / DEPTHWISE_CONV_2D over an ``h x w`` input (padding,
+    strides and dilations from its options) and its fused activation code.
 
     Raises:
         ShapeError: the (dilated) filter does not fit the input.
@@ -94,11 +93,10 @@ def conv_window(ctx: OpContext, h: int, w: int, kh: int, kw: int) -> tuple[Windo
     sh, sw = (o.strideH, o.strideW) if o is not None else (1, 1)
     dh, dw = (o.dilationHFactor, o.dilationWFactor) if o is not None else (1, 1)
     act = o.fusedActivationFunction if o is not None else 0
-    gy = window_geometry(h, kh, sh, dh, padding)
-    gx = window_geometry(w, kw, sw, dw, padding)
-    if gy.out_size <= 0 or gx.out_size <= 0:
+    win = Window2D.build(h, w, kh, kw, sh, sw, dh, dw, padding)
+    if win.out_h <= 0 or win.out_w <= 0:
         raise ctx.fail(f"filter {kh}x{kw} does not fit input {h}x{w}")
-    return gy, gx, act
+    return win, act
 
 
 def fused_activation(ctx: OpContext) -> tuple[float, float]:

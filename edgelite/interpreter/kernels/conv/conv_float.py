@@ -50,7 +50,7 @@ import numpy as np
 
 from edgelite.interpreter.compute import float_gemm, float_order
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
-from edgelite.interpreter.compute.conv_geometry import activation_range, window_geometry
+from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
 
 F32 = np.dtype(np.float32)
 
@@ -80,16 +80,7 @@ def bias_vector(ctx: OpContext, index: int, n: int) -> np.ndarray:
 class Conv2DParams:
     """What ``eval`` needs for one float CONV_2D."""
 
-    kh: int
-    kw: int
-    sh: int
-    sw: int
-    dh: int
-    dw: int
-    pad_h: int
-    pad_w: int
-    out_h: int
-    out_w: int
+    win: Window2D  # kernel, strides, dilations, padding, output size
     groups: int
     pointwise: bool  # 1x1, stride 1: a single GEMM over [N*H*W, Cin]
     w: np.ndarray | None  # [KH*KW*Cin, Cout] (groups == 1) or [groups, KH*KW*fc, Cout/groups]; None: pack in eval
@@ -139,21 +130,20 @@ class Conv2DFloat(Kernel):
         if cout % groups != 0:
             raise ctx.fail(f"output channels {cout} are not a multiple of groups {groups}")
         dh, dw = max(1, o.dilationHFactor), max(1, o.dilationWFactor)
-        gy = window_geometry(h, kh, o.strideH, dh, o.padding)
-        gx = window_geometry(w, kw, o.strideW, dw, o.padding)
-        if gy.out_size < 0 or gx.out_size < 0:
+        win = Window2D.build(h, w, kh, kw, o.strideH, o.strideW, dh, dw, o.padding)
+        if win.out_h < 0 or win.out_w < 0:
             raise ctx.fail(f"filter {kh}x{kw} (dilation {dh}x{dw}) does not fit input {h}x{w} with VALID padding")
-        ctx.set_output_shape(0, (n, gy.out_size, gx.out_size, cout))
+        ctx.set_output_shape(0, (n, win.out_h, win.out_w, cout))
         # LiteRT's float conv ignores a fused TANH/SIGN_BIT; so do we (strict=False).
         lo, hi = activation_range(o.fusedActivationFunction, ctx.op_name, strict=False)
         k = kh * kw * fc
         pointwise = kh == kw == 1 and o.strideH == o.strideW == 1 and groups == 1
-        rows = min(float_gemm.rows_per_block(cout // groups, k), max(1, gy.out_size * gx.out_size))
+        rows = min(float_gemm.rows_per_block(cout // groups, k), max(1, win.out_h * win.out_w))
         has_bias = ctx.optional_input(2) is not None
         w_packed = pack_filter(f.data, groups) if f.data is not None else None
         par_block = cols_par = None
         threads = ctx.num_threads
-        pixels = gy.out_size * gx.out_size
+        pixels = win.out_h * win.out_w
         flops = 2.0 * n * pixels * k * cout
         if (ctx.use_jit and groups == 1 and w_packed is not None and float_gemm.worth_splitting(threads, flops)
                 and float_gemm.load_numba_blas()):
@@ -172,8 +162,7 @@ class Conv2DFloat(Kernel):
         return Conv2DParams(
             w_rows=w_rows,
             w_running=w_packed.reshape(kh, kw, fc, cout) if running else None,
-            kh=kh, kw=kw, sh=o.strideH, sw=o.strideW, dh=dh, dw=dw,
-            pad_h=gy.pad_before, pad_w=gx.pad_before, out_h=gy.out_size, out_w=gx.out_size,
+            win=win,
             groups=groups, pointwise=pointwise,
             w=w_packed,
             bias=bias_vector(ctx, 2, cout), has_bias=has_bias,
@@ -188,12 +177,12 @@ class Conv2DFloat(Kernel):
     def eval(self, p: Conv2DParams, inputs, outputs) -> None:
         x, out = inputs[0], outputs[0]
         if p.w_rows is not None:
-            col = float_gemm.im2col(x, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.out_h, p.out_w)[0]
+            col = float_gemm.im2col(x, *p.win.im2col_args)[0]
             out.reshape(-1)[:] = float_order.dot_rows(p.w_rows, col)
             float_gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))
             return
         if p.w_running is not None:
-            cols = float_gemm.im2col(x, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.out_h, p.out_w)
+            cols = float_gemm.im2col(x, *p.win.im2col_args)
             out.reshape(cols.shape[0], -1)[...] = float_order.running_matmul(cols, p.w)
             float_gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))
             return
@@ -201,13 +190,13 @@ class Conv2DFloat(Kernel):
         cin = x.shape[3]
         cout = out.shape[3]
         if p.groups == 1:
-            cols = float_gemm.im2col(x, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.out_h, p.out_w)
+            cols = float_gemm.im2col(x, *p.win.im2col_args)
             np.matmul(cols, w, out=out.reshape(-1, cout))
         else:
             fc, og = cin // p.groups, cout // p.groups
             for g in range(p.groups):
                 xg = x[..., g * fc : (g + 1) * fc]
-                cols = float_gemm.im2col(xg, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.out_h, p.out_w)
+                cols = float_gemm.im2col(xg, *p.win.im2col_args)
                 out[..., g * og : (g + 1) * og] = (cols @ w[g]).reshape(out.shape[:3] + (og,))
         float_gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))
 
@@ -219,14 +208,14 @@ class Conv2DFloat(Kernel):
             else:
                 col = p.cols[0]
                 float_gemm.im2col_rows_jit(x.reshape(x.shape[1], -1), x.shape[1], x.shape[2], x.shape[3], 0, x.shape[3], 0, 0, 1,
-                                     p.out_w, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.cols[:1])
+                                     p.win.out_w, *p.win.taps, p.cols[:1])
             o = out.reshape(1, -1)
             float_order.dot_rows_jit(p.w_rows, col, o[0])
             if p.epilogue:
                 float_gemm.bias_act_jit(o, p.bias, p.lo, p.hi)
             return
         if p.w_running is not None:
-            float_order.running_conv_jit(x, p.w_running, p.bias, p.lo, p.hi, out, p.sh, p.sw, p.pad_h, p.pad_w)
+            float_order.running_conv_jit(x, p.w_running, p.bias, p.lo, p.hi, out, p.win.sh, p.win.sw, p.win.pad_h, p.win.pad_w)
             return
         w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
         if p.par_block is not None:
@@ -239,7 +228,7 @@ class Conv2DFloat(Kernel):
             for b in range(nb):
                 float_gemm.conv_im2col_parallel(
                     xf, h, wd, cin, w, p.bias, p.lo, p.hi, out[b].reshape(-1, out.shape[3]), p.cols_par, b,
-                    p.out_w, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.epilogue,
+                    p.win.out_w, *p.win.taps, p.epilogue,
                 )
         elif p.pointwise:
             float_gemm.gemm_bias_act_fast(
@@ -247,11 +236,11 @@ class Conv2DFloat(Kernel):
             )
         elif p.groups == 1:
             float_gemm.conv_im2col_fast(
-                x, w, p.bias, p.lo, p.hi, out, p.cols, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.epilogue
+                x, w, p.bias, p.lo, p.hi, out, p.cols, *p.win.taps, p.epilogue
             )
         else:
             float_gemm.grouped_conv_fast(
-                x, w, p.bias, p.lo, p.hi, out, p.cols, p.tmp, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w
+                x, w, p.bias, p.lo, p.hi, out, p.cols, p.tmp, *p.win.taps
             )
 
 

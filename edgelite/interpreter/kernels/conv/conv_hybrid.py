@@ -34,23 +34,14 @@ from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.compute import int_gemm, patches
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
-from edgelite.interpreter.compute.conv_geometry import activation_range
+from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
 from edgelite.interpreter.kernels.common import conv_window
 from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import is_hybrid
 
 
 @dataclass(frozen=True)
 class Conv2DHybridParams:
-    kh: int
-    kw: int
-    sh: int
-    sw: int
-    dh: int
-    dw: int
-    pad_top: int
-    pad_left: int
-    out_h: int
-    out_w: int
+    win: Window2D  # kernel, strides, dilations, padding, input and output size
     out_c: int
     asymmetric: bool  # the per-channel (asymmetric input) form
     w_gemm_t: np.ndarray  # (KH*KW*C, N) float32 holding the int8 filter; (0, N) when vnni is set
@@ -85,9 +76,9 @@ class Conv2DHybrid(Kernel):
                 f"{ctx.op_name} (operator {ctx.op_index}): grouped hybrid convolution is not supported",
                 [(ctx.op_name, str(ctx.op_index))],
             )
-        gy, gx, act = conv_window(ctx, h, wd, kh, kw)
-        sh, sw, dh, dw = gy.stride, gx.stride, gy.dilation, gx.dilation
-        ctx.set_output_shape(0, (b, gy.out_size, gx.out_size, n))
+        win, act = conv_window(ctx, h, wd, kh, kw)
+        sh, sw, dh, dw = win.sh, win.sw, win.dh, win.dw
+        ctx.set_output_shape(0, (b, win.out_h, win.out_w, n))
         lo, hi = activation_range(act, ctx.op_name, strict=False)
         try:
             scales, _ = hc.weight_scales(w, n)
@@ -102,7 +93,7 @@ class Conv2DHybrid(Kernel):
             bias = np.ascontiguousarray(bias_t.data, np.float32).reshape(n)
         k = kh * kw * c
         wdata = np.asarray(w.data, np.int8).reshape(n, k)
-        rows = gy.out_size * gx.out_size
+        rows = win.out_h * win.out_w
         vnni = hc.vnni_weights(wdata, rows, ctx.use_jit)
         cols = acc = None
         if vnni is not None:
@@ -111,8 +102,7 @@ class Conv2DHybrid(Kernel):
                 cols = np.zeros((b * rows, -(-k // 4) * 4), np.int8)
             acc = np.empty((b * rows, n), np.int32)
         return Conv2DHybridParams(
-            kh=kh, kw=kw, sh=sh, sw=sw, dh=dh, dw=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
-            out_h=gy.out_size, out_w=gx.out_size, out_c=n, asymmetric=distinct,
+            win=win, out_c=n, asymmetric=distinct,
             w_gemm_t=np.ascontiguousarray(wdata.T.astype(np.float32)) if vnni is None else np.empty((0, n), np.float32),
             w_int8=wdata, w_scale=scales, bias=bias, lo=float(lo), hi=float(hi), chunk=int_gemm.chunk_for(255, 127),
             num_threads=ctx.num_threads, vnni=vnni, vnni_cols=cols, vnni_acc=acc,
@@ -122,8 +112,8 @@ class Conv2DHybrid(Kernel):
         x = inputs[0]
         b = x.shape[0]
         centred, s, _ = hc.quantize_batches(x, p.asymmetric)
-        pat = hc.patches(centred, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left, p.out_h, p.out_w)
-        rows = p.out_h * p.out_w
+        pat = hc.patches(centred, *p.win.im2col_args)
+        rows = p.win.out_h * p.win.out_w
         w_t = p.w_gemm_t if p.vnni is None else p.w_int8.T.astype(np.float32)  # params of eval_jit's prepare
         acc = int_gemm.matmul_f32_chunked(pat.reshape(b * rows, -1).astype(np.float32), w_t, p.chunk)
         acc = np.asarray(acc).astype(np.int64)
@@ -143,7 +133,7 @@ class Conv2DHybrid(Kernel):
         b = x.shape[0]
         q, s, zp = hc.quantize_rows_jit(x.reshape(b, -1), p.asymmetric)
         q4 = q.reshape(x.shape)
-        rows = p.out_h * p.out_w
+        rows = p.win.out_h * p.win.out_w
         k = p.vnni.depth
         out2d = outputs[0].reshape(b * rows, p.out_c)
         for i in range(b):
@@ -154,8 +144,7 @@ class Conv2DHybrid(Kernel):
             else:
                 a = p.vnni_cols[r0:r1]
                 # padding holds the zero point, so it adds nothing to sum (q - zp) * w
-                patches.im2col_into(q4[i : i + 1], p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left,
-                                    p.out_h, p.out_w, z, a)
+                patches.im2col_into(q4[i : i + 1], *p.win.im2col_args, z, a)
             acc = p.vnni_acc[r0:r1]
             hc.vnni_matmul(a, p.vnni, z, acc, p.num_threads)
             if p.asymmetric:

@@ -32,6 +32,7 @@ import numpy as np
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import int_gemm, patches, simd_gemm
+from edgelite.interpreter.compute.conv_geometry import Window2D
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv_window
 
@@ -43,20 +44,9 @@ class ConvQuantParams:
     """Everything ``eval`` needs; computed once in ``prepare``."""
 
     batch: int
-    in_h: int
-    in_w: int
+    win: Window2D  # kernel, strides, dilations, padding, input and output size
     in_c: int
-    kh: int
-    kw: int
-    out_h: int
-    out_w: int
     out_c: int
-    stride_h: int
-    stride_w: int
-    dil_h: int
-    dil_w: int
-    pad_top: int
-    pad_left: int
     in_zp: int
     w_zp: int
     out_zp: int
@@ -103,9 +93,9 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
             f"{ctx.op_name} (operator {ctx.op_index}): grouped convolution (input channels {c}, filter channels {fc}) is not supported",
             [(ctx.op_name, str(ctx.op_index))],
         )
-    gy, gx, act = conv_window(ctx, h, wd, kh, kw)
-    sh, sw, dh, dw = gy.stride, gx.stride, gy.dilation, gx.dilation
-    ctx.set_output_shape(0, (b, gy.out_size, gx.out_size, n))
+    win, act = conv_window(ctx, h, wd, kh, kw)
+    sh, sw, dh, dw = win.sh, win.sw, win.dh, win.dw
+    ctx.set_output_shape(0, (b, win.out_h, win.out_w, n))
 
     in_dtype = np.dtype(x.dtype)
     wide = in_dtype == _INT16
@@ -136,8 +126,8 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
         if not bias_int32:
             mode = int_gemm.MODE_WIDE
 
-    pointwise = kh == 1 and kw == 1 and sh == 1 and sw == 1 and gy.pad_before == 0 and gx.pad_before == 0
-    m_rows = b * gy.out_size * gx.out_size
+    pointwise = kh == 1 and kw == 1 and sh == 1 and sw == 1 and win.pad_h == 0 and win.pad_w == 0
+    m_rows = b * win.out_h * win.out_w
     k_depth = kh * kw * c
     rq_tables = int_gemm.fast_requant_tables(q, s, mode)
     vnni_w = vnni_bias = vnni_cols = None
@@ -169,8 +159,8 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
         jit_sub, jit_pad = 0, in_zp
         chunk = int_gemm.chunk_for(128, 128)
     return ConvQuantParams(
-        batch=b, in_h=h, in_w=wd, in_c=c, kh=kh, kw=kw, out_h=gy.out_size, out_w=gx.out_size, out_c=n,
-        stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
+        win=win,
+        batch=b, in_c=c, out_c=n,
         in_zp=in_zp, w_zp=w_zp, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
         mode=mode, out_dtype=np.dtype(out.dtype),
         w_centered=w_centered, bias=bias, bias_jit=bias_jit,
@@ -185,21 +175,21 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
 def patches_reference(x: np.ndarray, p: ConvQuantParams) -> np.ndarray:
     """``(B*OH*OW, KH*KW*C)`` int64 patches of ``x - in_zp`` (zeros in the padding)."""
     xc = x.astype(np.int64) - p.in_zp
-    eff_h = (p.kh - 1) * p.dil_h + 1
-    eff_w = (p.kw - 1) * p.dil_w + 1
-    need_h = (p.out_h - 1) * p.stride_h + eff_h
-    need_w = (p.out_w - 1) * p.stride_w + eff_w
-    pad_b = max(0, need_h - p.in_h - p.pad_top)
-    pad_r = max(0, need_w - p.in_w - p.pad_left)
-    xp = np.pad(xc, ((0, 0), (p.pad_top, pad_b), (p.pad_left, pad_r), (0, 0)))
+    eff_h = (p.win.kh - 1) * p.win.dh + 1
+    eff_w = (p.win.kw - 1) * p.win.dw + 1
+    need_h = (p.win.out_h - 1) * p.win.sh + eff_h
+    need_w = (p.win.out_w - 1) * p.win.sw + eff_w
+    pad_b = max(0, need_h - p.win.in_h - p.win.pad_h)
+    pad_r = max(0, need_w - p.win.in_w - p.win.pad_w)
+    xp = np.pad(xc, ((0, 0), (p.win.pad_h, pad_b), (p.win.pad_w, pad_r), (0, 0)))
     rows = []
-    for i in range(p.kh):
-        for j in range(p.kw):
-            y0, x0 = i * p.dil_h, j * p.dil_w
-            sl = xp[:, y0 : y0 + (p.out_h - 1) * p.stride_h + 1 : p.stride_h, x0 : x0 + (p.out_w - 1) * p.stride_w + 1 : p.stride_w, :]
+    for i in range(p.win.kh):
+        for j in range(p.win.kw):
+            y0, x0 = i * p.win.dh, j * p.win.dw
+            sl = xp[:, y0 : y0 + (p.win.out_h - 1) * p.win.sh + 1 : p.win.sh, x0 : x0 + (p.win.out_w - 1) * p.win.sw + 1 : p.win.sw, :]
             rows.append(sl)
     pat = np.stack(rows, axis=3)  # (B, OH, OW, KH*KW, C)
-    return pat.reshape(p.batch * p.out_h * p.out_w, p.kh * p.kw * p.in_c)
+    return pat.reshape(p.batch * p.win.out_h * p.win.out_w, p.win.kh * p.win.kw * p.in_c)
 
 
 class _ConvQuantBase(QuantizedWeightsKernel):
@@ -222,15 +212,14 @@ class _ConvQuantBase(QuantizedWeightsKernel):
     def eval_jit(self, params: ConvQuantParams, inputs, outputs) -> None:
         p = params
         x = inputs[0]
-        m = p.batch * p.out_h * p.out_w
-        k = p.kh * p.kw * p.in_c
+        m = p.batch * p.win.out_h * p.win.out_w
+        k = p.win.kh * p.win.kw * p.in_c
         if p.vnni_w is not None:
             a = p.vnni_cols
             if a is None:
                 a = x.reshape(m, k)
             else:
-                patches.im2col_into(x, p.kh, p.kw, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
-                                    p.out_h, p.out_w, p.in_zp, a)
+                patches.im2col_into(x, *p.win.im2col_args, p.in_zp, a)
             simd_gemm.gemm_requant(a, p.vnni_w, k, p.vnni_tile, p.vnni_bias, p.multiplier, p.rq_tables,
                                    p.out_zp, p.act_min, p.act_max, outputs[0].reshape(m, p.out_c), p.num_threads)
             return
@@ -238,8 +227,7 @@ class _ConvQuantBase(QuantizedWeightsKernel):
         if p.is_pointwise and p.jit_sub == 0:
             np.copyto(cols, x.reshape(m, k))  # int8 -> float, no allocation
         else:
-            patches.im2col_into(x, p.kh, p.kw, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
-                                p.out_h, p.out_w, p.jit_pad, cols, sub=p.jit_sub)
+            patches.im2col_into(x, *p.win.im2col_args, p.jit_pad, cols, sub=p.jit_sub)
         if k <= p.chunk:
             acc = np.matmul(cols, p.w_gemm_t, out=p.acc_buf)
         else:

@@ -43,7 +43,7 @@ import numpy as np
 from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv.conv_float import bias_vector, is_float32
-from edgelite.interpreter.compute.conv_geometry import activation_range, window_geometry
+from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
 from edgelite.interpreter.compute.jit import njit, prange, serial_build
 
 
@@ -51,16 +51,7 @@ from edgelite.interpreter.compute.jit import njit, prange, serial_build
 class DepthwiseParams:
     """What ``eval`` needs for one float DEPTHWISE_CONV_2D."""
 
-    kh: int
-    kw: int
-    sh: int
-    sw: int
-    dh: int
-    dw: int
-    pad_h: int
-    pad_w: int
-    out_h: int
-    out_w: int
+    win: Window2D  # kernel, strides, dilations, padding, output size
     multiplier: int
     w: np.ndarray | None  # [KH, KW, Cout] contiguous; None: taken from the input in eval
     bias: np.ndarray  # [Cout], zeros when omitted
@@ -150,49 +141,47 @@ class DepthwiseConv2DFloat(Kernel):
         if o.depthMultiplier not in (0, mult):
             raise ctx.fail(f"depth_multiplier {o.depthMultiplier} does not match shapes ({cin} -> {cout} channels)")
         dh, dw = max(1, o.dilationHFactor), max(1, o.dilationWFactor)
-        gy = window_geometry(h, kh, o.strideH, dh, o.padding)
-        gx = window_geometry(w, kw, o.strideW, dw, o.padding)
-        if gy.out_size < 0 or gx.out_size < 0:
+        win = Window2D.build(h, w, kh, kw, o.strideH, o.strideW, dh, dw, o.padding)
+        if win.out_h < 0 or win.out_w < 0:
             raise ctx.fail(f"filter {kh}x{kw} (dilation {dh}x{dw}) does not fit input {h}x{w} with VALID padding")
-        ctx.set_output_shape(0, (n, gy.out_size, gx.out_size, cout))
+        ctx.set_output_shape(0, (n, win.out_h, win.out_w, cout))
         # LiteRT's float depthwise ignores a fused TANH/SIGN_BIT; so do we (strict=False).
         lo, hi = activation_range(o.fusedActivationFunction, ctx.op_name, strict=False)
         wdata = None if f.data is None else np.ascontiguousarray(f.data.reshape(kh, kw, cout), np.float32)
         return DepthwiseParams(
-            kh=kh, kw=kw, sh=o.strideH, sw=o.strideW, dh=dh, dw=dw, pad_h=gy.pad_before, pad_w=gx.pad_before,
-            out_h=gy.out_size, out_w=gx.out_size, multiplier=mult, w=wdata,
+            win=win, multiplier=mult, w=wdata,
             bias=bias_vector(ctx, 2, cout), has_bias=ctx.optional_input(2) is not None,
             lo=np.float32(lo), hi=np.float32(hi),
             parallel=float_gemm.worth_splitting(
-                ctx.num_threads, 2.0 * n * gy.out_size * gx.out_size * cout * kh * kw, float_gemm.STENCIL_FLOPS_PER_SECOND
+                ctx.num_threads, 2.0 * n * win.out_h * win.out_w * cout * kh * kw, float_gemm.STENCIL_FLOPS_PER_SECOND
             ),
         )
 
     def eval(self, p: DepthwiseParams, inputs, outputs) -> None:
         x, out = inputs[0], outputs[0]
         cout = out.shape[3]
-        w = p.w if p.w is not None else inputs[1].reshape(p.kh, p.kw, cout)
+        w = p.w if p.w is not None else inputs[1].reshape(p.win.kh, p.win.kw, cout)
         # Repeat each input channel m times so channel k of the result pairs with w[..., k].
         xm = np.repeat(x, p.multiplier, axis=3) if p.multiplier > 1 else x
         n, h, wd, _ = xm.shape
-        eh, ew = (p.kh - 1) * p.dh + 1, (p.kw - 1) * p.dw + 1
-        pb = max(0, (p.out_h - 1) * p.sh + eh - h - p.pad_h)
-        pr = max(0, (p.out_w - 1) * p.sw + ew - wd - p.pad_w)
-        xp = np.pad(xm, ((0, 0), (p.pad_h, pb), (p.pad_w, pr), (0, 0)))
+        eh, ew = (p.win.kh - 1) * p.win.dh + 1, (p.win.kw - 1) * p.win.dw + 1
+        pb = max(0, (p.win.out_h - 1) * p.win.sh + eh - h - p.win.pad_h)
+        pr = max(0, (p.win.out_w - 1) * p.win.sw + ew - wd - p.win.pad_w)
+        xp = np.pad(xm, ((0, 0), (p.win.pad_h, pb), (p.win.pad_w, pr), (0, 0)))
         # LiteRT's order (and eval_jit's): the bias is the initial accumulator, then the
         # taps in (ky, kx) order; a padded tap adds an exact zero.
         acc = np.empty(out.shape, np.float32)
         acc[...] = p.bias if p.has_bias else np.float32(0.0)
-        for ky in range(p.kh):
-            for kx in range(p.kw):
-                y0, x0 = ky * p.dh, kx * p.dw
-                tap = xp[:, y0 : y0 + (p.out_h - 1) * p.sh + 1 : p.sh, x0 : x0 + (p.out_w - 1) * p.sw + 1 : p.sw, :]
+        for ky in range(p.win.kh):
+            for kx in range(p.win.kw):
+                y0, x0 = ky * p.win.dh, kx * p.win.dw
+                tap = xp[:, y0 : y0 + (p.win.out_h - 1) * p.win.sh + 1 : p.win.sh, x0 : x0 + (p.win.out_w - 1) * p.win.sw + 1 : p.win.sw, :]
                 acc += tap * w[ky, kx]
         out[...] = acc
         float_gemm.bias_act_inplace(out, None, float(p.lo), float(p.hi))
 
     def eval_jit(self, p: DepthwiseParams, inputs, outputs) -> None:
         out = outputs[0]
-        w = p.w if p.w is not None else np.ascontiguousarray(inputs[1].reshape(p.kh, p.kw, out.shape[3]))
+        w = p.w if p.w is not None else np.ascontiguousarray(inputs[1].reshape(p.win.kh, p.win.kw, out.shape[3]))
         fn = _depthwise if p.parallel else serial_build(_depthwise)
-        fn(inputs[0], w, p.bias, p.lo, p.hi, out, p.sh, p.sw, p.dh, p.dw, p.pad_h, p.pad_w, p.multiplier)
+        fn(inputs[0], w, p.bias, p.lo, p.hi, out, *p.win.taps[2:], p.multiplier)

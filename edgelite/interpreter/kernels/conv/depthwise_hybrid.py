@@ -29,7 +29,7 @@ import numpy as np
 
 from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
-from edgelite.interpreter.compute.conv_geometry import activation_range
+from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
 from edgelite.interpreter.kernels.common import conv_window
 from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import is_hybrid
 from edgelite.interpreter.compute.jit import njit, prange
@@ -37,16 +37,7 @@ from edgelite.interpreter.compute.jit import njit, prange
 
 @dataclass(frozen=True)
 class DepthwiseHybridParams:
-    kh: int
-    kw: int
-    sh: int
-    sw: int
-    dh: int
-    dw: int
-    pad_top: int
-    pad_left: int
-    out_h: int
-    out_w: int
+    win: Window2D  # kernel, strides, dilations, padding, input and output size
     mult: int
     w: np.ndarray  # (KH, KW, OC) int64
     w_scale: np.ndarray  # (OC,) float32
@@ -72,9 +63,9 @@ class DepthwiseConv2DHybrid(Kernel):
         _, kh, kw, oc = w.shape
         if oc % c != 0:
             raise ctx.fail(f"filter has {oc} channels, not a multiple of the {c} input channels")
-        gy, gx, act = conv_window(ctx, h, wd, kh, kw)
-        sh, sw, dh, dw = gy.stride, gx.stride, gy.dilation, gx.dilation
-        ctx.set_output_shape(0, (b, gy.out_size, gx.out_size, oc))
+        win, act = conv_window(ctx, h, wd, kh, kw)
+        sh, sw, dh, dw = win.sh, win.sw, win.dh, win.dw
+        ctx.set_output_shape(0, (b, win.out_h, win.out_w, oc))
         lo, hi = activation_range(act, ctx.op_name, strict=False)
         try:
             scales, _ = hc.weight_scales(w, oc)
@@ -87,8 +78,7 @@ class DepthwiseConv2DHybrid(Kernel):
                 raise ctx.fail(f"bias must be a constant of {oc} values")
             bias = np.ascontiguousarray(bias_t.data, np.float32).reshape(oc)
         return DepthwiseHybridParams(
-            kh=kh, kw=kw, sh=sh, sw=sw, dh=dh, dw=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
-            out_h=gy.out_size, out_w=gx.out_size, mult=oc // c,
+            win=win, mult=oc // c,
             w=np.asarray(w.data, np.int8).reshape(kh, kw, oc).astype(np.int64), w_scale=scales, bias=bias,
             lo=float(lo), hi=float(hi), num_threads=ctx.num_threads,
         )
@@ -98,8 +88,8 @@ class DepthwiseConv2DHybrid(Kernel):
         centred, s, _ = hc.quantize_batches(x, True)
         if p.mult > 1:
             centred = np.repeat(centred, p.mult, axis=3)
-        pat = hc.patches(centred, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left, p.out_h, p.out_w)
-        acc = np.einsum("bhwtc,tc->bhwc", pat.astype(np.int64), p.w.reshape(p.kh * p.kw, -1))
+        pat = hc.patches(centred, *p.win.im2col_args)
+        acc = np.einsum("bhwtc,tc->bhwc", pat.astype(np.int64), p.w.reshape(p.win.kh * p.win.kw, -1))
         acc = hc.int_gemm_wrap32(acc).astype(np.float32)
         # Two float32 products, not folded into one scale first (LiteRT's CONV_2D folds
         # them): channels in whole groups of 4 (its vector loop) take (acc * w_scale) * s,
@@ -118,7 +108,7 @@ class DepthwiseConv2DHybrid(Kernel):
         q, s, zp = hc.quantize_rows_jit(x.reshape(b, -1), True)
         oc = p.w.shape[2]
         bias = p.bias if p.bias is not None else np.zeros(oc, np.float32)
-        _depthwise_hybrid(q.reshape(x.shape), zp, p.w, p.sh, p.sw, p.dh, p.dw, p.pad_top, p.pad_left, p.mult,
+        _depthwise_hybrid(q.reshape(x.shape), zp, p.w, p.win.sh, p.win.sw, p.win.dh, p.win.dw, p.win.pad_h, p.win.pad_w, p.mult,
                           p.w_scale, s, bias, np.float32(p.lo), np.float32(p.hi), (oc // 4) * 4, outputs[0])
 
 

@@ -37,6 +37,7 @@ from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv_window
 from edgelite.interpreter.compute.jit import njit, prange, serial_build
+from edgelite.interpreter.compute.conv_geometry import Window2D
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
 
@@ -47,21 +48,10 @@ DEPTHWISE_PARALLEL_MIN_MACS = 2_000_000
 @dataclass(frozen=True)
 class DepthwiseQuantParams:
     batch: int
-    in_h: int
-    in_w: int
+    win: Window2D  # kernel, strides, dilations, padding, input and output size
     in_c: int
     mult: int
-    kh: int
-    kw: int
-    out_h: int
-    out_w: int
     out_c: int
-    stride_h: int
-    stride_w: int
-    dil_h: int
-    dil_w: int
-    pad_top: int
-    pad_left: int
     in_zp: int
     out_zp: int
     act_min: int
@@ -94,9 +84,9 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
     if oc % c != 0:
         raise ctx.fail(f"filter has {oc} channels, not a multiple of the {c} input channels")
     mult = oc // c
-    gy, gx, act = conv_window(ctx, h, wd, kh, kw)
-    sh, sw, dh, dw = gy.stride, gx.stride, gy.dilation, gx.dilation
-    ctx.set_output_shape(0, (b, gy.out_size, gx.out_size, oc))
+    win, act = conv_window(ctx, h, wd, kh, kw)
+    sh, sw, dh, dw = win.sh, win.sw, win.dh, win.dw
+    ctx.set_output_shape(0, (b, win.out_h, win.out_w, oc))
 
     in_dtype = np.dtype(x.dtype)
     legacy = in_dtype == _UINT8
@@ -120,23 +110,22 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
     padded = np.empty((0, 0, 0, 0), np.int8)
     tables = None
     if fast:
-        hp = max(gy.pad_before + h, (gy.out_size - 1) * sh + (kh - 1) * dh + 1)
-        wp = dwf.scratch_width(wd, gx.out_size, kw, sw, dw, gx.pad_before)
+        hp = max(win.pad_h + h, (win.out_h - 1) * sh + (kh - 1) * dh + 1)
+        wp = dwf.scratch_width(wd, win.out_w, kw, sw, dw, win.pad_w)
         planes = sw == 2 and dw == 1
         if planes:
             padded = np.full((b, hp, 2, wp // 2, c), in_zp, np.int8)  # borders stay in_zp
-        elif gy.pad_before or gx.pad_before or hp != h or wp != wd:
+        elif win.pad_h or win.pad_w or hp != h or wp != wd:
             padded = np.full((b, hp, wp, c), in_zp, np.int8)
         tables = dwf.plan_fast(w_centered, bias, q, s, mode, vec_ch, in_zp, c, sw, dw, wp, planes,
-                               b * gy.out_size, ctx.num_threads)
+                               b * win.out_h, ctx.num_threads)
     return DepthwiseQuantParams(
-        batch=b, in_h=h, in_w=wd, in_c=c, mult=mult, kh=kh, kw=kw, out_h=gy.out_size, out_w=gx.out_size,
-        out_c=oc, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_top=gy.pad_before, pad_left=gx.pad_before,
-        in_zp=in_zp, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
+        win=win,
+        batch=b, in_c=c, mult=mult, out_c=oc, in_zp=in_zp, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
         mode=mode, out_dtype=np.dtype(out.dtype), vec_ch=vec_ch,
         w_centered=np.ascontiguousarray(w_centered), bias=bias, num_threads=ctx.num_threads,
         w_jit=np.ascontiguousarray(w_centered.astype(acc_dtype)),
-        acc_scratch=np.zeros((0, 0, 0) if fast else (b * gy.out_size, gx.out_size, oc), acc_dtype),
+        acc_scratch=np.zeros((0, 0, 0) if fast else (b * win.out_h, win.out_w, oc), acc_dtype),
         fast_path=fast, padded=padded, fast=tables,
     )
 
@@ -144,16 +133,16 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
 def depthwise_acc_reference(x: np.ndarray, p: DepthwiseQuantParams) -> np.ndarray:
     """int64 accumulators ``(B, OH, OW, OC)`` including the bias (numpy)."""
     xc = np.repeat(x.astype(np.int64) - p.in_zp, p.mult, axis=3)  # input channel of each oc
-    eff_h = (p.kh - 1) * p.dil_h + 1
-    eff_w = (p.kw - 1) * p.dil_w + 1
-    pad_b = max(0, (p.out_h - 1) * p.stride_h + eff_h - p.in_h - p.pad_top)
-    pad_r = max(0, (p.out_w - 1) * p.stride_w + eff_w - p.in_w - p.pad_left)
-    xp = np.pad(xc, ((0, 0), (p.pad_top, pad_b), (p.pad_left, pad_r), (0, 0)))
-    acc = np.broadcast_to(p.bias, (p.batch, p.out_h, p.out_w, p.out_c)).copy()
-    for i in range(p.kh):
-        for j in range(p.kw):
-            y0, x0 = i * p.dil_h, j * p.dil_w
-            tap = xp[:, y0 : y0 + (p.out_h - 1) * p.stride_h + 1 : p.stride_h, x0 : x0 + (p.out_w - 1) * p.stride_w + 1 : p.stride_w, :]
+    eff_h = (p.win.kh - 1) * p.win.dh + 1
+    eff_w = (p.win.kw - 1) * p.win.dw + 1
+    pad_b = max(0, (p.win.out_h - 1) * p.win.sh + eff_h - p.win.in_h - p.win.pad_h)
+    pad_r = max(0, (p.win.out_w - 1) * p.win.sw + eff_w - p.win.in_w - p.win.pad_w)
+    xp = np.pad(xc, ((0, 0), (p.win.pad_h, pad_b), (p.win.pad_w, pad_r), (0, 0)))
+    acc = np.broadcast_to(p.bias, (p.batch, p.win.out_h, p.win.out_w, p.out_c)).copy()
+    for i in range(p.win.kh):
+        for j in range(p.win.kw):
+            y0, x0 = i * p.win.dh, j * p.win.dw
+            tap = xp[:, y0 : y0 + (p.win.out_h - 1) * p.win.sh + 1 : p.win.sh, x0 : x0 + (p.win.out_w - 1) * p.win.sw + 1 : p.win.sw, :]
             acc += tap * p.w_centered[i, j]
     return acc
 
@@ -222,17 +211,17 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
         p = params
         # Waking OpenMP's sleeping workers costs 40-70 us: split only layers with about
         # 0.25 ms of work or more (~2M multiply-adds on the fast kernels).
-        macs = p.batch * p.out_h * p.out_w * p.out_c * p.kh * p.kw
+        macs = p.batch * p.win.out_h * p.win.out_w * p.out_c * p.win.kh * p.win.kw
         parallel = p.num_threads > 1 and macs >= DEPTHWISE_PARALLEL_MIN_MACS
         if p.fast_path:
-            dwf.run_fast(p.fast, p.padded, inputs[0], p.pad_top, p.pad_left, p.stride_h, p.dil_h, p.out_h, p.out_w,
+            dwf.run_fast(p.fast, p.padded, inputs[0], p.win.pad_h, p.win.pad_w, p.win.sh, p.win.dh, p.win.out_h, p.win.out_w,
                          p.out_zp, p.act_min, p.act_max, outputs[0], parallel)
             return
         zp = p.acc_scratch.dtype.type(p.in_zp)
         kernel = _depthwise_kernel if parallel else serial_build(_depthwise_kernel)
         kernel(
-            inputs[0], p.w_jit, p.bias, p.mult, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left,
-            p.out_h, p.out_w, zp, p.multiplier, p.shift, np.int64(p.mode), p.vec_ch, np.int64(p.out_zp),
+            inputs[0], p.w_jit, p.bias, p.mult, p.win.sh, p.win.sw, p.win.dh, p.win.dw, p.win.pad_h, p.win.pad_w,
+            p.win.out_h, p.win.out_w, zp, p.multiplier, p.shift, np.int64(p.mode), p.vec_ch, np.int64(p.out_zp),
             np.int64(p.act_min), np.int64(p.act_max), p.acc_scratch, outputs[0],
         )
 

@@ -42,7 +42,7 @@ import numpy as np
 from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv.conv_float import bias_vector
-from edgelite.interpreter.compute.conv_geometry import activation_range, compute_padding, conv_output_size
+from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
 from edgelite.interpreter.compute.jit import njit
 
 F32 = np.dtype(np.float32)
@@ -50,13 +50,9 @@ F32 = np.dtype(np.float32)
 
 @dataclass(frozen=True)
 class TransposeConvParams:
-    kh: int
-    kw: int
-    sh: int
-    sw: int
-    padding: int  # SAME / VALID code
-    pad_h: int  # -1 while the output shape is dynamic
-    pad_w: int
+    # Over the output (the forward conv's input): kernel, strides, padding (pad_h, pad_w).
+    # Unsized (win.is_sized False) while the output shape is dynamic; sized in eval then.
+    win: Window2D
     w: np.ndarray | None  # [Cin, KH*KW*Cout]; None: packed in eval from the input
     bias: np.ndarray  # [Cout], zeros when omitted
     has_bias: bool
@@ -70,11 +66,9 @@ def pack_transpose_filter(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(w.transpose(3, 1, 2, 0).reshape(w.shape[3], -1), np.float32)
 
 
-def _geometry(out_shape, kh, kw, sh, sw, padding):
-    oh, ow = int(out_shape[1]), int(out_shape[2])
-    pad_h, _ = compute_padding(sh, 1, oh, kh, max(0, conv_output_size(oh, kh, sh, 1, padding)))
-    pad_w, _ = compute_padding(sw, 1, ow, kw, max(0, conv_output_size(ow, kw, sw, 1, padding)))
-    return pad_h, pad_w
+def _geometry(out_shape, win: Window2D) -> Window2D:
+    """``win`` over an ``out_shape`` output (NHWC): padding as the forward conv's."""
+    return win.sized(int(out_shape[1]), int(out_shape[2]))
 
 
 @njit
@@ -135,51 +129,51 @@ class TransposeConvFloat(Kernel):
         w = None if f.data is None else pack_transpose_filter(f.data)
         bias = bias_vector(ctx, 3, cout)
         has_bias = ctx.optional_input(3) is not None
+        win = Window2D.unsized(kh, kw, o.strideH, o.strideW, 1, 1, o.padding)
         if shape_t.data is None:
             # The output size is only known at eval: geometry is computed there too.
             ctx.set_output_dynamic(0)
-            return TransposeConvParams(kh, kw, o.strideH, o.strideW, o.padding, -1, -1, w, bias, has_bias,
+            return TransposeConvParams(win, w, bias, has_bias,
                                        np.float32(lo), np.float32(hi), np.empty((0, 0), np.float32))
         out_shape = tuple(int(v) for v in np.asarray(shape_t.data).reshape(-1))
         if len(out_shape) != 4 or out_shape[0] != x.shape[0] or out_shape[3] != cout:
             raise ctx.fail(f"output_shape {out_shape} must be [N={x.shape[0]}, H, W, Cout={cout}]")
         ctx.set_output_shape(0, out_shape)
-        pad_h, pad_w = _geometry(out_shape, kh, kw, o.strideH, o.strideW, o.padding)
+        win = _geometry(out_shape, win)
         col = np.empty((x.shape[0] * x.shape[1] * x.shape[2], kh * kw * cout), np.float32)
-        return TransposeConvParams(kh, kw, o.strideH, o.strideW, o.padding, pad_h, pad_w, w, bias, has_bias,
+        return TransposeConvParams(win, w, bias, has_bias,
                                    np.float32(lo), np.float32(hi), col)
 
     def _resolve(self, p: TransposeConvParams, inputs, outputs):
         w = p.w if p.w is not None else pack_transpose_filter(inputs[1])
-        if p.pad_h >= 0:
-            return w, p.pad_h, p.pad_w, outputs[0], None
+        if p.win.is_sized:
+            return w, p.win, outputs[0], None
         out_shape = tuple(int(v) for v in np.asarray(inputs[0]).reshape(-1))
         out = np.empty(out_shape, np.float32)
-        pad_h, pad_w = _geometry(out_shape, p.kh, p.kw, p.sh, p.sw, p.padding)
-        return w, pad_h, pad_w, out, {0: out}
+        return w, _geometry(out_shape, p.win), out, {0: out}
 
     def eval(self, p: TransposeConvParams, inputs, outputs):
-        w, pad_h, pad_w, out, ret = self._resolve(p, inputs, outputs)
+        w, g, out, ret = self._resolve(p, inputs, outputs)
         x = inputs[2]
         n, h, wd, cin = x.shape
         cout = out.shape[3]
-        col = (x.reshape(-1, cin) @ w).reshape(n, h, wd, p.kh, p.kw, cout)
+        col = (x.reshape(-1, cin) @ w).reshape(n, h, wd, g.kh, g.kw, cout)
         # Accumulate into an output grown on every side so no window needs clipping.
-        big_h = max(out.shape[1] + pad_h, (h - 1) * p.sh + p.kh)
-        big_w = max(out.shape[2] + pad_w, (wd - 1) * p.sw + p.kw)
+        big_h = max(out.shape[1] + g.pad_h, (h - 1) * g.sh + g.kh)
+        big_w = max(out.shape[2] + g.pad_w, (wd - 1) * g.sw + g.kw)
         acc = np.zeros((n, big_h, big_w, cout), np.float32)
-        for ky in range(p.kh):
-            for kx in range(p.kw):
-                acc[:, ky : ky + (h - 1) * p.sh + 1 : p.sh, kx : kx + (wd - 1) * p.sw + 1 : p.sw, :] += col[:, :, :, ky, kx, :]
-        out[...] = acc[:, pad_h : pad_h + out.shape[1], pad_w : pad_w + out.shape[2], :]
+        for ky in range(g.kh):
+            for kx in range(g.kw):
+                acc[:, ky : ky + (h - 1) * g.sh + 1 : g.sh, kx : kx + (wd - 1) * g.sw + 1 : g.sw, :] += col[:, :, :, ky, kx, :]
+        out[...] = acc[:, g.pad_h : g.pad_h + out.shape[1], g.pad_w : g.pad_w + out.shape[2], :]
         float_gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))
         return ret
 
     def eval_jit(self, p: TransposeConvParams, inputs, outputs):
-        w, pad_h, pad_w, out, ret = self._resolve(p, inputs, outputs)
+        w, g, out, ret = self._resolve(p, inputs, outputs)
         x = inputs[2]
         n, h, wd, cin = x.shape
         col = p.col if p.col.shape[0] == n * h * wd else np.empty((n * h * wd, w.shape[1]), np.float32)
         np.matmul(x.reshape(-1, cin), w, out=col)
-        _col2im_bias_act(col, p.bias, p.lo, p.hi, out, h, wd, p.kh, p.kw, p.sh, p.sw, pad_h, pad_w)
+        _col2im_bias_act(col, p.bias, p.lo, p.hi, out, h, wd, g.kh, g.kw, g.sh, g.sw, g.pad_h, g.pad_w)
         return ret

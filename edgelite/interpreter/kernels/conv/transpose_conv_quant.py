@@ -39,18 +39,16 @@ from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import HYBRID, INT16, INT8, Kernel, OpContext, register
-from edgelite.interpreter.compute.conv_geometry import activation_range, compute_padding, conv_output_size
+from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
 
 _INT8, _INT16, _INT32, _INT64, _F32 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64, np.float32))
 
 
 @dataclass(frozen=True)
 class TransposeConvQuantParams:
-    kh: int
-    kw: int
-    sh: int
-    sw: int
-    padding: int
+    # Over the output (the forward conv's input): kernel, strides, padding (pad_h, pad_w).
+    # Unsized (win.is_sized False) while the output shape is dynamic; sized at eval then.
+    win: Window2D
     out_shape: tuple[int, ...] | None  # None: read from the output_shape input at eval
     cout: int
     w_gemm: np.ndarray  # (Cin, KH*KW*Cout) float32 raw int8 weights, columns (ky, kx, o)
@@ -73,11 +71,10 @@ class TransposeConvQuantParams:
     hi: float
 
 
-def _geometry(out_shape, kh, kw, sh, sw, padding) -> tuple[int, int]:
+def _geometry(out_shape, win: Window2D) -> Window2D:
+    """``win`` over an ``out_shape`` output (NHWC); the one built in prepare when it fits."""
     oh, ow = int(out_shape[1]), int(out_shape[2])
-    pad_h, _ = compute_padding(sh, 1, oh, kh, max(0, conv_output_size(oh, kh, sh, 1, padding)))
-    pad_w, _ = compute_padding(sw, 1, ow, kw, max(0, conv_output_size(ow, kw, sw, 1, padding)))
-    return pad_h, pad_w
+    return win if (win.in_h, win.in_w) == (oh, ow) else win.sized(oh, ow)
 
 
 def col2im_sum(col: np.ndarray, out_shape, kh: int, kw: int, sh: int, sw: int, pad_h: int, pad_w: int) -> np.ndarray:
@@ -114,10 +111,13 @@ def _prepare_common(ctx: OpContext, hybrid: bool) -> dict:
         if len(out_shape) != 4 or out_shape[0] != x.shape[0] or out_shape[3] != cout:
             raise ctx.fail(f"output_shape {out_shape} must be [N={x.shape[0]}, H, W, Cout={cout}]")
         ctx.set_output_shape(0, out_shape)
+    win = Window2D.unsized(kh, kw, o.strideH, o.strideW, 1, 1, o.padding)
+    if out_shape is not None:
+        win = win.sized(out_shape[1], out_shape[2])
     w = np.asarray(f.data, np.int8)
     packed = w.transpose(3, 1, 2, 0).reshape(cin, kh * kw * cout)
     return dict(
-        kh=kh, kw=kw, sh=o.strideH, sw=o.strideW, padding=o.padding, out_shape=out_shape, cout=cout,
+        win=win, out_shape=out_shape, cout=cout,
         w_gemm=np.ascontiguousarray(packed.astype(np.float32)), w_colsum=packed.astype(np.int64).sum(axis=0),
         chunk=int_gemm.chunk_for(128, 128),
     )
@@ -130,9 +130,9 @@ def transpose_conv_acc(p: TransposeConvQuantParams, x: np.ndarray, in_zp, out_sh
     col = np.asarray(raw).astype(np.int64).reshape(n, h * w, -1)
     zp = np.asarray(in_zp, np.int64).reshape(-1, 1, 1)
     col -= zp * p.w_colsum[None, None, :]
-    col = col.reshape(n, h, w, p.kh, p.kw, p.cout)
-    pad_h, pad_w = _geometry(out_shape, p.kh, p.kw, p.sh, p.sw, p.padding)
-    return col2im_sum(col, out_shape, p.kh, p.kw, p.sh, p.sw, pad_h, pad_w)
+    g = _geometry(out_shape, p.win)
+    col = col.reshape(n, h, w, g.kh, g.kw, p.cout)
+    return col2im_sum(col, out_shape, g.kh, g.kw, g.sh, g.sw, g.pad_h, g.pad_w)
 
 
 class _TransposeConvBase(Kernel):

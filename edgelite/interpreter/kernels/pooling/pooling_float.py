@@ -40,7 +40,7 @@ import numpy as np
 from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv.conv_float import is_float32
-from edgelite.interpreter.compute.conv_geometry import activation_range, window_geometry
+from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
 from edgelite.interpreter.compute.jit import njit, prange, serial_build
 
 AVERAGE, MAX, L2 = 0, 1, 2
@@ -53,14 +53,7 @@ class PoolParams:
     """What ``eval`` needs for one float pooling op."""
 
     kind: int  # AVERAGE, MAX or L2
-    fh: int
-    fw: int
-    sh: int
-    sw: int
-    pad_h: int
-    pad_w: int
-    out_h: int
-    out_w: int
+    win: Window2D  # filter (kh, kw), strides, padding, output size
     lo: np.float32
     hi: np.float32
     parallel: bool
@@ -134,18 +127,16 @@ class Pool2DFloat(Kernel):
         if x.shape is None or len(x.shape) != 4:
             raise ctx.fail(f"input {x.shape} must be 4-D NHWC")
         n, h, w, c = x.shape
-        gy = window_geometry(h, o.filterHeight, o.strideH, 1, o.padding)
-        gx = window_geometry(w, o.filterWidth, o.strideW, 1, o.padding)
-        if gy.out_size < 0 or gx.out_size < 0:
+        win = Window2D.build(h, w, o.filterHeight, o.filterWidth, o.strideH, o.strideW, 1, 1, o.padding)
+        if win.out_h < 0 or win.out_w < 0:
             raise ctx.fail(f"filter {o.filterHeight}x{o.filterWidth} does not fit input {h}x{w} with VALID padding")
-        ctx.set_output_shape(0, (n, gy.out_size, gx.out_size, c))
+        ctx.set_output_shape(0, (n, win.out_h, win.out_w, c))
         lo, hi = activation_range(o.fusedActivationFunction, ctx.op_name, strict=False)
         return PoolParams(
-            kind=_KINDS[ctx.op_name], fh=o.filterHeight, fw=o.filterWidth, sh=o.strideH, sw=o.strideW,
-            pad_h=gy.pad_before, pad_w=gx.pad_before, out_h=gy.out_size, out_w=gx.out_size,
+            kind=_KINDS[ctx.op_name], win=win,
             lo=np.float32(lo), hi=np.float32(hi),
             parallel=float_gemm.worth_splitting(
-                ctx.num_threads, 2.0 * n * gy.out_size * gx.out_size * c * o.filterHeight * o.filterWidth,
+                ctx.num_threads, 2.0 * n * win.out_h * win.out_w * c * o.filterHeight * o.filterWidth,
                 float_gemm.STENCIL_FLOPS_PER_SECOND,
             ),
         )
@@ -153,23 +144,23 @@ class Pool2DFloat(Kernel):
     def eval(self, p: PoolParams, inputs, outputs) -> None:
         x, out = inputs[0], outputs[0]
         n, h, w, c = x.shape
-        pb = max(0, (p.out_h - 1) * p.sh + p.fh - h - p.pad_h)
-        pr = max(0, (p.out_w - 1) * p.sw + p.fw - w - p.pad_w)
-        pads = ((0, 0), (p.pad_h, pb), (p.pad_w, pr), (0, 0))
+        pb = max(0, (p.win.out_h - 1) * p.win.sh + p.win.kh - h - p.win.pad_h)
+        pr = max(0, (p.win.out_w - 1) * p.win.sw + p.win.kw - w - p.win.pad_w)
+        pads = ((0, 0), (p.win.pad_h, pb), (p.win.pad_w, pr), (0, 0))
         fill = _LOWEST if p.kind == MAX else 0.0
         xp = np.pad(x * x if p.kind == L2 else x, pads, constant_values=fill)
         valid = np.pad(np.ones((1, h, w, 1), np.float32), pads)
         acc = np.full(out.shape, fill, np.float32)
-        count = np.zeros((1, p.out_h, p.out_w, 1), np.float32)
-        for fy in range(p.fh):
-            for fx in range(p.fw):
-                win = (slice(None), slice(fy, fy + (p.out_h - 1) * p.sh + 1, p.sh),
-                       slice(fx, fx + (p.out_w - 1) * p.sw + 1, p.sw), slice(None))
+        count = np.zeros((1, p.win.out_h, p.win.out_w, 1), np.float32)
+        for fy in range(p.win.kh):
+            for fx in range(p.win.kw):
+                sl = (slice(None), slice(fy, fy + (p.win.out_h - 1) * p.win.sh + 1, p.win.sh),
+                       slice(fx, fx + (p.win.out_w - 1) * p.win.sw + 1, p.win.sw), slice(None))
                 if p.kind == MAX:
-                    np.maximum(acc, xp[win], out=acc)
+                    np.maximum(acc, xp[sl], out=acc)
                 else:
-                    acc += xp[win]
-                count += valid[win]
+                    acc += xp[sl]
+                count += valid[sl]
         if p.kind == AVERAGE:
             acc /= count
         elif p.kind == L2:
@@ -178,4 +169,4 @@ class Pool2DFloat(Kernel):
 
     def eval_jit(self, p: PoolParams, inputs, outputs) -> None:
         fn = _pool if p.parallel else serial_build(_pool)
-        fn(inputs[0], outputs[0], p.kind, p.fh, p.fw, p.sh, p.sw, p.pad_h, p.pad_w, p.lo, p.hi)
+        fn(inputs[0], outputs[0], p.kind, p.win.kh, p.win.kw, p.win.sh, p.win.sw, p.win.pad_h, p.win.pad_w, p.lo, p.hi)

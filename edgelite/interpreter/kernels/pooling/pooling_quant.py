@@ -25,7 +25,7 @@ import numpy as np
 
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, register
-from edgelite.interpreter.compute.conv_geometry import window_geometry
+from edgelite.interpreter.compute.conv_geometry import Window2D
 from edgelite.interpreter.compute.jit import njit, prange
 
 _QUANT_TYPES = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
@@ -34,17 +34,8 @@ _QUANT_TYPES = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 @dataclass(frozen=True)
 class PoolQuantParams:
     batch: int
-    in_h: int
-    in_w: int
+    win: Window2D  # filter (kh, kw), strides, padding, input and output size
     channels: int
-    fh: int
-    fw: int
-    out_h: int
-    out_w: int
-    stride_h: int
-    stride_w: int
-    pad_top: int
-    pad_left: int
     act_min: int
     act_max: int
     num_threads: int
@@ -58,31 +49,29 @@ def pool_quant_prepare(ctx: OpContext) -> PoolQuantParams:
     if o is None:
         raise ctx.fail("pooling needs Pool2DOptions (filter size and strides)")
     b, h, w, c = x.shape
-    gy = window_geometry(h, o.filterHeight, o.strideH, 1, o.padding)
-    gx = window_geometry(w, o.filterWidth, o.strideW, 1, o.padding)
-    if gy.out_size <= 0 or gx.out_size <= 0:
+    win = Window2D.build(h, w, o.filterHeight, o.filterWidth, o.strideH, o.strideW, 1, 1, o.padding)
+    if win.out_h <= 0 or win.out_w <= 0:
         raise ctx.fail(f"window {o.filterHeight}x{o.filterWidth} does not fit input {h}x{w}")
-    ctx.set_output_shape(0, (b, gy.out_size, gx.out_size, c))
+    ctx.set_output_shape(0, (b, win.out_h, win.out_w, c))
     q = out.quant if out.quant is not None else x.quant
     lo, hi = fp.quantized_activation_range(o.fusedActivationFunction, q.scalar_scale, q.scalar_zero_point, out.dtype)
     return PoolQuantParams(
-        batch=b, in_h=h, in_w=w, channels=c, fh=o.filterHeight, fw=o.filterWidth, out_h=gy.out_size,
-        out_w=gx.out_size, stride_h=o.strideH, stride_w=o.strideW, pad_top=gy.pad_before, pad_left=gx.pad_before,
+        batch=b, win=win, channels=c,
         act_min=lo, act_max=hi, num_threads=ctx.num_threads,
     )
 
 
 def _taps(x: np.ndarray, p: PoolQuantParams, fill):
     """Yield ``(window cell values, in-bounds mask)`` for each of the fh*fw taps."""
-    pad_b = max(0, (p.out_h - 1) * p.stride_h + p.fh - p.in_h - p.pad_top)
-    pad_r = max(0, (p.out_w - 1) * p.stride_w + p.fw - p.in_w - p.pad_left)
-    widths = ((0, 0), (p.pad_top, pad_b), (p.pad_left, pad_r), (0, 0))
+    pad_b = max(0, (p.win.out_h - 1) * p.win.sh + p.win.kh - p.win.in_h - p.win.pad_h)
+    pad_r = max(0, (p.win.out_w - 1) * p.win.sw + p.win.kw - p.win.in_w - p.win.pad_w)
+    widths = ((0, 0), (p.win.pad_h, pad_b), (p.win.pad_w, pad_r), (0, 0))
     xp = np.pad(x, widths, constant_values=fill)
-    valid = np.pad(np.ones((1, p.in_h, p.in_w, 1), bool), widths, constant_values=False)
-    for i in range(p.fh):
-        for j in range(p.fw):
-            sy = slice(i, i + (p.out_h - 1) * p.stride_h + 1, p.stride_h)
-            sx = slice(j, j + (p.out_w - 1) * p.stride_w + 1, p.stride_w)
+    valid = np.pad(np.ones((1, p.win.in_h, p.win.in_w, 1), bool), widths, constant_values=False)
+    for i in range(p.win.kh):
+        for j in range(p.win.kw):
+            sy = slice(i, i + (p.win.out_h - 1) * p.win.sh + 1, p.win.sh)
+            sx = slice(j, j + (p.win.out_w - 1) * p.win.sw + 1, p.win.sw)
             yield xp[:, sy, sx, :], valid[:, sy, sx, :]
 
 
@@ -162,8 +151,8 @@ class AveragePool2DQuant(_PoolQuantBase):
 
     def eval(self, params: PoolQuantParams, inputs, outputs) -> None:
         p = params
-        acc = np.zeros((p.batch, p.out_h, p.out_w, p.channels), np.int64)
-        count = np.zeros((1, p.out_h, p.out_w, 1), np.int64)
+        acc = np.zeros((p.batch, p.win.out_h, p.win.out_w, p.channels), np.int64)
+        count = np.zeros((1, p.win.out_h, p.win.out_w, 1), np.int64)
         for vals, ok in _taps(inputs[0].astype(np.int64), p, 0):
             acc += vals
             count += ok
@@ -173,8 +162,8 @@ class AveragePool2DQuant(_PoolQuantBase):
         outputs[0][...] = np.clip(v, p.act_min, p.act_max)
 
     def eval_jit(self, params: PoolQuantParams, inputs, outputs) -> None:
-        p = params
-        _avg_pool_kernel(inputs[0], p.fh, p.fw, p.stride_h, p.stride_w, p.pad_top, p.pad_left, p.out_h, p.out_w,
+        p, g = params, params.win
+        _avg_pool_kernel(inputs[0], g.kh, g.kw, g.sh, g.sw, g.pad_h, g.pad_w, g.out_h, g.out_w,
                          np.int64(p.act_min), np.int64(p.act_max), outputs[0])
 
 
@@ -185,12 +174,12 @@ class MaxPool2DQuant(_PoolQuantBase):
     def eval(self, params: PoolQuantParams, inputs, outputs) -> None:
         p = params
         lowest = np.iinfo(inputs[0].dtype).min
-        best = np.full((p.batch, p.out_h, p.out_w, p.channels), lowest, np.int64)
+        best = np.full((p.batch, p.win.out_h, p.win.out_w, p.channels), lowest, np.int64)
         for vals, _ok in _taps(inputs[0].astype(np.int64), p, lowest):
             np.maximum(best, vals, out=best)
         outputs[0][...] = np.clip(best, p.act_min, p.act_max)
 
     def eval_jit(self, params: PoolQuantParams, inputs, outputs) -> None:
-        p = params
-        _max_pool_kernel(inputs[0], p.fh, p.fw, p.stride_h, p.stride_w, p.pad_top, p.pad_left, p.out_h, p.out_w,
+        p, g = params, params.win
+        _max_pool_kernel(inputs[0], g.kh, g.kw, g.sh, g.sw, g.pad_h, g.pad_w, g.out_h, g.out_w,
                          np.int64(p.act_min), np.int64(p.act_max), outputs[0])
