@@ -17,11 +17,13 @@ their inputs. So:
   with the ONNX layout at its inputs/outputs, lowering) and its TFLite subgraphs are
   appended to the model (``attach_subgraphs``), nested control flow included.
 
+Which outer names a body reads is ``subgraphs.graph_reads`` (the one walker the
+front end's ``ann.outer`` bookkeeping uses too).
+
 Example:
-    >>> import onnx
     >>> from onnx import helper
     >>> body = helper.make_graph([helper.make_node("Add", ["a", "outer"], ["b"])], "b", [], [])
-    >>> free_names(body)
+    >>> graph_reads(body)
     ['a', 'outer']
 """
 
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelite.converter.ir import Graph, Node, Value
+from edgelite.converter.subgraphs import graph_reads
 from edgelite.errors import ConversionError
 
 CONTROL_FLOW = ("If", "Loop", "Scan")
@@ -58,30 +61,6 @@ def body(node: Node, attr: str):
 # -- captures (front end) ----------------------------------------------------------------
 
 
-def free_names(graph) -> list[str]:
-    """Names a ``GraphProto`` reads that it does not define (nested bodies included), in order."""
-    defined = {i.name for i in graph.input} | {i.name for i in graph.initializer}
-    defined |= {i.values.name for i in graph.sparse_initializer}
-    for n in graph.node:
-        defined.update(o for o in n.output if o)
-    out: list[str] = []
-    for n in graph.node:
-        names = list(n.input)
-        for a in n.attribute:
-            if a.type == a.GRAPH:
-                names += free_names(a.g)
-            elif a.type == a.GRAPHS:
-                for g in a.graphs:
-                    names += free_names(g)
-        for name in names:
-            if name and name not in defined and name not in out:
-                out.append(name)
-    for o in graph.output:
-        if o.name not in defined and o.name not in out:
-            out.append(o.name)
-    return out
-
-
 def add_captures(node: Node, env: dict[str, Value]) -> None:
     """Make the outer values ``node``'s bodies read explicit inputs (front end hook)."""
     if not is_control_flow(node):
@@ -90,7 +69,7 @@ def add_captures(node: Node, env: dict[str, Value]) -> None:
     for attr in _BODY_ATTRS[node.op_type]:
         if attr not in node.attrs:
             raise ConversionError(f"[frontend] {node.describe()}: attribute {attr!r} missing")
-        for name in free_names(body(node, attr)):
+        for name in graph_reads(body(node, attr)):
             if name not in names:
                 names.append(name)
     missing = [n for n in names if n not in env]

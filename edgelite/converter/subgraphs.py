@@ -25,27 +25,46 @@ def subgraph_reads(attributes: Iterable) -> list[str]:
     """Names of outer values read by the GRAPH/GRAPHS attributes among ``attributes``.
 
     Nested bodies count; names a body defines itself (its inputs, initializers and
-    node outputs) do not. Each name appears once, in order of first use.
+    node outputs) do not; a body output that is an outer value counts too. Each name
+    appears once, in order of first use.
     """
     reads: list[str] = []
-    seen: set[str] = set()
+    for sub in _graphs(attributes):
+        _graph_reads(sub, reads)
+    return reads
 
-    def walk(graph, outer_defined: frozenset[str]) -> None:
+
+def graph_reads(graph) -> list[str]:
+    """Names one ``GraphProto`` reads without defining them (what ``subgraph_reads`` finds per body)."""
+    return _graph_reads(graph, [])
+
+
+def _graph_reads(graph, reads: list[str]) -> list[str]:
+    seen = set(reads)
+
+    def note(name: str) -> None:
+        if name not in seen:
+            seen.add(name)
+            reads.append(name)
+
+    def walk(g, outer_defined: frozenset[str]) -> set[str]:
         defined = set(outer_defined)
-        defined.update(i.name for i in graph.input)
-        defined.update(t.name for t in graph.initializer)
-        defined.update(t.values.name for t in graph.sparse_initializer)
-        for n in graph.node:
+        defined.update(i.name for i in g.input)
+        defined.update(t.name for t in g.initializer)
+        defined.update(t.values.name for t in g.sparse_initializer)
+        for n in g.node:
             for name in n.input:
-                if name and name not in defined and name not in seen:
-                    seen.add(name)
-                    reads.append(name)
+                if name and name not in defined:
+                    note(name)
             for sub in _graphs(n.attribute):
                 walk(sub, frozenset(defined))
             defined.update(n.output)
+        for o in g.output:
+            if o.name not in defined:
+                note(o.name)
+        return defined
 
-    for sub in _graphs(attributes):
-        walk(sub, frozenset())
+    walk(graph, frozenset())
     return reads
 
 
