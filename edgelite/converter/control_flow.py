@@ -87,7 +87,7 @@ def import_nodes(g: Graph, graph_proto, env: dict[str, Value], before: Node | No
     outer names from ``env``; returns ``env`` extended with the body's values."""
     from onnx import numpy_helper
 
-    from edgelite.converter.frontend import _attr_value, _constant_value
+    from edgelite.converter.frontend import _attr_value, _constant_value, node_inputs
 
     env = dict(env)
     for init in graph_proto.initializer:
@@ -98,15 +98,7 @@ def import_nodes(g: Graph, graph_proto, env: dict[str, Value], before: Node | No
             c = _constant_value(n.output[0], attrs)
             env[n.output[0]] = g.const(c.data, n.output[0])
             continue
-        inputs = []
-        for name in n.input:
-            if name == "":
-                inputs.append(None)
-            elif name in env:
-                inputs.append(env[name])
-            else:
-                raise ConversionError(f"[inline] node {n.name!r} ({n.op_type}) reads {name!r}, which nothing produces")
-        node = g.add_node(n.op_type, inputs, [o or f"{n.name}_unused" for o in n.output], attrs,
+        node = g.add_node(n.op_type, node_inputs(n, env, "inline"), [o or f"{n.name}_unused" for o in n.output], attrs,
                           name=n.name or n.op_type, domain=n.domain, before=before)
         for name, v in zip(n.output, node.outputs):
             if name:

@@ -135,16 +135,7 @@ def import_onnx(proto, input_shapes: dict[str, tuple[int, ...]] | None = None) -
             env[n.output[0]] = _constant_value(n.output[0], attrs)
             g._names.add(n.output[0])
             continue
-        inputs = []
-        for name in n.input:
-            if name == "":
-                inputs.append(None)
-            elif name in env:
-                inputs.append(env[name])
-            else:
-                raise ConversionError(
-                    f"[frontend] node {n.name!r} ({n.op_type}) reads {name!r}, which nothing produces"
-                )
+        inputs = node_inputs(n, env, "frontend")
         node = g.add_node(n.op_type, inputs, [], attrs, name=n.name or f"{n.op_type}_{i}", domain=n.domain)
         outer = subgraph_reads(n.attribute)
         if outer:  # values its If/Loop bodies read by name (edgelite.converter.subgraphs)
@@ -174,6 +165,19 @@ def import_onnx(proto, input_shapes: dict[str, tuple[int, ...]] | None = None) -
             v.shape = tuple(int(d.dim_value) for d in tt.shape.dim)
         g.outputs.append(v)
     return g
+
+
+def node_inputs(n, env: dict[str, Value], where: str) -> list[Value | None]:
+    """The values an ONNX ``NodeProto`` reads, looked up by name (None for an omitted input)."""
+    inputs: list[Value | None] = []
+    for name in n.input:
+        if name == "":
+            inputs.append(None)
+        elif name in env:
+            inputs.append(env[name])
+        else:
+            raise ConversionError(f"[{where}] node {n.name!r} ({n.op_type}) reads {name!r}, which nothing produces")
+    return inputs
 
 
 def _reject_non_tensor_io(graph) -> None:
