@@ -204,16 +204,20 @@ def _code_names(code: types.CodeType) -> set[str]:
 def _bind_globals(fn, numba) -> None:
     """Replace the lazy objects ``fn`` refers to by name with what Numba can compile.
 
-    Numba resolves globals when it compiles, and only understands dispatchers and
-    ``numba.prange``; the module globals are rebound in place (Python callers of the
+    Numba resolves globals when it compiles, and only understands dispatchers,
+    ``numba.prange`` and intrinsics (``pool.fetch_add`` becomes its atomic intrinsic); the module globals are rebound in place (Python callers of the
     same names keep working: a dispatcher is callable and prange is range).
     """
+    from edgelite.interpreter.compute import pool
+
     g = fn.__globals__
     names = _code_names(fn.__code__)
     for name in names:
         v = g.get(name)
         if v is prange:
             g[name] = numba.prange
+        elif v is pool.fetch_add:
+            g[name] = pool.fetch_add_intrinsic()
         elif isinstance(v, LazyJit):
             # Called from compiled code: a parallel kernel nested in another runs serially.
             g[name] = v.serial()

@@ -64,26 +64,24 @@ import numpy as np
 from edgelite.interpreter.compute.gemm_arm import DOTPROD, NEON
 from edgelite.interpreter.compute.gemm_avx2 import AVX2, make_widen
 from edgelite.interpreter.compute.gemm_vnni import VNNI
-from edgelite.interpreter.compute.jit import HAVE_NUMBA, njit, numba_module, prange
+from edgelite.interpreter.compute import pool
+from edgelite.interpreter.compute.jit import HAVE_NUMBA, njit, numba_module
 from edgelite.interpreter.compute.simd_flavour import Flavour
 
 
 FLAVOURS = {"vnni": VNNI, "avx2": AVX2, "dotprod": DOTPROD, "neon": NEON}
 _BY_DTYPE = {np.dtype(f.w_dtype): f for f in (VNNI, AVX2)}
 
-# A product is split over threads only when one thread would take about 0.25 ms or
-# more: waking OpenMP's sleeping workers costs 40-70 us per kernel (measured), more
-# than it saves on smaller products. Estimated cost: MACs at ~150 GMAC/s, outputs at
-# ~0.3 ns each (the requantizing epilogue).
-PARALLEL_MIN_COST_NS = 250_000
+def _split(m_tiles: int, k: int, m: int, n_pad: int, threads: int) -> int:
+    """How many chunks of row tiles the pool shares out (1: the caller runs it alone).
 
-
-def _split(m: int, k: int, n: int, threads: int) -> int:
-    """How many row chunks to run in parallel (1: serial)."""
-    cost_ns = m * k * n / 150.0 + 0.3 * m * n
-    if threads <= 1 or cost_ns < PARALLEL_MIN_COST_NS:
-        return 1
-    return max(1, min(int(threads), m // 64))
+    Estimated one-thread cost, ``n_pad`` being ``N`` rounded up to whole register
+    tiles: multiply-adds at ~150 GMAC/s and ~0.6 ns per output (the requantizing
+    epilogue); within 2x of the measured times of MobileNetV2's layers (AVX-512 VNNI).
+    :func:`pool.chunks_for` decides from it.
+    """
+    cost_ns = m * k * n_pad / 150.0 + 0.6 * m * n_pad
+    return pool.chunks_for(cost_ns, m_tiles, threads)
 
 
 _UNSET = object()
@@ -363,7 +361,7 @@ def _make_tile(fl: Flavour, mr: int, nr: int):
     return tile
 
 
-def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo, hi, out, n_chunks):
+def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo, hi, out, n_chunks, ctr):
     """For ``A[m] = a[m*lda : m*lda + _KSTEP*ks]`` read as int8 and ``bp`` from ``pack_weights``:
 
     * requantizing build: ``out[m, n] = clamp(((int32(A[m] . W[n] + bias[n]) * q[n] + add[n])
@@ -375,6 +373,10 @@ def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo
     constants: each flavour and tile shape gets its own build (see ``_driver``); with them
     as run-time values LLVM neither kept the accumulators in registers nor vectorized the
     epilogue (8x slower, measured).
+
+    The row tiles are cut into ``n_chunks`` chunks that the calling thread and the pool's
+    helpers claim from ``ctr`` (:mod:`~edgelite.interpreter.compute.pool`); alone, the
+    caller claims them all.
     """
     width = _NR * _LANES
     n_tiles = (n_total + width - 1) // width
@@ -382,9 +384,12 @@ def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo
     per = (m_tiles + n_chunks - 1) // n_chunks
     tile_elems = ks * _NR * _VEC
     kw = 2 * ks  # AVX2: int16 row length of the widened tile rows
-    for ch in prange(n_chunks):
-        c = np.empty(_MR * width, np.int32)
-        a16 = np.empty(_MR * kw if _WIDEN else 1, np.int16)
+    c = np.empty(_MR * width, np.int32)
+    a16 = np.empty(_MR * kw if _WIDEN else 1, np.int16)
+    while True:
+        ch = _FETCH_ADD(ctr, 0, 1)
+        if ch >= n_chunks:
+            break
         t0 = ch * per
         t1 = min(m_tiles, t0 + per)
         for mt in range(t0, t1):
@@ -424,9 +429,10 @@ def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo
                             v = lo if v < lo else v
                             v = hi if v > hi else v
                             orow[n] = v
+        _FETCH_ADD(ctr, 1, 1)
 
 
-_MR = _NR = _LANES = _VEC = _TILE = _INT32_OUT = _WIDEN = _WIDEN16 = None  # bound per build in _driver
+_MR = _NR = _LANES = _VEC = _TILE = _INT32_OUT = _WIDEN = _WIDEN16 = _FETCH_ADD = None  # bound per build in _driver
 _drivers: dict[tuple[str, int, int, bool], object] = {}
 
 
@@ -448,14 +454,14 @@ def _driver(fl: Flavour, tile: tuple[int, int], int32_out: bool):
         else:
             tile_fn = _make_tile(fl, mr, nr)
         g.update(_MR=mr, _NR=nr, _LANES=fl.lanes, _VEC=fl.vec_elems, _TILE=tile_fn,
-                 _INT32_OUT=int32_out, _WIDEN=fl.widen_rows, _WIDEN16=make_widen())
+                 _INT32_OUT=int32_out, _WIDEN=fl.widen_rows, _WIDEN16=make_widen(), _FETCH_ADD=pool.fetch_add_intrinsic())
         body = _gemm_body
         kind = "int32" if int32_out else "requant"
         fn = types.FunctionType(body.__code__, g, f"_gemm_{fl.name}_{kind}_{mr}x{nr}", body.__defaults__,
                                 body.__closure__)
         fn.__qualname__ = fn.__name__
         fn.__module__ = body.__module__
-        d = _drivers.setdefault(key, njit(fn, parallel=True))
+        d = _drivers.setdefault(key, njit(fn))
     return d
 
 
@@ -478,10 +484,9 @@ def _prologue(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], ou
     m, lda = a2d.shape
     ks = -(-k // fl.k_step)
     n = out2d.shape[1]
-    n_chunks = _split(m, k, n, threads)
+    width = tile[1] * fl.lanes
+    n_chunks = _split(-(-m // tile[0]), k, m, -(-n // width) * width, threads)
     driver = _driver(fl, tile, int32_out)
-    if n_chunks == 1:
-        driver = driver.serial()
     return driver, lda, m, ks, n, n_chunks
 
 
@@ -501,9 +506,9 @@ def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int],
         out2d: ``(M, N)`` int8 output.
     """
     driver, lda, m, ks, n, n_chunks = _prologue(a2d, bp, k, tile, out2d, threads, False)
-    driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n),
-           bias, q, tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d,
-           np.int64(n_chunks))
+    pool.run(driver, (a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n),
+                      bias, q, tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d,
+                      np.int64(n_chunks)), n_chunks, threads)
 
 
 _UNUSED_TABLE = np.zeros(1, np.int64)  # the requantization tables the int32 build never reads
@@ -523,5 +528,6 @@ def gemm_int32(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], c
     """
     driver, lda, m, ks, n, n_chunks = _prologue(a2d, bp, k, tile, out2d, threads, True)
     unused = _UNUSED_TABLE
-    driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n), corr, unused, unused, unused,
-           np.int64(0), np.int64(0), np.int64(0), out2d, np.int64(n_chunks))
+    pool.run(driver, (a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n), corr, unused,
+                      unused, unused, np.int64(0), np.int64(0), np.int64(0), out2d, np.int64(n_chunks)),
+             n_chunks, threads)
