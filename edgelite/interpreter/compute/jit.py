@@ -23,7 +23,9 @@ next invoke waits for ``is_warm()`` and runs the JIT kernels, each loaded from t
 on-disk cache without Numba's full context refresh (``_load_cached``: that refresh,
 which also imports SciPy, was most of a warm start's cost).
 
-Threads: ``set_num_threads`` records the count and applies it to Numba only once a
+Threads: the biggest kernels share work through :mod:`~edgelite.interpreter.compute.pool`
+(plain serial builds that claim chunks with ``pool.fetch_add``, bound here to an atomic
+intrinsic), not ``prange``. For the rest, ``set_num_threads`` records the count and applies it to Numba only once a
 ``parallel=True`` kernel exists. With one thread, a ``parallel=True`` kernel runs a
 serial build of itself: a parallel launch costs about 100 us on Numba's ``workqueue``
 layer even with one thread (measured), and a model makes over a hundred of them.

@@ -36,8 +36,8 @@ caller is one of the threads), and the pool starts its threads on first use only
 
 Example:
     >>> from edgelite.interpreter.compute import pool
-    >>> pool.chunks_for(cost_ns=2_000_000, units=100, threads=2)
-    8
+    >>> pool.chunks_for(cost_ns=2_000_000, units=100, threads=2)   # 2 ms: 8 chunks per thread at most
+    16
     >>> pool.chunks_for(cost_ns=10_000, units=100, threads=2)
     1
 """

@@ -8,11 +8,19 @@ interpreter's ``num_threads`` with :func:`plan_threads` and applies them with
 ``num_threads`` is a ceiling that no library exceeds:
 
 * reference (numpy) runs: BLAS may use ``num_threads`` (it is the only pool working);
-* JIT runs: Numba's pool gets ``num_threads`` and each BLAS call stays on its caller's
-  thread, because two pools spinning for the same cores cost far more than they gave;
-  a plan whose kernels do their big products in BLAS outside any Numba region
-  (``Kernel.blas_parallel``, the integer GEMM on float BLAS) lets BLAS use
-  ``num_threads`` too, as the two never run at once.
+* JIT runs: the big kernels (int8 SIMD GEMM, int8 3x3/5x5 depthwise, im2col, the float
+  1x1 and im2col convolutions) share their chunks with edgelite's own pool
+  (:mod:`~edgelite.interpreter.compute.pool`): the calling thread plus at most
+  ``num_threads - 1`` helpers, which claim chunks as they come free, so a helper that
+  another process keeps off the CPU is never waited for. The remaining ``prange``
+  kernels (float depthwise, pooling, a few others) use Numba's pool with
+  ``num_threads``. Each BLAS call stays on its caller's thread, because two pools
+  spinning for the same cores cost far more than they gave; a plan whose kernels do
+  their big products in BLAS outside any Numba region (``Kernel.blas_parallel``, the
+  integer GEMM on float BLAS) lets BLAS use ``num_threads`` too, as they never run at
+  once. Only one of these pools works at a time (each kernel returns when its work is
+  done), so no more than ``num_threads`` threads run at once;
+  ``tests/interpreter/compute/test_threads.py`` counts them on the OS's threads.
 
 Example:
     >>> from edgelite.interpreter.compute.threads import plan_threads
