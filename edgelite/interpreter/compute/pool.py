@@ -136,11 +136,13 @@ def _spin_until_done(ctr, n, tries):
 
 
 class _Job:
-    __slots__ = ("fn", "args", "error", "returned")
+    __slots__ = ("fn", "args", "ctr", "n_chunks", "error", "returned")
 
-    def __init__(self, fn, args):
+    def __init__(self, fn, args, ctr, n_chunks):
         self.fn = fn
         self.args = args
+        self.ctr = ctr
+        self.n_chunks = n_chunks
         self.error: BaseException | None = None
         self.returned = threading.Event()  # set by each helper when its call returns
 
@@ -182,7 +184,7 @@ class Pool:
             fn(*args, ctr)
             return
         self._ensure(helpers)
-        job = _Job(fn, (*args, ctr))
+        job = _Job(fn, (*args, ctr), ctr, n_chunks)
         for q in self._queues[:helpers]:
             q.put(job)
         fn(*args, ctr)
@@ -211,6 +213,11 @@ def _helper_loop(q: queue.SimpleQueue) -> None:
     _name_os_thread(POOL_THREAD_NAME.encode())
     while True:
         job = q.get()
+        if job.ctr[0] >= job.n_chunks:
+            # Woke after the caller claimed every chunk: skip the call (its argument
+            # unboxing would hold the GIL the caller wants back).
+            job.returned.set()
+            continue
         try:
             job.fn(*job.args)
         except BaseException as e:  # handed to the caller, which re-raises it
