@@ -107,8 +107,8 @@ def main(argv=None) -> int:
         print(f"  edgelite / litert: 1t {e1 / l1:.2f}x, 2t {e2 / l2:.2f}x;"
               f" cpu of 2t / 1t: edgelite {rows['edgelite 2t']['cpu'] / rows['edgelite 1t']['cpu']:.2f},"
               f" litert {rows['litert 2t']['cpu'] / rows['litert 1t']['cpu']:.2f}")
-        print(f"  calling thread's CPU 1t / 2t (the wall speed-up on two free cores if no helper ever"
-              f" lagged; an upper bound): edgelite {rows['edgelite 1t']['caller'] / rows['edgelite 2t']['caller']:.2f}x,"
+        print(f"  calling thread's CPU 1t / 2t (how much work left the caller; on two free cores about"
+              f" the wall speed-up): edgelite {rows['edgelite 1t']['caller'] / rows['edgelite 2t']['caller']:.2f}x,"
               f" litert {rows['litert 1t']['caller'] / rows['litert 2t']['caller']:.2f}x")
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
     return 0
