@@ -218,7 +218,7 @@ def _bind_globals(fn, numba) -> None:
         v = g.get(name)
         if v is prange:
             g[name] = numba.prange
-        elif v is pool.fetch_add:
+        elif getattr(v, "jit_intrinsic", None) == "fetch_add":
             g[name] = pool.fetch_add_intrinsic()
         elif isinstance(v, LazyJit):
             # Called from compiled code: a parallel kernel nested in another runs serially.

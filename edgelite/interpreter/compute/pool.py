@@ -91,6 +91,11 @@ def fetch_add(arr: np.ndarray, i: int, v: int) -> int:
     return old
 
 
+fetch_add.jit_intrinsic = "fetch_add"  # what ``jit._bind_globals`` looks for (survives a module reload)
+# The name this module's own kernel uses: binding it leaves ``pool.fetch_add`` the Python function.
+_atomic_add = fetch_add
+
+
 _fetch_add = None
 
 
@@ -130,7 +135,7 @@ def _make_fetch_add():
 def _spin_until_done(ctr, n, tries):
     """Wait in native code, without the GIL, up to ``tries`` reads for ``ctr[1] >= n``."""
     for _ in range(tries):
-        if fetch_add(ctr, 1, 0) >= n:  # (an atomic read)
+        if _atomic_add(ctr, 1, 0) >= n:  # (an atomic read)
             return True
     return False
 

@@ -100,3 +100,14 @@ def test_a_helpers_error_reaches_the_caller():
 
     with pytest.raises(RuntimeError, match="helper failed"):
         pool.Pool().run(boom, (), 2, 2)
+
+
+@needs_numba
+def test_building_the_pools_own_wait_leaves_fetch_add_a_python_function():
+    """Binding the intrinsic into pool's own kernel must not rebind ``pool.fetch_add``:
+    kernels of other modules compiled later look for that placeholder (a bug met here)."""
+    ctr = np.array([0, 3, 0], np.int64)
+    assert pool._spin_until_done(ctr, np.int64(3), np.int64(1))
+    a = np.zeros(3, np.int64)
+    assert pool.fetch_add(a, 2, 4) == 0 and a[2] == 4
+    assert getattr(pool.fetch_add, "jit_intrinsic", None) == "fetch_add"
