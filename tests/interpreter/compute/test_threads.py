@@ -150,8 +150,9 @@ print(json.dumps(report))
 @pytest.mark.skipif(not jit.HAVE_NUMBA, reason="Numba not installed or disabled: no thread pool to count")
 def test_num_threads_is_a_ceiling_on_the_os_threads():
     """Counted on the OS: at num_threads=1 only the calling thread runs (no BLAS, OpenMP
-    or pool worker takes any CPU, none is even started); at 2 the pool has one helper,
-    Numba's pool and every BLAS at most 2 threads, and the process uses at most 2 CPUs."""
+    or pool worker takes any CPU, none is even started); at 2 only the caller and the
+    pool's one helper run, Numba's pool and every BLAS are limited to 2 threads, and the
+    process uses at most 2 CPUs."""
     import json
     import os
     import subprocess
@@ -170,6 +171,9 @@ def test_num_threads_is_a_ceiling_on_the_os_threads():
         assert one["cpu"] <= 1.1 * one["wall"] + 0.05, (name, one)
         assert one["blas"] and max(one["blas"]) == 1, (name, one)
         assert two["pool_helpers"] <= 1, (name, two)
+        # these kernels all share work through the pool: no OpenMP or BLAS worker runs either
+        assert set(two["others_active"]) <= {"edgelite-pool"}, (name, two)
+        assert len(two["new_threads"]) <= 1, (name, two)
         assert two["numba"] is None or two["numba"] <= 2, (name, two)
         assert two["blas"] and max(two["blas"]) <= 2, (name, two)
         assert two["cpu"] <= 2.1 * two["wall"] + 0.05, (name, two)
