@@ -68,7 +68,8 @@ _controller_saw_scipy = False
 def set_blas_threads(n: int) -> None:
     """Limit the loaded BLAS libraries to ``n`` threads; cheap when unchanged.
 
-    Uses ``threadpoolctl`` when it is installed and does nothing otherwise. Called at
+    Uses ``threadpoolctl`` when it is installed, else OpenBLAS's own
+    ``openblas_set_num_threads`` in every OpenBLAS loaded (Linux). Called at
     every ``invoke``: the limit is process-wide, and two interpreters may want
     different counts.
     """
@@ -81,7 +82,9 @@ def set_blas_threads(n: int) -> None:
         return
     try:
         from threadpoolctl import ThreadpoolController
-    except ImportError:  # optional dependency: OPENBLAS_NUM_THREADS governs then
+    except ImportError:  # optional dependency: call OpenBLAS's own setter then
+        for set_threads in _openblas_setters():
+            set_threads(n)
         _blas_threads = n
         _controller_saw_scipy = scipy_now
         return
@@ -90,3 +93,33 @@ def set_blas_threads(n: int) -> None:
         _controller_saw_scipy = scipy_now
     _controller.limit(limits=n, user_api="blas")
     _blas_threads = n
+
+
+# The thread setters OpenBLAS builds export (numpy's and SciPy's wheels prefix and suffix them).
+_OPENBLAS_SETTERS = ("openblas_set_num_threads", "openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                     "scipy_openblas_set_num_threads64_")
+
+
+def _openblas_setters() -> list:
+    """``openblas_set_num_threads`` of every OpenBLAS loaded in this process (Linux:
+    found in ``/proc/self/maps``), for when threadpoolctl is not installed."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({ln.split()[-1] for ln in f if "openblas" in ln.lower() and ".so" in ln})
+    except OSError:  # no /proc (macOS, Windows): OPENBLAS_NUM_THREADS governs there
+        return []
+    setters = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in _OPENBLAS_SETTERS:
+            fn = getattr(lib, name, None)  # (ctypes raises AttributeError for a missing symbol)
+            if fn is not None:
+                fn.argtypes, fn.restype = [ctypes.c_int], None
+                setters.append(fn)
+                break
+    return setters
