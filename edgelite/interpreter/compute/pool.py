@@ -193,12 +193,16 @@ class Pool:
         for q in self._queues[:helpers]:
             q.put(job)
         fn(*args, ctr)
-        if ctr[1] >= n_chunks:  # (x86, AArch64: an aligned 8-byte read)
+        # Read the count atomically (a barrier: on AArch64 a plain read would not order
+        # the helpers' output writes before what the caller reads next). A helper holding
+        # a chunk is usually about to finish: spin a few microseconds, then sleep until a
+        # helper returns (it may have been preempted: spinning or yielding then burned
+        # the CPU that it needed). With several helpers the first return wakes the caller
+        # and it spins again.
+        n = np.int64(n_chunks)
+        if _spin_until_done(ctr, n, np.int64(1)):
             return
-        # A helper holds a chunk: spin a few microseconds (it is usually about to
-        # finish), then sleep until a helper returns (it may have been preempted:
-        # spinning or yielding then burned the CPU that it needed).
-        while not _spin_until_done(ctr, np.int64(n_chunks), np.int64(SPIN_TRIES)):
+        while not _spin_until_done(ctr, n, np.int64(SPIN_TRIES)):
             if job.error is not None:
                 raise job.error
             job.returned.wait(0.005)
