@@ -64,14 +64,13 @@ CHILD = textwrap.dedent(
     out1 = [it.get_tensor(o["index"]).tobytes() for o in it.get_output_details()]
     wall1, cpu1 = time.time() - t_spawn, time.process_time()
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    numba_at_first = "numba" in sys.modules
     it.invoke()
     out2 = [it.get_tensor(o["index"]).tobytes() for o in it.get_output_details()]
     wall2, cpu2 = time.time() - t_spawn, time.process_time()
     rss2 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"cpu1_ms": 1e3 * cpu1, "wall1_ms": 1e3 * wall1, "rss1_mib": rss1 / 1024,
                       "cpu2_ms": 1e3 * cpu2, "wall2_ms": 1e3 * wall2, "rss2_mib": rss2 / 1024,
-                      "same_bits": out1 == out2, "numba_at_first": numba_at_first}))
+                      "same_bits": out1 == out2}))
     """
 )
 KEYS = ("cpu1_ms", "wall1_ms", "rss1_mib", "cpu2_ms", "wall2_ms", "rss2_mib")
@@ -105,8 +104,10 @@ def run_child(runtime: str, model: Path, cache_dir: str) -> dict:
                NUMBA_CACHE_DIR=cache_dir)  # entries are keyed by source path: trees do not mix
     env.pop("EDGELITE_JIT_WARMUP", None)
     t = time.time()
-    out = subprocess.run([sys.executable, "-c", CHILD, runtime, str(model), repr(t)],
-                         capture_output=True, text=True, env=env, check=True)
+    # cwd outside every checkout: ``python -c`` puts the working directory first on
+    # sys.path, which would import the tree the benchmark was started from.
+    out = subprocess.run([sys.executable, "-c", CHILD, runtime, str(model.resolve()), repr(t)],
+                         capture_output=True, text=True, env=env, check=True, cwd=tempfile.gettempdir())
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -126,7 +127,6 @@ def measure(model: Path, cache: str, repeats: int) -> dict:
     med = {rt: {k: statistics.median(r[k] for r in rs) for k in KEYS} for rt, rs in rows.items()}
     for rt, rs in rows.items():
         med[rt]["same_bits"] = all(r["same_bits"] for r in rs)
-        med[rt]["numba_at_first"] = any(r["numba_at_first"] for r in rs)
     return {"median": med, "runs": rows}
 
 
@@ -139,9 +139,9 @@ def default_models() -> list[Path]:
 def print_table(name: str, cache: str, res: dict) -> None:
     e, l = res["median"]["edgelite"], res["median"]["litert"]
     print(f"\n== {name}, Numba cache {cache} (medians of {len(res['runs']['edgelite'])} processes each)")
-    print(f"{'':<10}" + "".join(f"{k:>11}" for k in KEYS) + f"{'same bits':>11}{'numba@1st':>11}")
+    print(f"{'':<10}" + "".join(f"{k:>11}" for k in KEYS) + f"{'same bits':>11}")
     for rt, r in res["median"].items():
-        print(f"{rt:<10}" + "".join(f"{r[k]:>11.1f}" for k in KEYS) + f"{str(r['same_bits']):>11}{str(r['numba_at_first']):>11}")
+        print(f"{rt:<10}" + "".join(f"{r[k]:>11.1f}" for k in KEYS) + f"{str(r['same_bits']):>11}")
     print(f"{'ratio':<10}" + "".join(f"{e[k] / l[k]:>11.2f}" for k in KEYS))
 
 
