@@ -1,4 +1,5 @@
-"""Scatter (opset <= 10), ScatterElements and ScatterND, every ``reduction``; TensorScatter.
+"""Scatter (opset <= 10), ScatterElements and ScatterND, every ``reduction``; TensorScatter
+(one DYNAMIC_UPDATE_SLICE when the whole cache has one write position, else densely).
 
 TFLite's SCATTER_ND only adds into zeros, so these ops are written densely instead,
 exact for every dtype and reduction. With static shapes the data is viewed as rows
@@ -136,12 +137,7 @@ class ScatterND(_Scatter):
         e.reshape(res, y.shape, y=y)
 
 
-@register("TensorScatter")
-class TensorScatter(_Scatter):
-    """KV-cache update: ``update[p, l]`` goes to ``cache[p, write_indices[batch(p)] + l]`` along
-    ``axis`` (modulo the cache length in ``circular`` mode); ``p`` runs over the leading
-    dimensions, the first of which is the batch."""
-
+class _TensorScatter(_Scatter):
     def check(self, node):
         if node.attrs.get("mode", "linear") not in ("linear", "circular"):
             return f"mode={node.attrs.get('mode')!r}"
@@ -152,13 +148,52 @@ class TensorScatter(_Scatter):
             return f"cache of type {np.dtype(cache.dtype).name}"
         return None
 
+    @staticmethod
+    def axis(node) -> int:
+        return int(node.attrs.get("axis", -2)) % len(node.inputs[0].shape)
+
+
+@register("TensorScatter")
+class TensorScatterSlice(_TensorScatter):
+    """KV-cache update with one write position for the whole cache (batch 1, or no
+    ``write_indices``) in ``linear`` mode: one DYNAMIC_UPDATE_SLICE of the update at
+    ``[0, ..., write_indices[0], ..., 0]`` (position ``axis``). ONNX leaves a write past
+    the cache's end undefined; DYNAMIC_UPDATE_SLICE clamps the start so it fits."""
+
+    def applies(self, node):
+        cache, w = node.inputs[0], node.input(2)
+        if node.attrs.get("mode", "linear") != "linear" or cache.shape is None:
+            return False
+        return w is None or (len(cache.shape) > 0 and cache.shape[0] == 1)
+
     def lower(self, node, out):
         e = Emitter(out, node.name)
         cache, upd = node.inputs[0], node.inputs[1]
         w = node.input(2)
         y = node.outputs[0]
-        r = len(cache.shape)
-        axis = int(node.attrs.get("axis", -2)) % r
+        at_axis = np.zeros(len(cache.shape), np.int32)
+        at_axis[self.axis(node)] = 1
+        if w is None:
+            start = e.const(np.zeros_like(at_axis), tag="start")
+        elif w.is_constant:
+            start = e.const(at_axis * np.int32(np.asarray(w.data).reshape(-1)[0]), tag="start")
+        else:
+            start = e.mul(e.const(at_axis, tag="at_axis"), e.reshape(e.cast(w, np.int32), (1,)))
+        e.op("DYNAMIC_UPDATE_SLICE", [cache, upd, start], y.shape, y.dtype, y=y)
+
+
+@register("TensorScatter", after=TensorScatterSlice)
+class TensorScatter(_TensorScatter):
+    """KV-cache update: ``update[p, l]`` goes to ``cache[p, write_indices[batch(p)] + l]`` along
+    ``axis`` (modulo the cache length in ``circular`` mode); ``p`` runs over the leading
+    dimensions, the first of which is the batch."""
+
+    def lower(self, node, out):
+        e = Emitter(out, node.name)
+        cache, upd = node.inputs[0], node.inputs[1]
+        w = node.input(2)
+        y = node.outputs[0]
+        axis = self.axis(node)
         p = int(np.prod(cache.shape[:axis], dtype=np.int64))
         m, ln = int(cache.shape[axis]), int(upd.shape[axis])
         s = int(np.prod(cache.shape[axis + 1 :], dtype=np.int64))
