@@ -348,13 +348,23 @@ def _addsub_plan(p: AddSubParams, shape1: tuple, shape2: tuple, dtype) -> ej.Bin
     )
 
 
-class _AddSubBase(Kernel):
-    op_code = OP_ADD
+_ADDSUB_OPS = {"ADD": OP_ADD, "SUB": OP_SUB, "SQUARED_DIFFERENCE": OP_SQDIFF}
+
+
+@register("ADD", "SUB", "SQUARED_DIFFERENCE", priority=INT8)
+class QuantizedAddSub(Kernel):
+    """int8/uint8/int16 ADD and SUB, int8 SQUARED_DIFFERENCE (LiteRT ``add.cc``,
+    ``sub.cc``, ``squared_difference.cc``, quantized paths): both inputs rescaled to a
+    common scale, then combined."""
 
     def accepts(self, ctx: OpContext) -> bool:
-        return _binary_accepts(ctx)
+        if not _binary_accepts(ctx):
+            return False
+        # LiteRT's SQUARED_DIFFERENCE takes int8 but not uint8 / int16.
+        return ctx.op_name != "SQUARED_DIFFERENCE" or np.dtype(ctx.inputs[0].dtype) == np.int8
 
     def prepare(self, ctx: OpContext) -> AddSubParams:
+        op_code = _ADDSUB_OPS[ctx.op_name]
         a, b, o = ctx.input(0), ctx.input(1), ctx.outputs[0]
         shape = broadcast_shape(ctx, a.shape, b.shape)
         ctx.set_output_shape(0, shape)
@@ -367,7 +377,7 @@ class _AddSubBase(Kernel):
         int16 = np.dtype(o.dtype) == np.int16
         if int16 and (z1 or z2 or zo):
             raise ctx.fail("int16 inputs and output must have zero_point 0")
-        if self.op_code == OP_SQDIFF:
+        if op_code == OP_SQDIFF:
             left_shift = 7
             twice_max = 2.0 * max(s1, s2)
             m1, sh1 = fp.quantize_multiplier(s1 / twice_max, sr)
@@ -393,20 +403,20 @@ class _AddSubBase(Kernel):
                     f"{ctx.op_name} (operator {ctx.op_index}): int16 power-of-two path needs equal shapes",
                     [(ctx.op_name, str(ctx.op_index))],
                 )
-            return AddSubParams(self.op_code, shape, _pad6(shape), 0, 0, 0, 0, sh1, 0, sh2, 0, 0, 0,
+            return AddSubParams(op_code, shape, _pad6(shape), 0, 0, 0, 0, sh1, 0, sh2, 0, 0, 0,
                                 act_min, act_max, sr, pot_int16=True)
         left_shift = 15 if int16 else 20
         twice_max = 2.0 * max(s1, s2)
         m1, sh1 = fp.quantize_multiplier(s1 / twice_max, sr)
         m2, sh2 = fp.quantize_multiplier(s2 / twice_max, sr)
         mo, sho = fp.quantize_multiplier(twice_max / ((1 << left_shift) * so), sr)
-        layout = simd_layout("ADD", tuple(a.shape), tuple(b.shape), o.dtype) if self.op_code == OP_ADD else None
+        layout = simd_layout("ADD", tuple(a.shape), tuple(b.shape), o.dtype) if op_code == OP_ADD else None
         # Measured on ai-edge-litert 2.3 (tie-heavy int16 tests): its int16 ADD of two
         # same-shape inputs rounds the input rescaling once (64-bit, half up) and the
         # output twice; broadcasting int16 ADD and int16 SUB round twice throughout.
         same_shape = _fivefold_plan(tuple(a.shape), tuple(b.shape)) is None
-        in_sr = sr or (int16 and self.op_code == OP_ADD and same_shape)
-        p = AddSubParams(self.op_code, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
+        in_sr = sr or (int16 and op_code == OP_ADD and same_shape)
+        p = AddSubParams(op_code, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
                          mo, sho, zo, act_min, act_max, sr, layout=layout, input_single_rounding=in_sr)
         return replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype))
 
@@ -469,31 +479,6 @@ def _pot_int16(p: AddSubParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
         a, b = fp.rounding_divide_by_pot(x1, -p.in1_shift), x2
     r = np.clip(a + b, -32768, 32767)
     return np.clip(r, p.act_min, p.act_max)
-
-
-@register("ADD", priority=INT8)
-class QuantizedAdd(_AddSubBase):
-    """int8/uint8/int16 ADD (LiteRT ``add.cc``, quantized path)."""
-
-    op_code = OP_ADD
-
-
-@register("SUB", priority=INT8)
-class QuantizedSub(_AddSubBase):
-    """int8/uint8/int16 SUB (LiteRT ``sub.cc``, quantized path)."""
-
-    op_code = OP_SUB
-
-
-@register("SQUARED_DIFFERENCE", priority=INT8)
-class QuantizedSquaredDifference(_AddSubBase):
-    """int8 SQUARED_DIFFERENCE (LiteRT ``squared_difference.cc``)."""
-
-    op_code = OP_SQDIFF
-
-    def accepts(self, ctx: OpContext) -> bool:
-        # LiteRT's SQUARED_DIFFERENCE takes int8 but not uint8 / int16.
-        return _binary_accepts(ctx) and np.dtype(ctx.inputs[0].dtype) == np.int8
 
 
 # --------------------------------------------------------------------------------------
@@ -560,6 +545,7 @@ class QuantizedMul(Kernel):
             return self.eval(p, inputs, outputs)
         ej.run_binary(p.plan, inputs[0], inputs[1], outputs[0])
 
+
 # --------------------------------------------------------------------------------------
 # MAXIMUM / MINIMUM: a comparison of the stored integers
 # --------------------------------------------------------------------------------------
@@ -568,11 +554,12 @@ class QuantizedMul(Kernel):
 @dataclass(frozen=True)
 class MaxMinParams:
     out_shape: tuple[int, ...]
-    is_max: bool
+    fn: object  # np.maximum or np.minimum
 
 
-class _MaxMinBase(Kernel):
-    is_max = True
+@register("MAXIMUM", "MINIMUM", priority=INT8)
+class QuantizedMaxMin(Kernel):
+    """int8/uint8/int16 MAXIMUM and MINIMUM on the stored values (LiteRT ``maximum_minimum.cc``)."""
 
     def accepts(self, ctx: OpContext) -> bool:
         return _binary_accepts(ctx)
@@ -580,22 +567,7 @@ class _MaxMinBase(Kernel):
     def prepare(self, ctx: OpContext) -> MaxMinParams:
         shape = broadcast_shape(ctx, ctx.input(0).shape, ctx.input(1).shape)
         ctx.set_output_shape(0, shape)
-        return MaxMinParams(shape, self.is_max)
+        return MaxMinParams(shape, np.maximum if ctx.op_name == "MAXIMUM" else np.minimum)
 
     def eval(self, p: MaxMinParams, inputs, outputs) -> None:
-        fn = np.maximum if p.is_max else np.minimum
-        fn(inputs[0], inputs[1], out=outputs[0])
-
-
-@register("MAXIMUM", priority=INT8)
-class QuantizedMaximum(_MaxMinBase):
-    """int8/uint8/int16 MAXIMUM on the stored values (LiteRT ``maximum_minimum.cc``)."""
-
-    is_max = True
-
-
-@register("MINIMUM", priority=INT8)
-class QuantizedMinimum(_MaxMinBase):
-    """int8/uint8/int16 MINIMUM on the stored values (LiteRT ``maximum_minimum.cc``)."""
-
-    is_max = False
+        p.fn(inputs[0], inputs[1], out=outputs[0])
