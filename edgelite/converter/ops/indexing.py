@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
+from edgelite.converter.ops.registry import OpConverter, register
 from edgelite.converter.ops.shape import Gather as _ShapeGather
 
 
@@ -34,8 +34,11 @@ def strides(shape) -> list[int]:
     return out[::-1]
 
 
-def _onnx_layout(node, lp):
-    return LayoutPlan([lp.identity(v) for v in node.inputs], [lp.identity(o) for o in node.outputs])
+def index_dtype_reason(idx) -> str | None:
+    """Why ``idx`` cannot be an index tensor (None when it can)."""
+    if idx.dtype is not None and np.dtype(idx.dtype).kind not in "iu":
+        return f"indices of type {idx.dtype}"
+    return None
 
 
 def wrap_indices(e: Emitter, idx, dims):
@@ -54,12 +57,7 @@ class GatherElements(OpConverter):
         data, idx = node.inputs[0], node.inputs[1]
         if data.shape is not None and int(np.prod(data.shape)) >= 2**31:
             return "data too large for int32 flat indices"
-        if idx.dtype is not None and np.dtype(idx.dtype).kind not in "iu":
-            return f"indices of type {idx.dtype}"
-        return None
-
-    def layout(self, node, perms, lp):
-        return _onnx_layout(node, lp)
+        return index_dtype_reason(idx)
 
     def lower(self, node, out):
         e = Emitter(out, node.name)
@@ -87,12 +85,7 @@ class GatherElements(OpConverter):
 class GatherND(OpConverter):
     def check(self, node):
         idx = node.inputs[1]
-        if idx.dtype is not None and np.dtype(idx.dtype).kind not in "iu":
-            return f"indices of type {idx.dtype}"
-        return None
-
-    def layout(self, node, perms, lp):
-        return _onnx_layout(node, lp)
+        return index_dtype_reason(idx)
 
     def lower(self, node, out):
         e = Emitter(out, node.name)

@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.indexing import strides
-from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
+from edgelite.converter.ops.indexing import index_dtype_reason, strides, wrap_indices
+from edgelite.converter.ops.registry import OpConverter, register
 
 _REDUCTIONS = ("none", "add", "mul", "max", "min")
 
@@ -35,14 +35,6 @@ _REDUCTIONS = ("none", "add", "mul", "max", "min")
 def row_strides(shape, k: int) -> list[int]:
     """Strides, in rows of ``prod(shape[k:])`` elements, of the first ``k`` dimensions."""
     return strides(tuple(shape[:k]))
-
-
-def _wrap(e: Emitter, idx, dims):
-    """int32 indices with negatives wrapped into ``[0, dims)`` (``dims`` broadcasts)."""
-    dims = np.asarray(dims, np.int32)
-    if idx.is_constant:
-        return e.const(np.mod(np.asarray(idx.data, np.int64), dims).astype(np.int32), tag="idx")
-    return e.binary("FLOOR_MOD", e.cast(idx, np.int32), e.const(dims, tag="dims"))
 
 
 def _extreme(dtype, low: bool):
@@ -87,17 +79,14 @@ class _Scatter(OpConverter):
         if red not in _REDUCTIONS:
             return f"reduction={red!r}"
         data, idx = node.inputs[0], node.inputs[1]
-        if idx.dtype is not None and np.dtype(idx.dtype).kind not in "iu":
-            return f"indices of type {idx.dtype}"
+        if index_dtype_reason(idx):
+            return index_dtype_reason(idx)
         if data.dtype is not None and np.dtype(data.dtype) not in (np.float32, np.int32, np.int64):
             if not (red == "none" and np.dtype(data.dtype) in (np.int8, np.uint8, np.int16, np.bool_)):
                 return f"{red} scatter of {np.dtype(data.dtype).name} data"
         if data.shape is not None and int(np.prod(data.shape)) >= 2**31:
             return "data too large for int32 indices"
         return None
-
-    def layout(self, node, perms, lp):
-        return LayoutPlan([lp.identity(v) for v in node.inputs], [lp.identity(o) for o in node.outputs])
 
 
 @register("ScatterElements", "Scatter")
@@ -112,7 +101,7 @@ class ScatterElements(_Scatter):
         grids = np.indices(idx.shape, dtype=np.int64)
         base = np.zeros(idx.shape, np.int64) + sum(grids[d] * st[d] for d in range(r) if d != axis)
         u = int(np.prod(idx.shape, dtype=np.int64))
-        wrapped = _wrap(e, e.reshape(idx, (u,)), data.shape[axis])
+        wrapped = wrap_indices(e, e.reshape(idx, (u,)), data.shape[axis])
         t = wrapped if st[axis] == 1 else e.mul(wrapped, e.const(np.array(st[axis], np.int32), tag="stride"))
         t = e.add(t, e.const(base.reshape(u).astype(np.int32), tag="base"))
         n = int(np.prod(data.shape, dtype=np.int64))
@@ -130,7 +119,7 @@ class ScatterND(_Scatter):
         u = int(np.prod(idx.shape[:-1], dtype=np.int64))
         n = int(np.prod(data.shape[:k], dtype=np.int64))
         s = int(np.prod(data.shape[k:], dtype=np.int64))
-        wrapped = _wrap(e, e.reshape(idx, (u, k)), np.asarray(data.shape[:k]).reshape(1, k))
+        wrapped = wrap_indices(e, e.reshape(idx, (u, k)), np.asarray(data.shape[:k]).reshape(1, k))
         rs = np.asarray(row_strides(data.shape, k), np.int32).reshape(1, k)
         t = e.reduce("SUM", e.mul(wrapped, e.const(rs, tag="row_strides")), [1], keep=False)
         res = scatter_rows(e, e.reshape(data, (n, s)), t, e.reshape(upd, (u, s)), node.attrs.get("reduction", "none"))
