@@ -73,6 +73,19 @@ def quant_params(t: TensorInfo) -> tuple[float, int]:
     return float(np.float32(t.quant.scale[0])), int(t.quant.zero_point[0])
 
 
+def unary_quant_params(ctx: OpContext, out_shape=None) -> tuple[float, int, float, int]:
+    """``(s_in, z_in, s_out, z_out)`` of a quantized operator's input 0 and output 0, with
+    the output shape set (``out_shape``, else the input's). int16 tensors need zero
+    point 0, as LiteRT checks."""
+    a, o = ctx.input(0), ctx.outputs[0]
+    ctx.set_output_shape(0, tuple(a.shape) if out_shape is None else out_shape)
+    s_in, z_in = quant_params(a)
+    s_out, z_out = quant_params(o)
+    if np.dtype(a.dtype) == np.int16 and (z_in or z_out):
+        raise ctx.fail("int16 input and output must have zero_point 0")
+    return s_in, z_in, s_out, z_out
+
+
 def dtype_range(dtype) -> tuple[int, int]:
     info = np.iinfo(dtype)
     return int(info.min), int(info.max)

@@ -43,6 +43,7 @@ from edgelite.interpreter.kernels.elementwise.elementwise_quant import (
     dtype_range,
     is_quantized,
     quant_params,
+    unary_quant_params,
 )
 from edgelite.interpreter.compute.jit import njit
 
@@ -136,17 +137,13 @@ class QuantizedMeanSum(Kernel):
 
     def prepare(self, ctx: OpContext) -> ReduceParams:
         compute_sum = ctx.op_name == "SUM"
-        a, o = ctx.input(0), ctx.outputs[0]
+        a = ctx.input(0)
         axes = _resolve_axes(ctx)
         keep = _keep_dims(ctx)
         shape = tuple(a.shape)
         out_shape = _out_shape(shape, axes, keep)
-        ctx.set_output_shape(0, out_shape)
-        s_in, z_in = quant_params(a)
-        s_out, z_out = quant_params(o)
+        s_in, z_in, s_out, z_out = unary_quant_params(ctx, out_shape)
         dt = np.dtype(a.dtype)
-        if dt == np.int16 and (z_in or z_out):
-            raise ctx.fail("int16 input and output must have zero_point 0")
         count = int(np.prod([shape[i] for i in axes], dtype=np.int64)) if axes else 1
         sr = fp.single_rounding_default()
         mode = fp.default_mode()
