@@ -361,35 +361,71 @@ def _addsub_plan(p: AddSubParams, shape1: tuple, shape2: tuple, dtype) -> ej.Bin
     )
 
 
+@dataclass(frozen=True)
+class _BinaryIO:
+    """What a quantized two-input kernel's ``prepare`` reads first (``_QuantBinary.io``)."""
+
+    a: TensorInfo
+    b: TensorInfo
+    o: TensorInfo
+    shape: tuple[int, ...]
+    s1: float
+    z1: int
+    s2: float
+    z2: int
+    so: float
+    zo: int
+    act_min: int
+    act_max: int
+
+
+class _QuantBinary(Kernel):
+    """Base of the quantized ADD/SUB/SQUARED_DIFFERENCE and MUL kernels: the inputs'
+    and output's parameters, the broadcast output shape and the fused activation's
+    integer range read once (``io``); ``eval_jit`` runs the prepared ``plan``."""
+
+    def accepts(self, ctx: OpContext) -> bool:
+        return _binary_accepts(ctx)
+
+    @staticmethod
+    def io(ctx: OpContext) -> _BinaryIO:
+        a, b, o = ctx.input(0), ctx.input(1), ctx.outputs[0]
+        shape = broadcast_shape(ctx, a.shape, b.shape)
+        ctx.set_output_shape(0, shape)
+        (s1, z1), (s2, z2), (so, zo) = quant_params(a), quant_params(b), quant_params(o)
+        if np.dtype(o.dtype) == np.int16 and (z1 or z2 or zo):
+            raise ctx.fail("int16 inputs and output must have zero_point 0")
+        act_min, act_max = activation_range(ctx, _fused_activation(ctx.options), o)
+        return _BinaryIO(a, b, o, shape, s1, z1, s2, z2, so, zo, act_min, act_max)
+
+    def eval_jit(self, p, inputs, outputs) -> None:
+        if p.plan is None:
+            return self.eval(p, inputs, outputs)
+        ej.run_binary(p.plan, inputs[0], inputs[1], outputs[0])
+
+
 _ADDSUB_OPS = {"ADD": OP_ADD, "SUB": OP_SUB, "SQUARED_DIFFERENCE": OP_SQDIFF}
 
 
 @register("ADD", "SUB", "SQUARED_DIFFERENCE", priority=INT8)
-class QuantizedAddSub(Kernel):
+class QuantizedAddSub(_QuantBinary):
     """int8/uint8/int16 ADD and SUB, int8 SQUARED_DIFFERENCE (LiteRT ``add.cc``,
     ``sub.cc``, ``squared_difference.cc``, quantized paths): both inputs rescaled to a
     common scale, then combined."""
 
     def accepts(self, ctx: OpContext) -> bool:
-        if not _binary_accepts(ctx):
+        if not super().accepts(ctx):
             return False
         # LiteRT's SQUARED_DIFFERENCE takes int8 but not uint8 / int16.
         return ctx.op_name != "SQUARED_DIFFERENCE" or np.dtype(ctx.inputs[0].dtype) == np.int8
 
     def prepare(self, ctx: OpContext) -> AddSubParams:
         op_code = _ADDSUB_OPS[ctx.op_name]
-        a, b, o = ctx.input(0), ctx.input(1), ctx.outputs[0]
-        shape = broadcast_shape(ctx, a.shape, b.shape)
-        ctx.set_output_shape(0, shape)
-        s1, z1 = quant_params(a)
-        s2, z2 = quant_params(b)
-        so, zo = quant_params(o)
-        act = _fused_activation(ctx.options)
-        act_min, act_max = activation_range(ctx, act, o)
+        io = self.io(ctx)
+        a, b, o, shape = io.a, io.b, io.o, io.shape
+        s1, z1, s2, z2, so, zo, act_min, act_max = io.s1, io.z1, io.s2, io.z2, io.so, io.zo, io.act_min, io.act_max
         sr = fp.single_rounding_default()
         int16 = np.dtype(o.dtype) == np.int16
-        if int16 and (z1 or z2 or zo):
-            raise ctx.fail("int16 inputs and output must have zero_point 0")
         if op_code == OP_SQDIFF:
             left_shift = 7
             twice_max = 2.0 * max(s1, s2)
@@ -461,11 +497,6 @@ class QuantizedAddSub(Kernel):
         np.clip(r, p.act_min, p.act_max, out=r)
         outputs[0][...] = r.reshape(p.out_shape)
 
-    def eval_jit(self, p: AddSubParams, inputs, outputs) -> None:
-        if p.plan is None:
-            return self.eval(p, inputs, outputs)
-        ej.run_binary(p.plan, inputs[0], inputs[1], outputs[0])
-
 
 def _rescale_by_form(v: np.ndarray, left_shift: int, m: int, shift: int, forms: np.ndarray,
                      single_rounding: bool) -> np.ndarray:
@@ -516,22 +547,13 @@ class MulParams:
 
 
 @register("MUL", priority=INT8)
-class QuantizedMul(Kernel):
+class QuantizedMul(_QuantBinary):
     """int8/uint8/int16 MUL: one output multiplier ``s1 s2 / s_out`` (LiteRT ``mul.cc``)."""
 
-    def accepts(self, ctx: OpContext) -> bool:
-        return _binary_accepts(ctx)
-
     def prepare(self, ctx: OpContext) -> MulParams:
-        a, b, o = ctx.input(0), ctx.input(1), ctx.outputs[0]
-        shape = broadcast_shape(ctx, a.shape, b.shape)
-        ctx.set_output_shape(0, shape)
-        s1, z1 = quant_params(a)
-        s2, z2 = quant_params(b)
-        so, zo = quant_params(o)
-        if np.dtype(o.dtype) == np.int16 and (z1 or z2 or zo):
-            raise ctx.fail("int16 inputs and output must have zero_point 0")
-        act_min, act_max = activation_range(ctx, _fused_activation(ctx.options), o)
+        io = self.io(ctx)
+        a, b, o, shape = io.a, io.b, io.o, io.shape
+        s1, z1, s2, z2, so, zo, act_min, act_max = io.s1, io.z1, io.s2, io.z2, io.so, io.zo, io.act_min, io.act_max
         sr = fp.single_rounding_default()
         m, sh = fp.quantize_multiplier(float(np.float32(s1) * np.float32(s2) / np.float32(so)), sr)
         layout = simd_layout("MUL", tuple(a.shape), tuple(b.shape), o.dtype)
@@ -552,11 +574,6 @@ class QuantizedMul(Kernel):
         r = _offset_and_narrow(r, p.out_offset, p.layout)
         np.clip(r, p.act_min, p.act_max, out=r)
         outputs[0][...] = r.reshape(p.out_shape)
-
-    def eval_jit(self, p: MulParams, inputs, outputs) -> None:
-        if p.plan is None:
-            return self.eval(p, inputs, outputs)
-        ej.run_binary(p.plan, inputs[0], inputs[1], outputs[0])
 
 
 # --------------------------------------------------------------------------------------
