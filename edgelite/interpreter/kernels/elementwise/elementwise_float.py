@@ -62,7 +62,7 @@ class BinaryParams:
     shape6: np.ndarray
     stride_a: np.ndarray
     stride_b: np.ndarray
-    # the float kernels' numpy function ``fn(a, b, out)`` and Numba op code
+    # the float kernels' numpy function ``fn(a, b, out=...)`` and Numba op code
     fn: Callable | None = None
     op_code: int = 0
 
@@ -250,7 +250,7 @@ _F32_MAX = float(np.finfo(np.float32).max)
 _SMALL_INTS = (np.dtype(np.int8), np.dtype(np.int16))
 _NUMERIC = (_F32, _I32, _I64)
 
-# TFLite op -> (numpy function ``fn(a, b, out)``, dtypes TFLite's kernel takes)
+# TFLite op -> (numpy function ``fn(a, b, out=...)``, dtypes TFLite's kernel takes)
 BINARY: dict[str, tuple] = {
     "SQUARED_DIFFERENCE": (_squared_difference, (_F32, _I32)),
     "MAXIMUM": (np.maximum, _NUMERIC),
@@ -288,7 +288,7 @@ class Binary(Kernel):
     def eval(self, params: BinaryParams, inputs, outputs):
         out = outputs[0]
         with np.errstate(all="ignore"):
-            params.fn(inputs[0], inputs[1], out)
+            params.fn(inputs[0], inputs[1], out=out)
         apply_activation(out, params.lo, params.hi)
 
 
@@ -354,7 +354,7 @@ class Compare(Kernel):
         return replace(plan_binary(ctx), fn=self.table[ctx.op_name])
 
     def eval(self, params: BinaryParams, inputs, outputs):
-        params.fn(inputs[0], inputs[1], outputs[0])
+        params.fn(inputs[0], inputs[1], out=outputs[0])
 
 
 @register("LOGICAL_AND", "LOGICAL_OR")
