@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.indexing import index_dtype_reason, strides, wrap_indices
+from edgelite.converter.ops.indexing import element_flat_indices, index_dtype_reason, strides, wrap_indices
 from edgelite.converter.ops.registry import OpConverter, register
 
 _REDUCTIONS = ("none", "add", "mul", "max", "min")
@@ -95,15 +95,9 @@ class ScatterElements(_Scatter):
         e = Emitter(out, node.name)
         data, idx, upd = node.inputs[:3]
         y = node.outputs[0]
-        r = len(data.shape)
-        axis = int(node.attrs.get("axis", 0)) % r
-        st = strides(data.shape)
-        grids = np.indices(idx.shape, dtype=np.int64)
-        base = np.zeros(idx.shape, np.int64) + sum(grids[d] * st[d] for d in range(r) if d != axis)
+        axis = int(node.attrs.get("axis", 0)) % len(data.shape)
+        t = element_flat_indices(e, data.shape, idx, axis)
         u = int(np.prod(idx.shape, dtype=np.int64))
-        wrapped = wrap_indices(e, e.reshape(idx, (u,)), data.shape[axis])
-        t = wrapped if st[axis] == 1 else e.mul(wrapped, e.const(np.array(st[axis], np.int32), tag="stride"))
-        t = e.add(t, e.const(base.reshape(u).astype(np.int32), tag="base"))
         n = int(np.prod(data.shape, dtype=np.int64))
         res = scatter_rows(e, e.reshape(data, (n, 1)), t, e.reshape(upd, (u, 1)), node.attrs.get("reduction", "none"))
         e.reshape(res, y.shape, y=y)

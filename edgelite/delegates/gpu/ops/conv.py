@@ -45,6 +45,13 @@ def _window(ctx, x_shape, kh, kw):
     return sh, sw, dh, dw, ph, pw
 
 
+def _conv_dims(ctx, x_shape, w_shape):
+    """``(out_shape, Ci, Co, kh, kw, window, activation range)`` of an NHWC convolution."""
+    out_shape = tuple(ctx.output_shapes[0])
+    kh, kw = w_shape[1], w_shape[2]
+    return out_shape, x_shape[3], out_shape[3], kh, kw, _window(ctx, x_shape, kh, kw), activation(ctx)
+
+
 def _window_loops(x_shape, kh: int, kw: int, window: tuple, inner: str) -> str:
     """WGSL loops over the in-bounds taps ``(ky, kx)`` of output pixel ``(n, oy, ox)``:
     ``base`` is the flat offset of input row ``iy``, ``ix`` the input column; ``inner``
@@ -64,12 +71,7 @@ def _window_loops(x_shape, kh: int, kw: int, window: tuple, inner: str) -> str:
 
 
 def _conv_source(b, ctx, x_shape, w_shape, depthwise: bool, has_bias: bool) -> tuple[str, int]:
-    out_shape = tuple(ctx.output_shapes[0])
-    _, H, W, Ci = x_shape
-    kh, kw = w_shape[1], w_shape[2]
-    Co = out_shape[3]
-    window = _window(ctx, x_shape, kh, kw)
-    lo, hi = activation(ctx)
+    out_shape, Ci, Co, kh, kw, window, (lo, hi) = _conv_dims(ctx, x_shape, w_shape)
     if depthwise:
         mult = Co // Ci if Ci else 1
         inner = f"""      acc = acc + f32(x[base + u32(ix) * {Ci}u + co / {mult}u]) * f32(w[(ky * {kw}u + kx) * {Co}u + co]);"""
@@ -94,12 +96,7 @@ def _conv_source(b, ctx, x_shape, w_shape, depthwise: bool, has_bias: bool) -> t
 def _vec4_conv_source(b, ctx, x_shape, w_shape, has_bias: bool) -> tuple[str, int]:
     """CONV_2D with 4 output channels per thread: each input value is loaded once for 4
     multiply-adds; weights repacked to ``[KH, KW, Cin, Cout]`` so the 4 are adjacent."""
-    out_shape = tuple(ctx.output_shapes[0])
-    _, H, W, Ci = x_shape
-    kh, kw = w_shape[1], w_shape[2]
-    Co = out_shape[3]
-    window = _window(ctx, x_shape, kh, kw)
-    lo, hi = activation(ctx)
+    out_shape, Ci, Co, kh, kw, window, (lo, hi) = _conv_dims(ctx, x_shape, w_shape)
     grid_shape = out_shape[:3] + (Co // 4,)
     bias = "vec4<f32>(f32(bias[co]), f32(bias[co + 1u]), f32(bias[co + 2u]), f32(bias[co + 3u]))" if has_bias \
         else "vec4<f32>(0.0)"
