@@ -148,7 +148,7 @@ class Conv2DHybrid(Kernel):
             acc = p.vnni_acc[r0:r1]
             hc.vnni_matmul(a, p.vnni, z, acc, p.num_threads)
             if p.asymmetric:
-                hc.scale_int32(acc, s[i : i + 1], p.w_scale, out2d[r0:r1])
+                hc.scale_bias_act(acc, s[i : i + 1], p.w_scale, p.bias, p.lo, p.hi, out2d[r0:r1])
             else:
-                hc.scale_int32(acc, (s[i : i + 1] * p.w_scale[0]).astype(np.float32), None, out2d[r0:r1])
-        hc.float_epilogue(out2d, p.bias, p.lo, p.hi)
+                row_scale = (s[i : i + 1] * p.w_scale[0]).astype(np.float32)
+                hc.scale_bias_act(acc, row_scale, None, p.bias, p.lo, p.hi, out2d[r0:r1])
