@@ -31,7 +31,7 @@ from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
 from edgelite.interpreter.kernels.common import conv_window
-from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import is_hybrid
+from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import hybrid_scales_and_bias, is_hybrid
 from edgelite.interpreter.compute.jit import njit, prange
 
 
@@ -67,16 +67,7 @@ class DepthwiseConv2DHybrid(Kernel):
         sh, sw, dh, dw = win.sh, win.sw, win.dh, win.dw
         ctx.set_output_shape(0, (b, win.out_h, win.out_w, oc))
         lo, hi = activation_range(act, ctx.op_name, strict=False)
-        try:
-            scales, _ = hc.weight_scales(w, oc)
-        except ValueError as e:
-            raise ctx.fail(f"filter: {e}") from None
-        bias_t = ctx.optional_input(2)
-        bias = None
-        if bias_t is not None:
-            if bias_t.data is None or bias_t.size != oc:
-                raise ctx.fail(f"bias must be a constant of {oc} values")
-            bias = np.ascontiguousarray(bias_t.data, np.float32).reshape(oc)
+        scales, _, bias = hybrid_scales_and_bias(ctx, w, oc, "filter")
         return DepthwiseHybridParams(
             win=win, mult=oc // c,
             w=np.asarray(w.data, np.int8).reshape(kh, kw, oc).astype(np.int32), w_scale=scales, bias=bias,
