@@ -359,7 +359,7 @@ class Arith(Binary):
             n = _row_broadcast(params)
             if not n:
                 return self.eval(params, inputs, outputs)
-            _rows_arith_kernel(inputs[0].reshape(-1, n), inputs[1].reshape(n), out.reshape(-1, n), self.op_code,
+            _rows_arith_kernel(inputs[0].reshape(-1, n), inputs[1].reshape(n), out.reshape(-1, n), params.op_code,
                                np.float32(params.lo), np.float32(params.hi))
             return None
         clamp = not (params.lo == -np.inf and params.hi == np.inf)
