@@ -81,13 +81,12 @@ def _im2col_rowcopy(x, kh, kw, sh, sw, pt, pl, oh, ow, pad, out):
                 iy = y * sh + i - pt
                 base = i * run
                 if iy < 0 or iy >= h:
-                    for t in range(run):
-                        out[row, base + t] = pad
+                    out[row, base : base + run] = pad
                 elif inside:
-                    src = xf[b, iy]
                     s0 = ix0 * c
-                    for t in range(run):
-                        out[row, base + t] = src[s0 + t]
+                    # slices, not out[row, base + t] = src[s0 + t]: signed index sums kept
+                    # this copy scalar (4x slower, measured on ResNet50's 3x3 layers)
+                    _copy_run(out[row, base : base + run], xf[b, iy, s0 : s0 + run])
                 else:
                     for j in range(kw):
                         ix = ix0 + j
@@ -97,3 +96,10 @@ def _im2col_rowcopy(x, kh, kw, sh, sw, pt, pl, oh, ow, pad, out):
                         else:
                             for cc in range(c):
                                 out[row, base + j * c + cc] = x[b, iy, ix, cc]
+
+
+@njit
+def _copy_run(dst, src):
+    """``dst[t] = src[t]`` over two equally long 1-D slices (a loop that vectorizes)."""
+    for t in range(dst.shape[0]):
+        dst[t] = src[t]
