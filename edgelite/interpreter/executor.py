@@ -69,6 +69,24 @@ class Step:
     dynamic: tuple[int, ...] = ()  # output positions whose arrays eval returns
     deferred: bool = False
 
+    def kernel_bind(self) -> Callable | None:
+        """The kernel's ``bind`` when it mirrors ``fn``: ``eval_jit`` (``eval`` for a kernel
+        without one), and is defined in the class that defines that method or below it
+        (a subclass that overrides its eval does not inherit a stale bind)."""
+        k = self.op.kernel
+        bind = getattr(k, "bind", None)
+        if bind is None:
+            return None
+        cls = type(k)
+        name = "eval_jit" if getattr(k, "eval_jit", None) is not None else "eval"
+        if self.fn != getattr(k, name):
+            return None
+        return bind if issubclass(_owner(cls, "bind"), _owner(cls, name)) else None
+
+
+def _owner(cls: type, name: str) -> type:
+    return next(c for c in cls.__mro__ if name in c.__dict__)
+
 
 def _reset_value(spec) -> int:
     # LiteRT resets variables byte-wise: to the zero point for int8, else to 0.
@@ -266,11 +284,8 @@ class SubgraphRuntime:
             if step.dynamic:
                 calls.append((self._run_dynamic, (step,)))
                 continue
-            k = step.op.kernel
-            bind = getattr(k, "bind", None)
-            # bind mirrors eval_jit, or eval for a kernel without one: only where that is what runs
-            mirrored = None if k is None else (k.eval_jit if getattr(k, "eval_jit", None) is not None else k.eval)
-            prepared = bind(step.params, step.inputs, step.outputs) if bind is not None and step.fn == mirrored else None
+            bind = step.kernel_bind()
+            prepared = None if bind is None else bind(step.params, step.inputs, step.outputs)
             if prepared is None:
                 calls.append((step.fn, (step.params, step.inputs, step.outputs)))
             else:

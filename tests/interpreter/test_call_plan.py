@@ -91,6 +91,22 @@ def test_plan_gives_what_the_steps_give(name):
             assert any(type(getattr(fn, "__self__", None)).__name__ == "_Closure" for fn, _ in rt._calls)
 
 
+MEDIAPIPE = Path.home() / ".cache" / "edgelite" / "mediapipe" / "modules"
+
+
+@pytest.mark.parametrize("rel", ["face_landmark/face_landmark.tflite", "face_detection/face_detection_short_range.tflite"])
+def test_plan_on_mediapipe_float_models(rel):
+    """PRELU and RELU bind (float): bit-identical with the per-step evals."""
+    path = MEDIAPIPE / rel
+    if not path.exists():
+        pytest.skip(f"{path} is not cached: run tests/fixtures/fetch_mediapipe.py")
+    it = _warm_interpreter(path)
+    assert any(s.kernel_bind() is not None for s in it._runtime(0).steps)
+    want = _run(it, _inputs(it, 4), per_step=True)
+    for _ in range(2):
+        _same(_run(it, _inputs(it, 4)), want)
+
+
 @pytest.mark.parametrize("name", ["int8_cnn", "mobilenet_v2_035_96_int8"])
 def test_plan_at_two_threads(name):
     one = _warm_interpreter(FIXTURES / f"{name}.tflite", num_threads=1)
