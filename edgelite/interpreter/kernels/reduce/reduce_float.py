@@ -98,6 +98,7 @@ def _sequential(x: np.ndarray, axes: tuple[int, ...], op_name: str) -> np.ndarra
 
 
 _BOOL = np.dtype(np.bool_)
+_SUMS = ("MEAN", "SUM", "REDUCE_PROD")  # float32 ones have a Numba pass (``Reduce.bind``)
 _SELECTABLE = (_F32, _I32, _I64, np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 _REDUCERS = {
     "MEAN": (np.mean, (_F32,)),
@@ -164,11 +165,12 @@ class Reduce(ValueShapedKernel):
         np.copyto(out, np.asarray(r).reshape(out.shape), casting="unsafe")
 
     def eval_jit(self, params, inputs, outputs):
-        calls = self.bind(params, inputs, outputs)
-        if calls is None:
-            return self.eval(params, inputs, outputs)
-        bound.run(calls)
-        return None
+        if isinstance(params, _Planned) and params.plan.op_name in _SUMS:
+            calls = self.bind(params, inputs, outputs)
+            if calls is not None:
+                bound.run(calls)
+                return None
+        return self.eval(params, inputs, outputs)
 
     def bind(self, params, inputs, outputs):
         """float32 MEAN/SUM/PROD over one run of adjacent axes (LiteRT's element-by-element
@@ -176,7 +178,7 @@ class Reduce(ValueShapedKernel):
         if not isinstance(params, _Planned) or not bound.contiguous(inputs[0], outputs[0]):
             return None
         plan, x = params.plan, inputs[0]
-        if x.dtype != _F32 or plan.op_name not in ("MEAN", "SUM", "REDUCE_PROD") or not x.size or not plan.axes:
+        if x.dtype != _F32 or plan.op_name not in _SUMS or not x.size or not plan.axes:
             return None
         dims, axes = plan.dims, plan.norm_axes
         if len(axes) != 1 or (plan.op_name == "MEAN" and len(dims) > 1 and axes == (len(dims) - 1,)):
