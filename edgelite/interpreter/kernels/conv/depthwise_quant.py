@@ -33,7 +33,8 @@ import numpy as np
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import depthwise_int8_loops as dwf
-from edgelite.interpreter.compute import bound, int_gemm
+from edgelite.interpreter.compute import bound
+from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv_window
 from edgelite.interpreter.compute.jit import njit, prange, serial_build

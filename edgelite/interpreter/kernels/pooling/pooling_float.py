@@ -37,7 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.interpreter.compute import bound, float_gemm
+from edgelite.interpreter.compute import bound
+from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv.conv_float import is_float32
 from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range

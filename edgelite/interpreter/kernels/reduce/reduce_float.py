@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.interpreter.compute import bound, float_order
+from edgelite.interpreter.compute import bound
+from edgelite.interpreter.compute import float_order
 from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.kernels.base import OpContext, register
 from edgelite.interpreter.kernels.common import (
