@@ -213,3 +213,22 @@ def test_direct_entry_takes_the_compiled_overload_only():
     assert out.tolist() == [1, 2, 3, 4]
     f64 = np.zeros(4)
     assert bound.direct_entry(d, (f64, f64)) is d  # other types: the dispatcher stays
+
+
+def test_a_failing_step_leaves_the_plan_usable():
+    """A typed error raised during the plan's first run (GATHER's index check) propagates;
+    the next invoke with valid inputs finishes resolving the plan and gives the right result."""
+    from edgelite.errors import InvocationError
+
+    it = _warm_interpreter(FIXTURES / "text_embedding.tflite")
+    d = it.get_input_details()[0]
+    bad = np.full(tuple(d["shape"]), 5000, d["dtype"])
+    for _ in range(2):
+        it.set_tensor(d["index"], bad)
+        with pytest.raises(InvocationError, match="out of range"):
+            it.invoke()
+    good = _inputs(it, 11)
+    want = _run(it, good, per_step=True)
+    _same(_run(it, good), want)
+    _same(_run(it, good), want)
+    assert it._runtime(0)._calls_resolved
