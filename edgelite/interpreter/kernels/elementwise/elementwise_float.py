@@ -334,7 +334,7 @@ class Arith(Binary):
         clamp = not (params.lo == -np.inf and params.hi == np.inf)
         return [(_binary_arith_kernel, (
             inputs[0].reshape(-1), inputs[1].reshape(-1), out.reshape(-1), params.mode,
-            params.shape6, params.stride_a, params.stride_b, self.op_code, clamp,
+            params.shape6, params.stride_a, params.stride_b, params.op_code, clamp,
             np.float32(params.lo), np.float32(params.hi),
         ))]
 
