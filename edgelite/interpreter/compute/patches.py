@@ -28,15 +28,22 @@ def im2col_into(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: 
                 oh: int, ow: int, pad, out: np.ndarray, sub=0) -> None:
     """Write the patches of ``x`` (``(B, H, W, C)``) into ``out`` (``(B*OH*OW, >= KH*KW*C)``,
     C-contiguous), as ``out``'s dtype (see the module docstring)."""
+    fn, args = im2col_call(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pad, out, sub)
+    fn(*args)
+
+
+def im2col_call(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pt: int, pl: int,
+                oh: int, ow: int, pad, out: np.ndarray, sub=0):
+    """:func:`im2col_into` as a prepared call ``(fn, args)`` (``compute.bound``): the
+    shapes checked and the kernel chosen once."""
     if x.ndim != 4 or out.ndim != 2 or not out.flags.c_contiguous:
         raise ShapeError(f"im2col: input {x.shape} must be 4-D and output {out.shape} a C-contiguous matrix")
     b, _, _, c = x.shape
     if out.shape[0] != b * oh * ow or out.shape[1] < kh * kw * c or min(kh, kw, sh, sw, dh, dw, oh, ow) < 1:
         raise ShapeError(f"im2col: output {out.shape} does not hold {b * oh * ow} patches of {kh}x{kw}x{c}")
     if dh == 1 and dw == 1 and sub == 0 and out.dtype.kind in "iu":
-        _im2col_rowcopy(x, kh, kw, sh, sw, pt, pl, oh, ow, pad, out)
-    else:
-        _im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, sub, pad, out)
+        return _im2col_rowcopy, (x, kh, kw, sh, sw, pt, pl, oh, ow, pad, out)
+    return _im2col, (x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, sub, pad, out)
 
 
 @njit(parallel=True)

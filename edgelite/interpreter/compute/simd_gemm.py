@@ -61,6 +61,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute.gemm_arm import DOTPROD, NEON
 from edgelite.interpreter.compute.gemm_avx2 import AVX2, make_widen
 from edgelite.interpreter.compute.gemm_vnni import VNNI
@@ -510,6 +511,24 @@ def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int],
     driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n),
            bias, q, tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d,
            np.int64(n_chunks))
+
+
+def gemm_requant_call(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], bias: np.ndarray, q: np.ndarray,
+                      tables, out_zp: int, lo: int, hi: int, out2d: np.ndarray, threads: int = 1):
+    """:func:`gemm_requant` as a prepared call ``(fn, args)`` (``compute.bound``): the same
+    driver build and arguments, worked out once for arrays that stay the same."""
+    fl = _packed_flavour(bp)
+    m, lda = a2d.shape
+    n = out2d.shape[1]
+    n_chunks = _split(m, k, n, threads)
+
+    def driver():
+        d = _driver(fl, tile, False)
+        return d.serial() if n_chunks == 1 else d
+
+    return bound.Deferred(driver), (
+        a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(-(-k // fl.k_step)), np.int64(n), bias, q,
+        tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d, np.int64(n_chunks))
 
 
 _UNUSED_TABLE = np.zeros(1, np.int64)  # the requantization tables the int32 build never reads

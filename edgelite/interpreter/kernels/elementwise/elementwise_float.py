@@ -40,6 +40,7 @@ from edgelite.interpreter.kernels.common import (
     movement_accepts,
     same_quant,
 )
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute.jit import njit
 
 _F32 = np.dtype(np.float32)
@@ -369,6 +370,20 @@ class Arith(Binary):
             np.float32(params.lo), np.float32(params.hi),
         )
         return None
+
+    def bind(self, params: BinaryParams, inputs, outputs):
+        """``eval_jit``'s Numba loop as one prepared call (``compute.bound``); None where it runs ``eval``."""
+        out = outputs[0]
+        if out.dtype != _F32 or out.size == 0 or params.mode == MODE_GENERAL:
+            return None
+        if not bound.contiguous(inputs[0], inputs[1], out):
+            return None
+        clamp = not (params.lo == -np.inf and params.hi == np.inf)
+        return [(_binary_arith_kernel, (
+            inputs[0].reshape(-1), inputs[1].reshape(-1), out.reshape(-1), params.mode,
+            params.shape6, params.stride_a, params.stride_b, params.op_code, clamp,
+            np.float32(params.lo), np.float32(params.hi),
+        ))]
 
 
 # -- comparisons and logical ops ----------------------------------------------------
