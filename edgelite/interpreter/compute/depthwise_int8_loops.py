@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import pool
 from edgelite.interpreter.compute.jit import njit
@@ -129,11 +130,20 @@ def run_fast(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: int, pad
     """Copy ``x`` into the scratch (if any) and run the kernel into ``out`` (NHWC), its
     row blocks shared with the thread pool (:mod:`~edgelite.interpreter.compute.pool`)
     when ``threads > 1`` and the layer is large enough."""
+    bound.run(run_fast_calls(f, padded, x, pad_top, pad_left, sh, dh, oh, ow, out_zp, lo, hi, out, threads))
+
+
+def run_fast_calls(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: int, pad_left: int, sh: int, dh: int,
+                   oh: int, ow: int, out_zp: int, lo: int, hi: int, out: np.ndarray, threads: int = 1) -> list:
+    """:func:`run_fast`'s work as prepared calls ``[(fn, args), ...]`` (``compute.bound``),
+    the pool's chunk count worked out once."""
+    calls = []
     if f.planes:
-        _copy_to_planes(x, padded, pad_top, pad_left)
+        calls.append((_copy_to_planes, (x, padded, pad_top, pad_left)))
         x = padded
     elif padded.size:
-        padded[:, pad_top : pad_top + x.shape[1], pad_left : pad_left + x.shape[2], :] = x
+        calls.append((np.copyto, (padded[:, pad_top : pad_top + x.shape[1], pad_left : pad_left + x.shape[2], :], x,
+                                  "unsafe")))  # as padded[...] = x
         x = padded
     xs = x.reshape(x.shape[0], x.shape[1], -1)
     o3 = out.reshape(out.shape[0], oh, -1)
@@ -143,7 +153,8 @@ def run_fast(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: int, pad
     args = (f.wt, f.bias, f.q, f.add, f.neg, f.total, f.has_neg, sh, dh, oh, ow, f.m, f.px)
     tail = (np.int64(out_zp), np.int64(lo), np.int64(hi), f.acc, o3, np.int64(n_chunks))
     kernel = _dw3x3_int8 if f.k == 3 else _dw5x5_int8
-    pool.run(kernel, (xs, *args, *f.taps, *tail), n_chunks, threads)
+    calls.append(bound.pooled(kernel, (xs, *args, *f.taps, *tail), n_chunks, threads))
+    return calls
 
 
 # --------------------------------------------------------------------------------------
