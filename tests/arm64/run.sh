@@ -3,7 +3,7 @@
 # in a Debian bookworm arm64 root, as on Raspberry Pi OS (Python 3.11, apt python3-numpy 1.24).
 #
 #   sudo tests/arm64/run.sh [pi4|pi5] [pytest args...]
-#   sudo tests/arm64/run.sh [pi4|pi5] --bench     # benchmarks/bench_arm_emulated.py instead of the tests
+#   sudo tests/arm64/run.sh [pi4|pi5] --bench     # benchmarks/bench_arm_gemm.py instead of the tests
 #   sudo tests/arm64/run.sh [pi4|pi5] --py SCRIPT [args...]   # any Python script of the tree, e.g.
 #                                                  # tests/arm64/probe_rounding.py
 #
@@ -141,7 +141,7 @@ if [ $# -eq 0 ]; then
   CMD=(python -m pytest -q -rfEs -p no:cacheprovider --durations=12 "${ARGS[@]}")
 elif [ "$1" = --bench ]; then
   shift
-  CMD=(python benchmarks/bench_arm_emulated.py "$@")
+  CMD=(python benchmarks/bench_arm_gemm.py "$@")
 elif [ "$1" = --py ]; then
   shift
   CMD=(python "$@")
