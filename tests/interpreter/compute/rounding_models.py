@@ -1,6 +1,6 @@
 """Single-operator quantized models that tell LiteRT's requantization forms apart.
 
-Each model is one CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED with enough outputs
+Each model is one CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED or SOFTMAX with enough outputs
 (4-16 thousand) and per-channel multipliers chosen to hit the cases where the forms
 differ: random multipliers (right shifts 6-10), exact powers of two (``q = 2**30``:
 ties of the first rounding step), multipliers in [0.5, 1) (no right shift: ruy's
@@ -19,7 +19,7 @@ from edgelite.schema.fb.Padding import Padding as P
 IN_SCALE, IN_ZP = 0.05, -3
 OUT_ZP = 5
 CASES = ("conv_per_channel", "conv_per_tensor", "conv_uint8", "depthwise", "fc_per_channel", "fc_uint8",
-         "conv_wide_multipliers")
+         "conv_wide_multipliers", "softmax_int8", "softmax_uint8")
 
 
 def _opt(cls: str, **fields):
@@ -49,6 +49,13 @@ def build(case: str, seed: int = 0) -> bytes:
     act = np.uint8 if uint8 else np.int8
     in_zp = IN_ZP + 128 if uint8 else IN_ZP
     out_zp = OUT_ZP + 128 if uint8 else OUT_ZP
+    if case.startswith("softmax"):
+        # 4096 rows of 12 classes; the output quantization LiteRT requires for int8
+        x = b.add_input("x", (1, 64, 64, 12), act, (0.07, in_zp))
+        y = b.add_tensor("y", (1, 64, 64, 12), act, (1 / 256, 0 if uint8 else -128))
+        b.add_operator("SOFTMAX", [x], [y], _opt("SoftmaxOptions", beta=1.0))
+        b.mark_output(y)
+        return b.build()
     if case.startswith("fc"):
         m_rows, k, n = 64, 96, 64
         x = b.add_input("x", (m_rows, k), act, (IN_SCALE, in_zp))

@@ -18,7 +18,7 @@ import pytest
 import edgelite
 from edgelite.interpreter import OpResolverType
 from edgelite.interpreter.compute import fixedpoint as fp
-from edgelite.interpreter.compute import int_gemm, jit, platform_rounding
+from edgelite.interpreter.compute import int_gemm, jit, platform_rounding, softmax_lut_arm
 from tests.interpreter.compute import rounding_models
 
 # --------------------------------------------------------------------------------------
@@ -205,3 +205,39 @@ def test_the_two_forms_differ_on_these_models():
     diff = x86.astype(np.int64) - arm
     assert 0 < np.count_nonzero(diff) < diff.size // 100 and set(np.unique(diff).tolist()) <= {0, 1}
 
+
+
+# --------------------------------------------------------------------------------------
+# 8-bit SOFTMAX: LiteRT's aarch64 builds use a uint16 table (softmax_lut_arm)
+# --------------------------------------------------------------------------------------
+
+
+def test_arm_softmax_table_is_scaled_exp():
+    t = softmax_lut_arm.uint16_exp_table(0.07, 1.0)
+    v = np.arange(256)
+    exact = 65535 * np.exp(0.07 * (v - 255.0))
+    assert t[255] == 65535 and np.all(np.diff(t) >= 0)
+    assert np.max(np.abs(t - exact)) <= 1.0
+
+
+@pytest.mark.parametrize("case", ["softmax_int8", "softmax_uint8"])
+def test_arm_softmax_paths_agree_and_stay_within_one_step(monkeypatch, case):
+    """Forced to the ARM form on any machine: reference == JIT, every output within one
+    step of the exactly rounded softmax, and not the x86 form's output (the model tells
+    the two apart). Equality with LiteRT's aarch64 build is
+    test_single_op_equals_this_machines_litert under tests/arm64/run.sh."""
+    content = rounding_models.build(case)
+    x = rounding_models.inputs(content, 0)
+    monkeypatch.setenv(platform_rounding.ENV, "arm")
+    ref = _run(_edgelite(content, "reference"), x)
+    if jit.HAVE_NUMBA:
+        np.testing.assert_array_equal(_run(_edgelite(content, "jit"), x), ref)
+    zp = 0 if case.endswith("uint8") else -128
+    real = (x.astype(np.float64) - (-3 + (128 if zp == 0 else 0))) * 0.07
+    p = np.exp(real - real.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    exact = np.clip(np.floor(p * 256 + 0.5) + zp, np.iinfo(x.dtype).min, np.iinfo(x.dtype).max)
+    assert np.max(np.abs(ref.astype(np.int64) - exact)) <= 1
+    monkeypatch.setenv(platform_rounding.ENV, "x86")
+    x86 = _run(_edgelite(content, "reference"), x)
+    assert 0 < np.count_nonzero(x86 != ref) < ref.size // 100
