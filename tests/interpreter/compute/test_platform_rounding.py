@@ -83,8 +83,8 @@ def test_arm_form_is_round_half_up_in_every_implementation():
     np.testing.assert_array_equal(fp.multiply_by_quantized_multiplier(x, q, shift, mode=fp.ROUND_SINGLE), want)
     lo, hi = -(1 << 40), 1 << 40
     got = [int(int_gemm.requant_scalar(np.int64(a), np.int64(b), np.int64(s), np.int64(fp.ROUND_SINGLE), 0, lo, hi))
-           for a, b, s in zip(x, q, shift)]
-    np.testing.assert_array_equal(got, want)
+           for a, b, s in zip(x[:600], q[:600], shift[:600])]  # one call each: slow under emulation
+    np.testing.assert_array_equal(got, want[:600])
     # the one-shift tables that the fast requantization and the SIMD GEMMs read, per channel
     for n0 in range(0, 200, 8):
         qc, sc = q[n0 : n0 + 8], shift[n0 : n0 + 8]
