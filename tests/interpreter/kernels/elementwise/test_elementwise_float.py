@@ -329,3 +329,29 @@ def test_infinities_and_nan_against_litert(op, opts, act, y_shape):
     for jit in (False, True):
         got = run_kernel(op, [x, y], o, jit=jit)[0]
         np.testing.assert_array_equal(got, want, err_msg=f"{op} jit={jit}")
+
+
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL", "DIV"])
+@pytest.mark.parametrize("act", [0, 3])
+def test_row_broadcast_takes_the_rows_loop_and_equals_reference(op, act):
+    # [1, H, W, C] <op> [C] (a squeeze-excitation scale): the vectorized rows loop, with
+    # infinities, NaN and signed zeros, bit for bit as the numpy reference.
+    rng = np.random.default_rng(5)
+    specials = np.array([np.inf, -np.inf, np.nan, 3e38, -3e38, 0.0, -0.0, 1.0, -2.0], np.float32)
+    a = np.where(rng.random((1, 3, 5, 7)) < 0.3, rng.choice(specials, (1, 3, 5, 7)),
+                 rng.standard_normal((1, 3, 5, 7))).astype(np.float32)
+    b = np.concatenate([specials[:4], rng.standard_normal(3)]).astype(np.float32)
+    ctx = make_context(op, [a, b], opts(op, act))
+    p = select_kernel(ctx).prepare(ctx)
+    assert p.mode == ew.MODE_GENERAL and ew._row_broadcast(p) == 7
+    ref = run_kernel(op, [a, b], opts(op, act))[0]
+    jit = run_kernel(op, [a, b], opts(op, act), jit=True)[0]
+    np.testing.assert_array_equal(jit.view(np.int32), ref.view(np.int32))
+
+
+def test_row_broadcast_detection_refuses_other_patterns():
+    for sa, sb in (((2, 3), (2, 1)), ((4,), (1,)), ((3, 4), (3, 4)), ((1, 4), (3, 4))):
+        a, b = np.ones(sa, np.float32), np.ones(sb, np.float32)
+        ctx = make_context("ADD", [a, b], opts("ADD", 0))
+        p = select_kernel(ctx).prepare(ctx)
+        assert p.mode != ew.MODE_GENERAL or ew._row_broadcast(p) == 0
