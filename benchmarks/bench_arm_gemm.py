@@ -13,7 +13,10 @@
    generic helpers and float BLAS to other helpers, so the ratio says little about
    hardware.
 
-Run: ``python benchmarks/bench_gemm_arm.py`` (part 2 only on AArch64); under emulation:
+Part 2 also times LiteRT (its aarch64 wheel under emulation: built-in kernels, and
+XNNPACK) on the same fixtures (``BENCH_MODELS``, comma-separated fixture names).
+
+Run: ``python benchmarks/bench_arm_gemm.py`` (part 2 only on AArch64); under emulation:
 ``sudo tests/arm64/run.sh pi5 --bench``.
 """
 
@@ -29,7 +32,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from edgelite.interpreter.compute import fixedpoint as fp  # noqa: E402
-from edgelite.interpreter.compute import gemm_arm, int_gemm, simd_gemm  # noqa: E402
+from edgelite.interpreter.compute import gemm_arm, int_gemm, platform_rounding, simd_gemm  # noqa: E402
 
 CORES = {"dotprod": "cortex-a76", "neon": "cortex-a72"}
 SHAPES = [(2304, 144, 32), (576, 288, 64), (144, 576, 128), (1, 1280, 1000)]  # (M, K, N) of conv-like layers
@@ -72,7 +75,7 @@ def gemm_vs_float(reps: int) -> None:
         w = rng.integers(-127, 128, (n, k)).astype(np.int8)
         bias = rng.integers(-5000, 5000, n).astype(np.int64)
         q, s = fp.quantize_multiplier_array(list(rng.uniform(1e-4, 0.01, n)))
-        tables = int_gemm.fast_requant_tables(q, s, fp.ROUND_DOUBLE_UP)
+        tables = int_gemm.fast_requant_tables(q, s, platform_rounding.gemm_mode())
         out = np.empty((m, n), np.int8)
         cols = x.astype(np.float32)
         wt = w.astype(np.float32).T.copy()
@@ -97,23 +100,48 @@ def gemm_vs_float(reps: int) -> None:
         print(f"{f'{m} x {k} x {n}':>18}  {t_float * 1e3:13.2f}  " + "  ".join(cells))
 
 
+def _feed(details, seed=1):
+    rng = np.random.default_rng(seed)
+    out = []
+    for d in details:
+        if np.dtype(d["dtype"]).kind == "f":
+            out.append(rng.random(d["shape"], dtype=np.float32))
+        else:
+            info = np.iinfo(d["dtype"])
+            out.append(rng.integers(info.min, info.max + 1, d["shape"]).astype(d["dtype"]))
+    return out
+
+
+def _timed(it, reps: int) -> float:
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), _feed(it.get_input_details())):
+        it.set_tensor(d["index"], x)
+    return _median_s(it.invoke, reps)
+
+
 def whole_model(path: str, reps: int) -> None:
+    """edgelite (float path and each int8 GEMM flavour) and LiteRT on one model, one thread."""
     import edgelite
     from edgelite.interpreter.compute import jit
 
     jit.wait_until_warm()
-    x = np.random.default_rng(1).random((1, 96, 96, 3), dtype=np.float32)
-    print(f"== whole model {os.path.basename(path)}, median of {reps} invokes (relative only)")
+    print(f"== whole model {os.path.basename(path)}, median of {reps} invokes, 1 thread (relative only)")
     times = {}
     for name in [None] + [n for n in ("dotprod", "neon") if simd_gemm.supported(n)]:
         with simd_gemm.forced(name):
-            it = edgelite.Interpreter(model_path=path)
-            it.allocate_tensors()
-            it.set_tensor(it.get_input_details()[0]["index"], x.reshape(it.get_input_details()[0]["shape"]))
-            times[name or "float path"] = _median_s(it.invoke, reps)
-    base = times["float path"]
+            times[f"edgelite, {name or 'float path'}"] = _timed(edgelite.Interpreter(model_path=path, num_threads=1), reps)
+    try:
+        from ai_edge_litert import interpreter as litert
+    except ImportError:
+        litert = None
+    if litert is not None:
+        times["LiteRT, built-in kernels"] = _timed(litert.Interpreter(
+            model_path=path, num_threads=1,
+            experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES), reps)
+        times["LiteRT, XNNPACK (default)"] = _timed(litert.Interpreter(model_path=path, num_threads=1), reps)
+    base = times["edgelite, float path"]
     for name, t in times.items():
-        print(f"  {name:10} {t * 1e3:9.1f} ms  {t / base:5.2f}x the float path")
+        print(f"  {name:28} {t * 1e3:9.1f} ms  {t / base:5.2f}x edgelite's float path")
 
 
 def main() -> None:
@@ -128,8 +156,8 @@ def main() -> None:
         return
     reps = int(os.environ.get("BENCH_REPS", "5"))
     gemm_vs_float(reps)
-    model = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "mobilenet_v2_035_96_int8.tflite")
-    whole_model(model, reps)
+    for name in os.environ.get("BENCH_MODELS", "int8_cnn,mobilenet_v2_035_96_int8").split(","):
+        whole_model(os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", f"{name}.tflite"), reps)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 # in a Debian bookworm arm64 root, as on Raspberry Pi OS (Python 3.11, apt python3-numpy 1.24).
 #
 #   sudo tests/arm64/run.sh [pi4|pi5] [pytest args...]
-#   sudo tests/arm64/run.sh [pi4|pi5] --bench     # benchmarks/bench_gemm_arm.py instead of the tests
+#   sudo tests/arm64/run.sh [pi4|pi5] --bench     # benchmarks/bench_arm_gemm.py instead of the tests
+#   sudo tests/arm64/run.sh [pi4|pi5] --py SCRIPT [args...]   # any Python script of the tree, e.g.
+#                                                  # tests/arm64/probe_rounding.py
 #
 #   pi5 (default): QEMU_CPU=cortex-a76 (ARMv8.2 with dot product, like the Raspberry Pi 5)
 #   pi4:           QEMU_CPU=cortex-a72 (ARMv8.0, no dot product, like the Raspberry Pi 4)
@@ -138,7 +140,11 @@ if [ $# -eq 0 ]; then
   mapfile -t ARGS < <(sed -e 's/^[[:space:]]*#.*//' -e 's/[[:space:]]*$//' -e 's/^[[:space:]]*//' "$HERE/SUBSET" | grep -v '^$')
   CMD=(python -m pytest -q -rfEs -p no:cacheprovider --durations=12 "${ARGS[@]}")
 elif [ "$1" = --bench ]; then
-  CMD=(python benchmarks/bench_gemm_arm.py)
+  shift
+  CMD=(python benchmarks/bench_arm_gemm.py "$@")
+elif [ "$1" = --py ]; then
+  shift
+  CMD=(python "$@")
 else
   CMD=(python -m pytest -q -rfEs -p no:cacheprovider "$@")
 fi

@@ -13,7 +13,6 @@ flavour that core must choose.
 from __future__ import annotations
 
 import os
-import platform
 
 import numpy as np
 import pytest
@@ -28,15 +27,9 @@ from edgelite.interpreter.compute import jit, simd_gemm  # noqa: E402
 from tests.interpreter.model_inputs import random_inputs  # noqa: E402
 
 INT8 = sorted({f.path for f in fixtures("int8")})
-ON_ARM = platform.machine().lower() in ("aarch64", "arm64")
-# Found under emulation (tests/arm64/run.sh, Cortex-A76 and A72 alike): LiteRT 2.3's aarch64
-# build differs by 1 from its x86 build (and from edgelite, whose every path matches the x86
-# build) on a few elements (2-6 of 4096) of some CONV_2D outputs, e.g. int8_cnn's ops 3 and 4.
-# None of the requantization forms tried (gemmlowp, ruy x86's, sqrdmulh- or sqdmulh-based,
-# single rounding) reproduces it; not known whether qemu or LiteRT's ARM kernels cause it.
-# Not strict: a match shows as XPASS. test_jit_equals_reference stays exact everywhere.
-ARM_LITERT = pytest.mark.xfail(ON_ARM, reason="LiteRT's aarch64 CONV_2D differs by 1 on a few elements "
-                               "(see the comment above ARM_LITERT)", strict=False)
+# On ARM (tests/arm64/run.sh) the comparison is with LiteRT's aarch64 build, whose CONV_2D and
+# FULLY_CONNECTED round differently from its x86 build; edgelite follows the build of the machine
+# it runs on (compute/platform_rounding.py), so the comparison is exact on both.
 
 
 def _run(it, inputs):
@@ -79,7 +72,6 @@ def test_jit_equals_reference(path):
             np.testing.assert_array_equal(got, want, err_msg=f"tensor {t} ({d['name']})")
 
 
-@ARM_LITERT
 @pytest.mark.parametrize("kernels", ["reference", "jit"])
 @pytest.mark.parametrize("path", INT8, ids=[p.stem for p in INT8])
 def test_int8_fixture_equals_litert_on_each_path(path, kernels):

@@ -228,7 +228,8 @@ def requantize_rows_jit(acc2d, bias, q, shift, mode: int, out_zp: int, lo: int, 
 
 def fast_requant_tables(q, shift, mode: int):
     """Per-channel ``(add, total_shift)`` int64 tables for :func:`requantize_rows_fast`,
-    or ``None`` when the fast form does not apply.
+    or ``None`` when the fast form does not apply (a left shift, or a form other than
+    ``ROUND_DOUBLE_UP`` and ``ROUND_SINGLE``; the latter is one shift as it stands).
 
     With ``ROUND_DOUBLE_UP`` and no left shift, ``SRDHM(x, q)`` is
     ``floor((x*q + 2**30) / 2**31)`` for every sign of ``x*q`` (the C division's
@@ -239,6 +240,9 @@ def fast_requant_tables(q, shift, mode: int):
     and ``total = 31 + rsh`` (no overflow: ``|x*q| < 2**62``, ``r << 31 <= 2**61``).
     """
     shift = np.asarray(shift, np.int64)
+    if mode == fp.ROUND_SINGLE and not np.any(shift > 0):
+        # already one shift: (x*q + 2**(30 - shift)) >> (31 - shift) (ARM LiteRT's form)
+        return np.int64(1) << (30 - shift), 31 - shift
     if mode != fp.ROUND_DOUBLE_UP or np.any(shift > 0):
         return None
     rsh = -shift

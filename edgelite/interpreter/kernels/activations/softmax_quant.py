@@ -10,6 +10,10 @@ the ``ai-edge-litert`` wheel runs without a delegate): a 256-entry float32 table
 * LOG_SOFTMAX: ``log_sum = logf(sum)``, ``out_j = rint(in_scale / out_scale * x_j -
   (in_scale * max + log_sum) / out_scale) + zp``, clamped.
 
+LiteRT's aarch64 builds compute int8 -> int8 and uint8 -> uint8 SOFTMAX with a uint16
+table instead (``SoftmaxInt8LUT``, ``compute/softmax_lut_arm``); edgelite does so where
+``platform_rounding.target()`` is ``arm``.
+
 int16 SOFTMAX (``reference_ops::SoftmaxInt16``): ``x - max`` rescaled so [-10, 0]
 maps onto [-65535, 0], looked up in a 513-entry ``exp`` table, summed in Q16.15,
 inverted through a ``1 / (1 + x)`` table after normalising the sum, then
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelite.interpreter.compute import fixedpoint as fp
-from edgelite.interpreter.compute import lut
+from edgelite.interpreter.compute import lut, platform_rounding, softmax_lut_arm
 from edgelite.interpreter.kernels.base import INT16, INT8, Kernel, OpContext, register
 from edgelite.interpreter.kernels.elementwise.elementwise_quant import dtype_range, is_quantized, quant_params
 from edgelite.interpreter.compute.jit import njit
@@ -65,6 +69,7 @@ class SoftmaxParams:
     out_min: int
     out_max: int
     uint8_out: bool
+    arm_table: np.ndarray | None = None  # uint16 table of LiteRT's aarch64 form (softmax_lut_arm)
 
 
 @register("SOFTMAX", priority=INT8)
@@ -90,9 +95,16 @@ class QuantizedSoftmax(Kernel):
             if z_out != -128 or abs(s_out - 1 / 256) > 0.001 / 256:
                 raise ctx.fail("int8 SOFTMAX output must be quantized with scale 1/256, zero_point -128")
         lo, hi = dtype_range(o.dtype)
-        return SoftmaxParams(_exp_table(s_in, _beta(ctx)), s_out, z_out, lo, hi, np.dtype(o.dtype) == np.uint8)
+        # LiteRT's aarch64 builds take another algorithm when the output type is the input's
+        arm = np.dtype(o.dtype) == np.dtype(a.dtype) and platform_rounding.target() == "arm"
+        return SoftmaxParams(_exp_table(s_in, _beta(ctx)), s_out, z_out, lo, hi, np.dtype(o.dtype) == np.uint8,
+                             softmax_lut_arm.uint16_exp_table(s_in, _beta(ctx)) if arm else None)
 
     def eval(self, p: SoftmaxParams, inputs, outputs) -> None:
+        if p.arm_table is not None:
+            softmax_lut_arm.softmax_rows(_rows(inputs[0]), p.arm_table, p.out_scale, p.out_zp, p.out_min, p.out_max,
+                                         _rows(outputs[0]))
+            return
         x = _rows(inputs[0]).astype(np.int64)
         mx = x.max(axis=1, keepdims=True)
         e = p.table[255 - (mx - x)]  # table_offset[x] with table_offset = table + 255 - max
@@ -110,6 +122,8 @@ class QuantizedSoftmax(Kernel):
         _rows(outputs[0])[...] = q
 
     def eval_jit(self, p: SoftmaxParams, inputs, outputs) -> None:
+        if p.arm_table is not None:  # integer after the table: vectorized numpy is fast enough
+            return self.eval(p, inputs, outputs)
         _softmax8_kernel(_rows(inputs[0]), _rows(outputs[0]), p.table, f32(p.out_scale), p.out_zp, p.out_min,
                          p.out_max, p.uint8_out)
 

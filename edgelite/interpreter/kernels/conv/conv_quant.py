@@ -9,7 +9,8 @@ Arithmetic (TFLite quantization spec, ``reference_integer_ops/conv.h``)::
     out = clamp(MultiplyByQuantizedMultiplier(acc, q[n], shift[n]) + out_zp, act range)
 
 with ``q, shift`` from ``in_scale * w_scale[n] / out_scale`` (double precision). The
-int8 and uint8 kernels follow LiteRT's GEMM-backed rounding (``fixedpoint.gemm_mode``);
+int8 and uint8 kernels follow LiteRT's GEMM-backed rounding, which differs between its
+x86 and ARM builds (``platform_rounding.gemm_mode``);
 the 16x8 kernel uses the int64-accumulator multiplier of ``common.h``.
 
 The reference ``eval`` builds the patches with numpy and multiplies exactly in float64;
@@ -31,7 +32,7 @@ import numpy as np
 
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import fixedpoint as fp
-from edgelite.interpreter.compute import int_gemm, patches, simd_gemm
+from edgelite.interpreter.compute import int_gemm, patches, platform_rounding, simd_gemm
 from edgelite.interpreter.compute.conv_geometry import Window2D
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv_window
@@ -112,7 +113,7 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
     bias = None if bias_t is None else np.asarray(bias_t.data).reshape(-1).astype(np.int64)
     if bias is not None and bias.size != n:
         raise ctx.fail(f"bias has {bias.size} values for {n} output channels")
-    mode = fp.gemm_mode()
+    mode = platform_rounding.gemm_mode()  # x86 and ARM LiteRT differ here
     if wide:
         # LiteRT reads a 16x8 bias as int64 unless the options say INT32 (then its
         # GEMM path with int32 accumulators runs).

@@ -7,8 +7,8 @@ Arithmetic (``reference_integer_ops/fully_connected.h``), input flattened to
     acc[m, n] = bias[n] + sum_k (w[n, k] - w_zp) * (in[m, k] - in_zp)
     out = clamp(MultiplyByQuantizedMultiplier(acc, q[n], shift[n]) + out_zp, act range)
 
-Rounding forms (measured against LiteRT 2.3, pinned by the tests): int8 uses
-``fixedpoint.gemm_mode``, uint8 gemmlowp's form, 16x8 the single-rounding form on the
+Rounding forms (measured against LiteRT 2.3, pinned by the tests): int8 and uint8 use
+``platform_rounding.gemm_mode`` (x86 and ARM builds differ), 16x8 the single-rounding form on the
 int64 accumulator. Known gap: a 16x8 accumulator beyond +-2**31 (an int64 bias that
 large) can differ from LiteRT, whose exact handling there was not reproduced.
 
@@ -31,7 +31,7 @@ import numpy as np
 
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import fixedpoint as fp
-from edgelite.interpreter.compute import int_gemm, simd_gemm
+from edgelite.interpreter.compute import int_gemm, platform_rounding, simd_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, fully_connected_rows
 from edgelite.interpreter.compute.jit import njit
@@ -127,10 +127,9 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
         # Measured on ai-edge-litert 2.3: its 16x8 FULLY_CONNECTED rounds once
         # ((acc * q + 2**(30 - shift)) >> (31 - shift)), unlike its 16x8 conv kernels.
         mode = fp.ROUND_SINGLE
-    elif legacy:
-        mode = fp.default_mode()
     else:
-        mode = fp.gemm_mode()
+        # int8 and uint8 alike (uint8 measured with 1-64 rows); x86 and ARM LiteRT differ
+        mode = platform_rounding.gemm_mode()
     vnni = {}
     tables = int_gemm.fast_requant_tables(q, s, mode)
     if in_dtype == _INT8 and tables is not None and simd_gemm.usable(k):
