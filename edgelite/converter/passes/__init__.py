@@ -18,6 +18,7 @@ from edgelite.converter.ir import Graph
 from edgelite.converter.passes.canonicalize import canonicalize, fold_batchnorm
 from edgelite.converter.passes.control_flow import control_flow
 from edgelite.converter.passes.functions import expand_functions
+from edgelite.converter.passes.half_precision import widen_float16
 from edgelite.converter.passes.fold import dead_code_elimination, shape_inference_and_folding
 from edgelite.converter.passes.fusion import fuse_activations
 from edgelite.converter.passes.layernorm import layer_norm
@@ -46,6 +47,7 @@ def pipeline(keep_io_layout: bool = False, allow_custom: bool = False, qdq: str 
         ("hard_swish", hard_swish),
         ("gelu", gelu),
         ("fully_connected", fully_connected),
+        ("widen_float16", widen_float16),  # float16 MatMul/reductions/softmax -> float32 between Casts
         ("dead_code_elimination_2", dead_code_elimination),
         ("check_supported", SupportCheck(allow_custom)),  # lists every unsupported node at once
         ("check_static_shapes", check_static_shapes),
