@@ -33,6 +33,7 @@ import onnx
 
 import edgelite
 from edgelite.errors import EdgeliteError
+from tests.converter.backend.edgelite_backend import runtime_array
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def run_case(case: Case) -> tuple[str, str]:
                     it.resize_tensor_input(d["index"], list(x.shape))
             it.allocate_tensors()
             for d, x in zip(chosen, inputs):
-                it.set_tensor(d["index"], x)
+                it.set_tensor(d["index"], runtime_array(x))  # int4 / uint4 as LiteRT takes them
             it.invoke()
             outs = it.get_output_details()
             by_out = {d["name"]: d for d in outs}
