@@ -1,4 +1,5 @@
-"""SwiGLU: LiteRT and edgelite vs the formula by hand and vs onnx.reference; float16 refused."""
+"""SwiGLU: LiteRT and edgelite vs the formula by hand and vs onnx.reference; float16 computed in
+float32 (pass ``widen_float16``)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,15 @@ def test_matches_reference(alpha):
     check_both(_model(alpha, shape=(3, 4, 8)), feeds, oracle="reference", keep_io_layout=True)
 
 
-def test_float16_refused():
+def test_float16_through_float32():
+    rng = np.random.default_rng(2)
+    feeds = {k: rng.standard_normal((3, 8)).astype(np.float16) for k in "ab"}
+    names = check_both(_model(dt=np.float16, shape=(3, 8)), feeds, oracle="reference", rtol=1e-3, atol=1e-3,
+                       keep_io_layout=True)
+    assert names.count("CAST") == 3
+
+
+def test_bfloat16_refused():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
     with pytest.raises(UnsupportedOperatorError, match="SwiGLU"):
-        edgelite.convert(_model(dt=np.float16), keep_io_layout=True)
+        edgelite.convert(_model(dt=ml_dtypes.bfloat16), keep_io_layout=True)
