@@ -53,3 +53,32 @@ def test_float32_graph_untouched():
 
     x = {"a": rng.standard_normal((2, 3)).astype(np.float32), "b": rng.standard_normal((3, 4)).astype(np.float32)}
     assert "CAST" not in op_names(edgelite.convert(one_node_model("MatMul", x, opset=13)))
+
+
+def test_matmul_bfloat16():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    from tests.converter.ext_helpers import one_node_model
+    from tests.converter.helpers import run_tflite
+
+    a = rng.standard_normal((3, 16)).astype(ml_dtypes.bfloat16)
+    b = rng.standard_normal((16, 4)).astype(ml_dtypes.bfloat16)
+    tfl = edgelite.convert(one_node_model("MatMul", {"a": a, "b": b}, opset=13))
+    want = (a.astype(np.float32) @ b.astype(np.float32)).astype(ml_dtypes.bfloat16)  # rounded once
+    for runtime in ("edgelite", "litert"):
+        got = run_tflite(tfl, {"a": a, "b": b}, runtime)[0]
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=8e-3, atol=1e-2)
+
+
+def test_bfloat16_add_is_exact_through_float32():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    from tests.converter.ext_helpers import one_node_model
+    from tests.converter.helpers import run_tflite
+
+    a = rng.standard_normal((5, 7)).astype(ml_dtypes.bfloat16)
+    b = rng.standard_normal((7,)).astype(ml_dtypes.bfloat16)
+    tfl = edgelite.convert(one_node_model("Add", {"a": a, "b": b}, opset=14))
+    want = a + b  # ml_dtypes: float32 sum rounded once
+    for runtime in ("edgelite", "litert"):
+        got = run_tflite(tfl, {"a": a, "b": b}, runtime)[0]
+        np.testing.assert_array_equal(got.view(np.uint16), want.view(np.uint16))

@@ -13,9 +13,10 @@ and writes BFLOAT16 only to and from FLOAT32 (measured on ai-edge-litert 2.3), s
 * int4 / uint4 to any castable type is ``CAST`` to float32 (exact: 16 small integers),
   then to the target; casts *to* int4 / uint4 are refused (edgelite writes no 4-bit
   tensors at run time);
-* bfloat16 to and from float32 is one ``CAST``; to float16 / float64 and from float16 it
-  goes through float32, which holds every bfloat16 and float16 value, so it is rounded
-  once. Other bfloat16 casts (integers, float64 to bfloat16) would round twice: refused.
+* bfloat16 to and from float32 is one ``CAST``; other casts from bfloat16 go through
+  float32, which holds every bfloat16 value; casts to bfloat16 go through float32 from
+  the types it holds exactly (float16, bool, 8/16-bit integers), so they round once.
+  int32 / int64 / float64 to bfloat16 would round twice: refused.
 
 Example:
     >>> import numpy as np
@@ -58,20 +59,23 @@ def _describe(dtype) -> str:
 
 _F32 = np.dtype(np.float32)
 _FOUR_BIT = ("int4", "uint4")
+_EXACT_IN_FLOAT32 = {"float32", "float16", "bool", "int8", "uint8", "int16", "uint16"}
 
 
 def _via_float32(src, dst) -> str | None:
     """For casts that pass through float32: None when they are exact (module docstring),
     else why not; ``"direct"`` when no float32 step is needed."""
     s, d = np.dtype(src).name, np.dtype(dst).name
+    if s == d:  # a copy; of bfloat16, refused: the ops around it have no bfloat16 kernels
+        return "direct" if s != "bfloat16" else "copy of a bfloat16 tensor (no TFLite data-movement kernels for it)"
     if d in _FOUR_BIT:
         return f"cast to {d} (edgelite writes no 4-bit tensors at run time)"
     if s in _FOUR_BIT:
         return None if np.dtype(dst) in _CASTABLE else f"cast from {s} to {d}"
-    if "bfloat16" in (s, d):
-        other = d if s == "bfloat16" else s
-        ok = {"float32", "float16"} | ({"float64"} if s == "bfloat16" else set())
-        return None if other in ok else f"cast between bfloat16 and {other} (would round twice)"
+    if s == "bfloat16":  # float32 holds every bfloat16 value: one CAST on from there
+        return None if np.dtype(dst) in _CASTABLE else f"cast from bfloat16 to {d}"
+    if d == "bfloat16":  # float32 must hold the source exactly, so that only the last CAST rounds
+        return None if s in _EXACT_IN_FLOAT32 else f"cast from {s} to bfloat16 (would round twice)"
     return "direct"
 
 

@@ -69,6 +69,12 @@ _WIDER = {
     np.dtype(np.uint32): I64,
     F16: F32,
 }
+try:  # bfloat16 (ml_dtypes, as onnx reads it): 8-bit significands, rounded once from float32 too
+    import ml_dtypes as _ml_dtypes
+
+    _WIDER[np.dtype(_ml_dtypes.bfloat16)] = F32
+except ImportError:  # pragma: no cover - onnx itself needs ml_dtypes
+    pass
 
 
 def compute_dtype(op: str, dtype) -> np.dtype | None:
