@@ -1,4 +1,4 @@
-"""float16 MatMul, Gemm, Conv, reductions and softmax (pass ``widen_float16``): computed in
+"""float16 (and bfloat16) MatMul, Gemm, Conv, reductions and softmax (pass ``widen_float16``): computed in
 float32 between CASTs, compared with ONNX Runtime in edgelite and LiteRT. The tolerance is
 one float16 step (``rtol`` 1e-3, float16's epsilon): both sides round a float32
 accumulation once."""
