@@ -24,6 +24,7 @@ from onnx.backend.test import BackendTest
 
 from tests.converter.backend.edgelite_backend import EdgeliteBackend, LiteRTDisagreement
 from tests.converter.backend.litert_worker import LiteRTCrash
+from tests.converter.backend.root_causes import node_reasons, root_cause
 
 ROOT = Path(__file__).resolve().parents[3]
 SUITE_OF_CLASS = {
@@ -77,6 +78,9 @@ class _Result(unittest.TestResult):
 def _reason(exc: BaseException) -> str:
     name = type(exc).__name__
     if getattr(exc, "ops", None):
+        why = node_reasons(str(exc))
+        if why:
+            return f"{name}: {'; '.join(why)}"[:300]
         kinds = sorted({str(op[0]) for op in exc.ops})
         return f"{name}: no TFLite lowering for {', '.join(kinds)}"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -177,7 +181,14 @@ def _write(results) -> None:
     reasons = collections.Counter(w.split(":")[0] for r in results.values() for _, ok, w in r if not ok)
     for why, n in reasons.most_common():
         doc.append(f"- {n} × {why}")
-    doc += ["", "Every failing case, with its reason: `tests/converter/backend/expected_failures.py`.", ""]
+    doc += ["", "Failures by root cause (`root_causes.py` files each reason under one):", "",
+            "| root cause | cases |", "| --- | ---: |"]
+    causes = collections.Counter(root_cause(w) for r in results.values() for _, ok, w in r if not ok)
+    for cause, n in causes.most_common():
+        doc.append(f"| {cause} | {n} |")
+    doc += ["", "Every failing case, with its reason: `tests/converter/backend/expected_failures.py`.",
+            "How the failures were analysed and which groups can still be lowered: "
+            "[conformance-analysis.md](conformance-analysis.md).", ""]
     (ROOT / "docs" / "conformance.md").write_text("\n".join(doc))
 
 
