@@ -120,10 +120,11 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="write expected_failures.py and docs/conformance.md")
     parser.add_argument("--details", action="store_true", help="print every failing case")
     parser.add_argument("--filter", default="", help="only cases whose name matches this regex")
+    parser.add_argument("--timeout", type=int, default=60, help="seconds per case (raise it on a loaded machine)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     t0 = time.time()
-    results = run_suites(args.filter)
+    results = run_suites(args.filter, args.timeout)
     for suite, rows in results.items():
         passed = sum(ok for _, ok, _ in rows)
         print(f"{suite:<20} {passed:>5} / {len(rows):<5} passed")
