@@ -397,20 +397,11 @@ EXPECTED_FAILURES: dict[str, str] = {
     'test_operator_add_size1_right_broadcast': 'UnsupportedOperatorError: Add: ADD on float64 (LiteRT has no float64 kernel and no exact wider type)',
     'test_operator_add_size1_singleton_broadcast': 'UnsupportedOperatorError: Add: ADD on float64 (LiteRT has no float64 kernel and no exact wider type)',
     'test_operator_addconstant': 'UnsupportedOperatorError: Add: ADD on float64 (LiteRT has no float64 kernel and no exact wider type)',
-    # --- light models (real): 2 not passing
-    'test_vgg19': 'timeout after 60 s',
-    'test_zfnet512': 'timeout after 60 s',
-    # --- simple: 16 not passing
+    # --- simple: 10 not passing
     'test_gradient_of_add_and_mul': 'UnsupportedOperatorError: ai.onnx.preview.training::Gradient: no converter for this op',
     'test_gradient_of_add': 'UnsupportedOperatorError: ai.onnx.preview.training::Gradient: no converter for this op',
     'test_sequence_model1': 'UnsupportedOperatorError: SequenceAt: no converter for this op; SequenceEmpty: no converter for this op; SequenceInsert: no converter for this op',
-    'test_sequence_model2': 'UnsupportedOperatorError: SequenceAt: no converter for this op; SequenceConstruct: no converter for this op; SequenceErase: no converter for this op',
-    'test_sequence_model3': 'UnsupportedOperatorError: SequenceAt: no converter for this op; SequenceConstruct: no converter for this op; SequenceErase: no converter for this op; SequenceInsert: no converter for this op',
-    'test_sequence_model4': 'UnsupportedOperatorError: ConcatFromSequence: no converter for this op; SequenceConstruct: no converter for this op',
-    'test_sequence_model5': 'UnsupportedOperatorError: ConcatFromSequence: no converter for this op; SequenceConstruct: no converter for this op',
-    'test_sequence_model6': 'UnsupportedOperatorError: SequenceLength: no converter for this op; SplitToSequence: no converter for this op',
     'test_sequence_model7': 'UnsupportedOperatorError: SequenceAt: no converter for this op; SplitToSequence: no converter for this op',
-    'test_sequence_model8': 'UnsupportedOperatorError: SequenceLength: no converter for this op; SplitToSequence: no converter for this op',
     'test_strnorm_model_monday_casesensintive_lower': 'UnsupportedOperatorError: StringNormalizer: no converter for this op',
     'test_strnorm_model_monday_casesensintive_nochangecase': 'UnsupportedOperatorError: StringNormalizer: no converter for this op',
     'test_strnorm_model_monday_casesensintive_upper': 'UnsupportedOperatorError: StringNormalizer: no converter for this op',
