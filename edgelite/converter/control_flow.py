@@ -4,8 +4,9 @@ ONNX bodies read outer values by name ("outer scope"); TFLite subgraphs see only
 their inputs. So:
 
 * the front end turns every outer name a body reads into an explicit extra input of
-  the If/Loop/Scan node (``ann.captures`` keeps the names the body uses), and
-  the passes rewire those inputs like any other;
+  the If/Loop/Scan node (of any node with bodies: SequenceMap too; ``ann.captures``
+  keeps the names the body uses), so the passes see, keep, fold and rewire those
+  values like any other input;
 * an If whose condition folds to a constant is inlined: the chosen branch's nodes join
   the outer graph (``inline_if``, called by constant folding);
 * an If with a run-time condition becomes TFLite ``IF``; Loop and Scan become one
@@ -17,8 +18,7 @@ their inputs. So:
   with the ONNX layout at its inputs/outputs, lowering) and its TFLite subgraphs are
   appended to the model (``attach_subgraphs``), nested control flow included.
 
-Which outer names a body reads is ``subgraphs.graph_reads`` (the one walker the
-front end's ``ann.outer`` bookkeeping uses too).
+Which outer names a body reads is ``subgraphs.graph_reads``.
 
 Example:
     >>> from onnx import helper
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelite.converter.ir import Graph, Node, Value
-from edgelite.converter.subgraphs import graph_reads
+from edgelite.converter.subgraphs import graph_reads, subgraph_reads
 from edgelite.errors import ConversionError
 
 CONTROL_FLOW = ("If", "Loop", "Scan")
@@ -62,16 +62,21 @@ def body(node: Node, attr: str):
 
 
 def add_captures(node: Node, env: dict[str, Value]) -> None:
-    """Make the outer values ``node``'s bodies read explicit inputs (front end hook)."""
-    if not is_control_flow(node):
-        return
+    """Make the outer values ``node``'s bodies read explicit inputs, after its own, and
+    keep their body names in ``node.ann.captures`` (front end hook; every node with
+    GRAPH attributes, control flow or not)."""
     names: list[str] = []
-    for attr in _BODY_ATTRS[node.op_type]:
-        if attr not in node.attrs:
-            raise ConversionError(f"[frontend] {node.describe()}: attribute {attr!r} missing")
-        for name in graph_reads(body(node, attr)):
-            if name not in names:
-                names.append(name)
+    if is_control_flow(node):
+        for attr in _BODY_ATTRS[node.op_type]:
+            if attr not in node.attrs:
+                raise ConversionError(f"[frontend] {node.describe()}: attribute {attr!r} missing")
+            for name in graph_reads(body(node, attr)):
+                if name not in names:
+                    names.append(name)
+    else:
+        names = subgraph_reads(node.attrs.values())
+        if not names:
+            return
     missing = [n for n in names if n not in env]
     if missing:
         raise ConversionError(f"[frontend] {node.describe()}: its body reads {missing}, which nothing outside defines")

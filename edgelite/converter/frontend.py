@@ -14,7 +14,6 @@ import numpy as np
 
 from edgelite.converter.control_flow import add_captures
 from edgelite.converter.ir import Graph, Value
-from edgelite.converter.subgraphs import subgraph_reads
 from edgelite.errors import ConversionError, ModelFormatError, ShapeError, UnsupportedOperatorError
 
 
@@ -137,15 +136,12 @@ def import_onnx(proto, input_shapes: dict[str, tuple[int, ...]] | None = None) -
             continue
         inputs = node_inputs(n, env, "frontend")
         node = g.add_node(n.op_type, inputs, [], attrs, name=n.name or f"{n.op_type}_{i}", domain=n.domain)
-        outer = subgraph_reads(n.attribute)
-        if outer:  # values its If/Loop bodies read by name (edgelite.converter.subgraphs)
-            node.ann.outer = {name: env[name] for name in outer if name in env}
         for name in n.output:
             v = Value(name if name else g.unique_name(f"{node.name}_unused"), producer=node)
             g._names.add(v.name)
             node.outputs.append(v)
             env[v.name] = v
-        add_captures(node, env)  # If/Loop/Scan: outer values their bodies read become inputs
+        add_captures(node, env)  # outer values its bodies (If/Loop/Scan...) read become inputs
     for info in graph.value_info:  # declared shapes help where inference cannot (custom ops)
         v = env.get(info.name)
         tt = info.type.tensor_type

@@ -108,8 +108,9 @@ class Annotations:
     end: list[int] | None = None
     stride: list[int] | None = None
     end_mask: int = 0
-    outer: dict[str, Any] | None = None  # If/Loop/Scan: {name its bodies read: Value} (converter.subgraphs)
-    captures: list[str] | None = None  # If/Loop/Scan: body names of the outer values appended as inputs
+    # a node with bodies (If/Loop/Scan, SequenceMap...): the names its bodies read from
+    # outside, whose values follow the node's own inputs (converter.control_flow.add_captures)
+    captures: list[str] | None = None
     cf_reason: str | None = None  # If/Loop/Scan: why edgelite cannot express it (refused at lowering)
     loop: WhileLoop | None = None  # edgelite::While: the loop the control_flow pass built
 
@@ -221,9 +222,6 @@ class Graph:
         """Make every reader of ``old`` (nodes and graph outputs) read ``new``."""
         for n in self.nodes:
             n.inputs = [new if v is old else v for v in n.inputs]
-            outer = n.ann.outer  # values If/Loop bodies read by name (converter.subgraphs)
-            if outer:
-                n.ann.outer = {k: new if v is old else v for k, v in outer.items()}
         for i, v in enumerate(self.outputs):
             if v is old:
                 # A graph output keeps its public name: rename the replacement.

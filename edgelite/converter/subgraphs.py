@@ -2,11 +2,12 @@
 
 An ``If``/``Loop``/``Scan`` body may read any value of the enclosing graphs by name
 without listing it among the node's inputs (silero-vad's ``If`` branches read the graph
-input ``state``). The front end records those values on the node, as
-``node.ann.outer`` = ``{name used in the body: Value}``, so passes see what the node
-depends on: folding leaves it alone unless every one is constant, dead-code
-elimination keeps their producers, and ``Graph.replace_uses`` rewires them (the body
-keeps reading the old name, which now maps to the new value).
+input ``state``). The front end makes those values explicit inputs of the node, after
+its own, with their body names in ``node.ann.captures``
+(``converter.control_flow.add_captures``), so passes see what the node depends on:
+folding leaves it alone unless every one is constant, dead-code elimination keeps their
+producers, and ``Graph.replace_uses`` rewires them like any input (the body keeps
+reading its name, which now maps to the new value).
 
 Example:
     >>> from onnx import helper, TensorProto

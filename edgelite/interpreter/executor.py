@@ -16,7 +16,13 @@
    arrays; constants stay zero-copy views of the model file.
 
 ``invoke()`` then runs a precomputed list of ``(function, params, inputs, outputs)``
-steps whose input and output arrays are views made once at allocation.
+steps whose input and output arrays are views made once at allocation. On the fast path
+(JIT kernels, no profiler) it runs them as one flat *call plan* made at allocation: a
+kernel with a ``bind`` method contributes the prepared calls of its eval (views,
+scalars and the Numba build chosen once, see :mod:`edgelite.interpreter.compute.bound`),
+every other step its ``eval`` call. The first run resolves the plan (lazy Numba builds,
+then each dispatcher's compiled entry point for its fixed arguments); a resize or
+``allocate`` makes a new plan.
 
 Example:
     >>> import numpy as np
@@ -45,7 +51,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgelite.errors import ShapeError
-from edgelite.interpreter.compute import threads
+from edgelite.interpreter.compute import bound, threads
 from edgelite.interpreter.graph import DENSIFY, NOT_FOLDABLE, OpNode, SubgraphSpec, make_context
 from edgelite.interpreter.planner import ArenaPlan, TensorLifetime, plan_arena
 from edgelite.schema.model import TensorType
@@ -62,6 +68,24 @@ class Step:
     outputs: list
     dynamic: tuple[int, ...] = ()  # output positions whose arrays eval returns
     deferred: bool = False
+
+    def kernel_bind(self) -> Callable | None:
+        """The kernel's ``bind`` when it mirrors ``fn``: ``eval_jit`` (``eval`` for a kernel
+        without one), and is defined in the class that defines that method or below it
+        (a subclass that overrides its eval does not inherit a stale bind)."""
+        k = self.op.kernel
+        bind = getattr(k, "bind", None)
+        if bind is None:
+            return None
+        cls = type(k)
+        name = "eval_jit" if getattr(k, "eval_jit", None) is not None else "eval"
+        if self.fn != getattr(k, name):
+            return None
+        return bind if issubclass(_owner(cls, "bind"), _owner(cls, name)) else None
+
+
+def _owner(cls: type, name: str) -> type:
+    return next(c for c in cls.__mro__ if name in c.__dict__)
 
 
 def _reset_value(spec) -> int:
@@ -150,6 +174,9 @@ class SubgraphRuntime:
         self._variables: dict[int, np.ndarray] = {}
         self._deferred_tensors: set[int] = set()
         self._folded: set[int] = set()
+        # The fast path's flat call plan: (function, args) pairs; resolved on its first run.
+        self._calls: list[bound.Call] = []
+        self._calls_resolved = False
 
     # -- shapes --------------------------------------------------------------------------
 
@@ -243,7 +270,27 @@ class SubgraphRuntime:
         }
         self.folded_ops = folded
         self._deferred_tensors = deferred
+        self._calls = self._call_plan(steps)
+        self._calls_resolved = False
         self.allocated = True
+
+    def _call_plan(self, steps: list[Step]) -> list[bound.Call]:
+        """The flat ``(function, args)`` list the fast path runs (see the module docstring)."""
+        calls: list[bound.Call] = []
+        for step in steps:
+            if step.deferred:
+                calls.append((self._run_deferred, (step,)))
+                continue
+            if step.dynamic:
+                calls.append((self._run_dynamic, (step,)))
+                continue
+            bind = step.kernel_bind()
+            prepared = None if bind is None else bind(step.params, step.inputs, step.outputs)
+            if prepared is None:
+                calls.append((step.fn, (step.params, step.inputs, step.outputs)))
+            else:
+                calls.extend(prepared)
+        return calls
 
     def _kernel_fn(self, op: OpNode) -> Callable:
         k = op.kernel
@@ -356,13 +403,23 @@ class SubgraphRuntime:
         threads.apply(self._threads[reference])
         if profiler is not None or reference:
             return self._invoke_slow(profiler, reference)
-        for step in self.steps:
-            if step.deferred:
-                self._run_deferred(step)
-                continue
-            returned = step.fn(step.params, step.inputs, step.outputs)
-            if step.dynamic:
-                self._store_dynamic(step, returned)
+        if not self._calls_resolved:
+            return self._invoke_resolving()
+        for fn, args in self._calls:
+            fn(*args)
+
+    def _invoke_resolving(self) -> None:
+        """The plan's first run: each call's function resolved, run, then its entry point kept."""
+        n_threads = self._threads[False].numba
+        calls = self._calls
+        for pos, (fn, args) in enumerate(calls):
+            fn = bound.resolve(fn, n_threads)
+            fn(*args)
+            calls[pos] = (bound.direct_entry(fn, args), args)
+        self._calls_resolved = True
+
+    def _run_dynamic(self, step: Step) -> None:
+        self._store_dynamic(step, step.fn(step.params, step.inputs, step.outputs))
 
     def _invoke_slow(self, profiler, reference: bool) -> None:
         clock = time.perf_counter

@@ -234,8 +234,8 @@ class Interpreter:
         if not rt.allocated:
             raise InterpreterStateError("Invoke called on model that is not ready.")
         # Numba costs about a second of CPU to import and set up. The first invoke of a
-        # process that has not loaded it runs the reference kernels (same results,
-        # tested against the same oracles) and then starts loading Numba on a
+        # process that has not loaded it runs the reference kernels (bit-identical
+        # results: tests/interpreter/test_first_invoke_bits.py) and then starts loading Numba on a
         # background thread; the next invoke waits for it and runs the JIT kernels.
         # Loading starts after the run, not before: the import holds the GIL most of
         # the time and would slow the run it overlapped several-fold.

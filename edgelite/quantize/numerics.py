@@ -69,7 +69,15 @@ def quantize_array(
         zero_points = zero_points.reshape(shape)
     else:
         scales, zero_points = scales.reshape(()), zero_points.reshape(())
-    return np.clip(np.round(x / scales) + zero_points, qmin, qmax).astype(np.int64)
+    # The same operations as ``clip(round(x / s) + zp)``, in place on one temporary
+    # (a ResNet's weights are quantized once per candidate model: this showed up).
+    if x.ndim == 0:
+        return np.clip(np.round(x / scales) + zero_points, qmin, qmax).astype(np.int64)
+    y = np.divide(x, scales)
+    np.round(y, out=y)
+    np.add(y, zero_points, out=y)
+    np.clip(y, qmin, qmax, out=y)
+    return y.astype(np.int64)
 
 
 def quantize_bias(bias: np.ndarray, input_scale: float, weight_scales: np.ndarray, bits: int = 32) -> tuple[np.ndarray, np.ndarray]:

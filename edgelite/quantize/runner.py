@@ -128,10 +128,10 @@ def _edgelite_interpreter(model_bytes: bytes, preserve: bool = True):
         return Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=preserve,
                            experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     interp = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=preserve)
-    # The first invoke of a process runs the reference kernels while Numba loads; their
-    # float results differ from the JIT kernels' by rounding, which moved calibrated
-    # ranges (and the output bytes) between the first and later quantizations of a
-    # process. Calibration runs many samples anyway, so wait for the JIT kernels.
+    # The first invoke of a process runs the reference kernels while Numba loads. Their
+    # results are bit-identical to the JIT kernels' (tests/interpreter/
+    # test_first_invoke_bits.py), so this is for speed only: calibration runs many
+    # samples, and a large model's are faster on the JIT kernels.
     wait_until_warm()
     return interp
 

@@ -104,6 +104,8 @@ INT8_OPS: dict[str, OpQuantSpec] = {
     "SPLIT": _S(("-", "a"), "same"),
     "SPLIT_V": _S(("a", "-", "-"), "same"),
     "UNPACK": _S(("a",), "same"),
+    # the update is brought to the output's (calibrated) parameters, the operand too
+    "DYNAMIC_UPDATE_SLICE": _S(("a", "a", "-"), "shared"),
 }
 
 # int16 activations / int8 weights: the subset whose int16 kernels LiteRT has and

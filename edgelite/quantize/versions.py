@@ -27,6 +27,19 @@ __all__ = ["op_version", "min_runtime_version", "runtime_version"]
 _INT8, _INT16, _F32 = T.INT8, T.INT16, T.FLOAT32
 
 
+# Operators whose version depends only on the activation type: (int8, int16) versions
+# (float and other types: 1).
+_BY_ACTIVATION_TYPE: dict[str, tuple[int, int]] = {
+    **dict.fromkeys(("ADD", "MAX_POOL_2D", "AVERAGE_POOL_2D", "SOFTMAX", "MEAN", "REDUCE_MAX", "REDUCE_MIN",
+                     "RELU6", "CONCATENATION", "PAD", "PADV2", "MIRROR_PAD", "TANH", "LOGISTIC", "RELU"), (2, 3)),
+    **dict.fromkeys(("MAXIMUM", "MINIMUM", "GATHER", "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"), (2, 4)),
+    **dict.fromkeys(("SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "SUM", "LOG_SOFTMAX", "L2_NORMALIZATION", "SPLIT_V",
+                     "PACK", "UNPACK"), (2, 1)),
+    "LEAKY_RELU": (1, 2),
+    "EXP": (2, 2),
+}
+
+
 def op_version(
     op: str,
     inputs: Sequence[int],
@@ -54,6 +67,9 @@ def op_version(
     i1 = inputs[1] if len(inputs) > 1 else -1
     o0 = outputs[0] if outputs else -1
     opt = options
+    if op in _BY_ACTIVATION_TYPE:
+        v8, v16 = _BY_ACTIVATION_TYPE[op]
+        return v16 if i0 == _INT16 else v8 if i0 == _INT8 else 1
     if op == "CONV_2D":
         if i0 == _INT16 and i1 == _INT8:
             return 4
@@ -122,31 +138,11 @@ def op_version(
                 return 3
             return 2
         return 1
-    if op == "ADD":
-        if i0 == _INT16:
-            return 3
-        return 2 if i0 == _INT8 else 1
     if op == "SUB":
         if i0 == _INT16:
             return 5
         if len(input_ranks) >= 2 and input_ranks[0] != input_ranks[1] and max(input_ranks) > 4:
             return 3
-        return 2 if i0 == _INT8 else 1
-    if op in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
-        if i0 == _INT16:
-            return 3
-        return 2 if i0 == _INT8 else 1
-    if op in ("SOFTMAX", "MEAN", "REDUCE_MAX", "REDUCE_MIN", "RELU6", "CONCATENATION", "PAD", "PADV2", "MIRROR_PAD"):
-        if i0 == _INT16:
-            return 3
-        return 2 if i0 == _INT8 else 1
-    if op in ("TANH", "LOGISTIC", "RELU"):
-        if i0 == _INT16:
-            return 3
-        return 2 if i0 == _INT8 else 1
-    if op in ("MAXIMUM", "MINIMUM"):
-        if i0 == _INT16:
-            return 4
         return 2 if i0 == _INT8 else 1
     if op == "TRANSPOSE":
         rank = input_ranks[0] if input_ranks else 4
@@ -165,26 +161,10 @@ def op_version(
         )):
             return 3
         return 2 if i0 == _INT8 else 1
-    if op == "GATHER":
-        if i0 == _INT16:
-            return 4
-        return 2 if i0 == _INT8 else 1
     if op in ("SLICE", "STRIDED_SLICE"):
         if i0 == _INT16:
             return 4 if op == "SLICE" else 1
         return 2 if i0 == _INT8 else 1
-    if op in ("SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "SUM", "LOG_SOFTMAX", "L2_NORMALIZATION", "SPLIT_V"):
-        return 2 if i0 == _INT8 else 1
     if op == "SPLIT":
         return 2 if i1 == _INT8 else 1
-    if op in ("PACK", "UNPACK"):
-        return 2 if i0 == _INT8 else 1
-    if op in ("SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"):
-        if i0 == _INT16:
-            return 4
-        return 2 if i0 == _INT8 else 1
-    if op == "LEAKY_RELU":
-        return 2 if i0 == _INT16 else 1
-    if op == "EXP":
-        return 2 if i0 in (_INT8, _INT16) else 1
     return 1

@@ -97,7 +97,7 @@ _RUNTIME = {
     ("QUANTIZE", 1): "1.14.0", ("QUANTIZE", 2): "1.15.0", ("QUANTIZE", 3): "2.7.0",
     ("TRANSPOSE_CONV", 2): "2.2.0", ("TRANSPOSE_CONV", 3): "2.3.0",
     ("SPACE_TO_BATCH_ND", 2): "1.14.0", ("BATCH_TO_SPACE_ND", 2): "1.14.0",
-    ("EXP", 1): "1.7.0",
+    ("EXP", 1): "1.7.0", ("DYNAMIC_UPDATE_SLICE", 1): "2.9.0",
     ("GELU", 1): "2.9.0", ("GELU", 2): "2.9.0", ("RELU_0_TO_1", 1): "2.14.0", ("SELECT_V2", 1): "2.2.0",
     ("TRANSPOSE_CONV", 1): "1.9.0",
 }

@@ -176,3 +176,25 @@ def test_folding_error_is_worded_by_edgelite():
     for internal in ("known results", "rt_inits_", "cannot reshape array"):
         assert internal not in msg
     assert info.value.__cause__ is not None  # the evaluator's error stays chained for debugging
+
+
+def test_a_body_of_a_node_that_is_not_control_flow_reads_its_outer_values_as_inputs():
+    """SequenceMap's body reads ``state`` from outside: like If/Loop/Scan, the value is
+    the node's input after its own (its capture), so passes see and rewire it."""
+    from onnx import TensorProto
+
+    body = helper.make_graph([helper.make_node("Add", ["e", "state"], ["o"])], "b",
+                             [helper.make_tensor_value_info("e", TensorProto.FLOAT, [2, 3])],
+                             [helper.make_tensor_value_info("o", TensorProto.FLOAT, [2, 3])])
+    m = make_model(
+        [helper.make_node("SequenceConstruct", ["x"], ["s"]), helper.make_node("SequenceMap", ["s"], ["r"], body=body),
+         helper.make_node("SequenceAt", ["r", "zero"], ["y"])],
+        [("x", F32, [2, 3]), ("state", F32, [2, 3])], [("y", F32, [2, 3])], inits={"zero": np.array(0, np.int64)},
+        opset=17,
+    )
+    g = import_onnx(m)
+    smap = next(n for n in g.nodes if n.op_type == "SequenceMap")
+    assert smap.ann.captures == ["state"]
+    assert smap.inputs[-1] is next(v for v in g.inputs if v.name == "state")
+    dead_code_elimination(g)
+    assert "SequenceMap" in _ops(g)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.converter.helpers import check, make_model, run_tflite
+from tests.converter.helpers import check, make_model, op_names, open_interpreter, run_tflite
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
 from onnx import helper  # noqa: E402
@@ -110,3 +110,66 @@ def test_tensor_scatter_vs_reference(mode, upd_len):
     want = ReferenceEvaluator(m).run(None, feeds)[0]
     for interp in ("litert", "edgelite"):
         np.testing.assert_array_equal(run_tflite(edgelite.convert(m), feeds, interp)[0], want)
+
+
+@pytest.mark.parametrize("write", ["runtime", "constant", "absent"])
+@pytest.mark.parametrize("axis", [-2, 1])
+def test_tensor_scatter_batch_one_is_one_dynamic_update_slice(write, axis):
+    """Batch 1 (one write position) in linear mode lowers to DYNAMIC_UPDATE_SLICE alone."""
+    from onnx.reference import ReferenceEvaluator
+
+    shape = [1, 3, 6, 2]
+    upd_shape = list(shape)
+    upd_shape[axis] = 2
+    ins, inputs, inits = ["c", "u", "w" if write != "absent" else ""], [("c", np.float32, shape), ("u", np.float32, upd_shape)], []
+    w = np.array([1 if axis == 1 else 3], np.int64)
+    if write == "runtime":
+        inputs.append(("w", np.int64, [1]))
+    m = make_model([helper.make_node("TensorScatter", ins, ["y"], mode="linear", axis=axis)],
+                   inputs, [("y", np.float32, shape)], inits={"w": w} if write == "constant" else None, opset=24)
+    rng = np.random.default_rng(11)
+    feeds = {"c": rng.standard_normal(shape).astype(np.float32), "u": rng.standard_normal(upd_shape).astype(np.float32)}
+    if write == "runtime":
+        feeds["w"] = w
+    want = ReferenceEvaluator(m).run(None, feeds)[0]
+    tfl = edgelite.convert(m)
+    assert "DYNAMIC_UPDATE_SLICE" in op_names(tfl) and "SELECT_V2" not in op_names(tfl)
+    for interp in ("litert", "edgelite"):
+        np.testing.assert_array_equal(run_tflite(tfl, feeds, interp)[0], want)
+
+
+def test_tensor_scatter_int8_runs_dynamic_update_slice_in_int8_like_litert():
+    """Converted with int8 quantization, the KV-cache update stays one int8
+    DYNAMIC_UPDATE_SLICE, and edgelite's interpreter gives LiteRT's outputs bit for bit."""
+    from edgelite.schema import read_model
+    from edgelite.schema.model import TensorType
+
+    shape, upd_shape = [1, 2, 8, 4], [1, 2, 1, 4]
+    m = make_model(
+        [helper.make_node("Mul", ["c", "k"], ["c2"]), helper.make_node("TensorScatter", ["c2", "u", "w"], ["y"], mode="linear")],
+        [("c", np.float32, shape), ("u", np.float32, upd_shape), ("w", np.int64, [1])], [("y", np.float32, shape)],
+        inits={"k": np.array(0.5, np.float32)}, opset=24,
+    )
+    rng = np.random.default_rng(0)
+    calib = [{"c": rng.normal(0, 1, shape).astype(np.float32), "u": rng.normal(0, 1, upd_shape).astype(np.float32),
+              "w": np.array([k % 8], np.int64)} for k in range(16)]
+    q = edgelite.convert(m, quantize="int8", calibration=calib)
+    model = read_model(q)
+    sg = model.subgraphs[0]
+    dus = [op for op in sg.operators if model.opcode_name(op) == "DYNAMIC_UPDATE_SLICE"]
+    assert len(dus) == 1
+    assert all(sg.tensors[t].type == TensorType.INT8 for t in (*dus[0].inputs[:2], dus[0].outputs[0]))
+    feeds = {"c": rng.normal(0, 1, shape).astype(np.float32), "u": rng.normal(0, 1, upd_shape).astype(np.float32),
+             "w": np.array([5], np.int64)}
+    outs = []
+    for interp in ("edgelite", "litert"):  # LiteRT's built-in kernels, no XNNPACK
+        it = open_interpreter(q, interp)
+        for d in it.get_input_details():
+            it.set_tensor(d["index"], feeds[d["name"]])
+        it.invoke()
+        outs.append(it.get_tensor(it.get_output_details()[0]["index"]))
+    got, want = outs
+    np.testing.assert_array_equal(got, want)
+    ref = feeds["c"] * 0.5
+    ref[:, :, 5:6, :] = feeds["u"]
+    assert np.abs(got - ref).max() < 0.1

@@ -9,18 +9,19 @@ import os
 import numpy as np
 
 import edgelite.converter.ops as ops_pkg
-from edgelite.converter.ops import OP_MODULES, SUPPORT_MODULES, load_all, registry
+from edgelite.converter.ops import SUPPORT_MODULES, load_all, op_modules, registry
 
 
-def test_every_ops_file_is_listed():
+def test_every_ops_file_is_an_op_module_or_support():
     folder = os.path.dirname(ops_pkg.__file__)
     files = {f[:-3] for f in os.listdir(folder) if f.endswith(".py") and f != "__init__.py"}
-    assert files == set(OP_MODULES) | set(SUPPORT_MODULES), "add new op files to OP_MODULES"
+    assert set(op_modules()) == files - SUPPORT_MODULES
+    assert SUPPORT_MODULES <= files, "a support module listed that does not exist"
 
 
 def test_every_op_module_registers_something():
     load_all()
-    for name in OP_MODULES:
+    for name in op_modules():
         mod = importlib.import_module(f"edgelite.converter.ops.{name}")
         assert registry.REGISTERED_BY_MODULE.get(mod.__name__), f"ops/{name}.py registers no converter"
 
@@ -29,6 +30,19 @@ def test_support_modules_register_nothing():
     load_all()
     for name in SUPPORT_MODULES:
         assert not registry.REGISTERED_BY_MODULE.get(f"edgelite.converter.ops.{name}")
+
+
+def test_an_op_module_registering_nothing_fails_to_load(monkeypatch):
+    """A file of the ops folder that registers nothing (here: ``emit``, taken for an op
+    module) makes ``load_all`` raise instead of being skipped silently."""
+    import pytest
+
+    from edgelite.errors import RegistrationError
+
+    monkeypatch.setattr(ops_pkg, "SUPPORT_MODULES", SUPPORT_MODULES - {"emit"})
+    monkeypatch.setattr(ops_pkg, "_loaded", False)
+    with pytest.raises(RegistrationError, match="emit.py registers no converter"):
+        load_all()
 
 
 def test_registered_op_types():

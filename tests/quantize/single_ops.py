@@ -26,8 +26,9 @@ def opt(cls_module: str, **fields):
     return o
 
 
-def _model(op, out_shapes, options=None, *, extra=(), two_inputs=False, x_shape=X, const_inputs=(), prefix=()):
-    """x (and y) -> op(prefix..., x, [y], consts...) -> outputs."""
+def _model(op, out_shapes, options=None, *, extra=(), two_inputs=False, x_shape=X, const_inputs=(), prefix=(),
+           y_shape=None):
+    """x (and y, of ``x_shape`` unless ``y_shape``) -> op(prefix..., x, [y], consts...) -> outputs."""
     b = ModelBuilder()
     ins = []
     for arr in prefix:
@@ -35,7 +36,7 @@ def _model(op, out_shapes, options=None, *, extra=(), two_inputs=False, x_shape=
     x = b.add_input("x", x_shape, np.float32)
     ins.append(x)
     if two_inputs:
-        ins.append(b.add_input("y", x_shape, np.float32))
+        ins.append(b.add_input("y", y_shape or x_shape, np.float32))
     for k, arr in enumerate(const_inputs):
         ins.append(b.add_constant(f"c{k}", arr))
     for k, arr in enumerate(extra):
@@ -133,6 +134,8 @@ def build(op: str) -> bytes:
         return _model(op, [(1, 8, 8, 1), (1, 8, 8, 3)], opt("SplitVOptions", numSplits=2), extra=[_i32(1, 3), _i32(3)])
     if op == "UNPACK":
         return _model(op, [(8, 4)] * 8, opt("UnpackOptions", num=8, axis=0), x_shape=(8, 8, 4))
+    if op == "DYNAMIC_UPDATE_SLICE":  # a KV cache (x) updated with one step (y) at position 3
+        return _model(op, [X], two_inputs=True, y_shape=(1, 1, 8, 4), extra=[_i32(0, 3, 0, 0)])
     raise KeyError(op)
 
 

@@ -22,6 +22,21 @@ def same_pads(size: int, k: int, s: int, d: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def float_conv_reason(node) -> str | None:
+    """Why the general float lowering of a Conv / ConvTranspose cannot take ``node``
+    (non-float data, weights of unknown rank, a group count that does not divide the
+    input channels), or None."""
+    x, w = node.inputs[0], node.inputs[1]
+    if x.dtype is not None and np.dtype(x.dtype).kind != "f":
+        return f"{node.op_type} of {np.dtype(x.dtype).name}"
+    if w.shape is None or len(w.shape) < 3:
+        return "weights of unknown rank"
+    group = int(node.attrs.get("group", 1))
+    if x.shape is not None and x.shape[1] % group:
+        return f"group={group} does not divide the {x.shape[1]} input channels"
+    return None
+
+
 def onnx_pads(
     node: Node, spatial: list[int], kernel: list[int], strides: list[int], dil: list[int]
 ) -> list[tuple[int, int]]:

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgelite.converter.ops.common import float_conv_reason
 from edgelite.converter.ops.conv import ConvTranspose as _ConvTranspose
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
+from edgelite.converter.ops.registry import OpConverter, register
 
 
 def transpose_table(spatial, kernel, strides, dil, begin, out) -> np.ndarray:
@@ -72,20 +73,13 @@ class ConvTransposeGather(OpConverter):
     """The gathered-table GEMM, where ``conv.ConvTranspose`` (TRANSPOSE_CONV) does not apply."""
 
     def check(self, node):
+        reason = float_conv_reason(node)
+        if reason is not None:
+            return reason
         x, w = node.inputs[0], node.inputs[1]
-        if x.dtype is not None and np.dtype(x.dtype).kind != "f":
-            return f"ConvTranspose of {np.dtype(x.dtype).name}"
-        if w.shape is None or len(w.shape) < 3:
-            return "weights of unknown rank"
-        group = int(node.attrs.get("group", 1))
-        if x.shape is not None and x.shape[1] % group:
-            return f"group={group} does not divide the {x.shape[1]} input channels"
         if x.shape is not None and w.shape[0] != x.shape[1]:
             return f"weights for {w.shape[0]} input channels, input has {x.shape[1]}"
         return None
-
-    def layout(self, node, perms, lp):
-        return LayoutPlan([lp.identity(v) for v in node.inputs], [lp.identity(node.outputs[0])])
 
     def lower(self, node, out):
         e = Emitter(out, node.name)

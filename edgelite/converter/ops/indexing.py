@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
+from edgelite.converter.ops.registry import OpConverter, register
 from edgelite.converter.ops.shape import Gather as _ShapeGather
 
 
@@ -34,8 +34,11 @@ def strides(shape) -> list[int]:
     return out[::-1]
 
 
-def _onnx_layout(node, lp):
-    return LayoutPlan([lp.identity(v) for v in node.inputs], [lp.identity(o) for o in node.outputs])
+def index_dtype_reason(idx) -> str | None:
+    """Why ``idx`` cannot be an index tensor (None when it can)."""
+    if idx.dtype is not None and np.dtype(idx.dtype).kind not in "iu":
+        return f"indices of type {idx.dtype}"
+    return None
 
 
 def wrap_indices(e: Emitter, idx, dims):
@@ -48,34 +51,34 @@ def wrap_indices(e: Emitter, idx, dims):
     return e.binary("FLOOR_MOD", i32, e.const(dims, tag="dims"))
 
 
+def element_flat_indices(e: Emitter, data_shape, idx, axis: int):
+    """GatherElements/ScatterElements: the flat position in ``data`` of every index of
+    ``idx`` (its own coordinates, with ``idx[...]`` along ``axis``), as a 1-D int32 vector
+    (TFLite broadcasting stops at 6 dimensions), negatives wrapped."""
+    r = len(data_shape)
+    st = strides(data_shape)
+    grids = np.indices(idx.shape, dtype=np.int64)
+    base = np.zeros(idx.shape, np.int64) + sum(grids[d] * st[d] for d in range(r) if d != axis)
+    n = int(np.prod(idx.shape, dtype=np.int64))
+    wrapped = wrap_indices(e, e.reshape(idx, (n,)), data_shape[axis])
+    flat = wrapped if st[axis] == 1 else e.binary("MUL", wrapped, e.const(np.int32(st[axis]), tag="stride"))
+    return e.binary("ADD", flat, e.const(base.reshape(n).astype(np.int32), tag="base"))
+
+
 @register("GatherElements")
 class GatherElements(OpConverter):
     def check(self, node):
         data, idx = node.inputs[0], node.inputs[1]
         if data.shape is not None and int(np.prod(data.shape)) >= 2**31:
             return "data too large for int32 flat indices"
-        if idx.dtype is not None and np.dtype(idx.dtype).kind not in "iu":
-            return f"indices of type {idx.dtype}"
-        return None
-
-    def layout(self, node, perms, lp):
-        return _onnx_layout(node, lp)
+        return index_dtype_reason(idx)
 
     def lower(self, node, out):
         e = Emitter(out, node.name)
         data, idx = node.inputs
         y = node.outputs[0]
-        r = len(data.shape)
-        axis = int(node.attrs.get("axis", 0)) % r
-        st = strides(data.shape)
-        grids = np.indices(idx.shape, dtype=np.int64)
-        base = np.zeros(idx.shape, np.int64) + sum(grids[d] * st[d] for d in range(r) if d != axis)
-        # Work on 1-D index vectors: TFLite broadcasting stops at 6 dimensions.
-        n = int(np.prod(idx.shape, dtype=np.int64))
-        base = np.asarray(base, np.int64).reshape(n).astype(np.int32)
-        wrapped = wrap_indices(e, e.reshape(idx, (n,)), data.shape[axis])
-        flat_idx = wrapped if st[axis] == 1 else e.binary("MUL", wrapped, e.const(np.int32(st[axis]), tag="stride"))
-        flat_idx = e.binary("ADD", flat_idx, e.const(base, tag="base"))
+        axis = int(node.attrs.get("axis", 0)) % len(data.shape)
+        flat_idx = element_flat_indices(e, data.shape, idx, axis)
         flat = e.reshape(data, (int(np.prod(data.shape)),))
         if len(y.shape) == 1:
             e.gather(flat, flat_idx, 0, y=y)
@@ -87,12 +90,7 @@ class GatherElements(OpConverter):
 class GatherND(OpConverter):
     def check(self, node):
         idx = node.inputs[1]
-        if idx.dtype is not None and np.dtype(idx.dtype).kind not in "iu":
-            return f"indices of type {idx.dtype}"
-        return None
-
-    def layout(self, node, perms, lp):
-        return _onnx_layout(node, lp)
+        return index_dtype_reason(idx)
 
     def lower(self, node, out):
         e = Emitter(out, node.name)

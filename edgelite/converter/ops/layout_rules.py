@@ -54,6 +54,14 @@ class Elementwise:
         return LayoutPlan(want, [target] * len(node.outputs))
 
 
+class OnnxLayoutData:
+    """Mixin: the data input (0) and the output in the ONNX layout; the other inputs
+    (run-time parameters: sizes, pads, starts) taken as they are."""
+
+    def layout(self, node, perms, lp):
+        return LayoutPlan([lp.identity(node.inputs[0])] + [None] * (len(node.inputs) - 1), [lp.identity(node.outputs[0])])
+
+
 class ChannelsLast:
     """Mixin: data input and output channels-last (NHWC for 4-D, NWC for 3-D)."""
 

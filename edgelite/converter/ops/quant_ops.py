@@ -77,6 +77,30 @@ def _check_block(node, x):
     return None
 
 
+class _LinearIO:
+    """QuantizeLinear / DequantizeLinear's data (float32, blocks split off the axis) and
+    the writing of its result; ``param`` views a scale or zero point against it."""
+
+    def __init__(self, e: Emitter, node):
+        self.e, self.x, self.y = e, node.inputs[0], node.outputs[0]
+        self.axis, self.block = int(node.attrs.get("axis", 1)), int(node.attrs.get("block_size", 0) or 0)
+        self.view = _data_view(self.x.shape, self.axis, self.block)
+        self.data = e.reshape(e.cast(self.x, np.float32), self.view)
+
+    def param(self, v):
+        return _param_view(self.e, self.e.cast(v, np.float32), self.x.shape, self.axis, self.block)
+
+    def write(self, make) -> None:
+        """Write ``make(y)`` (y: the output, or None for a temporary) into the output."""
+        e, y = self.e, self.y
+        if self.view == tuple(y.shape) and np.dtype(y.dtype) == np.float32:
+            make(y)
+        elif self.view == tuple(y.shape):
+            e.cast(make(None), y.dtype, y=y)
+        else:
+            e.reshape(e.cast(make(None), y.dtype), y.shape, y=y)
+
+
 @register("QuantizeLinear")
 class QuantizeLinear(OpConverter):
     def check(self, node):
@@ -92,22 +116,15 @@ class QuantizeLinear(OpConverter):
 
     def lower(self, node, out):
         e = Emitter(out, node.name)
-        x, scale, zp = node.inputs[0], node.inputs[1], node.input(2)
-        y = node.outputs[0]
-        axis, block = int(node.attrs.get("axis", 1)), int(node.attrs.get("block_size", 0) or 0)
-        view = _data_view(x.shape, axis, block)
-        xv = e.reshape(e.cast(x, np.float32), view)
-        s = _param_view(e, e.cast(scale, np.float32), x.shape, axis, block)
+        io = _LinearIO(e, node)
+        zp = node.input(2)
         # ONNX: x / scale in the input's precision; float16 inputs are promoted like numpy does.
-        q = e.unary("ROUND", e.binary("DIV", xv, s))
+        q = e.unary("ROUND", e.binary("DIV", io.data, io.param(node.inputs[1])))
         if zp is not None:
-            q = e.binary("ADD", q, _param_view(e, e.cast(zp, np.float32), x.shape, axis, block))
+            q = e.binary("ADD", q, io.param(zp))
         lo, hi = QUANT_RANGES[_out_qtype(node)]
         q = e.clamp(q, float(lo), float(hi))
-        if view == tuple(y.shape):
-            e.cast(q, y.dtype, y=y)
-        else:
-            e.reshape(e.cast(q, y.dtype), y.shape, y=y)
+        io.write(lambda y: q)
 
 
 @register("DequantizeLinear")
@@ -122,20 +139,11 @@ class DequantizeLinear(OpConverter):
 
     def lower(self, node, out):
         e = Emitter(out, node.name)
-        x, scale, zp = node.inputs[0], node.inputs[1], node.input(2)
-        y = node.outputs[0]
-        axis, block = int(node.attrs.get("axis", 1)), int(node.attrs.get("block_size", 0) or 0)
-        view = _data_view(x.shape, axis, block)
-        d = e.reshape(e.cast(x, np.float32), view)
-        if zp is not None:
-            d = e.binary("SUB", d, _param_view(e, e.cast(zp, np.float32), x.shape, axis, block))
-        s = _param_view(e, e.cast(scale, np.float32), x.shape, axis, block)
-        if view == tuple(y.shape) and np.dtype(y.dtype) == np.float32:
-            e.binary("MUL", d, s, y=y)
-        elif view == tuple(y.shape):
-            e.cast(e.binary("MUL", d, s), y.dtype, y=y)
-        else:
-            e.reshape(e.cast(e.binary("MUL", d, s), y.dtype), y.shape, y=y)
+        io = _LinearIO(e, node)
+        zp = node.input(2)
+        d = io.data if zp is None else e.binary("SUB", io.data, io.param(zp))
+        s = io.param(node.inputs[1])
+        io.write(lambda y: e.binary("MUL", d, s, y=y))
 
 
 @register("DynamicQuantizeLinear")

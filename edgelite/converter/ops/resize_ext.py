@@ -33,7 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
+from edgelite.converter.ops.layout_rules import OnnxLayoutData
+from edgelite.converter.ops.registry import OpConverter, register
 from edgelite.converter.ops.resize import Resize as _Resize
 
 _ATTRS = (
@@ -169,7 +170,7 @@ def static_reason(node, opset: int) -> str | None:
 
 
 @register("Resize", "Upsample", after=_Resize)
-class ResizeGather(OpConverter):
+class ResizeGather(OnnxLayoutData, OpConverter):
     """Per-axis GATHER / BATCH_MATMUL with static sampling, where ``resize.Resize`` does
     not apply (``resize_runtime.ResizeRuntime`` follows for run-time sampling)."""
 
@@ -187,11 +188,6 @@ class ResizeGather(OpConverter):
         if attrs["mode"] != "nearest" and np.dtype(x.dtype).kind != "f":
             return f"{attrs['mode']} resize of {np.dtype(x.dtype).name} data"
         return None
-
-    def layout(self, node, perms, lp):
-        return LayoutPlan(
-            [lp.identity(node.inputs[0])] + [None] * (len(node.inputs) - 1), [lp.identity(node.outputs[0])]
-        )
 
     def lower(self, node, out):
         opset = out.graph.opset if out.graph is not None else 19

@@ -36,7 +36,8 @@ import math
 import numpy as np
 
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
+from edgelite.converter.ops.layout_rules import OnnxLayoutData
+from edgelite.converter.ops.registry import OpConverter, register
 from edgelite.converter.ops.resize_ext import ResizeGather, _attrs, _input
 
 
@@ -61,7 +62,7 @@ class _Axis:
 
 
 @register("Resize", "Upsample", after=ResizeGather)
-class ResizeRuntime(OpConverter):
+class ResizeRuntime(OnnxLayoutData, OpConverter):
     """Run-time sampling coordinates, where neither ``resize.Resize`` nor the static
     ``resize_ext.ResizeGather`` applies (scales fed at run time, run-time roi)."""
 
@@ -74,11 +75,6 @@ class ResizeRuntime(OpConverter):
         if scales is None and sizes is None and node.op_type == "Upsample" and "scales" not in node.attrs:
             return "Upsample without scales"
         return None
-
-    def layout(self, node, perms, lp):
-        return LayoutPlan(
-            [lp.identity(node.inputs[0])] + [None] * (len(node.inputs) - 1), [lp.identity(node.outputs[0])]
-        )
 
     def lower(self, node, out):
         opset = out.graph.opset if out.graph is not None else 19

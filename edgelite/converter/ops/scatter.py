@@ -1,4 +1,5 @@
-"""Scatter (opset <= 10), ScatterElements and ScatterND, every ``reduction``; TensorScatter.
+"""Scatter (opset <= 10), ScatterElements and ScatterND, every ``reduction``; TensorScatter
+(one DYNAMIC_UPDATE_SLICE when the whole cache has one write position, else densely).
 
 TFLite's SCATTER_ND only adds into zeros, so these ops are written densely instead,
 exact for every dtype and reduction. With static shapes the data is viewed as rows
@@ -25,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.indexing import strides
-from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
+from edgelite.converter.ops.indexing import element_flat_indices, index_dtype_reason, strides, wrap_indices
+from edgelite.converter.ops.registry import OpConverter, register
 
 _REDUCTIONS = ("none", "add", "mul", "max", "min")
 
@@ -34,14 +35,6 @@ _REDUCTIONS = ("none", "add", "mul", "max", "min")
 def row_strides(shape, k: int) -> list[int]:
     """Strides, in rows of ``prod(shape[k:])`` elements, of the first ``k`` dimensions."""
     return strides(tuple(shape[:k]))
-
-
-def _wrap(e: Emitter, idx, dims):
-    """int32 indices with negatives wrapped into ``[0, dims)`` (``dims`` broadcasts)."""
-    dims = np.asarray(dims, np.int32)
-    if idx.is_constant:
-        return e.const(np.mod(np.asarray(idx.data, np.int64), dims).astype(np.int32), tag="idx")
-    return e.binary("FLOOR_MOD", e.cast(idx, np.int32), e.const(dims, tag="dims"))
 
 
 def _extreme(dtype, low: bool):
@@ -86,17 +79,14 @@ class _Scatter(OpConverter):
         if red not in _REDUCTIONS:
             return f"reduction={red!r}"
         data, idx = node.inputs[0], node.inputs[1]
-        if idx.dtype is not None and np.dtype(idx.dtype).kind not in "iu":
-            return f"indices of type {idx.dtype}"
+        if index_dtype_reason(idx):
+            return index_dtype_reason(idx)
         if data.dtype is not None and np.dtype(data.dtype) not in (np.float32, np.int32, np.int64):
             if not (red == "none" and np.dtype(data.dtype) in (np.int8, np.uint8, np.int16, np.bool_)):
                 return f"{red} scatter of {np.dtype(data.dtype).name} data"
         if data.shape is not None and int(np.prod(data.shape)) >= 2**31:
             return "data too large for int32 indices"
         return None
-
-    def layout(self, node, perms, lp):
-        return LayoutPlan([lp.identity(v) for v in node.inputs], [lp.identity(o) for o in node.outputs])
 
 
 @register("ScatterElements", "Scatter")
@@ -105,15 +95,9 @@ class ScatterElements(_Scatter):
         e = Emitter(out, node.name)
         data, idx, upd = node.inputs[:3]
         y = node.outputs[0]
-        r = len(data.shape)
-        axis = int(node.attrs.get("axis", 0)) % r
-        st = strides(data.shape)
-        grids = np.indices(idx.shape, dtype=np.int64)
-        base = np.zeros(idx.shape, np.int64) + sum(grids[d] * st[d] for d in range(r) if d != axis)
+        axis = int(node.attrs.get("axis", 0)) % len(data.shape)
+        t = element_flat_indices(e, data.shape, idx, axis)
         u = int(np.prod(idx.shape, dtype=np.int64))
-        wrapped = _wrap(e, e.reshape(idx, (u,)), data.shape[axis])
-        t = wrapped if st[axis] == 1 else e.mul(wrapped, e.const(np.array(st[axis], np.int32), tag="stride"))
-        t = e.add(t, e.const(base.reshape(u).astype(np.int32), tag="base"))
         n = int(np.prod(data.shape, dtype=np.int64))
         res = scatter_rows(e, e.reshape(data, (n, 1)), t, e.reshape(upd, (u, 1)), node.attrs.get("reduction", "none"))
         e.reshape(res, y.shape, y=y)
@@ -129,19 +113,14 @@ class ScatterND(_Scatter):
         u = int(np.prod(idx.shape[:-1], dtype=np.int64))
         n = int(np.prod(data.shape[:k], dtype=np.int64))
         s = int(np.prod(data.shape[k:], dtype=np.int64))
-        wrapped = _wrap(e, e.reshape(idx, (u, k)), np.asarray(data.shape[:k]).reshape(1, k))
+        wrapped = wrap_indices(e, e.reshape(idx, (u, k)), np.asarray(data.shape[:k]).reshape(1, k))
         rs = np.asarray(row_strides(data.shape, k), np.int32).reshape(1, k)
         t = e.reduce("SUM", e.mul(wrapped, e.const(rs, tag="row_strides")), [1], keep=False)
         res = scatter_rows(e, e.reshape(data, (n, s)), t, e.reshape(upd, (u, s)), node.attrs.get("reduction", "none"))
         e.reshape(res, y.shape, y=y)
 
 
-@register("TensorScatter")
-class TensorScatter(_Scatter):
-    """KV-cache update: ``update[p, l]`` goes to ``cache[p, write_indices[batch(p)] + l]`` along
-    ``axis`` (modulo the cache length in ``circular`` mode); ``p`` runs over the leading
-    dimensions, the first of which is the batch."""
-
+class _TensorScatter(_Scatter):
     def check(self, node):
         if node.attrs.get("mode", "linear") not in ("linear", "circular"):
             return f"mode={node.attrs.get('mode')!r}"
@@ -152,13 +131,52 @@ class TensorScatter(_Scatter):
             return f"cache of type {np.dtype(cache.dtype).name}"
         return None
 
+    @staticmethod
+    def axis(node) -> int:
+        return int(node.attrs.get("axis", -2)) % len(node.inputs[0].shape)
+
+
+@register("TensorScatter")
+class TensorScatterSlice(_TensorScatter):
+    """KV-cache update with one write position for the whole cache (batch 1, or no
+    ``write_indices``) in ``linear`` mode: one DYNAMIC_UPDATE_SLICE of the update at
+    ``[0, ..., write_indices[0], ..., 0]`` (position ``axis``). ONNX leaves a write past
+    the cache's end undefined; DYNAMIC_UPDATE_SLICE clamps the start so it fits."""
+
+    def applies(self, node):
+        cache, w = node.inputs[0], node.input(2)
+        if node.attrs.get("mode", "linear") != "linear" or cache.shape is None:
+            return False
+        return w is None or (len(cache.shape) > 0 and cache.shape[0] == 1)
+
     def lower(self, node, out):
         e = Emitter(out, node.name)
         cache, upd = node.inputs[0], node.inputs[1]
         w = node.input(2)
         y = node.outputs[0]
-        r = len(cache.shape)
-        axis = int(node.attrs.get("axis", -2)) % r
+        at_axis = np.zeros(len(cache.shape), np.int32)
+        at_axis[self.axis(node)] = 1
+        if w is None:
+            start = e.const(np.zeros_like(at_axis), tag="start")
+        elif w.is_constant:
+            start = e.const(at_axis * np.int32(np.asarray(w.data).reshape(-1)[0]), tag="start")
+        else:
+            start = e.mul(e.const(at_axis, tag="at_axis"), e.reshape(e.cast(w, np.int32), (1,)))
+        e.op("DYNAMIC_UPDATE_SLICE", [cache, upd, start], y.shape, y.dtype, y=y)
+
+
+@register("TensorScatter", after=TensorScatterSlice)
+class TensorScatter(_TensorScatter):
+    """KV-cache update: ``update[p, l]`` goes to ``cache[p, write_indices[batch(p)] + l]`` along
+    ``axis`` (modulo the cache length in ``circular`` mode); ``p`` runs over the leading
+    dimensions, the first of which is the batch."""
+
+    def lower(self, node, out):
+        e = Emitter(out, node.name)
+        cache, upd = node.inputs[0], node.inputs[1]
+        w = node.input(2)
+        y = node.outputs[0]
+        axis = self.axis(node)
         p = int(np.prod(cache.shape[:axis], dtype=np.int64))
         m, ln = int(cache.shape[axis]), int(upd.shape[axis])
         s = int(np.prod(cache.shape[axis + 1 :], dtype=np.int64))

@@ -24,19 +24,22 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
+from edgelite.converter.ops.registry import OpConverter, register
 
 _TFLITE_DTYPES = (np.float32, np.int32, np.int64, np.int8, np.uint8, np.int16, np.bool_, np.float16)
-
-
-def _onnx_layout(node, lp):
-    return LayoutPlan([lp.identity(v) for v in node.inputs], [lp.identity(o) for o in node.outputs])
 
 
 def _dtype_reason(v) -> str | None:
     if v.dtype is not None and np.dtype(v.dtype) not in [np.dtype(d) for d in _TFLITE_DTYPES]:
         return f"{np.dtype(v.dtype).name} tensors (no TFLite type)"
     return None
+
+
+class _AnyTfliteDtype(OpConverter):
+    """Data movement of any tensor type TFLite has, in the ONNX layout (the default)."""
+
+    def check(self, node):
+        return _dtype_reason(node.inputs[0])
 
 
 def center_crop_pad_plan(in_shape, out_shape):
@@ -56,13 +59,7 @@ def center_crop_pad_plan(in_shape, out_shape):
 
 
 @register("NonZero")
-class NonZero(OpConverter):
-    def check(self, node):
-        return _dtype_reason(node.inputs[0])
-
-    def layout(self, node, perms, lp):
-        return _onnx_layout(node, lp)
-
+class NonZero(_AnyTfliteDtype):
     def lower(self, node, out):
         e = Emitter(out, node.name)
         x, y = node.inputs[0], node.outputs[0]
@@ -74,13 +71,7 @@ class NonZero(OpConverter):
 
 
 @register("Compress")
-class Compress(OpConverter):
-    def check(self, node):
-        return _dtype_reason(node.inputs[0])
-
-    def layout(self, node, perms, lp):
-        return _onnx_layout(node, lp)
-
+class Compress(_AnyTfliteDtype):
     def lower(self, node, out):
         e = Emitter(out, node.name)
         x, cond = node.inputs[0], node.inputs[1]
@@ -104,13 +95,7 @@ class Compress(OpConverter):
 
 
 @register("ReverseSequence")
-class ReverseSequence(OpConverter):
-    def check(self, node):
-        return _dtype_reason(node.inputs[0])
-
-    def layout(self, node, perms, lp):
-        return _onnx_layout(node, lp)
-
+class ReverseSequence(_AnyTfliteDtype):
     def lower(self, node, out):
         e = Emitter(out, node.name)
         x, lens = node.inputs[0], node.inputs[1]
@@ -135,13 +120,7 @@ class ReverseSequence(OpConverter):
 
 
 @register("CenterCropPad")
-class CenterCropPad(OpConverter):
-    def check(self, node):
-        return _dtype_reason(node.inputs[0])
-
-    def layout(self, node, perms, lp):
-        return _onnx_layout(node, lp)
-
+class CenterCropPad(_AnyTfliteDtype):
     def lower(self, node, out):
         from edgelite.schema.fb.PadOptions import PadOptionsT
 

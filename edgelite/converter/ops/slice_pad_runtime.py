@@ -28,7 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.converter.ops.emit import Emitter
-from edgelite.converter.ops.registry import LayoutPlan, OpConverter, register
+from edgelite.converter.ops.layout_rules import OnnxLayoutData
+from edgelite.converter.ops.registry import OpConverter, register
 from edgelite.converter.ops.shape import Pad as _Pad
 from edgelite.converter.ops.shape import Slice as _Slice
 
@@ -75,11 +76,8 @@ def per_dim(e: Emitter, vals, axes, rank: int, default):
 
 
 @register("Slice", after=_Slice)
-class SliceRuntime(OpConverter):
+class SliceRuntime(OnnxLayoutData, OpConverter):
     """``STRIDED_SLICE`` on run-time begin/end/strides, where a parameter is a run-time input."""
-
-    def layout(self, node, perms, lp):
-        return LayoutPlan([lp.identity(node.inputs[0])] + [None] * (len(node.inputs) - 1), [lp.identity(node.outputs[0])])
 
     def lower(self, node, out):
         from edgelite.schema.fb.StridedSliceOptions import StridedSliceOptionsT
@@ -98,7 +96,7 @@ class SliceRuntime(OpConverter):
 
 
 @register("Pad", after=_Pad)
-class PadGather(OpConverter):
+class PadGather(OnnxLayoutData, OpConverter):
     """Per-axis GATHER, where ``shape.Pad``'s builtins do not apply (run-time parameters,
     edge/wrap modes)."""
 
@@ -112,9 +110,6 @@ class PadGather(OpConverter):
         if x.shape is not None and 0 in tuple(x.shape):
             return "padding an empty tensor with run-time pads"
         return None
-
-    def layout(self, node, perms, lp):
-        return LayoutPlan([lp.identity(node.inputs[0])] + [None] * (len(node.inputs) - 1), [lp.identity(node.outputs[0])])
 
     def lower(self, node, out):
         e = Emitter(out, node.name)

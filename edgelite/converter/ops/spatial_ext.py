@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.converter.ops.common import onnx_pads
+from edgelite.converter.ops.common import float_conv_reason, onnx_pads
 from edgelite.converter.ops.conv import Conv as _Conv
 from edgelite.converter.ops.emit import Emitter
 from edgelite.converter.ops.pool import Pool as _Pool
@@ -187,18 +187,11 @@ class ConvPatches(OpConverter):
     """Patches + BATCH_MATMUL, where ``conv.Conv`` (constant 1-D/2-D weights) does not apply."""
 
     def check(self, node):
+        reason = float_conv_reason(node)
         x, w = node.inputs[0], node.inputs[1]
-        if x.dtype is not None and np.dtype(x.dtype).kind != "f":
-            return f"Conv of {np.dtype(x.dtype).name}"
-        if w.shape is None or len(w.shape) < 3:
-            return "weights of unknown rank"
-        group = int(node.attrs.get("group", 1))
-        if x.shape is not None and (x.shape[1] % group or w.shape[0] % group):
-            return f"group={group} does not divide the channels"
-        return None
-
-    def layout(self, node, perms, lp):
-        return LayoutPlan([lp.identity(v) for v in node.inputs], [lp.identity(node.outputs[0])])
+        if reason is None and x.shape is not None and w.shape[0] % int(node.attrs.get("group", 1)):
+            return f"group={node.attrs.get('group')} does not divide the {w.shape[0]} output channels"
+        return reason
 
     def lower(self, node, out):
         from edgelite.schema.fb.BatchMatMulOptions import BatchMatMulOptionsT

@@ -21,7 +21,6 @@ import numpy as np
 
 from edgelite.converter.control_flow import inline_if, is_control_flow, n_real_inputs
 from edgelite.converter.ir import Graph, Node
-from edgelite.converter.subgraphs import subgraph_reads
 from edgelite.errors import ConversionError
 
 # Constants up to this many elements go to ONNX shape inference with their data
@@ -37,7 +36,7 @@ _MAX_FOLD_ELEMENTS = 1 << 28
 def dead_code_elimination(g: Graph) -> None:
     """Drop nodes whose outputs nobody reads (walking back from the graph outputs).
 
-    A value that only an ``If``/``Loop`` body reads (``edgelite.converter.subgraphs``) is read.
+    A value that only an ``If``/``Loop`` body reads is an input of that node (its capture).
     """
     live: set[int] = {id(v) for v in g.outputs}
     kept: list[Node] = []
@@ -45,14 +44,7 @@ def dead_code_elimination(g: Graph) -> None:
         if any(id(o) in live for o in node.outputs):
             kept.append(node)
             live.update(id(v) for v in node.inputs if v is not None)
-            live.update(id(v) for v in (node.ann.outer or {}).values())  # read by its If/Loop bodies
     g.nodes = kept[::-1]
-
-
-def _has_subgraph(node: Node) -> bool:
-    from onnx import AttributeProto
-
-    return any(isinstance(a, AttributeProto) for a in node.attrs.values())
 
 
 def infer_shapes(g: Graph) -> None:
@@ -88,7 +80,7 @@ def infer_shapes(g: Graph) -> None:
             continue
         attrs = {k: a for k, a in n.attrs.items() if not k.startswith("_")}
         n_inputs = len(n.inputs)
-        if is_control_flow(n):  # its bodies read outer values by their ONNX names
+        if n.ann.captures:  # its bodies read outer values by their ONNX names
             n_inputs = n_real_inputs(n)
             for name, v in zip(n.ann.captures, n.inputs[n_inputs:]):
                 if v.name != name:
@@ -154,11 +146,7 @@ def fold_constants(g: Graph) -> bool:
                 changed = True
             elif all(v is None or v.is_constant for v in node.inputs) and node.inputs:
                 # Everything it reads (inputs and the outer values its body reads) is constant.
-                n_real = n_real_inputs(node)
-                captured = {name: np.asarray(v.data) for name, v in zip(node.ann.captures, node.inputs[n_real:])}
-                alone = copy.copy(node)
-                alone.inputs = node.inputs[:n_real]
-                _make_const(g, node, _evaluate(g, alone, captured))
+                _make_const(g, node, _evaluate_with_captures(g, node))
                 changed = True
             continue
         if _castlike_to_cast(node):  # then it folds like any Cast when its input is constant
@@ -187,27 +175,21 @@ def fold_constants(g: Graph) -> bool:
             continue
         if any(o.shape is not None and int(np.prod(o.shape)) > _MAX_FOLD_ELEMENTS for o in node.outputs):
             continue
-        captured = _captured_constants(node)
-        if captured is None:  # a subgraph reads a graph input or a computed value: not foldable
-            continue
-        _make_const(g, node, _evaluate(g, node, captured))
+        _make_const(g, node, _evaluate_with_captures(g, node))
         changed = True
     return changed
 
 
-def _captured_constants(node: Node) -> dict[str, np.ndarray] | None:
-    """The outer values the node's bodies read (``node.ann.outer``), or None when one is not constant.
-
-    A name the front end could not resolve counts as not constant, so the node is left
-    for the op converters rather than folded on a guess.
-    """
-    if not _has_subgraph(node):
-        return {}
-    outer = node.ann.outer or {}
-    reads = subgraph_reads(node.attrs.values())
-    if any(name not in outer or not outer[name].is_constant for name in reads):
-        return None
-    return {name: np.asarray(outer[name].data) for name in reads}
+def _evaluate_with_captures(g: Graph, node: Node) -> list[np.ndarray]:
+    """``_evaluate`` of a node whose inputs, captures included, are all constant: the
+    captures (the outer values its bodies read) are fed under their body names."""
+    if not node.ann.captures:
+        return _evaluate(g, node)
+    n_real = n_real_inputs(node)
+    captured = {name: np.asarray(v.data) for name, v in zip(node.ann.captures, node.inputs[n_real:])}
+    alone = copy.copy(node)
+    alone.inputs = node.inputs[:n_real]
+    return _evaluate(g, alone, captured)
 
 
 def _castlike_to_cast(node: Node) -> bool:
@@ -226,7 +208,7 @@ def _castlike_to_cast(node: Node) -> bool:
 def _evaluate(g: Graph, node: Node, captured: dict[str, np.ndarray] | None = None) -> list[np.ndarray]:
     """Run ``node`` alone in ONNX's reference evaluator on its constant inputs.
 
-    ``captured`` holds the outer values its bodies read (``node.ann.outer``): they
+    ``captured`` holds the outer values its bodies read (its captures): they
     enter the one-node model as graph inputs under their own names.
     """
     from onnx import helper

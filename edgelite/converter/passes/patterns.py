@@ -157,22 +157,20 @@ def gelu(g: Graph) -> None:
                 x = d.inputs[0]
             elif d.op_type == "Mul" and _close(_scalar(d.inputs[1]), 1 / math.sqrt(2)):
                 x = d.inputs[0]
-            if x is None:
-                continue
-            a = _one_plus(g, n.outputs[0], cons)
-            tail = _gelu_tail(g, a, x, cons) if a is not None else None
-            if tail is not None:
-                _replace(g, d, tail, "Gelu", x, {"approximate": "none"})
-                cons = g.consumers()
+            first, approximate = d, "none"
         elif n.op_type == "Tanh":
             x, first = _tanh_gelu_input(n)
-            if x is None:
-                continue
-            a = _one_plus(g, n.outputs[0], cons)
-            tail = _gelu_tail(g, a, x, cons) if a is not None else None
-            if tail is not None:
-                _replace(g, first, tail, "Gelu", x, {"approximate": "tanh"})
-                cons = g.consumers()
+            approximate = "tanh"
+        else:
+            continue
+        if x is None:
+            continue
+        # erf(x / sqrt 2) or tanh(...), then x * 0.5 * (1 + that): one Gelu
+        a = _one_plus(g, n.outputs[0], cons)
+        tail = _gelu_tail(g, a, x, cons) if a is not None else None
+        if tail is not None:
+            _replace(g, first, tail, "Gelu", x, {"approximate": approximate})
+            cons = g.consumers()
 
 
 def _cube_of(v: Value) -> Value | None:

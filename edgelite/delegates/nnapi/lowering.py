@@ -193,6 +193,25 @@ def _elementwise_rank(lw: Lowering) -> None:
             raise Unsupported("rank above 4")
 
 
+def _moved(lw: Lowering, *, check_rank: bool = True) -> tuple[NnOperand, NnOperand]:
+    """Input and output of a data-movement operator: one NNAPI type and, quantized, one
+    scale and zero point (NNAPI's movement ops keep the input's)."""
+    if check_rank:
+        _elementwise_rank(lw)
+    x, o = lw.describe(lw.node.inputs[0]), lw.describe(lw.node.outputs[0])
+    _quant_types_match(lw, x, o)
+    _same_quant(x, o, lw.node.op_name)
+    return x, o
+
+
+def _const_input(lw: Lowering, i: int, what: str) -> np.ndarray:
+    """The constant value of input ``i`` (NNAPI takes ``what`` only as a constant)."""
+    v = lw.const(lw.node.inputs[i])
+    if v is None:
+        raise Unsupported(f"non-constant {what}")
+    return np.asarray(v)
+
+
 # ---- operators -----------------------------------------------------------------------
 
 
@@ -436,10 +455,7 @@ def _prelu(lw: Lowering) -> None:
 
 @lowers("RESHAPE")
 def _reshape(lw: Lowering) -> None:
-    _elementwise_rank(lw)
-    x, o = lw.describe(lw.node.inputs[0]), lw.describe(lw.node.outputs[0])
-    _quant_types_match(lw, x, o)
-    _same_quant(x, o, "RESHAPE")
+    _, o = _moved(lw)
     lw.emit(Op.RESHAPE, [lw.operand(lw.node.inputs[0]), lw.int_tensor(o.shape)], [lw.operand(lw.node.outputs[0])])
 
 
@@ -448,10 +464,7 @@ def _mean(lw: Lowering) -> None:
     _elementwise_rank(lw)
     x, o = lw.describe(lw.node.inputs[0]), lw.describe(lw.node.outputs[0])
     _quant_types_match(lw, x, o)
-    axes = lw.const(lw.node.inputs[1])
-    if axes is None:
-        raise Unsupported("non-constant axes")
-    axes = sorted({int(a) % len(x.shape) for a in np.asarray(axes).reshape(-1)})
+    axes = sorted({int(a) % len(x.shape) for a in _const_input(lw, 1, "axes").reshape(-1)})
     keep = bool(getattr(lw.node.options, "keepDims", False))
     requantize = x.code in QUANT8 and (np.float32(x.scale) != np.float32(o.scale) or x.zero_point != o.zero_point)
     if not requantize:
@@ -479,47 +492,32 @@ def _mean(lw: Lowering) -> None:
 
 @lowers("PAD", 28)
 def _pad(lw: Lowering) -> None:
-    _elementwise_rank(lw)
-    x, o = lw.describe(lw.node.inputs[0]), lw.describe(lw.node.outputs[0])
-    _quant_types_match(lw, x, o)
-    _same_quant(x, o, "PAD")
-    pads = lw.const(lw.node.inputs[1])
-    if pads is None:
-        raise Unsupported("non-constant paddings")
-    lw.emit(Op.PAD, [lw.operand(lw.node.inputs[0]), lw.int_tensor(np.asarray(pads).reshape(-1, 2))],
+    _moved(lw)
+    pads = _const_input(lw, 1, "paddings")
+    lw.emit(Op.PAD, [lw.operand(lw.node.inputs[0]), lw.int_tensor(pads.reshape(-1, 2))],
             [lw.operand(lw.node.outputs[0])])
 
 
 @lowers("TRANSPOSE", 28)
 def _transpose(lw: Lowering) -> None:
-    _elementwise_rank(lw)
-    x, o = lw.describe(lw.node.inputs[0]), lw.describe(lw.node.outputs[0])
-    _quant_types_match(lw, x, o)
-    _same_quant(x, o, "TRANSPOSE")
-    perm = lw.const(lw.node.inputs[1])
-    if perm is None:
-        raise Unsupported("non-constant permutation")
-    lw.emit(Op.TRANSPOSE, [lw.operand(lw.node.inputs[0]), lw.int_tensor(np.asarray(perm).reshape(-1))],
+    _moved(lw)
+    perm = _const_input(lw, 1, "permutation")
+    lw.emit(Op.TRANSPOSE, [lw.operand(lw.node.inputs[0]), lw.int_tensor(perm.reshape(-1))],
             [lw.operand(lw.node.outputs[0])])
 
 
 @lowers("DEPTH_TO_SPACE")
 def _depth_to_space(lw: Lowering) -> None:
-    x, o = lw.describe(lw.node.inputs[0]), lw.describe(lw.node.outputs[0])
-    if len(x.shape) != 4:
+    if len(lw.node.inputs[0].shape) != 4:
         raise Unsupported("needs a 4-D input")
-    _quant_types_match(lw, x, o)
-    _same_quant(x, o, "DEPTH_TO_SPACE")
+    _moved(lw, check_rank=False)
     lw.emit(Op.DEPTH_TO_SPACE, [lw.operand(lw.node.inputs[0]), lw.scalar(int(lw.node.options.blockSize))],
             [lw.operand(lw.node.outputs[0])])
 
 
 @lowers("STRIDED_SLICE", 28)
 def _strided_slice(lw: Lowering) -> None:
-    _elementwise_rank(lw)
-    x, o = lw.describe(lw.node.inputs[0]), lw.describe(lw.node.outputs[0])
-    _quant_types_match(lw, x, o)
-    _same_quant(x, o, "STRIDED_SLICE")
+    _moved(lw)
     opt = lw.node.options
     if int(opt.ellipsisMask or 0) or int(opt.newAxisMask or 0) or bool(getattr(opt, "offset", False)):
         raise Unsupported("STRIDED_SLICE with ellipsis/new-axis masks or offset")

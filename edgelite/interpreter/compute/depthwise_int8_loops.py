@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute.jit import njit, prange, serial_build
 
@@ -121,11 +122,19 @@ def run_fast(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: int, pad
              oh: int, ow: int, out_zp: int, lo: int, hi: int, out: np.ndarray, parallel: bool = True) -> None:
     """Copy ``x`` into the scratch (if any) and run the kernel into ``out`` (NHWC), its
     row blocks over threads when ``parallel``."""
+    bound.run(run_fast_calls(f, padded, x, pad_top, pad_left, sh, dh, oh, ow, out_zp, lo, hi, out, parallel))
+
+
+def run_fast_calls(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: int, pad_left: int, sh: int, dh: int,
+                   oh: int, ow: int, out_zp: int, lo: int, hi: int, out: np.ndarray, parallel: bool = True) -> list:
+    """:func:`run_fast`'s work as prepared calls ``[(fn, args), ...]`` (``compute.bound``)."""
+    calls = []
     if f.planes:
-        _copy_to_planes(x, padded, pad_top, pad_left)
+        calls.append((_copy_to_planes, (x, padded, pad_top, pad_left)))
         x = padded
     elif padded.size:
-        padded[:, pad_top : pad_top + x.shape[1], pad_left : pad_left + x.shape[2], :] = x
+        calls.append((np.copyto, (padded[:, pad_top : pad_top + x.shape[1], pad_left : pad_left + x.shape[2], :], x,
+                                  "unsafe")))  # as padded[...] = x
         x = padded
     xs = x.reshape(x.shape[0], x.shape[1], -1)
     o3 = out.reshape(out.shape[0], oh, -1)
@@ -133,8 +142,9 @@ def run_fast(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: int, pad
     tail = (np.int64(out_zp), np.int64(lo), np.int64(hi), f.acc, o3)
     kernel = _dw3x3_int8 if f.k == 3 else _dw5x5_int8
     if not parallel:
-        kernel = serial_build(kernel)
-    kernel(xs, *args, *f.taps, *tail)
+        kernel = bound.Deferred(lambda k=kernel: serial_build(k))
+    calls.append((kernel, (xs, *args, *f.taps, *tail)))
+    return calls
 
 
 # --------------------------------------------------------------------------------------

@@ -164,14 +164,19 @@ def _quantize_row_jit(x, inv, zp, qmin, qmax, out):
     n = x.shape[0]
     vec = n - n % 8
     half = np.float32(0.5)
-    for j in range(n):
-        p = x[j] * inv  # float32 x float32 -> float32
-        if j < vec:
-            r = np.trunc(p - half) if p < 0 else np.trunc(p + half)
-            v = np.int64(r) + zp
-        else:
-            a = np.floor(abs(np.float64(p)) + 0.5)  # exact in float64
-            v = (-np.int64(a) if p < 0 else np.int64(a)) + zp
+    xv = x[:vec]
+    ov = out[:vec]
+    for j in range(vec):  # its own loop (no per-value test of j): it vectorizes
+        p = xv[j] * inv  # float32 x float32 -> float32
+        r = np.trunc(p - half) if p < 0 else np.trunc(p + half)
+        v = np.int64(r) + zp
+        v = qmin if v < qmin else v
+        v = qmax if v > qmax else v
+        ov[j] = v
+    for j in range(vec, n):
+        p = x[j] * inv
+        a = np.floor(abs(np.float64(p)) + 0.5)  # exact in float64
+        v = (-np.int64(a) if p < 0 else np.int64(a)) + zp
         v = qmin if v < qmin else v
         v = qmax if v > qmax else v
         out[j] = v
@@ -229,6 +234,36 @@ def scale_int32(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.ndarray | 
     # dtype=F32: int32 -> float32 first, then a float32 product (without it numpy
     # would multiply in float64 and round once, which is not LiteRT's arithmetic)
     np.multiply(acc, s, out=out, dtype=F32)
+
+
+@njit
+def _scale_bias_act_jit(acc, scale, bias, has_bias, lo, hi, out):
+    """``out[m, n] = clamp(float32(acc[m, n]) * scale[n] (+ bias[n]), lo, hi)``, float32
+    steps in that order: :func:`scale_int32` then :func:`float_epilogue` in one pass."""
+    rows, n = acc.shape
+    for i in range(rows):
+        a = acc[i]
+        o = out[i]
+        if has_bias:
+            for j in range(n):
+                r = np.float32(a[j]) * scale[j] + bias[j]
+                r = lo if r < lo else r
+                o[j] = hi if r > hi else r
+        else:
+            for j in range(n):
+                r = np.float32(a[j]) * scale[j]
+                r = lo if r < lo else r
+                o[j] = hi if r > hi else r
+
+
+def scale_bias_act(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.ndarray | None, bias: np.ndarray | None,
+                   lo: float, hi: float, out: np.ndarray) -> None:
+    """:func:`scale_int32` of one row scale (``(1,)`` float32), then :func:`float_epilogue`,
+    bit for bit, as one Numba pass (``acc`` int32 ``(M, N)``, ``out`` float32 ``(M, N)``)."""
+    n = out.shape[1]
+    r = row_scale.astype(F32)[0]
+    scale = np.full(n, r, F32) if col_scale is None else (r * col_scale.astype(F32)).astype(F32)
+    _scale_bias_act_jit(acc, scale, bias if bias is not None else scale, bias is not None, F32(lo), F32(hi), out)
 
 
 @dataclass(frozen=True)

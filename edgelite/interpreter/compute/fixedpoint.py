@@ -51,7 +51,7 @@ import math
 import numpy as np
 
 from edgelite.interpreter.compute.jit import njit
-from edgelite.interpreter.compute.rounding import round_half_away_scalar
+from edgelite.interpreter.compute.rounding import round_half_away, round_half_away_scalar
 
 # Which MultiplyByQuantizedMultiplier form callers get by default (see module doc).
 SINGLE_ROUNDING: bool = False
@@ -143,10 +143,25 @@ def quantize_multiplier_array(real_multipliers, single_rounding: bool | None = N
         (array([1073741824, 1073741824], dtype=int32), array([ 0, -1], dtype=int32))
     """
     reals = np.asarray(real_multipliers, dtype=np.float64).reshape(-1)
-    pairs = [quantize_multiplier(float(r), single_rounding) for r in reals]
-    q = np.array([p[0] for p in pairs], dtype=np.int32)
-    s = np.array([p[1] for p in pairs], dtype=np.int32)
-    return q, s
+    if not np.isfinite(reals).all():  # the scalar path raises what it raises for these
+        pairs = [quantize_multiplier(float(r), single_rounding) for r in reals]
+        return (np.array([p[0] for p in pairs], dtype=np.int32), np.array([p[1] for p in pairs], dtype=np.int32))
+    # The same steps as quantize_multiplier, vectorized (a model's per-channel
+    # multipliers number in the tens of thousands: this is on the allocate path).
+    frac, shift = np.frexp(reals)
+    q = round_half_away(frac * float(1 << 31))
+    shift = shift.astype(np.int64)
+    carry = q == float(1 << 31)
+    q[carry] = float(1 << 30)
+    shift[carry] += 1
+    flush = (shift < -31) | (reals == 0.0)
+    q[flush] = 0.0
+    shift[flush] = 0
+    if _resolve(single_rounding):
+        sat = shift > 30
+        q[sat] = float((1 << 31) - 1)
+        shift[sat] = 30
+    return q.astype(np.int32), shift.astype(np.int32)
 
 
 def quantized_activation_range(activation: int, scale: float, zero_point: int, dtype) -> tuple[int, int]:
@@ -188,7 +203,8 @@ def quantized_activation_range(activation: int, scale: float, zero_point: int, d
 
 def _wrap_int32(v: np.ndarray) -> np.ndarray:
     """Two's-complement wrap of int64 values to the int32 range (kept as int64)."""
-    return ((v + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+    # A C-style cast keeps the low 32 bits: one pass instead of three temporaries.
+    return np.asarray(v, dtype=np.int64).astype(np.int32).astype(np.int64)
 
 
 def saturating_rounding_doubling_high_mul(a, b) -> np.ndarray:
@@ -203,13 +219,19 @@ def saturating_rounding_doubling_high_mul(a, b) -> np.ndarray:
     """
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
-    ab = a * b
-    nudge = np.where(ab >= 0, np.int64(1 << 30), np.int64(1 - (1 << 30)))
-    s = ab + nudge
-    # C integer division truncates toward zero.
-    high = np.where(s >= 0, s >> 31, -((-s) >> 31))
-    overflow = (a == b) & (a == INT32_MIN)
-    return np.where(overflow, np.int64(INT32_MAX), high)
+    s = np.array(a * b, dtype=np.int64, ndmin=1)
+    neg = s < 0
+    # nudge: 2**30 for ab >= 0, 1 - 2**30 below (in place: this runs on every
+    # requantized accumulator of the reference int8 kernels).
+    s += np.int64(1 << 30)
+    np.subtract(s, np.int64((1 << 31) - 1), out=s, where=neg)
+    # C integer division truncates toward zero: bias negatives by 2**31 - 1 before
+    # the arithmetic shift (s and ab + nudge have the same sign).
+    np.add(s, np.int64((1 << 31) - 1), out=s, where=neg)
+    s >>= 31
+    # Only a == b == INT32_MIN reaches 2**31 (every other product is below 2**62 - 2**30).
+    np.minimum(s, np.int64(INT32_MAX), out=s)
+    return s.reshape(np.broadcast_shapes(a.shape, b.shape))
 
 
 def rounding_divide_by_pot(x, exponent) -> np.ndarray:

@@ -126,31 +126,35 @@ def im2col_rows_jit(xf, h, w, ctot, c0, cin, b, r0, r1, ow, kh, kw, sh, sw, dh, 
         ox = r - oy * ow
         iy0 = oy * sh - pad_h
         ix0 = ox * sw - pad_w
-        i = r - r0
+        row = cols[r - r0]
         row_inside = whole and ix0 >= 0 and ix0 + kw <= w
+        # Copies between slices indexed from 0: with indices like k + t (signed, maybe
+        # negative to Numba) the copy loops stayed scalar, several times slower.
         for ky in range(kh):
             iy = iy0 + ky * dh
             k = ky * run
             if iy < 0 or iy >= h:
-                for t in range(run):
-                    cols[i, k + t] = 0.0
+                row[k : k + run] = 0.0
                 continue
             src = xf[b * h + iy]
             if row_inside:
                 s0 = ix0 * cin
+                dst = row[k : k + run]
+                s = src[s0 : s0 + run]
                 for t in range(run):
-                    cols[i, k + t] = src[s0 + t]
+                    dst[t] = s[t]
                 continue
             for kx in range(kw):
                 ix = ix0 + kx * dw
                 kk = k + kx * cin
+                dst = row[kk : kk + cin]
                 if 0 <= ix < w:
                     s0 = ix * ctot + c0
+                    s = src[s0 : s0 + cin]
                     for c in range(cin):
-                        cols[i, kk + c] = src[s0 + c]
+                        dst[c] = s[c]
                 else:
-                    for c in range(cin):
-                        cols[i, kk + c] = 0.0
+                    dst[:] = 0.0
 
 
 # ----------------------------------------------- fast drivers (BLAS + the JIT helpers above)

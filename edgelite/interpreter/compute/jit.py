@@ -21,7 +21,10 @@ Start-up: ``start_warm_up`` imports Numba on a background thread. The interprete
 first invoke in a fresh process runs the reference (numpy) kernels and starts it; the
 next invoke waits for ``is_warm()`` and runs the JIT kernels, each loaded from the
 on-disk cache without Numba's full context refresh (``_load_cached``: that refresh,
-which also imports SciPy, was most of a warm start's cost).
+which also imports SciPy, was most of a warm start's cost). Every JIT kernel computes
+in the same order as its reference kernel, so both invokes give the same bits for the
+same input (tests: ``assert_bit_identical`` in the float kernel tests and
+``tests/interpreter/test_first_invoke_bits.py``).
 
 Threads: ``set_num_threads`` records the count and applies it to Numba only once a
 ``parallel=True`` kernel exists. With one thread, a ``parallel=True`` kernel runs a

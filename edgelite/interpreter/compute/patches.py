@@ -28,15 +28,22 @@ def im2col_into(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: 
                 oh: int, ow: int, pad, out: np.ndarray, sub=0) -> None:
     """Write the patches of ``x`` (``(B, H, W, C)``) into ``out`` (``(B*OH*OW, >= KH*KW*C)``,
     C-contiguous), as ``out``'s dtype (see the module docstring)."""
+    fn, args = im2col_call(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pad, out, sub)
+    fn(*args)
+
+
+def im2col_call(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pt: int, pl: int,
+                oh: int, ow: int, pad, out: np.ndarray, sub=0):
+    """:func:`im2col_into` as a prepared call ``(fn, args)`` (``compute.bound``): the
+    shapes checked and the kernel chosen once."""
     if x.ndim != 4 or out.ndim != 2 or not out.flags.c_contiguous:
         raise ShapeError(f"im2col: input {x.shape} must be 4-D and output {out.shape} a C-contiguous matrix")
     b, _, _, c = x.shape
     if out.shape[0] != b * oh * ow or out.shape[1] < kh * kw * c or min(kh, kw, sh, sw, dh, dw, oh, ow) < 1:
         raise ShapeError(f"im2col: output {out.shape} does not hold {b * oh * ow} patches of {kh}x{kw}x{c}")
     if dh == 1 and dw == 1 and sub == 0 and out.dtype.kind in "iu":
-        _im2col_rowcopy(x, kh, kw, sh, sw, pt, pl, oh, ow, pad, out)
-    else:
-        _im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, sub, pad, out)
+        return _im2col_rowcopy, (x, kh, kw, sh, sw, pt, pl, oh, ow, pad, out)
+    return _im2col, (x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, sub, pad, out)
 
 
 @njit(parallel=True)
@@ -81,13 +88,12 @@ def _im2col_rowcopy(x, kh, kw, sh, sw, pt, pl, oh, ow, pad, out):
                 iy = y * sh + i - pt
                 base = i * run
                 if iy < 0 or iy >= h:
-                    for t in range(run):
-                        out[row, base + t] = pad
+                    out[row, base : base + run] = pad
                 elif inside:
-                    src = xf[b, iy]
                     s0 = ix0 * c
-                    for t in range(run):
-                        out[row, base + t] = src[s0 + t]
+                    # slices, not out[row, base + t] = src[s0 + t]: signed index sums kept
+                    # this copy scalar (4x slower, measured on ResNet50's 3x3 layers)
+                    _copy_run(out[row, base : base + run], xf[b, iy, s0 : s0 + run])
                 else:
                     for j in range(kw):
                         ix = ix0 + j
@@ -97,3 +103,10 @@ def _im2col_rowcopy(x, kh, kw, sh, sw, pt, pl, oh, ow, pad, out):
                         else:
                             for cc in range(c):
                                 out[row, base + j * c + cc] = x[b, iy, ix, cc]
+
+
+@njit
+def _copy_run(dst, src):
+    """``dst[t] = src[t]`` over two equally long 1-D slices (a loop that vectorizes)."""
+    for t in range(dst.shape[0]):
+        dst[t] = src[t]

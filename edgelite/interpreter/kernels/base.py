@@ -18,6 +18,13 @@ operator as unsupported when none accepts it. A kernel may also define ``eval_ji
 signature as ``eval``), a Numba version that must give the same results; the
 interpreter uses it when Numba is importable and the op resolver allows it.
 
+A kernel may also define ``bind(params, inputs, outputs)``: called once at allocation
+with the step's arrays, it returns the calls its ``eval_jit`` (``eval`` for a kernel
+without one) would make, as ``[(function, args), ...]`` with everything that does not
+change between invokes worked out (views, scalars, the build to run), or None to keep
+the plain call (see :mod:`edgelite.interpreter.compute.bound`). Running the calls in
+order must give exactly what that eval gives.
+
 Example:
     >>> import numpy as np
     >>> from edgelite.interpreter.kernels.base import Kernel, register, OpContext
@@ -140,6 +147,8 @@ class Kernel:
     # Whether eval_jit does big products in BLAS outside any Numba parallel region, so
     # BLAS may use the run's threads (the executor decides: ``compute.threads``).
     blas_parallel: ClassVar[bool] = False
+    # Optional: ``bind(params, inputs, outputs) -> [(fn, args), ...] | None`` (see the module docstring).
+    bind: ClassVar[Callable | None] = None
 
     def accepts(self, ctx: OpContext) -> bool:
         """Whether this kernel handles this operator's dtypes and options."""

@@ -100,10 +100,7 @@ def AddArrayIndices(builder, arrayIndices):
 def DimensionMetadataEnd(builder): return builder.EndObject()
 def End(builder):
     return DimensionMetadataEnd(builder)
-import edgelite.schema.fb.Int32Vector
 import edgelite.schema.fb.SparseIndexVector
-import edgelite.schema.fb.Uint16Vector
-import edgelite.schema.fb.Uint8Vector
 try:
     from typing import Union
 except:

@@ -199,9 +199,6 @@ def AddQuantizedDimension(builder, quantizedDimension):
 def QuantizationParametersEnd(builder): return builder.EndObject()
 def End(builder):
     return QuantizationParametersEnd(builder)
-import edgelite.schema.fb.BlockwiseQuantization
-import edgelite.schema.fb.CustomQuantization
-import edgelite.schema.fb.MultiAxisQuantization
 import edgelite.schema.fb.QuantizationDetails
 try:
     from typing import List, Union

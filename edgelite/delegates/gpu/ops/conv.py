@@ -45,13 +45,33 @@ def _window(ctx, x_shape, kh, kw):
     return sh, sw, dh, dw, ph, pw
 
 
-def _conv_source(b, ctx, x_shape, w_shape, depthwise: bool, has_bias: bool) -> tuple[str, int]:
+def _conv_dims(ctx, x_shape, w_shape):
+    """``(out_shape, Ci, Co, kh, kw, window, activation range)`` of an NHWC convolution."""
     out_shape = tuple(ctx.output_shapes[0])
-    _, H, W, Ci = x_shape
     kh, kw = w_shape[1], w_shape[2]
-    Co = out_shape[3]
-    sh, sw, dh, dw, ph, pw = _window(ctx, x_shape, kh, kw)
-    lo, hi = activation(ctx)
+    return out_shape, x_shape[3], out_shape[3], kh, kw, _window(ctx, x_shape, kh, kw), activation(ctx)
+
+
+def _window_loops(x_shape, kh: int, kw: int, window: tuple, inner: str) -> str:
+    """WGSL loops over the in-bounds taps ``(ky, kx)`` of output pixel ``(n, oy, ox)``:
+    ``base`` is the flat offset of input row ``iy``, ``ix`` the input column; ``inner``
+    (indented 6 spaces) runs once per tap."""
+    _, H, W, Ci = x_shape
+    sh, sw, dh, dw, ph, pw = window
+    return f"""  for (var ky = 0u; ky < {kh}u; ky = ky + 1u) {{
+    let iy = i32(oy * {sh}u + ky * {dh}u) - {ph};
+    if (iy < 0 || iy >= {H}) {{ continue; }}
+    let base = (n * {H}u + u32(iy)) * {W}u * {Ci}u;
+    for (var kx = 0u; kx < {kw}u; kx = kx + 1u) {{
+      let ix = i32(ox * {sw}u + kx * {dw}u) - {pw};
+      if (ix < 0 || ix >= {W}) {{ continue; }}
+{inner}
+    }}
+  }}"""
+
+
+def _conv_source(b, ctx, x_shape, w_shape, depthwise: bool, has_bias: bool) -> tuple[str, int]:
+    out_shape, Ci, Co, kh, kw, window, (lo, hi) = _conv_dims(ctx, x_shape, w_shape)
     if depthwise:
         mult = Co // Ci if Ci else 1
         inner = f"""      acc = acc + f32(x[base + u32(ix) * {Ci}u + co / {mult}u]) * f32(w[(ky * {kw}u + kx) * {Co}u + co]);"""
@@ -66,16 +86,7 @@ def _conv_source(b, ctx, x_shape, w_shape, depthwise: bool, has_bias: bool) -> t
     body = f"""{coords("i", out_shape)}
   let n = c0; let oy = c1; let ox = c2; let co = c3;
   var acc: f32 = {"f32(bias[co])" if has_bias else "0.0"};
-  for (var ky = 0u; ky < {kh}u; ky = ky + 1u) {{
-    let iy = i32(oy * {sh}u + ky * {dh}u) - {ph};
-    if (iy < 0 || iy >= {H}) {{ continue; }}
-    let base = (n * {H}u + u32(iy)) * {W}u * {Ci}u;
-    for (var kx = 0u; kx < {kw}u; kx = kx + 1u) {{
-      let ix = i32(ox * {sw}u + kx * {dw}u) - {pw};
-      if (ix < 0 || ix >= {W}) {{ continue; }}
-{inner}
-    }}
-  }}
+{_window_loops(x_shape, kh, kw, window, inner)}
   y[i] = T({clamp_expr("acc", lo, hi)});"""
     binds = [("x", "T", "read"), ("w", "T", "read")] + ([("bias", "T", "read")] if has_bias else []) + [("y", "T", "read_write")]
     n = int(np.prod(out_shape))
@@ -85,35 +96,22 @@ def _conv_source(b, ctx, x_shape, w_shape, depthwise: bool, has_bias: bool) -> t
 def _vec4_conv_source(b, ctx, x_shape, w_shape, has_bias: bool) -> tuple[str, int]:
     """CONV_2D with 4 output channels per thread: each input value is loaded once for 4
     multiply-adds; weights repacked to ``[KH, KW, Cin, Cout]`` so the 4 are adjacent."""
-    out_shape = tuple(ctx.output_shapes[0])
-    _, H, W, Ci = x_shape
-    kh, kw = w_shape[1], w_shape[2]
-    Co = out_shape[3]
-    sh, sw, dh, dw, ph, pw = _window(ctx, x_shape, kh, kw)
-    lo, hi = activation(ctx)
+    out_shape, Ci, Co, kh, kw, window, (lo, hi) = _conv_dims(ctx, x_shape, w_shape)
     grid_shape = out_shape[:3] + (Co // 4,)
     bias = "vec4<f32>(f32(bias[co]), f32(bias[co + 1u]), f32(bias[co + 2u]), f32(bias[co + 3u]))" if has_bias \
         else "vec4<f32>(0.0)"
     writes = "\n".join(f"  y[i * 4u + {j}u] = T({clamp_expr(f'acc[{j}]', lo, hi)});" for j in range(4))
-    body = f"""{coords("i", grid_shape)}
-  let n = c0; let oy = c1; let ox = c2; let co = c3 * 4u;
-  var acc: vec4<f32> = {bias};
-  for (var ky = 0u; ky < {kh}u; ky = ky + 1u) {{
-    let iy = i32(oy * {sh}u + ky * {dh}u) - {ph};
-    if (iy < 0 || iy >= {H}) {{ continue; }}
-    let base = (n * {H}u + u32(iy)) * {W}u * {Ci}u;
-    for (var kx = 0u; kx < {kw}u; kx = kx + 1u) {{
-      let ix = i32(ox * {sw}u + kx * {dw}u) - {pw};
-      if (ix < 0 || ix >= {W}) {{ continue; }}
-      let xb = base + u32(ix) * {Ci}u;
+    inner = f"""      let xb = base + u32(ix) * {Ci}u;
       var wo = (ky * {kw}u + kx) * {Ci * Co}u + co;
       for (var ci = 0u; ci < {Ci}u; ci = ci + 1u) {{
         let xv = f32(x[xb + ci]);
         acc = acc + xv * vec4<f32>(f32(w[wo]), f32(w[wo + 1u]), f32(w[wo + 2u]), f32(w[wo + 3u]));
         wo = wo + {Co}u;
-      }}
-    }}
-  }}
+      }}"""
+    body = f"""{coords("i", grid_shape)}
+  let n = c0; let oy = c1; let ox = c2; let co = c3 * 4u;
+  var acc: vec4<f32> = {bias};
+{_window_loops(x_shape, kh, kw, window, inner)}
 {writes}"""
     binds = [("x", "T", "read"), ("w", "T", "read")] + ([("bias", "T", "read")] if has_bias else []) + [("y", "T", "read_write")]
     n = int(np.prod(grid_shape))

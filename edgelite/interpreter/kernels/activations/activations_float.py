@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import float_order
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.common import broadcast_output, is_quantized, option
@@ -154,6 +155,12 @@ class _Activation(Kernel):
     def eval_jit(self, params: ActParams, inputs, outputs):
         out = outputs[0]
         _activation_kernel(inputs[0].reshape(-1), out.reshape(-1), params.op, params.alpha)
+
+    def bind(self, params: ActParams, inputs, outputs):
+        """``eval_jit`` as one prepared call (``compute.bound``)."""
+        if not bound.contiguous(inputs[0], outputs[0]):
+            return None
+        return [(_activation_kernel, (inputs[0].reshape(-1), outputs[0].reshape(-1), params.op, params.alpha))]
 
 
 class _Clip(_Activation):
@@ -330,3 +337,10 @@ class Prelu(Kernel):
             return self.eval(params, inputs, outputs)
         inner = params.inner
         _prelu_kernel(inputs[0].reshape(-1, inner), inputs[1].reshape(inner), outputs[0].reshape(-1, inner))
+
+    def bind(self, params: PreluParams, inputs, outputs):
+        """``eval_jit``'s kernel path as one prepared call (``compute.bound``)."""
+        inner = params.inner
+        if inner == 0 or not bound.contiguous(*inputs[:2], outputs[0]):
+            return None
+        return [(_prelu_kernel, (inputs[0].reshape(-1, inner), inputs[1].reshape(inner), outputs[0].reshape(-1, inner)))]

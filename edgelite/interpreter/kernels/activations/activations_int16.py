@@ -28,7 +28,7 @@ from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import lut
 from edgelite.interpreter.kernels.activations.activations_quant import _srdhm16, _unary_accepts
 from edgelite.interpreter.kernels.base import INT16, Kernel, OpContext, register
-from edgelite.interpreter.kernels.elementwise.elementwise_quant import quant_params
+from edgelite.interpreter.kernels.elementwise.elementwise_quant import unary_quant_params
 from edgelite.interpreter.compute.jit import njit
 
 
@@ -203,12 +203,7 @@ class _Int16SigmoidBase(Kernel):
     def prepare(self, ctx: OpContext) -> Int16SigmoidParams:
         from edgelite.interpreter.kernels.elementwise.elementwise_quant import _is_pot
 
-        a, o = ctx.input(0), ctx.outputs[0]
-        ctx.set_output_shape(0, a.shape)
-        s_in, z_in = quant_params(a)
-        s_out, z_out = quant_params(o)
-        if z_in or z_out:
-            raise ctx.fail("int16 input and output must have zero_point 0")
+        s_in, z_in, s_out, z_out = unary_quant_params(ctx)  # int16 only (accepts)
         pot_out, log_out = _is_pot(s_out)
         if not pot_out or log_out != -15 or (not self.is_tanh and float(s_out) != 1.0 / 32768):
             raise ctx.fail("int16 output scale must be 1/32768")

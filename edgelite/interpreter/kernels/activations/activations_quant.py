@@ -35,6 +35,7 @@ from edgelite.interpreter.kernels.elementwise.elementwise_quant import (
     dtype_range,
     is_quantized,
     quant_params,
+    unary_quant_params,
 )
 from edgelite.interpreter.compute.jit import njit
 
@@ -158,12 +159,8 @@ class _ReluBase(Kernel):
         return _unary_accepts(ctx, self.dtypes)
 
     def prepare(self, ctx: OpContext) -> ReluParams:
-        a, o = ctx.input(0), ctx.outputs[0]
-        ctx.set_output_shape(0, a.shape)
-        s_in, z_in = quant_params(a)
-        s_out, z_out = quant_params(o)
-        if np.dtype(a.dtype) == np.int16 and (z_in or z_out):
-            raise ctx.fail("int16 input and output must have zero_point 0")
+        a = ctx.input(0)
+        s_in, z_in, s_out, z_out = unary_quant_params(ctx)
         sr = fp.single_rounding_default()
         # double real_multiplier = input_scale / output_scale  (a float32 division)
         m, sh = fp.quantize_multiplier(float(f32(s_in) / f32(s_out)), sr)
@@ -250,12 +247,8 @@ class QuantizedLeakyRelu(Kernel):
         return _unary_accepts(ctx, I8_U8 + (np.dtype(np.int16),))
 
     def prepare(self, ctx: OpContext) -> LeakyParams:
-        a, o = ctx.input(0), ctx.outputs[0]
-        ctx.set_output_shape(0, a.shape)
-        s_in, z_in = quant_params(a)
-        s_out, z_out = quant_params(o)
-        if np.dtype(a.dtype) == np.int16 and (z_in or z_out):
-            raise ctx.fail("int16 input and output must have zero_point 0")
+        a = ctx.input(0)
+        s_in, z_in, s_out, z_out = unary_quant_params(ctx)
         alpha = f32(getattr(ctx.options, "alpha", 0.0) if ctx.options is not None else 0.0)
         sr = fp.single_rounding_default()
         # Both multipliers are float32 expressions in LiteRT.

@@ -36,7 +36,7 @@ from edgelite.interpreter.compute import int_gemm, patches
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
 from edgelite.interpreter.kernels.common import conv_window
-from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import is_hybrid
+from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import hybrid_scales_and_bias, is_hybrid
 
 
 @dataclass(frozen=True)
@@ -80,17 +80,8 @@ class Conv2DHybrid(Kernel):
         sh, sw, dh, dw = win.sh, win.sw, win.dh, win.dw
         ctx.set_output_shape(0, (b, win.out_h, win.out_w, n))
         lo, hi = activation_range(act, ctx.op_name, strict=False)
-        try:
-            scales, _ = hc.weight_scales(w, n)
-        except ValueError as e:
-            raise ctx.fail(f"filter: {e}") from None
+        scales, _, bias = hybrid_scales_and_bias(ctx, w, n, "filter")
         distinct = bool(np.any(scales != scales[0]))
-        bias_t = ctx.optional_input(2)
-        bias = None
-        if bias_t is not None:
-            if bias_t.data is None or bias_t.size != n:
-                raise ctx.fail(f"bias must be a constant of {n} values")
-            bias = np.ascontiguousarray(bias_t.data, np.float32).reshape(n)
         k = kh * kw * c
         wdata = np.asarray(w.data, np.int8).reshape(n, k)
         rows = win.out_h * win.out_w
@@ -148,7 +139,7 @@ class Conv2DHybrid(Kernel):
             acc = p.vnni_acc[r0:r1]
             hc.vnni_matmul(a, p.vnni, z, acc, p.num_threads)
             if p.asymmetric:
-                hc.scale_int32(acc, s[i : i + 1], p.w_scale, out2d[r0:r1])
+                hc.scale_bias_act(acc, s[i : i + 1], p.w_scale, p.bias, p.lo, p.hi, out2d[r0:r1])
             else:
-                hc.scale_int32(acc, (s[i : i + 1] * p.w_scale[0]).astype(np.float32), None, out2d[r0:r1])
-        hc.float_epilogue(out2d, p.bias, p.lo, p.hi)
+                row_scale = (s[i : i + 1] * p.w_scale[0]).astype(np.float32)
+                hc.scale_bias_act(acc, row_scale, None, p.bias, p.lo, p.hi, out2d[r0:r1])

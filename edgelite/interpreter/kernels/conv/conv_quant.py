@@ -35,6 +35,7 @@ from edgelite.interpreter.compute import int_gemm, patches, simd_gemm
 from edgelite.interpreter.compute.conv_geometry import Window2D
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv_window
+from edgelite.interpreter.compute import bound
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
 
@@ -214,6 +215,10 @@ class _ConvQuantBase(QuantizedWeightsKernel):
         x = inputs[0]
         m = p.batch * p.win.out_h * p.win.out_w
         k = p.win.kh * p.win.kw * p.in_c
+        calls = self.bind(p, inputs, outputs)  # the SIMD-GEMM path, as the interpreter's plan runs it
+        if calls is not None:
+            bound.run(calls)
+            return
         if p.vnni_w is not None:
             a = p.vnni_cols
             if a is None:
@@ -238,6 +243,25 @@ class _ConvQuantBase(QuantizedWeightsKernel):
         else:
             int_gemm.requantize_rows_jit(acc, p.bias_jit, p.multiplier, p.shift, p.mode, p.out_zp,
                                          p.act_min, p.act_max, out2d)
+
+    def bind(self, params: ConvQuantParams, inputs, outputs):
+        """``eval_jit``'s SIMD-GEMM path as prepared calls (``compute.bound``); None for the others."""
+        p = params
+        if p.vnni_w is None or not bound.contiguous(inputs[0], outputs[0]):
+            return None
+        x = inputs[0]
+        m = p.batch * p.win.out_h * p.win.out_w
+        k = p.win.kh * p.win.kw * p.in_c
+        calls = []
+        a = p.vnni_cols
+        if a is None:
+            a = x.reshape(m, k)
+        else:
+            calls.append(patches.im2col_call(x, *p.win.im2col_args, p.in_zp, a))
+        calls.append(simd_gemm.gemm_requant_call(a, p.vnni_w, k, p.vnni_tile, p.vnni_bias, p.multiplier, p.rq_tables,
+                                                 p.out_zp, p.act_min, p.act_max, outputs[0].reshape(m, p.out_c),
+                                                 p.num_threads))
+        return calls
 
 
 @register("CONV_2D", priority=INT8)

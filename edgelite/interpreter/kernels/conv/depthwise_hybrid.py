@@ -31,7 +31,7 @@ from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
 from edgelite.interpreter.kernels.common import conv_window
-from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import is_hybrid
+from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import hybrid_scales_and_bias, is_hybrid
 from edgelite.interpreter.compute.jit import njit, prange
 
 
@@ -39,7 +39,7 @@ from edgelite.interpreter.compute.jit import njit, prange
 class DepthwiseHybridParams:
     win: Window2D  # kernel, strides, dilations, padding, input and output size
     mult: int
-    w: np.ndarray  # (KH, KW, OC) int64
+    w: np.ndarray  # (KH, KW, OC) int32
     w_scale: np.ndarray  # (OC,) float32
     bias: np.ndarray | None
     lo: float
@@ -67,19 +67,10 @@ class DepthwiseConv2DHybrid(Kernel):
         sh, sw, dh, dw = win.sh, win.sw, win.dh, win.dw
         ctx.set_output_shape(0, (b, win.out_h, win.out_w, oc))
         lo, hi = activation_range(act, ctx.op_name, strict=False)
-        try:
-            scales, _ = hc.weight_scales(w, oc)
-        except ValueError as e:
-            raise ctx.fail(f"filter: {e}") from None
-        bias_t = ctx.optional_input(2)
-        bias = None
-        if bias_t is not None:
-            if bias_t.data is None or bias_t.size != oc:
-                raise ctx.fail(f"bias must be a constant of {oc} values")
-            bias = np.ascontiguousarray(bias_t.data, np.float32).reshape(oc)
+        scales, _, bias = hybrid_scales_and_bias(ctx, w, oc, "filter")
         return DepthwiseHybridParams(
             win=win, mult=oc // c,
-            w=np.asarray(w.data, np.int8).reshape(kh, kw, oc).astype(np.int64), w_scale=scales, bias=bias,
+            w=np.asarray(w.data, np.int8).reshape(kh, kw, oc).astype(np.int32), w_scale=scales, bias=bias,
             lo=float(lo), hi=float(hi), num_threads=ctx.num_threads,
         )
 
@@ -115,11 +106,14 @@ class DepthwiseConv2DHybrid(Kernel):
 @njit(parallel=True)
 def _depthwise_hybrid(q, zp, w, sh, sw, dh, dw, pt, pl, mult, w_scale, s, bias, lo, hi, vec, out):
     """The module docstring's formula for int8 ``q`` (NHWC), zero points ``zp[b]``, the
-    int64 filter ``w (KH, KW, OC)``, float32 scales and bias, into float32 ``out``::
+    int32 filter ``w (KH, KW, OC)``, float32 scales and bias, into float32 ``out``::
 
         acc = sum_{taps inside} w[i, j, oc] * (q[b, iy, ix, oc // mult] - zp[b])
         r = (f32(acc) * w_scale[oc]) * s[b]  if oc < vec  else  (f32(acc) * s[b]) * w_scale[oc]
         out = clamp(r + bias[oc], lo, hi)
+
+    ``acc`` is int32 and wraps as LiteRT's int32 accumulator does (sums modulo 2**32
+    do not depend on the order); 32-bit lanes vectorize twice as wide as int64 ones.
     """
     bsz, h, wd, _ = q.shape
     kh, kw, oc_n = w.shape
@@ -127,9 +121,9 @@ def _depthwise_hybrid(q, zp, w, sh, sw, dh, dw, pt, pl, mult, w_scale, s, bias, 
     for by in prange(bsz * oh):
         b = by // oh
         y = by % oh
-        z = np.int64(zp[b])
+        z = np.int32(zp[b])
         sb = s[b]
-        acc = np.empty(oc_n, np.int64)
+        acc = np.empty(oc_n, np.int32)
         for xo in range(ow):
             acc[:] = 0
             for i in range(kh):
@@ -144,18 +138,18 @@ def _depthwise_hybrid(q, zp, w, sh, sw, dh, dw, pt, pl, mult, w_scale, s, bias, 
                     wij = w[i, j]
                     if mult == 1:
                         for oc in range(oc_n):
-                            acc[oc] += wij[oc] * (np.int64(src[oc]) - z)
+                            acc[oc] += wij[oc] * (np.int32(src[oc]) - z)
                     else:
                         for oc in range(oc_n):
-                            acc[oc] += wij[oc] * (np.int64(src[oc // mult]) - z)
+                            acc[oc] += wij[oc] * (np.int32(src[oc // mult]) - z)
             dst = out[b, y, xo]
-            for oc in range(oc_n):
-                a = np.float32(np.int32(acc[oc]))  # LiteRT's int32 accumulator
-                if oc < vec:
-                    r = (a * w_scale[oc]) * sb
-                else:
-                    r = (a * sb) * w_scale[oc]
-                r = r + bias[oc]
+            for oc in range(vec):
+                r = (np.float32(acc[oc]) * w_scale[oc]) * sb + bias[oc]
+                r = lo if r < lo else r
+                r = hi if r > hi else r
+                dst[oc] = r
+            for oc in range(vec, oc_n):
+                r = (np.float32(acc[oc]) * sb) * w_scale[oc] + bias[oc]
                 r = lo if r < lo else r
                 r = hi if r > hi else r
                 dst[oc] = r

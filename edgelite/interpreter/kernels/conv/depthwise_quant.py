@@ -33,6 +33,7 @@ import numpy as np
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import depthwise_int8_loops as dwf
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv_window
@@ -209,6 +210,10 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
 
     def eval_jit(self, params: DepthwiseQuantParams, inputs, outputs) -> None:
         p = params
+        calls = self.bind(p, inputs, outputs)  # as the interpreter's plan runs it
+        if calls is not None:
+            bound.run(calls)
+            return
         # Waking OpenMP's sleeping workers costs 40-70 us: split only layers with about
         # 0.25 ms of work or more (~2M multiply-adds on the fast kernels).
         macs = p.batch * p.win.out_h * p.win.out_w * p.out_c * p.win.kh * p.win.kw
@@ -224,6 +229,24 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
             p.win.out_h, p.win.out_w, zp, p.multiplier, p.shift, np.int64(p.mode), p.vec_ch, np.int64(p.out_zp),
             np.int64(p.act_min), np.int64(p.act_max), p.acc_scratch, outputs[0],
         )
+
+    def bind(self, params: DepthwiseQuantParams, inputs, outputs):
+        """``eval_jit`` as prepared calls (``compute.bound``)."""
+        p = params
+        if not bound.contiguous(inputs[0], outputs[0]):
+            return None
+        macs = p.batch * p.win.out_h * p.win.out_w * p.out_c * p.win.kh * p.win.kw
+        parallel = p.num_threads > 1 and macs >= DEPTHWISE_PARALLEL_MIN_MACS
+        if p.fast_path:
+            return dwf.run_fast_calls(p.fast, p.padded, inputs[0], p.win.pad_h, p.win.pad_w, p.win.sh, p.win.dh,
+                                      p.win.out_h, p.win.out_w, p.out_zp, p.act_min, p.act_max, outputs[0], parallel)
+        zp = p.acc_scratch.dtype.type(p.in_zp)
+        kernel = _depthwise_kernel if parallel else bound.Deferred(lambda: serial_build(_depthwise_kernel))
+        return [(kernel, (
+            inputs[0], p.w_jit, p.bias, p.mult, p.win.sh, p.win.sw, p.win.dh, p.win.dw, p.win.pad_h, p.win.pad_w,
+            p.win.out_h, p.win.out_w, zp, p.multiplier, p.shift, np.int64(p.mode), p.vec_ch, np.int64(p.out_zp),
+            np.int64(p.act_min), np.int64(p.act_max), p.acc_scratch, outputs[0],
+        ))]
 
 
 @register("DEPTHWISE_CONV_2D", priority=INT8)

@@ -73,17 +73,19 @@ def _geometry(out_shape, win: Window2D) -> Window2D:
 
 @njit
 def _col2im_bias_act(col, bias, lo, hi, out, h, w, kh, kw, sh, sw, pad_h, pad_w):
-    """out = clamp(bias + scatter-add of col windows, lo, hi).
+    """out = clamp(scatter-add of col windows + bias, lo, hi), in LiteRT's order.
 
     col [N*H*W, KH*KW*Cout]: row (b, iy, ix) holds x[b, iy, ix, :] @ w for every tap;
-    tap (ky, kx) lands on out[b, iy*sh - pad_h + ky, ix*sw - pad_w + kx, :].
+    tap (ky, kx) lands on out[b, iy*sh - pad_h + ky, ix*sw - pad_w + kx, :]. As
+    LiteRT's ``Col2im``: the output starts at zero, input pixels add their windows in
+    row-major order, the bias comes last (``eval`` adds in the same order: bit-identical).
     """
     nb, oh, ow, cout = out.shape
     for b in range(nb):
         for oy in range(oh):
             for ox in range(ow):
                 for o in range(cout):
-                    out[b, oy, ox, o] = bias[o]
+                    out[b, oy, ox, o] = 0.0
         for iy in range(h):
             for ix in range(w):
                 row = col[(b * h + iy) * w + ix]
@@ -101,7 +103,7 @@ def _col2im_bias_act(col, bias, lo, hi, out, h, w, kh, kw, sh, sw, pad_h, pad_w)
         for oy in range(oh):
             for ox in range(ow):
                 for o in range(cout):
-                    out[b, oy, ox, o] = min(max(out[b, oy, ox, o], lo), hi)
+                    out[b, oy, ox, o] = min(max(out[b, oy, ox, o] + bias[o], lo), hi)
 
 
 @register("TRANSPOSE_CONV")
@@ -162,8 +164,10 @@ class TransposeConvFloat(Kernel):
         big_h = max(out.shape[1] + g.pad_h, (h - 1) * g.sh + g.kh)
         big_w = max(out.shape[2] + g.pad_w, (wd - 1) * g.sw + g.kw)
         acc = np.zeros((n, big_h, big_w, cout), np.float32)
-        for ky in range(g.kh):
-            for kx in range(g.kw):
+        # Taps in reverse order: each output element then sums its contributions by
+        # ascending input pixel, the order of LiteRT's Col2im and of eval_jit (bit-identical).
+        for ky in reversed(range(g.kh)):
+            for kx in reversed(range(g.kw)):
                 acc[:, ky : ky + (h - 1) * g.sh + 1 : g.sh, kx : kx + (wd - 1) * g.sw + 1 : g.sw, :] += col[:, :, :, ky, kx, :]
         out[...] = acc[:, g.pad_h : g.pad_h + out.shape[1], g.pad_w : g.pad_w + out.shape[2], :]
         float_gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))

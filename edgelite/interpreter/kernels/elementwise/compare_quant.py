@@ -11,7 +11,7 @@ comparisons (both as LiteRT does).
 Example:
     >>> from edgelite.interpreter.kernels.base import kernels_for
     >>> [type(k).__name__ for k in kernels_for("LESS") if "Quant" in type(k).__name__]
-    ['QuantizedLess']
+    ['QuantizedCompare']
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ _OPS = {
 
 @dataclass(frozen=True)
 class CompareParams:
+    fn: object  # the numpy comparison of ``_OPS``
     out_shape: tuple[int, ...]
     rescale: bool
     off1: int
@@ -47,7 +48,10 @@ class CompareParams:
     single_rounding: bool
 
 
-class _CompareBase(Kernel):
+@register("EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", priority=INT8)
+class QuantizedCompare(Kernel):
+    """A comparison of quantized inputs (8-bit ones rescaled to a common scale)."""
+
     def accepts(self, ctx: OpContext) -> bool:
         if len(ctx.inputs) < 2 or not ctx.outputs:
             return False
@@ -64,52 +68,22 @@ class _CompareBase(Kernel):
         shape = broadcast_shape(ctx, a.shape, b.shape)
         ctx.set_output_shape(0, shape)
         sr = fp.single_rounding_default()
-        if np.dtype(a.dtype).itemsize != 1 and self.op not in ("EQUAL", "NOT_EQUAL"):
-            return CompareParams(shape, False, 0, 0, 0, 0, 0, 0, sr)
+        fn = _OPS[ctx.op_name]
+        if np.dtype(a.dtype).itemsize != 1 and ctx.op_name not in ("EQUAL", "NOT_EQUAL"):
+            return CompareParams(fn, shape, False, 0, 0, 0, 0, 0, 0, sr)
         s1, z1 = quant_params(a)
         s2, z2 = quant_params(b)
         if s1 >= 1.0 or s2 >= 1.0:
             raise ctx.fail("LiteRT compares 8-bit inputs only with scales below 1")
         m1, sh1 = fp.quantize_multiplier(s1, sr)
         m2, sh2 = fp.quantize_multiplier(s2, sr)
-        return CompareParams(shape, True, -z1, m1, sh1, -z2, m2, sh2, sr)
+        return CompareParams(fn, shape, True, -z1, m1, sh1, -z2, m2, sh2, sr)
 
     def eval(self, p: CompareParams, inputs, outputs) -> None:
-        fn = _OPS[self.op]
         if not p.rescale:
-            fn(inputs[0], inputs[1], out=outputs[0])
+            p.fn(inputs[0], inputs[1], out=outputs[0])
             return
         mbqm = fp.multiply_by_quantized_multiplier
         a = mbqm((inputs[0].astype(np.int64) + p.off1) << 8, p.m1, p.sh1, p.single_rounding)
         b = mbqm((inputs[1].astype(np.int64) + p.off2) << 8, p.m2, p.sh2, p.single_rounding)
-        fn(a, b, out=outputs[0])
-
-
-@register("EQUAL", priority=INT8)
-class QuantizedEqual(_CompareBase):
-    """EQUAL of quantized inputs (rescaled to a common scale)."""
-
-
-@register("NOT_EQUAL", priority=INT8)
-class QuantizedNotEqual(_CompareBase):
-    """NOT_EQUAL of quantized inputs (rescaled to a common scale)."""
-
-
-@register("LESS", priority=INT8)
-class QuantizedLess(_CompareBase):
-    """LESS of quantized inputs (rescaled to a common scale)."""
-
-
-@register("LESS_EQUAL", priority=INT8)
-class QuantizedLessEqual(_CompareBase):
-    """LESS_EQUAL of quantized inputs (rescaled to a common scale)."""
-
-
-@register("GREATER", priority=INT8)
-class QuantizedGreater(_CompareBase):
-    """GREATER of quantized inputs (rescaled to a common scale)."""
-
-
-@register("GREATER_EQUAL", priority=INT8)
-class QuantizedGreaterEqual(_CompareBase):
-    """GREATER_EQUAL of quantized inputs (rescaled to a common scale)."""
+        p.fn(a, b, out=outputs[0])

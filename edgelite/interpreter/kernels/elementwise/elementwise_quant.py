@@ -73,6 +73,19 @@ def quant_params(t: TensorInfo) -> tuple[float, int]:
     return float(np.float32(t.quant.scale[0])), int(t.quant.zero_point[0])
 
 
+def unary_quant_params(ctx: OpContext, out_shape=None) -> tuple[float, int, float, int]:
+    """``(s_in, z_in, s_out, z_out)`` of a quantized operator's input 0 and output 0, with
+    the output shape set (``out_shape``, else the input's). int16 tensors need zero
+    point 0, as LiteRT checks."""
+    a, o = ctx.input(0), ctx.outputs[0]
+    ctx.set_output_shape(0, tuple(a.shape) if out_shape is None else out_shape)
+    s_in, z_in = quant_params(a)
+    s_out, z_out = quant_params(o)
+    if np.dtype(a.dtype) == np.int16 and (z_in or z_out):
+        raise ctx.fail("int16 input and output must have zero_point 0")
+    return s_in, z_in, s_out, z_out
+
+
 def dtype_range(dtype) -> tuple[int, int]:
     info = np.iinfo(dtype)
     return int(info.min), int(info.max)
@@ -348,26 +361,72 @@ def _addsub_plan(p: AddSubParams, shape1: tuple, shape2: tuple, dtype) -> ej.Bin
     )
 
 
-class _AddSubBase(Kernel):
-    op_code = OP_ADD
+@dataclass(frozen=True)
+class _BinaryIO:
+    """What a quantized two-input kernel's ``prepare`` reads first (``_QuantBinary.io``)."""
+
+    a: TensorInfo
+    b: TensorInfo
+    o: TensorInfo
+    shape: tuple[int, ...]
+    s1: float
+    z1: int
+    s2: float
+    z2: int
+    so: float
+    zo: int
+    act_min: int
+    act_max: int
+
+
+class _QuantBinary(Kernel):
+    """Base of the quantized ADD/SUB/SQUARED_DIFFERENCE and MUL kernels: the inputs'
+    and output's parameters, the broadcast output shape and the fused activation's
+    integer range read once (``io``); ``eval_jit`` runs the prepared ``plan``."""
 
     def accepts(self, ctx: OpContext) -> bool:
         return _binary_accepts(ctx)
 
-    def prepare(self, ctx: OpContext) -> AddSubParams:
+    @staticmethod
+    def io(ctx: OpContext) -> _BinaryIO:
         a, b, o = ctx.input(0), ctx.input(1), ctx.outputs[0]
         shape = broadcast_shape(ctx, a.shape, b.shape)
         ctx.set_output_shape(0, shape)
-        s1, z1 = quant_params(a)
-        s2, z2 = quant_params(b)
-        so, zo = quant_params(o)
-        act = _fused_activation(ctx.options)
-        act_min, act_max = activation_range(ctx, act, o)
+        (s1, z1), (s2, z2), (so, zo) = quant_params(a), quant_params(b), quant_params(o)
+        if np.dtype(o.dtype) == np.int16 and (z1 or z2 or zo):
+            raise ctx.fail("int16 inputs and output must have zero_point 0")
+        act_min, act_max = activation_range(ctx, _fused_activation(ctx.options), o)
+        return _BinaryIO(a, b, o, shape, s1, z1, s2, z2, so, zo, act_min, act_max)
+
+    def eval_jit(self, p, inputs, outputs) -> None:
+        if p.plan is None:
+            return self.eval(p, inputs, outputs)
+        ej.run_binary(p.plan, inputs[0], inputs[1], outputs[0])
+
+
+_ADDSUB_OPS = {"ADD": OP_ADD, "SUB": OP_SUB, "SQUARED_DIFFERENCE": OP_SQDIFF}
+
+
+@register("ADD", "SUB", "SQUARED_DIFFERENCE", priority=INT8)
+class QuantizedAddSub(_QuantBinary):
+    """int8/uint8/int16 ADD and SUB, int8 SQUARED_DIFFERENCE (LiteRT ``add.cc``,
+    ``sub.cc``, ``squared_difference.cc``, quantized paths): both inputs rescaled to a
+    common scale, then combined."""
+
+    def accepts(self, ctx: OpContext) -> bool:
+        if not super().accepts(ctx):
+            return False
+        # LiteRT's SQUARED_DIFFERENCE takes int8 but not uint8 / int16.
+        return ctx.op_name != "SQUARED_DIFFERENCE" or np.dtype(ctx.inputs[0].dtype) == np.int8
+
+    def prepare(self, ctx: OpContext) -> AddSubParams:
+        op_code = _ADDSUB_OPS[ctx.op_name]
+        io = self.io(ctx)
+        a, b, o, shape = io.a, io.b, io.o, io.shape
+        s1, z1, s2, z2, so, zo, act_min, act_max = io.s1, io.z1, io.s2, io.z2, io.so, io.zo, io.act_min, io.act_max
         sr = fp.single_rounding_default()
         int16 = np.dtype(o.dtype) == np.int16
-        if int16 and (z1 or z2 or zo):
-            raise ctx.fail("int16 inputs and output must have zero_point 0")
-        if self.op_code == OP_SQDIFF:
+        if op_code == OP_SQDIFF:
             left_shift = 7
             twice_max = 2.0 * max(s1, s2)
             m1, sh1 = fp.quantize_multiplier(s1 / twice_max, sr)
@@ -393,20 +452,20 @@ class _AddSubBase(Kernel):
                     f"{ctx.op_name} (operator {ctx.op_index}): int16 power-of-two path needs equal shapes",
                     [(ctx.op_name, str(ctx.op_index))],
                 )
-            return AddSubParams(self.op_code, shape, _pad6(shape), 0, 0, 0, 0, sh1, 0, sh2, 0, 0, 0,
+            return AddSubParams(op_code, shape, _pad6(shape), 0, 0, 0, 0, sh1, 0, sh2, 0, 0, 0,
                                 act_min, act_max, sr, pot_int16=True)
         left_shift = 15 if int16 else 20
         twice_max = 2.0 * max(s1, s2)
         m1, sh1 = fp.quantize_multiplier(s1 / twice_max, sr)
         m2, sh2 = fp.quantize_multiplier(s2 / twice_max, sr)
         mo, sho = fp.quantize_multiplier(twice_max / ((1 << left_shift) * so), sr)
-        layout = simd_layout("ADD", tuple(a.shape), tuple(b.shape), o.dtype) if self.op_code == OP_ADD else None
+        layout = simd_layout("ADD", tuple(a.shape), tuple(b.shape), o.dtype) if op_code == OP_ADD else None
         # Measured on ai-edge-litert 2.3 (tie-heavy int16 tests): its int16 ADD of two
         # same-shape inputs rounds the input rescaling once (64-bit, half up) and the
         # output twice; broadcasting int16 ADD and int16 SUB round twice throughout.
         same_shape = _fivefold_plan(tuple(a.shape), tuple(b.shape)) is None
-        in_sr = sr or (int16 and self.op_code == OP_ADD and same_shape)
-        p = AddSubParams(self.op_code, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
+        in_sr = sr or (int16 and op_code == OP_ADD and same_shape)
+        p = AddSubParams(op_code, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
                          mo, sho, zo, act_min, act_max, sr, layout=layout, input_single_rounding=in_sr)
         return replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype))
 
@@ -438,11 +497,6 @@ class _AddSubBase(Kernel):
         np.clip(r, p.act_min, p.act_max, out=r)
         outputs[0][...] = r.reshape(p.out_shape)
 
-    def eval_jit(self, p: AddSubParams, inputs, outputs) -> None:
-        if p.plan is None:
-            return self.eval(p, inputs, outputs)
-        ej.run_binary(p.plan, inputs[0], inputs[1], outputs[0])
-
 
 def _rescale_by_form(v: np.ndarray, left_shift: int, m: int, shift: int, forms: np.ndarray,
                      single_rounding: bool) -> np.ndarray:
@@ -471,31 +525,6 @@ def _pot_int16(p: AddSubParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
     return np.clip(r, p.act_min, p.act_max)
 
 
-@register("ADD", priority=INT8)
-class QuantizedAdd(_AddSubBase):
-    """int8/uint8/int16 ADD (LiteRT ``add.cc``, quantized path)."""
-
-    op_code = OP_ADD
-
-
-@register("SUB", priority=INT8)
-class QuantizedSub(_AddSubBase):
-    """int8/uint8/int16 SUB (LiteRT ``sub.cc``, quantized path)."""
-
-    op_code = OP_SUB
-
-
-@register("SQUARED_DIFFERENCE", priority=INT8)
-class QuantizedSquaredDifference(_AddSubBase):
-    """int8 SQUARED_DIFFERENCE (LiteRT ``squared_difference.cc``)."""
-
-    op_code = OP_SQDIFF
-
-    def accepts(self, ctx: OpContext) -> bool:
-        # LiteRT's SQUARED_DIFFERENCE takes int8 but not uint8 / int16.
-        return _binary_accepts(ctx) and np.dtype(ctx.inputs[0].dtype) == np.int8
-
-
 # --------------------------------------------------------------------------------------
 # MUL
 # --------------------------------------------------------------------------------------
@@ -518,22 +547,13 @@ class MulParams:
 
 
 @register("MUL", priority=INT8)
-class QuantizedMul(Kernel):
+class QuantizedMul(_QuantBinary):
     """int8/uint8/int16 MUL: one output multiplier ``s1 s2 / s_out`` (LiteRT ``mul.cc``)."""
 
-    def accepts(self, ctx: OpContext) -> bool:
-        return _binary_accepts(ctx)
-
     def prepare(self, ctx: OpContext) -> MulParams:
-        a, b, o = ctx.input(0), ctx.input(1), ctx.outputs[0]
-        shape = broadcast_shape(ctx, a.shape, b.shape)
-        ctx.set_output_shape(0, shape)
-        s1, z1 = quant_params(a)
-        s2, z2 = quant_params(b)
-        so, zo = quant_params(o)
-        if np.dtype(o.dtype) == np.int16 and (z1 or z2 or zo):
-            raise ctx.fail("int16 inputs and output must have zero_point 0")
-        act_min, act_max = activation_range(ctx, _fused_activation(ctx.options), o)
+        io = self.io(ctx)
+        a, b, o, shape = io.a, io.b, io.o, io.shape
+        s1, z1, s2, z2, so, zo, act_min, act_max = io.s1, io.z1, io.s2, io.z2, io.so, io.zo, io.act_min, io.act_max
         sr = fp.single_rounding_default()
         m, sh = fp.quantize_multiplier(float(np.float32(s1) * np.float32(s2) / np.float32(so)), sr)
         layout = simd_layout("MUL", tuple(a.shape), tuple(b.shape), o.dtype)
@@ -555,10 +575,6 @@ class QuantizedMul(Kernel):
         np.clip(r, p.act_min, p.act_max, out=r)
         outputs[0][...] = r.reshape(p.out_shape)
 
-    def eval_jit(self, p: MulParams, inputs, outputs) -> None:
-        if p.plan is None:
-            return self.eval(p, inputs, outputs)
-        ej.run_binary(p.plan, inputs[0], inputs[1], outputs[0])
 
 # --------------------------------------------------------------------------------------
 # MAXIMUM / MINIMUM: a comparison of the stored integers
@@ -568,11 +584,12 @@ class QuantizedMul(Kernel):
 @dataclass(frozen=True)
 class MaxMinParams:
     out_shape: tuple[int, ...]
-    is_max: bool
+    fn: object  # np.maximum or np.minimum
 
 
-class _MaxMinBase(Kernel):
-    is_max = True
+@register("MAXIMUM", "MINIMUM", priority=INT8)
+class QuantizedMaxMin(Kernel):
+    """int8/uint8/int16 MAXIMUM and MINIMUM on the stored values (LiteRT ``maximum_minimum.cc``)."""
 
     def accepts(self, ctx: OpContext) -> bool:
         return _binary_accepts(ctx)
@@ -580,22 +597,7 @@ class _MaxMinBase(Kernel):
     def prepare(self, ctx: OpContext) -> MaxMinParams:
         shape = broadcast_shape(ctx, ctx.input(0).shape, ctx.input(1).shape)
         ctx.set_output_shape(0, shape)
-        return MaxMinParams(shape, self.is_max)
+        return MaxMinParams(shape, np.maximum if ctx.op_name == "MAXIMUM" else np.minimum)
 
     def eval(self, p: MaxMinParams, inputs, outputs) -> None:
-        fn = np.maximum if p.is_max else np.minimum
-        fn(inputs[0], inputs[1], out=outputs[0])
-
-
-@register("MAXIMUM", priority=INT8)
-class QuantizedMaximum(_MaxMinBase):
-    """int8/uint8/int16 MAXIMUM on the stored values (LiteRT ``maximum_minimum.cc``)."""
-
-    is_max = True
-
-
-@register("MINIMUM", priority=INT8)
-class QuantizedMinimum(_MaxMinBase):
-    """int8/uint8/int16 MINIMUM on the stored values (LiteRT ``maximum_minimum.cc``)."""
-
-    is_max = False
+        p.fn(inputs[0], inputs[1], out=outputs[0])

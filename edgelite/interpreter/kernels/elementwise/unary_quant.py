@@ -32,7 +32,7 @@ from edgelite.interpreter.compute.gemmlowp import inv_sqrt_quantized_multiplier_
 from edgelite.interpreter.compute import lut
 from edgelite.interpreter.kernels.activations.activations_quant import _LutKernel
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, register
-from edgelite.interpreter.kernels.elementwise.elementwise_quant import dtype_range, quant_params
+from edgelite.interpreter.kernels.elementwise.elementwise_quant import dtype_range, quant_params, unary_quant_params
 
 f32 = np.float32
 _SHIFT = 20  # LiteRT keeps the inverse square root in Q20 between the two rescales
@@ -109,12 +109,8 @@ class QuantizedAbs(Kernel):
         return _same_type_quantized(ctx, (np.dtype(np.int8), np.dtype(np.int16)))
 
     def prepare(self, ctx: OpContext) -> AbsParams:
-        a, o = ctx.input(0), ctx.outputs[0]
-        ctx.set_output_shape(0, a.shape)
-        s_in, z_in = quant_params(a)
-        s_out, z_out = quant_params(o)
-        if np.dtype(a.dtype) == np.int16 and (z_in or z_out):
-            raise ctx.fail("int16 input and output must have zero_point 0")
+        a = ctx.input(0)
+        s_in, z_in, s_out, z_out = unary_quant_params(ctx)
         mult, shift = fp.quantize_multiplier(float(s_in) / float(s_out))
         lo, hi = dtype_range(a.dtype)
         return AbsParams(z_in, z_out, s_in != s_out, mult, shift, lo, hi)

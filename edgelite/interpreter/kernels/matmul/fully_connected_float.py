@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelite.errors import UnsupportedOperatorError
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv.conv_float import bias_vector, is_float32
@@ -116,3 +117,14 @@ class FullyConnectedFloat(Kernel):
             float_gemm.gemm_rows_parallel(x2, p.w, p.bias, p.lo, p.hi, out2, p.par_block, p.epilogue)
         else:
             float_gemm.gemm_bias_act_fast(x2, p.w, p.bias, p.lo, p.hi, out2, p.epilogue)
+
+    def bind(self, p: FullyConnectedParams, inputs, outputs):
+        """``eval_jit``'s one-thread path (``gemm_bias_act_fast``: one BLAS product, then the
+        fused bias and clamp) as prepared calls (``compute.bound``); None for the others."""
+        if p.w is None or p.par_block is not None or not bound.contiguous(inputs[0], outputs[0]):
+            return None
+        x2, out2 = inputs[0].reshape(-1, p.in_features), outputs[0].reshape(-1, p.units)
+        calls = [(np.matmul, (x2, p.w, out2))]  # np.matmul(x2, w, out=out2)
+        if p.epilogue:
+            calls.append((float_gemm.bias_act_jit, (out2, p.bias, p.lo, p.hi)))
+        return calls

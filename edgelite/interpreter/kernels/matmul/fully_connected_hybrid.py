@@ -54,6 +54,23 @@ def is_hybrid(ctx: OpContext, weight_index: int | None = None) -> bool:
     )
 
 
+def hybrid_scales_and_bias(ctx: OpContext, w, n: int, what: str) -> tuple[np.ndarray, bool, np.ndarray | None]:
+    """What every hybrid kernel's prepare reads first: the ``n`` float32 weight scales
+    (``what`` names the weight input in errors), whether they are per channel, and the
+    constant float32 bias (input 2) as ``(n,)``, or None when the op has none."""
+    try:
+        scales, per_channel = hc.weight_scales(w, n)
+    except ValueError as e:
+        raise ctx.fail(f"{what}: {e}") from None
+    bias_t = ctx.optional_input(2)
+    bias = None
+    if bias_t is not None:
+        if bias_t.data is None or bias_t.size != n:
+            raise ctx.fail(f"bias must be a constant of {n} values")
+        bias = np.ascontiguousarray(bias_t.data, F32).reshape(n)
+    return scales, per_channel, bias
+
+
 @dataclass(frozen=True)
 class FullyConnectedHybridParams:
     rows: int
@@ -101,17 +118,8 @@ class FullyConnectedHybrid(Kernel):
         m, n, k = fully_connected_rows(ctx, x, w)
         act = o.fusedActivationFunction if o is not None else 0
         lo, hi = activation_range(act, ctx.op_name, strict=True)
-        try:
-            scales, per_channel = hc.weight_scales(w, n)
-        except ValueError as e:
-            raise ctx.fail(f"weights: {e}") from None
+        scales, per_channel, bias = hybrid_scales_and_bias(ctx, w, n, "weights")
         wdata = np.asarray(w.data, np.int8).reshape(n, k)
-        bias_t = ctx.optional_input(2)
-        bias = None
-        if bias_t is not None:
-            if bias_t.data is None or bias_t.size != n:
-                raise ctx.fail(f"bias must be a constant of {n} values")
-            bias = np.ascontiguousarray(bias_t.data, F32).reshape(n)
         asym = bool(getattr(o, "asymmetricQuantizeInputs", False)) if o is not None else False
         vnni = hc.vnni_weights(wdata, m, ctx.use_jit)
         return FullyConnectedHybridParams(

@@ -35,6 +35,7 @@ from edgelite.interpreter.compute import int_gemm, simd_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, fully_connected_rows
 from edgelite.interpreter.compute.jit import njit
+from edgelite.interpreter.compute import bound
 
 _INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
 
@@ -172,6 +173,10 @@ class _FullyConnectedQuantBase(QuantizedWeightsKernel):
 
     def eval_jit(self, params: FullyConnectedQuantParams, inputs, outputs) -> None:
         p = params
+        calls = self.bind(p, inputs, outputs)  # the SIMD-GEMM path, as the interpreter's plan runs it
+        if calls is not None:
+            bound.run(calls)
+            return
         x2 = inputs[0].reshape(p.rows, p.depth)
         if p.vnni_w is not None:
             a = x2
@@ -194,6 +199,22 @@ class _FullyConnectedQuantBase(QuantizedWeightsKernel):
         acc = int_gemm.matmul_f32_chunked(cols, p.w_gemm_t, p.chunk)
         int_gemm.requantize_rows_jit(acc, p.bias_jit, p.multiplier, p.shift, p.mode, p.out_zp, p.act_min, p.act_max,
                                      outputs[0].reshape(p.rows, p.units))
+
+    def bind(self, params: FullyConnectedQuantParams, inputs, outputs):
+        """``eval_jit``'s SIMD-GEMM path as prepared calls (``compute.bound``); None for the others."""
+        p = params
+        if p.vnni_w is None or not bound.contiguous(inputs[0], outputs[0]):
+            return None
+        x2 = inputs[0].reshape(p.rows, p.depth)
+        calls = []
+        a = x2
+        if p.vnni_cols is not None:
+            a = p.vnni_cols
+            calls.append((np.copyto, (a[:, : p.depth], x2, "unsafe")))  # as a[:, :depth] = x2
+        calls.append(simd_gemm.gemm_requant_call(a, p.vnni_w, p.depth, p.vnni_tile, p.vnni_bias, p.multiplier,
+                                                 p.vnni_tables, p.out_zp, p.act_min, p.act_max,
+                                                 outputs[0].reshape(p.rows, p.units), p.num_threads))
+        return calls
 
 
 @register("FULLY_CONNECTED", priority=INT8)

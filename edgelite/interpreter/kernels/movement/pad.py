@@ -28,6 +28,7 @@ from edgelite.interpreter.kernels.base import OpContext, register
 from edgelite.interpreter.kernels.common import (
     Static,
     ValueShapedKernel,
+    _Planned,
     movement_accepts,
     option,
     output_zero,
@@ -85,6 +86,15 @@ class Pad(ValueShapedKernel):
     def run(self, plan: PadPlan, inputs, outputs):
         fill = plan.fill if plan.fill is not None else inputs[2].reshape(-1)[0]
         _write_constant(inputs[0], outputs[0], plan.pads, fill)
+
+    def bind(self, params, inputs, outputs):
+        """``_write_constant`` with a stored fill as prepared calls (``compute.bound``): the
+        output filled, then the input copied into its interior view (made once)."""
+        if not isinstance(params, _Planned) or params.plan.fill is None:
+            return None  # planned per run, or PADV2's fill read from its input
+        x, out = inputs[0], outputs[0]
+        inner = tuple(slice(a, a + n) for (a, _), n in zip(params.plan.pads, x.shape))
+        return [(out.fill, (params.plan.fill,)), (np.copyto, (out[inner], x, "unsafe"))]  # as out[inner] = x
 
 
 @register("MIRROR_PAD")

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.common import (
     Static,
     ValueShapedKernel,
+    _Planned,
     movement_accepts,
     normalize_axis,
     option,
@@ -49,6 +51,13 @@ def _copy(inputs, outputs):
     np.copyto(outputs[0], inputs[0].reshape(outputs[0].shape))
 
 
+def _bind_copy(self, params, inputs, outputs):
+    """``_copy`` as one prepared call (``compute.bound``): the input's reshaped view made once."""
+    if not isinstance(params, _Planned) or not bound.contiguous(inputs[0]):
+        return None  # dynamic shapes: eval plans and allocates per run
+    return [(np.copyto, (outputs[0], inputs[0].reshape(outputs[0].shape)))]
+
+
 @register("RESHAPE")
 class Reshape(ValueShapedKernel):
     """New shape from input 1 when it is a 1-D tensor, else from ``newShape``; one -1
@@ -73,6 +82,8 @@ class Reshape(ValueShapedKernel):
 
     def run(self, plan, inputs, outputs):
         _copy(inputs, outputs)
+
+    bind = _bind_copy
 
 
 @register("SQUEEZE")
@@ -125,6 +136,8 @@ class ExpandDims(ValueShapedKernel):
 
     def run(self, plan, inputs, outputs):
         _copy(inputs, outputs)
+
+    bind = _bind_copy
 
 
 @register("SHAPE")

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv.conv_float import is_float32
@@ -170,3 +171,9 @@ class Pool2DFloat(Kernel):
     def eval_jit(self, p: PoolParams, inputs, outputs) -> None:
         fn = _pool if p.parallel else serial_build(_pool)
         fn(inputs[0], outputs[0], p.kind, p.win.kh, p.win.kw, p.win.sh, p.win.sw, p.win.pad_h, p.win.pad_w, p.lo, p.hi)
+
+    def bind(self, p: PoolParams, inputs, outputs):
+        """``eval_jit`` as one prepared call (``compute.bound``)."""
+        fn = _pool if p.parallel else bound.Deferred(lambda: serial_build(_pool))
+        return [(fn, (inputs[0], outputs[0], p.kind, p.win.kh, p.win.kw, p.win.sh, p.win.sw, p.win.pad_h, p.win.pad_w,
+                      p.lo, p.hi))]

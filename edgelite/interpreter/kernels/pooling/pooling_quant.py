@@ -183,3 +183,9 @@ class MaxPool2DQuant(_PoolQuantBase):
         p, g = params, params.win
         _max_pool_kernel(inputs[0], g.kh, g.kw, g.sh, g.sw, g.pad_h, g.pad_w, g.out_h, g.out_w,
                          np.int64(p.act_min), np.int64(p.act_max), outputs[0])
+
+    def bind(self, params: PoolQuantParams, inputs, outputs):
+        """``eval_jit`` as one prepared call (``compute.bound``)."""
+        p, g = params, params.win
+        return [(_max_pool_kernel, (inputs[0], g.kh, g.kw, g.sh, g.sw, g.pad_h, g.pad_w, g.out_h, g.out_w,
+                                    np.int64(p.act_min), np.int64(p.act_max), outputs[0]))]

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, QuantInfo, register
 from edgelite.interpreter.kernels.elementwise.elementwise_quant import is_quantized, quant_params
@@ -127,6 +128,15 @@ class DequantizeActivation(Kernel):
         x = inputs[0].reshape(-1)
         _dequantize_kernel(x, outputs[0].reshape(-1), x.shape[0] - x.shape[0] % 8, s, np.float32(p.zp) * s,
                            float(p.scale), p.zp)
+
+    def bind(self, p: ActivationDequantizeParams, inputs, outputs):
+        """``eval_jit`` as one prepared call (``compute.bound``)."""
+        if not bound.contiguous(inputs[0], outputs[0]):
+            return None
+        s = np.float32(p.scale)
+        x = inputs[0].reshape(-1)
+        return [(_dequantize_kernel, (x, outputs[0].reshape(-1), x.shape[0] - x.shape[0] % 8, s,
+                                      np.float32(p.zp) * s, float(p.scale), p.zp))]
 
 
 @njit

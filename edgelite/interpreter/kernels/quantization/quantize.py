@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, register
 from edgelite.interpreter.kernels.elementwise.elementwise_quant import (
@@ -99,6 +100,13 @@ class QuantizeFloat(Kernel):
             return self.eval(p, inputs, outputs)
         _quantize_kernel(inputs[0].reshape(-1), outputs[0].reshape(-1), np.float32(1.0) / np.float32(p.scale),
                          float(p.scale), p.zp, p.qmin, p.qmax)
+
+    def bind(self, p: QuantizeParams, inputs, outputs):
+        """``eval_jit``'s per-tensor path as one prepared call (``compute.bound``)."""
+        if p.scales is not None or not bound.contiguous(inputs[0], outputs[0]):
+            return None
+        return [(_quantize_kernel, (inputs[0].reshape(-1), outputs[0].reshape(-1),
+                                    np.float32(1.0) / np.float32(p.scale), float(p.scale), p.zp, p.qmin, p.qmax))]
 
 
 def _add_zp_clamp(r: np.ndarray, zp, qmin: int, qmax: int) -> np.ndarray:

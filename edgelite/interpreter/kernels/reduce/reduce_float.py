@@ -23,11 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import float_order
+from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.kernels.base import OpContext, register
 from edgelite.interpreter.kernels.common import (
     Static,
     ValueShapedKernel,
+    _Planned,
     is_quantized,
     option,
     same_quant,
@@ -85,9 +88,10 @@ def _sequential(x: np.ndarray, axes: tuple[int, ...], op_name: str) -> np.ndarra
         # numpy reduces axes that are not innermost row by row into the output, in
         # order (no pairwise blocking; ``test_reduce`` checks it against the loop).
         r = ufunc.reduce(x, axis=axes, dtype=np.float32).reshape(-1)
-        if ufunc is np.add:
+        if ufunc is np.add and not r.all():
             # numpy starts a sum from +0, LiteRT from the first element: they differ only
-            # where every element is -0 (the one float sum that stays -0).
+            # where every element is -0 (the one float sum that stays -0), so only where
+            # numpy's sum is zero (checked first: the full test costs 3x the sum).
             r[np.all((x == 0) & np.signbit(x), axis=axes).reshape(-1)] = np.float32(-0.0)
         return r
     kept = [d for d in range(x.ndim) if d not in axes]
@@ -96,6 +100,7 @@ def _sequential(x: np.ndarray, axes: tuple[int, ...], op_name: str) -> np.ndarra
 
 
 _BOOL = np.dtype(np.bool_)
+_SUMS = ("MEAN", "SUM", "REDUCE_PROD")  # float32 ones have a Numba pass (``Reduce.bind``)
 _SELECTABLE = (_F32, _I32, _I64, np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 _REDUCERS = {
     "MEAN": (np.mean, (_F32,)),
@@ -161,6 +166,31 @@ class Reduce(ValueShapedKernel):
         r = fn(x, axis=plan.axes, keepdims=plan.keep_dims, **kwargs)
         np.copyto(out, np.asarray(r).reshape(out.shape), casting="unsafe")
 
+    def eval_jit(self, params, inputs, outputs):
+        if isinstance(params, _Planned) and params.plan.op_name in _SUMS:
+            calls = self.bind(params, inputs, outputs)
+            if calls is not None:
+                bound.run(calls)
+                return None
+        return self.eval(params, inputs, outputs)
+
+    def bind(self, params, inputs, outputs):
+        """float32 MEAN/SUM/PROD over one run of adjacent axes (LiteRT's element-by-element
+        order, see ``_float_litert``) as one Numba pass (``compute.bound``); None otherwise."""
+        if not isinstance(params, _Planned) or not bound.contiguous(inputs[0], outputs[0]):
+            return None
+        plan, x = params.plan, inputs[0]
+        if x.dtype != _F32 or plan.op_name not in _SUMS or not x.size or not plan.axes:
+            return None
+        dims, axes = plan.dims, plan.norm_axes
+        if len(axes) != 1 or (plan.op_name == "MEAN" and len(dims) > 1 and axes == (len(dims) - 1,)):
+            return None  # several reduced runs, nothing reduced, or Eigen's row sum
+        a = axes[0]
+        outer, inner = int(np.prod(dims[:a], dtype=np.int64)), int(np.prod(dims[a + 1:], dtype=np.int64))
+        x3 = x.reshape(outer, dims[a], inner)
+        return [(_reduce_middle_kernel, (x3, outputs[0].reshape(outer, inner), plan.op_name == "REDUCE_PROD",
+                                         plan.op_name == "MEAN", np.float32(dims[a])))]
+
     @staticmethod
     def _float_litert(plan: ReducePlan, x: np.ndarray) -> np.ndarray:
         """float32 MEAN/SUM/PROD in LiteRT's order: over the normalized view, MEAN over
@@ -177,6 +207,26 @@ class Reduce(ValueShapedKernel):
             return float_order.eigen_sum_rows(xn, start) / count
         r = _sequential(xn, axes, plan.op_name)
         return r / count if plan.op_name == "MEAN" else r
+
+
+@njit
+def _reduce_middle_kernel(x3, out, prod, mean, count):
+    """``out[b, k] = x[b, 0, k] op x[b, 1, k] op ... op x[b, R-1, k]`` in float32, one
+    element after another from the first (LiteRT's ``ReduceImpl``; ``op`` is * for PROD,
+    else +), then ``/ count`` for MEAN."""
+    nb, r, nk = x3.shape
+    for b in range(nb):
+        for k in range(nk):
+            out[b, k] = x3[b, 0, k]
+        for i in range(1, r):
+            for k in range(nk):
+                if prod:
+                    out[b, k] = out[b, k] * x3[b, i, k]
+                else:
+                    out[b, k] = out[b, k] + x3[b, i, k]
+        if mean:
+            for k in range(nk):
+                out[b, k] = out[b, k] / count
 
 
 @dataclass(frozen=True)

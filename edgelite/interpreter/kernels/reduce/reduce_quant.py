@@ -27,7 +27,7 @@ Axes come from a constant input (``prepare`` needs them to size the output).
 Example:
     >>> from edgelite.interpreter.kernels.base import kernels_for
     >>> [type(k).__name__ for k in kernels_for("MEAN") if "Quant" in type(k).__name__]
-    ['QuantizedMean']
+    ['QuantizedMeanSum']
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from edgelite.interpreter.kernels.elementwise.elementwise_quant import (
     dtype_range,
     is_quantized,
     quant_params,
+    unary_quant_params,
 )
 from edgelite.interpreter.compute.jit import njit
 
@@ -123,8 +124,10 @@ class ReduceParams:
     acc: np.ndarray | None = None  # (inner,) int32 scratch of the JIT kernel
 
 
-class _MeanSumBase(Kernel):
-    compute_sum = False
+@register("MEAN", "SUM", priority=INT8)
+class QuantizedMeanSum(Kernel):
+    """int8/uint8/int16 MEAN (global-average-pooling path or the integer path) and SUM
+    (rescaled to the output quantization and clamped)."""
 
     def accepts(self, ctx: OpContext) -> bool:
         if len(ctx.inputs) < 2 or not ctx.outputs:
@@ -133,17 +136,14 @@ class _MeanSumBase(Kernel):
         return is_quantized(a) and is_quantized(o) and a.dtype == o.dtype and not a.quant.per_channel
 
     def prepare(self, ctx: OpContext) -> ReduceParams:
-        a, o = ctx.input(0), ctx.outputs[0]
+        compute_sum = ctx.op_name == "SUM"
+        a = ctx.input(0)
         axes = _resolve_axes(ctx)
         keep = _keep_dims(ctx)
         shape = tuple(a.shape)
         out_shape = _out_shape(shape, axes, keep)
-        ctx.set_output_shape(0, out_shape)
-        s_in, z_in = quant_params(a)
-        s_out, z_out = quant_params(o)
+        s_in, z_in, s_out, z_out = unary_quant_params(ctx, out_shape)
         dt = np.dtype(a.dtype)
-        if dt == np.int16 and (z_in or z_out):
-            raise ctx.fail("int16 input and output must have zero_point 0")
         count = int(np.prod([shape[i] for i in axes], dtype=np.int64)) if axes else 1
         sr = fp.single_rounding_default()
         mode = fp.default_mode()
@@ -152,7 +152,7 @@ class _MeanSumBase(Kernel):
         fscale = fbias = 0.0
         block_mode, block_mask = mode, None
         n_axis_values = np.asarray(ctx.input(1).data).size
-        if (not self.compute_sum and keep and len(shape) == 4 and sorted(axes) == [1, 2] and n_axis_values == 2
+        if (not compute_sum and keep and len(shape) == 4 and sorted(axes) == [1, 2] and n_axis_values == 2
                 and dt in (np.dtype(np.int8), np.dtype(np.uint8))):
             path = PATH_GAP
             temp = f32(f32(f32(z_in) * f32(s_in)) / f32(s_out))
@@ -162,7 +162,7 @@ class _MeanSumBase(Kernel):
             mult, shift = fp.quantize_multiplier(real, sr)
             block_mode = fp.gemm_mode()
             block_mask = _simd_block_mask(shape[3], ctx.num_threads)
-        elif self.compute_sum:
+        elif compute_sum:
             # optimized_ops::QuantizedMeanOrSum: float32 rescale of the raw sum
             path = PATH_FLOAT_SUM
             scale = f32(s_in) / f32(s_out)
@@ -170,7 +170,7 @@ class _MeanSumBase(Kernel):
             fbias = float(f32(f32(f32(-z_in) * scale) * f32(count)))
         else:
             path = PATH_INT
-            if not self.compute_sum and count > 0:
+            if not compute_sum and count > 0:
                 k = min(count.bit_length() - 1, 32, 31 + shift)
                 mult = (mult << k) // count
                 shift = shift - k
@@ -241,18 +241,6 @@ def _mean_rows(x, acc, block_mask, m, shift, mode, block_mode, before, after, lo
             out[o, cc] = min(v, hi)
 
 
-@register("MEAN", priority=INT8)
-class QuantizedMean(_MeanSumBase):
-    """int8/uint8/int16 MEAN (global-average-pooling path or the integer path)."""
-
-
-@register("SUM", priority=INT8)
-class QuantizedSum(_MeanSumBase):
-    """int8/uint8/int16 SUM, rescaled to the output quantization and clamped."""
-
-    compute_sum = True
-
-
 @dataclass(frozen=True)
 class MaxMinParams:
     axes: tuple[int, ...]
@@ -260,8 +248,9 @@ class MaxMinParams:
     is_max: bool
 
 
-class _ReduceMaxMinBase(Kernel):
-    is_max = True
+@register("REDUCE_MAX", "REDUCE_MIN", priority=INT8)
+class QuantizedReduceMaxMin(Kernel):
+    """int8/uint8/int16 REDUCE_MAX and REDUCE_MIN on the stored integers."""
 
     def accepts(self, ctx: OpContext) -> bool:
         if len(ctx.inputs) < 2 or not ctx.outputs:
@@ -276,7 +265,7 @@ class _ReduceMaxMinBase(Kernel):
         axes = _resolve_axes(ctx)
         out_shape = _out_shape(tuple(a.shape), axes, _keep_dims(ctx))
         ctx.set_output_shape(0, out_shape)
-        return MaxMinParams(axes, out_shape, self.is_max)
+        return MaxMinParams(axes, out_shape, ctx.op_name == "REDUCE_MAX")
 
     def eval(self, p: MaxMinParams, inputs, outputs) -> None:
         x = inputs[0]
@@ -288,26 +277,15 @@ class _ReduceMaxMinBase(Kernel):
         outputs[0][...] = fn(x, axis=p.axes).reshape(p.out_shape) if p.axes else x
 
 
-@register("REDUCE_MAX", priority=INT8)
-class QuantizedReduceMax(_ReduceMaxMinBase):
-    """int8/uint8/int16 REDUCE_MAX on the stored integers."""
-
-
-@register("REDUCE_MIN", priority=INT8)
-class QuantizedReduceMin(_ReduceMaxMinBase):
-    """int8/uint8/int16 REDUCE_MIN on the stored integers."""
-
-    is_max = False
-
-
 @dataclass(frozen=True)
 class ArgParams:
     axis: int
     is_max: bool
 
 
-class _ArgBase(Kernel):
-    is_max = True
+@register("ARG_MAX", "ARG_MIN", priority=INT8)
+class QuantizedArg(Kernel):
+    """ARG_MAX and ARG_MIN over int8/uint8 quantized input (stored integers compared)."""
 
     def accepts(self, ctx: OpContext) -> bool:
         if len(ctx.inputs) < 2 or not ctx.outputs:
@@ -326,21 +304,9 @@ class _ArgBase(Kernel):
             raise ctx.fail("needs exactly one axis")
         shape = tuple(ctx.input(0).shape)
         ctx.set_output_shape(0, shape[: axes[0]] + shape[axes[0] + 1:])
-        return ArgParams(axes[0], self.is_max)
+        return ArgParams(axes[0], ctx.op_name == "ARG_MAX")
 
     def eval(self, p: ArgParams, inputs, outputs) -> None:
         # numpy returns the first index among equal extremes, as LiteRT does.
         fn = np.argmax if p.is_max else np.argmin
         outputs[0][...] = fn(inputs[0], axis=p.axis)
-
-
-@register("ARG_MAX", priority=INT8)
-class QuantizedArgMax(_ArgBase):
-    """ARG_MAX over int8/uint8 quantized input (stored integers compared)."""
-
-
-@register("ARG_MIN", priority=INT8)
-class QuantizedArgMin(_ArgBase):
-    """ARG_MIN over int8/uint8 quantized input (stored integers compared)."""
-
-    is_max = False

@@ -183,6 +183,21 @@ _upsample2x = njit(_upsample2x_rows, parallel=True)
 _nearest = njit(_nearest_rows, parallel=True)
 
 
+def resize_modes(ctx: OpContext) -> tuple[bool, bool]:
+    """``(align_corners, half_pixel_centers)`` of a RESIZE_* operator, its 4-D NHWC input
+    and 2-value size checked (float and quantized kernels alike)."""
+    x, size, o = ctx.input(0), ctx.input(1), ctx.options
+    align = bool(getattr(o, "alignCorners", False)) if o is not None else False
+    half = bool(getattr(o, "halfPixelCenters", False)) if o is not None else False
+    if align and half:
+        raise ctx.fail("align_corners and half_pixel_centers cannot both be true")
+    if x.shape is None or len(x.shape) != 4:
+        raise ctx.fail(f"input {x.shape} must be 4-D NHWC")
+    if size.shape is None or size.size != 2:
+        raise ctx.fail(f"size must hold 2 values [new_height, new_width], got shape {size.shape}")
+    return align, half
+
+
 @register("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR")
 class ResizeFloat(Kernel):
     """RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR on float32 images."""
@@ -192,15 +207,7 @@ class ResizeFloat(Kernel):
 
     def prepare(self, ctx: OpContext) -> ResizeParams:
         x, size = ctx.input(0), ctx.input(1)
-        o = ctx.options
-        align = bool(o.alignCorners) if o is not None else False
-        half = bool(o.halfPixelCenters) if o is not None else False
-        if align and half:
-            raise ctx.fail("align_corners and half_pixel_centers cannot both be true")
-        if x.shape is None or len(x.shape) != 4:
-            raise ctx.fail(f"input {x.shape} must be 4-D NHWC")
-        if size.shape is None or size.size != 2:
-            raise ctx.fail(f"size must hold 2 values [new_height, new_width], got shape {size.shape}")
+        align, half = resize_modes(ctx)
         p = ResizeParams(ctx.op_name == "RESIZE_BILINEAR", align, half, None, None, None, None, None, None,
                          ctx.num_threads > 1)
         if size.data is None:

@@ -42,7 +42,7 @@ import numpy as np
 
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, register
 from edgelite.interpreter.compute.jit import njit
-from edgelite.interpreter.kernels.resize.resize_float import bilinear_tables, nearest_indices
+from edgelite.interpreter.kernels.resize.resize_float import bilinear_tables, nearest_indices, resize_modes
 
 _INT_TYPES = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 F32 = np.float32
@@ -183,15 +183,7 @@ class ResizeQuantized(Kernel):
 
     def prepare(self, ctx: OpContext) -> ResizeQuantParams:
         x, size = ctx.input(0), ctx.input(1)
-        o = ctx.options
-        align = bool(getattr(o, "alignCorners", False)) if o is not None else False
-        half = bool(getattr(o, "halfPixelCenters", False)) if o is not None else False
-        if align and half:
-            raise ctx.fail("align_corners and half_pixel_centers cannot both be true")
-        if x.shape is None or len(x.shape) != 4:
-            raise ctx.fail(f"input {x.shape} must be 4-D NHWC")
-        if size.shape is None or size.size != 2:
-            raise ctx.fail(f"size must hold 2 values [new_height, new_width], got shape {size.shape}")
+        align, half = resize_modes(ctx)
         uint8 = np.dtype(x.dtype) == np.uint8
         if ctx.op_name == "RESIZE_NEAREST_NEIGHBOR":
             mode = MODE_NEAREST

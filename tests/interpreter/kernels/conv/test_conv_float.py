@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.interpreter.kernels.float_harness import (
-    Spec, TSpec, assert_close, check_float, f32, naive_conv, naive_depthwise, run_edgelite, tf_out_size,
+    Spec, TSpec, assert_bit_identical, assert_close, check_float, f32, naive_conv, naive_depthwise, run_edgelite, tf_out_size,
 )
 from edgelite.errors import ShapeError, UnsupportedOperatorError
 from edgelite.interpreter.compute.conv_geometry import (
@@ -150,8 +150,9 @@ def test_conv_property_vs_naive_and_litert(h, w, fc, groups, og, kh, kw, sh, sw,
     wt, b = f32(rng, (og * groups, kh, kw, fc)), f32(rng, (og * groups,))
     spec = conv_spec(x.shape, wt, b, (sh, sw), (dh, dw), same, act)
     want = naive_conv(x, wt, b, (sh, sw), (dh, dw), same, act)
-    assert_close(run_edgelite(spec, [x])[0], want, "eval vs naive")
-    assert_close(run_edgelite(spec, [x], use_jit=True)[0], want, "eval_jit vs naive")
+    got = run_edgelite(spec, [x])[0]
+    assert_close(got, want, "eval vs naive")
+    assert_bit_identical(run_edgelite(spec, [x], use_jit=True)[0], got, "eval_jit vs eval")
     if seed % 4 == 0:  # LiteRT too, on a quarter of the examples (model building is slower)
         check_float(spec, [x])
 
@@ -223,8 +224,9 @@ def test_depthwise_property_vs_naive_and_litert(h, w, c, m, kh, kw, sh, sw, dh, 
     wt, b = f32(rng, (1, kh, kw, c * m)), f32(rng, (c * m,))
     spec = dw_spec(x.shape, wt, b, (sh, sw), (dh, dw), same, act)
     want = naive_depthwise(x, wt, b, (sh, sw), (dh, dw), same, act)
-    assert_close(run_edgelite(spec, [x])[0], want, "eval vs naive")
-    assert_close(run_edgelite(spec, [x], use_jit=True)[0], want, "eval_jit vs naive")
+    got = run_edgelite(spec, [x])[0]
+    assert_close(got, want, "eval vs naive")
+    assert_bit_identical(run_edgelite(spec, [x], use_jit=True)[0], got, "eval_jit vs eval")
     if seed % 4 == 0:
         check_float(spec, [x])
 

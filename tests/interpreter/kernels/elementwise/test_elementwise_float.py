@@ -96,19 +96,18 @@ def test_bad_shapes_and_activation_fail_in_prepare():
         run_kernel("SELECT", [np.array([True, False, True]), np.zeros((2, 2), np.float32), np.zeros((2, 2), np.float32)])
 
 
-def test_quantized_arithmetic_is_refused_and_quantized_comparison_needs_a_valid_scale():
+def test_quantized_arithmetic_is_refused_and_quantized_comparison_goes_to_the_int8_kernel():
+    from edgelite.interpreter.kernels.elementwise.compare_quant import QuantizedCompare
     from tests.interpreter.kernels.oracle import Var
 
     a = np.zeros(4, np.int8)
     ctx = make_context("ADD", [Var(a, (0.1, 0)), Var(a, (0.1, 0))], opts("ADD"), [Out(np.int8, (0.1, 0))])
-    assert not ew.Add().accepts(ctx)
+    assert not ew.Arith().accepts(ctx)
     ctx = make_context("LESS", [Var(a, (0.5, 3)), Var(a, (0.25, 3))], None, [Out(np.bool_)])
-    assert ew.Less().accepts(ctx)
-    ctx = make_context("LESS", [Var(a, (2.0, 3)), Var(a, (0.25, 3))], None, [Out(np.bool_)])
-    assert not ew.Less().accepts(ctx)  # LiteRT needs scales below 1
-    i16 = np.zeros(4, np.int16)
-    ctx = make_context("LESS", [Var(i16, (0.5, 0)), Var(i16, (0.25, 0))], None, [Out(np.bool_)])
-    assert not ew.Less().accepts(ctx)
+    assert not ew.Compare().accepts(ctx)  # different parameters: rescaled by the int8 kernel
+    assert isinstance(select_kernel(ctx), QuantizedCompare)
+    ctx = make_context("LESS", [Var(a, (0.5, 3)), Var(a, (0.5, 3))], None, [Out(np.bool_)])
+    assert ew.Compare().accepts(ctx) and isinstance(select_kernel(ctx), QuantizedCompare)
 
 
 def test_plan_collapses_broadcast_dims():
@@ -299,7 +298,7 @@ def test_numba_kernel_general_broadcast_path_equals_reference(spec, op, act, see
     out = np.empty(p.out_shape, np.float32)
     clamp = act != 0
     ew._binary_arith_kernel(a.reshape(-1), b.reshape(-1), out.reshape(-1), p.mode, p.shape6, p.stride_a, p.stride_b,
-                            k.op_code, clamp, np.float32(p.lo), np.float32(p.hi))
+                            p.op_code, clamp, np.float32(p.lo), np.float32(p.hi))
     np.testing.assert_array_equal(out, run_kernel(op, [a, b], opts(op, act))[0])
 
 
@@ -330,3 +329,29 @@ def test_infinities_and_nan_against_litert(op, opts, act, y_shape):
     for jit in (False, True):
         got = run_kernel(op, [x, y], o, jit=jit)[0]
         np.testing.assert_array_equal(got, want, err_msg=f"{op} jit={jit}")
+
+
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL", "DIV"])
+@pytest.mark.parametrize("act", [0, 3])
+def test_row_broadcast_takes_the_rows_loop_and_equals_reference(op, act):
+    # [1, H, W, C] <op> [C] (a squeeze-excitation scale): the vectorized rows loop, with
+    # infinities, NaN and signed zeros, bit for bit as the numpy reference.
+    rng = np.random.default_rng(5)
+    specials = np.array([np.inf, -np.inf, np.nan, 3e38, -3e38, 0.0, -0.0, 1.0, -2.0], np.float32)
+    a = np.where(rng.random((1, 3, 5, 7)) < 0.3, rng.choice(specials, (1, 3, 5, 7)),
+                 rng.standard_normal((1, 3, 5, 7))).astype(np.float32)
+    b = np.concatenate([specials[:4], rng.standard_normal(3)]).astype(np.float32)
+    ctx = make_context(op, [a, b], opts(op, act))
+    p = select_kernel(ctx).prepare(ctx)
+    assert p.mode == ew.MODE_GENERAL and ew._row_broadcast(p) == 7
+    ref = run_kernel(op, [a, b], opts(op, act))[0]
+    jit = run_kernel(op, [a, b], opts(op, act), jit=True)[0]
+    np.testing.assert_array_equal(jit.view(np.int32), ref.view(np.int32))
+
+
+def test_row_broadcast_detection_refuses_other_patterns():
+    for sa, sb in (((2, 3), (2, 1)), ((4,), (1,)), ((3, 4), (3, 4)), ((1, 4), (3, 4))):
+        a, b = np.ones(sa, np.float32), np.ones(sb, np.float32)
+        ctx = make_context("ADD", [a, b], opts("ADD", 0))
+        p = select_kernel(ctx).prepare(ctx)
+        assert p.mode != ew.MODE_GENERAL or ew._row_broadcast(p) == 0

@@ -7,7 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.interpreter.kernels.float_harness import Spec, TSpec, assert_close, check_float, f32, run_edgelite
+from tests.interpreter.kernels.float_harness import (
+    Spec, TSpec, assert_bit_identical, assert_close, check_float, f32, run_edgelite,
+)
 from edgelite.errors import ShapeError, UnsupportedOperatorError
 from edgelite.schema.fb.FullyConnectedOptions import FullyConnectedOptionsT
 
@@ -77,7 +79,8 @@ def test_fc_property_vs_float64_and_litert(rows, k, units, act, bias, seed):
     lo, hi = {0: (-np.inf, np.inf), 1: (0, np.inf), 2: (-1, 1), 3: (0, 6)}[act]
     want = np.clip(want, lo, hi).astype(np.float32)
     spec = fc_spec(x.shape, w, b, act)
-    assert_close(run_edgelite(spec, [x])[0], want, "eval vs float64")
-    assert_close(run_edgelite(spec, [x], use_jit=True)[0], want, "eval_jit vs float64")
+    got = run_edgelite(spec, [x])[0]
+    assert_close(got, want, "eval vs float64")
+    assert_bit_identical(run_edgelite(spec, [x], use_jit=True)[0], got, "eval_jit vs eval")
     if seed % 4 == 0:
         check_float(spec, [x])

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.interpreter.kernels.float_harness import (
-    Spec, TSpec, assert_close, check_float, f32, naive_pool, run_edgelite, tf_out_size,
+    Spec, TSpec, assert_bit_identical, assert_close, check_float, f32, naive_pool, run_edgelite, tf_out_size,
 )
 from edgelite.errors import ShapeError
 from edgelite.schema.fb.Pool2DOptions import Pool2DOptionsT
@@ -85,7 +85,8 @@ def test_pool_property_vs_naive_and_litert(op, h, w, c, fh, fw, sh, sw, same, ac
     x = f32(rng, (1, h, w, c))
     spec = pool_spec(op, x.shape, (fh, fw), (sh, sw), same, act)
     want = naive_pool(x, op, (fh, fw), (sh, sw), same, act)
-    assert_close(run_edgelite(spec, [x])[0], want, "eval vs naive")
-    assert_close(run_edgelite(spec, [x], use_jit=True)[0], want, "eval_jit vs naive")
+    got = run_edgelite(spec, [x])[0]
+    assert_close(got, want, "eval vs naive")
+    assert_bit_identical(run_edgelite(spec, [x], use_jit=True)[0], got, "eval_jit vs eval")
     if seed % 4 == 0:
         check_float(spec, [x])

@@ -207,3 +207,21 @@ def test_cumsum_matches_litert(exclusive, reverse, axis):
     compare("CUMSUM", [x, Const(np.array(axis, np.int32))], cumsum_opts(exclusive, reverse))
     compare("CUMSUM", [x.astype(np.int32) * 3, Const(np.array(axis, np.int32))], cumsum_opts(exclusive, reverse),
             [Out(np.int32)])
+
+
+_SPECIAL = st.sampled_from([0.0, -0.0, np.inf, -np.inf, np.nan, 3e38, -3e38, 1e-45, 1.0, -1.5])
+
+
+@settings(max_examples=80, deadline=None)
+@given(x=hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=4, max_side=6),
+                    elements=st.one_of(st.floats(-1e4, 1e4, width=32), _SPECIAL)),
+       data=st.data(), op=st.sampled_from(["MEAN", "SUM", "REDUCE_PROD"]), kd=st.booleans())
+def test_float_reductions_jit_bit_identical_with_eval(x, data, op, kd):
+    # eval_jit (one Numba pass over one run of adjacent axes, else eval) gives eval's bits,
+    # NaN, infinities and -0.0 included.
+    ax = tuple(data.draw(st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=1, max_size=x.ndim)))
+    with np.errstate(all="ignore"):
+        want = run_kernel(op, [x, axes(*ax)], keep(kd))[0]
+        got = run_kernel(op, [x, axes(*ax)], keep(kd), jit=True)[0]
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got.view(np.int32), want.view(np.int32))

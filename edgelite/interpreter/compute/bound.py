@@ -1,0 +1,91 @@
+"""Prepared calls: a kernel's work on one operator as ``(function, arguments)`` pairs made once.
+
+An ``invoke`` of a small model is mostly overhead outside the arithmetic: each kernel's
+Python ``eval`` reshapes its views, builds scalars and picks a Numba build on every call,
+and Numba's dispatcher then types every argument to find the compiled code (1-2 us a
+call). A kernel that defines ``bind(params, inputs, outputs)`` does that work once, at
+``allocate_tensors``, and returns the calls its ``eval`` would make, with their argument
+tuples (views of the arena, constants, scalars) fixed. The executor runs them as
+``fn(*args)``.
+
+Binding must not import Numba (allocation stays cheap in a fresh process), so a call's
+function may still be lazy: a :class:`~edgelite.interpreter.compute.jit.LazyJit`, or a
+:class:`Deferred` whose factory builds the function. :func:`resolve` turns either into
+the callable the kernel would have reached, on the first run; :func:`direct_entry` then
+takes, for a Numba dispatcher, the machine code it already compiled for exactly these
+argument types, so later calls skip the dispatcher's type resolution. The arguments of a
+prepared call are the same objects on every run (arrays keep their dtype, shape and
+layout), which is what makes skipping that resolution safe; anything else (a type that
+has no compiled code yet) keeps the dispatcher.
+
+Example:
+    >>> import numpy as np
+    >>> from edgelite.interpreter.compute.bound import Deferred, resolve, direct_entry
+    >>> out = np.zeros(3)
+    >>> fn, args = Deferred(lambda: np.copyto), (out, np.arange(3.0))
+    >>> f = direct_entry(resolve(fn, threads=1), args); f(*args); out.tolist()
+    [0.0, 1.0, 2.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from edgelite.interpreter.compute.jit import LazyJit
+
+Call = tuple[Callable, tuple]
+
+
+class Deferred:
+    """A call's function chosen on the first run (building it may import Numba)."""
+
+    __slots__ = ("factory",)
+
+    def __init__(self, factory: Callable[[], Callable]):
+        self.factory = factory
+
+    def __repr__(self) -> str:
+        return f"<Deferred {getattr(self.factory, '__qualname__', self.factory)}>"
+
+
+def resolve(fn: Any, threads: int) -> Callable:
+    """The callable ``fn`` stands for in a run with ``threads`` Numba threads.
+
+    A parallel ``LazyJit`` gives its serial build at one thread, as ``LazyJit.__call__``
+    does when the run's thread count (set before every run) is one.
+    """
+    if isinstance(fn, Deferred):
+        fn = fn.factory()
+    if isinstance(fn, LazyJit):
+        fn = fn.serial() if fn.parallel and threads == 1 else fn.dispatcher()
+    return fn
+
+
+def run(calls: list[Call]) -> None:
+    """Run prepared calls now, as a kernel's own eval would (lazy builds through their ``__call__``)."""
+    for fn, args in calls:
+        if isinstance(fn, Deferred):
+            fn = fn.factory()
+        fn(*args)
+
+
+def contiguous(*arrays) -> bool:
+    """Whether every array is C-contiguous, so that its reshapes made at bind time are
+    views of the memory the run writes (kernels bind only then)."""
+    return all(a is not None and a.flags.c_contiguous for a in arrays)
+
+
+def _is_dispatcher(fn) -> bool:
+    return hasattr(fn, "overloads") and hasattr(fn, "py_func")
+
+
+def direct_entry(fn: Callable, args: tuple) -> Callable:
+    """``fn``'s compiled entry point for ``args``' types when ``fn`` is a Numba dispatcher
+    that has compiled them (call ``fn(*args)`` once first), else ``fn`` itself."""
+    if not _is_dispatcher(fn):
+        return fn
+    from numba.core.typing.typeof import Purpose, typeof
+
+    sig = tuple(typeof(a, Purpose.argument) for a in args)
+    cres = fn.overloads.get(sig)
+    return fn if cres is None else cres.entry_point

@@ -1,0 +1,234 @@
+"""The executor's call plan (``executor.SubgraphRuntime._calls``, ``compute.bound``).
+
+The fast path runs each step as the prepared calls its kernel's ``bind`` returned at
+allocation (views, scalars and builds fixed, Numba entry points taken after the first
+run). These tests check that it computes exactly what running each step's eval does:
+outputs bit-identical on the first (resolving) and later runs, for new input values,
+at two threads, after a resize, and with a delegate owning part of the graph.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgelite.interpreter import Interpreter
+from edgelite.interpreter.compute import bound
+from edgelite.interpreter.compute.jit import HAVE_NUMBA, wait_until_warm
+from edgelite.interpreter.delegation import PartitionKernel
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+# int8 and uint8 CNNs (conv im2col and pointwise, depthwise, pools, FC, quantize,
+# dequantize, reshape: the kernels with a bind), and float / int16 / hybrid models whose
+# steps keep their plain eval call.
+MODELS = ["int8_cnn", "uint8_io_cnn", "mobilenet_v2_035_96_int8", "mobilenet_v1_025_96_int8", "float32_cnn",
+          "int16x8", "dynamic_range", "text_embedding"]
+BINDING = {"int8_cnn", "uint8_io_cnn", "mobilenet_v2_035_96_int8", "mobilenet_v1_025_96_int8"}
+
+
+class _StepTimes:
+    """A profiler: makes ``invoke`` run every step's own eval one by one (no call plan)."""
+
+    def record(self, op, seconds):
+        pass
+
+
+def _inputs(it: Interpreter, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    feeds = []
+    for d in it.get_input_details():
+        shape, dt = tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"])
+        if dt.kind == "f":
+            feeds.append(rng.standard_normal(shape).astype(dt))
+        elif dt.itemsize == 1:
+            info = np.iinfo(dt)
+            feeds.append(rng.integers(info.min, info.max + 1, shape).astype(dt))
+        else:
+            feeds.append(rng.integers(0, 50, shape).astype(dt))
+    return feeds
+
+
+def _run(it: Interpreter, feeds, *, per_step: bool = False) -> list[np.ndarray]:
+    for d, x in zip(it.get_input_details(), feeds):
+        it.set_tensor(d["index"], x)
+    if per_step:
+        it._runtime(0).invoke(_StepTimes())
+    else:
+        it.invoke()
+    return [it.get_tensor(d["index"]).copy() for d in it.get_output_details()]
+
+
+def _same(a: list[np.ndarray], b: list[np.ndarray]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        assert x.tobytes() == y.tobytes()  # bit for bit (NaN payloads and -0.0 too)
+
+
+def _warm_interpreter(path: Path, **kw) -> Interpreter:
+    wait_until_warm()  # the fast path (JIT kernels) from the first invoke on
+    it = Interpreter(model_path=str(path), **kw)
+    it.allocate_tensors()
+    return it
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_plan_gives_what_the_steps_give(name):
+    it = _warm_interpreter(FIXTURES / f"{name}.tflite", num_threads=1)
+    rt = it._runtime(0)
+    for seed in (0, 1):  # the first fast run resolves the plan, the later ones run it as is
+        want = _run(it, _inputs(it, seed), per_step=True)
+        _same(_run(it, _inputs(it, seed)), want)
+        _same(_run(it, _inputs(it, seed)), want)
+    assert rt._calls_resolved
+    if name in BINDING:
+        # not vacuous: kernels did bind (im2col + GEMM make two calls of one step) ...
+        assert len(rt._calls) > len(rt.steps)
+        if HAVE_NUMBA:
+            # ... and the resolved plan calls compiled entry points, not dispatchers
+            assert any(type(getattr(fn, "__self__", None)).__name__ == "_Closure" for fn, _ in rt._calls)
+
+
+MEDIAPIPE = Path.home() / ".cache" / "edgelite" / "mediapipe" / "modules"
+
+
+@pytest.mark.parametrize("rel", ["face_landmark/face_landmark.tflite", "face_detection/face_detection_short_range.tflite"])
+def test_plan_on_mediapipe_float_models(rel):
+    """PRELU and RELU bind (float): bit-identical with the per-step evals."""
+    path = MEDIAPIPE / rel
+    if not path.exists():
+        pytest.skip(f"{path} is not cached: run tests/fixtures/fetch_mediapipe.py")
+    it = _warm_interpreter(path)
+    assert any(s.kernel_bind() is not None for s in it._runtime(0).steps)
+    want = _run(it, _inputs(it, 4), per_step=True)
+    for _ in range(2):
+        _same(_run(it, _inputs(it, 4)), want)
+
+
+@pytest.mark.parametrize("name", ["int8_cnn", "mobilenet_v2_035_96_int8"])
+def test_plan_at_two_threads(name):
+    one = _warm_interpreter(FIXTURES / f"{name}.tflite", num_threads=1)
+    two = _warm_interpreter(FIXTURES / f"{name}.tflite", num_threads=2)
+    feeds = _inputs(one, 3)
+    want = _run(one, feeds, per_step=True)
+    _same(_run(two, feeds, per_step=True), want)
+    for _ in range(2):
+        _same(_run(two, feeds), want)
+        _same(_run(one, feeds), want)
+
+
+def test_resize_makes_a_new_plan():
+    it = _warm_interpreter(FIXTURES / "text_embedding.tflite")
+    x1 = _inputs(it, 5)
+    first = _run(it, x1)
+    _run(it, x1)
+    old_calls = list(it._runtime(0)._calls)
+    idx = it.get_input_details()[0]["index"]
+    it.resize_tensor_input(idx, [3, 16])
+    it.allocate_tensors()
+    assert it._runtime(0)._calls != old_calls and not it._runtime(0)._calls_resolved
+    x3 = np.concatenate([x1[0], _inputs(it, 6)[0][1:]])
+    got = _run(it, [x3])
+    _same(got, _run(it, [x3], per_step=True))
+    _same(_run(it, [x3]), got)
+    fresh = Interpreter(model_path=str(FIXTURES / "text_embedding.tflite"))
+    fresh.resize_tensor_input(idx, [3, 16])
+    fresh.allocate_tensors()
+    _same(_run(fresh, [x3]), got)
+    assert got[0][:1].tobytes() == first[0].tobytes()  # row 0 as at batch 1
+
+
+def test_int8_batch_resize_rows_match():
+    it = _warm_interpreter(FIXTURES / "mobilenet_v2_035_96_int8.tflite")
+    idx = it.get_input_details()[0]["index"]
+    rows = [_inputs(it, s)[0] for s in (7, 8)]
+    singles = [_run(it, [r])[0] for r in rows]
+    it.resize_tensor_input(idx, [2, 96, 96, 3])
+    it.allocate_tensors()
+    for _ in range(2):
+        both = _run(it, [np.concatenate(rows)])[0]
+        assert both[:1].tobytes() == singles[0].tobytes() and both[1:].tobytes() == singles[1].tobytes()
+
+
+class _ReshapeKernel(PartitionKernel):
+    def invoke(self, inputs, outputs):
+        np.copyto(outputs[0], inputs[0].reshape(outputs[0].shape))
+
+
+class _ReshapeDelegate:
+    """Takes the RESHAPE operators: partitions are steps of the plan too."""
+
+    name = "RESHAPE-ONLY"
+    max_delegated_partitions = 0
+    min_partition_size = 1
+    validate = False
+    validate_tolerance = None
+
+    def node_support(self, ctx):
+        return None if ctx.op_name == "RESHAPE" else "only RESHAPE"
+
+    def prepare_partition(self, partition):
+        return _ReshapeKernel()
+
+
+def test_delegated_partitions_run_in_the_plan():
+    path = FIXTURES / "int8_cnn.tflite"
+    plain = _warm_interpreter(path)
+    delegated = _warm_interpreter(path, experimental_delegates=[_ReshapeDelegate()])
+    assert "DELEGATE" in [s.op.name for s in delegated._runtime(0).steps]
+    feeds = _inputs(plain, 9)
+    want = _run(plain, feeds, per_step=True)
+    for _ in range(2):
+        _same(_run(delegated, feeds), want)
+
+
+def test_direct_entry_keeps_plain_callables():
+    out = np.zeros(3)
+    args = (out, np.arange(3.0))
+    fn = bound.direct_entry(bound.resolve(bound.Deferred(lambda: np.copyto), threads=1), args)
+    assert fn is np.copyto
+    fn(*args)
+    assert out.tolist() == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="Numba is not installed: no dispatchers to resolve")
+def test_direct_entry_takes_the_compiled_overload_only():
+    from edgelite.interpreter.compute.jit import njit
+
+    @njit
+    def add_into(a, out):
+        for i in range(a.shape[0]):
+            out[i] = a[i] + 1
+
+    d = bound.resolve(add_into, threads=1)
+    a, out = np.arange(4, dtype=np.int32), np.zeros(4, np.int32)
+    assert bound.direct_entry(d, (a, out)) is d  # nothing compiled for these types yet
+    d(a, out)
+    entry = bound.direct_entry(d, (a, out))
+    assert entry is not d
+    out[:] = 0
+    entry(a, out)
+    assert out.tolist() == [1, 2, 3, 4]
+    f64 = np.zeros(4)
+    assert bound.direct_entry(d, (f64, f64)) is d  # other types: the dispatcher stays
+
+
+def test_a_failing_step_leaves_the_plan_usable():
+    """A typed error raised during the plan's first run (GATHER's index check) propagates;
+    the next invoke with valid inputs finishes resolving the plan and gives the right result."""
+    from edgelite.errors import InvocationError
+
+    it = _warm_interpreter(FIXTURES / "text_embedding.tflite")
+    d = it.get_input_details()[0]
+    bad = np.full(tuple(d["shape"]), 5000, d["dtype"])
+    for _ in range(2):
+        it.set_tensor(d["index"], bad)
+        with pytest.raises(InvocationError, match="out of range"):
+            it.invoke()
+    good = _inputs(it, 11)
+    want = _run(it, good, per_step=True)
+    _same(_run(it, good), want)
+    _same(_run(it, good), want)
+    assert it._runtime(0)._calls_resolved
