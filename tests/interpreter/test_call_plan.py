@@ -16,7 +16,8 @@ import pytest
 
 from edgelite.interpreter import Interpreter
 from edgelite.interpreter.compute import bound
-from edgelite.interpreter.compute.jit import HAVE_NUMBA, wait_until_warm
+from edgelite.interpreter.compute.jit import HAVE_NUMBA, njit, wait_until_warm
+from edgelite.interpreter.compute.pool import fetch_add
 from edgelite.interpreter.delegation import PartitionKernel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -83,12 +84,11 @@ def test_plan_gives_what_the_steps_give(name):
         _same(_run(it, _inputs(it, seed)), want)
         _same(_run(it, _inputs(it, seed)), want)
     assert rt._calls_resolved
-    if name in BINDING:
+    if name in BINDING and HAVE_NUMBA:  # the int8 kernels bind their JIT calls only (none without Numba)
         # not vacuous: kernels did bind (im2col + GEMM make two calls of one step) ...
         assert len(rt._calls) > len(rt.steps)
-        if HAVE_NUMBA:
-            # ... and the resolved plan calls compiled entry points, not dispatchers
-            assert any(type(getattr(fn, "__self__", None)).__name__ == "_Closure" for fn, _ in rt._calls)
+        # ... and the resolved plan calls compiled entry points, not dispatchers
+        assert any(type(getattr(fn, "__self__", None)).__name__ == "_Closure" for fn, _ in rt._calls)
 
 
 MEDIAPIPE = Path.home() / ".cache" / "edgelite" / "mediapipe" / "modules"
@@ -232,3 +232,57 @@ def test_a_failing_step_leaves_the_plan_usable():
     _same(_run(it, good), want)
     _same(_run(it, good), want)
     assert it._runtime(0)._calls_resolved
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="Numba is not installed: no SIMD GEMM or pool kernels to split")
+def test_plan_shares_chunks_with_the_pool_at_two_threads():
+    """Pooled kernels (im2col, int8 GEMM, depthwise) are prepared with their chunk count
+    fixed at bind time; every run claims them from a fresh counter: same bits as one thread."""
+    path = FIXTURES / "unet_small_64_int8.tflite"
+    one = _warm_interpreter(path, num_threads=1)
+    two = _warm_interpreter(path, num_threads=2)
+    pooled = [fn for fn, _ in two._runtime(0)._calls if isinstance(fn, bound.Pooled)]
+    assert any(fn.n_chunks > 1 and fn.threads == 2 for fn in pooled), "some layer is split at two threads"
+    assert all(fn.n_chunks == 1 for fn, _ in one._runtime(0)._calls if isinstance(fn, bound.Pooled))
+    for seed in (6, 7):
+        feeds = _inputs(one, seed)
+        want = _run(one, feeds, per_step=True)
+        for _ in range(3):  # the resolving run, then the resolved plan (counters must not be reused)
+            _same(_run(two, feeds), want)
+            _same(_run(one, feeds), want)
+
+
+@njit
+def _fill(out, per, n_chunks, ctr):
+    """A pool kernel: ``out[ch*per:(ch+1)*per] += ch + 1`` for each chunk claimed from ``ctr``."""
+    while True:
+        ch = fetch_add(ctr, 0, 1)
+        if ch >= n_chunks:
+            break
+        for i in range(ch * per, min(out.shape[0], (ch + 1) * per)):
+            out[i] += ch + 1
+        fetch_add(ctr, 1, 1)
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="Numba is not installed: the pool shares compiled kernels only")
+def test_pooled_call_resolves_its_kernel_and_counts_afresh_each_run():
+    out = np.zeros(40, np.int64)
+    fn, args = bound.pooled(bound.Deferred(lambda: _fill), (out, np.int64(5), np.int64(8)), 8, 2)
+    fn = bound.resolve(fn, threads=2)
+    fn(*args)
+    fn = bound.direct_entry(fn, args)
+    assert isinstance(fn, bound.Pooled) and fn.fn is not _fill and (fn.n_chunks, fn.threads) == (8, 2)
+    for _ in range(50):
+        out[:] = 0
+        fn(*args)
+        np.testing.assert_array_equal(out, np.repeat(np.arange(1, 9), 5))
+    # one thread: the caller alone, still a fresh counter each run
+    fn, args = bound.pooled(_fill, (out, np.int64(5), np.int64(8)), 8, 1)
+    fn = bound.resolve(fn, threads=1)
+    fn(*args)
+    fn = bound.direct_entry(fn, args)
+    assert not isinstance(fn, bound.Pooled)
+    for _ in range(3):
+        out[:] = 0
+        fn(*args)
+        np.testing.assert_array_equal(out, np.repeat(np.arange(1, 9), 5))

@@ -13,7 +13,11 @@ function may still be lazy: a :class:`~edgelite.interpreter.compute.jit.LazyJit`
 :class:`Deferred` whose factory builds the function. :func:`resolve` turns either into
 the callable the kernel would have reached, on the first run; :func:`direct_entry` then
 takes, for a Numba dispatcher, the machine code it already compiled for exactly these
-argument types, so later calls skip the dispatcher's type resolution. The arguments of a
+argument types, so later calls skip the dispatcher's type resolution. A kernel shared
+with the thread pool (:mod:`~edgelite.interpreter.compute.pool`) is prepared as
+:func:`pooled`: its chunk count and thread count are fixed at bind time, its claim
+counter is made fresh by every run, and its kernel is resolved (and given its entry
+point) like any other call's function. The arguments of a
 prepared call are the same objects on every run (arrays keep their dtype, shape and
 layout), which is what makes skipping that resolution safe; anything else (a type that
 has no compiled code yet) keeps the dispatcher.
@@ -31,6 +35,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
+from edgelite.interpreter.compute import pool
 from edgelite.interpreter.compute.jit import LazyJit
 
 Call = tuple[Callable, tuple]
@@ -48,12 +55,48 @@ class Deferred:
         return f"<Deferred {getattr(self.factory, '__qualname__', self.factory)}>"
 
 
+class Pooled:
+    """A call's function that runs its kernel through the thread pool:
+    ``Pooled(fn, n_chunks, threads)(*args)`` is ``pool.run(fn, args, n_chunks, threads)``,
+    which calls ``fn(*args, ctr)`` with a claim counter ``ctr`` made fresh for that run
+    (never shared between runs). ``fn`` may be lazy (a ``LazyJit`` or a :class:`Deferred`)."""
+
+    __slots__ = ("fn", "n_chunks", "threads")
+
+    def __init__(self, fn: Any, n_chunks: int, threads: int):
+        self.fn = fn
+        self.n_chunks = int(n_chunks)
+        self.threads = int(threads)
+
+    def __call__(self, *args) -> None:
+        fn = self.fn
+        if isinstance(fn, Deferred):
+            fn = fn.factory()
+        pool.run(fn, args, self.n_chunks, self.threads)
+
+    def __repr__(self) -> str:
+        return f"<Pooled {self.fn!r}: {self.n_chunks} chunks, {self.threads} threads>"
+
+
+def pooled(fn: Any, args: tuple, n_chunks: int, threads: int) -> Call:
+    """The prepared call of a pool kernel ``fn(*args, ctr)`` cut into ``n_chunks`` chunks
+    (``pool.chunks_for``, worked out once) on up to ``threads`` threads; with one chunk
+    or one thread the caller runs every chunk alone."""
+    return Pooled(fn, n_chunks, threads), args
+
+
+# What a claim counter looks like to Numba (a fresh one is made by every run).
+_CTR_SAMPLE = np.zeros(pool.CTR_LEN, np.int64)
+
+
 def resolve(fn: Any, threads: int) -> Callable:
     """The callable ``fn`` stands for in a run with ``threads`` Numba threads.
 
     A parallel ``LazyJit`` gives its serial build at one thread, as ``LazyJit.__call__``
     does when the run's thread count (set before every run) is one.
     """
+    if isinstance(fn, Pooled):
+        return Pooled(resolve(fn.fn, threads), fn.n_chunks, fn.threads)
     if isinstance(fn, Deferred):
         fn = fn.factory()
     if isinstance(fn, LazyJit):
@@ -75,13 +118,31 @@ def contiguous(*arrays) -> bool:
     return all(a is not None and a.flags.c_contiguous for a in arrays)
 
 
+def _alone(fn: Callable) -> Callable:
+    """``fn(*args, ctr)`` on the caller alone, with a fresh zeroed counter every run."""
+    zeros, i64, n = np.zeros, np.int64, pool.CTR_LEN
+
+    def run_alone(*args):
+        fn(*args, zeros(n, i64))
+
+    return run_alone
+
+
 def _is_dispatcher(fn) -> bool:
     return hasattr(fn, "overloads") and hasattr(fn, "py_func")
 
 
 def direct_entry(fn: Callable, args: tuple) -> Callable:
     """``fn``'s compiled entry point for ``args``' types when ``fn`` is a Numba dispatcher
-    that has compiled them (call ``fn(*args)`` once first), else ``fn`` itself."""
+    that has compiled them (call ``fn(*args)`` once first), else ``fn`` itself. For a
+    :class:`Pooled` call: the same with its kernel's entry point for ``(*args, ctr)``, or,
+    when it has one chunk or one thread, a plain function that runs that entry point on
+    the caller with a fresh counter."""
+    if isinstance(fn, Pooled):
+        entry = direct_entry(fn.fn, (*args, _CTR_SAMPLE))
+        if min(fn.n_chunks, fn.threads) <= 1:
+            return _alone(entry)  # nothing to share: what pool.run does then, ~1 us less a call
+        return Pooled(entry, fn.n_chunks, fn.threads)
     if not _is_dispatcher(fn):
         return fn
     from numba.core.typing.typeof import Purpose, typeof

@@ -36,7 +36,14 @@ import numpy as np
 
 from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import fixedpoint as fp
-from edgelite.interpreter.compute.jit import njit, prange, serial_build
+from edgelite.interpreter.compute import pool
+from edgelite.interpreter.compute.jit import njit
+from edgelite.interpreter.compute.pool import fetch_add
+
+
+# One-thread cost estimate of the kernels (about 4 GMAC/s with the requantization),
+# for the pool's decision to split a layer.
+DEPTHWISE_NS_PER_MAC = 0.25
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ class FastTables:
     neg: np.ndarray  # (T,) int64 sign correction (gemmlowp's ties-away channels), or 0
     total: np.ndarray  # (T,) int64 total right shift
     has_neg: bool
-    acc: np.ndarray  # (blocks, T) int32 scratch, one row per parallel block of output rows
+    acc: np.ndarray  # (slots, T) int32 scratch, one row per thread taking part (pool slot)
 
 
 def applies(kh: int, kw: int, mult: int, shift, mode: int, w_centered: np.ndarray) -> bool:
@@ -110,7 +117,7 @@ def plan_fast(w_centered, bias, q, shift, mode: int, vec_ch: int, in_zp: int, c:
     def tile(a, dtype):
         return np.ascontiguousarray(np.tile(np.asarray(a).astype(dtype), m))
 
-    blocks = max(1, min(rows, 4 * max(1, threads)))
+    blocks = max(1, min(rows, max(1, threads)))  # a scratch row per thread (``pool`` slots)
     return FastTables(
         k=k, m=m, px=px, taps=taps, planes=planes, wt=np.ascontiguousarray(np.tile(w.astype(np.int16), (1, m))),
         bias=tile(bias32, np.int32), q=tile(q, np.int32), add=tile(add, np.int64), neg=tile(neg, np.int64),
@@ -119,15 +126,17 @@ def plan_fast(w_centered, bias, q, shift, mode: int, vec_ch: int, in_zp: int, c:
 
 
 def run_fast(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: int, pad_left: int, sh: int, dh: int,
-             oh: int, ow: int, out_zp: int, lo: int, hi: int, out: np.ndarray, parallel: bool = True) -> None:
+             oh: int, ow: int, out_zp: int, lo: int, hi: int, out: np.ndarray, threads: int = 1) -> None:
     """Copy ``x`` into the scratch (if any) and run the kernel into ``out`` (NHWC), its
-    row blocks over threads when ``parallel``."""
-    bound.run(run_fast_calls(f, padded, x, pad_top, pad_left, sh, dh, oh, ow, out_zp, lo, hi, out, parallel))
+    row blocks shared with the thread pool (:mod:`~edgelite.interpreter.compute.pool`)
+    when ``threads > 1`` and the layer is large enough."""
+    bound.run(run_fast_calls(f, padded, x, pad_top, pad_left, sh, dh, oh, ow, out_zp, lo, hi, out, threads))
 
 
 def run_fast_calls(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: int, pad_left: int, sh: int, dh: int,
-                   oh: int, ow: int, out_zp: int, lo: int, hi: int, out: np.ndarray, parallel: bool = True) -> list:
-    """:func:`run_fast`'s work as prepared calls ``[(fn, args), ...]`` (``compute.bound``)."""
+                   oh: int, ow: int, out_zp: int, lo: int, hi: int, out: np.ndarray, threads: int = 1) -> list:
+    """:func:`run_fast`'s work as prepared calls ``[(fn, args), ...]`` (``compute.bound``),
+    the pool's chunk count worked out once."""
     calls = []
     if f.planes:
         calls.append((_copy_to_planes, (x, padded, pad_top, pad_left)))
@@ -138,12 +147,13 @@ def run_fast_calls(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: in
         x = padded
     xs = x.reshape(x.shape[0], x.shape[1], -1)
     o3 = out.reshape(out.shape[0], oh, -1)
+    rows = o3.shape[0] * oh
+    threads = min(threads, f.acc.shape[0])  # one scratch row per participant
+    n_chunks = pool.chunks_for(o3.size * f.k * f.k * DEPTHWISE_NS_PER_MAC, rows, threads)
     args = (f.wt, f.bias, f.q, f.add, f.neg, f.total, f.has_neg, sh, dh, oh, ow, f.m, f.px)
-    tail = (np.int64(out_zp), np.int64(lo), np.int64(hi), f.acc, o3)
+    tail = (np.int64(out_zp), np.int64(lo), np.int64(hi), f.acc, o3, np.int64(n_chunks))
     kernel = _dw3x3_int8 if f.k == 3 else _dw5x5_int8
-    if not parallel:
-        kernel = bound.Deferred(lambda k=kernel: serial_build(k))
-    calls.append((kernel, (xs, *args, *f.taps, *tail)))
+    calls.append(bound.pooled(kernel, (xs, *args, *f.taps, *tail), n_chunks, threads))
     return calls
 
 
@@ -167,9 +177,9 @@ def _copy_to_planes(x, planes, pt, pl):
                     dst[cc] = src[cc]
 
 
-@njit(parallel=True)
+@njit
 def _dw3x3_int8(xs, wt, bias, q, add, neg, total, has_neg, sh, dh, oh, ow, m, px, t0, t1, t2, out_zp, lo, hi,
-                acc, out):
+                acc, out, n_chunks, ctr):
     """3x3::
 
         acc = sum_{i, j < 3} w[i, j, c] * xs[b, y*sh + i*dh, col(x, j), c] + bias'[c]
@@ -180,54 +190,62 @@ def _dw3x3_int8(xs, wt, bias, q, add, neg, total, has_neg, sh, dh, oh, ow, m, px
     ``x`` in a row are at ``x * px + t0 / t1 / t2``. ``bias' = bias - zp * sum(w)``
     wrapped to int32: the int32 sum wraps as LiteRT's C kernel does. The tables (``T``
     long) are tiled over a chunk of ``m`` pixels (``px == C`` when ``m > 1``). Row
-    blocks run in parallel, each with its own row of ``acc``; unsigned indices spare
+    blocks are chunks claimed from ``ctr`` by the caller and the pool's helpers
+    (:mod:`~edgelite.interpreter.compute.pool`), each participant with its own row of
+    ``acc`` (its slot); unsigned indices spare
     Numba's negative-index fix-ups, so the loads stay contiguous. (The requantization
     loop is written out in both kernels: as a called function it ran 10% slower.)
     """
     bsz = xs.shape[0]
     c = out.shape[2] // ow
     rows = bsz * oh
-    nblk = acc.shape[0]
-    per = (rows + nblk - 1) // nblk
-    for blk in prange(nblk):
-        a = acc[blk]
+    per = (rows + n_chunks - 1) // n_chunks
+    slot = -1
+    while True:
+        blk = fetch_add(ctr, 0, 1)
+        if blk >= n_chunks:
+            break
+        if slot < 0:
+            slot = fetch_add(ctr, 2, 1)
+        a = acc[slot]
         for by in range(blk * per, min(rows, (blk + 1) * per)):
-            b = by // oh
-            y = by % oh
-            x0 = xs[b, y * sh]
-            x1 = xs[b, y * sh + dh]
-            x2 = xs[b, y * sh + 2 * dh]
-            orow = out[b, y]
-            xo = 0
-            while xo < ow:
-                n = min(m, ow - xo) * c
-                base = xo * px
-                for t in range(n):
-                    u = np.uint64(t)
-                    i0 = np.uint64(base + t0 + t)
-                    i1 = np.uint64(base + t1 + t)
-                    i2 = np.uint64(base + t2 + t)
-                    p0 = np.int16(wt[0, u] * x0[i0] + wt[1, u] * x0[i1])
-                    p1 = np.int16(wt[2, u] * x0[i2] + wt[3, u] * x1[i0])
-                    p2 = np.int16(wt[4, u] * x1[i1] + wt[5, u] * x1[i2])
-                    p3 = np.int16(wt[6, u] * x2[i0] + wt[7, u] * x2[i1])
-                    p4 = np.int16(wt[8, u] * x2[i2])
-                    a[u] = np.int32(np.int32(p0) + np.int32(p1) + np.int32(p2) + np.int32(p3) + np.int32(p4) + bias[u])
-                ob = xo * c
-                if has_neg:
+                b = by // oh
+                y = by % oh
+                x0 = xs[b, y * sh]
+                x1 = xs[b, y * sh + dh]
+                x2 = xs[b, y * sh + 2 * dh]
+                orow = out[b, y]
+                xo = 0
+                while xo < ow:
+                    n = min(m, ow - xo) * c
+                    base = xo * px
                     for t in range(n):
                         u = np.uint64(t)
-                        pq = np.int64(a[u]) * np.int64(q[u])
-                        v = ((pq + add[u] - (((pq + 1073741824) >> 63) & neg[u])) >> total[u]) + out_zp
-                        v = max(v, lo)
-                        orow[np.uint64(ob + t)] = min(v, hi)
-                else:
-                    for t in range(n):
-                        u = np.uint64(t)
-                        v = ((np.int64(a[u]) * np.int64(q[u]) + add[u]) >> total[u]) + out_zp
-                        v = max(v, lo)
-                        orow[np.uint64(ob + t)] = min(v, hi)
-                xo += m
+                        i0 = np.uint64(base + t0 + t)
+                        i1 = np.uint64(base + t1 + t)
+                        i2 = np.uint64(base + t2 + t)
+                        p0 = np.int16(wt[0, u] * x0[i0] + wt[1, u] * x0[i1])
+                        p1 = np.int16(wt[2, u] * x0[i2] + wt[3, u] * x1[i0])
+                        p2 = np.int16(wt[4, u] * x1[i1] + wt[5, u] * x1[i2])
+                        p3 = np.int16(wt[6, u] * x2[i0] + wt[7, u] * x2[i1])
+                        p4 = np.int16(wt[8, u] * x2[i2])
+                        a[u] = np.int32(np.int32(p0) + np.int32(p1) + np.int32(p2) + np.int32(p3) + np.int32(p4) + bias[u])
+                    ob = xo * c
+                    if has_neg:
+                        for t in range(n):
+                            u = np.uint64(t)
+                            pq = np.int64(a[u]) * np.int64(q[u])
+                            v = ((pq + add[u] - (((pq + 1073741824) >> 63) & neg[u])) >> total[u]) + out_zp
+                            v = max(v, lo)
+                            orow[np.uint64(ob + t)] = min(v, hi)
+                    else:
+                        for t in range(n):
+                            u = np.uint64(t)
+                            v = ((np.int64(a[u]) * np.int64(q[u]) + add[u]) >> total[u]) + out_zp
+                            v = max(v, lo)
+                            orow[np.uint64(ob + t)] = min(v, hi)
+                    xo += m
+        fetch_add(ctr, 1, 1)
 
 
 @njit
@@ -238,54 +256,60 @@ def _row5(wt, r, xr, i0, i1, i2, i3, i4, u):
     return np.int32(p0) + np.int32(p1) + np.int32(np.int16(wt[5 * r + 4, u] * xr[i4]))
 
 
-@njit(parallel=True)
+@njit
 def _dw5x5_int8(xs, wt, bias, q, add, neg, total, has_neg, sh, dh, oh, ow, m, px, t0, t1, t2, t3, t4, out_zp,
-                lo, hi, acc, out):
+                lo, hi, acc, out, n_chunks, ctr):
     """5x5, as :func:`_dw3x3_int8` with five column taps ``t0..t4`` per filter row."""
     bsz = xs.shape[0]
     c = out.shape[2] // ow
     rows = bsz * oh
-    nblk = acc.shape[0]
-    per = (rows + nblk - 1) // nblk
-    for blk in prange(nblk):
-        a = acc[blk]
+    per = (rows + n_chunks - 1) // n_chunks
+    slot = -1
+    while True:
+        blk = fetch_add(ctr, 0, 1)
+        if blk >= n_chunks:
+            break
+        if slot < 0:
+            slot = fetch_add(ctr, 2, 1)
+        a = acc[slot]
         for by in range(blk * per, min(rows, (blk + 1) * per)):
-            b = by // oh
-            y = by % oh
-            r0 = y * sh
-            x0 = xs[b, r0]
-            x1 = xs[b, r0 + dh]
-            x2 = xs[b, r0 + 2 * dh]
-            x3 = xs[b, r0 + 3 * dh]
-            x4 = xs[b, r0 + 4 * dh]
-            orow = out[b, y]
-            xo = 0
-            while xo < ow:
-                n = min(m, ow - xo) * c
-                base = xo * px
-                for t in range(n):
-                    u = np.uint64(t)
-                    i0 = np.uint64(base + t0 + t)
-                    i1 = np.uint64(base + t1 + t)
-                    i2 = np.uint64(base + t2 + t)
-                    i3 = np.uint64(base + t3 + t)
-                    i4 = np.uint64(base + t4 + t)
-                    s = (_row5(wt, 0, x0, i0, i1, i2, i3, i4, u) + _row5(wt, 1, x1, i0, i1, i2, i3, i4, u)
-                         + _row5(wt, 2, x2, i0, i1, i2, i3, i4, u) + _row5(wt, 3, x3, i0, i1, i2, i3, i4, u)
-                         + _row5(wt, 4, x4, i0, i1, i2, i3, i4, u))
-                    a[u] = np.int32(s + bias[u])
-                ob = xo * c
-                if has_neg:
+                b = by // oh
+                y = by % oh
+                r0 = y * sh
+                x0 = xs[b, r0]
+                x1 = xs[b, r0 + dh]
+                x2 = xs[b, r0 + 2 * dh]
+                x3 = xs[b, r0 + 3 * dh]
+                x4 = xs[b, r0 + 4 * dh]
+                orow = out[b, y]
+                xo = 0
+                while xo < ow:
+                    n = min(m, ow - xo) * c
+                    base = xo * px
                     for t in range(n):
                         u = np.uint64(t)
-                        pq = np.int64(a[u]) * np.int64(q[u])
-                        v = ((pq + add[u] - (((pq + 1073741824) >> 63) & neg[u])) >> total[u]) + out_zp
-                        v = max(v, lo)
-                        orow[np.uint64(ob + t)] = min(v, hi)
-                else:
-                    for t in range(n):
-                        u = np.uint64(t)
-                        v = ((np.int64(a[u]) * np.int64(q[u]) + add[u]) >> total[u]) + out_zp
-                        v = max(v, lo)
-                        orow[np.uint64(ob + t)] = min(v, hi)
-                xo += m
+                        i0 = np.uint64(base + t0 + t)
+                        i1 = np.uint64(base + t1 + t)
+                        i2 = np.uint64(base + t2 + t)
+                        i3 = np.uint64(base + t3 + t)
+                        i4 = np.uint64(base + t4 + t)
+                        s = (_row5(wt, 0, x0, i0, i1, i2, i3, i4, u) + _row5(wt, 1, x1, i0, i1, i2, i3, i4, u)
+                             + _row5(wt, 2, x2, i0, i1, i2, i3, i4, u) + _row5(wt, 3, x3, i0, i1, i2, i3, i4, u)
+                             + _row5(wt, 4, x4, i0, i1, i2, i3, i4, u))
+                        a[u] = np.int32(s + bias[u])
+                    ob = xo * c
+                    if has_neg:
+                        for t in range(n):
+                            u = np.uint64(t)
+                            pq = np.int64(a[u]) * np.int64(q[u])
+                            v = ((pq + add[u] - (((pq + 1073741824) >> 63) & neg[u])) >> total[u]) + out_zp
+                            v = max(v, lo)
+                            orow[np.uint64(ob + t)] = min(v, hi)
+                    else:
+                        for t in range(n):
+                            u = np.uint64(t)
+                            v = ((np.int64(a[u]) * np.int64(q[u]) + add[u]) >> total[u]) + out_zp
+                            v = max(v, lo)
+                            orow[np.uint64(ob + t)] = min(v, hi)
+                    xo += m
+        fetch_add(ctr, 1, 1)

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.interpreter.compute.jit import njit, prange
+from edgelite.interpreter.compute import pool
+from edgelite.interpreter.compute.jit import njit
+from edgelite.interpreter.compute.pool import fetch_add
 
 __all__ = [
     "gemm_bias_act",
@@ -220,8 +222,9 @@ def grouped_conv_fast(x, w, bias, lo, hi, out, cols, tmp, kh, kw, sh, sw, dh, dw
 
 # ------------------------------------------- multi-threaded drivers (num_threads > 1)
 #
-# With several threads, every parallel piece runs on Numba's thread pool and BLAS
-# stays at one thread per caller: two pools (OpenBLAS's spinning workers and Numba's)
+# With several threads, the big products are shared with edgelite's thread pool
+# (:mod:`~edgelite.interpreter.compute.pool`, chunks claimed by whichever thread is
+# free) and BLAS stays at one thread per caller: two pools (OpenBLAS's spinning workers and Numba's)
 # on the same cores were measured 2-7x slower than one thread on a loaded machine.
 # Inside Numba, ``np.dot`` is SciPy's BLAS; ``load_numba_blas`` imports it in prepare
 # so that ``threads.set_blas_threads`` sees (and limits) it before the first invoke.
@@ -237,8 +240,15 @@ STENCIL_FLOPS_PER_SECOND = 15e9  # one core, Numba depthwise / pooling loops (me
 
 
 def worth_splitting(threads: int, flops: float, flops_per_second: float = GEMM_FLOPS_PER_SECOND) -> bool:
-    """Whether an operator of ``flops`` work should run on ``threads`` (> 1) threads."""
-    return threads > 1 and flops / flops_per_second >= MIN_PARALLEL_SECONDS
+    """Whether an operator of ``flops`` work should run on ``threads`` (> 1) threads.
+
+    Products at the GEMM rate go to the thread pool (:func:`gemm_rows_parallel`,
+    :func:`conv_im2col_parallel`), whose split costs the caller a few microseconds:
+    they split from ``pool.MIN_SPLIT_COST_NS`` on. The stencil loops (depthwise,
+    pooling) still fork and join on Numba's pool: ``MIN_PARALLEL_SECONDS``.
+    """
+    least = pool.MIN_SPLIT_COST_NS * 1e-9 if flops_per_second == GEMM_FLOPS_PER_SECOND else MIN_PARALLEL_SECONDS
+    return threads > 1 and flops / flops_per_second >= least
 
 
 def load_numba_blas() -> bool:
@@ -250,47 +260,82 @@ def load_numba_blas() -> bool:
     return True
 
 
-def _gemm_rows(x, w, bias, lo, hi, out, block, epilogue):
-    """out[M, N] = clamp(x @ w + bias), blocks of ``block`` rows spread over threads."""
+@njit
+def _gemm_rows_claimed(x, w, bias, lo, hi, out, per, epilogue, n_chunks, ctr):
+    """out[M, N] = clamp(x @ w + bias), chunks of ``per`` rows claimed from ``ctr``
+    by the caller and the thread pool's helpers (:mod:`~edgelite.interpreter.compute.pool`)."""
     m = x.shape[0]
     n = out.shape[1]
-    nblk = (m + block - 1) // block
-    for bi in prange(nblk):
-        r0 = bi * block
-        r1 = min(m, r0 + block)
-        o = out[r0:r1]
-        np.dot(x[r0:r1], w, o)
-        if epilogue:
-            for i in range(r1 - r0):
-                for j in range(n):
-                    o[i, j] = min(max(o[i, j] + bias[j], lo), hi)
+    while True:
+        ch = fetch_add(ctr, 0, 1)
+        if ch >= n_chunks:
+            break
+        r0 = ch * per
+        r1 = min(m, r0 + per)
+        if r0 < r1:
+            o = out[r0:r1]
+            np.dot(x[r0:r1], w, o)
+            if epilogue:
+                for i in range(r1 - r0):
+                    for j in range(n):
+                        o[i, j] = min(max(o[i, j] + bias[j], lo), hi)
+        fetch_add(ctr, 1, 1)
 
 
-def _conv_im2col_par(xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, epilogue):
-    """One image of a general CONV_2D (groups 1): waves of ``cols.shape[0]`` blocks, one
-    per thread, each gathered (im2col) into its own scratch [block, K] and multiplied."""
-    slots = cols.shape[0]
-    block = cols.shape[1]
+@njit
+def _conv_im2col_claimed(xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w,
+                         epilogue, per, n_chunks, ctr):
+    """One image of a general CONV_2D (groups 1): chunks of ``per`` output pixels claimed
+    from ``ctr``, each gathered (im2col) into the claimer's own scratch ``cols[slot]``
+    and multiplied."""
     pixels = ob.shape[0]
     n = ob.shape[1]
-    nblk = (pixels + block - 1) // block
-    for wave in range(0, nblk, slots):
-        for s in prange(slots):
-            r0 = (wave + s) * block
-            r1 = min(pixels, r0 + block)
-            if r0 < r1:
-                blk = cols[s, : r1 - r0]
-                im2col_rows_jit(xf, h, wd, cin, 0, cin, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, blk)
-                o = ob[r0:r1]
-                np.dot(blk, w, o)
-                if epilogue:
-                    for i in range(r1 - r0):
-                        for j in range(n):
-                            o[i, j] = min(max(o[i, j] + bias[j], lo), hi)
+    slot = -1
+    while True:
+        ch = fetch_add(ctr, 0, 1)
+        if ch >= n_chunks:
+            break
+        if slot < 0:
+            slot = fetch_add(ctr, 2, 1)
+        r0 = ch * per
+        r1 = min(pixels, r0 + per)
+        if r0 < r1:
+            blk = cols[slot, : r1 - r0]
+            im2col_rows_jit(xf, h, wd, cin, 0, cin, b, r0, r1, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w, blk)
+            o = ob[r0:r1]
+            np.dot(blk, w, o)
+            if epilogue:
+                for i in range(r1 - r0):
+                    for j in range(n):
+                        o[i, j] = min(max(o[i, j] + bias[j], lo), hi)
+        fetch_add(ctr, 1, 1)
 
 
-gemm_rows_parallel = njit(_gemm_rows, parallel=True)
-conv_im2col_parallel = njit(_conv_im2col_par, parallel=True)
+def _row_chunks(rows: int, flops: float, threads: int, most_rows: int) -> tuple[int, int]:
+    """``(rows per chunk, chunks)`` for sharing ``rows`` over ``threads`` with the pool."""
+    n = pool.chunks_for(1e9 * flops / GEMM_FLOPS_PER_SECOND, max(1, rows // 16), threads)
+    per = min(most_rows, -(-rows // n))
+    return per, -(-rows // per)
+
+
+def gemm_rows_parallel(x, w, bias, lo, hi, out, block, epilogue) -> None:
+    """``out = clamp(x @ w + bias)`` shared with the thread pool, ``ceil(M / block)`` threads at most."""
+    m = x.shape[0]
+    threads = -(-m // block)
+    per, n_chunks = _row_chunks(m, 2.0 * m * x.shape[1] * out.shape[1], threads, m)
+    pool.run(_gemm_rows_claimed, (x, w, bias, lo, hi, out, np.int64(per), epilogue, np.int64(n_chunks)), n_chunks,
+             threads)
+
+
+def conv_im2col_parallel(xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w,
+                         epilogue) -> None:
+    """One image of a general CONV_2D shared with the thread pool: ``cols`` is
+    ``[threads, block, K]``, a scratch of up to ``block`` rows per thread."""
+    threads, block = cols.shape[0], cols.shape[1]
+    pixels = ob.shape[0]
+    per, n_chunks = _row_chunks(pixels, 2.0 * pixels * w.shape[0] * ob.shape[1], threads, block)
+    pool.run(_conv_im2col_claimed, (xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, kw, sh, sw, dh, dw, pad_h,
+                                    pad_w, epilogue, np.int64(per), np.int64(n_chunks)), n_chunks, threads)
 
 
 def parallel_rows_block(m: int, threads: int) -> int | None:

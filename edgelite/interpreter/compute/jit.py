@@ -26,7 +26,9 @@ in the same order as its reference kernel, so both invokes give the same bits fo
 same input (tests: ``assert_bit_identical`` in the float kernel tests and
 ``tests/interpreter/test_first_invoke_bits.py``).
 
-Threads: ``set_num_threads`` records the count and applies it to Numba only once a
+Threads: the biggest kernels share work through :mod:`~edgelite.interpreter.compute.pool`
+(plain serial builds that claim chunks with ``pool.fetch_add``, bound here to an atomic
+intrinsic), not ``prange``. For the rest, ``set_num_threads`` records the count and applies it to Numba only once a
 ``parallel=True`` kernel exists. With one thread, a ``parallel=True`` kernel runs a
 serial build of itself: a parallel launch costs about 100 us on Numba's ``workqueue``
 layer even with one thread (measured), and a model makes over a hundred of them.
@@ -207,16 +209,20 @@ def _code_names(code: types.CodeType) -> set[str]:
 def _bind_globals(fn, numba) -> None:
     """Replace the lazy objects ``fn`` refers to by name with what Numba can compile.
 
-    Numba resolves globals when it compiles, and only understands dispatchers and
-    ``numba.prange``; the module globals are rebound in place (Python callers of the
+    Numba resolves globals when it compiles, and only understands dispatchers,
+    ``numba.prange`` and intrinsics (``pool.fetch_add`` becomes its atomic intrinsic); the module globals are rebound in place (Python callers of the
     same names keep working: a dispatcher is callable and prange is range).
     """
+    from edgelite.interpreter.compute import pool
+
     g = fn.__globals__
     names = _code_names(fn.__code__)
     for name in names:
         v = g.get(name)
         if v is prange:
             g[name] = numba.prange
+        elif getattr(v, "jit_intrinsic", None) == "fetch_add":
+            g[name] = pool.fetch_add_intrinsic()
         elif isinstance(v, LazyJit):
             # Called from compiled code: a parallel kernel nested in another runs serially.
             g[name] = v.serial()

@@ -65,26 +65,24 @@ from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute.gemm_arm import DOTPROD, NEON
 from edgelite.interpreter.compute.gemm_avx2 import AVX2, make_widen
 from edgelite.interpreter.compute.gemm_vnni import VNNI
-from edgelite.interpreter.compute.jit import HAVE_NUMBA, njit, numba_module, prange
+from edgelite.interpreter.compute import pool
+from edgelite.interpreter.compute.jit import HAVE_NUMBA, njit, numba_module
 from edgelite.interpreter.compute.simd_flavour import Flavour
 
 
 FLAVOURS = {"vnni": VNNI, "avx2": AVX2, "dotprod": DOTPROD, "neon": NEON}
 _BY_DTYPE = {np.dtype(f.w_dtype): f for f in (VNNI, AVX2)}
 
-# A product is split over threads only when one thread would take about 0.25 ms or
-# more: waking OpenMP's sleeping workers costs 40-70 us per kernel (measured), more
-# than it saves on smaller products. Estimated cost: MACs at ~150 GMAC/s, outputs at
-# ~0.3 ns each (the requantizing epilogue).
-PARALLEL_MIN_COST_NS = 250_000
+def _split(m_tiles: int, k: int, m: int, n_pad: int, threads: int) -> int:
+    """How many chunks of row tiles the pool shares out (1: the caller runs it alone).
 
-
-def _split(m: int, k: int, n: int, threads: int) -> int:
-    """How many row chunks to run in parallel (1: serial)."""
-    cost_ns = m * k * n / 150.0 + 0.3 * m * n
-    if threads <= 1 or cost_ns < PARALLEL_MIN_COST_NS:
-        return 1
-    return max(1, min(int(threads), m // 64))
+    Estimated one-thread cost, ``n_pad`` being ``N`` rounded up to whole register
+    tiles: multiply-adds at ~150 GMAC/s and ~0.6 ns per output (the requantizing
+    epilogue); within 2x of the measured times of MobileNetV2's layers (AVX-512 VNNI).
+    :func:`pool.chunks_for` decides from it.
+    """
+    cost_ns = m * k * n_pad / 150.0 + 0.6 * m * n_pad
+    return pool.chunks_for(cost_ns, m_tiles, threads)
 
 
 _UNSET = object()
@@ -364,7 +362,7 @@ def _make_tile(fl: Flavour, mr: int, nr: int):
     return tile
 
 
-def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo, hi, out, n_chunks):
+def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo, hi, out, n_chunks, ctr):
     """For ``A[m] = a[m*lda : m*lda + _KSTEP*ks]`` read as int8 and ``bp`` from ``pack_weights``:
 
     * requantizing build: ``out[m, n] = clamp(((int32(A[m] . W[n] + bias[n]) * q[n] + add[n])
@@ -376,6 +374,10 @@ def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo
     constants: each flavour and tile shape gets its own build (see ``_driver``); with them
     as run-time values LLVM neither kept the accumulators in registers nor vectorized the
     epilogue (8x slower, measured).
+
+    The row tiles are cut into ``n_chunks`` chunks that the calling thread and the pool's
+    helpers claim from ``ctr`` (:mod:`~edgelite.interpreter.compute.pool`); alone, the
+    caller claims them all.
     """
     width = _NR * _LANES
     n_tiles = (n_total + width - 1) // width
@@ -383,9 +385,12 @@ def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo
     per = (m_tiles + n_chunks - 1) // n_chunks
     tile_elems = ks * _NR * _VEC
     kw = 2 * ks  # AVX2: int16 row length of the widened tile rows
-    for ch in prange(n_chunks):
-        c = np.empty(_MR * width, np.int32)
-        a16 = np.empty(_MR * kw if _WIDEN else 1, np.int16)
+    c = np.empty(_MR * width, np.int32)
+    a16 = np.empty(_MR * kw if _WIDEN else 1, np.int16)
+    while True:
+        ch = _FETCH_ADD(ctr, 0, 1)
+        if ch >= n_chunks:
+            break
         t0 = ch * per
         t1 = min(m_tiles, t0 + per)
         for mt in range(t0, t1):
@@ -431,9 +436,10 @@ def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo
                             v = lo if v < lo else v
                             v = hi if v > hi else v
                             orow[j] = v
+        _FETCH_ADD(ctr, 1, 1)
 
 
-_MR = _NR = _LANES = _VEC = _TILE = _INT32_OUT = _WIDEN = _WIDEN16 = None  # bound per build in _driver
+_MR = _NR = _LANES = _VEC = _TILE = _INT32_OUT = _WIDEN = _WIDEN16 = _FETCH_ADD = None  # bound per build in _driver
 _drivers: dict[tuple[str, int, int, bool], object] = {}
 
 
@@ -455,14 +461,14 @@ def _driver(fl: Flavour, tile: tuple[int, int], int32_out: bool):
         else:
             tile_fn = _make_tile(fl, mr, nr)
         g.update(_MR=mr, _NR=nr, _LANES=fl.lanes, _VEC=fl.vec_elems, _TILE=tile_fn,
-                 _INT32_OUT=int32_out, _WIDEN=fl.widen_rows, _WIDEN16=make_widen())
+                 _INT32_OUT=int32_out, _WIDEN=fl.widen_rows, _WIDEN16=make_widen(), _FETCH_ADD=pool.fetch_add_intrinsic())
         body = _gemm_body
         kind = "int32" if int32_out else "requant"
         fn = types.FunctionType(body.__code__, g, f"_gemm_{fl.name}_{kind}_{mr}x{nr}", body.__defaults__,
                                 body.__closure__)
         fn.__qualname__ = fn.__name__
         fn.__module__ = body.__module__
-        d = _drivers.setdefault(key, njit(fn, parallel=True))
+        d = _drivers.setdefault(key, njit(fn))
     return d
 
 
@@ -474,9 +480,15 @@ def _packed_flavour(bp: np.ndarray) -> Flavour:
     return fl
 
 
+def _tile_chunks(fl: Flavour, tile: tuple[int, int], m: int, k: int, n: int, threads: int) -> int:
+    """:func:`_split` for an ``(M, K) x (K, N)`` product cut into ``tile`` register tiles."""
+    width = tile[1] * fl.lanes
+    return _split(-(-m // tile[0]), k, m, -(-n // width) * width, threads)
+
+
 def _prologue(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], out2d: np.ndarray, threads: int,
               int32_out: bool):
-    """The shared set-up of both public GEMMs: the driver (serial when one chunk) and its size arguments.
+    """The shared set-up of both public GEMMs: the driver, its size arguments and the pool's chunk count.
 
     Returns:
         ``(driver, lda, m, ks, n, n_chunks)``: ``ks`` is ``K`` in the flavour's k-steps.
@@ -485,10 +497,8 @@ def _prologue(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], ou
     m, lda = a2d.shape
     ks = -(-k // fl.k_step)
     n = out2d.shape[1]
-    n_chunks = _split(m, k, n, threads)
+    n_chunks = _tile_chunks(fl, tile, m, k, n, threads)
     driver = _driver(fl, tile, int32_out)
-    if n_chunks == 1:
-        driver = driver.serial()
     return driver, lda, m, ks, n, n_chunks
 
 
@@ -508,27 +518,25 @@ def gemm_requant(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int],
         out2d: ``(M, N)`` int8 output.
     """
     driver, lda, m, ks, n, n_chunks = _prologue(a2d, bp, k, tile, out2d, threads, False)
-    driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n),
-           bias, q, tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d,
-           np.int64(n_chunks))
+    pool.run(driver, (a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n),
+                      bias, q, tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d,
+                      np.int64(n_chunks)), n_chunks, threads)
 
 
 def gemm_requant_call(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], bias: np.ndarray, q: np.ndarray,
                       tables, out_zp: int, lo: int, hi: int, out2d: np.ndarray, threads: int = 1):
     """:func:`gemm_requant` as a prepared call ``(fn, args)`` (``compute.bound``): the same
-    driver build and arguments, worked out once for arrays that stay the same."""
+    driver build, arguments and chunk count (the pool's split), worked out once for
+    arrays that stay the same."""
     fl = _packed_flavour(bp)
     m, lda = a2d.shape
     n = out2d.shape[1]
-    n_chunks = _split(m, k, n, threads)
-
-    def driver():
-        d = _driver(fl, tile, False)
-        return d.serial() if n_chunks == 1 else d
-
-    return bound.Deferred(driver), (
+    n_chunks = _tile_chunks(fl, tile, m, k, n, threads)
+    driver = bound.Deferred(lambda: _driver(fl, tile, False))  # (building it imports Numba)
+    return bound.pooled(driver, (
         a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(-(-k // fl.k_step)), np.int64(n), bias, q,
-        tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d, np.int64(n_chunks))
+        tables[0], tables[1], np.int64(out_zp), np.int64(lo), np.int64(hi), out2d, np.int64(n_chunks)),
+        n_chunks, threads)
 
 
 _UNUSED_TABLE = np.zeros(1, np.int64)  # the requantization tables the int32 build never reads
@@ -548,5 +556,6 @@ def gemm_int32(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], c
     """
     driver, lda, m, ks, n, n_chunks = _prologue(a2d, bp, k, tile, out2d, threads, True)
     unused = _UNUSED_TABLE
-    driver(a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n), corr, unused, unused, unused,
-           np.int64(0), np.int64(0), np.int64(0), out2d, np.int64(n_chunks))
+    pool.run(driver, (a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(ks), np.int64(n), corr, unused,
+                      unused, unused, np.int64(0), np.int64(0), np.int64(0), out2d, np.int64(n_chunks)),
+             n_chunks, threads)

@@ -8,11 +8,19 @@ interpreter's ``num_threads`` with :func:`plan_threads` and applies them with
 ``num_threads`` is a ceiling that no library exceeds:
 
 * reference (numpy) runs: BLAS may use ``num_threads`` (it is the only pool working);
-* JIT runs: Numba's pool gets ``num_threads`` and each BLAS call stays on its caller's
-  thread, because two pools spinning for the same cores cost far more than they gave;
-  a plan whose kernels do their big products in BLAS outside any Numba region
-  (``Kernel.blas_parallel``, the integer GEMM on float BLAS) lets BLAS use
-  ``num_threads`` too, as the two never run at once.
+* JIT runs: the big kernels (int8 SIMD GEMM, int8 3x3/5x5 depthwise, im2col, the float
+  1x1 and im2col convolutions) share their chunks with edgelite's own pool
+  (:mod:`~edgelite.interpreter.compute.pool`): the calling thread plus at most
+  ``num_threads - 1`` helpers, which claim chunks as they come free, so a helper that
+  another process keeps off the CPU is never waited for. The remaining ``prange``
+  kernels (float depthwise, pooling, a few others) use Numba's pool with
+  ``num_threads``. Each BLAS call stays on its caller's thread, because two pools
+  spinning for the same cores cost far more than they gave; a plan whose kernels do
+  their big products in BLAS outside any Numba region (``Kernel.blas_parallel``, the
+  integer GEMM on float BLAS) lets BLAS use ``num_threads`` too, as they never run at
+  once. Only one of these pools works at a time (each kernel returns when its work is
+  done), so no more than ``num_threads`` threads run at once;
+  ``tests/interpreter/compute/test_threads.py`` counts them on the OS's threads.
 
 Example:
     >>> from edgelite.interpreter.compute.threads import plan_threads
@@ -60,7 +68,8 @@ _controller_saw_scipy = False
 def set_blas_threads(n: int) -> None:
     """Limit the loaded BLAS libraries to ``n`` threads; cheap when unchanged.
 
-    Uses ``threadpoolctl`` when it is installed and does nothing otherwise. Called at
+    Uses ``threadpoolctl`` when it is installed, else OpenBLAS's own
+    ``openblas_set_num_threads`` in every OpenBLAS loaded (Linux). Called at
     every ``invoke``: the limit is process-wide, and two interpreters may want
     different counts.
     """
@@ -73,7 +82,9 @@ def set_blas_threads(n: int) -> None:
         return
     try:
         from threadpoolctl import ThreadpoolController
-    except ImportError:  # optional dependency: OPENBLAS_NUM_THREADS governs then
+    except ImportError:  # optional dependency: call OpenBLAS's own setter then
+        for set_threads in _openblas_setters():
+            set_threads(n)
         _blas_threads = n
         _controller_saw_scipy = scipy_now
         return
@@ -82,3 +93,33 @@ def set_blas_threads(n: int) -> None:
         _controller_saw_scipy = scipy_now
     _controller.limit(limits=n, user_api="blas")
     _blas_threads = n
+
+
+# The thread setters OpenBLAS builds export (numpy's and SciPy's wheels prefix and suffix them).
+_OPENBLAS_SETTERS = ("openblas_set_num_threads", "openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                     "scipy_openblas_set_num_threads64_")
+
+
+def _openblas_setters() -> list:
+    """``openblas_set_num_threads`` of every OpenBLAS loaded in this process (Linux:
+    found in ``/proc/self/maps``), for when threadpoolctl is not installed."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({ln.split()[-1] for ln in f if "openblas" in ln.lower() and ".so" in ln})
+    except OSError:  # no /proc (macOS, Windows): OPENBLAS_NUM_THREADS governs there
+        return []
+    setters = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in _OPENBLAS_SETTERS:
+            fn = getattr(lib, name, None)  # (ctypes raises AttributeError for a missing symbol)
+            if fn is not None:
+                fn.argtypes, fn.restype = [ctypes.c_int], None
+                setters.append(fn)
+                break
+    return setters

@@ -201,7 +201,7 @@ def test_int32_product_extremes(flavour):
 def test_two_threads_equal_one(flavour):
     rng = np.random.default_rng(7)
     case = _case(rng, 6000, 200, 40)
-    assert simd_gemm._split(6000, 200, 40, 2) == 2, "large enough to be split"
+    assert simd_gemm._split(6000 // 4, 200, 6000, 48, 2) > 1, "large enough to be split"
     np.testing.assert_array_equal(_run(*case, -100, 90, threads=2), _reference(*case, -100, 90))
 
 

@@ -224,7 +224,7 @@ class _ConvQuantBase(QuantizedWeightsKernel):
             if a is None:
                 a = x.reshape(m, k)
             else:
-                patches.im2col_into(x, *p.win.im2col_args, p.in_zp, a)
+                patches.im2col_into(x, *p.win.im2col_args, p.in_zp, a, threads=p.num_threads)
             simd_gemm.gemm_requant(a, p.vnni_w, k, p.vnni_tile, p.vnni_bias, p.multiplier, p.rq_tables,
                                    p.out_zp, p.act_min, p.act_max, outputs[0].reshape(m, p.out_c), p.num_threads)
             return
@@ -257,7 +257,7 @@ class _ConvQuantBase(QuantizedWeightsKernel):
         if a is None:
             a = x.reshape(m, k)
         else:
-            calls.append(patches.im2col_call(x, *p.win.im2col_args, p.in_zp, a))
+            calls.append(patches.im2col_call(x, *p.win.im2col_args, p.in_zp, a, threads=p.num_threads))
         calls.append(simd_gemm.gemm_requant_call(a, p.vnni_w, k, p.vnni_tile, p.vnni_bias, p.multiplier, p.rq_tables,
                                                  p.out_zp, p.act_min, p.act_max, outputs[0].reshape(m, p.out_c),
                                                  p.num_threads))

@@ -13,8 +13,9 @@ The multiplier is taken from the shapes (``Cout / Cin``), as LiteRT does; the op
 
 ``eval`` is numpy over the filter taps (one strided slice of the padded input per
 tap); ``eval_jit`` is a Numba loop over output rows with channels innermost, so the
-per-channel multiply-adds vectorize, and a parallel build (``prange`` over output
-rows, each row written by one thread) when the interpreter has more than one thread.
+per-channel multiply-adds vectorize; with more than one thread, chunks of output rows
+are shared with the thread pool (:mod:`~edgelite.interpreter.compute.pool`) when the
+layer is big enough.
 
 Example:
     >>> import numpy as np
@@ -44,7 +45,9 @@ from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv.conv_float import bias_vector, is_float32
 from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
-from edgelite.interpreter.compute.jit import njit, prange, serial_build
+from edgelite.interpreter.compute import pool
+from edgelite.interpreter.compute.jit import njit
+from edgelite.interpreter.compute.pool import fetch_add
 
 
 @dataclass(frozen=True)
@@ -58,11 +61,13 @@ class DepthwiseParams:
     has_bias: bool
     lo: np.float32
     hi: np.float32
-    parallel: bool
+    threads: int  # num_threads; the pool decides per call whether the layer is worth splitting
+    flops: float  # one invoke's multiply-adds x 2, for that decision
 
 
-def _depthwise_rows(x, w, bias, lo, hi, out, sh, sw, dh, dw, pad_h, pad_w, mult):
-    """Depthwise conv, TFLite reference semantics; output rows split over threads.
+def _depthwise_rows(x, w, bias, lo, hi, out, sh, sw, dh, dw, pad_h, pad_w, mult, n_chunks, ctr):
+    """Depthwise conv, TFLite reference semantics; chunks of output rows claimed from
+    ``ctr`` by the caller and the thread pool's helpers (:mod:`~edgelite.interpreter.compute.pool`).
 
     x [N, H, W, Cin], w [KH, KW, Cout], bias [Cout], out [N, OH, OW, Cout];
     out[b, oy, ox, c*m+j] = clamp(bias + sum x[b, iy, ix, c] * w[ky, kx, c*m+j], lo, hi).
@@ -75,48 +80,55 @@ def _depthwise_rows(x, w, bias, lo, hi, out, sh, sw, dh, dw, pad_h, pad_w, mult)
     oh = out.shape[1]
     ow = out.shape[2]
     fast = kh == 3 and kw == 3 and mult == 1
-    for r in prange(nb * oh):
-        b = r // oh
-        oy = r - b * oh
-        iy0 = oy * sh - pad_h
-        i1 = iy0 + dh
-        i2 = iy0 + 2 * dh
-        rows_inside = fast and iy0 >= 0 and i2 < h
-        for ox in range(ow):
-            ix0 = ox * sw - pad_w
-            j1 = ix0 + dw
-            j2 = ix0 + 2 * dw
-            if rows_inside and ix0 >= 0 and j2 < wd:
-                for c in range(cout):
-                    v = (bias[c]
-                         + x[b, iy0, ix0, c] * w[0, 0, c] + x[b, iy0, j1, c] * w[0, 1, c] + x[b, iy0, j2, c] * w[0, 2, c]
-                         + x[b, i1, ix0, c] * w[1, 0, c] + x[b, i1, j1, c] * w[1, 1, c] + x[b, i1, j2, c] * w[1, 2, c]
-                         + x[b, i2, ix0, c] * w[2, 0, c] + x[b, i2, j1, c] * w[2, 1, c] + x[b, i2, j2, c] * w[2, 2, c])
-                    out[b, oy, ox, c] = min(max(v, lo), hi)
-                continue
-            for c in range(cout):
-                out[b, oy, ox, c] = bias[c]
-            for ky in range(kh):
-                iy = iy0 + ky * dh
-                if iy < 0 or iy >= h:
+    rows = nb * oh
+    per = (rows + n_chunks - 1) // n_chunks
+    while True:
+        ch = fetch_add(ctr, 0, 1)
+        if ch >= n_chunks:
+            break
+        for r in range(ch * per, min(rows, (ch + 1) * per)):
+            b = r // oh
+            oy = r - b * oh
+            iy0 = oy * sh - pad_h
+            i1 = iy0 + dh
+            i2 = iy0 + 2 * dh
+            rows_inside = fast and iy0 >= 0 and i2 < h
+            for ox in range(ow):
+                ix0 = ox * sw - pad_w
+                j1 = ix0 + dw
+                j2 = ix0 + 2 * dw
+                if rows_inside and ix0 >= 0 and j2 < wd:
+                    for c in range(cout):
+                        v = (bias[c]
+                             + x[b, iy0, ix0, c] * w[0, 0, c] + x[b, iy0, j1, c] * w[0, 1, c] + x[b, iy0, j2, c] * w[0, 2, c]
+                             + x[b, i1, ix0, c] * w[1, 0, c] + x[b, i1, j1, c] * w[1, 1, c] + x[b, i1, j2, c] * w[1, 2, c]
+                             + x[b, i2, ix0, c] * w[2, 0, c] + x[b, i2, j1, c] * w[2, 1, c] + x[b, i2, j2, c] * w[2, 2, c])
+                        out[b, oy, ox, c] = min(max(v, lo), hi)
                     continue
-                for kx in range(kw):
-                    ix = ix0 + kx * dw
-                    if ix < 0 or ix >= wd:
+                for c in range(cout):
+                    out[b, oy, ox, c] = bias[c]
+                for ky in range(kh):
+                    iy = iy0 + ky * dh
+                    if iy < 0 or iy >= h:
                         continue
-                    if mult == 1:
-                        for c in range(cout):
-                            out[b, oy, ox, c] += x[b, iy, ix, c] * w[ky, kx, c]
-                    else:
-                        for c in range(cin):
-                            v = x[b, iy, ix, c]
-                            for j in range(mult):
-                                out[b, oy, ox, c * mult + j] += v * w[ky, kx, c * mult + j]
-            for c in range(cout):
-                out[b, oy, ox, c] = min(max(out[b, oy, ox, c], lo), hi)
+                    for kx in range(kw):
+                        ix = ix0 + kx * dw
+                        if ix < 0 or ix >= wd:
+                            continue
+                        if mult == 1:
+                            for c in range(cout):
+                                out[b, oy, ox, c] += x[b, iy, ix, c] * w[ky, kx, c]
+                        else:
+                            for c in range(cin):
+                                v = x[b, iy, ix, c]
+                                for j in range(mult):
+                                    out[b, oy, ox, c * mult + j] += v * w[ky, kx, c * mult + j]
+                for c in range(cout):
+                    out[b, oy, ox, c] = min(max(out[b, oy, ox, c], lo), hi)
 
+        fetch_add(ctr, 1, 1)
 
-_depthwise = njit(_depthwise_rows, parallel=True)
+_depthwise = njit(_depthwise_rows)
 
 
 @register("DEPTHWISE_CONV_2D")
@@ -152,9 +164,7 @@ class DepthwiseConv2DFloat(Kernel):
             win=win, multiplier=mult, w=wdata,
             bias=bias_vector(ctx, 2, cout), has_bias=ctx.optional_input(2) is not None,
             lo=np.float32(lo), hi=np.float32(hi),
-            parallel=float_gemm.worth_splitting(
-                ctx.num_threads, 2.0 * n * win.out_h * win.out_w * cout * kh * kw, float_gemm.STENCIL_FLOPS_PER_SECOND
-            ),
+            threads=ctx.num_threads, flops=2.0 * n * win.out_h * win.out_w * cout * kh * kw,
         )
 
     def eval(self, p: DepthwiseParams, inputs, outputs) -> None:
@@ -183,5 +193,7 @@ class DepthwiseConv2DFloat(Kernel):
     def eval_jit(self, p: DepthwiseParams, inputs, outputs) -> None:
         out = outputs[0]
         w = p.w if p.w is not None else np.ascontiguousarray(inputs[1].reshape(p.win.kh, p.win.kw, out.shape[3]))
-        fn = _depthwise if p.parallel else serial_build(_depthwise)
-        fn(inputs[0], w, p.bias, p.lo, p.hi, out, *p.win.taps[2:], p.multiplier)
+        rows = out.shape[0] * out.shape[1]
+        n_chunks = pool.chunks_for(1e9 * p.flops / float_gemm.STENCIL_FLOPS_PER_SECOND, rows, p.threads)
+        pool.run(_depthwise, (inputs[0], w, p.bias, p.lo, p.hi, out, *p.win.taps[2:], p.multiplier, np.int64(n_chunks)),
+                 n_chunks, p.threads)

@@ -218,9 +218,9 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
         # 0.25 ms of work or more (~2M multiply-adds on the fast kernels).
         macs = p.batch * p.win.out_h * p.win.out_w * p.out_c * p.win.kh * p.win.kw
         parallel = p.num_threads > 1 and macs >= DEPTHWISE_PARALLEL_MIN_MACS
-        if p.fast_path:
+        if p.fast_path:  # the thread pool decides itself whether the layer is worth splitting
             dwf.run_fast(p.fast, p.padded, inputs[0], p.win.pad_h, p.win.pad_w, p.win.sh, p.win.dh, p.win.out_h, p.win.out_w,
-                         p.out_zp, p.act_min, p.act_max, outputs[0], parallel)
+                         p.out_zp, p.act_min, p.act_max, outputs[0], p.num_threads)
             return
         zp = p.acc_scratch.dtype.type(p.in_zp)
         kernel = _depthwise_kernel if parallel else serial_build(_depthwise_kernel)
@@ -235,11 +235,12 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
         p = params
         if not bound.contiguous(inputs[0], outputs[0]):
             return None
+        if p.fast_path:  # the thread pool's split, worked out once
+            return dwf.run_fast_calls(p.fast, p.padded, inputs[0], p.win.pad_h, p.win.pad_w, p.win.sh, p.win.dh,
+                                      p.win.out_h, p.win.out_w, p.out_zp, p.act_min, p.act_max, outputs[0],
+                                      p.num_threads)
         macs = p.batch * p.win.out_h * p.win.out_w * p.out_c * p.win.kh * p.win.kw
         parallel = p.num_threads > 1 and macs >= DEPTHWISE_PARALLEL_MIN_MACS
-        if p.fast_path:
-            return dwf.run_fast_calls(p.fast, p.padded, inputs[0], p.win.pad_h, p.win.pad_w, p.win.sh, p.win.dh,
-                                      p.win.out_h, p.win.out_w, p.out_zp, p.act_min, p.act_max, outputs[0], parallel)
         zp = p.acc_scratch.dtype.type(p.in_zp)
         kernel = _depthwise_kernel if parallel else bound.Deferred(lambda: serial_build(_depthwise_kernel))
         return [(kernel, (

@@ -193,21 +193,19 @@ def test_depthwise_rejects_inconsistent_multiplier():
         run_edgelite(spec, [f32(rng, (1, 4, 4, 2))])
 
 
-def test_depthwise_parallel_twin_equals_serial():
+@pytest.mark.parametrize("n_chunks, threads", [(1, 1), (5, 2), (12, 2), (12, 3)])
+def test_depthwise_shared_with_the_pool_equals_serial(n_chunks, threads):
+    from edgelite.interpreter.compute import pool
     from edgelite.interpreter.kernels.conv.depthwise_float import _depthwise
-    from edgelite.interpreter.compute.jit import HAVE_NUMBA, serial_build
-
-    _depthwise_serial = serial_build(_depthwise)
-    _depthwise_parallel = _depthwise.dispatcher() if HAVE_NUMBA else _depthwise  # the parallel build itself
 
     rng = np.random.default_rng(7)
     x, w, b = f32(rng, (2, 11, 9, 8)), f32(rng, (3, 3, 8)), f32(rng, (8,))
-    outs = []
-    for fn in (_depthwise_serial, _depthwise_parallel):
-        o = np.empty((2, 6, 5, 8), np.float32)
-        fn(x, w, b, np.float32(0), np.float32(6), o, 2, 2, 1, 1, 1, 1, 1)
-        outs.append(o)
-    np.testing.assert_array_equal(outs[0], outs[1])
+    args = (x, w, b, np.float32(0), np.float32(6))
+    serial = np.empty((2, 6, 5, 8), np.float32)
+    pool.run(_depthwise, (*args, serial, 2, 2, 1, 1, 1, 1, 1, np.int64(1)), 1, 1)
+    shared = np.full((2, 6, 5, 8), np.nan, np.float32)
+    pool.run(_depthwise, (*args, shared, 2, 2, 1, 1, 1, 1, 1, np.int64(n_chunks)), n_chunks, threads)
+    np.testing.assert_array_equal(serial, shared)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
