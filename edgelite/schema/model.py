@@ -64,22 +64,40 @@ _NUMPY_DTYPES: dict[int, np.dtype] = {
 }
 
 
+# UINT4 values are held one per byte at run time, as LiteRT's Python API shows them.
+_NUMPY_DTYPES[TensorType.UINT4] = np.dtype("u1")
+# ONNX's narrow types (``ml_dtypes``, which onnx and LiteRT's Python API use) by dtype name.
+_NARROW_TYPES = {"int4": TensorType.INT4, "uint4": TensorType.UINT4, "bfloat16": TensorType.BFLOAT16}
+
+
 def numpy_dtype(tensor_type: int) -> np.dtype:
     """The numpy dtype that holds elements of ``tensor_type``.
 
+    BFLOAT16 is ``ml_dtypes.bfloat16`` (the type LiteRT's Python API reads and writes)
+    when ``ml_dtypes`` is installed.
+
     Raises:
-        KeyError: for a type with no numpy equivalent (BFLOAT16).
+        KeyError: for a type with no numpy equivalent (BFLOAT16 without ``ml_dtypes``).
     """
+    if tensor_type == TensorType.BFLOAT16 and tensor_type not in _NUMPY_DTYPES:
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise KeyError("BFLOAT16 needs the ml_dtypes package") from None
+        _NUMPY_DTYPES[TensorType.BFLOAT16] = np.dtype(ml_dtypes.bfloat16)
     return _NUMPY_DTYPES[tensor_type]
 
 
 def tensor_type_of(dtype: Any) -> TensorType:
-    """The TensorType of a numpy dtype (``np.float32`` -> ``FLOAT32``)."""
+    """The TensorType of a numpy dtype (``np.float32`` -> ``FLOAT32``; ``ml_dtypes``'
+    int4, uint4 and bfloat16 -> INT4, UINT4, BFLOAT16)."""
     dt = np.dtype(dtype)
     if dt.kind in ("U", "S", "O"):
         return TensorType.STRING
+    if dt.kind == "V" and dt.name in _NARROW_TYPES:
+        return _NARROW_TYPES[dt.name]
     for code, candidate in _NUMPY_DTYPES.items():
-        if code in (TensorType.INT4, TensorType.RESOURCE, TensorType.VARIANT, TensorType.STRING):
+        if code in (TensorType.INT4, TensorType.UINT4, TensorType.RESOURCE, TensorType.VARIANT, TensorType.STRING):
             continue
         if candidate == dt.newbyteorder("<") or candidate == dt:
             return TensorType(code)

@@ -88,16 +88,26 @@ def test_past_present_and_qk_output(mode):
     check_both(m, feeds, oracle="reference")
 
 
-def test_fp16_is_refused():
+def test_fp16_runs_in_float32():
+    """float16 Attention goes through pass widen_float16: float32 between CASTs, rounded once."""
     import edgelite
     from onnx import TensorProto
-    from edgelite.errors import UnsupportedOperatorError
+    from tests.converter.helpers import op_names, run_tflite
+    from tests.converter.ext_helpers import oracle
 
-    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT16, [1, 1, 2, 4]) for n in "qkv"]
-    g = helper.make_graph([helper.make_node("Attention", list("qkv"), ["y"])], "g", vi,
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT16, None)])
-    with pytest.raises(UnsupportedOperatorError, match="Attention"):
-        edgelite.convert(helper.make_model(g, opset_imports=[helper.make_opsetid("", 23)]))
+    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT16, [1, 2, 3, 4]) for n in "qkv"]
+    g = helper.make_graph([helper.make_node("Attention", list("qkv"), ["y"], is_causal=1)], "g", vi,
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [1, 2, 3, 4])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 23)])
+    m.ir_version = 10
+    feeds = {n: _rand(1, 2, 3, 4).astype(np.float16) for n in "qkv"}
+    tfl = edgelite.convert(m)
+    assert op_names(tfl).count("CAST") == 4
+    want = oracle(m, feeds, use_reference=True)[0]
+    for runtime in ("edgelite", "litert"):
+        got = run_tflite(tfl, feeds, runtime)[0]
+        assert got.dtype == np.float16
+        np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3)
 
 
 @pytest.mark.parametrize("interleaved", [0, 1])

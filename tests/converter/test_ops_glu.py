@@ -1,4 +1,5 @@
-"""SwiGLU: LiteRT and edgelite vs the formula by hand and vs onnx.reference; float16 refused."""
+"""SwiGLU: LiteRT and edgelite vs the formula by hand and vs onnx.reference; float16 computed in
+float32 (pass ``widen_float16``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from tests.converter.helpers import run_tflite
 from tests.converter.oracle_ext import check_both, helper
 
 import edgelite
-from edgelite.errors import UnsupportedOperatorError
 
 
 def _model(alpha=None, dt=np.float32, shape=(2, 5)):
@@ -39,6 +39,22 @@ def test_matches_reference(alpha):
     check_both(_model(alpha, shape=(3, 4, 8)), feeds, oracle="reference", keep_io_layout=True)
 
 
-def test_float16_refused():
-    with pytest.raises(UnsupportedOperatorError, match="SwiGLU"):
-        edgelite.convert(_model(dt=np.float16), keep_io_layout=True)
+def test_float16_through_float32():
+    rng = np.random.default_rng(2)
+    feeds = {k: rng.standard_normal((3, 8)).astype(np.float16) for k in "ab"}
+    names = check_both(_model(dt=np.float16, shape=(3, 8)), feeds, oracle="reference", rtol=1e-3, atol=1e-3,
+                       keep_io_layout=True)
+    assert names.count("CAST") == 3
+
+
+def test_bfloat16_through_float32():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    rng = np.random.default_rng(3)
+    feeds = {k: rng.standard_normal((3, 8)).astype(ml_dtypes.bfloat16) for k in "ab"}
+    tfl = edgelite.convert(_model(dt=ml_dtypes.bfloat16, shape=(3, 8)), keep_io_layout=True)
+    a, b = (feeds[k].astype(np.float32) for k in "ab")
+    want = (a / (1 + np.exp(-a)) * b).astype(ml_dtypes.bfloat16)  # float32 math, rounded once
+    for runtime in ("edgelite", "litert"):
+        got = run_tflite(tfl, feeds, runtime)[0]
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=8e-3, atol=1e-2)

@@ -162,3 +162,13 @@ def test_runtime_axes_shape_flows_back_from_a_declared_output():
     m = make_model(nodes, [("x", F32, [3, 4]), ("axes", np.int64, [1])], [("y", F32, [3, 1])], opset=18)
     x = rng.uniform(0.5, 2.0, (3, 4)).astype(F32)
     check_both(m, {"x": x, "axes": np.array([1], np.int64)})
+
+
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+def test_softmax_float64_refused_at_conversion(op):
+    """LiteRT's SOFTMAX takes no float64: refused when converting, not left to fail at invoke."""
+    from tests.converter.ext_helpers import one_node_model
+
+    model = one_node_model(op, {"x": np.ones((2, 3), np.float64)}, attrs={"axis": -1}, opset=13)
+    with pytest.raises(UnsupportedOperatorError, match=f"{op} on float64"):
+        edgelite.convert(model)

@@ -106,6 +106,16 @@ def test_pad_runtime_pads_every_mode(interp, mode):
 
 
 @BOTH
+@pytest.mark.parametrize("mode", ["edge", "constant"])
+def test_pad_opset2_attributes(interp, mode):
+    """Pad-2 takes pads (and value) as attributes (PyTorch's ReplicationPad2d export)."""
+    x = np.random.default_rng(3).standard_normal((1, 2, 3, 4)).astype(np.float32)
+    node = helper.make_node("Pad", ["x"], ["y"], mode=mode, pads=[0, 0, 3, 1, 0, 0, 4, 2], value=0.5)
+    m = make_model([node], [("x", np.float32, [1, 2, 3, 4])], [("y", np.float32, [1, 2, 10, 7])], opset=6)
+    check(m, {"x": x}, interpreter=interp)
+
+
+@BOTH
 def test_pad_runtime_axes_and_cropping(interp):
     m = make_model(
         [helper.make_node("Pad", ["x", "p", "", "ax"], ["y"], mode="wrap")],

@@ -5,9 +5,18 @@ to ``Cast(x, to=dtype(like))`` as soon as that dtype is known, so that a cast of
 constant (the common case in ONNX function bodies: ``CastLike(alpha, X)``) folds
 away. The converter below lowers any CastLike left over to one ``CAST``.
 
-TFLite tensors cannot hold ONNX's float8 / float4 / int2 / int4 / uint2 / uint4 /
-bfloat16 types, and LiteRT's ``CAST`` kernel refuses ``UINT64`` and strings: such a
-cast is reported at conversion (``unsupported_cast``), never written.
+TFLite tensors cannot hold ONNX's float8 / float4 / int2 / uint2 types, and LiteRT's
+``CAST`` kernel refuses ``UINT64`` and strings: such a cast is reported at conversion
+(``unsupported_cast``), never written. LiteRT's ``CAST`` reads INT4 and UINT4 and reads
+and writes BFLOAT16 only to and from FLOAT32 (measured on ai-edge-litert 2.3), so:
+
+* int4 / uint4 to any castable type is ``CAST`` to float32 (exact: 16 small integers),
+  then to the target; casts *to* int4 / uint4 are refused (edgelite writes no 4-bit
+  tensors at run time);
+* bfloat16 to and from float32 is one ``CAST``; other casts from bfloat16 go through
+  float32, which holds every bfloat16 value; casts to bfloat16 go through float32 from
+  the types it holds exactly (float16, bool, 8/16-bit integers), so they round once.
+  int32 / int64 / float64 to bfloat16 would round twice: refused.
 
 Example:
     >>> import numpy as np
@@ -48,9 +57,35 @@ def _describe(dtype) -> str:
     return "an unknown dtype" if dtype is None else str(np.dtype(dtype))
 
 
+_F32 = np.dtype(np.float32)
+_FOUR_BIT = ("int4", "uint4")
+_EXACT_IN_FLOAT32 = {"float32", "float16", "bool", "int8", "uint8", "int16", "uint16"}
+
+
+def _via_float32(src, dst) -> str | None:
+    """For casts that pass through float32: None when they are exact (module docstring),
+    else why not; ``"direct"`` when no float32 step is needed."""
+    s, d = np.dtype(src).name, np.dtype(dst).name
+    if s == d:  # a copy; of bfloat16, refused: the ops around it have no bfloat16 kernels
+        return "direct" if s != "bfloat16" else "copy of a bfloat16 tensor (no TFLite data-movement kernels for it)"
+    if d in _FOUR_BIT:
+        return f"cast to {d} (edgelite writes no 4-bit tensors at run time)"
+    if s in _FOUR_BIT:
+        return None if np.dtype(dst) in _CASTABLE else f"cast from {s} to {d}"
+    if s == "bfloat16":  # float32 holds every bfloat16 value: one CAST on from there
+        return None if np.dtype(dst) in _CASTABLE else f"cast from bfloat16 to {d}"
+    if d == "bfloat16":  # float32 must hold the source exactly, so that only the last CAST rounds
+        return None if s in _EXACT_IN_FLOAT32 else f"cast from {s} to bfloat16 (would round twice)"
+    return "direct"
+
+
 def unsupported_cast(node) -> str | None:
     """Why ``node`` (Cast/CastLike) cannot become a TFLite ``CAST``, or None when it can."""
     x, y = node.inputs[0], node.outputs[0]
+    if x is not None and y is not None and x.dtype is not None and y.dtype is not None:
+        via = _via_float32(x.dtype, y.dtype)
+        if via != "direct":
+            return via
     for what, v in (("from", x), ("to", y)):
         if v is None or v.dtype is None:
             continue  # the static-shape check reports unknown dtypes with a better message
@@ -72,6 +107,10 @@ def emit_cast(out, x, y) -> None:
 
         reshape(out, x, y)
         return
+    if _via_float32(x.dtype, y.dtype) is None and _F32 not in (np.dtype(x.dtype), np.dtype(y.dtype)):
+        wide = out.tmp(f"{y.name}_f32", x.shape, _F32)
+        emit_cast(out, x, wide)
+        x = wide
     opts = CastOptionsT()
     opts.inDataType, opts.outDataType = _tensor_type(x.dtype), _tensor_type(y.dtype)
     out.emit("CAST", [x], [y], opts)

@@ -9,8 +9,10 @@ float64. So an op on such a dtype is computed in a wider one that gives the same
 result: small integers in int32, uint32 in int64 (then ``CAST`` back, which wraps
 modulo 2^n exactly as ONNX's fixed-width arithmetic does), float16 in float32 (each
 float16 +, -, *, / rounded once from float32 is the correctly rounded float16 result).
-uint64 and float64 have no wider type and ``CAST`` refuses uint64: those are reported
-at conversion.
+float64 has no wider type: it is reported at conversion. uint64 has none either, and
+``CAST`` refuses it, but ``BITCAST`` to int64 keeps every bit: ``+``, ``-``, ``*`` modulo
+2^64 and equality are the same on both readings, and an unsigned order is the signed one
+flipped where the two top bits differ (``_emit_uint64``); other ops on uint64 are reported.
 
 Example:
     >>> import numpy as np
@@ -53,6 +55,10 @@ NATIVE: dict[str, frozenset] = {
     "PRELU": frozenset({F32}),
     "SELECT_V2": frozenset({F32, I32, I64, I8, I16, np.dtype(np.uint8), BOOL}),
 }
+U64 = np.dtype(np.uint64)
+# Ops computed on uint64 through the int64 reading of its bits (``_emit_uint64``).
+UINT64_OPS = frozenset({"ADD", "SUB", "MUL", "EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER",
+                        "GREATER_EQUAL", "MAXIMUM", "MINIMUM"})
 COMPARISONS = frozenset({"EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL"})
 # The exact wider type for each narrow one (sign or zero extension loses nothing).
 _WIDER = {
@@ -63,6 +69,12 @@ _WIDER = {
     np.dtype(np.uint32): I64,
     F16: F32,
 }
+try:  # bfloat16 (ml_dtypes, as onnx reads it): 8-bit significands, rounded once from float32 too
+    import ml_dtypes as _ml_dtypes
+
+    _WIDER[np.dtype(_ml_dtypes.bfloat16)] = F32
+except ImportError:  # pragma: no cover - onnx itself needs ml_dtypes
+    pass
 
 
 def compute_dtype(op: str, dtype) -> np.dtype | None:
@@ -93,9 +105,14 @@ def reason(op: str, inputs, y) -> str | None:
         if v is None or v.dtype is None or (v is not y and v.is_constant):
             continue  # constants are re-typed at conversion
         bad = np.dtype(v.dtype)
+        if bad == U64 and op in UINT64_OPS and all(
+                w is None or np.dtype(w.dtype) in (U64, BOOL) for w in list(inputs) + [y]):
+            continue  # computed on the int64 reading of the same bits (``_emit_uint64``)
         if bad in (np.dtype(np.uint64), np.dtype(np.float64)):
             return f"{op} on {bad} (LiteRT has no {bad} kernel and no exact wider type)"
     dt = operand_dtype(op, inputs, y)
+    if dt == U64 and op in UINT64_OPS:
+        return None
     if compute_dtype(op, dt) is None:
         return f"{op} on {dt} (no LiteRT kernel for it or an exact wider type)"
     return None
@@ -115,6 +132,9 @@ def to_dtype(out, v, dtype, name: str):
 def emit(out, op: str, inputs, y, options=None, name: str = "op", version: int = 1) -> None:
     """Emit ``y = op(*inputs)``, computing in ``compute_dtype`` and casting back to ``y``'s dtype."""
     dt = operand_dtype(op, inputs, y)
+    if dt == U64 and op in UINT64_OPS:
+        _emit_uint64(out, op, inputs, y, options, name)
+        return
     cd = compute_dtype(op, dt)
     if cd is None:
         raise ValueError(f"{op} on {dt} has no exact TFLite lowering")
@@ -130,3 +150,54 @@ def emit(out, op: str, inputs, y, options=None, name: str = "op", version: int =
     t = out.tmp(f"{name}_{cd!s}", y.shape, result_dtype)
     out.emit(op, args, [t], options, version=version)
     emit_cast(out, t, y)
+
+
+def bitcast(out, v, dtype, name: str, y=None):
+    """``v``'s bits read as ``dtype`` (same element size): a re-typed constant or a ``BITCAST``."""
+    from edgelite.schema.fb.BitcastOptions import BitcastOptionsT
+
+    if v.is_constant and y is None:
+        return out.const(np.ascontiguousarray(np.asarray(v.data).astype(v.dtype)).view(dtype), name)
+    t = y if y is not None else out.tmp(name, v.shape, dtype)
+    out.emit("BITCAST", [v], [t], BitcastOptionsT())
+    return t
+
+
+def _unsigned_order(out, op: str, a, b, shape, name: str, y=None):
+    """``op`` (LESS, GREATER, ...) of two uint64 values given as their int64 readings.
+
+    Within one half of the range (top bits equal) the signed order is the unsigned one;
+    across halves it is reversed (and the values differ, so ``<=`` and ``<`` agree), hence
+    ``signed_op(a, b) != (a < 0) != (b < 0)``.
+    """
+    zero = out.const(np.zeros((), np.int64), f"{name}_zero")
+    signed = out.tmp(f"{name}_signed", shape, BOOL)
+    out.emit(op, [a, b], [signed])
+    top_a = out.tmp(f"{name}_top_a", a.shape, BOOL)
+    out.emit("LESS", [a, zero], [top_a])
+    top_b = out.tmp(f"{name}_top_b", b.shape, BOOL)
+    out.emit("LESS", [b, zero], [top_b])
+    halves = out.tmp(f"{name}_halves", shape, BOOL)
+    out.emit("NOT_EQUAL", [top_a, top_b], [halves])
+    y = y if y is not None else out.tmp(f"{name}_{op.lower()}", shape, BOOL)
+    out.emit("NOT_EQUAL", [signed, halves], [y])
+    return y
+
+
+def _emit_uint64(out, op: str, inputs, y, options, name: str) -> None:
+    """``y = op(a, b)`` on uint64, computed by LiteRT's int64 kernels on the same bits."""
+    a, b = (bitcast(out, v, I64, f"{name}_in{i}_i64") for i, v in enumerate(inputs[:2]))
+    shape = tuple(y.shape)
+    if op in ("EQUAL", "NOT_EQUAL"):
+        out.emit(op, [a, b], [y])
+    elif op in COMPARISONS:
+        _unsigned_order(out, op, a, b, shape, name, y=y)
+    elif op in ("MAXIMUM", "MINIMUM"):
+        a_wins = _unsigned_order(out, "GREATER" if op == "MAXIMUM" else "LESS", a, b, shape, name)
+        picked = out.tmp(f"{name}_i64", shape, I64)
+        out.emit("SELECT_V2", [a_wins, a, b], [picked])
+        bitcast(out, picked, U64, name, y=y)
+    else:  # ADD, SUB, MUL: the same bits modulo 2^64 on both readings
+        t = out.tmp(f"{name}_i64", shape, I64)
+        out.emit(op, [a, b], [t], options)
+        bitcast(out, t, U64, name, y=y)

@@ -99,15 +99,6 @@ class Cast(Elementwise, OpConverter):
         return unsupported_cast(node)
 
     def lower(self, node, out):
-        from edgelite.converter.lower import _tensor_type
-        from edgelite.schema.fb.CastOptions import CastOptionsT
+        from edgelite.converter.ops.cast_like import emit_cast
 
-        x, y = node.inputs[0], node.outputs[0]
-        if x.dtype == y.dtype:
-            from edgelite.converter.ops.conv import reshape
-
-            reshape(out, x, y)
-            return
-        opts = CastOptionsT()
-        opts.inDataType, opts.outDataType = _tensor_type(x.dtype), _tensor_type(y.dtype)
-        out.emit("CAST", [x], [y], opts)
+        emit_cast(out, node.inputs[0], node.outputs[0])

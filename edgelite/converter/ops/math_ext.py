@@ -99,6 +99,17 @@ class Variadic(Elementwise, OpConverter):
     def lower(self, node, out):
         op = _VARIADIC[node.op_type]
         y = node.outputs[0]
+        if np.dtype(y.dtype) == dtype_rules.U64 and node.op_type in ("Max", "Min"):
+            acc = node.inputs[0]
+            for k, v in enumerate(node.inputs[1:], 1):
+                last = k == len(node.inputs) - 1
+                shape = tuple(np.broadcast_shapes(tuple(acc.shape), tuple(v.shape)))
+                nxt = y if last else out.tmp(f"{node.name}_acc{k}", shape, y.dtype)
+                dtype_rules.emit(out, op, [acc, v], nxt, name=f"{node.name}_{k}")
+                acc = nxt
+            if len(node.inputs) == 1:
+                dtype_rules.emit_cast(out, acc, y)
+            return
         cd = dtype_rules.compute_dtype(op, y.dtype)
         b = Builder(out, node.name, y.shape, cd)
         acc = b.cast(node.inputs[0], cd)

@@ -234,6 +234,14 @@ class ArgMax(AxisOp, OpConverter):
 
 @register("Softmax", "LogSoftmax")
 class Softmax(OpConverter):
+    def check(self, node):
+        # float16 / bfloat16 reach here as float32 (pass widen_float16); LiteRT's SOFTMAX
+        # and LOG_SOFTMAX take no float64.
+        dt = node.inputs[0].dtype
+        if dt is not None and np.dtype(dt) != np.dtype(np.float32):
+            return f"{node.op_type} on {np.dtype(dt)} (LiteRT's kernel takes float32)"
+        return None
+
     def layout(self, node, perms, lp):
         p = perms[0] or lp.identity(node.inputs[0])
         r = len(p)

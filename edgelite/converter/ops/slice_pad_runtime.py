@@ -104,7 +104,7 @@ class PadGather(OnnxLayoutData, OpConverter):
         mode = node.attrs.get("mode", "constant")
         if mode not in ("constant", "reflect", "edge", "wrap"):
             return f"mode={mode}"
-        if node.input(1) is None:
+        if node.input(1) is None and "pads" not in node.attrs:
             return "Pad without pads"
         x = node.inputs[0]
         if x.shape is not None and 0 in tuple(x.shape):
@@ -116,7 +116,10 @@ class PadGather(OnnxLayoutData, OpConverter):
         x, y = node.inputs[0], node.outputs[0]
         r = len(x.shape)
         mode = node.attrs.get("mode", "constant")
-        pads = _int32(e, node.inputs[1])
+        if node.input(1) is None:  # opset < 11: pads (and value) are attributes
+            pads = e.const(np.asarray(node.attrs["pads"], np.int32), tag="pads")
+        else:
+            pads = _int32(e, node.inputs[1])
         m = int(pads.shape[0]) // 2
         axes = node.input(3)
         begins = per_dim(e, e.slice(pads, [0], [m]), axes, r, 0)
@@ -128,7 +131,7 @@ class PadGather(OnnxLayoutData, OpConverter):
         value = None
         if mode == "constant":
             v = node.input(2)
-            value = v if v is not None else e.const(np.array(0, x.dtype), tag="value")
+            value = v if v is not None else e.const(np.array(node.attrs.get("value", 0), x.dtype), tag="value")
             value = e.reshape(e.cast(value, x.dtype), ())
         cur = x
         for n, d in enumerate(dims):

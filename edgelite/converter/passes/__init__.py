@@ -18,6 +18,8 @@ from edgelite.converter.ir import Graph
 from edgelite.converter.passes.canonicalize import canonicalize, fold_batchnorm
 from edgelite.converter.passes.control_flow import control_flow
 from edgelite.converter.passes.functions import expand_functions
+from edgelite.converter.passes.half_precision import widen_float16
+from edgelite.converter.passes.sequences import static_sequences
 from edgelite.converter.passes.fold import dead_code_elimination, shape_inference_and_folding
 from edgelite.converter.passes.fusion import fuse_activations
 from edgelite.converter.passes.layernorm import layer_norm
@@ -37,6 +39,7 @@ def pipeline(keep_io_layout: bool = False, allow_custom: bool = False, qdq: str 
         ("qdq_import", QdqImport(qdq)),  # before folding: Q/DQ pairs -> parameters on values
         ("shape_inference", shape_inference_and_folding),  # + constant folding, to a fixpoint
         ("expand_functions", expand_functions),  # ops without a converter -> their ONNX function body
+        ("static_sequences", static_sequences),  # sequences of static length -> stacked tensors
         ("dead_code_elimination", dead_code_elimination),
         ("control_flow", control_flow),  # If shapes from its branches; Loop/Scan -> edgelite::While
         ("layer_norm", layer_norm),  # LayerNorm decompositions (PyTorch, Paddle, Keras) -> LayerNormalization
@@ -46,6 +49,7 @@ def pipeline(keep_io_layout: bool = False, allow_custom: bool = False, qdq: str 
         ("hard_swish", hard_swish),
         ("gelu", gelu),
         ("fully_connected", fully_connected),
+        ("widen_float16", widen_float16),  # float16 MatMul/reductions/softmax -> float32 between Casts
         ("dead_code_elimination_2", dead_code_elimination),
         ("check_supported", SupportCheck(allow_custom)),  # lists every unsupported node at once
         ("check_static_shapes", check_static_shapes),

@@ -68,6 +68,8 @@ def _softmax_sources(tflite: bytes) -> dict[int, tuple[int, float]]:
 def _compare(ours: np.ndarray, theirs: np.ndarray, what: str) -> None:
     if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
         raise LiteRTDisagreement(f"{what}: edgelite {ours.dtype}{list(ours.shape)} vs LiteRT {theirs.dtype}{list(theirs.shape)}")
+    if ours.dtype.name == "bfloat16":  # ml_dtypes: compared through float32, which holds it exactly
+        ours, theirs = ours.astype(np.float32), theirs.astype(np.float32)
     if ours.dtype.kind in "fc":
         scale = max(float(np.max(np.abs(theirs[np.isfinite(theirs)]), initial=0.0)), 1e-30)
         same_nan = np.array_equal(np.isnan(ours), np.isnan(theirs))
@@ -99,6 +101,13 @@ def _has_non_tensor_io(model: onnx.ModelProto) -> bool:
     (a lazy conversion would first trip over the sequence-valued run inputs)."""
     return any(vi.type.WhichOneof("value") not in (None, "tensor_type")
                for vi in list(model.graph.input) + list(model.graph.output))
+
+
+def runtime_array(x: np.ndarray) -> np.ndarray:
+    """ONNX's int4 / uint4 arrays (``ml_dtypes``) as the int8 / uint8 values that INT4 / UINT4
+    tensors take in LiteRT's Python API and in edgelite (one value per byte)."""
+    names = {"int4": np.int8, "uint4": np.uint8}
+    return x.astype(names[x.dtype.name]) if x.dtype.name in names else x
 
 
 class EdgeliteRep(BackendRep):
@@ -158,7 +167,7 @@ class EdgeliteRep(BackendRep):
             inputs = [inputs[n] for n in self.input_names]
         elif isinstance(inputs, np.ndarray):
             inputs = [inputs]
-        inputs = [np.asarray(x) for x in inputs]
+        inputs = [runtime_array(np.asarray(x)) for x in inputs]
         if self.interpreter is None:
             self._convert_for(inputs)
         ours = self._run_edgelite(inputs)

@@ -24,6 +24,11 @@ PLAIN_KNOWN: dict[str, str] = {
         "atol 1e-7 (ONNX Runtime misses the same elements by 1.7e-5)"
     ),
     "test_dft_inverse_opset19": "same model as test_dft_inverse at opset 19",
+    "test_attention_4d_causal_fp16_expanded": (
+        "float16 rounding: the case's reference rounds each step of the expanded graph to float16; "
+        "edgelite's MatMul and Softmax accumulate in float32 and round once (pass widen_float16), and "
+        "2 of 192 outputs differ by 2 float16 steps (4.9e-4) against rtol 1e-3"
+    ),
 }
 
 CASES = node_cases()

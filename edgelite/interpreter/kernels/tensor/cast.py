@@ -17,11 +17,17 @@ import numpy as np
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 
 
+def _numeric(dtype) -> bool:
+    # bfloat16 (``ml_dtypes``) converts to and from float32 with numpy's casts, rounding
+    # to nearest even as LiteRT's CAST does.
+    return dtype.kind in "biufc" or dtype.name == "bfloat16"
+
+
 @register("CAST")
 class Cast(Kernel):
     def accepts(self, ctx: OpContext) -> bool:
         x = ctx.optional_input(0)
-        return x is not None and x.dtype.kind in "biufc" and ctx.outputs[0].dtype.kind in "biufc"
+        return x is not None and _numeric(x.dtype) and _numeric(ctx.outputs[0].dtype)
 
     def prepare(self, ctx: OpContext):
         ctx.set_output_shape(0, ctx.input(0).shape)
