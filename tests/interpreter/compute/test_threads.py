@@ -160,8 +160,12 @@ def test_num_threads_is_a_ceiling_on_the_os_threads():
 
     fixture = Path(__file__).resolve().parents[2] / "fixtures" / "mobilenet_v2_035_96_int8.tflite"
     env = dict(os.environ, EDGELITE_JIT_WARMUP="sync")
-    out = subprocess.run([sys.executable, "-c", _CEILING_SCRIPT, str(fixture), "30"], capture_output=True, text=True,
-                         env=env, timeout=600, cwd=Path(__file__).resolve().parents[3])
+    # Twice: on an empty Numba cache, compiling a kernel (even a plain serial @njit one)
+    # starts one native thread inside Numba/LLVM, which never runs a kernel; the first
+    # run fills the cache so that the second counts only what running the model starts.
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", _CEILING_SCRIPT, str(fixture), "30"], capture_output=True,
+                             text=True, env=env, timeout=600, cwd=Path(__file__).resolve().parents[3])
     assert out.returncode == 0, out.stderr[-3000:]
     rep = json.loads(out.stdout.strip().splitlines()[-1])
     import importlib.util
