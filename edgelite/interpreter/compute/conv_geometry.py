@@ -178,6 +178,25 @@ class Window2D:
                 self.pad_h, self.pad_w, self.out_h, self.out_w)
 
 
+    def tap_views(self, x: np.ndarray) -> list[np.ndarray]:
+        """The numpy references' form of the window over ``x`` (NHWC, this window's input
+        size): for each tap ``(i, j)`` in row-major order the ``(B, OH, OW, C)`` strided
+        view ``v[b, y, x] = x[b, y*sh + i*dh - pad_h, x*sw + j*dw - pad_w]``, zeros where
+        that lies outside ``x``."""
+        eff_h = (self.kh - 1) * self.dh + 1
+        eff_w = (self.kw - 1) * self.dw + 1
+        pad_b = max(0, (self.out_h - 1) * self.sh + eff_h - x.shape[1] - self.pad_h)
+        pad_r = max(0, (self.out_w - 1) * self.sw + eff_w - x.shape[2] - self.pad_w)
+        xp = np.pad(x, ((0, 0), (self.pad_h, pad_b), (self.pad_w, pad_r), (0, 0)))
+        views = []
+        for i in range(self.kh):
+            for j in range(self.kw):
+                y0, x0 = i * self.dh, j * self.dw
+                views.append(xp[:, y0 : y0 + (self.out_h - 1) * self.sh + 1 : self.sh,
+                                x0 : x0 + (self.out_w - 1) * self.sw + 1 : self.sw, :])
+        return views
+
+
 def activation_range(code: int, op_name: str = "", strict: bool = True) -> tuple[float, float]:
     """Clamp range ``(lo, hi)`` of a fused activation on float outputs.
 

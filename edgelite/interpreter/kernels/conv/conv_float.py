@@ -76,6 +76,29 @@ def bias_vector(ctx: OpContext, index: int, n: int) -> np.ndarray:
     return np.ascontiguousarray(t.data, np.float32).reshape(n)
 
 
+def strided_options(ctx: OpContext, what: str):
+    """The op's options (``what`` names their table in the error), with both strides >= 1."""
+    o = ctx.options
+    if o is None or o.strideW < 1 or o.strideH < 1:
+        raise ctx.fail(f"needs {what} with strides >= 1")
+    return o
+
+
+def float_conv_window(ctx: OpContext, n: int, h: int, w: int, kh: int, kw: int, cout: int) -> tuple[Window2D, float, float]:
+    """The window of a float CONV_2D / DEPTHWISE_CONV_2D over its ``n x h x w`` input
+    (strides, dilations, padding from the options), with the output shape set, and the
+    clamp range of its fused activation."""
+    o = ctx.options
+    dh, dw = max(1, o.dilationHFactor), max(1, o.dilationWFactor)
+    win = Window2D.build(h, w, kh, kw, o.strideH, o.strideW, dh, dw, o.padding)
+    if win.out_h < 0 or win.out_w < 0:
+        raise ctx.fail(f"filter {kh}x{kw} (dilation {dh}x{dw}) does not fit input {h}x{w} with VALID padding")
+    ctx.set_output_shape(0, (n, win.out_h, win.out_w, cout))
+    # LiteRT's float conv kernels ignore a fused TANH/SIGN_BIT; so do we (strict=False).
+    lo, hi = activation_range(o.fusedActivationFunction, ctx.op_name, strict=False)
+    return win, lo, hi
+
+
 @dataclass(frozen=True)
 class Conv2DParams:
     """What ``eval`` needs for one float CONV_2D."""
@@ -117,9 +140,7 @@ class Conv2DFloat(Kernel):
 
     def prepare(self, ctx: OpContext) -> Conv2DParams:
         x, f = ctx.input(0), ctx.input(1)
-        o = ctx.options
-        if o is None or o.strideW < 1 or o.strideH < 1:
-            raise ctx.fail("needs Conv2DOptions with strides >= 1")
+        o = strided_options(ctx, "Conv2DOptions")
         if x.shape is None or len(x.shape) != 4 or f.shape is None or len(f.shape) != 4:
             raise ctx.fail(f"input {x.shape} and filter {f.shape} must both be 4-D (NHWC, OHWI)")
         n, h, w, cin = x.shape
@@ -129,13 +150,8 @@ class Conv2DFloat(Kernel):
         groups = cin // fc
         if cout % groups != 0:
             raise ctx.fail(f"output channels {cout} are not a multiple of groups {groups}")
-        dh, dw = max(1, o.dilationHFactor), max(1, o.dilationWFactor)
-        win = Window2D.build(h, w, kh, kw, o.strideH, o.strideW, dh, dw, o.padding)
-        if win.out_h < 0 or win.out_w < 0:
-            raise ctx.fail(f"filter {kh}x{kw} (dilation {dh}x{dw}) does not fit input {h}x{w} with VALID padding")
-        ctx.set_output_shape(0, (n, win.out_h, win.out_w, cout))
-        # LiteRT's float conv ignores a fused TANH/SIGN_BIT; so do we (strict=False).
-        lo, hi = activation_range(o.fusedActivationFunction, ctx.op_name, strict=False)
+        win, lo, hi = float_conv_window(ctx, n, h, w, kh, kw, cout)
+        dh, dw = win.dh, win.dw
         k = kh * kw * fc
         pointwise = kh == kw == 1 and o.strideH == o.strideW == 1 and groups == 1
         rows = min(float_gemm.rows_per_block(cout // groups, k), max(1, win.out_h * win.out_w))

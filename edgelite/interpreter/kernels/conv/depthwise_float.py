@@ -43,8 +43,8 @@ import numpy as np
 
 from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
-from edgelite.interpreter.kernels.conv.conv_float import bias_vector, is_float32
-from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
+from edgelite.interpreter.kernels.conv.conv_float import bias_vector, float_conv_window, is_float32, strided_options
+from edgelite.interpreter.compute.conv_geometry import Window2D
 from edgelite.interpreter.compute import pool
 from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.compute.pool import fetch_add
@@ -140,9 +140,7 @@ class DepthwiseConv2DFloat(Kernel):
 
     def prepare(self, ctx: OpContext) -> DepthwiseParams:
         x, f = ctx.input(0), ctx.input(1)
-        o = ctx.options
-        if o is None or o.strideW < 1 or o.strideH < 1:
-            raise ctx.fail("needs DepthwiseConv2DOptions with strides >= 1")
+        o = strided_options(ctx, "DepthwiseConv2DOptions")
         if x.shape is None or len(x.shape) != 4 or f.shape is None or len(f.shape) != 4 or f.shape[0] != 1:
             raise ctx.fail(f"input {x.shape} must be NHWC and filter {f.shape} [1, KH, KW, Cout]")
         n, h, w, cin = x.shape
@@ -152,13 +150,7 @@ class DepthwiseConv2DFloat(Kernel):
         mult = cout // cin
         if o.depthMultiplier not in (0, mult):
             raise ctx.fail(f"depth_multiplier {o.depthMultiplier} does not match shapes ({cin} -> {cout} channels)")
-        dh, dw = max(1, o.dilationHFactor), max(1, o.dilationWFactor)
-        win = Window2D.build(h, w, kh, kw, o.strideH, o.strideW, dh, dw, o.padding)
-        if win.out_h < 0 or win.out_w < 0:
-            raise ctx.fail(f"filter {kh}x{kw} (dilation {dh}x{dw}) does not fit input {h}x{w} with VALID padding")
-        ctx.set_output_shape(0, (n, win.out_h, win.out_w, cout))
-        # LiteRT's float depthwise ignores a fused TANH/SIGN_BIT; so do we (strict=False).
-        lo, hi = activation_range(o.fusedActivationFunction, ctx.op_name, strict=False)
+        win, lo, hi = float_conv_window(ctx, n, h, w, kh, kw, cout)
         wdata = None if f.data is None else np.ascontiguousarray(f.data.reshape(kh, kw, cout), np.float32)
         return DepthwiseParams(
             win=win, multiplier=mult, w=wdata,
@@ -173,20 +165,12 @@ class DepthwiseConv2DFloat(Kernel):
         w = p.w if p.w is not None else inputs[1].reshape(p.win.kh, p.win.kw, cout)
         # Repeat each input channel m times so channel k of the result pairs with w[..., k].
         xm = np.repeat(x, p.multiplier, axis=3) if p.multiplier > 1 else x
-        n, h, wd, _ = xm.shape
-        eh, ew = (p.win.kh - 1) * p.win.dh + 1, (p.win.kw - 1) * p.win.dw + 1
-        pb = max(0, (p.win.out_h - 1) * p.win.sh + eh - h - p.win.pad_h)
-        pr = max(0, (p.win.out_w - 1) * p.win.sw + ew - wd - p.win.pad_w)
-        xp = np.pad(xm, ((0, 0), (p.win.pad_h, pb), (p.win.pad_w, pr), (0, 0)))
         # LiteRT's order (and eval_jit's): the bias is the initial accumulator, then the
         # taps in (ky, kx) order; a padded tap adds an exact zero.
         acc = np.empty(out.shape, np.float32)
         acc[...] = p.bias if p.has_bias else np.float32(0.0)
-        for ky in range(p.win.kh):
-            for kx in range(p.win.kw):
-                y0, x0 = ky * p.win.dh, kx * p.win.dw
-                tap = xp[:, y0 : y0 + (p.win.out_h - 1) * p.win.sh + 1 : p.win.sh, x0 : x0 + (p.win.out_w - 1) * p.win.sw + 1 : p.win.sw, :]
-                acc += tap * w[ky, kx]
+        for t, tap in enumerate(p.win.tap_views(xm)):
+            acc += tap * w[t // p.win.kw, t % p.win.kw]
         out[...] = acc
         float_gemm.bias_act_inplace(out, None, float(p.lo), float(p.hi))
 

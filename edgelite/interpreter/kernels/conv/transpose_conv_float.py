@@ -36,12 +36,13 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from edgelite.interpreter.compute import float_gemm
-from edgelite.interpreter.kernels.base import Kernel, OpContext, register
-from edgelite.interpreter.kernels.conv.conv_float import bias_vector
+from edgelite.interpreter.kernels.base import Kernel, OpContext, TensorInfo, register
+from edgelite.interpreter.kernels.conv.conv_float import bias_vector, strided_options
 from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
 from edgelite.interpreter.compute.jit import njit
 
@@ -106,6 +107,18 @@ def _col2im_bias_act(col, bias, lo, hi, out, h, w, kh, kw, sh, sw, pad_h, pad_w)
                     out[b, oy, ox, o] = min(max(out[b, oy, ox, o] + bias[o], lo), hi)
 
 
+def transpose_conv_operands(ctx: OpContext) -> tuple[TensorInfo, TensorInfo, TensorInfo, Any]:
+    """``(output_shape, filter, input, options)`` of a TRANSPOSE_CONV, checked: strides
+    >= 1, a 4-D filter (OHWI) and input (NHWC) with the same number of input channels."""
+    shape_t, f, x = ctx.input(0), ctx.input(1), ctx.input(2)
+    o = strided_options(ctx, "TransposeConvOptions")
+    if f.shape is None or len(f.shape) != 4 or x.shape is None or len(x.shape) != 4:
+        raise ctx.fail(f"filter {f.shape} (OHWI) and input {x.shape} (NHWC) must be 4-D")
+    if x.shape[3] != f.shape[3]:
+        raise ctx.fail(f"input has {x.shape[3]} channels, filter expects {f.shape[3]}")
+    return shape_t, f, x, o
+
+
 @register("TRANSPOSE_CONV")
 class TransposeConvFloat(Kernel):
     """TRANSPOSE_CONV with float32 filter, input, bias and output."""
@@ -118,15 +131,8 @@ class TransposeConvFloat(Kernel):
         return all(o.dtype == F32 for o in ctx.outputs)
 
     def prepare(self, ctx: OpContext) -> TransposeConvParams:
-        shape_t, f, x = ctx.input(0), ctx.input(1), ctx.input(2)
-        o = ctx.options
-        if o is None or o.strideW < 1 or o.strideH < 1:
-            raise ctx.fail("needs TransposeConvOptions with strides >= 1")
-        if f.shape is None or len(f.shape) != 4 or x.shape is None or len(x.shape) != 4:
-            raise ctx.fail(f"filter {f.shape} (OHWI) and input {x.shape} (NHWC) must be 4-D")
-        cout, kh, kw, cin = f.shape
-        if x.shape[3] != cin:
-            raise ctx.fail(f"input has {x.shape[3]} channels, filter expects {cin}")
+        shape_t, f, x, o = transpose_conv_operands(ctx)
+        cout, kh, kw, _ = f.shape
         lo, hi = activation_range(o.fusedActivationFunction, ctx.op_name, strict=False)
         w = None if f.data is None else pack_transpose_filter(f.data)
         bias = bias_vector(ctx, 3, cout)
