@@ -31,7 +31,7 @@ from edgelite.interpreter.compute.conv_geometry import (
     Window2D,
     activation_range,
 )
-from edgelite.interpreter.kernels.base import Kernel, OpContext, TensorInfo
+from edgelite.interpreter.kernels.base import INT8, INT16, UINT8, Kernel, OpContext, TensorInfo
 
 _FUSABLE = (ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6)
 
@@ -97,6 +97,31 @@ def conv_window(ctx: OpContext, h: int, w: int, kh: int, kw: int) -> tuple[Windo
     if win.out_h <= 0 or win.out_w <= 0:
         raise ctx.fail(f"filter {kh}x{kw} does not fit input {h}x{w}")
     return win, act
+
+
+def conv2d_window(ctx: OpContext, kind: str) -> tuple[Window2D, int, int, int, int]:
+    """``(window, activation code, batch, input channels, output channels)`` of an integer
+    or hybrid (``kind``, named in errors) CONV_2D: a 4-D NHWC input and OHWI filter with
+    the input's channels; sets the output shape.
+
+    Raises:
+        ShapeError: not 4-D, or the filter does not fit the input.
+        UnsupportedOperatorError: a grouped convolution.
+    """
+    x, w = ctx.input(0), ctx.input(1)
+    if x.shape is None or len(x.shape) != 4 or w.shape is None or len(w.shape) != 4:
+        raise ctx.fail("input and filter must be 4-D (NHWC, OHWI)")
+    b, h, wd, c = x.shape
+    n, kh, kw, fc = w.shape
+    if fc != c:
+        raise UnsupportedOperatorError(
+            f"{ctx.op_name} (operator {ctx.op_index}): grouped {kind} convolution (input channels {c}, "
+            f"filter channels {fc}) is not supported",
+            [(ctx.op_name, str(ctx.op_index))],
+        )
+    win, act = conv_window(ctx, h, wd, kh, kw)
+    ctx.set_output_shape(0, (b, win.out_h, win.out_w, n))
+    return win, act, b, c, n
 
 
 def fused_activation(ctx: OpContext) -> tuple[float, float]:
@@ -290,15 +315,30 @@ class ValueShapedKernel(Kernel):
         return dict(enumerate(outs))
 
 
+# (input and output dtype, weight dtype) of a quantized kernel, by the priority it
+# registers at: int8, uint8 (TF1-era asymmetric weights), 16x8.
+QUANT_FLAVOURS = {
+    INT8: (np.dtype(np.int8), np.dtype(np.int8)),
+    UINT8: (np.dtype(np.uint8), np.dtype(np.uint8)),
+    INT16: (np.dtype(np.int16), np.dtype(np.int8)),
+}
+
+
 class QuantizedWeightsKernel(Kernel):
     """Base of the quantized kernels shaped ``(input, weights, ...) -> output``.
 
-    Subclasses set ``in_dtype`` (input and output) and ``w_dtype`` (weights); the kernel
-    takes the operator when all three tensors carry quantization parameters of those types.
+    The flavour follows from the priority a subclass registers at (``QUANT_FLAVOURS``):
+    the kernel takes the operator when input, weights and output carry quantization
+    parameters and have that flavour's types.
     """
 
-    in_dtype: ClassVar[np.dtype]
-    w_dtype: ClassVar[np.dtype]
+    @property
+    def in_dtype(self) -> np.dtype:
+        return QUANT_FLAVOURS[self.priority][0]
+
+    @property
+    def w_dtype(self) -> np.dtype:
+        return QUANT_FLAVOURS[self.priority][1]
 
     def accepts(self, ctx: OpContext) -> bool:
         if len(ctx.inputs) < 2 or ctx.inputs[0] is None or ctx.inputs[1] is None:
@@ -310,6 +350,79 @@ class QuantizedWeightsKernel(Kernel):
             and np.dtype(out.dtype) == self.in_dtype
             and x.quant is not None and w.quant is not None and out.quant is not None
         )
+
+
+@dataclass(frozen=True)
+class QuantOperands:
+    """What every quantized ``(input, weights, bias) -> output`` kernel reads first in
+    ``prepare`` (``quant_operands``)."""
+
+    legacy: bool  # uint8 activations and asymmetric uint8 weights
+    wide: bool  # int16 activations (16x8)
+    in_zp: int
+    w_zp: int  # 0 but for uint8
+    out_zp: int
+    multiplier: np.ndarray  # (n,) int32, from in_scale * w_scale[n] / out_scale
+    shift: np.ndarray  # (n,) int32
+    act_min: int
+    act_max: int
+    bias: np.ndarray | None  # (n,) int64, None when the op has none
+
+
+def require_constant_weights(ctx: OpContext, w: TensorInfo, what: str = "filters") -> None:
+    """Raise ``UnsupportedOperatorError`` unless the quantized weights are a constant."""
+    if not w.is_constant:
+        raise UnsupportedOperatorError(f"{ctx.op_name}: non-constant quantized {what} are not supported",
+                                       [(ctx.op_name, str(ctx.op_index))])
+
+
+def int32_bias_16x8(ctx: OpContext, bias_t: TensorInfo | None) -> tuple[bool, bool]:
+    """``(the bias is int32, the options declare quantized_bias_type=INT32)`` of a 16x8
+    conv-family operator (LiteRT reads its bias as int64 unless the options say INT32).
+
+    Raises:
+        UnsupportedOperatorError: an int32 bias the options do not declare.
+    """
+    o = ctx.options
+    declared = (getattr(o, "quantizedBiasType", 0) if o is not None else 0) == 2
+    bias_int32 = bias_t is not None and np.dtype(bias_t.dtype) == np.dtype(np.int32)
+    if bias_int32 and not declared:
+        raise UnsupportedOperatorError(
+            f"{ctx.op_name} (operator {ctx.op_index}): int32 bias on a 16x8 operator needs "
+            "quantized_bias_type=INT32 in its options (LiteRT would read it as int64)",
+            [(ctx.op_name, str(ctx.op_index))],
+        )
+    return bias_int32, declared
+
+
+def quant_operands(ctx: OpContext, n: int, act: int, what: str = "output channels") -> QuantOperands:
+    """Zero points, the ``n`` per-channel multipliers, the integer activation range and
+    the int64 bias (input 2) of a quantized kernel with input 0, weights 1 and ``n``
+    output channels (``what`` names them in errors).
+
+    Raises:
+        ShapeError: the bias does not have ``n`` values.
+    """
+    # compute-layer modules that build Numba functions: imported on first use, so the
+    # light kernels that import this module do not pay for them
+    from edgelite.interpreter.compute import fixedpoint as fp
+    from edgelite.interpreter.compute import int_gemm
+
+    x, w, out = ctx.input(0), ctx.input(1), ctx.outputs[0]
+    bias_t = ctx.optional_input(2)
+    in_dtype = np.dtype(x.dtype)
+    legacy = in_dtype == np.dtype(np.uint8)
+    q, s = int_gemm.per_channel_multipliers(x.quant.scalar_scale, w.quant.scale, out.quant.scalar_scale, n, legacy=legacy)
+    out_zp = out.quant.scalar_zero_point
+    lo, hi = fp.quantized_activation_range(act, out.quant.scalar_scale, out_zp, out.dtype)
+    bias = None if bias_t is None else np.asarray(bias_t.data).reshape(-1).astype(np.int64)
+    if bias is not None and bias.size != n:
+        raise ctx.fail(f"bias has {bias.size} values for {n} {what}")
+    return QuantOperands(
+        legacy=legacy, wide=in_dtype == np.dtype(np.int16), in_zp=x.quant.scalar_zero_point,
+        w_zp=int(w.quant.zero_point[0]) if legacy else 0, out_zp=out_zp, multiplier=q, shift=s,
+        act_min=lo, act_max=hi, bias=bias,
+    )
 
 
 class LastAxisFloatKernel(Kernel):

@@ -30,12 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.compute import int_gemm, patches
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
-from edgelite.interpreter.kernels.common import conv_window
+from edgelite.interpreter.kernels.common import conv2d_window
 from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import hybrid_scales_and_bias, is_hybrid
 
 
@@ -66,19 +65,9 @@ class Conv2DHybrid(Kernel):
         return is_hybrid(ctx) and (b is None or np.dtype(b.dtype) == hc.F32)
 
     def prepare(self, ctx: OpContext) -> Conv2DHybridParams:
-        x, w = ctx.input(0), ctx.input(1)
-        if x.shape is None or len(x.shape) != 4 or w.shape is None or len(w.shape) != 4:
-            raise ctx.fail("input and filter must be 4-D (NHWC, OHWI)")
-        b, h, wd, c = x.shape
-        n, kh, kw, fc = w.shape
-        if fc != c:
-            raise UnsupportedOperatorError(
-                f"{ctx.op_name} (operator {ctx.op_index}): grouped hybrid convolution is not supported",
-                [(ctx.op_name, str(ctx.op_index))],
-            )
-        win, act = conv_window(ctx, h, wd, kh, kw)
-        sh, sw, dh, dw = win.sh, win.sw, win.dh, win.dw
-        ctx.set_output_shape(0, (b, win.out_h, win.out_w, n))
+        w = ctx.input(1)
+        win, act, b, c, n = conv2d_window(ctx, "hybrid")
+        kh, kw, sh, sw = win.kh, win.kw, win.sh, win.sw
         lo, hi = activation_range(act, ctx.op_name, strict=False)
         scales, _, bias = hybrid_scales_and_bias(ctx, w, n, "filter")
         distinct = bool(np.any(scales != scales[0]))

@@ -30,15 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.errors import UnsupportedOperatorError
-from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import int_gemm, patches, platform_rounding, simd_gemm
 from edgelite.interpreter.compute.conv_geometry import Window2D
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
-from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv_window
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv2d_window, int32_bias_16x8, quant_operands, require_constant_weights
 from edgelite.interpreter.compute import bound
-
-_INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
 
 
 @dataclass(frozen=True)
@@ -80,58 +76,29 @@ class ConvQuantParams:
 
 def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) -> ConvQuantParams:
     """Shared prepare of the quantized CONV_2D kernels."""
-    x, w = ctx.input(0), ctx.input(1)
+    w = ctx.input(1)
     bias_t = ctx.optional_input(2)
     out = ctx.outputs[0]
-    o = ctx.options
-    if x.shape is None or len(x.shape) != 4 or w.shape is None or len(w.shape) != 4:
-        raise ctx.fail("input and filter must be 4-D (NHWC, OHWI)")
-    if not w.is_constant:
-        raise UnsupportedOperatorError(f"{ctx.op_name}: non-constant quantized filters are not supported", [(ctx.op_name, str(ctx.op_index))])
-    b, h, wd, c = x.shape
-    n, kh, kw, fc = w.shape
-    if fc != c:
-        raise UnsupportedOperatorError(
-            f"{ctx.op_name} (operator {ctx.op_index}): grouped convolution (input channels {c}, filter channels {fc}) is not supported",
-            [(ctx.op_name, str(ctx.op_index))],
-        )
-    win, act = conv_window(ctx, h, wd, kh, kw)
-    sh, sw, dh, dw = win.sh, win.sw, win.dh, win.dw
-    ctx.set_output_shape(0, (b, win.out_h, win.out_w, n))
+    win, act, b, c, n = conv2d_window(ctx, "quantized")
+    require_constant_weights(ctx, w)
+    kh, kw, sh, sw = win.kh, win.kw, win.sh, win.sw
 
-    in_dtype = np.dtype(x.dtype)
-    wide = in_dtype == _INT16
-    legacy = in_dtype == _UINT8
-    in_zp = x.quant.scalar_zero_point
-    w_zp = int(w.quant.zero_point[0]) if legacy else 0
-    out_zp = out.quant.scalar_zero_point
-    q, s = int_gemm.per_channel_multipliers(x.quant.scalar_scale, w.quant.scale, out.quant.scalar_scale, n, legacy=legacy)
-    lo, hi = fp.quantized_activation_range(act, out.quant.scalar_scale, out_zp, out.dtype)
-
+    qo = quant_operands(ctx, n, act)
+    wide, legacy, in_zp, w_zp, bias = qo.wide, qo.legacy, qo.in_zp, qo.w_zp, qo.bias
     wdata = np.asarray(w.data).reshape(n, kh * kw * c).astype(np.int64)
     w_centered = (wdata - w_zp).astype(np.int16)  # |w - w_zp| <= 255; 4x smaller than int64
-    bias = None if bias_t is None else np.asarray(bias_t.data).reshape(-1).astype(np.int64)
-    if bias is not None and bias.size != n:
-        raise ctx.fail(f"bias has {bias.size} values for {n} output channels")
     mode = platform_rounding.gemm_mode()  # x86 and ARM LiteRT differ here
     if wide:
-        # LiteRT reads a 16x8 bias as int64 unless the options say INT32 (then its
-        # GEMM path with int32 accumulators runs).
-        bias_int32 = bias_t is not None and np.dtype(bias_t.dtype) == np.dtype(np.int32)
-        declared = getattr(o, "quantizedBiasType", 0) if o is not None else 0
-        if bias_int32 and declared != 2:
-            raise UnsupportedOperatorError(
-                f"{ctx.op_name} (operator {ctx.op_index}): int32 bias on a 16x8 operator needs "
-                "quantized_bias_type=INT32 in its options (LiteRT would read it as int64)",
-                [(ctx.op_name, str(ctx.op_index))],
-            )
+        # int64 bias: the 16x8 accumulator form; an int32 one: LiteRT's GEMM path with
+        # int32 accumulators
+        bias_int32, _ = int32_bias_16x8(ctx, bias_t)
         if not bias_int32:
             mode = int_gemm.MODE_WIDE
 
     pointwise = kh == 1 and kw == 1 and sh == 1 and sw == 1 and win.pad_h == 0 and win.pad_w == 0
     m_rows = b * win.out_h * win.out_w
     k_depth = kh * kw * c
-    rq_tables = int_gemm.fast_requant_tables(q, s, mode)
+    rq_tables = int_gemm.fast_requant_tables(qo.multiplier, qo.shift, mode)
     vnni_w = vnni_bias = vnni_cols = None
     vnni_tile = (0, 0)
     if not legacy and not wide and rq_tables is not None and simd_gemm.usable(k_depth):
@@ -163,8 +130,8 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
     return ConvQuantParams(
         win=win,
         batch=b, in_c=c, out_c=n,
-        in_zp=in_zp, w_zp=w_zp, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
-        mode=mode, out_dtype=np.dtype(out.dtype),
+        in_zp=in_zp, w_zp=w_zp, out_zp=qo.out_zp, act_min=qo.act_min, act_max=qo.act_max, multiplier=qo.multiplier,
+        shift=qo.shift, mode=mode, out_dtype=np.dtype(out.dtype),
         w_centered=w_centered, bias=bias, bias_jit=bias_jit,
         w_gemm_t=w_gemm_t,
         jit_sub=jit_sub, jit_pad=jit_pad, chunk=chunk, is_pointwise=pointwise, num_threads=ctx.num_threads,
@@ -176,21 +143,7 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
 
 def patches_reference(x: np.ndarray, p: ConvQuantParams) -> np.ndarray:
     """``(B*OH*OW, KH*KW*C)`` int64 patches of ``x - in_zp`` (zeros in the padding)."""
-    xc = x.astype(np.int64) - p.in_zp
-    eff_h = (p.win.kh - 1) * p.win.dh + 1
-    eff_w = (p.win.kw - 1) * p.win.dw + 1
-    need_h = (p.win.out_h - 1) * p.win.sh + eff_h
-    need_w = (p.win.out_w - 1) * p.win.sw + eff_w
-    pad_b = max(0, need_h - p.win.in_h - p.win.pad_h)
-    pad_r = max(0, need_w - p.win.in_w - p.win.pad_w)
-    xp = np.pad(xc, ((0, 0), (p.win.pad_h, pad_b), (p.win.pad_w, pad_r), (0, 0)))
-    rows = []
-    for i in range(p.win.kh):
-        for j in range(p.win.kw):
-            y0, x0 = i * p.win.dh, j * p.win.dw
-            sl = xp[:, y0 : y0 + (p.win.out_h - 1) * p.win.sh + 1 : p.win.sh, x0 : x0 + (p.win.out_w - 1) * p.win.sw + 1 : p.win.sw, :]
-            rows.append(sl)
-    pat = np.stack(rows, axis=3)  # (B, OH, OW, KH*KW, C)
+    pat = np.stack(p.win.tap_views(x.astype(np.int64) - p.in_zp), axis=3)  # (B, OH, OW, KH*KW, C)
     return pat.reshape(p.batch * p.win.out_h * p.win.out_w, p.win.kh * p.win.kw * p.in_c)
 
 
@@ -269,21 +222,12 @@ class _ConvQuantBase(QuantizedWeightsKernel):
 class Conv2DQuant(_ConvQuantBase):
     """int8 activations, int8 weights (per-tensor or per-channel on dim 0), int32 bias."""
 
-    in_dtype = _INT8
-    w_dtype = _INT8
-
 
 @register("CONV_2D", priority=UINT8)
 class Conv2DQuantUInt8(_ConvQuantBase):
     """uint8 activations and uint8 asymmetric weights (per-tensor), int32 bias."""
 
-    in_dtype = _UINT8
-    w_dtype = _UINT8
-
 
 @register("CONV_2D", priority=INT16)
 class Conv2DQuant16x8(_ConvQuantBase):
     """int16 activations (zero point 0), int8 weights, int64 (or int32) bias."""
-
-    in_dtype = _INT16
-    w_dtype = _INT8

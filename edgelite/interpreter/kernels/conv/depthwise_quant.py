@@ -30,17 +30,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import depthwise_int8_loops as dwf
 from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
-from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv_window
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv_window, quant_operands, require_constant_weights
 from edgelite.interpreter.compute.jit import njit, prange, serial_build
 from edgelite.interpreter.compute.conv_geometry import Window2D
 
-_INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
+_INT8 = np.dtype(np.int8)
 
 
 DEPTHWISE_PARALLEL_MIN_MACS = 2_000_000
@@ -74,12 +73,10 @@ class DepthwiseQuantParams:
 
 def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
     x, w = ctx.input(0), ctx.input(1)
-    bias_t = ctx.optional_input(2)
     out = ctx.outputs[0]
     if x.shape is None or len(x.shape) != 4 or w.shape is None or len(w.shape) != 4:
         raise ctx.fail("input and filter must be 4-D (NHWC, 1HWO)")
-    if not w.is_constant:
-        raise UnsupportedOperatorError(f"{ctx.op_name}: non-constant quantized filters are not supported", [(ctx.op_name, str(ctx.op_index))])
+    require_constant_weights(ctx, w)
     b, h, wd, c = x.shape
     _, kh, kw, oc = w.shape
     if oc % c != 0:
@@ -90,20 +87,13 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
     ctx.set_output_shape(0, (b, win.out_h, win.out_w, oc))
 
     in_dtype = np.dtype(x.dtype)
-    legacy = in_dtype == _UINT8
-    wide = in_dtype == _INT16
-    w_zp = int(w.quant.zero_point[0]) if legacy else 0
-    q, s = int_gemm.per_channel_multipliers(x.quant.scalar_scale, w.quant.scale, out.quant.scalar_scale, oc, legacy=legacy)
-    out_zp = out.quant.scalar_zero_point
-    lo, hi = fp.quantized_activation_range(act, out.quant.scalar_scale, out_zp, out.dtype)
-    w_centered = np.asarray(w.data).reshape(kh, kw, oc).astype(np.int64) - w_zp
+    qo = quant_operands(ctx, oc, act)
+    q, s, in_zp = qo.multiplier, qo.shift, qo.in_zp
+    w_centered = np.asarray(w.data).reshape(kh, kw, oc).astype(np.int64) - qo.w_zp
     # int32 sums as LiteRT's int8/uint8 kernels; 16x8 accumulates in int64
-    acc_dtype = np.int64 if wide else np.int32
-    bias = np.zeros(oc, np.int64) if bias_t is None else np.asarray(bias_t.data).reshape(-1).astype(np.int64)
-    if bias.size != oc:
-        raise ctx.fail(f"bias has {bias.size} values for {oc} output channels")
-    mode = int_gemm.MODE_WIDE if wide else (fp.default_mode() if legacy else fp.gemm_mode())
-    in_zp = x.quant.scalar_zero_point
+    acc_dtype = np.int64 if qo.wide else np.int32
+    bias = np.zeros(oc, np.int64) if qo.bias is None else qo.bias
+    mode = int_gemm.MODE_WIDE if qo.wide else (fp.default_mode() if qo.legacy else fp.gemm_mode())
     # LiteRT's x86 int8 kernel handles channels in groups of 8 with the ties-up
     # rounding and the last (oc % 8) channels with gemmlowp's (measured, tie-heavy test).
     vec_ch = oc - oc % 8 if (in_dtype == _INT8 and mode == fp.ROUND_DOUBLE_UP) else oc
@@ -122,7 +112,8 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
                                b * win.out_h, ctx.num_threads)
     return DepthwiseQuantParams(
         win=win,
-        batch=b, in_c=c, mult=mult, out_c=oc, in_zp=in_zp, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
+        batch=b, in_c=c, mult=mult, out_c=oc, in_zp=in_zp, out_zp=qo.out_zp, act_min=qo.act_min, act_max=qo.act_max,
+        multiplier=q, shift=s,
         mode=mode, out_dtype=np.dtype(out.dtype), vec_ch=vec_ch,
         w_centered=np.ascontiguousarray(w_centered), bias=bias, num_threads=ctx.num_threads,
         w_jit=np.ascontiguousarray(w_centered.astype(acc_dtype)),
@@ -134,17 +125,9 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
 def depthwise_acc_reference(x: np.ndarray, p: DepthwiseQuantParams) -> np.ndarray:
     """int64 accumulators ``(B, OH, OW, OC)`` including the bias (numpy)."""
     xc = np.repeat(x.astype(np.int64) - p.in_zp, p.mult, axis=3)  # input channel of each oc
-    eff_h = (p.win.kh - 1) * p.win.dh + 1
-    eff_w = (p.win.kw - 1) * p.win.dw + 1
-    pad_b = max(0, (p.win.out_h - 1) * p.win.sh + eff_h - p.win.in_h - p.win.pad_h)
-    pad_r = max(0, (p.win.out_w - 1) * p.win.sw + eff_w - p.win.in_w - p.win.pad_w)
-    xp = np.pad(xc, ((0, 0), (p.win.pad_h, pad_b), (p.win.pad_w, pad_r), (0, 0)))
     acc = np.broadcast_to(p.bias, (p.batch, p.win.out_h, p.win.out_w, p.out_c)).copy()
-    for i in range(p.win.kh):
-        for j in range(p.win.kw):
-            y0, x0 = i * p.win.dh, j * p.win.dw
-            tap = xp[:, y0 : y0 + (p.win.out_h - 1) * p.win.sh + 1 : p.win.sh, x0 : x0 + (p.win.out_w - 1) * p.win.sw + 1 : p.win.sw, :]
-            acc += tap * p.w_centered[i, j]
+    for t, tap in enumerate(p.win.tap_views(xc)):
+        acc += tap * p.w_centered[t // p.win.kw, t % p.win.kw]
     return acc
 
 
@@ -254,21 +237,12 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
 class DepthwiseConv2DQuant(_DepthwiseQuantBase):
     """int8 activations, int8 weights (per-tensor or per-channel on dim 3), int32 bias."""
 
-    in_dtype = _INT8
-    w_dtype = _INT8
-
 
 @register("DEPTHWISE_CONV_2D", priority=UINT8)
 class DepthwiseConv2DQuantUInt8(_DepthwiseQuantBase):
     """uint8 activations and uint8 asymmetric weights, int32 bias."""
 
-    in_dtype = _UINT8
-    w_dtype = _UINT8
-
 
 @register("DEPTHWISE_CONV_2D", priority=INT16)
 class DepthwiseConv2DQuant16x8(_DepthwiseQuantBase):
     """int16 activations (zero point 0), int8 weights, int64 bias."""
-
-    in_dtype = _INT16
-    w_dtype = _INT8

@@ -34,12 +34,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import dynamic_range as hc
 from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import HYBRID, INT16, INT8, Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
+from edgelite.interpreter.kernels.common import QUANT_FLAVOURS, int32_bias_16x8, require_constant_weights
+from edgelite.interpreter.kernels.conv.transpose_conv_float import transpose_conv_operands
+from edgelite.interpreter.kernels.matmul.fully_connected_hybrid import hybrid_scales_and_bias
 
 _INT8, _INT16, _INT32, _INT64, _F32 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64, np.float32))
 
@@ -91,18 +93,9 @@ def col2im_sum(col: np.ndarray, out_shape, kh: int, kw: int, sh: int, sw: int, p
 
 
 def _prepare_common(ctx: OpContext, hybrid: bool) -> dict:
-    shape_t, f, x = ctx.input(0), ctx.input(1), ctx.input(2)
-    o = ctx.options
-    if o is None or o.strideW < 1 or o.strideH < 1:
-        raise ctx.fail("needs TransposeConvOptions with strides >= 1")
-    if f.shape is None or len(f.shape) != 4 or x.shape is None or len(x.shape) != 4:
-        raise ctx.fail(f"filter {f.shape} (OHWI) and input {x.shape} (NHWC) must be 4-D")
-    if not f.is_constant:
-        raise UnsupportedOperatorError(f"{ctx.op_name}: non-constant quantized filters are not supported",
-                                       [(ctx.op_name, str(ctx.op_index))])
+    shape_t, f, x, o = transpose_conv_operands(ctx)
+    require_constant_weights(ctx, f)
     cout, kh, kw, cin = f.shape
-    if x.shape[3] != cin:
-        raise ctx.fail(f"input has {x.shape[3]} channels, filter expects {cin}")
     out_shape = None
     if shape_t.data is None:
         ctx.set_output_dynamic(0)
@@ -145,7 +138,9 @@ class _TransposeConvBase(Kernel):
 
 
 class _TransposeConvIntBase(_TransposeConvBase):
-    in_dtype: np.dtype
+    @property
+    def in_dtype(self) -> np.dtype:
+        return QUANT_FLAVOURS[self.priority][0]  # int8 or int16, by the registered priority
 
     def accepts(self, ctx: OpContext) -> bool:
         f, x = ctx.optional_input(1), ctx.optional_input(2)
@@ -171,12 +166,7 @@ class _TransposeConvIntBase(_TransposeConvBase):
         lo, hi = fp.quantized_activation_range(o.fusedActivationFunction, out.quant.scalar_scale, out_zp, out.dtype)
         mode = fp.default_mode()
         if self.in_dtype == _INT16:
-            bias_int32 = bias_t is not None and np.dtype(bias_t.dtype) == _INT32
-            if bias_int32 and getattr(o, "quantizedBiasType", 0) != 2:
-                raise UnsupportedOperatorError(
-                    f"{ctx.op_name} (operator {ctx.op_index}): int32 bias on a 16x8 operator needs "
-                    "quantized_bias_type=INT32 in its options", [(ctx.op_name, str(ctx.op_index))])
-            declared_int32 = getattr(o, "quantizedBiasType", 0) == 2
+            bias_int32, declared_int32 = int32_bias_16x8(ctx, bias_t)
             if not (bias_int32 or (bias_t is None and declared_int32)):
                 mode = int_gemm.MODE_WIDE
         return TransposeConvQuantParams(
@@ -209,14 +199,10 @@ class _TransposeConvIntBase(_TransposeConvBase):
 class TransposeConvQuant(_TransposeConvIntBase):
     """int8 activations, int8 weights (per-tensor or per-channel on dim 0), int32 bias."""
 
-    in_dtype = _INT8
-
 
 @register("TRANSPOSE_CONV", priority=INT16)
 class TransposeConvQuant16x8(_TransposeConvIntBase):
     """int16 activations (zero point 0), int8 weights, int64 bias (or int32 with quantized_bias_type)."""
-
-    in_dtype = _INT16
 
 
 @register("TRANSPOSE_CONV", priority=HYBRID)
@@ -235,16 +221,7 @@ class TransposeConvHybrid(_TransposeConvBase):
     def prepare(self, ctx: OpContext) -> TransposeConvQuantParams:
         c = _prepare_common(ctx, hybrid=True)
         cout = c["cout"]
-        try:
-            scales, _ = hc.weight_scales(ctx.input(1), cout)
-        except ValueError as e:
-            raise ctx.fail(f"filter: {e}") from None
-        bias_t = ctx.optional_input(3)
-        bias = None
-        if bias_t is not None:
-            if bias_t.data is None or bias_t.size != cout:
-                raise ctx.fail(f"bias must be a constant of {cout} values")
-            bias = np.ascontiguousarray(bias_t.data, np.float32).reshape(cout)
+        scales, _, bias = hybrid_scales_and_bias(ctx, ctx.input(1), cout, "filter", bias_index=3)
         lo, hi = activation_range(ctx.options.fusedActivationFunction, ctx.op_name, strict=False)
         return TransposeConvQuantParams(
             **c, in_zp=0, bias_i=None, multiplier=None, shift=None, mode=0, out_zp=0, act_min=0, act_max=0,

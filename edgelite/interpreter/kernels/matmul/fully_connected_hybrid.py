@@ -54,15 +54,16 @@ def is_hybrid(ctx: OpContext, weight_index: int | None = None) -> bool:
     )
 
 
-def hybrid_scales_and_bias(ctx: OpContext, w, n: int, what: str) -> tuple[np.ndarray, bool, np.ndarray | None]:
+def hybrid_scales_and_bias(ctx: OpContext, w, n: int, what: str,
+                           bias_index: int = 2) -> tuple[np.ndarray, bool, np.ndarray | None]:
     """What every hybrid kernel's prepare reads first: the ``n`` float32 weight scales
     (``what`` names the weight input in errors), whether they are per channel, and the
-    constant float32 bias (input 2) as ``(n,)``, or None when the op has none."""
+    constant float32 bias (input ``bias_index``) as ``(n,)``, or None when the op has none."""
     try:
         scales, per_channel = hc.weight_scales(w, n)
     except ValueError as e:
         raise ctx.fail(f"{what}: {e}") from None
-    bias_t = ctx.optional_input(2)
+    bias_t = ctx.optional_input(bias_index)
     bias = None
     if bias_t is not None:
         if bias_t.data is None or bias_t.size != n:

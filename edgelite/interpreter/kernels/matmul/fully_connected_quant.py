@@ -29,15 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import int_gemm, platform_rounding, simd_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
-from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, fully_connected_rows
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, fully_connected_rows, quant_operands, require_constant_weights
 from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.compute import bound
 
-_INT8, _UINT8, _INT16 = np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16)
+_INT8 = np.dtype(np.int8)
 
 
 @dataclass(frozen=True)
@@ -92,27 +91,18 @@ def _int8_gemv(x, w, acc):
 
 def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
     x, w = ctx.input(0), ctx.input(1)
-    bias_t = ctx.optional_input(2)
     out = ctx.outputs[0]
     o = ctx.options
-    if (o is None or getattr(o, "weightsFormat", 0) == 0) and not w.is_constant:  # (shuffled weights: refused below)
-        raise UnsupportedOperatorError(f"{ctx.op_name}: non-constant quantized weights are not supported", [(ctx.op_name, str(ctx.op_index))])
+    if o is None or getattr(o, "weightsFormat", 0) == 0:  # (shuffled weights: refused below)
+        require_constant_weights(ctx, w, "weights")
     m, n, k = fully_connected_rows(ctx, x, w)
     act = o.fusedActivationFunction if o is not None else 0
 
     in_dtype = np.dtype(x.dtype)
-    legacy = in_dtype == _UINT8
-    wide = in_dtype == _INT16
-    in_zp = x.quant.scalar_zero_point
-    w_zp = int(w.quant.zero_point[0]) if legacy else 0
-    q, s = int_gemm.per_channel_multipliers(x.quant.scalar_scale, w.quant.scale, out.quant.scalar_scale, n, legacy=legacy)
-    out_zp = out.quant.scalar_zero_point
-    lo, hi = fp.quantized_activation_range(act, out.quant.scalar_scale, out_zp, out.dtype)
+    qo = quant_operands(ctx, n, act, "units")
+    legacy, wide, in_zp, bias = qo.legacy, qo.wide, qo.in_zp, qo.bias
     wdata = np.asarray(w.data).reshape(n, k).astype(np.int64)
-    w_centered = wdata - w_zp
-    bias = None if bias_t is None else np.asarray(bias_t.data).reshape(-1).astype(np.int64)
-    if bias is not None and bias.size != n:
-        raise ctx.fail(f"bias has {bias.size} values for {n} units")
+    w_centered = wdata - qo.w_zp
     base_bias = np.zeros(n, np.int64) if bias is None else bias
     if legacy:
         w_gemm_t = w_centered.T.astype(np.float32)
@@ -131,7 +121,7 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
         # int8 and uint8 alike (uint8 measured with 1-64 rows); x86 and ARM LiteRT differ
         mode = platform_rounding.gemm_mode()
     vnni = {}
-    tables = int_gemm.fast_requant_tables(q, s, mode)
+    tables = int_gemm.fast_requant_tables(qo.multiplier, qo.shift, mode)
     if in_dtype == _INT8 and tables is not None and simd_gemm.usable(k):
         tile = simd_gemm.choose_tile(m, n)
         vnni = dict(
@@ -142,7 +132,8 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
     # int8 x int8 with few rows: integer GEMV (|sum| < 2**31 for K < 2**17)
     gemv = in_dtype == _INT8 and m <= GEMV_MAX_ROWS and k < (1 << 17) and not vnni
     return FullyConnectedQuantParams(
-        rows=m, depth=k, units=n, in_zp=in_zp, out_zp=out_zp, act_min=lo, act_max=hi, multiplier=q, shift=s,
+        rows=m, depth=k, units=n, in_zp=in_zp, out_zp=qo.out_zp, act_min=qo.act_min, act_max=qo.act_max,
+        multiplier=qo.multiplier, shift=qo.shift,
         mode=mode, out_dtype=np.dtype(out.dtype), w_centered_t=np.ascontiguousarray(w_centered.T.astype(np.int16)), bias=bias,
         w_gemm_t=np.ascontiguousarray(w_gemm_t) if not vnni else np.empty((0, n), w_gemm_t.dtype),
         bias_jit=bias_jit, jit_centre=centre, chunk=chunk,
@@ -220,21 +211,12 @@ class _FullyConnectedQuantBase(QuantizedWeightsKernel):
 class FullyConnectedQuant(_FullyConnectedQuantBase):
     """int8 activations, int8 weights (per-tensor or per-channel on dim 0), int32 bias."""
 
-    in_dtype = _INT8
-    w_dtype = _INT8
-
 
 @register("FULLY_CONNECTED", priority=UINT8)
 class FullyConnectedQuantUInt8(_FullyConnectedQuantBase):
     """uint8 activations and uint8 asymmetric weights, int32 bias (default weights format)."""
 
-    in_dtype = _UINT8
-    w_dtype = _UINT8
-
 
 @register("FULLY_CONNECTED", priority=INT16)
 class FullyConnectedQuant16x8(_FullyConnectedQuantBase):
     """int16 activations (zero point 0), int8 weights, int64 bias."""
-
-    in_dtype = _INT16
-    w_dtype = _INT8
