@@ -353,6 +353,21 @@ class QuantizedWeightsKernel(Kernel):
 
 
 @dataclass(frozen=True)
+class RequantParams:
+    """The requantization fields every quantized conv/FC kernel's params carry (its
+    params dataclass extends this one)."""
+
+    in_zp: int
+    out_zp: int
+    act_min: int
+    act_max: int
+    multiplier: np.ndarray  # (N,) int32
+    shift: np.ndarray  # (N,) int32
+    mode: int  # fixedpoint.ROUND_* or int_gemm.MODE_WIDE
+    out_dtype: np.dtype
+
+
+@dataclass(frozen=True)
 class QuantOperands:
     """What every quantized ``(input, weights, bias) -> output`` kernel reads first in
     ``prepare`` (``quant_operands``)."""

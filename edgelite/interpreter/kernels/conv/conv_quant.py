@@ -33,27 +33,19 @@ import numpy as np
 from edgelite.interpreter.compute import int_gemm, patches, platform_rounding, simd_gemm
 from edgelite.interpreter.compute.conv_geometry import Window2D
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
-from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv2d_window, int32_bias_16x8, quant_operands, require_constant_weights
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, RequantParams, conv2d_window, int32_bias_16x8, quant_operands, require_constant_weights
 from edgelite.interpreter.compute import bound
 
 
 @dataclass(frozen=True)
-class ConvQuantParams:
+class ConvQuantParams(RequantParams):
     """Everything ``eval`` needs; computed once in ``prepare``."""
 
     batch: int
     win: Window2D  # kernel, strides, dilations, padding, input and output size
     in_c: int
     out_c: int
-    in_zp: int
     w_zp: int
-    out_zp: int
-    act_min: int
-    act_max: int
-    multiplier: np.ndarray  # (N,) int32
-    shift: np.ndarray  # (N,) int32
-    mode: int  # fixedpoint.ROUND_* or int_gemm.MODE_WIDE
-    out_dtype: np.dtype
     w_centered: np.ndarray  # (N, K) int16: w - w_zp, K ordered (kh, kw, c)
     bias: np.ndarray | None  # (N,) int64
     # JIT path

@@ -35,7 +35,7 @@ from edgelite.interpreter.compute import depthwise_int8_loops as dwf
 from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
-from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, conv_window, quant_operands, require_constant_weights
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, RequantParams, conv_window, quant_operands, require_constant_weights
 from edgelite.interpreter.compute.jit import njit, prange, serial_build
 from edgelite.interpreter.compute.conv_geometry import Window2D
 
@@ -46,20 +46,12 @@ DEPTHWISE_PARALLEL_MIN_MACS = 2_000_000
 
 
 @dataclass(frozen=True)
-class DepthwiseQuantParams:
+class DepthwiseQuantParams(RequantParams):
     batch: int
     win: Window2D  # kernel, strides, dilations, padding, input and output size
     in_c: int
     mult: int
     out_c: int
-    in_zp: int
-    out_zp: int
-    act_min: int
-    act_max: int
-    multiplier: np.ndarray  # (OC,) int32
-    shift: np.ndarray  # (OC,) int32
-    mode: int
-    out_dtype: np.dtype
     w_centered: np.ndarray  # (KH, KW, OC) int64
     bias: np.ndarray  # (OC,) int64 (zeros when absent)
     num_threads: int

@@ -32,7 +32,7 @@ import numpy as np
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import int_gemm, platform_rounding, simd_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
-from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, fully_connected_rows, quant_operands, require_constant_weights
+from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, RequantParams, fully_connected_rows, quant_operands, require_constant_weights
 from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.compute import bound
 
@@ -40,18 +40,10 @@ _INT8 = np.dtype(np.int8)
 
 
 @dataclass(frozen=True)
-class FullyConnectedQuantParams:
+class FullyConnectedQuantParams(RequantParams):
     rows: int
     depth: int
     units: int
-    in_zp: int
-    out_zp: int
-    act_min: int
-    act_max: int
-    multiplier: np.ndarray
-    shift: np.ndarray
-    mode: int
-    out_dtype: np.dtype
     w_centered_t: np.ndarray  # (K, N) int16: w - w_zp
     bias: np.ndarray | None
     w_gemm_t: np.ndarray  # (K, N) float32 / float64
