@@ -1,0 +1,217 @@
+"""MatMulInteger, ConvInteger, QLinearMatMul and QLinearConv (``converter/ops/integer_ops.py``,
+``converter/ops/qlinear.py``): hand-checkable cases, then differential tests against the
+ONNX reference (the exactness target) and ONNX Runtime, on 8-bit data at the extremes of
+its range, zero points at the extremes, and reductions long enough to be cut into
+several float32 chunks; every converted file runs in edgelite's interpreter and in
+LiteRT's built-in kernels (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``) and must match the
+reference bit for bit. Configurations that cannot be exact are refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.converter.ext_helpers import one_node_model, oracle
+
+import edgelite
+from edgelite.errors import UnsupportedOperatorError
+from tests.converter.helpers import op_names, open_interpreter
+
+rng = np.random.default_rng(14)
+RUNTIMES = ("edgelite", "litert")
+
+
+def run(tfl: bytes, feeds: dict, runtime: str) -> np.ndarray:
+    it = open_interpreter(tfl, runtime)
+    for d in it.get_input_details():
+        it.set_tensor(d["index"], feeds[d["name"]])
+    it.invoke()
+    (out,) = it.get_output_details()
+    return it.get_tensor(out["index"])
+
+
+def convert_and_compare(op, feeds, consts=None, attrs=None, opset=21, with_ort=True):
+    """Convert ``op``; both runtimes must equal the ONNX reference exactly (and ONNX Runtime,
+    where it runs the node, must too). Returns (reference output, TFLite op names)."""
+    model = one_node_model(op, feeds, attrs=attrs, consts=consts, opset=opset)
+    tfl = edgelite.convert(model, keep_io_layout=True)
+    want = np.asarray(oracle(model, feeds, use_reference=True)[0])
+    for runtime in RUNTIMES:
+        got = run(tfl, feeds, runtime)
+        assert got.dtype == want.dtype and got.shape == want.shape, (runtime, got.dtype, got.shape)
+        np.testing.assert_array_equal(got, want, err_msg=runtime)
+    if with_ort:
+        np.testing.assert_array_equal(np.asarray(oracle(model, feeds)[0]), want, err_msg="onnxruntime")
+    return want, op_names(tfl)
+
+
+def ordered_model(op, values, runtime, out_shape, out_dtype, opset=21):
+    """``op`` over ``values`` in their order: the ``runtime`` names as graph inputs, the others
+    as initializers (``one_node_model`` puts every graph input first)."""
+    from onnx import helper, numpy_helper
+
+    ins = [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), list(v.shape))
+           for k, v in values.items() if k in runtime]
+    inits = [numpy_helper.from_array(v, k) for k, v in values.items() if k not in runtime]
+    out = helper.make_tensor_value_info("y", helper.np_dtype_to_tensor_dtype(np.dtype(out_dtype)), list(out_shape))
+    g = helper.make_graph([helper.make_node(op, list(values), ["y"])], "t", ins, [out], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 10
+    return model
+
+
+def extremes(dtype, shape):
+    lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+    v = rng.integers(lo, hi, shape, dtype=dtype, endpoint=True)
+    flat = v.reshape(-1)
+    flat[: flat.size // 3] = rng.choice([lo, hi], flat.size // 3)  # a third at the extremes
+    return v
+
+
+# -- hand-checkable -----------------------------------------------------------------------
+
+
+def test_matmul_integer_by_hand():
+    a = np.array([[0, 255], [10, 3]], np.uint8)
+    b = np.array([[1, 2], [3, 255]], np.uint8)
+    feeds = {"a": a, "b": b, "az": np.array(10, np.uint8), "bz": np.array(3, np.uint8)}
+    # (a - 10) = [[-10, 245], [0, -7]], (b - 3) = [[-2, -1], [0, 252]]
+    want, _ = convert_and_compare("MatMulInteger", feeds, opset=10)
+    assert want.tolist() == [[20, 10 + 245 * 252], [0, -7 * 252]]
+
+
+def test_qlinear_matmul_by_hand_rounds_half_to_even():
+    # m = 1 * 1 / 2: C = 1, 3, 5, -1 -> 0.5, 1.5, 2.5, -0.5 + y_zp 10 -> 10, 12, 12, 10 (ties to even)
+    a = np.array([[1, 3, 5, -1]], np.int8).T  # [4, 1]
+    consts = {"as": np.array(1.0, np.float32), "az": np.array(0, np.int8), "b": np.array([[1]], np.int8),
+              "bs": np.array(1.0, np.float32), "bz": np.array(0, np.int8), "ys": np.array(2.0, np.float32),
+              "yz": np.array(10, np.int8)}
+    want, _ = convert_and_compare("QLinearMatMul", {"a": a}, consts, with_ort=False)
+    assert want.reshape(-1).tolist() == [10, 12, 12, 10]
+
+
+# -- differential -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_matmul_integer_long_k_is_chunked_and_exact(dtype):
+    lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+    a, b = extremes(dtype, (2, 3, 1024)), extremes(dtype, (1024, 5))
+    a[0, 0], b[:, 0] = lo, hi  # one output at the worst-case magnitude: 1024 * 255 * 255
+    feeds = {"a": a, "b": b, "az": np.array(hi, dtype), "bz": np.array(lo, dtype)}
+    want, ops = convert_and_compare("MatMulInteger", feeds, opset=10)
+    assert abs(int(want[0, 0, 0])) == 1024 * 255 * 255 > 2**24
+    assert ops.count("BATCH_MATMUL") >= 4  # 258 worst-case products per exact float32 chunk
+
+
+def test_matmul_integer_constant_b_per_column_zero_point():
+    a = extremes(np.uint8, (4, 600))
+    consts = {"b": extremes(np.uint8, (600, 3)), "az": np.array(0, np.uint8), "bz": np.array([0, 255, 128], np.uint8)}
+    convert_and_compare("MatMulInteger", {"a": a}, consts, opset=10)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_conv_integer_padding_strides_groups(dtype):
+    lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+    feeds = {"x": extremes(dtype, (2, 6, 9, 8)), "w": extremes(dtype, (4, 3, 3, 2)),
+             "xz": np.array(hi, dtype), "wz": np.array([lo, hi, 0, 1], dtype)}
+    attrs = {"pads": [1, 0, 2, 1], "strides": [2, 1], "dilations": [1, 2], "group": 2}
+    # ONNX Runtime's ConvInteger takes per-tensor weight zero points only: the reference alone here
+    convert_and_compare("ConvInteger", feeds, attrs=attrs, opset=10, with_ort=False)
+
+
+def test_conv_integer_many_channels_is_chunked():
+    feeds = {"x": extremes(np.uint8, (1, 64, 6, 6))}
+    consts = {"w": np.full((2, 64, 3, 3), 255, np.uint8), "xz": np.array(255, np.uint8)}
+    want, ops = convert_and_compare("ConvInteger", feeds, consts, attrs={"pads": [1, 1, 1, 1]}, opset=10)
+    assert ops.count("BATCH_MATMUL") >= 2 and np.abs(want).max() > 2**24
+
+
+def output_params(c: np.ndarray, in_scale: float, dtype, scale_type=np.float32):
+    """(y_scale, y_zero_point) spreading the accumulators ``c`` over ~200 output levels."""
+    lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+    m = 200.0 / max(float(c.max() - c.min()), 1.0)
+    zp = int(np.clip(round((lo + hi) / 2 - float(c.mean()) * m), lo, hi))
+    return np.array(in_scale / m, scale_type), np.array(zp, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+@pytest.mark.parametrize("scale_type", [np.float32, np.float16])
+def test_qlinear_matmul_matches_reference(dtype, scale_type):
+    lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+    a, b = extremes(dtype, (2, 3, 1024)), extremes(dtype, (1024, 7))
+    # b's zero point at an extreme, a's mid-range so the accumulators have both signs
+    az, bz = np.array((lo + hi) // 2, dtype), np.array(rng.choice([lo, hi]), dtype)
+    c = (a.astype(np.int64) - int(az)) @ (b.astype(np.int64) - int(bz))
+    ys, yz = output_params(c, 0.02 * 0.013, dtype, scale_type)
+    consts = {"as": np.array(0.02, scale_type), "az": az, "b": b, "bs": np.array(0.013, scale_type), "bz": bz,
+              "ys": ys, "yz": yz}
+    want, ops = convert_and_compare("QLinearMatMul", {"a": a}, consts, with_ort=scale_type == np.float32)
+    assert len(np.unique(want)) > 20  # not just saturated values
+    assert ops.count("BATCH_MATMUL") >= 2  # |a - a_zp| <= 128, |b - b_zp| <= 255: 514 products a chunk
+
+
+def test_qlinear_matmul_per_column_scale_runtime_b():
+    a, b = extremes(np.int8, (5, 40)), extremes(np.int8, (40, 4))
+    c = a.astype(np.int64) @ (b.astype(np.int64) - 127)
+    ys, yz = output_params(c, 0.1 * 0.02, np.int8)
+    values = {"a": a, "as": np.array(0.1, np.float32), "az": np.array(0, np.int8), "b": b,
+              "bs": np.array([0.02, 0.021, 0.019, 0.018], np.float32), "bz": np.array(127, np.int8),
+              "ys": ys, "yz": yz}
+    model = ordered_model("QLinearMatMul", values, runtime={"a", "b"}, out_shape=[5, 4], out_dtype=np.int8)
+    tfl = edgelite.convert(model, keep_io_layout=True)
+    feeds = {"a": a, "b": b}
+    want = np.asarray(oracle(model, feeds, use_reference=True)[0])
+    assert len(np.unique(want)) > 10
+    for runtime in RUNTIMES:
+        np.testing.assert_array_equal(run(tfl, feeds, runtime), want, err_msg=runtime)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_qlinear_conv_per_channel_bias_groups(dtype):
+    lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+    consts = {"xs": np.array(0.05, np.float32), "xz": np.array(hi, dtype), "w": extremes(dtype, (6, 4, 3, 3)),
+              "ws": rng.uniform(0.001, 0.02, 6).astype(np.float32), "wz": np.array(lo, dtype),
+              "ys": np.array(3.0, np.float32), "yz": np.array(lo + 77, dtype),
+              "B": rng.integers(-50000, 50000, 6).astype(np.int32)}
+    attrs = {"group": 2, "pads": [1, 0, 2, 1], "strides": [2, 1], "dilations": [1, 2]}
+    want, _ = convert_and_compare("QLinearConv", {"x": extremes(dtype, (2, 8, 9, 9))}, consts, attrs=attrs, opset=10)
+    assert len(np.unique(want)) > 20
+
+
+def test_qlinear_conv_many_ties():
+    # m = x_scale * w_scale / y_scale = 0.5 exactly: every odd accumulator is a tie
+    x = rng.integers(0, 255, (1, 3, 6, 6), dtype=np.uint8, endpoint=True)
+    consts = {"xs": np.array(0.5, np.float32), "xz": np.array(128, np.uint8),
+              "w": rng.integers(126, 130, (2, 3, 1, 1), dtype=np.uint8, endpoint=True), "ws": np.array(0.25, np.float32),
+              "wz": np.array(128, np.uint8), "ys": np.array(0.25, np.float32), "yz": np.array(128, np.uint8)}
+    convert_and_compare("QLinearConv", {"x": x}, consts, opset=10, with_ort=False)
+
+
+# -- refused --------------------------------------------------------------------------------
+
+
+def _refused(op, feeds, consts, match, opset=21):
+    model = one_node_model(op, feeds, consts=consts, opset=opset)
+    with pytest.raises(UnsupportedOperatorError, match=match):
+        edgelite.convert(model, keep_io_layout=True)
+
+
+def test_qlinear_matmul_runtime_scales_refused():
+    a, b = extremes(np.uint8, (2, 4)), extremes(np.uint8, (4, 3))
+    feeds = {"a": a, "as": np.array([0.01], np.float32), "az": np.array([1], np.uint8), "b": b,
+             "bs": np.array([0.02], np.float32), "bz": np.array([2], np.uint8),
+             "ys": np.array([0.5], np.float32), "yz": np.array([3], np.uint8)}
+    _refused("QLinearMatMul", feeds, {}, "run-time tensor")
+
+
+def test_matmul_integer_whose_int32_result_can_wrap_is_refused():
+    k = 33100  # 33100 * 255 * 255 > 2^31
+    feeds = {"a": np.zeros((1, k), np.uint8), "b": np.zeros((k, 1), np.uint8)}
+    _refused("MatMulInteger", feeds, {"az": np.array(255, np.uint8), "bz": np.array(0, np.uint8)}, "below 2\\^31",
+             opset=10)
+
+
+def test_matmul_integer_per_row_a_zero_point_refused():
+    feeds = {"a": np.zeros((3, 4), np.uint8), "b": np.zeros((4, 2), np.uint8)}
+    _refused("MatMulInteger", feeds, {"az": np.array([1, 2, 3], np.uint8)}, "per tensor expected", opset=10)
