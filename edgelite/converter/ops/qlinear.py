@@ -21,8 +21,16 @@ binary search that runs the reference's own numpy expression. At run time:
 3. the exact correction with two ``GATHER``-ed thresholds, in int32:
    ``y = e + [C' >= T[e + 1]] - [C' < T[e]]``.
 
-Scales or zero points given as run-time tensors are refused (the float64 requantization
-cannot be reproduced bit for bit from run-time float32 values with TFLite builtins).
+Scales or zero points given as run-time tensors (the backend suite's cases) take
+``RuntimeRequant`` instead, exact while ``|C| <= 2^19``: then ``C * m`` needs at most 43
+bits, and one checks that the reference's two float64 roundings never move a value
+across or onto a rounding boundary, so it computes exactly ``rint(C * m + y_zp)``. ``m`` is
+rebuilt as numpy computes it (float32 ``MUL`` / ``DIV``, each rounded to float16 by a
+``CAST`` when the scales are float16, as numpy's half loops round their float32 result);
+``C * m`` is an exact sum of four float32 products (Veltkamp's split of ``m``, a 7-bit
+split of ``C``), and the two rounding decisions around a float32 estimate are taken
+from the sign of an exact expansion (Shewchuk's Grow-Expansion of error-free TwoSums).
+Longer reductions with run-time scales are refused.
 
 Example:
     >>> import numpy as np
@@ -121,12 +129,97 @@ class Requant:
         e.cast(e.reshape(q, y.shape), self.dtype, y=y)
 
 
-def _constants(node, indices, what) -> str | None:
-    for i in indices:
-        v = node.input(i)
-        if v is not None and not v.is_constant:
-            return (f"{what} input {i} ({v.name}) is a run-time tensor: the reference requantizes in float64, "
-                    "which TFLite builtins reproduce bit for bit only from constant scales and zero points")
+RUNTIME_EXACT_LIMIT = 2**19  # |C| bound under which the run-time requantization is exact
+
+
+def _two_sum(e: Emitter, a, b):
+    """Knuth's error-free sum: ``s + err == a + b`` exactly (round to nearest)."""
+    s = e.add(a, b)
+    bb = e.sub(s, a)
+    return s, e.add(e.sub(a, e.sub(s, bb)), e.sub(b, bb))
+
+
+def _grow(e: Emitter, comps: list, b) -> list:
+    """Shewchuk's Grow-Expansion: the nonoverlapping expansion (increasing magnitude, zeros
+    allowed) of ``sum(comps) + b``, for a nonoverlapping increasing ``comps``."""
+    q, out = b, []
+    for x in comps:
+        q, h = _two_sum(e, q, x)
+        out.append(h)
+    return out + [q]
+
+
+def _sign_holder(e: Emitter, comps: list):
+    """The largest nonzero component: it has the expansion's sign (0 when all are 0)."""
+    s, zero = comps[0], e.scalar(0.0, np.float32)
+    for x in comps[1:]:
+        s = e.select(e.binary("NOT_EQUAL", x, zero), x, s)
+    return s
+
+
+@dataclass(frozen=True)
+class RuntimeRequant:
+    """``y = clip(rint_half_even(C * m + z))`` for run-time ``m`` and ``z``, exactly, while
+    ``|C| <= 2^19`` (module docstring)."""
+
+    qmin: int
+    qmax: int
+    dtype: np.dtype
+    half: bool  # float16 scales: every scale operation is rounded to float16
+
+    def multiplier(self, e: Emitter, s1, s2, s3, shape2=None):
+        """``s1 * s2 / s3`` in the scales' type, as float32 (``s2`` reshaped to ``shape2``)."""
+        def f32(v, shape=None):
+            v = e.cast(v, np.float32)
+            return e.reshape(v, shape if shape is not None else ()) if int(np.prod(v.shape)) == 1 or shape else v
+
+        def rounded(v):
+            return e.cast(e.cast(v, np.float16), np.float32) if self.half else v
+
+        p = rounded(e.mul(f32(s1), f32(s2, shape2)))
+        return rounded(e.div(p, f32(s3)))
+
+    def lower(self, e: Emitter, c, m, zp, y):
+        f32 = np.float32
+        k = lambda v: e.scalar(v, f32)  # noqa: E731
+        z = e.reshape(e.cast(zp, f32), ()) if zp is not None else k(0.0)
+        # |m| > 2^10 saturates every C != 0, |m| < 2^-40 leaves every C at y_zp: clamp, so
+        # every product below is a normal float32
+        m = e.select(e.binary("LESS", e.unary("ABS", m), k(2.0**-40)), k(0.0), e.clamp(m, -(2.0**10), 2.0**10))
+        big = e.mul(m, k(4097.0))  # Veltkamp: m = mh + ml, 12 and 11 significant bits
+        mh = e.sub(big, e.sub(big, m))
+        ml = e.sub(m, mh)
+        ch_i = e.mul(e.binary("FLOOR_DIV", c, e.scalar(128, np.int32)), e.scalar(128, np.int32))
+        ch, cl = e.cast(ch_i, f32), e.cast(e.sub(c, ch_i), f32)  # 12 and 7 significant bits
+        t = [e.mul(ch, mh)]
+        for part in (e.mul(ch, ml), e.mul(cl, mh), e.mul(cl, ml)):
+            t = _grow(e, t, part)  # C * m exactly, as 4 nonoverlapping components
+        est = e.unary("ROUND", e.add(e.mul(e.cast(c, f32), m), z))
+        est = e.clamp(est, float(self.qmin - 1), float(self.qmax + 1))
+        est_i = e.cast(est, np.int32)
+        odd = e.binary("EQUAL", e.binary("FLOOR_MOD", est_i, e.scalar(2, np.int32)), e.scalar(1, np.int32))
+        base = e.sub(z, est)  # -(est - z): C*m - (est - z +- 1/2) is the expansion plus this -+ 1/2
+        above = _sign_holder(e, _grow(e, t, e.sub(base, k(0.5))))
+        below = _sign_holder(e, _grow(e, t, e.add(base, k(0.5))))
+        zero = k(0.0)
+        up = e.binary("LOGICAL_OR", e.binary("GREATER", above, zero),
+                      e.binary("LOGICAL_AND", e.binary("EQUAL", above, zero), odd))
+        down = e.binary("LOGICAL_OR", e.binary("LESS", below, zero),
+                        e.binary("LOGICAL_AND", e.binary("EQUAL", below, zero), odd))
+        q = e.sub(e.add(est_i, e.cast(up, np.int32)), e.cast(down, np.int32))
+        q = e.clamp(q, self.qmin, self.qmax)
+        e.cast(e.reshape(q, y.shape), self.dtype, y=y)
+
+
+def _all_constant(node, indices) -> bool:
+    return all(node.input(i) is None or node.inputs[i].is_constant for i in indices)
+
+
+def _runtime_reason(node, bound: float) -> str | None:
+    if bound > RUNTIME_EXACT_LIMIT:
+        return (f"run-time scales / zero points with an accumulator that can reach {bound:.3g}: the reference "
+                f"requantizes in float64, reproduced exactly here only while |accumulator| <= 2^19 "
+                "(make the scales and zero points constants)")
     return None
 
 
@@ -149,6 +242,23 @@ def _arr(node, i):
     return None if v is None else np.asarray(v.data)
 
 
+def _y_zp_reason(node, i: int) -> str | None:
+    y_zp = node.input(i)
+    if y_zp is not None and (dtype_name(y_zp) not in QRANGES or y_zp.shape is None or int(np.prod(y_zp.shape)) != 1):
+        return f"y_zero_point of type {dtype_name(y_zp)} and shape {y_zp.shape} (one int8 / uint8 value expected)"
+    return None
+
+
+def _size(node, i: int) -> int | None:
+    v = node.input(i)
+    return None if v is None or v.shape is None else int(np.prod(v.shape))
+
+
+def _out_dtype(node, zp_index: int) -> np.dtype:
+    y_zp = node.input(zp_index)
+    return np.dtype(y_zp.dtype if y_zp is not None else node.inputs[0].dtype)
+
+
 # -- QLinearMatMul ----------------------------------------------------------------------
 
 _MM_SCALES, _MM_ZPS = (1, 4, 6), (2, 5, 7)
@@ -156,10 +266,9 @@ _MM_SCALES, _MM_ZPS = (1, 4, 6), (2, 5, 7)
 
 def _matmul_requant(node) -> Requant:
     a_scale, b_scale, y_scale, y_zp = _arr(node, 1), _arr(node, 4), _arr(node, 6), _arr(node, 7)
-    dtype = y_zp.dtype if y_zp is not None else np.dtype(node.inputs[0].dtype)
-    qmin, qmax = QRANGES[np.dtype(dtype).name]
+    dtype = _out_dtype(node, 7)
+    qmin, qmax = QRANGES[dtype.name]
     mult = a_scale * b_scale / y_scale
-    nch = int(mult.size)
 
     def f(c):  # onnx/reference/ops/op_qlinear_matmul.py, from C on
         d = c * (a_scale * b_scale / y_scale)
@@ -167,39 +276,43 @@ def _matmul_requant(node) -> Requant:
             d += y_zp
         return np.clip(np.rint(d), qmin, qmax).astype(dtype)
 
-    a, b = matmul_operands(node, 3, 2, 5)
-    bound = int(matmul_term_bounds(a, b).sum())
+    bound = int(matmul_term_bounds(*matmul_operands(node, 3, 2, 5)).sum())
     zp = 0 if y_zp is None else int(y_zp.reshape(-1)[0])
-    return Requant.build(f, mult, zp, qmin, qmax, dtype, (nch,), -bound - 1, bound + 1)
+    return Requant.build(f, mult, zp, qmin, qmax, dtype, (int(mult.size),), -bound - 1, bound + 1)
 
 
 @register("QLinearMatMul")
 class QLinearMatMul(OpConverter):
-    """Exact int32 ``(a - a_zp) @ (b - b_zp)`` requantized like the reference, for constant
-    scales and zero points (``b_scale`` / ``b_zp`` per tensor or per column)."""
+    """Exact int32 ``(a - a_zp) @ (b - b_zp)`` requantized like the reference: through
+    conversion-time thresholds when scales and zero points are constants, else with
+    ``RuntimeRequant`` (short reductions only). ``b_scale`` / ``b_zp`` per tensor or per
+    column, the others per tensor."""
 
     def check(self, node):
-        reason = _constants(node, _MM_SCALES + _MM_ZPS, "scale / zero point") or _scale_reason(node, _MM_SCALES)
-        if reason:
-            return reason
         a, b = matmul_operands(node, 3, 2, 5)
-        reason = matmul_reason(node, a, b)
+        reason = _scale_reason(node, _MM_SCALES) or matmul_reason(node, a, b) or _y_zp_reason(node, 7)
         if reason:
             return reason
-        mult = _arr(node, 1) * _arr(node, 4) / _arr(node, 6)
         n = node.outputs[0].shape[-1] if node.outputs[0].shape else None
-        if mult.size > 1 and (mult.ndim != 1 or mult.size != n):
-            return f"scales of shapes giving a multiplier of shape {mult.shape} (per tensor or per column expected)"
-        y_zp = node.input(7)
-        if y_zp is not None and (dtype_name(y_zp) not in QRANGES or int(np.prod(y_zp.shape)) != 1):
-            return f"y_zero_point of type {dtype_name(y_zp)} and shape {y_zp.shape} (one int8 / uint8 value expected)"
-        return _mult_reason(mult)
+        if _size(node, 1) != 1 or _size(node, 6) != 1 or _size(node, 4) not in (1, n):
+            return (f"scales of shapes {[node.inputs[i].shape for i in _MM_SCALES]} "
+                    "(per tensor, b_scale per tensor or per column expected)")
+        if _all_constant(node, _MM_SCALES + _MM_ZPS):
+            return _mult_reason(_arr(node, 1) * _arr(node, 4) / _arr(node, 6))
+        return _runtime_reason(node, float(matmul_term_bounds(a, b).sum()))
 
     def lower(self, node, out):
         e = Emitter(out, node.name)
         a, b = matmul_operands(node, 3, 2, 5)
         c = lower_matmul(e, a, b)
-        _matmul_requant(node).lower(e, c, len(c.shape) - 1, node.outputs[0])
+        y = node.outputs[0]
+        if _all_constant(node, _MM_SCALES + _MM_ZPS):
+            _matmul_requant(node).lower(e, c, len(c.shape) - 1, y)
+            return
+        dtype = _out_dtype(node, 7)
+        rq = RuntimeRequant(*QRANGES[dtype.name], dtype, dtype_name(node.inputs[1]) == "float16")
+        m = rq.multiplier(e, node.inputs[1], node.inputs[4], node.inputs[6])
+        rq.lower(e, c, m, node.input(7), y)
 
 
 # -- QLinearConv ------------------------------------------------------------------------
@@ -212,10 +325,14 @@ def _bias_bound(node) -> float:
     return 0.0 if b is None else float(np.abs(b.astype(np.int64)).max(initial=0))
 
 
+def _conv_range(dtype: np.dtype) -> tuple[int, int]:
+    return (-128, 127) if dtype == np.int8 else (0, 255)  # as the reference clips
+
+
 def _conv_requant(node) -> Requant:
     x_scale, w_scale, y_scale, y_zp = _arr(node, 1), _arr(node, 4), _arr(node, 6), _arr(node, 7)
-    dtype = y_zp.dtype if y_zp is not None else np.dtype(node.inputs[0].dtype)
-    qmin, qmax = (-128, 127) if np.dtype(dtype) == np.int8 else (0, 255)
+    dtype = _out_dtype(node, 7)
+    qmin, qmax = _conv_range(dtype)
     per_channel = np.size(w_scale) > 1
     ws = np.expand_dims(w_scale, (0, 2, 3)) if per_channel else w_scale
 
@@ -236,11 +353,12 @@ def _conv_requant(node) -> Requant:
 @register("QLinearConv")
 class QLinearConv(OpConverter):
     """Exact int32 convolution (``integer_ops.lower_conv``) plus the constant int32 bias,
-    requantized like the reference, for constant scales and zero points (``w_scale`` /
-    ``w_zp`` per tensor or per output channel)."""
+    requantized like the reference: through conversion-time thresholds when scales and
+    zero points are constants, else with ``RuntimeRequant`` (short reductions only).
+    ``w_scale`` / ``w_zp`` per tensor or per output channel (2-D convolutions)."""
 
     def check(self, node):
-        reason = _constants(node, _CONV_SCALES + _CONV_ZPS, "scale / zero point") or _scale_reason(node, _CONV_SCALES)
+        reason = _scale_reason(node, _CONV_SCALES) or _y_zp_reason(node, 7)
         if reason:
             return reason
         if node.input(8) is not None and (not node.inputs[8].is_constant or dtype_name(node.inputs[8]) != "int32"):
@@ -249,19 +367,18 @@ class QLinearConv(OpConverter):
         reason = conv_reason(node, x, w)
         if reason:
             return reason
-        reason = bound_reason(conv_term_bounds(node, x, w), _bias_bound(node))
+        bound = conv_term_bounds(node, x, w)
+        reason = bound_reason(bound, _bias_bound(node))
         if reason:
             return reason
-        w_scale = _arr(node, 4)
-        if np.size(w_scale) > 1 and (np.ndim(w_scale) != 1 or np.size(w_scale) != w.value.shape[0]):
-            return f"w_scale of shape {np.shape(w_scale)} (per tensor or per output channel expected)"
-        y_zp = node.input(7)
-        if y_zp is not None and (dtype_name(y_zp) not in QRANGES or int(np.prod(y_zp.shape)) != 1):
-            return f"y_zero_point of type {dtype_name(y_zp)} and shape {y_zp.shape} (one int8 / uint8 value expected)"
-        for i in (1, 6):
-            if np.size(_arr(node, i)) != 1:
-                return f"input {i} scale of shape {np.shape(_arr(node, i))} (one value expected)"
-        return _mult_reason(_arr(node, 1) * w_scale / _arr(node, 6))
+        cout, ws = w.value.shape[0], node.inputs[4].shape
+        if _size(node, 1) != 1 or _size(node, 6) != 1 or _size(node, 4) not in (1, cout):
+            return f"scales of shapes {[node.inputs[i].shape for i in _CONV_SCALES]} (w_scale per tensor or per output channel)"
+        if _size(node, 4) > 1 and (len(ws) != 1 or len(w.value.shape) != 4):
+            return f"per-channel w_scale of shape {ws} on weights of rank {len(w.value.shape)} (1-D w_scale, 2-D convolution)"
+        if _all_constant(node, _CONV_SCALES + _CONV_ZPS):
+            return _mult_reason(_arr(node, 1) * _arr(node, 4) / _arr(node, 6))
+        return _runtime_reason(node, float(bound.sum()) + _bias_bound(node))
 
     def lower(self, node, out):
         e = Emitter(out, node.name)
@@ -270,4 +387,13 @@ class QLinearConv(OpConverter):
         b = _arr(node, 8)
         if b is not None:
             c = e.add(c, e.const(b.astype(np.int32).reshape((1, -1) + (1,) * (len(c.shape) - 2)), tag="bias"))
-        _conv_requant(node).lower(e, c, 1, node.outputs[0])
+        y = node.outputs[0]
+        if _all_constant(node, _CONV_SCALES + _CONV_ZPS):
+            _conv_requant(node).lower(e, c, 1, y)
+            return
+        dtype = _out_dtype(node, 7)
+        rq = RuntimeRequant(*_conv_range(dtype), dtype, dtype_name(node.inputs[1]) == "float16")
+        per_channel = _size(node, 4) > 1
+        shape2 = (_size(node, 4), 1, 1) if per_channel else None
+        m = rq.multiplier(e, node.inputs[1], node.inputs[4], node.inputs[6], shape2)
+        rq.lower(e, c, m, node.input(7), y)
