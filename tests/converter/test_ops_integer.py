@@ -188,6 +188,76 @@ def test_qlinear_conv_many_ties():
     convert_and_compare("QLinearConv", {"x": x}, consts, opset=10, with_ort=False)
 
 
+# -- run-time scales and zero points (RuntimeRequant) ------------------------------------------
+
+
+def _runtime_qlinear_matmul(dtype, scale_type, m, k, n):
+    shapes = {"a": [m, k], "b": [k, n]}
+    types = {"as": scale_type, "bs": scale_type, "ys": scale_type}
+    names = ["a", "as", "az", "b", "bs", "bz", "ys", "yz"]
+    values = {x: np.zeros(shapes.get(x, [1]), types.get(x, dtype)) for x in names}
+    return ordered_model("QLinearMatMul", values, runtime=set(names), out_shape=[m, n], out_dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+@pytest.mark.parametrize("scale_type", [np.float32, np.float16])
+def test_qlinear_matmul_runtime_scales_ties_and_near_ties(dtype, scale_type):
+    """One converted model, fed many multipliers at and one ulp around values that make
+    ``C * m + y_zp`` exact ties: both runtimes equal the reference everywhere, including the
+    elements where a plain float32 requantization (checked here) rounds the other way."""
+    from onnx.reference import ReferenceEvaluator
+
+    lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+    model = _runtime_qlinear_matmul(dtype, scale_type, 32, 8, 32)
+    tfl = edgelite.convert(model, keep_io_layout=True)
+    reference = ReferenceEvaluator(model)
+    interpreters = {r: open_interpreter(tfl, r) for r in RUNTIMES}
+    plain_float32_wrong, ties = 0, 0
+    for trial in range(60):
+        az, bz = np.array([rng.integers(lo, hi, endpoint=True)], dtype), np.array([rng.choice([lo, hi])], dtype)
+        # a near its zero point keeps |C| small enough for a coarse multiplier (many ties)
+        a = np.clip(int(az[0]) + rng.integers(-4, 4, (32, 8), endpoint=True), lo, hi).astype(dtype)
+        a[0] = rng.choice([lo, hi], 8)  # and one row at the extremes
+        b = rng.integers(lo, hi, (8, 32), dtype, endpoint=True)
+        c = (a.astype(np.int64) - int(az[0])) @ (b.astype(np.int64) - int(bz[0]))
+        step = 2.0 ** -int(np.floor(np.log2(max(np.abs(c[1:]).max(), 1) / 150)))  # ~150 levels: ties at some C
+        m = scale_type(step * rng.choice([1, 3, 5, 7]))
+        if trial % 2:
+            m = np.nextafter(m, scale_type(0 if trial % 4 == 1 else 1000))
+        yz = np.array([(int(lo) + int(hi)) // 2 + int(rng.integers(-20, 20))], dtype)
+        feeds = {"a": a, "as": np.array([m], scale_type), "az": az, "b": b, "bs": np.array([1.0], scale_type),
+                 "bz": bz, "ys": np.array([1.0], scale_type), "yz": yz}
+        want = reference.run(None, feeds)[0]
+        d = c * np.float64(m) + int(yz[0])
+        ties += int(np.sum((d - np.floor(d) == 0.5) & (d > lo) & (d < hi)))
+        plain = np.clip(np.rint(c.astype(np.float32) * np.float32(m) + np.float32(yz[0])), lo, hi)
+        plain_float32_wrong += int(np.sum(plain != want))
+        for runtime, it in interpreters.items():
+            for det in it.get_input_details():
+                it.set_tensor(det["index"], feeds[det["name"]])
+            it.invoke()
+            got = it.get_tensor(it.get_output_details()[0]["index"])
+            np.testing.assert_array_equal(got, want, err_msg=f"{runtime}, m={m!r}")
+    assert ties > 50  # the exact ties were reached, not just saturated outputs
+    if scale_type == np.float32:
+        assert plain_float32_wrong > 0  # and the near-ties where float32 arithmetic is not enough
+
+
+def test_qlinear_conv_runtime_per_channel_scales():
+    x = extremes(np.uint8, (1, 2, 5, 5))
+    values = {"x": x, "xs": np.array(0.5, np.float32), "xz": np.array(200, np.uint8),
+              "w": extremes(np.uint8, (3, 2, 1, 1)), "ws": np.array([0.25, 0.001, 0.03], np.float32),
+              "wz": np.array(0, np.uint8), "ys": np.array(0.7, np.float32), "yz": np.array(128, np.uint8)}
+    model = ordered_model("QLinearConv", values, runtime={"x", "xs", "ws", "ys", "yz"}, out_shape=[1, 3, 5, 5],
+                          out_dtype=np.uint8, opset=10)
+    tfl = edgelite.convert(model, keep_io_layout=True)
+    feeds = {k: v for k, v in values.items() if k in {"x", "xs", "ws", "ys", "yz"}}
+    want = np.asarray(oracle(model, feeds, use_reference=True)[0])
+    assert len(np.unique(want)) > 10
+    for runtime in RUNTIMES:
+        np.testing.assert_array_equal(run(tfl, feeds, runtime), want, err_msg=runtime)
+
+
 # -- refused --------------------------------------------------------------------------------
 
 
@@ -197,12 +267,12 @@ def _refused(op, feeds, consts, match, opset=21):
         edgelite.convert(model, keep_io_layout=True)
 
 
-def test_qlinear_matmul_runtime_scales_refused():
-    a, b = extremes(np.uint8, (2, 4)), extremes(np.uint8, (4, 3))
+def test_qlinear_matmul_long_reduction_with_runtime_scales_refused():
+    a, b = extremes(np.uint8, (2, 64)), extremes(np.uint8, (64, 3))  # |C| up to 64 * 255 * 255 > 2^19
     feeds = {"a": a, "as": np.array([0.01], np.float32), "az": np.array([1], np.uint8), "b": b,
              "bs": np.array([0.02], np.float32), "bz": np.array([2], np.uint8),
              "ys": np.array([0.5], np.float32), "yz": np.array([3], np.uint8)}
-    _refused("QLinearMatMul", feeds, {}, "run-time tensor")
+    _refused("QLinearMatMul", feeds, {}, "run-time scales.*2\\^19")
 
 
 def test_matmul_integer_whose_int32_result_can_wrap_is_refused():
