@@ -285,3 +285,52 @@ def test_matmul_integer_whose_int32_result_can_wrap_is_refused():
 def test_matmul_integer_per_row_a_zero_point_refused():
     feeds = {"a": np.zeros((3, 4), np.uint8), "b": np.zeros((4, 2), np.uint8)}
     _refused("MatMulInteger", feeds, {"az": np.array([1, 2, 3], np.uint8)}, "per tensor expected", opset=10)
+
+
+# -- a model quantized by ONNX Runtime ------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation, weight", [("QUInt8", "QInt8"), ("QInt8", "QInt8"), ("QUInt8", "QUInt8")])
+def test_onnxruntime_qoperator_model(tmp_path, activation, weight):
+    """Conv -> Relu -> Reshape -> MatMul quantized by ``quantize_static(QOperator, per_channel)``:
+    QuantizeLinear, QLinearConv (per-channel weights, int32 bias, Relu folded into the output
+    range), QLinearMatMul, DequantizeLinear. Equal to the ONNX reference in both runtimes; within
+    one output step of ONNX Runtime (whose integer kernels depend on the CPU)."""
+    import onnx
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    r = np.random.default_rng(7)
+    inits = [numpy_helper.from_array(r.normal(0, 0.2, (8, 3, 3, 3)).astype(np.float32), "W"),
+             numpy_helper.from_array(r.normal(0, 0.1, 8).astype(np.float32), "B"),
+             numpy_helper.from_array(r.normal(0, 0.2, (8 * 6 * 6, 10)).astype(np.float32), "M"),
+             numpy_helper.from_array(np.array([1, -1], np.int64), "shape")]
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("Relu", ["c"], ["r"]), helper.make_node("Reshape", ["r", "shape"], ["f"]),
+             helper.make_node("MatMul", ["f", "M"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", 1, [1, 3, 12, 12])],
+                          [helper.make_tensor_value_info("y", 1, [1, 10])], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)])
+    model.ir_version = 10
+    onnx.save(model, tmp_path / "f.onnx")
+
+    class Calibration(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": r.normal(0, 1, (1, 3, 12, 12)).astype(np.float32)} for _ in range(8)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    quantize_static(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), Calibration(), quant_format=QuantFormat.QOperator,
+                    activation_type=getattr(QuantType, activation), weight_type=getattr(QuantType, weight),
+                    per_channel=True)
+    q = onnx.load(tmp_path / "q.onnx")
+    assert {"QLinearConv", "QLinearMatMul"} <= {n.op_type for n in q.graph.node}
+    tfl = edgelite.convert(q, keep_io_layout=True)
+    feeds = {"x": r.normal(0, 1, (1, 3, 12, 12)).astype(np.float32)}
+    want = ReferenceEvaluator(q).run(None, feeds)[0]
+    step = float(numpy_helper.to_array(next(i for i in q.graph.initializer if i.name.startswith("y_scale"))))
+    for runtime in RUNTIMES:
+        np.testing.assert_array_equal(run(tfl, feeds, runtime), want, err_msg=runtime)
+    np.testing.assert_allclose(np.asarray(oracle(q, feeds)[0]), want, rtol=0, atol=step * 1.001)
