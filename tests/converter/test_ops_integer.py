@@ -127,6 +127,17 @@ def test_conv_integer_many_channels_is_chunked():
     assert ops.count("BATCH_MATMUL") >= 2 and np.abs(want).max() > 2**24
 
 
+def test_matmul_integer_without_zero_points_1d_operand():
+    convert_and_compare("MatMulInteger", {"a": extremes(np.int8, (300,)), "b": extremes(np.int8, (2, 300, 3))}, opset=10,
+                        with_ort=False)
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
+def test_conv_integer_1d_auto_pad(auto_pad):
+    feeds = {"x": extremes(np.uint8, (2, 5, 11)), "w": extremes(np.uint8, (3, 5, 4)), "xz": np.array(7, np.uint8)}
+    convert_and_compare("ConvInteger", feeds, attrs={"auto_pad": auto_pad, "strides": [2]}, opset=10)
+
+
 def output_params(c: np.ndarray, in_scale: float, dtype, scale_type=np.float32):
     """(y_scale, y_zero_point) spreading the accumulators ``c`` over ~200 output levels."""
     lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
