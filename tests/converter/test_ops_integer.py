@@ -269,6 +269,25 @@ def test_qlinear_conv_runtime_per_channel_scales():
         np.testing.assert_array_equal(run(tfl, feeds, runtime), want, err_msg=runtime)
 
 
+def test_requant_tables_at_the_int32_limit():
+    """Thresholds of ``y = rint(C * 2^-24) + 0`` over the widest accumulator range accepted
+    (``integer_ops.INT32_LIMIT``): int32 values, non-decreasing, each the first C reaching its level."""
+    from edgelite.converter.ops.integer_ops import INT32_LIMIT
+    from edgelite.converter.ops.qlinear import Requant
+
+    mult = np.array([2.0**-24], np.float32)
+
+    def f(c):
+        return np.clip(np.rint(c * mult), -128, 127).astype(np.int8)
+
+    rq = Requant.build(f, mult, 0, -128, 127, np.int8, (1,), -INT32_LIMIT, INT32_LIMIT)
+    t = rq.table[0].astype(np.int64)
+    assert rq.table.dtype == np.int32 and np.all(np.diff(t) >= 0)
+    inner = t[1:-1]  # levels -127 .. 127
+    levels = np.arange(-127, 128)
+    assert np.array_equal(f(inner.astype(np.int32)), levels) and np.array_equal(f((inner - 1).astype(np.int32)), levels - 1)
+
+
 # -- refused --------------------------------------------------------------------------------
 
 

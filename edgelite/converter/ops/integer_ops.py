@@ -124,8 +124,8 @@ class Shifted:
         if zp.is_constant:
             z = e.const(self._broadcast_zp(np.asarray(zp.data, np.int64), len(x.shape)).astype(np.float32), tag="zp")
         else:
-            z = e.cast(zp, np.float32)
-            z = e.reshape(z, () if int(np.prod(zp.shape)) == 1 else self._broadcast_zp(np.zeros(zp.shape), len(x.shape)).shape)
+            per_axis = self._broadcast_zp(np.zeros(zp.shape), len(x.shape)).shape
+            z = e.reshape(e.cast(zp, np.float32), () if int(np.prod(zp.shape)) == 1 else per_axis)
         return e.sub(x, z)
 
 

@@ -63,6 +63,7 @@ from edgelite.converter.ops.integer_ops import (
     matmul_term_bounds,
 )
 from edgelite.converter.ops.registry import OpConverter, register
+from edgelite.errors import ConversionError
 
 _I32_MIN, _I32_MAX = int(np.iinfo(np.int32).min), int(np.iinfo(np.int32).max)
 
@@ -98,6 +99,10 @@ class Requant:
 
     @classmethod
     def build(cls, f, mult, zp, qmin, qmax, dtype, chan_shape, lo, hi) -> "Requant":
+        """The tables of ``f`` for accumulators in ``[lo, hi]`` (``-2^31 < lo``, ``hi < 2^31 - 1``: the
+        thresholds then fit int32 and ``C >= INT32_MAX`` is never true)."""
+        if not (_I32_MIN < lo and hi < _I32_MAX):
+            raise ConversionError(f"[lowering] accumulator range [{lo}, {hi}] leaves no room in int32 for the thresholds")
         t = thresholds(f, np.zeros(chan_shape), qmin, qmax, lo, hi)
         nch = t.shape[0]
         table = np.concatenate([np.full((nch, 1), _I32_MIN), t, np.full((nch, 1), _I32_MAX)], axis=1)
@@ -278,7 +283,7 @@ def _matmul_requant(node) -> Requant:
 
     bound = int(matmul_term_bounds(*matmul_operands(node, 3, 2, 5)).sum())
     zp = 0 if y_zp is None else int(y_zp.reshape(-1)[0])
-    return Requant.build(f, mult, zp, qmin, qmax, dtype, (int(mult.size),), -bound - 1, bound + 1)
+    return Requant.build(f, mult, zp, qmin, qmax, dtype, (int(mult.size),), -bound, bound)
 
 
 @register("QLinearMatMul")
@@ -347,7 +352,7 @@ def _conv_requant(node) -> Requant:
     mult = x_scale * w_scale / y_scale
     zp = 0 if y_zp is None else int(np.asarray(y_zp).reshape(-1)[0])
     chan = (int(np.size(w_scale)), 1, 1) if per_channel else ()
-    return Requant.build(f, mult, zp, qmin, qmax, dtype, chan, -bound - 1, bound + 1)
+    return Requant.build(f, mult, zp, qmin, qmax, dtype, chan, -bound, bound)
 
 
 @register("QLinearConv")
@@ -373,9 +378,11 @@ class QLinearConv(OpConverter):
             return reason
         cout, ws = w.value.shape[0], node.inputs[4].shape
         if _size(node, 1) != 1 or _size(node, 6) != 1 or _size(node, 4) not in (1, cout):
-            return f"scales of shapes {[node.inputs[i].shape for i in _CONV_SCALES]} (w_scale per tensor or per output channel)"
+            shapes = [node.inputs[i].shape for i in _CONV_SCALES]
+            return f"scales of shapes {shapes} (w_scale per tensor or per output channel)"
         if _size(node, 4) > 1 and (len(ws) != 1 or len(w.value.shape) != 4):
-            return f"per-channel w_scale of shape {ws} on weights of rank {len(w.value.shape)} (1-D w_scale, 2-D convolution)"
+            return (f"per-channel w_scale of shape {ws} on weights of rank {len(w.value.shape)} "
+                    "(1-D w_scale, 2-D convolution)")
         if _all_constant(node, _CONV_SCALES + _CONV_ZPS):
             return _mult_reason(_arr(node, 1) * _arr(node, 4) / _arr(node, 6))
         return _runtime_reason(node, float(bound.sum()) + _bias_bound(node))
