@@ -254,6 +254,102 @@ def test_qlinear_matmul_runtime_scales_ties_and_near_ties(dtype, scale_type):
         assert plain_float32_wrong > 0  # and the near-ties where float32 arithmetic is not enough
 
 
+def test_qlinear_matmul_runtime_float16_scales_round_like_numpy():
+    """float16 scales: ``s_a * s_b / s_y`` is rounded to float16 after each operation (numpy's half
+    arithmetic); the same scales multiplied in float32 give other outputs (checked), so the
+    rounding is exercised."""
+    from onnx.reference import ReferenceEvaluator
+
+    model = _runtime_qlinear_matmul(np.uint8, np.float16, 16, 8, 16)
+    tfl = edgelite.convert(model, keep_io_layout=True)
+    reference = ReferenceEvaluator(model)
+    interpreters = {r: open_interpreter(tfl, r) for r in RUNTIMES}
+    float32_chain_differs = 0
+    for _ in range(40):
+        a, b = extremes(np.uint8, (16, 8)), extremes(np.uint8, (8, 16))
+        az, bz = np.array([rng.integers(0, 255)], np.uint8), np.array([rng.integers(0, 255)], np.uint8)
+        c = (a.astype(np.int64) - int(az[0])) @ (b.astype(np.int64) - int(bz[0]))
+        sa, sb = np.float16(rng.uniform(0.001, 0.1)), np.float16(rng.uniform(0.001, 0.1))
+        sy = np.float16(float(sa) * float(sb) * np.abs(c).max() / rng.uniform(100, 127))
+        feeds = {"a": a, "as": np.array([sa]), "az": az, "b": b, "bs": np.array([sb]), "bz": bz,
+                 "ys": np.array([sy]), "yz": np.array([128], np.uint8)}
+        want = reference.run(None, feeds)[0]
+        m32 = np.float32(sa) * np.float32(sb) / np.float32(sy)
+        float32_chain_differs += int(np.any(np.clip(np.rint(c * np.float64(m32) + 128), 0, 255) != want))
+        for runtime, it in interpreters.items():
+            for det in it.get_input_details():
+                it.set_tensor(det["index"], feeds[det["name"]])
+            it.invoke()
+            np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]), want, err_msg=runtime)
+    assert float32_chain_differs > 5
+
+
+def hair_from_tie(count: int):
+    """``count`` pairs (float32 ``m``, 64 uint8 pairs ``(a, b)``) whose products ``C = a * b`` put
+    ``C * m`` closer to a half-integer than float32 resolves: ``0 < |C m - (k + 1/2)| <
+    ulp(C m) / 4``, with ``C m < 250`` (found by search; a row of (1, 1) pads the list)."""
+    v = np.arange(1, 256)
+    products = np.unique(np.outer(v, v))
+    found = []
+    for m in rng.uniform(2.0**-9, 2.0**-8, 2000).astype(np.float32):
+        t = products * np.float64(m)  # exact: at most 16 + 24 bits
+        d = t - (np.floor(t) + 0.5)
+        close = products[(d != 0) & (np.abs(d) < np.spacing(t.astype(np.float32)) / 4) & (t < 250)][:64]
+        if close.size < 2:
+            continue
+        pairs = [(f, c // f) for c in close for f in [next(x for x in range(1, 256) if c % x == 0 and c // x <= 255)]]
+        pairs += [(1, 1)] * (64 - len(pairs))
+        found.append((m, np.array(pairs, np.uint8)))
+        if len(found) == count:
+            break
+    return found
+
+
+def _hair_feeds(m, pairs):
+    return {"a": pairs[:, :1].copy(), "as": np.array([m]), "az": np.array([0], np.uint8),
+            "b": pairs[:, 1:].T.copy(), "bs": np.array([1.0], np.float32), "bz": np.array([0], np.uint8),
+            "ys": np.array([1.0], np.float32), "yz": np.array([0], np.uint8)}
+
+
+def _plain_float32_wrong(feeds, want) -> int:
+    c = feeds["a"].astype(np.int64) @ feeds["b"].astype(np.int64)
+    return int(np.sum(np.clip(np.rint(c.astype(np.float32) * feeds["as"][0]), 0, 255) != want))
+
+
+def test_qlinear_matmul_runtime_scales_a_hair_from_a_tie():
+    """Only an exact evaluation of ``C * m`` rounds these like the reference (plain float32
+    arithmetic gets some wrong, checked)."""
+    from onnx.reference import ReferenceEvaluator
+
+    model = _runtime_qlinear_matmul(np.uint8, np.float32, 64, 1, 64)
+    tfl = edgelite.convert(model, keep_io_layout=True)
+    reference = ReferenceEvaluator(model)
+    interpreters = {r: open_interpreter(tfl, r) for r in RUNTIMES}
+    plain_wrong = 0
+    for m, pairs in hair_from_tie(12):
+        feeds = _hair_feeds(m, pairs)
+        want = reference.run(None, feeds)[0]
+        plain_wrong += _plain_float32_wrong(feeds, want)
+        for runtime, it in interpreters.items():
+            for det in it.get_input_details():
+                it.set_tensor(det["index"], feeds[det["name"]])
+            it.invoke()
+            np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]), want, err_msg=runtime)
+    assert plain_wrong > 0
+
+
+def test_qlinear_matmul_constant_scales_a_hair_from_a_tie():
+    """The same accumulators with constant scales (the threshold tables): the float32 estimate
+    alone is wrong on some (checked), the int32 correction puts them right."""
+    plain_wrong = 0
+    for m, pairs in hair_from_tie(3):
+        feeds = _hair_feeds(m, pairs)
+        consts = {k: v for k, v in feeds.items() if k != "a"}
+        want, _ = convert_and_compare("QLinearMatMul", {"a": feeds["a"]}, consts, with_ort=False)
+        plain_wrong += _plain_float32_wrong(feeds, want)
+    assert plain_wrong > 0
+
+
 def test_qlinear_conv_runtime_per_channel_scales():
     x = extremes(np.uint8, (1, 2, 5, 5))
     values = {"x": x, "xs": np.array(0.5, np.float32), "xz": np.array(200, np.uint8),
