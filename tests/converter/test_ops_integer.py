@@ -413,21 +413,14 @@ def test_matmul_integer_per_row_a_zero_point_refused():
     _refused("MatMulInteger", feeds, {"az": np.array([1, 2, 3], np.uint8)}, "per tensor expected", opset=10)
 
 
-# -- a model quantized by ONNX Runtime ------------------------------------------------------
+# -- models quantized by ONNX Runtime ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("activation, weight", [("QUInt8", "QInt8"), ("QInt8", "QInt8"), ("QUInt8", "QUInt8")])
-def test_onnxruntime_qoperator_model(tmp_path, activation, weight):
-    """Conv -> Relu -> Reshape -> MatMul quantized by ``quantize_static(QOperator, per_channel)``:
-    QuantizeLinear, QLinearConv (per-channel weights, int32 bias, Relu folded into the output
-    range), QLinearMatMul, DequantizeLinear. Equal to the ONNX reference in both runtimes; within
-    one output step of ONNX Runtime (whose integer kernels depend on the CPU)."""
+def _conv_matmul_model(tmp_path, r):
+    """Conv -> Relu -> Reshape -> MatMul in float32, saved as ``f.onnx`` for ONNX Runtime's quantizers."""
     import onnx
     from onnx import helper, numpy_helper
-    from onnx.reference import ReferenceEvaluator
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    r = np.random.default_rng(7)
     inits = [numpy_helper.from_array(r.normal(0, 0.2, (8, 3, 3, 3)).astype(np.float32), "W"),
              numpy_helper.from_array(r.normal(0, 0.1, 8).astype(np.float32), "B"),
              numpy_helper.from_array(r.normal(0, 0.2, (8 * 6 * 6, 10)).astype(np.float32), "M"),
@@ -440,6 +433,43 @@ def test_onnxruntime_qoperator_model(tmp_path, activation, weight):
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)])
     model.ir_version = 10
     onnx.save(model, tmp_path / "f.onnx")
+    return str(tmp_path / "f.onnx")
+
+
+@pytest.mark.parametrize("weight", ["QUInt8", "QInt8"])
+def test_onnxruntime_dynamic_quantization_model(tmp_path, weight):
+    """``quantize_dynamic``: DynamicQuantizeLinear, ConvInteger, MatMulInteger, then float Cast /
+    Mul / Add. Equal to the ONNX reference in both runtimes and close to ONNX Runtime."""
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    r = np.random.default_rng(3)
+    quantize_dynamic(_conv_matmul_model(tmp_path, r), str(tmp_path / "q.onnx"), weight_type=getattr(QuantType, weight),
+                     op_types_to_quantize=["Conv", "MatMul"])
+    q = onnx.load(tmp_path / "q.onnx")
+    assert {"ConvInteger", "MatMulInteger"} <= {n.op_type for n in q.graph.node}
+    tfl = edgelite.convert(q, keep_io_layout=True)
+    feeds = {"x": r.normal(0, 1, (1, 3, 12, 12)).astype(np.float32)}
+    want = ReferenceEvaluator(q).run(None, feeds)[0]
+    for runtime in RUNTIMES:
+        np.testing.assert_array_equal(run(tfl, feeds, runtime), want, err_msg=runtime)
+    np.testing.assert_allclose(np.asarray(oracle(q, feeds)[0]), want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("activation, weight", [("QUInt8", "QInt8"), ("QInt8", "QInt8"), ("QUInt8", "QUInt8")])
+def test_onnxruntime_qoperator_model(tmp_path, activation, weight):
+    """Conv -> Relu -> Reshape -> MatMul quantized by ``quantize_static(QOperator, per_channel)``:
+    QuantizeLinear, QLinearConv (per-channel weights, int32 bias, Relu folded into the output
+    range), QLinearMatMul, DequantizeLinear. Equal to the ONNX reference in both runtimes; within
+    one output step of ONNX Runtime (whose integer kernels depend on the CPU)."""
+    import onnx
+    from onnx import numpy_helper
+    from onnx.reference import ReferenceEvaluator
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    r = np.random.default_rng(7)
+    float_model = _conv_matmul_model(tmp_path, r)
 
     class Calibration(CalibrationDataReader):
         def __init__(self):
@@ -448,7 +478,7 @@ def test_onnxruntime_qoperator_model(tmp_path, activation, weight):
         def get_next(self):
             return next(self.batches, None)
 
-    quantize_static(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), Calibration(), quant_format=QuantFormat.QOperator,
+    quantize_static(float_model, str(tmp_path / "q.onnx"), Calibration(), quant_format=QuantFormat.QOperator,
                     activation_type=getattr(QuantType, activation), weight_type=getattr(QuantType, weight),
                     per_channel=True)
     q = onnx.load(tmp_path / "q.onnx")
