@@ -165,7 +165,14 @@ def _sign_holder(e: Emitter, comps: list):
 @dataclass(frozen=True)
 class RuntimeRequant:
     """``y = clip(rint_half_even(C * m + z))`` for run-time ``m`` and ``z``, exactly, while
-    ``|C| <= 2^19`` (module docstring)."""
+    ``|C| <= 2^19`` (module docstring).
+
+    Why the reference's float64 is exact rounding there: ``C * m = C * M * 2^e`` (``M`` the
+    24-bit significand) has at most 43 bits, so ``fl64(C * m)`` is exact. If ``m >= 2^-21``
+    then ``e >= -44`` and, on the range that does not saturate (``|C m + z| < 2^9``), every
+    bit of ``C m + z`` lies in ``[2^-44, 2^8]``: 53 bits, so the ``+ z`` is exact too (a
+    saturated value stays beyond the integer clip bound, which rounding cannot cross). If
+    ``m < 2^-21`` then ``|C m| < 1/4`` and both give ``z``."""
 
     qmin: int
     qmax: int
