@@ -61,6 +61,8 @@ def _tensors(values) -> list[np.ndarray] | None:
     """The arrays of a data set, or None when one is a sequence / optional (not a tensor)."""
     out = []
     for v in values:
+        if isinstance(v, np.generic):  # a 0-d tensor read from its .pb comes back as a numpy scalar
+            v = np.asarray(v)
         if not isinstance(v, np.ndarray):
             return None
         out.append(v)
