@@ -20,6 +20,16 @@ def test_trilu(upper, k, runtime_k):
     check_op("Trilu", feeds, consts=consts, attrs={"upper": upper}, opset=14)
 
 
+@pytest.mark.parametrize("upper", [0, 1])
+@pytest.mark.parametrize("shape", [(3, 0, 5), (0, 5), (4, 0)], ids=str)
+@pytest.mark.parametrize("runtime_k", [False, True])
+def test_trilu_of_an_empty_tensor(upper, shape, runtime_k):
+    x = np.zeros(shape, np.int64)
+    kk = np.array(6, np.int64)
+    feeds, consts = ({"x": x, "k": kk}, None) if runtime_k else ({"x": x}, {"k": kk})
+    check_op("Trilu", feeds, consts=consts, attrs={"upper": upper}, opset=14, input_shapes={"x": shape})
+
+
 @pytest.mark.parametrize("k", [-1, 0, 2])
 def test_eyelike(k):
     check_op("EyeLike", {"x": np.zeros((3, 4), np.float32)}, attrs={"k": k, "dtype": 6}, opset=9)

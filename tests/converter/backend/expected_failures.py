@@ -382,8 +382,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     'test_training_dropout_mask': 'UnsupportedOperatorError: Dropout: Dropout with a run-time training_mode',
     'test_training_dropout_zero_ratio': 'UnsupportedOperatorError: Dropout: Dropout with a run-time training_mode',
     'test_training_dropout_zero_ratio_mask': 'UnsupportedOperatorError: Dropout: Dropout with a run-time training_mode',
-    'test_tril_zero': 'UnsupportedOperatorError: Trilu: Trilu of an empty tensor',
-    'test_triu_zero': 'UnsupportedOperatorError: Trilu: Trilu of an empty tensor',
     'test_unique_bfloat16_sorted_without_axis': 'UnsupportedOperatorError: Unique: no converter for this op',
     'test_unique_length_1': 'UnsupportedOperatorError: Unique: no converter for this op',
     'test_unique_not_sorted_without_axis': 'UnsupportedOperatorError: Unique: no converter for this op',
