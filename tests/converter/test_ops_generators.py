@@ -1,11 +1,12 @@
-"""Trilu, EyeLike, Range, OneHot, CumSum, CumProd, Dropout, Clip with run-time bounds."""
+"""Trilu, EyeLike, Range, ConstantOfShape, OneHot, CumSum, CumProd, Dropout, Clip with run-time bounds."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tests.converter.ext_helpers import check_op
+from edgelite.errors import UnsupportedOperatorError
+from tests.converter.ext_helpers import check_op, one_node_model
 
 rng = np.random.default_rng(5)
 
@@ -40,6 +41,33 @@ def test_range_runtime(dtype, args):
     feeds = {n: np.array(v, dtype) for n, v in zip(("start", "limit", "delta"), args)}
     n = int(np.ceil((args[1] - args[0]) / args[2]))
     check_op("Range", feeds, opset=11, out_shape=[n])
+
+
+@pytest.mark.parametrize(
+    "value", [None, np.array([1.5], np.float32), np.array([-7], np.int32), np.array([2**40], np.int64),
+              np.array([True]), np.array([-3], np.int8)], ids=lambda v: "default" if v is None else str(v.dtype))
+@pytest.mark.parametrize("dims", [(4, 3, 2), (5,), (1, 1, 1, 2)], ids=str)
+def test_constant_of_shape_runtime_shape(value, dims):
+    from onnx import numpy_helper
+
+    attrs = {} if value is None else {"value": numpy_helper.from_array(value)}
+    ops = check_op("ConstantOfShape", {"shape": np.array(dims, np.int64)}, attrs=attrs, opset=21, out_shape=dims)
+    assert ops == ["FILL"]
+
+
+@pytest.mark.parametrize("dtype,dims,why", [
+    (np.float64, (2, 3), "ConstantOfShape of float64"),
+    (np.float32, (2, 0), "LiteRT cannot read an empty dynamic output"),
+])
+def test_constant_of_shape_refusals(dtype, dims, why):
+    from onnx import numpy_helper
+
+    import edgelite
+
+    attrs = {"value": numpy_helper.from_array(np.array([0.5], dtype))}
+    m = one_node_model("ConstantOfShape", {"shape": np.array(dims, np.int64)}, attrs=attrs, opset=21, out_shape=dims)
+    with pytest.raises(UnsupportedOperatorError, match=why):
+        edgelite.convert(m)
 
 
 @pytest.mark.parametrize("axis", [-1, 0, 1])

@@ -1,8 +1,13 @@
-"""Ops that generate or mask values: Trilu, EyeLike, Range, OneHot, CumSum, CumProd, Dropout.
+"""Ops that generate or mask values: Trilu, EyeLike, Range, ConstantOfShape, OneHot, CumSum,
+CumProd, Dropout.
 
 * ``Trilu``: ``SELECT_V2(mask, x, 0)`` with a constant ``[N, M]`` mask (``k`` constant).
 * ``EyeLike``: a constant (only the input's shape is read), written by one ``RESHAPE``.
 * ``Range``: ``RANGE`` (float32/int32/int64).
+* ``ConstantOfShape`` with a run-time shape (a constant one folds): ``FILL`` with the
+  shape tensor as its dims (int64 as given, or int32), a dynamic output; the value is the
+  ``value`` attribute's single element, in its own dtype (float32 0 without it). An empty
+  result is refused: LiteRT cannot give back an empty tensor whose shape is known only at run time.
 * ``OneHot``: ``ONE_HOT``, after wrapping negative indices by ``depth`` as ONNX does
   (TFLite would give an all-off row); ``values = [off, on]`` is sliced into scalars.
 * ``CumSum``: ``CUMSUM`` (exclusive/reverse options).
@@ -83,6 +88,35 @@ class Range(OpConverter):
 
     def lower(self, node, out):
         out.emit("RANGE", node.inputs[:3], node.outputs)
+
+
+# FILL's value types in LiteRT (fill.cc); bool included.
+_FILL_TYPES = frozenset(np.dtype(t) for t in (np.float32, np.int32, np.int64, np.int8, np.int16, np.bool_))
+
+
+def _fill_value(node) -> np.ndarray:
+    v = node.attrs.get("value")
+    return np.zeros((), np.float32) if v is None else np.asarray(v).reshape(-1)[:1].reshape(())
+
+
+@register("ConstantOfShape")
+class ConstantOfShape(OpConverter):
+    def check(self, node):
+        value = _fill_value(node)
+        if value.dtype not in _FILL_TYPES:
+            return f"ConstantOfShape of {value.dtype} (FILL takes float32/int32/int64/int8/int16/bool)"
+        s = node.inputs[0]
+        if np.dtype(s.dtype) not in (_I32, _I64) or len(s.shape) != 1:
+            return f"ConstantOfShape with a {s.dtype} shape of rank {len(s.shape)} (FILL takes a 1-D int32/int64 one)"
+        if 0 in tuple(node.outputs[0].shape):
+            # FILL's output is run-time shaped; LiteRT cannot hand back an empty one of those
+            # (get_tensor: "Invalid tensor size"), so the file would not run there.
+            return "ConstantOfShape to an empty tensor with a run-time shape (LiteRT cannot read an empty dynamic output)"
+        return None
+
+    def lower(self, node, out):
+        value = out.const(_fill_value(node), node.name + "_value")
+        out.emit("FILL", [node.inputs[0], value], node.outputs)
 
 
 @register("OneHot")
