@@ -91,6 +91,22 @@ def test_cumulative(op, exclusive, reverse, axis):
     check_op(op, {"x": x}, consts={"axis": np.array(axis, np.int64)}, attrs={"exclusive": exclusive, "reverse": reverse}, opset=opset, use_reference=op == "CumProd")
 
 
+@pytest.mark.parametrize("exclusive,reverse", [(0, 0), (1, 0), (0, 1), (1, 1)])
+@pytest.mark.parametrize("axis", [-3, -2, -1, 0, 1, 2])
+@pytest.mark.parametrize("axis_dtype", [np.int32, np.int64])
+def test_cumprod_runtime_axis(exclusive, reverse, axis, axis_dtype):
+    x = rng.integers(-3, 4, (2, 3, 5)).astype(np.int32)
+    ops = check_op("CumProd", {"x": x, "axis": np.array(axis, axis_dtype)}, attrs={"exclusive": exclusive, "reverse": reverse},
+                   opset=26, use_reference=True)
+    assert ops.count("SELECT_V2") == 2  # one scan per axis, picked at run time
+
+
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_cumprod_runtime_axis_float(axis):
+    x = rng.uniform(0.5, 1.5, (3, 4)).astype(np.float32)
+    check_op("CumProd", {"x": x, "axis": np.array(axis, np.int32)}, opset=26, use_reference=True, rtol=1e-5)
+
+
 def test_cumprod_float():
     x = rng.uniform(0.5, 1.5, (2, 9)).astype(np.float32)
     check_op("CumProd", {"x": x}, consts={"axis": np.array(1, np.int64)}, opset=26, use_reference=True, rtol=1e-5)

@@ -14,7 +14,8 @@ CumProd, Dropout.
 * ``CumProd``: no builtin; a log-step (Hillis-Steele) scan: ``ceil(log2 L)`` rounds of
   ``y *= y shifted by 2^k`` (``PADV2`` with 1 then ``SLICE``), exclusive by shifting the
   input once, reverse with ``REVERSE_V2``. Exact for integers; for floats only the
-  order of the multiplications differs from a running product.
+  order of the multiplications differs from a running product. A run-time axis on a
+  tensor of rank > 1: the scan along every axis, the one named picked by ``SELECT_V2``.
 * ``Dropout`` at inference (``training_mode`` absent/false, or ratio 0): output = input
   and an all-true mask (``FILL``). Training with a non-zero ratio is random: refused.
 
@@ -173,8 +174,6 @@ def _to_scalar(out, v, name):
 @register("CumSum", "CumProd")
 class Cumulative(OpConverter):
     def check(self, node):
-        if _const_input(node, 1) is None and node.op_type == "CumProd" and len(node.inputs[0].shape) != 1:
-            return "CumProd with a run-time axis on a tensor of rank > 1"
         dt = np.dtype(node.outputs[0].dtype)
         if dt not in (_F32, _I32, _I64):
             return f"{node.op_type} on {dt} (float32/int32/int64)"
@@ -197,17 +196,34 @@ class Cumulative(OpConverter):
             out.emit("CUMSUM", [x, axis_t], [y], opts)
             return
         b = Builder(out, node.name, x.shape, x.dtype)
-        axis_c = out.const(i32([axis]), node.name + "_axis")
-        cur = b.op("REVERSE_V2", x, axis_c) if reverse else x
-        if exclusive:
-            cur = _shift(b, cur, axis, 1)
-        step = 1
-        while step < x.shape[axis]:
-            cur = b.op("MUL", cur, _shift(b, cur, axis, step))
-            step *= 2
-        if reverse:
-            cur = b.op("REVERSE_V2", cur, axis_c)
+        rank = len(x.shape)
+        if axis_data is not None or rank == 1:
+            b.finish(_cumprod(b, x, axis, exclusive, reverse), y)
+            return
+        # A run-time axis: the product along every axis, then the one the axis names
+        # (SELECT_V2 on a scalar condition; ONNX's axis lies in [-rank, rank)).
+        a32 = dtype_rules.to_dtype(out, node.inputs[1], _I32, node.name + "_axis")
+        a32 = b.op("FLOOR_MOD", a32, b.c(rank, _I32), dtype=_I32, shape=tuple(a32.shape))
+        cur = _cumprod(b, x, rank - 1, exclusive, reverse)
+        for a in range(rank - 1):
+            hit = b.op("EQUAL", a32, b.c(a, _I32), dtype=_BOOL, shape=tuple(a32.shape))
+            cur = b.op("SELECT_V2", hit, _cumprod(b, x, a, exclusive, reverse), cur)
         b.finish(cur, y)
+
+
+def _cumprod(b, x, axis: int, exclusive: bool, reverse: bool):
+    """The running product of ``x`` along ``axis`` (log-step scan, see the module docstring)."""
+    axis_c = b.c(i32([axis]), _I32)
+    cur = b.op("REVERSE_V2", x, axis_c) if reverse else x
+    if exclusive:
+        cur = _shift(b, cur, axis, 1)
+    step = 1
+    while step < x.shape[axis]:
+        cur = b.op("MUL", cur, _shift(b, cur, axis, step))
+        step *= 2
+    if reverse:
+        cur = b.op("REVERSE_V2", cur, axis_c)
+    return cur
 
 
 def _shift(b, v, axis: int, k: int):
