@@ -15,8 +15,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     'test_affine_grid_3d_align_corners_expanded': 'UnsupportedOperatorError: Add: ADD on float64 (no LiteRT kernel for it or an exact wider type); ConstantOfShape: no converter for this op; If: output 0: the branches give float32[] and float32[1]; a TFLite IF output has one static shape; MatMul: operands without static shapes; Mul: MUL on float64 (n',
     'test_affine_grid_3d': 'UnsupportedOperatorError: Add: ADD on float64 (no LiteRT kernel for it or an exact wider type); ConstantOfShape: no converter for this op; MatMul: operands without static shapes; Mul: MUL on float64 (no LiteRT kernel for it or an exact wider type); Range: Range of None (RANGE takes float32/int32/int',
     'test_affine_grid_3d_expanded': 'UnsupportedOperatorError: Add: ADD on float64 (no LiteRT kernel for it or an exact wider type); ConstantOfShape: no converter for this op; MatMul: operands without static shapes; Mul: MUL on float64 (no LiteRT kernel for it or an exact wider type); Range: Range of None (RANGE takes float32/int32/int',
-    'test_ai_onnx_ml_array_feature_extractor': 'UnsupportedOperatorError: ai.onnx.ml::ArrayFeatureExtractor: no converter for this op',
-    'test_ai_onnx_ml_binarizer': 'UnsupportedOperatorError: ai.onnx.ml::Binarizer: no converter for this op',
     'test_ai_onnx_ml_label_encoder_string_int': 'UnsupportedOperatorError: ai.onnx.ml::LabelEncoder: no converter for this op',
     'test_ai_onnx_ml_label_encoder_string_int_no_default': 'UnsupportedOperatorError: ai.onnx.ml::LabelEncoder: no converter for this op',
     'test_ai_onnx_ml_label_encoder_tensor_mapping': 'UnsupportedOperatorError: ai.onnx.ml::LabelEncoder: no converter for this op',
