@@ -215,8 +215,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     'test_dequantizelinear_uint16': 'UnsupportedOperatorError: DequantizeLinear: quantized type uint16 (TFLite holds int8, uint8, int16 and int32 here)',
     'test_dequantizelinear_uint2': 'UnsupportedOperatorError: DequantizeLinear: quantized type uint2 (TFLite holds int8, uint8, int16 and int32 here)',
     'test_dequantizelinear_uint4': 'UnsupportedOperatorError: DequantizeLinear: quantized type uint4 (TFLite holds int8, uint8, int16 and int32 here)',
-    'test_det_2d': 'UnsupportedOperatorError: Det: no converter for this op',
-    'test_det_nd': 'UnsupportedOperatorError: Det: no converter for this op',
     'test_dft_inverse': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
     'test_dft_inverse_opset19': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
     'test_div_uint32': 'UnsupportedOperatorError: Div: DIV on uint32 (no LiteRT kernel for it or an exact wider type)',
