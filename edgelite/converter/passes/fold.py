@@ -257,10 +257,27 @@ def shape_inference_and_folding(g: Graph, max_rounds: int = 8) -> None:
     """Alternate ONNX shape inference and constant folding until neither changes anything."""
     for _ in range(max_rounds):
         infer_shapes(g)
-        if not fold_constants(g):
+        seeded = shapes_from_output_shape_inputs(g)
+        if not fold_constants(g) and not seeded:
             break
         dead_code_elimination(g)
     shapes_from_unary_readers(g)
+
+
+def shapes_from_output_shape_inputs(g: Graph) -> bool:
+    """Give a ``MaxUnpool`` with a constant ``output_shape`` input that shape (ONNX shape
+    inference only takes its rank); True when a shape was set, so inference runs again
+    past it."""
+    changed = False
+    for node in g.nodes:
+        if node.op_type != "MaxUnpool" or node.domain not in ("", "ai.onnx") or len(node.inputs) < 3:
+            continue
+        shape, y = node.inputs[2], node.outputs[0]
+        if shape is not None and shape.is_constant and y.shape is None:
+            y.shape = tuple(int(d) for d in np.asarray(shape.data).reshape(-1))
+            y.dtype = y.dtype or node.inputs[0].dtype
+            changed = True
+    return changed
 
 
 # Ops whose output 0 has input 0's shape (no broadcasting).

@@ -257,8 +257,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     'test_max_float64': 'UnsupportedOperatorError: Max: MAXIMUM on float64 (LiteRT has no float64 kernel and no exact wider type)',
     'test_maxpool_with_argmax_2d_precomputed_pads': 'UnsupportedOperatorError: MaxPool: output(s) [1] are not supported',
     'test_maxpool_with_argmax_2d_precomputed_strides': 'UnsupportedOperatorError: MaxPool: storage_order=1',
-    'test_maxunpool_export_with_output_shape': 'UnsupportedOperatorError: MaxUnpool: no converter for this op',
-    'test_maxunpool_export_without_output_shape': 'UnsupportedOperatorError: MaxUnpool: no converter for this op',
     'test_melweightmatrix': 'UnsupportedOperatorError: MelWeightMatrix: no converter for this op',
     'test_min_float64': 'UnsupportedOperatorError: Min: MINIMUM on float64 (LiteRT has no float64 kernel and no exact wider type)',
     'test_mod_float64_mixed_sign_fmod_0': 'UnsupportedOperatorError: Mod: FLOOR_MOD on float64 (LiteRT has no float64 kernel and no exact wider type)',
