@@ -255,8 +255,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     'test_loop16_seq_none': 'UnsupportedOperatorError: graph inputs/outputs that are optional / sequence (TFLite tensors hold none)',
     'test_matmulinteger': 'UnsupportedOperatorError: MatMulInteger: no converter for this op',
     'test_max_float64': 'UnsupportedOperatorError: Max: MAXIMUM on float64 (LiteRT has no float64 kernel and no exact wider type)',
-    'test_maxpool_with_argmax_2d_precomputed_pads': 'UnsupportedOperatorError: MaxPool: output(s) [1] are not supported',
-    'test_maxpool_with_argmax_2d_precomputed_strides': 'UnsupportedOperatorError: MaxPool: storage_order=1',
     'test_melweightmatrix': 'UnsupportedOperatorError: MelWeightMatrix: no converter for this op',
     'test_min_float64': 'UnsupportedOperatorError: Min: MINIMUM on float64 (LiteRT has no float64 kernel and no exact wider type)',
     'test_mod_float64_mixed_sign_fmod_0': 'UnsupportedOperatorError: Mod: FLOOR_MOD on float64 (LiteRT has no float64 kernel and no exact wider type)',
