@@ -1,5 +1,6 @@
-"""Unique without axis against the ONNX reference (``np.unique``), in edgelite and LiteRT:
-sorted and first-occurrence order, NaNs, signed zeros, every subset of the four outputs."""
+"""Unique against the ONNX reference (``np.unique``), in edgelite and LiteRT: sorted and
+first-occurrence order, with and without axis, NaNs, signed zeros, every subset of the
+four outputs."""
 
 from __future__ import annotations
 
@@ -81,10 +82,39 @@ def test_unique_random_sweep():
             check_unique(x, sorted=sorted_)
 
 
+AXIS_CASES = {
+    "rows": (np.array([[1, 0, 0], [1, 0, 0], [2, 3, 4]], np.float32), 0),
+    "cols": (np.array([[1, 0, 0], [1, 0, 0], [2, 3, 3]], np.float32), -1),
+    "3d": (np.array([[[1, 1], [0, 1], [2, 1], [0, 1]], [[1, 1], [0, 1], [2, 1], [0, 1]]], np.float32), 1),
+    "lexicographic": (np.array([[3, 1], [2, 9], [3, 0], [2, 9], [-1, 5], [3, 1]], np.int64), 0),
+    "nan_rows_stay_apart": (np.array([[np.nan, 1], [0, 2], [np.nan, 1], [0, 2], [-0.0, 2], [np.inf, 0]], np.float32), 0),
+    "int32_cols": (np.array([[5, 1, 5, 1], [2, 2, 2, 3]], np.int32), 1),
+}
+
+
+@pytest.mark.parametrize("name", list(AXIS_CASES))
+def test_unique_with_axis_sorted(name):
+    x, axis = AXIS_CASES[name]
+    check_unique(x, sorted=1, axis=axis)
+
+
+def test_unique_with_axis_0_first_occurrence_order():
+    x, _ = AXIS_CASES["lexicographic"]
+    check_unique(x, sorted=0, axis=0)
+
+
+def test_unique_with_axis_random_sweep():
+    rng = np.random.default_rng(13)
+    for _ in range(4):
+        x = rng.integers(0, 3, (int(rng.integers(1, 9)), 2, 3)).astype(np.float32)
+        for axis in (0, 1, 2):
+            check_unique(x, sorted=1, axis=axis)
+
+
 @pytest.mark.parametrize("x,attrs,why", [
-    (np.zeros((2, 3), np.float32), {"axis": 0}, "Unique with axis"),
-    (np.zeros((2, 3), np.float32), {"sorted": 0}, "sorted=0 of a rank > 1 input"),
-    (np.zeros(3000, np.float32), {}, "Unique of 3000 values"),
+    (np.zeros((2, 3), np.float32), {"axis": 1, "sorted": 0}, "sorted=0 of slices other than the leading"),
+    (np.zeros((2, 3), np.float32), {"sorted": 0}, "sorted=0 of slices other than the leading"),
+    (np.zeros(3000, np.float32), {}, "Unique of 3000 slices of 1"),
     (np.zeros(3, np.float64), {}, "Unique of float64"),
 ])
 def test_unique_refusals(x, attrs, why):

@@ -266,22 +266,27 @@ def shape_inference_and_folding(g: Graph, max_rounds: int = 8) -> None:
 
 
 def unique_output_bounds(g: Graph) -> None:
-    """Give the outputs of a ``Unique`` over a 1-D or flattened input of ``n`` elements that
-    ONNX leaves unsized (their length is the number of distinct values, known at run time)
-    the static shape ``(n,)``: an upper bound that only the written ``.tflite`` carries, as
-    the first shape of tensors the ``Unique`` lowering resizes at run time. Only outputs
-    that no node reads get one, so no converter takes the bound for the real length."""
+    """Give the outputs of a ``Unique`` that ONNX leaves unsized (their length is the number
+    of distinct values or slices, known at run time) the shape of all ``n`` values (slices
+    along ``axis``): an upper bound that only the written ``.tflite`` carries, as the first
+    shape of tensors the ``Unique`` lowering resizes at run time. Only outputs that no
+    node reads get one, so no converter takes the bound for the real length."""
     readers = g.consumers()
     for node in g.nodes:
-        if node.op_type != "Unique" or node.domain not in ("", "ai.onnx") or "axis" in node.attrs:
+        if node.op_type != "Unique" or node.domain not in ("", "ai.onnx"):
             continue
         x = node.inputs[0]
-        if x is None or x.shape is None:
+        if x is None or x.shape is None or not x.shape:
             continue
-        n = int(np.prod(x.shape, dtype=np.int64))
+        if "axis" in node.attrs:  # slices along the axis: Y keeps the others
+            n = int(x.shape[int(node.attrs["axis"]) % len(x.shape)])
+            y_shape = tuple(x.shape)
+        else:
+            n = int(np.prod(x.shape, dtype=np.int64))
+            y_shape = (n,)
         for i, o in enumerate(node.outputs):
             if o is not None and o.shape is None and id(o) not in readers:
-                o.shape = (n,)
+                o.shape = y_shape if i == 0 else (n,)
                 o.dtype = o.dtype or (x.dtype if i == 0 else np.dtype(np.int64))
 
 

@@ -365,9 +365,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     'test_training_dropout_zero_ratio': 'UnsupportedOperatorError: Dropout: Dropout with a run-time training_mode',
     'test_training_dropout_zero_ratio_mask': 'UnsupportedOperatorError: Dropout: Dropout with a run-time training_mode',
     'test_unique_bfloat16_sorted_without_axis': 'UnsupportedOperatorError: Unique: Unique of bfloat16 (float32/int32/int64)',
-    'test_unique_sorted_with_axis_3d': 'UnsupportedOperatorError: Unique: Unique with axis (slices compared and sorted whole: not lowered)',
-    'test_unique_sorted_with_axis': 'UnsupportedOperatorError: Unique: Unique with axis (slices compared and sorted whole: not lowered)',
-    'test_unique_sorted_with_negative_axis': 'UnsupportedOperatorError: Unique: Unique with axis (slices compared and sorted whole: not lowered)',
     # --- pytorch-operator: 5 not passing
     'test_operator_add_broadcast': 'UnsupportedOperatorError: Add: ADD on float64 (LiteRT has no float64 kernel and no exact wider type)',
     'test_operator_add_size1_broadcast': 'UnsupportedOperatorError: Add: ADD on float64 (LiteRT has no float64 kernel and no exact wider type)',
