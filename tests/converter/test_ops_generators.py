@@ -55,6 +55,14 @@ def test_constant_of_shape_runtime_shape(value, dims):
     assert ops == ["FILL"]
 
 
+def test_constant_of_shape_without_a_known_output_shape_is_refused():
+    import edgelite
+
+    m = one_node_model("ConstantOfShape", {"shape": np.array([2, 3], np.int64)}, opset=21)
+    with pytest.raises(UnsupportedOperatorError, match="no known output shape"):
+        edgelite.convert(m)
+
+
 @pytest.mark.parametrize("dtype,dims,why", [
     (np.float64, (2, 3), "ConstantOfShape of float64"),
     (np.float32, (2, 0), "LiteRT cannot read an empty dynamic output"),

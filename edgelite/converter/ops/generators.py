@@ -109,6 +109,8 @@ class ConstantOfShape(OpConverter):
         s = node.inputs[0]
         if np.dtype(s.dtype) not in (_I32, _I64) or len(s.shape) != 1:
             return f"ConstantOfShape with a {s.dtype} shape of rank {len(s.shape)} (FILL takes a 1-D int32/int64 one)"
+        if node.outputs[0].shape is None:
+            return "ConstantOfShape with a run-time shape and no known output shape (declare the output's shape)"
         if 0 in tuple(node.outputs[0].shape):
             # FILL's output is run-time shaped; LiteRT cannot hand back an empty one of those
             # (get_tensor: "Invalid tensor size"), so the file would not run there.

@@ -230,6 +230,8 @@ class MaxUnpool(OpConverter):
             return index_dtype_reason(idx)
         if "kernel_shape" not in node.attrs:
             return "MaxUnpool without kernel_shape"
+        if y.shape is None:
+            return "MaxUnpool with a run-time output_shape and no known output shape (declare the output's shape)"
         inner = self.unpooled_shape(node)
         if len(inner) != len(y.shape) or any(a > b for a, b in zip(inner, y.shape)):
             return f"MaxUnpool output {list(y.shape)} smaller than the unpooled {list(inner)}"
