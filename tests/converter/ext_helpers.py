@@ -66,11 +66,15 @@ def assert_close(got, want, rtol=1e-5, atol=1e-6):
 
 
 def check_op(
-    op, feeds, attrs=None, consts=None, opset=18, rtol=1e-5, atol=1e-6, use_reference=False, n_outputs=1, out_shape=None
+    op, feeds, attrs=None, consts=None, opset=18, rtol=1e-5, atol=1e-6, use_reference=False, n_outputs=1, out_shape=None,
+    input_shapes=None,
 ):
-    """Convert, run in both runtimes, compare with the oracle; return the TFLite op names."""
+    """Convert, run in both runtimes, compare with the oracle; return the TFLite op names.
+
+    ``input_shapes`` goes to ``edgelite.convert`` (an input with a 0 dimension reads as dynamic).
+    """
     model = one_node_model(op, feeds, attrs, consts, out_shape=out_shape, opset=opset, n_outputs=n_outputs)
-    tfl = edgelite.convert(model, keep_io_layout=True)
+    tfl = edgelite.convert(model, keep_io_layout=True, input_shapes=input_shapes)
     want = oracle(model, feeds, use_reference)
     for runtime in ("edgelite", "litert"):
         got = run_tflite(tfl, feeds, runtime)

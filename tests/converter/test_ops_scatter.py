@@ -173,3 +173,69 @@ def test_tensor_scatter_int8_runs_dynamic_update_slice_in_int8_like_litert():
     ref = feeds["c"] * 0.5
     ref[:, :, 5:6, :] = feeds["u"]
     assert np.abs(got - ref).max() < 0.1
+
+
+def test_max_unpool_by_hand():
+    from tests.converter.ext_helpers import check_op
+
+    x = np.array([[[[5, 6], [7, 8]]]], np.float32)
+    i = np.array([[[[5, 7], [13, 15]]]], np.int64)
+    ops = check_op("MaxUnpool", {"x": x, "i": i}, attrs={"kernel_shape": [2, 2], "strides": [2, 2]}, opset=22, rtol=0, atol=0)
+    assert "SCATTER_ND" not in ops
+    got = run_tflite(edgelite.convert(make_model(
+        [helper.make_node("MaxUnpool", ["x", "i"], ["y"], kernel_shape=[2, 2], strides=[2, 2])],
+        [("x", np.float32, [1, 1, 2, 2]), ("i", np.int64, [1, 1, 2, 2])], [("y", np.float32, [1, 1, 4, 4])], opset=22)),
+        {"x": x, "i": i}, "edgelite")[0]
+    want = np.zeros(16, np.float32)
+    want[[5, 7, 13, 15]] = [5, 6, 7, 8]
+    np.testing.assert_array_equal(got.reshape(-1), want)
+
+
+@pytest.mark.parametrize("out_hw,runtime_shape", [(None, False), ((5, 5), False), ((4, 5), False), ((4, 4), False),
+                                                  ((5, 5), True), ((4, 5), True)])
+def test_max_unpool_duplicates_negatives_and_output_shape(runtime_shape, out_hw):
+    """Duplicate indices (the last write wins, as in the reference's loop); negative ones
+    wrap; output_shape constant or read at run time: the reference scatters into the
+    unpooled 4x4 and puts that in the leading corner of output_shape (ONNX Runtime
+    instead indexes output_shape itself; the suite's expected data follows the reference)."""
+    from tests.converter.ext_helpers import check_op
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 3, 2, 2)).astype(np.float32)
+    n = 2 * 3 * 4 * 4
+    i = rng.integers(-n, n, (2, 3, 2, 2)).astype(np.int64)
+    i[0, 0, 0, 0] = i[1, 2, 1, 1] = i[0, 1, 1, 0]  # duplicates, with different values
+    feeds, consts = {"x": x, "i": i}, None
+    out_shape = None
+    if out_hw is not None:
+        shape = np.array([2, 3, *out_hw], np.int64)
+        if runtime_shape:
+            feeds["s"] = shape
+            out_shape = [2, 3, *out_hw]
+        else:
+            consts = {"s": shape}
+    check_op("MaxUnpool", feeds, consts=consts, attrs={"kernel_shape": [2, 2], "strides": [2, 2]}, opset=22,
+             use_reference=True, rtol=0, atol=0, out_shape=out_shape)
+
+
+def test_max_unpool_refuses_an_output_shape_smaller_than_unpooled():
+    from tests.converter.ext_helpers import one_node_model
+
+    from edgelite.errors import UnsupportedOperatorError
+
+    m = one_node_model("MaxUnpool", {"x": np.zeros((1, 1, 2, 2), np.float32), "i": np.zeros((1, 1, 2, 2), np.int64)},
+                       consts={"s": np.array([1, 1, 3, 4], np.int64)}, attrs={"kernel_shape": [2, 2], "strides": [2, 2]},
+                       opset=22)
+    with pytest.raises(UnsupportedOperatorError, match="smaller than the unpooled"):
+        edgelite.convert(m)
+
+
+def test_max_unpool_refuses_a_scatter_too_large():
+    from tests.converter.ext_helpers import one_node_model
+
+    from edgelite.errors import UnsupportedOperatorError
+
+    m = one_node_model("MaxUnpool", {"x": np.zeros((1, 64, 64, 64), np.float32), "i": np.zeros((1, 64, 64, 64), np.int64)},
+                       attrs={"kernel_shape": [2, 2], "strides": [2, 2]}, opset=22)
+    with pytest.raises(UnsupportedOperatorError, match="MaxUnpool of 262144 values"):
+        edgelite.convert(m)

@@ -1,15 +1,21 @@
-"""Ops that generate or mask values: Trilu, EyeLike, Range, OneHot, CumSum, CumProd, Dropout.
+"""Ops that generate or mask values: Trilu, EyeLike, Range, ConstantOfShape, OneHot, CumSum,
+CumProd, Dropout.
 
 * ``Trilu``: ``SELECT_V2(mask, x, 0)`` with a constant ``[N, M]`` mask (``k`` constant).
 * ``EyeLike``: a constant (only the input's shape is read), written by one ``RESHAPE``.
 * ``Range``: ``RANGE`` (float32/int32/int64).
+* ``ConstantOfShape`` with a run-time shape (a constant one folds): ``FILL`` with the
+  shape tensor as its dims (int64 as given, or int32), a dynamic output; the value is the
+  ``value`` attribute's single element, in its own dtype (float32 0 without it). An empty
+  result is refused: LiteRT cannot give back an empty tensor whose shape is known only at run time.
 * ``OneHot``: ``ONE_HOT``, after wrapping negative indices by ``depth`` as ONNX does
   (TFLite would give an all-off row); ``values = [off, on]`` is sliced into scalars.
 * ``CumSum``: ``CUMSUM`` (exclusive/reverse options).
 * ``CumProd``: no builtin; a log-step (Hillis-Steele) scan: ``ceil(log2 L)`` rounds of
   ``y *= y shifted by 2^k`` (``PADV2`` with 1 then ``SLICE``), exclusive by shifting the
   input once, reverse with ``REVERSE_V2``. Exact for integers; for floats only the
-  order of the multiplications differs from a running product.
+  order of the multiplications differs from a running product. A run-time axis on a
+  tensor of rank > 1: the scan along every axis, the one named picked by ``SELECT_V2``.
 * ``Dropout`` at inference (``training_mode`` absent/false, or ratio 0): output = input
   and an all-true mask (``FILL``). Training with a non-zero ratio is random: refused.
 
@@ -45,8 +51,6 @@ def _copy(out, x, y):
 @register("Trilu")
 class Trilu(OpConverter):
     def check(self, node):
-        if 0 in tuple(node.inputs[0].shape):
-            return "Trilu of an empty tensor"
         return dtype_rules.reason("SELECT_V2", [None, node.inputs[0]], node.outputs[0])
 
     def lower(self, node, out):
@@ -85,6 +89,37 @@ class Range(OpConverter):
 
     def lower(self, node, out):
         out.emit("RANGE", node.inputs[:3], node.outputs)
+
+
+# FILL's value types in LiteRT (fill.cc); bool included.
+_FILL_TYPES = frozenset(np.dtype(t) for t in (np.float32, np.int32, np.int64, np.int8, np.int16, np.bool_))
+
+
+def _fill_value(node) -> np.ndarray:
+    v = node.attrs.get("value")
+    return np.zeros((), np.float32) if v is None else np.asarray(v).reshape(-1)[:1].reshape(())
+
+
+@register("ConstantOfShape")
+class ConstantOfShape(OpConverter):
+    def check(self, node):
+        value = _fill_value(node)
+        if value.dtype not in _FILL_TYPES:
+            return f"ConstantOfShape of {value.dtype} (FILL takes float32/int32/int64/int8/int16/bool)"
+        s = node.inputs[0]
+        if np.dtype(s.dtype) not in (_I32, _I64) or len(s.shape) != 1:
+            return f"ConstantOfShape with a {s.dtype} shape of rank {len(s.shape)} (FILL takes a 1-D int32/int64 one)"
+        if node.outputs[0].shape is None:
+            return "ConstantOfShape with a run-time shape and no known output shape (declare the output's shape)"
+        if 0 in tuple(node.outputs[0].shape):
+            # FILL's output is run-time shaped; LiteRT cannot hand back an empty one of those
+            # (get_tensor: "Invalid tensor size"), so the file would not run there.
+            return "ConstantOfShape to an empty tensor with a run-time shape (LiteRT cannot read an empty dynamic output)"
+        return None
+
+    def lower(self, node, out):
+        value = out.const(_fill_value(node), node.name + "_value")
+        out.emit("FILL", [node.inputs[0], value], node.outputs)
 
 
 @register("OneHot")
@@ -141,8 +176,6 @@ def _to_scalar(out, v, name):
 @register("CumSum", "CumProd")
 class Cumulative(OpConverter):
     def check(self, node):
-        if _const_input(node, 1) is None and node.op_type == "CumProd" and len(node.inputs[0].shape) != 1:
-            return "CumProd with a run-time axis on a tensor of rank > 1"
         dt = np.dtype(node.outputs[0].dtype)
         if dt not in (_F32, _I32, _I64):
             return f"{node.op_type} on {dt} (float32/int32/int64)"
@@ -165,17 +198,34 @@ class Cumulative(OpConverter):
             out.emit("CUMSUM", [x, axis_t], [y], opts)
             return
         b = Builder(out, node.name, x.shape, x.dtype)
-        axis_c = out.const(i32([axis]), node.name + "_axis")
-        cur = b.op("REVERSE_V2", x, axis_c) if reverse else x
-        if exclusive:
-            cur = _shift(b, cur, axis, 1)
-        step = 1
-        while step < x.shape[axis]:
-            cur = b.op("MUL", cur, _shift(b, cur, axis, step))
-            step *= 2
-        if reverse:
-            cur = b.op("REVERSE_V2", cur, axis_c)
+        rank = len(x.shape)
+        if axis_data is not None or rank == 1:
+            b.finish(_cumprod(b, x, axis, exclusive, reverse), y)
+            return
+        # A run-time axis: the product along every axis, then the one the axis names
+        # (SELECT_V2 on a scalar condition; ONNX's axis lies in [-rank, rank)).
+        a32 = dtype_rules.to_dtype(out, node.inputs[1], _I32, node.name + "_axis")
+        a32 = b.op("FLOOR_MOD", a32, b.c(rank, _I32), dtype=_I32, shape=tuple(a32.shape))
+        cur = _cumprod(b, x, rank - 1, exclusive, reverse)
+        for a in range(rank - 1):
+            hit = b.op("EQUAL", a32, b.c(a, _I32), dtype=_BOOL, shape=tuple(a32.shape))
+            cur = b.op("SELECT_V2", hit, _cumprod(b, x, a, exclusive, reverse), cur)
         b.finish(cur, y)
+
+
+def _cumprod(b, x, axis: int, exclusive: bool, reverse: bool):
+    """The running product of ``x`` along ``axis`` (log-step scan, see the module docstring)."""
+    axis_c = b.c(i32([axis]), _I32)
+    cur = b.op("REVERSE_V2", x, axis_c) if reverse else x
+    if exclusive:
+        cur = _shift(b, cur, axis, 1)
+    step = 1
+    while step < x.shape[axis]:
+        cur = b.op("MUL", cur, _shift(b, cur, axis, step))
+        step *= 2
+    if reverse:
+        cur = b.op("REVERSE_V2", cur, axis_c)
+    return cur
 
 
 def _shift(b, v, axis: int, k: int):

@@ -49,10 +49,13 @@ class Pool(ChannelsLast, OpConverter):
     fusable = True
 
     def applies(self, node):
-        """Float32 input, a 1-D/2-D undilated window, and (AveragePool) a padding the count
-        of TFLite's SAME rule reproduces. Decided on logical shapes."""
+        """Float32 input, a 1-D/2-D undilated window, no MaxPool ``Indices`` output, and
+        (AveragePool) a padding the count of TFLite's SAME rule reproduces. Decided on
+        logical shapes."""
         if self.check(node) is not None:
             return False
+        if node.op_type == "MaxPool" and len(node.outputs) > 1 and node.outputs[1] is not None:
+            return False  # the Indices output: pool_indices.MaxPoolWithIndices
         x, y = node.inputs[0], node.outputs[0]
         if x.dtype is not None and np.dtype(x.dtype) != np.float32:
             return False

@@ -1,5 +1,6 @@
 """Scatter (opset <= 10), ScatterElements and ScatterND, every ``reduction``; TensorScatter
-(one DYNAMIC_UPDATE_SLICE when the whole cache has one write position, else densely).
+(one DYNAMIC_UPDATE_SLICE when the whole cache has one write position, else densely);
+MaxUnpool (a ``none`` scatter of the values into zeros at their flat indices).
 
 TFLite's SCATTER_ND only adds into zeros, so these ops are written densely instead,
 exact for every dtype and reduction. With static shapes the data is viewed as rows
@@ -14,6 +15,8 @@ negatives wrapped with ``FLOOR_MOD``), and ``hit[u, n] = (T[u] == n)``:
   ``last[n] = REDUCE_MAX_u(hit ? u : -1)``, ``SELECT(last >= 0, GATHER(V, last), D)``.
 
 The work is ``U * N * S`` elements, fine for the index-sized updates these ops see.
+MaxUnpool scatters every input value (``U`` of them) into the ``N`` output elements, so it
+is refused when ``U * N`` passes ``MAX_UNPOOL_WORK``.
 
 Example:
     >>> from edgelite.converter.ops.scatter import row_strides
@@ -47,9 +50,11 @@ def _extreme(dtype, low: bool):
     return info.min if low else info.max
 
 
-def scatter_rows(e: Emitter, data2, targets, upd2, reduction: str, y2=None):
-    """``data2[N, S]`` with ``upd2[U, S]`` scattered into rows ``targets[U]`` (int32)."""
+def scatter_rows(e: Emitter, data2, targets, upd2, reduction: str, y2=None, rows: int | None = None):
+    """``data2[N, S]`` with ``upd2[U, S]`` scattered into rows ``targets[U]`` (int32).
+    ``rows``: ``N`` when ``data2`` is one row broadcast to all (``reduction="none"`` only)."""
     n, s = (int(d) for d in data2.shape)
+    n = n if rows is None else rows
     u = int(upd2.shape[0])
     dt = data2.dtype
     hit = e.binary("EQUAL", e.reshape(targets, (u, 1)), e.const(np.arange(n, dtype=np.int32).reshape(1, n), tag="rows"))
@@ -192,3 +197,67 @@ class TensorScatter(_TensorScatter):
         t = e.add(pos, e.const((np.arange(p, dtype=np.int32) * m).reshape(p, 1), tag="row_base"))
         res = scatter_rows(e, e.reshape(cache, (p * m, s)), e.reshape(t, (p * ln,)), e.reshape(upd, (p * ln, s)), "none")
         e.reshape(res, y.shape, y=y)
+
+
+# Largest U * N of a MaxUnpool (the [U, N] hit matrix); beyond it the dense scatter is too big.
+MAX_UNPOOL_WORK = 1 << 24
+
+
+@register("MaxUnpool")
+class MaxUnpool(OpConverter):
+    """The reference's MaxUnpool: ``u.flat[I.flat[k]] = X.flat[k]`` into zeros of the shape the
+    pooling implies (``(in - 1) * stride - pads + kernel``), the last write winning and
+    negative indices wrapped as numpy does; then, with an ``output_shape`` input, that
+    result in the leading corner of zeros of ``output_shape`` (a ``PAD`` at the end of
+    each dimension, read at run time when the shape is not constant; a smaller
+    ``output_shape`` fails there, as in the reference)."""
+
+    @staticmethod
+    def unpooled_shape(node) -> tuple[int, ...]:
+        x = node.inputs[0]
+        kernel = list(node.attrs["kernel_shape"])
+        k = len(kernel)
+        strides = list(node.attrs.get("strides", [1] * k))
+        pads = list(node.attrs.get("pads", [0] * 2 * k))
+        spatial = [(x.shape[2 + d] - 1) * strides[d] - (pads[d] + pads[k + d]) + kernel[d] for d in range(k)]
+        return tuple(x.shape[:2]) + tuple(int(v) for v in spatial)
+
+    def check(self, node):
+        x, idx, y = node.inputs[0], node.inputs[1], node.outputs[0]
+        if np.dtype(x.dtype) != np.float32:
+            return f"MaxUnpool of {x.dtype} (float32 only)"
+        if index_dtype_reason(idx):
+            return index_dtype_reason(idx)
+        if "kernel_shape" not in node.attrs:
+            return "MaxUnpool without kernel_shape"
+        if y.shape is None:
+            return "MaxUnpool with a run-time output_shape and no known output shape (declare the output's shape)"
+        inner = self.unpooled_shape(node)
+        if len(inner) != len(y.shape) or any(a > b for a, b in zip(inner, y.shape)):
+            return f"MaxUnpool output {list(y.shape)} smaller than the unpooled {list(inner)}"
+        u, n = int(np.prod(x.shape, dtype=np.int64)), int(np.prod(inner, dtype=np.int64))
+        if u * n > MAX_UNPOOL_WORK:
+            return (f"MaxUnpool of {u} values into {n} elements (the exact scatter, last write winning, "
+                    f"takes {u}x{n} > {MAX_UNPOOL_WORK} comparisons; TFLite's SCATTER_ND adds duplicates)")
+        return None
+
+    def lower(self, node, out):
+        e = Emitter(out, node.name)
+        x, idx, y = node.inputs[0], node.inputs[1], node.outputs[0]
+        shape = node.input(2)
+        inner = self.unpooled_shape(node)
+        u, n = int(np.prod(x.shape, dtype=np.int64)), int(np.prod(inner, dtype=np.int64))
+        t = wrap_indices(e, e.reshape(idx, (u,)), n)
+        res = scatter_rows(e, e.const(np.zeros((1, 1), x.dtype), tag="zero"), t, e.reshape(x, (u, 1)), "none", rows=n)
+        if shape is None or shape.is_constant:
+            if tuple(y.shape) == inner:
+                e.reshape(res, y.shape, y=y)
+                return
+            pads = np.array([[0, b - a] for a, b in zip(inner, y.shape)], np.int32)
+            e.op("PAD", [e.reshape(res, inner), e.const(pads, tag="pads")], y.shape, y.dtype, y=y)
+            return
+        # [[0, output_shape[d] - inner[d]]] at run time
+        grow = e.sub(e.cast(shape, np.int32), e.const(np.array(inner, np.int32), tag="inner"))
+        r = len(inner)
+        pads = e.concat([e.const(np.zeros((r, 1), np.int32), tag="before"), e.reshape(grow, (r, 1))], axis=1)
+        e.op("PAD", [e.reshape(res, inner), pads], y.shape, y.dtype, y=y)

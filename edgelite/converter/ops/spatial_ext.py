@@ -136,6 +136,10 @@ class PoolPatches(_PatchPool, OpConverter):
 
     max_outputs = 1
 
+    def applies(self, node):
+        """Not a MaxPool with an ``Indices`` output (``pool_indices.MaxPoolWithIndices`` takes those)."""
+        return not (node.op_type == "MaxPool" and len(node.outputs) > 1 and node.outputs[1] is not None)
+
     def check(self, node):
         if node.op_type == "MaxPool" and int(node.attrs.get("storage_order", 0)) != 0:
             return "storage_order=1"

@@ -257,10 +257,53 @@ def shape_inference_and_folding(g: Graph, max_rounds: int = 8) -> None:
     """Alternate ONNX shape inference and constant folding until neither changes anything."""
     for _ in range(max_rounds):
         infer_shapes(g)
-        if not fold_constants(g):
+        seeded = shapes_from_output_shape_inputs(g)
+        if not fold_constants(g) and not seeded:
             break
         dead_code_elimination(g)
     shapes_from_unary_readers(g)
+    unique_output_bounds(g)
+
+
+def unique_output_bounds(g: Graph) -> None:
+    """Give the outputs of a ``Unique`` that ONNX leaves unsized (their length is the number
+    of distinct values or slices, known at run time) the shape of all ``n`` values (slices
+    along ``axis``): an upper bound that only the written ``.tflite`` carries, as the first
+    shape of tensors the ``Unique`` lowering resizes at run time. Only outputs that no
+    node reads get one, so no converter takes the bound for the real length."""
+    readers = g.consumers()
+    for node in g.nodes:
+        if node.op_type != "Unique" or node.domain not in ("", "ai.onnx"):
+            continue
+        x = node.inputs[0]
+        if x is None or x.shape is None or not x.shape:
+            continue
+        if "axis" in node.attrs:  # slices along the axis: Y keeps the others
+            n = int(x.shape[int(node.attrs["axis"]) % len(x.shape)])
+            y_shape = tuple(x.shape)
+        else:
+            n = int(np.prod(x.shape, dtype=np.int64))
+            y_shape = (n,)
+        for i, o in enumerate(node.outputs):
+            if o is not None and o.shape is None and id(o) not in readers:
+                o.shape = y_shape if i == 0 else (n,)
+                o.dtype = o.dtype or (x.dtype if i == 0 else np.dtype(np.int64))
+
+
+def shapes_from_output_shape_inputs(g: Graph) -> bool:
+    """Give a ``MaxUnpool`` with a constant ``output_shape`` input that shape (ONNX shape
+    inference only takes its rank); True when a shape was set, so inference runs again
+    past it."""
+    changed = False
+    for node in g.nodes:
+        if node.op_type != "MaxUnpool" or node.domain not in ("", "ai.onnx") or len(node.inputs) < 3:
+            continue
+        shape, y = node.inputs[2], node.outputs[0]
+        if shape is not None and shape.is_constant and y.shape is None:
+            y.shape = tuple(int(d) for d in np.asarray(shape.data).reshape(-1))
+            y.dtype = y.dtype or node.inputs[0].dtype
+            changed = True
+    return changed
 
 
 # Ops whose output 0 has input 0's shape (no broadcasting).
