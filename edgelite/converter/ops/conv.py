@@ -18,14 +18,6 @@ from edgelite.converter.ops.registry import OpConverter, register
 from edgelite.converter.lower import activation_code
 
 
-def _spatial_attrs(node: Node, nsp: int):
-    w = node.inputs[1].data if node.inputs[1].is_constant else None
-    kernel = list(node.attrs.get("kernel_shape", w.shape[2:] if w is not None else [1] * nsp))
-    strides = list(node.attrs.get("strides", [1] * nsp))
-    dil = list(node.attrs.get("dilations", [1] * nsp))
-    return kernel, strides, dil
-
-
 def _to_2d(vals, nsp, fill):
     """1-D attributes as 2-D ones ([fill] + vals), 2-D unchanged."""
     return ([fill] + list(vals)) if nsp == 1 else list(vals)
@@ -88,8 +80,12 @@ class ConvGeometry:
     explicit: list | None  # [(top, bottom), (left, right)] for a PAD first, or None
 
     @classmethod
-    def of(cls, node: Node, x_shape, nsp: int) -> "ConvGeometry":
-        kernel, strides, dil = _spatial_attrs(node, nsp)
+    def of(cls, node: Node, x_shape, w_shape) -> "ConvGeometry":
+        """The geometry of ``node`` on physical input ``x_shape``, ONNX weights of ``w_shape``."""
+        nsp = len(w_shape) - 2
+        kernel = list(node.attrs.get("kernel_shape", w_shape[2:]))
+        strides = list(node.attrs.get("strides", [1] * nsp))
+        dil = list(node.attrs.get("dilations", [1] * nsp))
         pad_mode, explicit = resolve_padding(node, list(x_shape[1:-1]), kernel, strides, dil)
         if explicit is not None and nsp == 1:
             explicit = [(0, 0)] + explicit
@@ -169,7 +165,7 @@ class Conv(ChannelsLast, OpConverter):
     def lower(self, node, out):
         x, y = node.inputs[0], node.outputs[0]
         w = constant(node, 1, "weights")
-        geom = ConvGeometry.of(node, x.shape, w.ndim - 2)
+        geom = ConvGeometry.of(node, x.shape, w.shape)
         x4 = geom.input_4d(out, x, node.name)
         if w.ndim == 3:
             w = w[:, :, None, :]
