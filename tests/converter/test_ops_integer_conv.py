@@ -27,7 +27,8 @@ GEOMETRIES = {
     "stride2_same_upper": ((1, 3, 9, 8), (2, 3, 4, 3), {"auto_pad": "SAME_UPPER", "strides": [2, 2]}),
     "valid_1x1": ((1, 7, 5, 5), (6, 7, 1, 1), {}),
     "depthwise": ((1, 6, 9, 7), (6, 1, 3, 3), {"group": 6, "pads": [1, 0, 2, 1], "strides": [2, 1]}),
-    "depthwise_multiplier_dilated": ((2, 3, 8, 8), (6, 1, 3, 3), {"group": 3, "dilations": [2, 2], "pads": [2, 2, 2, 2]}),
+    "depthwise_multiplier_dilated": ((2, 3, 8, 8), (6, 1, 3, 3),
+                                     {"group": 3, "dilations": [2, 2], "pads": [2, 2, 2, 2]}),
     "1d_stride2": ((2, 5, 13), (3, 5, 4), {"strides": [2], "pads": [2, 1]}),
     "1d_depthwise": ((1, 4, 12), (4, 1, 3), {"group": 4, "auto_pad": "SAME_UPPER"}),
 }
@@ -53,7 +54,8 @@ def test_conv_integer_channels_last(geometry, dtype):
 def test_conv_integer_channels_last_per_channel_weight_zero_point():
     # ONNX Runtime's ConvInteger takes per-tensor weight zero points only: the reference alone here
     feeds = {"x": extremes(np.uint8, (1, 4, 7, 7))}
-    consts = {"w": extremes(np.uint8, (3, 4, 3, 3)), "xz": np.array(0, np.uint8), "wz": np.array([0, 255, 77], np.uint8)}
+    consts = {"w": extremes(np.uint8, (3, 4, 3, 3)), "xz": np.array(0, np.uint8),
+              "wz": np.array([0, 255, 77], np.uint8)}
     _, ops = convert_and_compare("ConvInteger", feeds, consts, attrs={"pads": [0, 1, 1, 0]}, opset=10, with_ort=False)
     _fast_ops(ops, False)
 
