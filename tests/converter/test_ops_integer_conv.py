@@ -31,6 +31,7 @@ GEOMETRIES = {
                                      {"group": 3, "dilations": [2, 2], "pads": [2, 2, 2, 2]}),
     "1d_stride2": ((2, 5, 13), (3, 5, 4), {"strides": [2], "pads": [2, 1]}),
     "1d_depthwise": ((1, 4, 12), (4, 1, 3), {"group": 4, "auto_pad": "SAME_UPPER"}),
+    "many_channels": ((1, 64, 6, 6), (3, 64, 3, 3), {"pads": [1, 1, 1, 1]}),  # chunked at the extremes
 }
 
 
@@ -140,3 +141,25 @@ def test_one_channel_window_past_2_to_the_24_keeps_the_patch_strategy():
     consts = {"w": np.full((1, 1, 17, 17), 255, np.uint8), "xz": np.array(255, np.uint8)}
     want, ops = convert_and_compare("ConvInteger", feeds, consts, opset=10)
     assert "CONV_2D" not in ops and ops.count("BATCH_MATMUL") >= 2, ops
+
+
+@pytest.mark.parametrize("geometry", ["3x3_pad1", "stride2_asymmetric", "depthwise_multiplier_dilated", "1d_stride2",
+                                      "many_channels"])
+def test_litert_with_xnnpack_is_exact_too(geometry):
+    """LiteRT's default resolver (XNNPACK's float32 convolutions, blocked and FMA-summed):
+    the same integers, as the exactness argument says for any float32 direct convolution."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    xs, ws, attrs = GEOMETRIES[geometry]
+    feeds = {"x": extremes(np.uint8, xs)}
+    model = one_node_model("ConvInteger", feeds, attrs=attrs, opset=10,
+                           consts={"w": np.full(ws, 255, np.uint8), "xz": np.array(255, np.uint8)})
+    tfl = edgelite.convert(model, keep_io_layout=True)
+    if geometry == "many_channels":
+        assert op_names(tfl).count("CONV_2D") >= 2
+    it = Interpreter(model_content=tfl, num_threads=2)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], feeds["x"])
+    it.invoke()
+    want = np.asarray(oracle(model, feeds, use_reference=True)[0])
+    np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]), want)
