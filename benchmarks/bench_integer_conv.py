@@ -5,8 +5,8 @@ Models (built here, in a temporary folder):
 * ``qlinearconv_3x3_32``: one QLinearConv, 3x3, 32 -> 32 channels, 1x32x112x112 uint8,
   int8 per-channel weights with an int32 bias (what ONNX Runtime's QOperator quantizer
   writes for a ``Conv``);
-* ``ort_qoperator_cnn``: a small float CNN (stride-2 3x3 conv, depthwise 3x3, 1x1 conv,
-  3x3 conv, Relu after each, flatten, MatMul) at 1x3x96x96 quantized by ONNX Runtime's
+* ``ort_qoperator_cnn``: a small float CNN (stride-2 3x3 conv 3->16, depthwise 3x3, 1x1
+  conv 16->32, two stride-2 3x3 convs 32->32->16, Relu after each, flatten, MatMul) at 1x3x96x96 quantized by ONNX Runtime's
   ``quantize_static(QOperator, per_channel)``.
 
 Each is converted by the ``edgelite`` on ``sys.path`` (run with ``PYTHONPATH`` set to an
@@ -74,14 +74,16 @@ def ort_cnn_model(folder: Path):
     inits = [numpy_helper.from_array(v, k) for k, v in {
         "W1": w(16, 3, 3, 3), "B1": w(16), "W2": w(16, 1, 3, 3), "B2": w(16),
         "W3": w(32, 16, 1, 1), "B3": w(32), "W4": w(32, 32, 3, 3), "B4": w(32),
-        "M": w(32 * 24 * 24, 10) * 0.05, "shape": np.array([1, -1], np.int64)}.items()]
+        "W5": w(16, 32, 3, 3), "B5": w(16), "M": w(16 * 12 * 12, 10) * 0.05, "shape": np.array([1, -1], np.int64)}.items()]
     nodes = [helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2]),
              helper.make_node("Relu", ["c1"], ["r1"]),
              helper.make_node("Conv", ["r1", "W2", "B2"], ["c2"], pads=[1, 1, 1, 1], group=16),
              helper.make_node("Relu", ["c2"], ["r2"]),
              helper.make_node("Conv", ["r2", "W3", "B3"], ["c3"]), helper.make_node("Relu", ["c3"], ["r3"]),
              helper.make_node("Conv", ["r3", "W4", "B4"], ["c4"], pads=[1, 1, 1, 1], strides=[2, 2]),
-             helper.make_node("Relu", ["c4"], ["r4"]), helper.make_node("Reshape", ["r4", "shape"], ["f"]),
+             helper.make_node("Relu", ["c4"], ["r4"]),
+             helper.make_node("Conv", ["r4", "W5", "B5"], ["c5"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("Relu", ["c5"], ["r5"]), helper.make_node("Reshape", ["r5", "shape"], ["f"]),
              helper.make_node("MatMul", ["f", "M"], ["y"])]
     g = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("x", 1, [1, 3, 96, 96])],
                           [helper.make_tensor_value_info("y", 1, [1, 10])], inits)

@@ -123,10 +123,11 @@ class Shifted:
         if zp is None:
             return x
         if zp.is_constant:
-            z = e.const(self._broadcast_zp(np.asarray(zp.data, np.int64), len(x.shape)).astype(np.float32), tag="zp")
-        else:
-            per_axis = self._broadcast_zp(np.zeros(zp.shape), len(x.shape)).shape
-            z = e.reshape(e.cast(zp, np.float32), () if int(np.prod(zp.shape)) == 1 else per_axis)
+            # ADD of -zp (the same integers): edgelite's float SUB with a broadcast constant is far slower than ADD
+            neg = -self._broadcast_zp(np.asarray(zp.data, np.int64), len(x.shape))
+            return e.add(x, e.const(neg.astype(np.float32), tag="neg_zp"))
+        per_axis = self._broadcast_zp(np.zeros(zp.shape), len(x.shape)).shape
+        z = e.reshape(e.cast(zp, np.float32), () if int(np.prod(zp.shape)) == 1 else per_axis)
         return e.sub(x, z)
 
 
