@@ -367,6 +367,7 @@ def test_qlinear_conv_runtime_per_channel_scales():
     model = ordered_model("QLinearConv", values, runtime={"x", "xs", "ws", "ys", "yz"}, out_shape=[1, 3, 5, 5],
                           out_dtype=np.uint8, opset=10)
     tfl = edgelite.convert(model, keep_io_layout=True)
+    assert "CONV_2D" in op_names(tfl)  # constant weights: integer_conv's product, channels last
     feeds = {k: v for k, v in values.items() if k in {"x", "xs", "ws", "ys", "yz"}}
     want = np.asarray(oracle(model, feeds, use_reference=True)[0])
     assert len(np.unique(want)) > 10
