@@ -121,10 +121,19 @@ def test_conv_integer_padding_strides_groups(dtype):
 
 
 def test_conv_integer_many_channels_is_chunked():
+    # constant weights: CONV_2D chunks of input channels (integer_conv); see test_ops_integer_conv.py
     feeds = {"x": extremes(np.uint8, (1, 64, 6, 6))}
     consts = {"w": np.full((2, 64, 3, 3), 255, np.uint8), "xz": np.array(255, np.uint8)}
     want, ops = convert_and_compare("ConvInteger", feeds, consts, attrs={"pads": [1, 1, 1, 1]}, opset=10)
-    assert ops.count("BATCH_MATMUL") >= 2 and np.abs(want).max() > 2**24
+    assert ops.count("CONV_2D") >= 2 and "GATHER" not in ops and np.abs(want).max() > 2**24
+
+
+def test_conv_integer_runtime_weights_many_channels_is_chunked_over_patches():
+    feeds = {"x": extremes(np.uint8, (1, 64, 6, 6)), "w": extremes(np.uint8, (2, 64, 3, 3))}
+    feeds["w"][0] = 255
+    want, ops = convert_and_compare("ConvInteger", feeds, {"xz": np.array(255, np.uint8)}, attrs={"pads": [1, 1, 1, 1]},
+                                    opset=10)
+    assert ops.count("BATCH_MATMUL") >= 2 and "CONV_2D" not in ops and np.abs(want).max() > 2**24
 
 
 def test_matmul_integer_without_zero_points_1d_operand():
@@ -358,6 +367,7 @@ def test_qlinear_conv_runtime_per_channel_scales():
     model = ordered_model("QLinearConv", values, runtime={"x", "xs", "ws", "ys", "yz"}, out_shape=[1, 3, 5, 5],
                           out_dtype=np.uint8, opset=10)
     tfl = edgelite.convert(model, keep_io_layout=True)
+    assert "CONV_2D" in op_names(tfl)  # constant weights: integer_conv's product, channels last
     feeds = {k: v for k, v in values.items() if k in {"x", "xs", "ws", "ys", "yz"}}
     want = np.asarray(oracle(model, feeds, use_reference=True)[0])
     assert len(np.unique(want)) > 10
@@ -450,6 +460,8 @@ def test_onnxruntime_dynamic_quantization_model(tmp_path, weight):
     q = onnx.load(tmp_path / "q.onnx")
     assert {"ConvInteger", "MatMulInteger"} <= {n.op_type for n in q.graph.node}
     tfl = edgelite.convert(q, keep_io_layout=True)
+    ops = op_names(tfl)
+    assert ops.count("CONV_2D") == 1 and "GATHER" not in ops, ops  # integer_conv: no patches
     feeds = {"x": r.normal(0, 1, (1, 3, 12, 12)).astype(np.float32)}
     want = ReferenceEvaluator(q).run(None, feeds)[0]
     for runtime in RUNTIMES:
@@ -484,6 +496,10 @@ def test_onnxruntime_qoperator_model(tmp_path, activation, weight):
     q = onnx.load(tmp_path / "q.onnx")
     assert {"QLinearConv", "QLinearMatMul"} <= {n.op_type for n in q.graph.node}
     tfl = edgelite.convert(q, keep_io_layout=True)
+    ops = op_names(tfl)
+    # the convolution as one float32 CONV_2D (integer_conv), no patches: the only GATHERs are
+    # the two threshold look-ups of each requantization (QLinearConv, QLinearMatMul)
+    assert ops.count("CONV_2D") == 1 and ops.count("GATHER") == 4 and ops.count("BATCH_MATMUL") == 1, ops
     feeds = {"x": r.normal(0, 1, (1, 3, 12, 12)).astype(np.float32)}
     want = ReferenceEvaluator(q).run(None, feeds)[0]
     step = float(numpy_helper.to_array(next(i for i in q.graph.initializer if i.name.startswith("y_scale"))))

@@ -7,6 +7,8 @@ as 2-D ones on ``[N, 1, W, C]`` (two ``RESHAPE`` ops, no transposes).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from edgelite.converter.ir import Node
@@ -14,14 +16,6 @@ from edgelite.converter.ops.common import constant, i32, onnx_pads, same_pads
 from edgelite.converter.ops.layout_rules import ChannelsLast
 from edgelite.converter.ops.registry import OpConverter, register
 from edgelite.converter.lower import activation_code
-
-
-def _spatial_attrs(node: Node, nsp: int):
-    w = node.inputs[1].data if node.inputs[1].is_constant else None
-    kernel = list(node.attrs.get("kernel_shape", w.shape[2:] if w is not None else [1] * nsp))
-    strides = list(node.attrs.get("strides", [1] * nsp))
-    dil = list(node.attrs.get("dilations", [1] * nsp))
-    return kernel, strides, dil
 
 
 def _to_2d(vals, nsp, fill):
@@ -72,6 +66,77 @@ def resolve_padding(node, spatial, kernel, strides, dil):
     return "VALID", pads
 
 
+@dataclass(frozen=True)
+class ConvGeometry:
+    """A 1-D or 2-D convolution's window on physical NHWC / NWC data, as 2-D lists (a 1-D
+    convolution runs on ``[N, 1, W, C]``): TFLite's padding mode, plus explicit pads (for a
+    ``PAD`` before a VALID op) where TF's SAME rule does not give ONNX's."""
+
+    nsp: int
+    kernel: list
+    strides: list
+    dil: list
+    padding: str  # "SAME" | "VALID"
+    explicit: list | None  # [(top, bottom), (left, right)] for a PAD first, or None
+
+    @classmethod
+    def of(cls, node: Node, x_shape, w_shape) -> "ConvGeometry":
+        """The geometry of ``node`` on physical input ``x_shape``, ONNX weights of ``w_shape``."""
+        nsp = len(w_shape) - 2
+        kernel = list(node.attrs.get("kernel_shape", w_shape[2:]))
+        strides = list(node.attrs.get("strides", [1] * nsp))
+        dil = list(node.attrs.get("dilations", [1] * nsp))
+        pad_mode, explicit = resolve_padding(node, list(x_shape[1:-1]), kernel, strides, dil)
+        if explicit is not None and nsp == 1:
+            explicit = [(0, 0)] + explicit
+        return cls(nsp, _to_2d(kernel, nsp, 1), _to_2d(strides, nsp, 1), _to_2d(dil, nsp, 1), pad_mode, explicit)
+
+    def input_4d(self, out, x, name: str):
+        """``x`` as the 4-D (and explicitly padded, with zeros) input of the TFLite op."""
+        x4 = as_4d(out, x, name)
+        return pad_input(out, x4, self.explicit, name) if self.explicit is not None else x4
+
+    def output_hw(self, x4_shape) -> tuple[int, int]:
+        """The output height and width of the op on the 4-D input ``x4_shape``."""
+        hw = []
+        for i in range(2):
+            size = int(x4_shape[1 + i])
+            if self.padding == "VALID":
+                hw.append((size - (self.kernel[i] - 1) * self.dil[i] - 1) // self.strides[i] + 1)
+            else:
+                hw.append(-(-size // self.strides[i]))
+        return hw[0], hw[1]
+
+    def options(self, depthwise: bool, depth_multiplier: int = 1, activation: int = 0):
+        """``(op, options, version)`` of the CONV_2D / DEPTHWISE_CONV_2D."""
+        from edgelite.schema.fb.Conv2DOptions import Conv2DOptionsT
+        from edgelite.schema.fb.DepthwiseConv2DOptions import DepthwiseConv2DOptionsT
+        from edgelite.schema.fb.Padding import Padding
+
+        if depthwise:
+            opts = DepthwiseConv2DOptionsT()
+            opts.depthMultiplier = depth_multiplier
+            op, version = "DEPTHWISE_CONV_2D", 2 if max(self.dil) > 1 else 1
+        else:
+            opts, op, version = Conv2DOptionsT(), "CONV_2D", 1
+        opts.padding = Padding.SAME if self.padding == "SAME" else Padding.VALID
+        opts.strideH, opts.strideW = self.strides
+        opts.dilationHFactor, opts.dilationWFactor = self.dil
+        opts.fusedActivationFunction = activation
+        return op, opts, version
+
+
+def is_depthwise(w4: np.ndarray, group: int, cin: int) -> bool:
+    """Whether ONNX weights ``[C_out, C_in / group, kH, kW]`` are a DEPTHWISE_CONV_2D's."""
+    return group > 1 and group == cin and w4.shape[1] == 1
+
+
+def filter_of(w4: np.ndarray, depthwise: bool) -> np.ndarray:
+    """The TFLite filter of ONNX weights ``[C_out, C_in, kH, kW]``: ``[C_out, kH, kW, C_in]``
+    for CONV_2D, ``[1, kH, kW, C_out]`` for DEPTHWISE_CONV_2D."""
+    return np.ascontiguousarray(w4.transpose((1, 2, 3, 0) if depthwise else (0, 2, 3, 1)))
+
+
 @register("Conv")
 class Conv(ChannelsLast, OpConverter):
     """CONV_2D / DEPTHWISE_CONV_2D for constant 1-D/2-D weights (first strategy for Conv;
@@ -98,47 +163,23 @@ class Conv(ChannelsLast, OpConverter):
         return None
 
     def lower(self, node, out):
-        from edgelite.schema.fb.Conv2DOptions import Conv2DOptionsT
-        from edgelite.schema.fb.DepthwiseConv2DOptions import DepthwiseConv2DOptionsT
-        from edgelite.schema.fb.Padding import Padding
-
         x, y = node.inputs[0], node.outputs[0]
         w = constant(node, 1, "weights")
-        nsp = w.ndim - 2
-        kernel, strides, dil = _spatial_attrs(node, nsp)
-        spatial = list(x.shape[1:-1])
-        k2, s2, d2 = _to_2d(kernel, nsp, 1), _to_2d(strides, nsp, 1), _to_2d(dil, nsp, 1)
-        pad_mode, explicit = resolve_padding(node, spatial, kernel, strides, dil)
-        x4 = as_4d(out, x, node.name)
-        if explicit is not None:
-            x4 = pad_input(out, x4, ([(0, 0)] + explicit) if nsp == 1 else explicit, node.name)
+        geom = ConvGeometry.of(node, x.shape, w.shape)
+        x4 = geom.input_4d(out, x, node.name)
         if w.ndim == 3:
             w = w[:, :, None, :]
         cout = w.shape[0]
         bias = constant(node, 2, "bias") if node.input(2) is not None else np.zeros(cout, w.dtype)
         group = int(node.attrs.get("group", 1))
-        n = x4.shape[0]
-        oh = (x4.shape[1] - (k2[0] - 1) * d2[0] - 1) // s2[0] + 1 if pad_mode == "VALID" else -(-x4.shape[1] // s2[0])
-        ow = (x4.shape[2] - (k2[1] - 1) * d2[1] - 1) // s2[1] + 1 if pad_mode == "VALID" else -(-x4.shape[2] // s2[1])
-        y4 = y if len(y.shape) == 4 else out.tmp(node.name + "_out4d", (n, oh, ow, cout), y.dtype)
-        padding = Padding.SAME if pad_mode == "SAME" else Padding.VALID
-        depthwise = group > 1 and group == x4.shape[3] and w.shape[1] == 1
-        if not depthwise:
-            opts = Conv2DOptionsT()
-            op, version = "CONV_2D", 1
-        else:
-            opts = DepthwiseConv2DOptionsT()
-            opts.depthMultiplier = cout // group
-            filt = out.const(np.ascontiguousarray(w.transpose(1, 2, 3, 0)), node.name + "_filter")
-            op, version = "DEPTHWISE_CONV_2D", 2 if max(d2) > 1 else 1
-        opts.padding, opts.strideH, opts.strideW = padding, s2[0], s2[1]
-        opts.dilationHFactor, opts.dilationWFactor = d2[0], d2[1]
-        opts.fusedActivationFunction = activation_code(node)
+        oh, ow = geom.output_hw(x4.shape)
+        y4 = y if len(y.shape) == 4 else out.tmp(node.name + "_out4d", (x4.shape[0], oh, ow, cout), y.dtype)
+        depthwise = is_depthwise(w, group, x4.shape[3])
+        op, opts, version = geom.options(depthwise, cout // group, activation_code(node))
         if op == "CONV_2D" and group > 1:
             _grouped_conv(out, node, x4, w, bias, group, y4, opts)
         else:
-            if op == "CONV_2D":
-                filt = out.const(np.ascontiguousarray(w.transpose(0, 2, 3, 1)), node.name + "_filter")
+            filt = out.const(filter_of(w, depthwise), node.name + "_filter")
             out.emit(op, [x4, filt, out.const(bias.astype(w.dtype), node.name + "_bias")], [y4], opts, version)
         if y4 is not y:
             reshape(out, y4, y)

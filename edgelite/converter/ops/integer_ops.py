@@ -11,9 +11,10 @@ below 2^24. Every partial sum of a chunk's ``BATCH_MATMUL`` is then an integer b
 int32 and the chunks are ``ADD``-ed in int32 (exact). A node whose whole bound reaches
 2^31 (where the ONNX reference's own int32 result would wrap) is refused.
 
-Convolutions run in the ONNX layout over *patches* (``spatial_ext.patches``: the
-shifted input padded with 0, which is ``x_zp`` before the shift, as the reference pads)
-as ``BATCH_MATMUL(W[1, g, C_out / g, C_in / g * K], patches[N, g, C_in / g * K, P])``.
+Convolutions are registered in ``integer_conv`` (float32 CONV_2D in NHWC first); what
+that does not cover takes ``lower_conv`` here, in the ONNX layout over *patches*
+(``spatial_ext.patches``: the shifted input padded with 0, which is ``x_zp`` before the
+shift, as the reference pads) as ``BATCH_MATMUL(W[1, g, C_out / g, C_in / g * K], patches[N, g, C_in / g * K, P])``.
 
 ``ProductPlan`` / ``exact_product`` are shared with ``qlinear`` (QLinearMatMul,
 QLinearConv), which requantize the int32 result.
@@ -122,10 +123,11 @@ class Shifted:
         if zp is None:
             return x
         if zp.is_constant:
-            z = e.const(self._broadcast_zp(np.asarray(zp.data, np.int64), len(x.shape)).astype(np.float32), tag="zp")
-        else:
-            per_axis = self._broadcast_zp(np.zeros(zp.shape), len(x.shape)).shape
-            z = e.reshape(e.cast(zp, np.float32), () if int(np.prod(zp.shape)) == 1 else per_axis)
+            # ADD of -zp (the same integers): edgelite's float SUB with a broadcast constant is far slower than ADD
+            neg = -self._broadcast_zp(np.asarray(zp.data, np.int64), len(x.shape))
+            return e.add(x, e.const(neg.astype(np.float32), tag="neg_zp"))
+        per_axis = self._broadcast_zp(np.zeros(zp.shape), len(x.shape)).shape
+        z = e.reshape(e.cast(zp, np.float32), () if int(np.prod(zp.shape)) == 1 else per_axis)
         return e.sub(x, z)
 
 
@@ -270,18 +272,3 @@ def lower_conv(e: Emitter, node, x: Shifted, w: Shifted):
 
 def conv_operands(node, x_zp_index: int, w_index: int, w_zp_index: int) -> tuple[Shifted, Shifted]:
     return Shifted(node.inputs[0], node.input(x_zp_index), None), Shifted(node.inputs[w_index], node.input(w_zp_index), 0)
-
-
-@register("ConvInteger")
-class ConvInteger(OpConverter):
-    """``conv(x - x_zp, w - w_zp)`` in int32, exactly; ``w_zp`` per tensor or per output
-    channel, weights constant or run-time, any group, stride, dilation and padding."""
-
-    def check(self, node):
-        x, w = conv_operands(node, 2, 1, 3)
-        return conv_reason(node, x, w)
-
-    def lower(self, node, out):
-        e = Emitter(out, node.name)
-        x, w = conv_operands(node, 2, 1, 3)
-        e.reshape(lower_conv(e, node, x, w), node.outputs[0].shape, y=node.outputs[0])

@@ -62,6 +62,8 @@ from edgelite.converter.ops.integer_ops import (
     matmul_reason,
     matmul_term_bounds,
 )
+from edgelite.converter.ops.integer_conv import channels_last_reason, lower_channels_last
+from edgelite.converter.ops.layout_rules import ChannelsLast
 from edgelite.converter.ops.registry import OpConverter, register
 from edgelite.errors import ConversionError
 
@@ -362,52 +364,78 @@ def _conv_requant(node) -> Requant:
     return Requant.build(f, mult, zp, qmin, qmax, dtype, chan, -bound, bound)
 
 
+def _conv_reason(node) -> str | None:
+    reason = _scale_reason(node, _CONV_SCALES) or _y_zp_reason(node, 7)
+    if reason:
+        return reason
+    if node.input(8) is not None and (not node.inputs[8].is_constant or dtype_name(node.inputs[8]) != "int32"):
+        return "bias that is not a constant int32 tensor"
+    x, w = conv_operands(node, 2, 3, 5)
+    reason = conv_reason(node, x, w)
+    if reason:
+        return reason
+    bound = conv_term_bounds(node, x, w)
+    reason = bound_reason(bound, _bias_bound(node))
+    if reason:
+        return reason
+    cout, ws = w.value.shape[0], node.inputs[4].shape
+    if _size(node, 1) != 1 or _size(node, 6) != 1 or _size(node, 4) not in (1, cout):
+        shapes = [node.inputs[i].shape for i in _CONV_SCALES]
+        return f"scales of shapes {shapes} (w_scale per tensor or per output channel)"
+    if _size(node, 4) > 1 and (len(ws) != 1 or len(w.value.shape) != 4):
+        return (f"per-channel w_scale of shape {ws} on weights of rank {len(w.value.shape)} "
+                "(1-D w_scale, 2-D convolution)")
+    if _all_constant(node, _CONV_SCALES + _CONV_ZPS):
+        return _mult_reason(_arr(node, 1) * _arr(node, 4) / _arr(node, 6))
+    return _runtime_reason(node, float(bound.sum()) + _bias_bound(node))
+
+
+def _conv_output(e: Emitter, node, c, axis: int) -> None:
+    """The bias added to the int32 accumulator ``c`` (output channels along ``axis``), then
+    the reference's requantization into the node's output."""
+    b = _arr(node, 8)
+    tail = (1,) * (len(c.shape) - 1 - axis)
+    if b is not None:
+        c = e.add(c, e.const(b.astype(np.int32).reshape((-1,) + tail), tag="bias"))
+    y = node.outputs[0]
+    if _all_constant(node, _CONV_SCALES + _CONV_ZPS):
+        _conv_requant(node).lower(e, c, axis, y)
+        return
+    dtype = _out_dtype(node, 7)
+    rq = RuntimeRequant(*_conv_range(dtype), dtype, dtype_name(node.inputs[1]) == "float16")
+    shape2 = (_size(node, 4),) + tail if _size(node, 4) > 1 else None
+    m = rq.multiplier(e, node.inputs[1], node.inputs[4], node.inputs[6], shape2)
+    rq.lower(e, c, m, node.input(7), y)
+
+
 @register("QLinearConv")
-class QLinearConv(OpConverter):
-    """Exact int32 convolution (``integer_ops.lower_conv``) plus the constant int32 bias,
-    requantized like the reference: through conversion-time thresholds when scales and
-    zero points are constants, else with ``RuntimeRequant`` (short reductions only).
-    ``w_scale`` / ``w_zp`` per tensor or per output channel (2-D convolutions)."""
+class QLinearConvChannelsLast(ChannelsLast, OpConverter):
+    """QLinearConv whose product ``integer_conv.lower_channels_last`` takes (float32
+    CONV_2D / DEPTHWISE_CONV_2D chunks in NHWC, exact): first strategy. Bias and
+    requantization as ``QLinearConv``'s, along the last (channel) axis."""
+
+    def applies(self, node):
+        return _conv_reason(node) is None and channels_last_reason(node, *conv_operands(node, 2, 3, 5)) is None
 
     def check(self, node):
-        reason = _scale_reason(node, _CONV_SCALES) or _y_zp_reason(node, 7)
-        if reason:
-            return reason
-        if node.input(8) is not None and (not node.inputs[8].is_constant or dtype_name(node.inputs[8]) != "int32"):
-            return "bias that is not a constant int32 tensor"
-        x, w = conv_operands(node, 2, 3, 5)
-        reason = conv_reason(node, x, w)
-        if reason:
-            return reason
-        bound = conv_term_bounds(node, x, w)
-        reason = bound_reason(bound, _bias_bound(node))
-        if reason:
-            return reason
-        cout, ws = w.value.shape[0], node.inputs[4].shape
-        if _size(node, 1) != 1 or _size(node, 6) != 1 or _size(node, 4) not in (1, cout):
-            shapes = [node.inputs[i].shape for i in _CONV_SCALES]
-            return f"scales of shapes {shapes} (w_scale per tensor or per output channel)"
-        if _size(node, 4) > 1 and (len(ws) != 1 or len(w.value.shape) != 4):
-            return (f"per-channel w_scale of shape {ws} on weights of rank {len(w.value.shape)} "
-                    "(1-D w_scale, 2-D convolution)")
-        if _all_constant(node, _CONV_SCALES + _CONV_ZPS):
-            return _mult_reason(_arr(node, 1) * _arr(node, 4) / _arr(node, 6))
-        return _runtime_reason(node, float(bound.sum()) + _bias_bound(node))
+        return _conv_reason(node)
 
     def lower(self, node, out):
         e = Emitter(out, node.name)
-        x, w = conv_operands(node, 2, 3, 5)
-        c = lower_conv(e, node, x, w)
-        b = _arr(node, 8)
-        if b is not None:
-            c = e.add(c, e.const(b.astype(np.int32).reshape((1, -1) + (1,) * (len(c.shape) - 2)), tag="bias"))
-        y = node.outputs[0]
-        if _all_constant(node, _CONV_SCALES + _CONV_ZPS):
-            _conv_requant(node).lower(e, c, 1, y)
-            return
-        dtype = _out_dtype(node, 7)
-        rq = RuntimeRequant(*_conv_range(dtype), dtype, dtype_name(node.inputs[1]) == "float16")
-        per_channel = _size(node, 4) > 1
-        shape2 = (_size(node, 4), 1, 1) if per_channel else None
-        m = rq.multiplier(e, node.inputs[1], node.inputs[4], node.inputs[6], shape2)
-        rq.lower(e, c, m, node.input(7), y)
+        c = lower_channels_last(e, node, *conv_operands(node, 2, 3, 5))
+        _conv_output(e, node, c, len(c.shape) - 1)
+
+
+@register("QLinearConv", after=QLinearConvChannelsLast)
+class QLinearConv(OpConverter):
+    """Exact int32 convolution over patches (``integer_ops.lower_conv``) plus the constant
+    int32 bias, requantized like the reference: through conversion-time thresholds when
+    scales and zero points are constants, else with ``RuntimeRequant`` (short reductions
+    only). ``w_scale`` / ``w_zp`` per tensor or per output channel (2-D convolutions)."""
+
+    def check(self, node):
+        return _conv_reason(node)
+
+    def lower(self, node, out):
+        e = Emitter(out, node.name)
+        _conv_output(e, node, lower_conv(e, node, *conv_operands(node, 2, 3, 5)), 1)
