@@ -13,7 +13,10 @@ int8 and uint8 kernels follow LiteRT's GEMM-backed rounding, which differs betwe
 x86 and ARM builds (``platform_rounding.gemm_mode``);
 the 16x8 kernel uses the int64-accumulator multiplier of ``common.h``.
 
-The reference ``eval`` builds the patches with numpy and multiplies exactly in float64;
+The reference ``eval`` (int8) multiplies raw int8 patches exactly on float BLAS and
+requantizes in four int64 numpy passes (``int8_numpy``: the fast path of the first
+invoke and of machines without Numba); uint8, 16x8 and layers whose bounds that path
+cannot prove build centred int64 patches and multiply exactly in float64.
 ``eval_jit`` builds them with a Numba im2col into float32 and uses a float32 BLAS GEMM
 (exact, see ``int_gemm``), folding ``-in_zp * sum(w)`` into the bias, then a parallel
 Numba requantization.
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.interpreter.compute import int_gemm, patches, platform_rounding, simd_gemm
+from edgelite.interpreter.compute import int8_numpy, int_gemm, patches, platform_rounding, simd_gemm
 from edgelite.interpreter.compute.conv_geometry import Window2D
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, RequantParams, conv2d_window, int32_bias_16x8, quant_operands, require_constant_weights
@@ -64,6 +67,8 @@ class ConvQuantParams(RequantParams):
     vnni_tile: tuple[int, int]
     vnni_bias: np.ndarray | None  # (N,) int64: bias - (128 + in_zp) * sum(w)
     vnni_cols: np.ndarray | None  # (M, K rounded up to 4) int8 im2col scratch; None: read the input
+    # fast numpy reference path (int8 with a one-shift requantization): else None
+    ref_plan: int8_numpy.RequantPlan | None = None
 
 
 def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) -> ConvQuantParams:
@@ -119,6 +124,13 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
         bias_jit = (np.zeros(n, np.int64) if bias is None else bias) - in_zp * wdata.sum(axis=1)
         jit_sub, jit_pad = 0, in_zp
         chunk = int_gemm.chunk_for(128, 128)
+    ref_plan = None
+    if not legacy and not wide:
+        # the reference GEMM sums raw int8 values: the zero-point term is in bias_jit
+        w_max = np.abs(wdata).max(axis=1) if k_depth else np.zeros(n, np.int64)
+        b_abs = np.zeros(n, np.int64) if bias is None else np.abs(bias)
+        ref_plan = int8_numpy.plan_requant(bias_jit, qo.multiplier, qo.shift, mode, qo.out_zp, qo.act_min, qo.act_max,
+                                           acc_bound=k_depth * w_max * 128, sum_bound=k_depth * w_max * 255 + b_abs)
     return ConvQuantParams(
         win=win,
         batch=b, in_c=c, out_c=n,
@@ -130,6 +142,7 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
         cols_buf=np.empty((m_rows if vnni_w is None else 0, k_depth), w_gemm_t.dtype),
         acc_buf=np.empty((m_rows, n) if k_depth <= chunk and vnni_w is None else (0, 0), w_gemm_t.dtype),
         rq_tables=rq_tables, vnni_w=vnni_w, vnni_tile=vnni_tile, vnni_bias=vnni_bias, vnni_cols=vnni_cols,
+        ref_plan=ref_plan,
     )
 
 
@@ -148,6 +161,13 @@ class _ConvQuantBase(QuantizedWeightsKernel):
 
     def eval(self, params: ConvQuantParams, inputs, outputs) -> None:
         p = params
+        if p.ref_plan is not None:
+            # raw int8 patches (in_zp in the padding) on float BLAS, one-shift requantization
+            cols = int8_numpy.im2col(inputs[0], p.win, p.in_zp)
+            w_t = p.w_gemm_t if p.w_gemm_t.shape[0] else p.w_centered.T  # w_zp == 0: raw weights
+            acc = int8_numpy.exact_gemm(cols, w_t, 128, 128)
+            int8_numpy.requantize_into(acc, p.ref_plan, outputs[0].reshape(acc.shape))
+            return
         pat = patches_reference(inputs[0], p)
         acc = int_gemm.exact_matmul(pat, p.w_centered.T, 1 << 16, 1 << 8)
         res = int_gemm.requantize_reference(

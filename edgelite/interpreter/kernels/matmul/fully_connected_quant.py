@@ -13,7 +13,9 @@ int64 accumulator. Known gap: a 16x8 accumulator beyond +-2**31 (an int64 bias t
 large) can differ from LiteRT, whose exact handling there was not reproduced.
 
 The output is ``(M, N)``, or the input's leading dimensions followed by N when
-``keep_num_dims`` is set. The reference multiplies exactly in float64; ``eval_jit``
+``keep_num_dims`` is set. The int8 reference multiplies raw rows exactly on float32 BLAS
+and requantizes in four numpy passes (``int8_numpy``); the others multiply centred
+values exactly in float64. ``eval_jit``
 uses the exact float32 GEMM of ``int_gemm`` with the zero-point correction folded into
 the bias, and the parallel Numba requantization.
 
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelite.interpreter.compute import fixedpoint as fp
-from edgelite.interpreter.compute import int_gemm, platform_rounding, simd_gemm
+from edgelite.interpreter.compute import int8_numpy, int_gemm, platform_rounding, simd_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, RequantParams, fully_connected_rows, quant_operands, require_constant_weights
 from edgelite.interpreter.compute.jit import njit
@@ -59,6 +61,8 @@ class FullyConnectedQuantParams(RequantParams):
     vnni_bias: np.ndarray | None = None  # (N,) int64: bias - (128 + in_zp) * sum(w)
     vnni_tables: tuple | None = None  # int_gemm.fast_requant_tables
     vnni_cols: np.ndarray | None = None  # (M, K rounded up to 4) int8 copy when K % 4 != 0
+    # fast numpy reference path (int8 with a one-shift requantization): else None
+    ref_plan: int8_numpy.RequantPlan | None = None
 
 
 # Below this many rows the whole product is a few matrix-vector products: an int8
@@ -123,6 +127,12 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
         )
     # int8 x int8 with few rows: integer GEMV (|sum| < 2**31 for K < 2**17)
     gemv = in_dtype == _INT8 and m <= GEMV_MAX_ROWS and k < (1 << 17) and not vnni
+    ref_plan = None
+    if in_dtype == _INT8 and not wide:
+        # the reference GEMM sums raw int8 values: the zero-point term is in bias_jit
+        w_max = np.abs(wdata).max(axis=1) if k else np.zeros(n, np.int64)
+        ref_plan = int8_numpy.plan_requant(bias_jit, qo.multiplier, qo.shift, mode, qo.out_zp, qo.act_min, qo.act_max,
+                                           acc_bound=k * w_max * 128, sum_bound=k * w_max * 255 + np.abs(base_bias))
     return FullyConnectedQuantParams(
         rows=m, depth=k, units=n, in_zp=in_zp, out_zp=qo.out_zp, act_min=qo.act_min, act_max=qo.act_max,
         multiplier=qo.multiplier, shift=qo.shift,
@@ -132,7 +142,7 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
         num_threads=ctx.num_threads,
         w_int=np.ascontiguousarray(wdata.astype(np.int8)) if gemv else np.empty((0, 0), np.int8),
         acc_buf=np.empty((m, n), np.int32) if gemv else np.empty((0, 0), np.int32),
-        **vnni,
+        ref_plan=ref_plan, **vnni,
     )
 
 
@@ -145,6 +155,12 @@ class _FullyConnectedQuantBase(QuantizedWeightsKernel):
 
     def eval(self, params: FullyConnectedQuantParams, inputs, outputs) -> None:
         p = params
+        if p.ref_plan is not None:
+            # raw int8 rows on float BLAS, one-shift requantization (int8_numpy)
+            w_t = p.w_gemm_t if p.w_gemm_t.shape[0] else p.w_centered_t  # w_zp == 0: raw weights
+            acc = int8_numpy.exact_gemm(inputs[0].reshape(p.rows, p.depth), w_t, 128, 128)
+            int8_numpy.requantize_into(acc, p.ref_plan, outputs[0].reshape(acc.shape))
+            return
         xc = inputs[0].reshape(p.rows, p.depth).astype(np.int64) - p.in_zp
         acc = int_gemm.exact_matmul(xc, p.w_centered_t, 1 << 16, 1 << 8)
         wide = p.mode == int_gemm.MODE_WIDE
