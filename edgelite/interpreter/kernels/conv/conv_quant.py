@@ -49,7 +49,7 @@ class ConvQuantParams(RequantParams):
     in_c: int
     out_c: int
     w_zp: int
-    w_centered: np.ndarray  # (N, K) int16: w - w_zp, K ordered (kh, kw, c)
+    w_centered: np.ndarray  # (N, K) w - w_zp, K ordered (kh, kw, c): int16, or the int8 weights themselves
     bias: np.ndarray | None  # (N,) int64
     # JIT path
     w_gemm_t: np.ndarray  # (K, N) float32 (or float64 for 16x8): raw or centered weights
@@ -82,8 +82,12 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
 
     qo = quant_operands(ctx, n, act)
     wide, legacy, in_zp, w_zp, bias = qo.wide, qo.legacy, qo.in_zp, qo.w_zp, qo.bias
-    wdata = np.asarray(w.data).reshape(n, kh * kw * c).astype(np.int64)
-    w_centered = (wdata - w_zp).astype(np.int16)  # |w - w_zp| <= 255; 4x smaller than int64
+    wdata = np.asarray(w.data).reshape(n, kh * kw * c)
+    if wdata.dtype == np.int8 and w_zp == 0:
+        w_centered = wdata  # int8 weights as they are: no copy of the whole filter
+    else:
+        wdata = wdata.astype(np.int64)
+        w_centered = (wdata - w_zp).astype(np.int16)  # |w - w_zp| <= 255; 4x smaller than int64
     mode = platform_rounding.gemm_mode()  # x86 and ARM LiteRT differ here
     if wide:
         # int64 bias: the 16x8 accumulator form; an int32 one: LiteRT's GEMM path with
@@ -100,7 +104,7 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
     vnni_tile = (0, 0)
     if not legacy and not wide and rq_tables is not None and simd_gemm.usable(k_depth):
         vnni_tile = simd_gemm.choose_tile(m_rows, n)
-        vnni_w = simd_gemm.pack_weights(wdata.astype(np.int8), vnni_tile[1])
+        vnni_w = simd_gemm.pack_weights(wdata.astype(np.int8, copy=False), vnni_tile[1])
         vnni_bias = (np.zeros(n, np.int64) if bias is None else bias) + simd_gemm.bias_correction(wdata, in_zp)
         if not (pointwise and k_depth % 4 == 0):
             vnni_cols = np.empty((m_rows, -(-k_depth // 4) * 4), np.int8)
@@ -114,20 +118,21 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
     elif wide:
         w_gemm_t = np.ascontiguousarray(w_centered.T.astype(np.float64))
         bias_jit = np.zeros(n, np.int64) if bias is None else bias.copy()
-        bias_jit = bias_jit - in_zp * wdata.sum(axis=1)
+        bias_jit = bias_jit - in_zp * wdata.sum(axis=1, dtype=np.int64)
         jit_sub, jit_pad = 0, in_zp
         chunk = 1 << 30
     else:
         # int8: raw values; sum(w * (x - zp)) = sum(w * x) - zp * sum(w); padding holds zp.
         # (The VNNI path keeps no float copy of the weights.)
         w_gemm_t = np.ascontiguousarray(wdata.T.astype(np.float32)) if vnni_w is None else np.empty((0, n), np.float32)
-        bias_jit = (np.zeros(n, np.int64) if bias is None else bias) - in_zp * wdata.sum(axis=1)
+        bias_jit = (np.zeros(n, np.int64) if bias is None else bias) - in_zp * wdata.sum(axis=1, dtype=np.int64)
         jit_sub, jit_pad = 0, in_zp
         chunk = int_gemm.chunk_for(128, 128)
     ref_plan = None
     if not legacy and not wide:
         # the reference GEMM sums raw int8 values: the zero-point term is in bias_jit
-        w_max = np.abs(wdata).max(axis=1) if k_depth else np.zeros(n, np.int64)
+        w_max = (np.maximum(wdata.max(axis=1).astype(np.int64), -wdata.min(axis=1).astype(np.int64)) if k_depth
+                 else np.zeros(n, np.int64))
         b_abs = np.zeros(n, np.int64) if bias is None else np.abs(bias)
         ref_plan = int8_numpy.plan_requant(bias_jit, qo.multiplier, qo.shift, mode, qo.out_zp, qo.act_min, qo.act_max,
                                            acc_bound=k_depth * w_max * 128, sum_bound=k_depth * w_max * 255 + b_abs)

@@ -46,7 +46,7 @@ class FullyConnectedQuantParams(RequantParams):
     rows: int
     depth: int
     units: int
-    w_centered_t: np.ndarray  # (K, N) int16: w - w_zp
+    w_centered_t: np.ndarray  # (K, N) w - w_zp: int16, or the int8 weights' own transposed view
     bias: np.ndarray | None
     w_gemm_t: np.ndarray  # (K, N) float32 / float64
     bias_jit: np.ndarray
@@ -97,18 +97,29 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
     in_dtype = np.dtype(x.dtype)
     qo = quant_operands(ctx, n, act, "units")
     legacy, wide, in_zp, bias = qo.legacy, qo.wide, qo.in_zp, qo.bias
-    wdata = np.asarray(w.data).reshape(n, k).astype(np.int64)
-    w_centered = wdata - qo.w_zp
+    w_raw = np.asarray(w.data).reshape(n, k)
     base_bias = np.zeros(n, np.int64) if bias is None else bias
-    if legacy:
-        w_gemm_t = w_centered.T.astype(np.float32)
-        bias_jit, centre, chunk = base_bias.copy(), True, int_gemm.chunk_for(255, 255)
-    elif wide:
-        w_gemm_t = wdata.T.astype(np.float64)
-        bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, 1 << 30
+    raw_int8 = not legacy and not wide and w_raw.dtype == _INT8
+    if raw_int8:
+        # int8 weights (zero point 0) are used as they are: no int64 or int16 copies of
+        # the whole matrix (a 1000x1280 classifier's copies cost tens of ms at allocation)
+        wdata = w_raw
+        w_centered_t = w_raw.T
+        w_gemm_t = None  # made below unless the VNNI GEMM holds the weights
+        bias_jit, centre, chunk = base_bias - in_zp * w_raw.sum(axis=1, dtype=np.int64), False, int_gemm.chunk_for(128, 128)
     else:
-        w_gemm_t = wdata.T.astype(np.float32)
-        bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, int_gemm.chunk_for(128, 128)
+        wdata = w_raw.astype(np.int64)
+        w_centered = wdata - qo.w_zp
+        w_centered_t = np.ascontiguousarray(w_centered.T.astype(np.int16))
+        if legacy:
+            w_gemm_t = w_centered.T.astype(np.float32)
+            bias_jit, centre, chunk = base_bias.copy(), True, int_gemm.chunk_for(255, 255)
+        elif wide:
+            w_gemm_t = wdata.T.astype(np.float64)
+            bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, 1 << 30
+        else:
+            w_gemm_t = wdata.T.astype(np.float32)
+            bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, int_gemm.chunk_for(128, 128)
     if wide:
         # Measured on ai-edge-litert 2.3: its 16x8 FULLY_CONNECTED rounds once
         # ((acc * q + 2**(30 - shift)) >> (31 - shift)), unlike its 16x8 conv kernels.
@@ -121,7 +132,7 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
     if in_dtype == _INT8 and tables is not None and simd_gemm.usable(k):
         tile = simd_gemm.choose_tile(m, n)
         vnni = dict(
-            vnni_w=simd_gemm.pack_weights(wdata.astype(np.int8), tile[1]), vnni_tile=tile, vnni_tables=tables,
+            vnni_w=simd_gemm.pack_weights(wdata.astype(np.int8, copy=False), tile[1]), vnni_tile=tile, vnni_tables=tables,
             vnni_bias=base_bias + simd_gemm.bias_correction(wdata, in_zp),
             vnni_cols=None if k % 4 == 0 else np.empty((m, -(-k // 4) * 4), np.int8),
         )
@@ -130,17 +141,19 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
     ref_plan = None
     if in_dtype == _INT8 and not wide:
         # the reference GEMM sums raw int8 values: the zero-point term is in bias_jit
-        w_max = np.abs(wdata).max(axis=1) if k else np.zeros(n, np.int64)
+        w_max = (np.maximum(wdata.max(axis=1).astype(np.int64), -wdata.min(axis=1).astype(np.int64)) if k
+                 else np.zeros(n, np.int64))
         ref_plan = int8_numpy.plan_requant(bias_jit, qo.multiplier, qo.shift, mode, qo.out_zp, qo.act_min, qo.act_max,
                                            acc_bound=k * w_max * 128, sum_bound=k * w_max * 255 + np.abs(base_bias))
     return FullyConnectedQuantParams(
         rows=m, depth=k, units=n, in_zp=in_zp, out_zp=qo.out_zp, act_min=qo.act_min, act_max=qo.act_max,
         multiplier=qo.multiplier, shift=qo.shift,
-        mode=mode, out_dtype=np.dtype(out.dtype), w_centered_t=np.ascontiguousarray(w_centered.T.astype(np.int16)), bias=bias,
-        w_gemm_t=np.ascontiguousarray(w_gemm_t) if not vnni else np.empty((0, n), w_gemm_t.dtype),
+        mode=mode, out_dtype=np.dtype(out.dtype), w_centered_t=w_centered_t, bias=bias,
+        w_gemm_t=(np.empty((0, n), np.float32 if w_gemm_t is None else w_gemm_t.dtype) if vnni
+                  else np.ascontiguousarray(wdata.T.astype(np.float32) if w_gemm_t is None else w_gemm_t)),
         bias_jit=bias_jit, jit_centre=centre, chunk=chunk,
         num_threads=ctx.num_threads,
-        w_int=np.ascontiguousarray(wdata.astype(np.int8)) if gemv else np.empty((0, 0), np.int8),
+        w_int=np.ascontiguousarray(wdata.astype(np.int8, copy=False)) if gemv else np.empty((0, 0), np.int8),
         acc_buf=np.empty((m, n), np.int32) if gemv else np.empty((0, 0), np.int32),
         ref_plan=ref_plan, **vnni,
     )
