@@ -322,6 +322,36 @@ class AddSubParams:
     input_single_rounding: bool = False
     # the fused Numba loop (None: eval_jit runs the numpy reference)
     plan: ej.BinaryPlan | None = None
+    # 8-bit inputs: each input's rescaled value for its 256 codes, row 0 in the SIMD
+    # form and row 1 in the scalar one (``_input_tables``); None for int16
+    lut1: np.ndarray | None = None
+    lut2: np.ndarray | None = None
+
+
+def _input_tables(p: AddSubParams, dtype) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The reference ``eval``'s input rescaling applied to every code of an 8-bit
+    dtype, so that ``eval`` looks values up instead of rescaling each element (the same
+    elementwise functions on the same values: the same bits)."""
+    if np.dtype(dtype).itemsize != 1 or p.pot_int16:
+        return None, None
+    lo, hi = dtype_range(dtype)
+    codes = np.arange(lo, hi + 1, dtype=np.int64)
+    tables = []
+    for offset, m, sh in ((p.in1_offset, p.in1_mult, p.in1_shift), (p.in2_offset, p.in2_mult, p.in2_shift)):
+        u = codes + offset
+        if p.layout is not None:
+            rows = [_rescale_by_form(u, p.left_shift, m, sh, np.full(u.size, form), p.single_rounding)
+                    for form in (p.layout.form, FORM_SCALAR)]
+        else:
+            row = fp.multiply_by_quantized_multiplier(u << p.left_shift, m, sh, p.input_single_rounding)
+            rows = [row, row]
+        tables.append(np.ascontiguousarray(np.stack(rows)))
+    return tables[0], tables[1]
+
+
+def _with_tables(p: AddSubParams, dtype) -> AddSubParams:
+    lut1, lut2 = _input_tables(p, dtype)
+    return replace(p, lut1=lut1, lut2=lut2)
 
 
 def _binary_accepts(ctx: OpContext) -> bool:
@@ -434,7 +464,7 @@ class QuantizedAddSub(_QuantBinary):
             mo, sho = fp.quantize_multiplier(twice_max * twice_max / ((1 << (2 * left_shift)) * so), sr)
             p = AddSubParams(OP_SQDIFF, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
                              mo, sho, zo, act_min, act_max, sr)
-            return replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype))
+            return _with_tables(replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype)), o.dtype)
         pot = False
         if int16:
             pot_option = True if ctx.options is None else bool(getattr(ctx.options, "potScaleInt16", True))
@@ -467,9 +497,14 @@ class QuantizedAddSub(_QuantBinary):
         in_sr = sr or (int16 and op_code == OP_ADD and same_shape)
         p = AddSubParams(op_code, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
                          mo, sho, zo, act_min, act_max, sr, layout=layout, input_single_rounding=in_sr)
-        return replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype))
+        return _with_tables(replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype)), o.dtype)
 
     def eval(self, p: AddSubParams, inputs, outputs) -> None:
+        if p.lut1 is not None:
+            r = _addsub_8bit(p, inputs[0], inputs[1])
+            np.clip(r, p.act_min, p.act_max, out=r)
+            outputs[0][...] = r.reshape(p.out_shape)
+            return
         x1 = inputs[0].astype(np.int64)
         x2 = inputs[1].astype(np.int64)
         if p.pot_int16:
@@ -509,6 +544,47 @@ def _rescale_by_form(v: np.ndarray, left_shift: int, m: int, shift: int, forms: 
         preshift = fp.saturating_rounding_doubling_high_mul(v >> -pre, m)
     floor = fp.saturating_rounding_doubling_high_mul(fp._wrap_int32(v << left_shift), m) >> max(-shift, 0)
     return np.where(forms == FORM_SCALAR, scalar, np.where(forms == FORM_PRESHIFT, preshift, floor))
+
+
+def _codes(x: np.ndarray) -> np.ndarray:
+    """Row positions in an ``_input_tables`` table: the code minus the dtype's minimum."""
+    code = x.astype(np.int16)
+    if x.dtype == np.int8:
+        code += 128
+    return code
+
+
+def _rescaled(table: np.ndarray, x: np.ndarray, out_shape: tuple, simd) -> np.ndarray:
+    """The rescaled input ``x`` broadcast to ``out_shape``, flat: row 0 of ``table`` (the
+    SIMD form) where ``simd`` is true, row 1 elsewhere (``simd`` None: row 1 throughout;
+    True: row 0 throughout)."""
+    code = np.broadcast_to(_codes(x), out_shape).reshape(-1)
+    if simd is None:
+        return table[1].take(code)
+    if simd is True:
+        return table[0].take(code)
+    return np.where(simd, table[0].take(code), table[1].take(code))
+
+
+def _addsub_8bit(p: AddSubParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    """``eval`` of 8-bit inputs with the input rescaling looked up (``_input_tables``);
+    the combination and the output stage as for the other dtypes. Flat, before the clamp."""
+    lay = p.layout
+    simd = None
+    if lay is not None and lay.bulk:
+        mask = lay.mask(int(np.prod(p.out_shape, dtype=np.int64)))
+        simd = True if mask.all() else mask
+    a = _rescaled(p.lut1, x1, p.out_shape, simd)
+    b = _rescaled(p.lut2, x2, p.out_shape, simd)
+    if p.op == OP_ADD:
+        raw = a + b
+    elif p.op == OP_SUB:
+        raw = a - b
+    else:
+        d = a - b
+        raw = fp._wrap_int32(d * d)
+    return _offset_and_narrow(fp.multiply_by_quantized_multiplier(raw, p.out_mult, p.out_shift, p.single_rounding),
+                              p.out_offset, lay)
 
 
 def _pot_int16(p: AddSubParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
