@@ -289,7 +289,7 @@ def multiply_by_quantized_multiplier(
     left = np.maximum(shift, 0)
     right = np.maximum(-shift, 0)
     # C computes x * (1 << left_shift) in int32 (wrapping on overflow).
-    xl = _wrap_int32(x << left)
+    xl = _wrap_int32(x if left.ndim == 0 and left == 0 else x << left)
     high = saturating_rounding_doubling_high_mul(xl, q)
     if mode == ROUND_DOUBLE_UP:
         return (high + ((np.int64(1) << right) >> 1)) >> right

@@ -281,6 +281,8 @@ def _offset_and_narrow(r: np.ndarray, zo: int, layout: SimdLayout | None) -> np.
     """``r + zo`` for scalar elements, :func:`_narrow_simd` for SIMD ones (flat)."""
     if layout is None or layout.bulk == 0:
         return r + zo
+    if layout.bulk >= layout.run:  # every element is a SIMD one (no remainder in any run)
+        return _narrow_simd(r, zo, layout.narrow)
     return np.where(layout.mask(r.size), _narrow_simd(r, zo, layout.narrow), r + zo)
 
 
