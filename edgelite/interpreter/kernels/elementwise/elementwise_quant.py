@@ -342,7 +342,7 @@ def _input_tables(p: AddSubParams, dtype) -> tuple[np.ndarray | None, np.ndarray
     for offset, m, sh in ((p.in1_offset, p.in1_mult, p.in1_shift), (p.in2_offset, p.in2_mult, p.in2_shift)):
         u = codes + offset
         if p.layout is not None:
-            rows = [_rescale_by_form(u, p.left_shift, m, sh, np.full(u.size, form), p.single_rounding)
+            rows = [_rescale_in_form(u, p.left_shift, m, sh, form, p.single_rounding)
                     for form in (p.layout.form, FORM_SCALAR)]
         else:
             row = fp.multiply_by_quantized_multiplier(u << p.left_shift, m, sh, p.input_single_rounding)
@@ -535,16 +535,24 @@ class QuantizedAddSub(_QuantBinary):
         outputs[0][...] = r.reshape(p.out_shape)
 
 
+def _rescale_in_form(v: np.ndarray, left_shift: int, m: int, shift: int, form: int,
+                     single_rounding: bool) -> np.ndarray:
+    """An offset input ``v`` (int64) rescaled in one ``FORM_*``."""
+    if form == FORM_SCALAR:
+        return fp.multiply_by_quantized_multiplier(v << left_shift, m, shift, single_rounding)
+    if form == FORM_PRESHIFT:
+        pre = left_shift + shift
+        if pre >= 0:
+            return fp.saturating_rounding_doubling_high_mul(fp._wrap_int32(v << pre), m)
+        return fp.saturating_rounding_doubling_high_mul(v >> -pre, m)
+    return fp.saturating_rounding_doubling_high_mul(fp._wrap_int32(v << left_shift), m) >> max(-shift, 0)
+
+
 def _rescale_by_form(v: np.ndarray, left_shift: int, m: int, shift: int, forms: np.ndarray,
                      single_rounding: bool) -> np.ndarray:
     """An offset input ``v`` (flat, int64) rescaled element by element in its ``FORM_*``."""
-    scalar = fp.multiply_by_quantized_multiplier(v << left_shift, m, shift, single_rounding)
-    pre = left_shift + shift
-    if pre >= 0:
-        preshift = fp.saturating_rounding_doubling_high_mul(fp._wrap_int32(v << pre), m)
-    else:
-        preshift = fp.saturating_rounding_doubling_high_mul(v >> -pre, m)
-    floor = fp.saturating_rounding_doubling_high_mul(fp._wrap_int32(v << left_shift), m) >> max(-shift, 0)
+    scalar, preshift, floor = (_rescale_in_form(v, left_shift, m, shift, f, single_rounding)
+                               for f in (FORM_SCALAR, FORM_PRESHIFT, FORM_FLOOR))
     return np.where(forms == FORM_SCALAR, scalar, np.where(forms == FORM_PRESHIFT, preshift, floor))
 
 
