@@ -89,12 +89,12 @@ def plan_requant(bias, q, shift, mode: int, out_zp: int, lo: int, hi: int, acc_b
 
 def requantize_into(acc: np.ndarray, plan: RequantPlan, out: np.ndarray) -> None:
     """Write the requantized ``acc`` (``(..., N)``, float holding exact integers, or an
-    integer array) into ``out`` (same shape, int8)."""
+    integer array) into ``out`` (int8, any shape of the same size, any strides)."""
     v = np.multiply(acc, plan.q, dtype=np.int64, casting="unsafe")  # float -> int64 exactly: integers
     v += plan.c
     v >>= plan.total
     np.clip(v, plan.lo, plan.hi, out=v)
-    np.copyto(out, v, casting="unsafe")
+    np.copyto(out, v.reshape(out.shape), casting="unsafe")
 
 
 def exact_gemm(a: np.ndarray, w_t: np.ndarray, max_abs_a: int, max_abs_w: int) -> np.ndarray:

@@ -171,7 +171,7 @@ class _ConvQuantBase(QuantizedWeightsKernel):
             cols = int8_numpy.im2col(inputs[0], p.win, p.in_zp)
             w_t = p.w_gemm_t if p.w_gemm_t.shape[0] else p.w_centered.T  # w_zp == 0: raw weights
             acc = int8_numpy.exact_gemm(cols, w_t, 128, 128)
-            int8_numpy.requantize_into(acc, p.ref_plan, outputs[0].reshape(acc.shape))
+            int8_numpy.requantize_into(acc, p.ref_plan, outputs[0])
             return
         pat = patches_reference(inputs[0], p)
         acc = int_gemm.exact_matmul(pat, p.w_centered.T, 1 << 16, 1 << 8)

@@ -172,7 +172,7 @@ class _FullyConnectedQuantBase(QuantizedWeightsKernel):
             # raw int8 rows on float BLAS, one-shift requantization (int8_numpy)
             w_t = p.w_gemm_t if p.w_gemm_t.shape[0] else p.w_centered_t  # w_zp == 0: raw weights
             acc = int8_numpy.exact_gemm(inputs[0].reshape(p.rows, p.depth), w_t, 128, 128)
-            int8_numpy.requantize_into(acc, p.ref_plan, outputs[0].reshape(acc.shape))
+            int8_numpy.requantize_into(acc, p.ref_plan, outputs[0])
             return
         xc = inputs[0].reshape(p.rows, p.depth).astype(np.int64) - p.in_zp
         acc = int_gemm.exact_matmul(xc, p.w_centered_t, 1 << 16, 1 << 8)

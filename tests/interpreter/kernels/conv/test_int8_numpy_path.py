@@ -220,3 +220,16 @@ def test_plan_refuses_what_it_cannot_prove():
     assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE, 0, -128, 127, 10, 10) is None  # gemmlowp's form
     assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, 2**40, 10) is None  # int64 margin
     assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, 10, 10) is not None
+
+
+def test_requantize_into_a_strided_output():
+    # an output view that a reshape could not alias (every other column of a buffer)
+    q, s = fp.quantize_multiplier_array([0.01, 0.02, 0.03])
+    plan = int8_numpy.plan_requant(np.array([1, 2, 3]), q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, 1 << 20, 1 << 21)
+    acc = np.arange(-600, 600, 100, dtype=np.float32).reshape(4, 3)
+    base = np.zeros((4, 6), np.int8)
+    int8_numpy.requantize_into(acc, plan, base[:, ::2])
+    want = int_gemm.requantize_reference(acc.astype(np.int64), np.array([1, 2, 3]), q, s, fp.ROUND_DOUBLE_UP, 0,
+                                         -128, 127, np.int8)
+    np.testing.assert_array_equal(base[:, ::2], want)
+    assert not base[:, 1::2].any()
