@@ -180,6 +180,13 @@ class SimdLayout:
     narrow: int
 
     def mask(self, size: int) -> np.ndarray:
+        if self.bulk >= self.run:
+            return np.ones(size, bool)
+        if self.run > 0 and size % self.run == 0:
+            # the same as the formula below, without an integer division per element
+            m = np.zeros((size // self.run, self.run), bool)
+            m[:, : self.bulk] = True
+            return m.reshape(-1)
         return (np.arange(size, dtype=np.int64) % self.run) < self.bulk
 
 
