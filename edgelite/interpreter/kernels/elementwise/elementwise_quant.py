@@ -637,6 +637,33 @@ class MulParams:
     single_rounding: bool
     layout: SimdLayout | None = None
     plan: ej.BinaryPlan | None = None
+    # 8-bit inputs and a large output: the result for every pair of input codes,
+    # row 0 for LiteRT's SIMD elements and row 1 for the scalar ones (``_mul_table``)
+    table: np.ndarray | None = None
+
+
+# Below this many output elements the reference MUL computes each element: a table
+# costs about as much to fill (65536 pairs) as the elements it would save.
+MUL_TABLE_MIN_SIZE = 1 << 17
+
+
+def _mul_raw(p: MulParams, u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
+    """``MBQM(u1 * u2)`` of the offset inputs (flat int64), before the zero point."""
+    return fp.multiply_by_quantized_multiplier(u1 * u2, p.out_mult, p.out_shift, p.single_rounding)
+
+
+def _mul_table(p: MulParams, dtype) -> np.ndarray:
+    """``eval``'s result for each pair of 8-bit codes ``(c1, c2)`` at ``c1 * 256 + c2``:
+    row 0 with the SIMD loop's int16 narrowing, row 1 without (``_offset_and_narrow``'s
+    two branches, then the clamp), as ``dtype``."""
+    lo, _ = dtype_range(dtype)
+    codes = np.arange(256, dtype=np.int64) + lo
+    u1 = np.repeat(codes, 256) + p.in1_offset
+    u2 = np.tile(codes, 256) + p.in2_offset
+    r = _mul_raw(p, u1, u2)
+    simd = _narrow_simd(r, p.out_offset, p.layout.narrow) if p.layout is not None else r + p.out_offset
+    rows = [np.clip(v, p.act_min, p.act_max).astype(dtype) for v in (simd, r + p.out_offset)]
+    return np.ascontiguousarray(np.stack(rows))
 
 
 @register("MUL", priority=INT8)
@@ -658,12 +685,28 @@ class QuantizedMul(_QuantBinary):
             (_umax(o.dtype, -z1), _umax(o.dtype, -z2)),
             narrow_simd=layout.narrow if layout is not None else NARROW_NONE, dtype=o.dtype,
         )
-        return MulParams(shape, _pad6(shape), -z1, -z2, m, sh, zo, act_min, act_max, sr, layout, plan)
+        p = MulParams(shape, _pad6(shape), -z1, -z2, m, sh, zo, act_min, act_max, sr, layout, plan)
+        size = int(np.prod(shape, dtype=np.int64))
+        if np.dtype(o.dtype).itemsize == 1 and size >= MUL_TABLE_MIN_SIZE:
+            p = replace(p, table=_mul_table(p, o.dtype))
+        return p
 
     def eval(self, p: MulParams, inputs, outputs) -> None:
+        if p.table is not None:
+            # the pair of codes of each element, then its row of the table
+            idx = (np.broadcast_to(_codes(inputs[0]), p.out_shape).astype(np.int32) << 8) + _codes(inputs[1])
+            idx = np.broadcast_to(idx, p.out_shape).reshape(-1)
+            lay = p.layout
+            mask = lay.mask(idx.size) if lay is not None and 0 < lay.bulk < lay.run else None
+            if mask is not None:
+                r = np.where(mask, p.table[0].take(idx), p.table[1].take(idx))
+            else:
+                r = p.table[0 if lay is not None and lay.bulk else 1].take(idx)
+            outputs[0][...] = r.reshape(p.out_shape)
+            return
         u1 = np.broadcast_to(inputs[0].astype(np.int64) + p.in1_offset, p.out_shape).reshape(-1)
         u2 = np.broadcast_to(inputs[1].astype(np.int64) + p.in2_offset, p.out_shape).reshape(-1)
-        r = fp.multiply_by_quantized_multiplier(u1 * u2, p.out_mult, p.out_shift, p.single_rounding)
+        r = _mul_raw(p, u1, u2)
         r = _offset_and_narrow(r, p.out_offset, p.layout)
         np.clip(r, p.act_min, p.act_max, out=r)
         outputs[0][...] = r.reshape(p.out_shape)
