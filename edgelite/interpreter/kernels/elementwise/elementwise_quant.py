@@ -20,7 +20,11 @@ integer kernels' (``reference_integer_ops/add.h``, ``mul.h``, ``squared_differen
   (tiny output scales) come out wrapped there, as in LiteRT.
 
 ``eval`` is the numpy reference; ``eval_jit`` runs one fused Numba loop
-(:mod:`elementwise_quant_jit`) when the rescalings fit its one-shift form.
+(:mod:`elementwise_quant_jit`) when the rescalings fit its one-shift form. An 8-bit
+input has 256 codes, so the reference tabulates in ``prepare`` what it would compute
+per element: ADD/SUB/SQUARED_DIFFERENCE each input's rescaled value (256 entries per
+form), MUL with a large output the whole result of every pair of codes (65536
+entries, a SIMD and a scalar row); the same functions on the same values.
 * SQUARED_DIFFERENCE: like SUB with ``left_shift`` 7, then the difference squared is
   rescaled by ``(2 max)**2 / (2**14 s_out)``.
 * MAXIMUM/MINIMUM compare the stored integers, as LiteRT does (the spec requires the
@@ -31,7 +35,7 @@ The module also holds the helpers the other quantized kernel files share
 
 Example:
     >>> from edgelite.interpreter.kernels.base import kernels_for
-    >>> any(type(k).__name__ == "QuantizedAdd" for k in kernels_for("ADD"))
+    >>> any(type(k).__name__ == "QuantizedAddSub" for k in kernels_for("ADD"))
     True
 """
 
