@@ -220,14 +220,11 @@ def saturating_rounding_doubling_high_mul(a, b) -> np.ndarray:
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     s = np.array(a * b, dtype=np.int64, ndmin=1)
-    neg = s < 0
-    # nudge: 2**30 for ab >= 0, 1 - 2**30 below (in place: this runs on every
-    # requantized accumulator of the reference int8 kernels).
+    # gemmlowp nudges ab >= 0 by 2**30 and ab < 0 by 1 - 2**30, then divides by 2**31
+    # truncating toward zero. For ab < 0 that is ceil((ab + 1 - 2**30) / 2**31) =
+    # floor((ab + 2**30) / 2**31): both signs are one floor, an arithmetic shift
+    # (in place: this runs on every requantized value of the general reference path).
     s += np.int64(1 << 30)
-    np.subtract(s, np.int64((1 << 31) - 1), out=s, where=neg)
-    # C integer division truncates toward zero: bias negatives by 2**31 - 1 before
-    # the arithmetic shift (s and ab + nudge have the same sign).
-    np.add(s, np.int64((1 << 31) - 1), out=s, where=neg)
     s >>= 31
     # Only a == b == INT32_MIN reaches 2**31 (every other product is below 2**62 - 2**30).
     np.minimum(s, np.int64(INT32_MAX), out=s)
@@ -245,10 +242,20 @@ def rounding_divide_by_pot(x, exponent) -> np.ndarray:
     """
     x = np.asarray(x, dtype=np.int64)
     e = np.asarray(exponent, dtype=np.int64)
-    mask = (np.int64(1) << e) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (x < 0).astype(np.int64)
-    return (x >> e) + (remainder > threshold).astype(np.int64)
+    # Half away from zero: x >= 0 rounds (x + 2**(e-1)) >> e; x < 0 ties must go down,
+    # one less before the floor shift. An exponent of 0 returns x itself.
+    half = (np.int64(1) << e) >> 1
+    neg = x < 0
+    if e.ndim == 0:
+        if int(e) == 0:
+            return x + 0  # a copy (a numpy scalar for a 0-d x, as the shifts give)
+        r = x + half
+        r -= neg
+    else:
+        r = x + half
+        r -= neg & (e > 0)
+    r >>= e
+    return r
 
 
 def multiply_by_quantized_multiplier(
@@ -282,7 +289,7 @@ def multiply_by_quantized_multiplier(
     left = np.maximum(shift, 0)
     right = np.maximum(-shift, 0)
     # C computes x * (1 << left_shift) in int32 (wrapping on overflow).
-    xl = _wrap_int32(x << left)
+    xl = _wrap_int32(x if left.ndim == 0 and left == 0 else x << left)
     high = saturating_rounding_doubling_high_mul(xl, q)
     if mode == ROUND_DOUBLE_UP:
         return (high + ((np.int64(1) << right) >> 1)) >> right

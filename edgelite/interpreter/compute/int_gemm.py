@@ -296,8 +296,9 @@ def per_channel_multipliers(input_scale, filter_scales, output_scale, channels: 
         fs = np.repeat(fs, channels)
     xs = np.float32(input_scale)
     os_ = float(np.float32(output_scale))
+    # numpy float64 arithmetic is IEEE double, as LiteRT's: the same reals, vectorized
     if legacy:
-        reals = [float(np.float32(xs * s)) / os_ for s in fs]
+        reals = (xs * fs).astype(np.float64) / os_
     else:
-        reals = [float(xs) * float(s) / os_ for s in fs]
+        reals = np.float64(xs) * fs.astype(np.float64) / os_
     return fp.quantize_multiplier_array(reals)

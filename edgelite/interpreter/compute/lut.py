@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 
 from edgelite.interpreter.compute.jit import njit
-from edgelite.interpreter.compute.rounding import round_half_away_scalar
+from edgelite.interpreter.compute.rounding import round_half_away, round_half_away_scalar
 
 f32 = np.float32
 
@@ -134,15 +134,19 @@ def populate_lut_8bit(
 
 
 def _fill_8bit(table, transform, s_in, in_zp, inverse_scale, out_zp, info) -> np.ndarray:
-    for val in range(int(info.min), int(info.max) + 1):
-        dequantized = s_in * f32(val - in_zp)
-        transformed = f32(transform(dequantized))
-        rescaled = _round_half_away(transformed * inverse_scale)
-        if not np.isfinite(rescaled):
-            quantized = info.max if rescaled > 0 else info.min
-        else:
-            quantized = int(f32(rescaled + f32(out_zp)))
-        table[val & 0xFF] = min(max(quantized, int(info.min)), int(info.max))
+    # The float32 steps of LUTPopulate on all codes at once (numpy float32 arithmetic
+    # rounds as C's float does); only ``transform`` runs per code, as the scalar
+    # function it is. A model with many activations pays this at allocation.
+    vals = np.arange(int(info.min), int(info.max) + 1, dtype=np.int64)
+    dequantized = s_in * (vals - in_zp).astype(np.float32)
+    transformed = np.array([transform(d) for d in dequantized], dtype=np.float32)
+    rescaled = round_half_away(transformed * inverse_scale).astype(np.float32)
+    finite = np.isfinite(rescaled)
+    # C's (int) truncates toward zero; clamping first keeps huge floats in range
+    shifted = np.where(finite, rescaled + f32(out_zp), f32(0.0))
+    quantized = np.trunc(np.clip(shifted, float(info.min), float(info.max))).astype(np.int64)
+    quantized = np.where(finite, quantized, np.where(rescaled > 0, int(info.max), int(info.min)))
+    table[vals & 0xFF] = quantized.astype(table.dtype)
     return table
 
 

@@ -263,7 +263,7 @@ def bias_correction(w: np.ndarray, in_zp: int, flavour: str | None = None) -> np
     """The per-channel int64 term that centres the input and undoes the flavour's reading
     of it: VNNI ``-(128 + in_zp) * sum_k w[n, k]`` (it reads ``x + 128``), AVX2
     ``-in_zp * sum_k w[n, k]``."""
-    return -(_flavour_of(flavour).input_offset + int(in_zp)) * np.asarray(w, np.int64).sum(axis=1)
+    return -(_flavour_of(flavour).input_offset + int(in_zp)) * np.asarray(w).sum(axis=1, dtype=np.int64)
 
 
 # --------------------------------------------------------------------------------------

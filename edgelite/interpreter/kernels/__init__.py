@@ -13,7 +13,13 @@ A kernel declares its operators and its priority where it is defined, with
 there is no other table. Only the modules a model needs are imported (importing all of
 them costs a few hundred milliseconds at start-up): the first lookup reads the
 ``@register(...)`` lines of the kernel files (a text scan, about a millisecond, no
-import) to learn which module registers which operator. ``tests/interpreter/kernels/
+import) to learn which module registers which operator, and at which priority.
+:func:`select_kernel <edgelite.interpreter.kernels.base.select_kernel>` imports them
+from the highest priority down and stops at the first kernel that accepts the
+operator, so an int8 CONV_2D never imports the float and dynamic-range conv modules
+(about 15 ms at start-up); the kernel chosen is the one a full import would choose,
+because every module registering at or above a priority is imported before any kernel
+of that priority is tried. ``tests/interpreter/kernels/
 test_registry.py`` checks that this index equals what the modules really register,
 that every kernel file registers something, and that no operator is registered twice
 at one priority.
@@ -33,10 +39,17 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 # Files of this package that hold no kernel.
 _INFRA = frozenset({"__init__", "base", "common"})
-_DECORATOR = re.compile(r"^@register\(([^)]*)\)", re.MULTILINE)
+# a decorator at the start of a line; matched after a newline (texts get one prepended)
+# because a literal prefix lets the regex engine skip ahead, where "^" in MULTILINE
+# mode tries every position (5 ms over the kernel files, measured)
+_DECORATOR = re.compile(r"\n@register\(([^)]*)\)")
 _OP_NAME = re.compile(r"""["']([A-Za-z0-9_]+)["']""")
+_PRIORITY = re.compile(r"priority\s*=\s*([^,)]+)")
+# a priority the text scan cannot read (an expression): imported before everything
+UNKNOWN_PRIORITY = float("inf")
 
 _index: dict[str, tuple[str, ...]] | None = None
+_priorities: dict[str, dict[str, float]] | None = None  # op -> module -> highest priority
 _imported: set[str] = set()
 _loaded = False
 
@@ -52,22 +65,46 @@ def kernel_modules() -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _build_index() -> dict[str, tuple[str, ...]]:
+def _priority_value(args: str) -> float:
+    from edgelite.interpreter.kernels import base
+
+    m = _PRIORITY.search(args)
+    if m is None:
+        return base.FLOAT
+    text = m.group(1).strip()
+    if text.isdigit():
+        return int(text)
+    value = getattr(base, text, None) if text.isidentifier() and text.isupper() else None
+    return value if isinstance(value, int) else UNKNOWN_PRIORITY
+
+
+def _build_index() -> tuple[dict[str, tuple[str, ...]], dict[str, dict[str, float]]]:
     table: dict[str, set[str]] = {}
+    prios: dict[str, dict[str, float]] = {}
     for module in kernel_modules():
-        text = (_HERE / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+        text = "\n" + (_HERE / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
         for args in _DECORATOR.findall(text):
-            for op in _OP_NAME.findall(args):
+            priority = _priority_value(args)
+            for op in _OP_NAME.findall(args.split("priority")[0]):
                 table.setdefault(op, set()).add(module)
-    return {op: tuple(sorted(mods)) for op, mods in table.items()}
+                at = prios.setdefault(op, {})
+                at[module] = max(at.get(module, -UNKNOWN_PRIORITY), priority)
+    return {op: tuple(sorted(mods)) for op, mods in table.items()}, prios
 
 
 def op_index() -> dict[str, tuple[str, ...]]:
     """Operator name -> the kernel modules whose ``@register`` lines name it."""
-    global _index
+    global _index, _priorities
     if _index is None:
-        _index = _build_index()
+        _index, _priorities = _build_index()
     return _index
+
+
+def priority_levels(op_name: str) -> list[float]:
+    """The priorities ``op_name`` is registered at in the kernel files, highest first
+    (empty for an operator no kernel file names)."""
+    op_index()
+    return sorted(set(_priorities.get(op_name, {}).values()), reverse=True)
 
 
 def modules_for(op_name: str) -> tuple[str, ...]:
@@ -75,8 +112,9 @@ def modules_for(op_name: str) -> tuple[str, ...]:
     return op_index().get(op_name, ())
 
 
-def load_for(op_name: str) -> None:
-    """Import the modules that register ``op_name`` (every module for an unknown name).
+def load_for(op_name: str, min_priority: float | None = None) -> None:
+    """Import the modules that register ``op_name`` (every module for an unknown name);
+    with ``min_priority``, only those registering it at that priority or above.
 
     An operator no kernel file names may still have a kernel registered elsewhere
     (tests and applications can ``@register`` their own), so the full set is loaded
@@ -88,6 +126,9 @@ def load_for(op_name: str) -> None:
     if not modules:
         load_all()
         return
+    if min_priority is not None:
+        at = _priorities.get(op_name, {})
+        modules = tuple(m for m in modules if at.get(m, UNKNOWN_PRIORITY) >= min_priority)
     for name in modules:
         if name not in _imported:
             importlib.import_module(f"{__name__}.{name}")

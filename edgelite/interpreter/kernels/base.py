@@ -223,6 +223,22 @@ def registered_ops() -> list[str]:
 
 
 def select_kernel(ctx: OpContext) -> Kernel | None:
+    """The highest-priority kernel of the operator that accepts ``ctx`` (None if none).
+
+    Kernel modules are imported one priority level at a time, from the top: before
+    the kernels of level ``p`` are tried, every module registering the operator at
+    ``p`` or above is imported, so the choice equals that of a full import while an
+    int8 operator leaves the float and hybrid modules unimported.
+    """
+    from edgelite.interpreter.kernels import load_for, priority_levels
+
+    for level in priority_levels(ctx.op_name):
+        load_for(ctx.op_name, level)
+        for k in _REGISTRY.get(ctx.op_name, ()):
+            if k.priority < level:
+                break
+            if k.accepts(ctx):
+                return k
     for k in kernels_for(ctx.op_name):
         if k.accepts(ctx):
             return k

@@ -135,3 +135,58 @@ def test_kernel_tests_mirror_the_op_families():
     families = {m.split(".")[0] for m in kernel_modules()}
     missing = sorted(f for f in families if not any((here / f).glob("test_*.py")))
     assert not missing, f"no tests/interpreter/kernels/<family>/ for {missing}"
+
+
+_SELECTION_CHILD = """
+import json, sys
+from edgelite.interpreter import Interpreter
+import edgelite.interpreter.kernels as K
+if sys.argv[1] == "full":
+    K.load_all()
+out = {}
+for path in sys.argv[2:]:
+    it = Interpreter(model_path=path)
+    out[path] = [type(op.kernel).__name__ for spec in it._specs for op in spec.ops]
+print(json.dumps({"kernels": out, "imported": sorted(K._imported)}))
+"""
+
+
+def _selection(mode, models):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    out = subprocess.run([sys.executable, "-c", _SELECTION_CHILD, mode, *map(str, models)], capture_output=True,
+                         text=True, env=env, check=True, cwd=str(root))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_priority_staged_loading_chooses_what_a_full_import_chooses():
+    """``select_kernel`` imports kernel modules one priority level at a time; on models
+    of every kind (int8, uint8, 16x8, float, float16, dynamic range) it must pick the
+    kernels a process that imported every module picks, and an int8 model must leave
+    the float and dynamic-range conv modules unimported."""
+    from pathlib import Path
+
+    fx = Path(__file__).resolve().parents[2] / "fixtures"
+    models = [fx / f"{n}.tflite" for n in ("mobilenet_v2_035_96_int8", "uint8_tf1", "int16x8", "float32_cnn",
+                                           "mobilenet_v2_035_96_float16", "mobilenet_v2_035_96_dynamic",
+                                           "efficientnet_small_96_int8", "int8_io_cnn")]
+    lazy, full = _selection("lazy", models), _selection("full", models)
+    assert lazy["kernels"] == full["kernels"]
+    only_int8 = _selection("lazy", models[:1])["imported"]
+    assert "conv.conv_quant" in only_int8
+    assert not {"conv.conv_float", "conv.conv_hybrid", "conv.depthwise_float", "conv.depthwise_hybrid"} & set(only_int8)
+
+
+def test_priority_levels_are_read_from_the_decorators():
+    from edgelite.interpreter.kernels import priority_levels
+    from edgelite.interpreter.kernels.base import HYBRID, INT8
+
+    levels = priority_levels("CONV_2D")
+    assert levels[0] == INT8 and HYBRID in levels and levels == sorted(levels, reverse=True)
+    assert priority_levels("EdgeliteNoSuchOperator") == []

@@ -13,7 +13,10 @@ int8 and uint8 kernels follow LiteRT's GEMM-backed rounding, which differs betwe
 x86 and ARM builds (``platform_rounding.gemm_mode``);
 the 16x8 kernel uses the int64-accumulator multiplier of ``common.h``.
 
-The reference ``eval`` builds the patches with numpy and multiplies exactly in float64;
+The reference ``eval`` (int8) multiplies raw int8 patches exactly on float BLAS and
+requantizes in four int64 numpy passes (``int8_numpy``: the fast path of the first
+invoke and of machines without Numba); uint8, 16x8 and layers whose bounds that path
+cannot prove build centred int64 patches and multiply exactly in float64.
 ``eval_jit`` builds them with a Numba im2col into float32 and uses a float32 BLAS GEMM
 (exact, see ``int_gemm``), folding ``-in_zp * sum(w)`` into the bias, then a parallel
 Numba requantization.
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.interpreter.compute import int_gemm, patches, platform_rounding, simd_gemm
+from edgelite.interpreter.compute import int8_numpy, int_gemm, patches, platform_rounding, simd_gemm
 from edgelite.interpreter.compute.conv_geometry import Window2D
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, RequantParams, conv2d_window, int32_bias_16x8, quant_operands, require_constant_weights
@@ -46,7 +49,7 @@ class ConvQuantParams(RequantParams):
     in_c: int
     out_c: int
     w_zp: int
-    w_centered: np.ndarray  # (N, K) int16: w - w_zp, K ordered (kh, kw, c)
+    w_centered: np.ndarray  # (N, K) w - w_zp, K ordered (kh, kw, c): int16, or the int8 weights themselves
     bias: np.ndarray | None  # (N,) int64
     # JIT path
     w_gemm_t: np.ndarray  # (K, N) float32 (or float64 for 16x8): raw or centered weights
@@ -64,6 +67,8 @@ class ConvQuantParams(RequantParams):
     vnni_tile: tuple[int, int]
     vnni_bias: np.ndarray | None  # (N,) int64: bias - (128 + in_zp) * sum(w)
     vnni_cols: np.ndarray | None  # (M, K rounded up to 4) int8 im2col scratch; None: read the input
+    # fast numpy reference path (int8 with a one-shift requantization): else None
+    ref_plan: int8_numpy.RequantPlan | None = None
 
 
 def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) -> ConvQuantParams:
@@ -77,8 +82,12 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
 
     qo = quant_operands(ctx, n, act)
     wide, legacy, in_zp, w_zp, bias = qo.wide, qo.legacy, qo.in_zp, qo.w_zp, qo.bias
-    wdata = np.asarray(w.data).reshape(n, kh * kw * c).astype(np.int64)
-    w_centered = (wdata - w_zp).astype(np.int16)  # |w - w_zp| <= 255; 4x smaller than int64
+    wdata = np.asarray(w.data).reshape(n, kh * kw * c)
+    if wdata.dtype == np.int8 and w_zp == 0:
+        w_centered = wdata  # int8 weights as they are: no copy of the whole filter
+    else:
+        wdata = wdata.astype(np.int64)
+        w_centered = (wdata - w_zp).astype(np.int16)  # |w - w_zp| <= 255; 4x smaller than int64
     mode = platform_rounding.gemm_mode()  # x86 and ARM LiteRT differ here
     if wide:
         # int64 bias: the 16x8 accumulator form; an int32 one: LiteRT's GEMM path with
@@ -95,7 +104,7 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
     vnni_tile = (0, 0)
     if not legacy and not wide and rq_tables is not None and simd_gemm.usable(k_depth):
         vnni_tile = simd_gemm.choose_tile(m_rows, n)
-        vnni_w = simd_gemm.pack_weights(wdata.astype(np.int8), vnni_tile[1])
+        vnni_w = simd_gemm.pack_weights(wdata.astype(np.int8, copy=False), vnni_tile[1])
         vnni_bias = (np.zeros(n, np.int64) if bias is None else bias) + simd_gemm.bias_correction(wdata, in_zp)
         if not (pointwise and k_depth % 4 == 0):
             vnni_cols = np.empty((m_rows, -(-k_depth // 4) * 4), np.int8)
@@ -109,16 +118,24 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
     elif wide:
         w_gemm_t = np.ascontiguousarray(w_centered.T.astype(np.float64))
         bias_jit = np.zeros(n, np.int64) if bias is None else bias.copy()
-        bias_jit = bias_jit - in_zp * wdata.sum(axis=1)
+        bias_jit = bias_jit - in_zp * wdata.sum(axis=1, dtype=np.int64)
         jit_sub, jit_pad = 0, in_zp
         chunk = 1 << 30
     else:
         # int8: raw values; sum(w * (x - zp)) = sum(w * x) - zp * sum(w); padding holds zp.
         # (The VNNI path keeps no float copy of the weights.)
         w_gemm_t = np.ascontiguousarray(wdata.T.astype(np.float32)) if vnni_w is None else np.empty((0, n), np.float32)
-        bias_jit = (np.zeros(n, np.int64) if bias is None else bias) - in_zp * wdata.sum(axis=1)
+        bias_jit = (np.zeros(n, np.int64) if bias is None else bias) - in_zp * wdata.sum(axis=1, dtype=np.int64)
         jit_sub, jit_pad = 0, in_zp
         chunk = int_gemm.chunk_for(128, 128)
+    ref_plan = None
+    if not legacy and not wide:
+        # the reference GEMM sums raw int8 values: the zero-point term is in bias_jit
+        w_max = (np.maximum(wdata.max(axis=1).astype(np.int64), -wdata.min(axis=1).astype(np.int64)) if k_depth
+                 else np.zeros(n, np.int64))
+        b_abs = np.zeros(n, np.int64) if bias is None else np.abs(bias)
+        ref_plan = int8_numpy.plan_requant(bias_jit, qo.multiplier, qo.shift, mode, qo.out_zp, qo.act_min, qo.act_max,
+                                           acc_bound=k_depth * w_max * 128, sum_bound=k_depth * w_max * 255 + b_abs)
     return ConvQuantParams(
         win=win,
         batch=b, in_c=c, out_c=n,
@@ -130,6 +147,7 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
         cols_buf=np.empty((m_rows if vnni_w is None else 0, k_depth), w_gemm_t.dtype),
         acc_buf=np.empty((m_rows, n) if k_depth <= chunk and vnni_w is None else (0, 0), w_gemm_t.dtype),
         rq_tables=rq_tables, vnni_w=vnni_w, vnni_tile=vnni_tile, vnni_bias=vnni_bias, vnni_cols=vnni_cols,
+        ref_plan=ref_plan,
     )
 
 
@@ -148,6 +166,13 @@ class _ConvQuantBase(QuantizedWeightsKernel):
 
     def eval(self, params: ConvQuantParams, inputs, outputs) -> None:
         p = params
+        if p.ref_plan is not None:
+            # raw int8 patches (in_zp in the padding) on float BLAS, one-shift requantization
+            cols = int8_numpy.im2col(inputs[0], p.win, p.in_zp)
+            w_t = p.w_gemm_t if p.w_gemm_t.shape[0] else p.w_centered.T  # w_zp == 0: raw weights
+            acc = int8_numpy.exact_gemm(cols, w_t, 128, 128)
+            int8_numpy.requantize_into(acc, p.ref_plan, outputs[0])
+            return
         pat = patches_reference(inputs[0], p)
         acc = int_gemm.exact_matmul(pat, p.w_centered.T, 1 << 16, 1 << 8)
         res = int_gemm.requantize_reference(

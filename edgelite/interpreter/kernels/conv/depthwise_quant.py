@@ -12,6 +12,8 @@ The int8/uint8 rounding is the form LiteRT's optimized x86 depthwise kernel was 
 to use (``fixedpoint.gemm_mode``: the second rounding step takes ties toward +inf; a
 tie-heavy test pins it); the uint8 kernel matches gemmlowp's form (``default_mode``);
 16x8 uses the int64-accumulator form of ``common.h``.
+The int8 reference ``eval`` sums the taps of whole shifted views in float32 (exact) and
+requantizes with ``int8_numpy``'s one-shift plan; the others sum in int64.
 The JIT kernel walks output rows in parallel with the channels innermost (contiguous
 in NHWC) and requantizes each pixel as soon as its taps are summed. The common int8
 cases (3x3 or 5x5 filter, depth multiplier 1, every multiplier below 1) run the
@@ -34,6 +36,7 @@ from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import depthwise_int8_loops as dwf
 from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import int_gemm
+from edgelite.interpreter.compute import int8_numpy
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, RequantParams, conv_window, quant_operands, require_constant_weights
 from edgelite.interpreter.compute.jit import njit, prange, serial_build
@@ -61,6 +64,9 @@ class DepthwiseQuantParams(RequantParams):
     fast_path: bool  # the kernels of depthwise_conv_quant_fast apply
     padded: np.ndarray  # zero-point-padded scratch of the fast kernels (empty if unused)
     fast: dwf.FastTables | None = None
+    # fast numpy reference path (int8, float32 tap sums, one-shift requantization of
+    # channels [0, vec_ch)): else None
+    ref_plan: int8_numpy.RequantPlan | None = None
 
 
 def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
@@ -102,6 +108,12 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
             padded = np.full((b, hp, wp, c), in_zp, np.int8)
         tables = dwf.plan_fast(w_centered, bias, q, s, mode, vec_ch, in_zp, c, sw, dw, wp, planes,
                                b * win.out_h, ctx.num_threads)
+    ref_plan = None
+    taps_max = kh * kw * (int(np.abs(w_centered).max()) if w_centered.size else 0) * 255
+    if in_dtype == _INT8 and not qo.wide and vec_ch > 0 and taps_max < int_gemm.F32_EXACT:
+        # float32 sums of (x - in_zp) * w are exact below 2**24
+        ref_plan = int8_numpy.plan_requant(bias[:vec_ch], q[:vec_ch], s[:vec_ch], mode, qo.out_zp, qo.act_min,
+                                           qo.act_max, acc_bound=taps_max, sum_bound=taps_max + np.abs(bias[:vec_ch]))
     return DepthwiseQuantParams(
         win=win,
         batch=b, in_c=c, mult=mult, out_c=oc, in_zp=in_zp, out_zp=qo.out_zp, act_min=qo.act_min, act_max=qo.act_max,
@@ -110,7 +122,7 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
         w_centered=np.ascontiguousarray(w_centered), bias=bias, num_threads=ctx.num_threads,
         w_jit=np.ascontiguousarray(w_centered.astype(acc_dtype)),
         acc_scratch=np.zeros((0, 0, 0) if fast else (b * win.out_h, win.out_w, oc), acc_dtype),
-        fast_path=fast, padded=padded, fast=tables,
+        fast_path=fast, padded=padded, fast=tables, ref_plan=ref_plan,
     )
 
 
@@ -121,6 +133,35 @@ def depthwise_acc_reference(x: np.ndarray, p: DepthwiseQuantParams) -> np.ndarra
     for t, tap in enumerate(p.win.tap_views(xc)):
         acc += tap * p.w_centered[t // p.win.kw, t % p.win.kw]
     return acc
+
+
+def _eval_numpy_fast(p: DepthwiseQuantParams, x: np.ndarray, out: np.ndarray) -> None:
+    """int8 ``eval`` on whole-array numpy: the taps of ``x - in_zp`` (zeros in the
+    padding) summed in float32 (exact: ``|sum| < 2**24``, checked in prepare), then the
+    one-shift requantization (``int8_numpy``); channels from ``vec_ch`` on take
+    ``ROUND_DOUBLE`` through the general path."""
+    xp = int8_numpy.padded_input(x, p.win, 0, np.float32, sub=p.in_zp)
+    if p.mult > 1:
+        xp = np.repeat(xp, p.mult, axis=3)  # input channel of each output channel
+    w = p.w_centered.astype(np.float32)
+    acc = tmp = None
+    for t, view in enumerate(int8_numpy.taps(xp, p.win)):
+        wt = w[t // p.win.kw, t % p.win.kw]
+        if acc is None:
+            acc = view * wt
+            tmp = np.empty_like(acc)
+        else:
+            np.multiply(view, wt, out=tmp)
+            acc += tmp
+    v = p.vec_ch
+    if v == p.out_c:
+        int8_numpy.requantize_into(acc, p.ref_plan, out)
+        return
+    int8_numpy.requantize_into(acc[..., :v], p.ref_plan, out[..., :v])
+    out[..., v:] = int_gemm.requantize_reference(
+        acc[..., v:].astype(np.int64), p.bias[v:], p.multiplier[v:], p.shift[v:], fp.ROUND_DOUBLE,
+        p.out_zp, p.act_min, p.act_max, p.out_dtype,
+    )
 
 
 @njit(parallel=True)
@@ -171,6 +212,9 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
 
     def eval(self, params: DepthwiseQuantParams, inputs, outputs) -> None:
         p = params
+        if p.ref_plan is not None:
+            _eval_numpy_fast(p, inputs[0], outputs[0])
+            return
         acc = depthwise_acc_reference(inputs[0], p)
         wide = p.mode == int_gemm.MODE_WIDE
         res = int_gemm.requantize_reference(

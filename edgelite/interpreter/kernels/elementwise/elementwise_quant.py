@@ -20,7 +20,11 @@ integer kernels' (``reference_integer_ops/add.h``, ``mul.h``, ``squared_differen
   (tiny output scales) come out wrapped there, as in LiteRT.
 
 ``eval`` is the numpy reference; ``eval_jit`` runs one fused Numba loop
-(:mod:`elementwise_quant_jit`) when the rescalings fit its one-shift form.
+(:mod:`elementwise_quant_jit`) when the rescalings fit its one-shift form. An 8-bit
+input has 256 codes, so the reference tabulates in ``prepare`` what it would compute
+per element: ADD/SUB/SQUARED_DIFFERENCE each input's rescaled value (256 entries per
+form), MUL with a large output the whole result of every pair of codes (65536
+entries, a SIMD and a scalar row); the same functions on the same values.
 * SQUARED_DIFFERENCE: like SUB with ``left_shift`` 7, then the difference squared is
   rescaled by ``(2 max)**2 / (2**14 s_out)``.
 * MAXIMUM/MINIMUM compare the stored integers, as LiteRT does (the spec requires the
@@ -31,7 +35,7 @@ The module also holds the helpers the other quantized kernel files share
 
 Example:
     >>> from edgelite.interpreter.kernels.base import kernels_for
-    >>> any(type(k).__name__ == "QuantizedAdd" for k in kernels_for("ADD"))
+    >>> any(type(k).__name__ == "QuantizedAddSub" for k in kernels_for("ADD"))
     True
 """
 
@@ -180,6 +184,13 @@ class SimdLayout:
     narrow: int
 
     def mask(self, size: int) -> np.ndarray:
+        if self.bulk >= self.run:
+            return np.ones(size, bool)
+        if self.run > 0 and size % self.run == 0:
+            # the same as the formula below, without an integer division per element
+            m = np.zeros((size // self.run, self.run), bool)
+            m[:, : self.bulk] = True
+            return m.reshape(-1)
         return (np.arange(size, dtype=np.int64) % self.run) < self.bulk
 
 
@@ -281,6 +292,8 @@ def _offset_and_narrow(r: np.ndarray, zo: int, layout: SimdLayout | None) -> np.
     """``r + zo`` for scalar elements, :func:`_narrow_simd` for SIMD ones (flat)."""
     if layout is None or layout.bulk == 0:
         return r + zo
+    if layout.bulk >= layout.run:  # every element is a SIMD one (no remainder in any run)
+        return _narrow_simd(r, zo, layout.narrow)
     return np.where(layout.mask(r.size), _narrow_simd(r, zo, layout.narrow), r + zo)
 
 
@@ -322,6 +335,36 @@ class AddSubParams:
     input_single_rounding: bool = False
     # the fused Numba loop (None: eval_jit runs the numpy reference)
     plan: ej.BinaryPlan | None = None
+    # 8-bit inputs: each input's rescaled value for its 256 codes, row 0 in the SIMD
+    # form and row 1 in the scalar one (``_input_tables``); None for int16
+    lut1: np.ndarray | None = None
+    lut2: np.ndarray | None = None
+
+
+def _input_tables(p: AddSubParams, dtype) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The reference ``eval``'s input rescaling applied to every code of an 8-bit
+    dtype, so that ``eval`` looks values up instead of rescaling each element (the same
+    elementwise functions on the same values: the same bits)."""
+    if np.dtype(dtype).itemsize != 1 or p.pot_int16:
+        return None, None
+    lo, hi = dtype_range(dtype)
+    codes = np.arange(lo, hi + 1, dtype=np.int64)
+    tables = []
+    for offset, m, sh in ((p.in1_offset, p.in1_mult, p.in1_shift), (p.in2_offset, p.in2_mult, p.in2_shift)):
+        u = codes + offset
+        if p.layout is not None:
+            rows = [_rescale_in_form(u, p.left_shift, m, sh, form, p.single_rounding)
+                    for form in (p.layout.form, FORM_SCALAR)]
+        else:
+            row = fp.multiply_by_quantized_multiplier(u << p.left_shift, m, sh, p.input_single_rounding)
+            rows = [row, row]
+        tables.append(np.ascontiguousarray(np.stack(rows)))
+    return tables[0], tables[1]
+
+
+def _with_tables(p: AddSubParams, dtype) -> AddSubParams:
+    lut1, lut2 = _input_tables(p, dtype)
+    return replace(p, lut1=lut1, lut2=lut2)
 
 
 def _binary_accepts(ctx: OpContext) -> bool:
@@ -434,7 +477,7 @@ class QuantizedAddSub(_QuantBinary):
             mo, sho = fp.quantize_multiplier(twice_max * twice_max / ((1 << (2 * left_shift)) * so), sr)
             p = AddSubParams(OP_SQDIFF, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
                              mo, sho, zo, act_min, act_max, sr)
-            return replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype))
+            return _with_tables(replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype)), o.dtype)
         pot = False
         if int16:
             pot_option = True if ctx.options is None else bool(getattr(ctx.options, "potScaleInt16", True))
@@ -467,9 +510,14 @@ class QuantizedAddSub(_QuantBinary):
         in_sr = sr or (int16 and op_code == OP_ADD and same_shape)
         p = AddSubParams(op_code, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
                          mo, sho, zo, act_min, act_max, sr, layout=layout, input_single_rounding=in_sr)
-        return replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype))
+        return _with_tables(replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype)), o.dtype)
 
     def eval(self, p: AddSubParams, inputs, outputs) -> None:
+        if p.lut1 is not None:
+            r = _addsub_8bit(p, inputs[0], inputs[1])
+            np.clip(r, p.act_min, p.act_max, out=r)
+            outputs[0][...] = r.reshape(p.out_shape)
+            return
         x1 = inputs[0].astype(np.int64)
         x2 = inputs[1].astype(np.int64)
         if p.pot_int16:
@@ -498,17 +546,66 @@ class QuantizedAddSub(_QuantBinary):
         outputs[0][...] = r.reshape(p.out_shape)
 
 
+def _rescale_in_form(v: np.ndarray, left_shift: int, m: int, shift: int, form: int,
+                     single_rounding: bool) -> np.ndarray:
+    """An offset input ``v`` (int64) rescaled in one ``FORM_*``."""
+    if form == FORM_SCALAR:
+        return fp.multiply_by_quantized_multiplier(v << left_shift, m, shift, single_rounding)
+    if form == FORM_PRESHIFT:
+        pre = left_shift + shift
+        if pre >= 0:
+            return fp.saturating_rounding_doubling_high_mul(fp._wrap_int32(v << pre), m)
+        return fp.saturating_rounding_doubling_high_mul(v >> -pre, m)
+    return fp.saturating_rounding_doubling_high_mul(fp._wrap_int32(v << left_shift), m) >> max(-shift, 0)
+
+
 def _rescale_by_form(v: np.ndarray, left_shift: int, m: int, shift: int, forms: np.ndarray,
                      single_rounding: bool) -> np.ndarray:
     """An offset input ``v`` (flat, int64) rescaled element by element in its ``FORM_*``."""
-    scalar = fp.multiply_by_quantized_multiplier(v << left_shift, m, shift, single_rounding)
-    pre = left_shift + shift
-    if pre >= 0:
-        preshift = fp.saturating_rounding_doubling_high_mul(fp._wrap_int32(v << pre), m)
-    else:
-        preshift = fp.saturating_rounding_doubling_high_mul(v >> -pre, m)
-    floor = fp.saturating_rounding_doubling_high_mul(fp._wrap_int32(v << left_shift), m) >> max(-shift, 0)
+    scalar, preshift, floor = (_rescale_in_form(v, left_shift, m, shift, f, single_rounding)
+                               for f in (FORM_SCALAR, FORM_PRESHIFT, FORM_FLOOR))
     return np.where(forms == FORM_SCALAR, scalar, np.where(forms == FORM_PRESHIFT, preshift, floor))
+
+
+def _codes(x: np.ndarray) -> np.ndarray:
+    """Row positions in an ``_input_tables`` table: the code minus the dtype's minimum."""
+    code = x.astype(np.int16)
+    if x.dtype == np.int8:
+        code += 128
+    return code
+
+
+def _rescaled(table: np.ndarray, x: np.ndarray, out_shape: tuple, simd) -> np.ndarray:
+    """The rescaled input ``x`` broadcast to ``out_shape``, flat: row 0 of ``table`` (the
+    SIMD form) where ``simd`` is true, row 1 elsewhere (``simd`` None: row 1 throughout;
+    True: row 0 throughout)."""
+    code = np.broadcast_to(_codes(x), out_shape).reshape(-1)
+    if simd is None:
+        return table[1].take(code)
+    if simd is True:
+        return table[0].take(code)
+    return np.where(simd, table[0].take(code), table[1].take(code))
+
+
+def _addsub_8bit(p: AddSubParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    """``eval`` of 8-bit inputs with the input rescaling looked up (``_input_tables``);
+    the combination and the output stage as for the other dtypes. Flat, before the clamp."""
+    lay = p.layout
+    simd = None
+    if lay is not None and lay.bulk:
+        mask = lay.mask(int(np.prod(p.out_shape, dtype=np.int64)))
+        simd = True if mask.all() else mask
+    a = _rescaled(p.lut1, x1, p.out_shape, simd)
+    b = _rescaled(p.lut2, x2, p.out_shape, simd)
+    if p.op == OP_ADD:
+        raw = a + b
+    elif p.op == OP_SUB:
+        raw = a - b
+    else:
+        d = a - b
+        raw = fp._wrap_int32(d * d)
+    return _offset_and_narrow(fp.multiply_by_quantized_multiplier(raw, p.out_mult, p.out_shift, p.single_rounding),
+                              p.out_offset, lay)
 
 
 def _pot_int16(p: AddSubParams, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
@@ -544,6 +641,33 @@ class MulParams:
     single_rounding: bool
     layout: SimdLayout | None = None
     plan: ej.BinaryPlan | None = None
+    # 8-bit inputs and a large output: the result for every pair of input codes,
+    # row 0 for LiteRT's SIMD elements and row 1 for the scalar ones (``_mul_table``)
+    table: np.ndarray | None = None
+
+
+# Below this many output elements the reference MUL computes each element: a table
+# costs about as much to fill (65536 pairs) as the elements it would save.
+MUL_TABLE_MIN_SIZE = 1 << 17
+
+
+def _mul_raw(p: MulParams, u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
+    """``MBQM(u1 * u2)`` of the offset inputs (flat int64), before the zero point."""
+    return fp.multiply_by_quantized_multiplier(u1 * u2, p.out_mult, p.out_shift, p.single_rounding)
+
+
+def _mul_table(p: MulParams, dtype) -> np.ndarray:
+    """``eval``'s result for each pair of 8-bit codes ``(c1, c2)`` at ``c1 * 256 + c2``:
+    row 0 with the SIMD loop's int16 narrowing, row 1 without (``_offset_and_narrow``'s
+    two branches, then the clamp), as ``dtype``."""
+    lo, _ = dtype_range(dtype)
+    codes = np.arange(256, dtype=np.int64) + lo
+    u1 = np.repeat(codes, 256) + p.in1_offset
+    u2 = np.tile(codes, 256) + p.in2_offset
+    r = _mul_raw(p, u1, u2)
+    simd = _narrow_simd(r, p.out_offset, p.layout.narrow) if p.layout is not None else r + p.out_offset
+    rows = [np.clip(v, p.act_min, p.act_max).astype(dtype) for v in (simd, r + p.out_offset)]
+    return np.ascontiguousarray(np.stack(rows))
 
 
 @register("MUL", priority=INT8)
@@ -565,12 +689,28 @@ class QuantizedMul(_QuantBinary):
             (_umax(o.dtype, -z1), _umax(o.dtype, -z2)),
             narrow_simd=layout.narrow if layout is not None else NARROW_NONE, dtype=o.dtype,
         )
-        return MulParams(shape, _pad6(shape), -z1, -z2, m, sh, zo, act_min, act_max, sr, layout, plan)
+        p = MulParams(shape, _pad6(shape), -z1, -z2, m, sh, zo, act_min, act_max, sr, layout, plan)
+        size = int(np.prod(shape, dtype=np.int64))
+        if np.dtype(o.dtype).itemsize == 1 and size >= MUL_TABLE_MIN_SIZE:
+            p = replace(p, table=_mul_table(p, o.dtype))
+        return p
 
     def eval(self, p: MulParams, inputs, outputs) -> None:
+        if p.table is not None:
+            # the pair of codes of each element, then its row of the table
+            idx = (np.broadcast_to(_codes(inputs[0]), p.out_shape).astype(np.int32) << 8) + _codes(inputs[1])
+            idx = np.broadcast_to(idx, p.out_shape).reshape(-1)
+            lay = p.layout
+            mask = lay.mask(idx.size) if lay is not None and 0 < lay.bulk < lay.run else None
+            if mask is not None:
+                r = np.where(mask, p.table[0].take(idx), p.table[1].take(idx))
+            else:
+                r = p.table[0 if lay is not None and lay.bulk else 1].take(idx)
+            outputs[0][...] = r.reshape(p.out_shape)
+            return
         u1 = np.broadcast_to(inputs[0].astype(np.int64) + p.in1_offset, p.out_shape).reshape(-1)
         u2 = np.broadcast_to(inputs[1].astype(np.int64) + p.in2_offset, p.out_shape).reshape(-1)
-        r = fp.multiply_by_quantized_multiplier(u1 * u2, p.out_mult, p.out_shift, p.single_rounding)
+        r = _mul_raw(p, u1, u2)
         r = _offset_and_narrow(r, p.out_offset, p.layout)
         np.clip(r, p.act_min, p.act_max, out=r)
         outputs[0][...] = r.reshape(p.out_shape)

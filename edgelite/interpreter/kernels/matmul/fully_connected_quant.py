@@ -13,7 +13,9 @@ int64 accumulator. Known gap: a 16x8 accumulator beyond +-2**31 (an int64 bias t
 large) can differ from LiteRT, whose exact handling there was not reproduced.
 
 The output is ``(M, N)``, or the input's leading dimensions followed by N when
-``keep_num_dims`` is set. The reference multiplies exactly in float64; ``eval_jit``
+``keep_num_dims`` is set. The int8 reference multiplies raw rows exactly on float32 BLAS
+and requantizes in four numpy passes (``int8_numpy``); the others multiply centred
+values exactly in float64. ``eval_jit``
 uses the exact float32 GEMM of ``int_gemm`` with the zero-point correction folded into
 the bias, and the parallel Numba requantization.
 
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelite.interpreter.compute import fixedpoint as fp
-from edgelite.interpreter.compute import int_gemm, platform_rounding, simd_gemm
+from edgelite.interpreter.compute import int8_numpy, int_gemm, platform_rounding, simd_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, RequantParams, fully_connected_rows, quant_operands, require_constant_weights
 from edgelite.interpreter.compute.jit import njit
@@ -44,7 +46,7 @@ class FullyConnectedQuantParams(RequantParams):
     rows: int
     depth: int
     units: int
-    w_centered_t: np.ndarray  # (K, N) int16: w - w_zp
+    w_centered_t: np.ndarray  # (K, N) w - w_zp: int16, or the int8 weights' own transposed view
     bias: np.ndarray | None
     w_gemm_t: np.ndarray  # (K, N) float32 / float64
     bias_jit: np.ndarray
@@ -59,6 +61,8 @@ class FullyConnectedQuantParams(RequantParams):
     vnni_bias: np.ndarray | None = None  # (N,) int64: bias - (128 + in_zp) * sum(w)
     vnni_tables: tuple | None = None  # int_gemm.fast_requant_tables
     vnni_cols: np.ndarray | None = None  # (M, K rounded up to 4) int8 copy when K % 4 != 0
+    # fast numpy reference path (int8 with a one-shift requantization): else None
+    ref_plan: int8_numpy.RequantPlan | None = None
 
 
 # Below this many rows the whole product is a few matrix-vector products: an int8
@@ -93,18 +97,29 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
     in_dtype = np.dtype(x.dtype)
     qo = quant_operands(ctx, n, act, "units")
     legacy, wide, in_zp, bias = qo.legacy, qo.wide, qo.in_zp, qo.bias
-    wdata = np.asarray(w.data).reshape(n, k).astype(np.int64)
-    w_centered = wdata - qo.w_zp
+    w_raw = np.asarray(w.data).reshape(n, k)
     base_bias = np.zeros(n, np.int64) if bias is None else bias
-    if legacy:
-        w_gemm_t = w_centered.T.astype(np.float32)
-        bias_jit, centre, chunk = base_bias.copy(), True, int_gemm.chunk_for(255, 255)
-    elif wide:
-        w_gemm_t = wdata.T.astype(np.float64)
-        bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, 1 << 30
+    raw_int8 = not legacy and not wide and w_raw.dtype == _INT8
+    if raw_int8:
+        # int8 weights (zero point 0) are used as they are: no int64 or int16 copies of
+        # the whole matrix (a 1000x1280 classifier's copies cost tens of ms at allocation)
+        wdata = w_raw
+        w_centered_t = w_raw.T
+        w_gemm_t = None  # made below unless the VNNI GEMM holds the weights
+        bias_jit, centre, chunk = base_bias - in_zp * w_raw.sum(axis=1, dtype=np.int64), False, int_gemm.chunk_for(128, 128)
     else:
-        w_gemm_t = wdata.T.astype(np.float32)
-        bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, int_gemm.chunk_for(128, 128)
+        wdata = w_raw.astype(np.int64)
+        w_centered = wdata - qo.w_zp
+        w_centered_t = np.ascontiguousarray(w_centered.T.astype(np.int16))
+        if legacy:
+            w_gemm_t = w_centered.T.astype(np.float32)
+            bias_jit, centre, chunk = base_bias.copy(), True, int_gemm.chunk_for(255, 255)
+        elif wide:
+            w_gemm_t = wdata.T.astype(np.float64)
+            bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, 1 << 30
+        else:
+            w_gemm_t = wdata.T.astype(np.float32)
+            bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, int_gemm.chunk_for(128, 128)
     if wide:
         # Measured on ai-edge-litert 2.3: its 16x8 FULLY_CONNECTED rounds once
         # ((acc * q + 2**(30 - shift)) >> (31 - shift)), unlike its 16x8 conv kernels.
@@ -117,22 +132,30 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
     if in_dtype == _INT8 and tables is not None and simd_gemm.usable(k):
         tile = simd_gemm.choose_tile(m, n)
         vnni = dict(
-            vnni_w=simd_gemm.pack_weights(wdata.astype(np.int8), tile[1]), vnni_tile=tile, vnni_tables=tables,
+            vnni_w=simd_gemm.pack_weights(wdata.astype(np.int8, copy=False), tile[1]), vnni_tile=tile, vnni_tables=tables,
             vnni_bias=base_bias + simd_gemm.bias_correction(wdata, in_zp),
             vnni_cols=None if k % 4 == 0 else np.empty((m, -(-k // 4) * 4), np.int8),
         )
     # int8 x int8 with few rows: integer GEMV (|sum| < 2**31 for K < 2**17)
     gemv = in_dtype == _INT8 and m <= GEMV_MAX_ROWS and k < (1 << 17) and not vnni
+    ref_plan = None
+    if in_dtype == _INT8 and not wide:
+        # the reference GEMM sums raw int8 values: the zero-point term is in bias_jit
+        w_max = (np.maximum(wdata.max(axis=1).astype(np.int64), -wdata.min(axis=1).astype(np.int64)) if k
+                 else np.zeros(n, np.int64))
+        ref_plan = int8_numpy.plan_requant(bias_jit, qo.multiplier, qo.shift, mode, qo.out_zp, qo.act_min, qo.act_max,
+                                           acc_bound=k * w_max * 128, sum_bound=k * w_max * 255 + np.abs(base_bias))
     return FullyConnectedQuantParams(
         rows=m, depth=k, units=n, in_zp=in_zp, out_zp=qo.out_zp, act_min=qo.act_min, act_max=qo.act_max,
         multiplier=qo.multiplier, shift=qo.shift,
-        mode=mode, out_dtype=np.dtype(out.dtype), w_centered_t=np.ascontiguousarray(w_centered.T.astype(np.int16)), bias=bias,
-        w_gemm_t=np.ascontiguousarray(w_gemm_t) if not vnni else np.empty((0, n), w_gemm_t.dtype),
+        mode=mode, out_dtype=np.dtype(out.dtype), w_centered_t=w_centered_t, bias=bias,
+        w_gemm_t=(np.empty((0, n), np.float32 if w_gemm_t is None else w_gemm_t.dtype) if vnni
+                  else np.ascontiguousarray(wdata.T.astype(np.float32) if w_gemm_t is None else w_gemm_t)),
         bias_jit=bias_jit, jit_centre=centre, chunk=chunk,
         num_threads=ctx.num_threads,
-        w_int=np.ascontiguousarray(wdata.astype(np.int8)) if gemv else np.empty((0, 0), np.int8),
+        w_int=np.ascontiguousarray(wdata.astype(np.int8, copy=False)) if gemv else np.empty((0, 0), np.int8),
         acc_buf=np.empty((m, n), np.int32) if gemv else np.empty((0, 0), np.int32),
-        **vnni,
+        ref_plan=ref_plan, **vnni,
     )
 
 
@@ -145,6 +168,12 @@ class _FullyConnectedQuantBase(QuantizedWeightsKernel):
 
     def eval(self, params: FullyConnectedQuantParams, inputs, outputs) -> None:
         p = params
+        if p.ref_plan is not None:
+            # raw int8 rows on float BLAS, one-shift requantization (int8_numpy)
+            w_t = p.w_gemm_t if p.w_gemm_t.shape[0] else p.w_centered_t  # w_zp == 0: raw weights
+            acc = int8_numpy.exact_gemm(inputs[0].reshape(p.rows, p.depth), w_t, 128, 128)
+            int8_numpy.requantize_into(acc, p.ref_plan, outputs[0])
+            return
         xc = inputs[0].reshape(p.rows, p.depth).astype(np.int64) - p.in_zp
         acc = int_gemm.exact_matmul(xc, p.w_centered_t, 1 << 16, 1 << 8)
         wide = p.mode == int_gemm.MODE_WIDE

@@ -341,3 +341,30 @@ def test_mul_with_a_multiplier_above_one_falls_back_to_the_reference():
     ctx = make_context(spec, use_jit=True)
     assert select_kernel(ctx).prepare(ctx).plan is None
     check(spec, [random_q(rng, (3, 40), np.int8), random_q(rng, (3, 40), np.int8)])
+
+
+@pytest.mark.parametrize("dt", [np.int8, np.uint8])
+@pytest.mark.parametrize("shapes", [((512, 16), (1, 16)), ((511, 15), (511, 1)), ((1,), (3, 1027)),
+                                    ((5, 7, 33), (5, 1, 33)), ((2, 3, 1), (1, 3, 5)), ((2, 1, 1, 48), (2, 7, 7, 48)),
+                                    ((1, 24, 24, 40), (1, 1, 1, 40)), ((4, 4099), (4, 4099))])
+def test_mul_table_path_matches_litert(monkeypatch, dt, shapes):
+    # The reference MUL of a large 8-bit output looks each element up in a table of
+    # all 65536 input-code pairs (SIMD and scalar rows); here every MUL takes that path:
+    # tiny output scales (int16 narrowing), ties (power-of-two scales), activations.
+    from tests.interpreter.kernels.quant_harness import make_context
+    from edgelite.interpreter.kernels.base import select_kernel
+    from edgelite.interpreter.kernels.elementwise import elementwise_quant as eq
+
+    monkeypatch.setattr(eq, "MUL_TABLE_MIN_SIZE", 1)
+    rng = np.random.default_rng(zlib.crc32(f"multable{dt.__name__}{shapes}".encode()))
+    off = 128 if dt == np.uint8 else 0
+    a, b = shapes
+    out = tuple(np.broadcast_shapes(a, b))
+    for s1, s2, k in ((0.05, 0.03, 0.003), (0.05, 0.03, 0.3), (2.0 ** -5, 2.0 ** -6, 1.0), (2.0 ** -4, 2.0 ** -3, 3.0)):
+        z = [int(rng.integers(-30, 30)) + off for _ in range(3)]
+        o = MulOptionsT()
+        o.fusedActivationFunction = int(rng.choice([0, 1, 3]))
+        spec = Spec("MUL", [TSpec(a, dt, (s1, z[0])), TSpec(b, dt, (s2, z[1]))], [TSpec(out, dt, (s1 * s2 * k, z[2]))], o)
+        ctx = make_context(spec)
+        assert select_kernel(ctx).prepare(ctx).table is not None
+        check(spec, [random_q(rng, a, dt), random_q(rng, b, dt)])
