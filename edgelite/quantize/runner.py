@@ -111,11 +111,16 @@ class ModelRunner:
 SMALL_MODEL_ELEMENTS = 250_000
 
 
+def model_elements(model) -> int:
+    """Elements of all of subgraph 0's tensors (weights and activations of one invoke)."""
+    sg = model.subgraphs[0]
+    return sum(int(np.prod([max(int(d), 1) for d in t.shape], dtype=np.int64)) for t in sg.tensors)
+
+
 def _tensor_elements(model_bytes: bytes) -> int:
     from edgelite.schema import read_model  # noqa: PLC0415
 
-    sg = read_model(model_bytes).subgraphs[0]
-    return sum(int(np.prod([max(int(d), 1) for d in t.shape], dtype=np.int64)) for t in sg.tensors)
+    return model_elements(read_model(model_bytes))
 
 
 def _edgelite_interpreter(model_bytes: bytes, preserve: bool = True):
