@@ -126,6 +126,7 @@ def quantize_model(
     float_ops: list = []
     widened: list[str] = []
     int16_ops: list = []
+    weight_cache: dict = {}  # the candidates below share their quantized weights
 
     def build(input_means, extra_keep: tuple[str, ...] = ()) -> bytes:
         float_ops.clear()
@@ -137,7 +138,7 @@ def quantize_model(
             keep_float=tuple(opts.keep_float) + (tuple(extra_keep) if opts.fallback == "float" else ()),
             int16_layers=tuple(extra_keep) if opts.fallback == "int16x8" else (),
             fixed_range_outputs=opts.fixed_range_outputs, int16_report=int16_ops, report=float_ops, input_means=input_means, fixed=_fixed_tensors(model, opts),
-            widened=widened,
+            widened=widened, weight_cache=weight_cache,
         )
         # Never hand out a file that a runtime refuses or crashes on (see ``legal``).
         check_runtime_limits(quantized)
