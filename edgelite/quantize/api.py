@@ -28,7 +28,7 @@ from edgelite.quantize.calibration import ImageOptions, load_calibration
 from edgelite.quantize.full_integer import FIXED_RANGE_NOTE, quantize_full_integer
 from edgelite.quantize.legal import check_runtime_limits, describe_degenerate, expand_tiny_range, is_degenerate
 from edgelite.quantize.numerics import activation_params
-from edgelite.quantize.options import MAX_DEFAULT_THREADS, QuantizeOptions
+from edgelite.quantize.options import DEFAULT_THREADS_MEMORY, MAX_DEFAULT_THREADS, QuantizeOptions
 from edgelite.quantize.runner import SMALL_MODEL_ELEMENTS, model_elements
 from edgelite.quantize.selection import Candidate, choose, evaluation_samples, scoring_samples
 from edgelite.quantize.weight_only import quantize_dynamic, quantize_float16
@@ -211,13 +211,15 @@ def _threads(model: Model, opts: QuantizeOptions) -> int:
     """Samples run at once in calibration (``QuantizeOptions.num_threads``)."""
     if opts.num_threads is not None:
         return opts.num_threads
-    if model_elements(model) < SMALL_MODEL_ELEMENTS:
+    elements = model_elements(model)
+    if elements < SMALL_MODEL_ELEMENTS:
         return 1  # a sample takes well under a millisecond: threads would cost more than they save
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(MAX_DEFAULT_THREADS, cpus))
+    # Each thread's interpreter holds every tensor of the model (float32).
+    return max(1, min(MAX_DEFAULT_THREADS, cpus, DEFAULT_THREADS_MEMORY // (4 * elements)))
 
 
 def _fixed_tensors(model: Model, opts: QuantizeOptions) -> set[int]:

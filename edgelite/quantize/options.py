@@ -20,6 +20,9 @@ BIAS_CORRECTION = ("auto", True, False)
 # ``num_threads=None`` uses at most this many: each thread holds its own interpreter
 # (activations and packed weights), and calibration runs seldom gain past a few cores.
 MAX_DEFAULT_THREADS = 4
+# ... and no more than the interpreters' float32 tensors (weights and activations, all
+# kept for the observers) fit in this many bytes together.
+DEFAULT_THREADS_MEMORY = 2 << 30
 
 
 @dataclass
@@ -91,9 +94,10 @@ class QuantizeOptions:
             candidates) run at once, each on its own single-threaded interpreter; the
             result is the same bytes whatever the count (the observers still see the
             samples one by one, in order). Each extra thread holds another copy of the
-            model's activations. ``None`` (default): the CPUs this process may use, at
-            most ``MAX_DEFAULT_THREADS``; 1 for models small enough to calibrate on the
-            reference kernels (``edgelite.quantize.runner.SMALL_MODEL_ELEMENTS``).
+            model's tensors. ``None`` (default): the CPUs this process may use, at most
+            ``MAX_DEFAULT_THREADS`` and as many as fit in ``DEFAULT_THREADS_MEMORY``
+            bytes; 1 for models small enough to calibrate on the reference kernels
+            (``edgelite.quantize.runner.SMALL_MODEL_ELEMENTS``).
     """
 
     mode: str = "int8"

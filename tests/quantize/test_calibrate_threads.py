@@ -195,6 +195,13 @@ def test_default_thread_count(monkeypatch):
     monkeypatch.setattr(qapi.os, "sched_getaffinity", lambda pid: {0}, raising=False)
     quantize_model(f, "int8", calibration=data)
     assert seen[2:] == [qapi.MAX_DEFAULT_THREADS, 1]
+    # a model whose tensors fill the memory allowance twice over gets two threads of 64 CPUs
+    monkeypatch.setattr(qapi.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    monkeypatch.setattr(qapi, "model_elements", lambda m: qapi.DEFAULT_THREADS_MEMORY // 8)
+    quantize_model(f, "int8", calibration=data)
+    monkeypatch.setattr(qapi, "model_elements", lambda m: qapi.DEFAULT_THREADS_MEMORY)
+    quantize_model(f, "int8", calibration=data)
+    assert seen[4:] == [2, 1]
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
