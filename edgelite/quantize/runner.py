@@ -131,8 +131,10 @@ def _edgelite_interpreter(model_bytes: bytes, preserve: bool = True):
         # The choice depends on the model only, so every quantization of it gives the
         # same bytes whatever the state of Numba or its cache.
         return Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=preserve,
-                           experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    interp = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=preserve)
+                           experimental_op_resolver_type=OpResolverType.BUILTIN_REF, num_threads=1)
+    # One thread: quantization runs several samples (one interpreter each) at once instead
+    # (``calibrate.run_in_order``).
+    interp = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=preserve, num_threads=1)
     # The first invoke of a process runs the reference kernels while Numba loads. Their
     # results are bit-identical to the JIT kernels' (tests/interpreter/
     # test_first_invoke_bits.py), so this is for speed only: calibration runs many
