@@ -7,8 +7,9 @@
   (the order-dependent moving average and the two-pass histogram ones included), the
   bias-correction means and the float references are equal, bit for bit, to one
   thread's; as many runners as threads are made, at most one per sample;
-* ``quantize_model``: the same bytes with 1, 2 and 3 threads (``bias_correction="auto"``
-  scoring its candidates on threads too); the default thread count; bad values refused.
+* ``quantize_model``: the same bytes with 1, 2 and 3 threads (int8 with ``bias_correction="auto"``
+  scoring its candidates on threads too, percentile, int16x8, an SQNR target); the default
+  thread count; bad values refused.
 """
 
 from __future__ import annotations
@@ -153,6 +154,10 @@ def test_quantize_model_same_bytes_on_any_number_of_threads():
         assert quantize_model(f, "int8", calibration=data, num_threads=threads) == want
     hist = quantize_model(f, "int8", calibration=data, observer="percentile", num_threads=1)
     assert quantize_model(f, "int8", calibration=data, observer="percentile", num_threads=2) == hist
+    wide = quantize_model(f, "int16x8", calibration=data, num_threads=1)
+    assert quantize_model(f, "int16x8", calibration=data, num_threads=2) == wide
+    target = quantize_model(f, "int8", calibration=data, target_sqnr=60.0, num_threads=1)
+    assert quantize_model(f, "int8", calibration=data, target_sqnr=60.0, num_threads=2) == target
 
 
 def test_choose_scores_candidates_on_threads_as_alone():
