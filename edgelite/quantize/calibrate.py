@@ -137,6 +137,13 @@ def run_in_order(runners: RunnerSet, feeds: Sequence[dict[str, np.ndarray]]) -> 
     by then (they are zero-copy, and an interpreter refuses to run while they are
     referenced). The results are exactly those of one runner running the samples one
     by one: each sample's run is independent and deterministic.
+
+    Example:
+        >>> class Double:
+        ...     def run(self, feed, copy=True):
+        ...         return {0: feed["x"] * 2}
+        >>> [(k, v[0]) for k, v in run_in_order(RunnerSet(Double, 2), [{"x": 1}, {"x": 2}, {"x": 3}])]
+        [(0, 2), (1, 4), (2, 6)]
     """
     n, size = len(feeds), len(runners)
     if size == 1:
