@@ -474,7 +474,8 @@ class _FullInteger:
             bkey = ("bound", t, dim)
             if bkey not in self.weight_cache:
                 w = np.abs(np.asarray(data, np.float64))
-                self.weight_cache[bkey] = _frozen(w.max(axis=tuple(a for a in range(w.ndim) if a != dim)) if dim is not None
+                axes = tuple(a for a in range(w.ndim) if a != dim)
+                self.weight_cache[bkey] = _frozen(w.max(axis=axes) if dim is not None
                                                   else np.array([w.max(initial=0.0)]))[0]
             bound = self.weight_cache[bkey]
             b_pos = next((p for p in range(len(op.inputs)) if spec.role(p) == "b" and op.inputs[p] >= 0), None)
