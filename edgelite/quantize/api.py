@@ -28,7 +28,8 @@ from edgelite.quantize.calibration import ImageOptions, load_calibration
 from edgelite.quantize.full_integer import FIXED_RANGE_NOTE, quantize_full_integer
 from edgelite.quantize.legal import check_runtime_limits, describe_degenerate, expand_tiny_range, is_degenerate
 from edgelite.quantize.numerics import activation_params
-from edgelite.quantize.options import QuantizeOptions
+from edgelite.quantize.options import DEFAULT_THREADS_MEMORY, MAX_DEFAULT_THREADS, QuantizeOptions
+from edgelite.quantize.runner import SMALL_MODEL_ELEMENTS, model_elements
 from edgelite.quantize.selection import Candidate, choose, evaluation_samples, scoring_samples
 from edgelite.quantize.weight_only import quantize_dynamic, quantize_float16
 from edgelite.schema import read_model, write_model
@@ -119,11 +120,13 @@ def quantize_model(
         k = scoring_samples(model, opts.selection_samples)
         references = {i: None for i in evaluation_samples(len(feeds), k)}
     auto = bool(references)
+    threads = _threads(model, opts) if feeds is not None else 1
     degenerate: list[tuple[str, float, float]] = []
-    act = _activation_params(model, data, feeds, opts, bits, progress, means, references, degenerate)
+    act = _activation_params(model, data, feeds, opts, bits, progress, means, references, degenerate, threads)
     float_ops: list = []
     widened: list[str] = []
     int16_ops: list = []
+    weight_cache: dict = {}  # the candidates below share their quantized weights
 
     def build(input_means, extra_keep: tuple[str, ...] = ()) -> bytes:
         float_ops.clear()
@@ -135,7 +138,7 @@ def quantize_model(
             keep_float=tuple(opts.keep_float) + (tuple(extra_keep) if opts.fallback == "float" else ()),
             int16_layers=tuple(extra_keep) if opts.fallback == "int16x8" else (),
             fixed_range_outputs=opts.fixed_range_outputs, int16_report=int16_ops, report=float_ops, input_means=input_means, fixed=_fixed_tensors(model, opts),
-            widened=widened,
+            widened=widened, weight_cache=weight_cache,
         )
         # Never hand out a file that a runtime refuses or crashes on (see ``legal``).
         check_runtime_limits(quantized)
@@ -143,7 +146,7 @@ def quantize_model(
 
     result = build(means)
     if auto:
-        result = _choose_bias_correction(build(None), result, feeds, references, opts.backend, progress)
+        result = _choose_bias_correction(build(None), result, feeds, references, opts.backend, progress, threads)
     if targeted:
         chosen_means = means if result == build(means) else None
         result = _meet_target(model, data, held, opts, lambda keep: build(chosen_means, keep))
@@ -185,7 +188,7 @@ def _meet_target(model: Model, data: bytes, held: list[dict], opts: QuantizeOpti
 
 
 def _choose_bias_correction(plain: bytes, corrected: bytes, feeds: list, references: dict,
-                            backend: str, progress: ProgressFn | None) -> bytes:
+                            backend: str, progress: ProgressFn | None, threads: int = 1) -> bytes:
     """``bias_correction="auto"``: the candidate scoring higher on calibration samples."""
     if plain == corrected:  # nothing was corrected (e.g. every weight arrived quantized)
         return plain
@@ -193,7 +196,7 @@ def _choose_bias_correction(plain: bytes, corrected: bytes, feeds: list, referen
     try:
         best, scored = choose(
             [Candidate("bias_correction=False", plain), Candidate("bias_correction=True", corrected)],
-            [feeds[k] for k in picked], [references[k] for k in picked], backend, progress,
+            [feeds[k] for k in picked], [references[k] for k in picked], backend, progress, threads,
         )
     except QuantizationError as e:  # no interpreter runs the integer model: keep the plain one
         warnings.warn(f"bias_correction='auto' could not score the int8 candidates ({e}); "
@@ -202,6 +205,21 @@ def _choose_bias_correction(plain: bytes, corrected: bytes, feeds: list, referen
     _log.info("bias_correction='auto': %s on %d calibration samples; kept %s",
               ", ".join(f"{c.name} {c.sqnr_db:.2f} dB" for c in scored), len(picked), best.name)
     return best.model
+
+
+def _threads(model: Model, opts: QuantizeOptions) -> int:
+    """Samples run at once in calibration (``QuantizeOptions.num_threads``)."""
+    if opts.num_threads is not None:
+        return opts.num_threads
+    elements = model_elements(model)
+    if elements < SMALL_MODEL_ELEMENTS:
+        return 1  # a sample takes well under a millisecond: threads would cost more than they save
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    # Each thread's interpreter holds every tensor of the model (float32).
+    return max(1, min(MAX_DEFAULT_THREADS, cpus, DEFAULT_THREADS_MEMORY // (4 * elements)))
 
 
 def _fixed_tensors(model: Model, opts: QuantizeOptions) -> set[int]:
@@ -233,7 +251,7 @@ def _load_feeds(model: Model, calibration: Any, opts: QuantizeOptions,
 def _activation_params(model: Model, data: bytes, feeds: list[dict] | None, opts: QuantizeOptions, bits: int,
                        progress: ProgressFn | None, means: dict | None = None,
                        references: dict | None = None,
-                       degenerate: list | None = None) -> dict[int, tuple[float, int]]:
+                       degenerate: list | None = None, threads: int = 1) -> dict[int, tuple[float, int]]:
     sg = model.subgraphs[0]
     act: dict[int, tuple[float, int]] = {}
     if feeds is not None:
@@ -242,6 +260,7 @@ def _activation_params(model: Model, data: bytes, feeds: list[dict] | None, opts
             moving_average_constant=opts.moving_average_constant, levels=256 if bits == 8 else 65536,
             backend=opts.backend, progress=progress, means=means,
             mean_samples=evaluation_samples(len(feeds), MEAN_SAMPLES), references=references,
+            num_threads=threads,
         )
         for t, (lo, hi) in ranges.items():
             if is_degenerate(lo, hi):

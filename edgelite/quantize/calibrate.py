@@ -14,7 +14,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -53,6 +54,7 @@ def calibrate(
     means: dict[int, np.ndarray] | None = None,
     mean_samples: Sequence[int] | None = None,
     references: dict[int, list[np.ndarray] | None] | None = None,
+    num_threads: int = 1,
 ) -> dict[int, tuple[float, float]]:
     """``{tensor_index: (low, high)}`` for every float activation the data reached.
 
@@ -65,9 +67,15 @@ def calibrate(
     ``references``, when given, maps sample indices to ``None``; on return each holds
     copies of the model's outputs for that sample (in ``subgraph.outputs`` order), the
     float reference that ``bias_correction="auto"`` scores candidate models against.
+
+    ``num_threads`` > 1 runs that many samples at once, each on its own single-threaded
+    interpreter (:func:`run_in_order`); the observers still see the samples one by one
+    in order, so the ranges, means and references are exactly those of one thread.
     """
     tensors = activation_tensors(model)
-    runner = make_runner(model_bytes, tensors, backend)
+    # The other runners are made on their pool threads, while the first one starts.
+    runners = RunnerSet(lambda: make_runner(model_bytes, tensors, backend),
+                        max(1, min(int(num_threads), len(feeds))))
     observers = {
         t: make_observer(observer, percentile=percentile, num_bins=num_bins,
                          moving_average_constant=moving_average_constant, levels=levels)
@@ -78,9 +86,8 @@ def calibrate(
     mean_at = set(range(n) if mean_samples is None else mean_samples) if means else set()
     keep = set(references or ())
     outputs = model.subgraphs[0].outputs
-    for k, feed in enumerate(feeds):
+    for k, values in run_in_order(runners, feeds):
         # Views, not copies: they must be dropped before the next run.
-        values = runner.run(feed, copy=False)
         for t in values:
             observers[t].observe(values[t])
         if k in mean_at:
@@ -91,8 +98,7 @@ def calibrate(
         if progress is not None:
             progress(k + 1, n, "calibrating")
     if any(o.needs_histogram for o in observers.values()):
-        for k, feed in enumerate(feeds):
-            values = runner.run(feed, copy=False)
+        for k, values in run_in_order(runners, feeds):
             for t in values:
                 observers[t].observe_histogram(values[t])
             del values
@@ -101,6 +107,63 @@ def calibrate(
     if means is not None:
         means.update(sums.means())
     return {t: o.range() for t, o in observers.items() if o.seen}
+
+
+class RunnerSet:
+    """``size`` runners of one model, each made on first use by ``make()`` (a runner
+    is only ever used by one thread at a time: see :func:`run_in_order`)."""
+
+    def __init__(self, make: Callable[[], object], size: int):
+        self._make = make
+        self._slots: list = [make()] + [None] * (max(1, size) - 1)
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def run(self, slot: int, feed: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
+        if self._slots[slot] is None:
+            self._slots[slot] = self._make()
+        return self._slots[slot].run(feed, copy=False)
+
+
+def run_in_order(runners: RunnerSet, feeds: Sequence[dict[str, np.ndarray]]) -> Iterator[tuple[int, dict]]:
+    """``(k, values of feeds[k])`` for every sample, in order (``runner.run(copy=False)``).
+
+    With several runners, sample ``k`` runs on runner ``k % len(runners)`` on a pool
+    thread, one sample per runner at once, while the caller reads the values of the
+    earliest (the interpreters release the GIL in their BLAS calls and Numba kernels,
+    LiteRT in its invoke). A runner gets its next sample only when the caller asks for
+    the item after the one it handed out, so the caller must have dropped those views
+    by then (they are zero-copy, and an interpreter refuses to run while they are
+    referenced). The results are exactly those of one runner running the samples one
+    by one: each sample's run is independent and deterministic.
+
+    Example:
+        >>> class Double:
+        ...     def run(self, feed, copy=True):
+        ...         return {0: feed["x"] * 2}
+        >>> [(k, v[0]) for k, v in run_in_order(RunnerSet(Double, 2), [{"x": 1}, {"x": 2}, {"x": 3}])]
+        [(0, 2), (1, 4), (2, 6)]
+    """
+    n, size = len(feeds), len(runners)
+    if size == 1:
+        for k in range(n):
+            yield k, runners.run(0, feeds[k])
+        return
+    with ThreadPoolExecutor(max_workers=size) as pool:
+        pending: dict[int, Future] = {}
+        started = 0
+        try:
+            for k in range(n):
+                while started < n and started - k < size:
+                    pending[started] = pool.submit(runners.run, started % size, feeds[started])
+                    started += 1
+                values = pending.pop(k).result()
+                yield k, values
+                del values
+        finally:  # the caller stopped early or a run failed: let the others finish
+            for f in pending.values():
+                f.cancel()
 
 
 class _MeanAccumulator:

@@ -79,6 +79,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--fixed-range-outputs", choices=("int16", "float", "int8"), default="int16",
                    help="int8: an output LOGISTIC/SOFTMAX/TANH in int16x8 (default), float, or int8 as TFLite")
     p.add_argument("--dynamic-min-elements", type=int, default=1024, help="dynamic mode: smaller weights stay float")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="calibration samples run at once, one interpreter each (same result whatever N; "
+                        "default: the CPUs available, at most 4; 1 for small models)")
     add_data_arguments(p)
     p.set_defaults(func=run)
     return p
@@ -95,6 +98,7 @@ def run(args) -> int:
         dynamic_min_elements=args.dynamic_min_elements, backend=args.backend,
         bias_correction=BIAS_CORRECTION_CHOICES[args.bias_correction], target_sqnr=args.target_sqnr,
         on_target_report=reports.append, fallback=args.fallback, fixed_range_outputs=args.fixed_range_outputs,
+        num_threads=args.threads,
     )
     progress = None if args.no_progress else ProgressBar()
     data = quantize_model(args.model, calibration=args.calibration, options=opts,

@@ -72,12 +72,23 @@ class _Int16View:
         return self[t] if t in self else default
 
 
+def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The arrays, read-only: cached ones are shared by several models' buffers."""
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
+
+
 class _FullInteger:
     def __init__(self, model: Model, act: Mapping[int, tuple[float, int]], bits: int, io_type: str,
                  per_channel: bool, per_channel_fc: bool, keep_float: Sequence[str],
                  means: Mapping[int, np.ndarray | None] | None = None, fixed: frozenset = frozenset(),
-                 int16_layers: Sequence[str] = (), fixed_outputs: str = "int8"):
+                 int16_layers: Sequence[str] = (), fixed_outputs: str = "int8",
+                 weight_cache: dict | None = None):
         self.g = GraphEditor(model)
+        # Quantized weights by (tensor, how): they depend on the float weights only, so
+        # candidates of the same model (bias correction on and off) share them.
+        self.weight_cache = {} if weight_cache is None else weight_cache
         self.means = means
         self.fixed = fixed  # tensors whose parameters were given, never re-chosen
         # Types before the rewrite (the rewrite retypes tensors in place).
@@ -185,7 +196,10 @@ class _FullInteger:
                 q = quantize_array(data, q_given.scale, q_given.zero_point, d, -127, 127).astype(np.int8)
                 params = qparams(q_given.scale, q_given.zero_point, q_given.quantized_dimension)
             else:
-                q, scales = symmetric_weights(data, dim, 8)
+                wkey = ("symmetric", t, dim)
+                if wkey not in self.weight_cache:
+                    self.weight_cache[wkey] = _frozen(*symmetric_weights(data, dim, 8))
+                q, scales = self.weight_cache[wkey]
                 params = qparams(scales, np.zeros(len(scales), np.int64), dim or 0)
             self._const_cache[key] = self.g.add_constant(tensor.name, q, params)
         return self._const_cache[key]
@@ -457,8 +471,13 @@ class _FullInteger:
         scales = np.asarray(wq.scale, np.float32)
         dim = wq.quantized_dimension if len(scales) > 1 else None
         if ours:
-            w = np.abs(np.asarray(data, np.float64))
-            bound = w.max(axis=tuple(a for a in range(w.ndim) if a != dim)) if dim is not None else np.array([w.max(initial=0.0)])
+            bkey = ("bound", t, dim)
+            if bkey not in self.weight_cache:
+                w = np.abs(np.asarray(data, np.float64))
+                axes = tuple(a for a in range(w.ndim) if a != dim)
+                self.weight_cache[bkey] = _frozen(w.max(axis=axes) if dim is not None
+                                                  else np.array([w.max(initial=0.0)]))[0]
+            bound = self.weight_cache[bkey]
             b_pos = next((p for p in range(len(op.inputs)) if spec.role(p) == "b" and op.inputs[p] >= 0), None)
             bias = g.const_data(op.inputs[b_pos]) if b_pos is not None else None
             new = legal_weight_scales(scales, bound, s_in, bias)
@@ -471,7 +490,10 @@ class _FullInteger:
         if ours and not np.array_equal(new, scales):
             key = (t, "legal", dim, new.tobytes())
             if key not in self._const_cache:
-                q = quantize_array(data, new, np.zeros(len(new), np.int64), dim, -127, 127).astype(np.int8)
+                if key not in self.weight_cache:
+                    self.weight_cache[key] = _frozen(quantize_array(data, new, np.zeros(len(new), np.int64), dim,
+                                                                    -127, 127).astype(np.int8))[0]
+                q = self.weight_cache[key]
                 self._const_cache[key] = g.add_constant(g.tensors[t].name, q, qparams(new, np.zeros(len(new), np.int64), dim or 0))
             inputs[w_pos] = self._const_cache[key]
 
@@ -563,6 +585,7 @@ def quantize_full_integer(
     int16_layers: Sequence[str] = (),
     fixed_range_outputs: str = "int8",
     int16_report: list | None = None,
+    weight_cache: dict | None = None,
 ) -> Model:
     """Rewrite ``model`` (not modified) with integer operators where TFLite has them.
 
@@ -590,13 +613,16 @@ def quantize_full_integer(
             operator that runs in int16x8 in an int8 model.
         widened: if given, receives the names of outputs whose calibrated scale was
             raised to the smallest one their kernels accept (``legal``).
+        weight_cache: a dict kept between calls on the same ``model`` (same weights,
+            same ``per_channel`` options): the quantized weights computed once are
+            reused (``quantize_model`` builds two candidates for bias correction).
 
     Returns:
         The quantized model.
     """
     fi = _FullInteger(model, activation_params_by_tensor, bits, io_type, per_channel,
                       per_channel_fully_connected, keep_float, input_means, frozenset(fixed),
-                      int16_layers, fixed_range_outputs)
+                      int16_layers, fixed_range_outputs, weight_cache)
     result = fi.run()
     if report is not None:
         report.extend(fi.float_ops)

@@ -17,6 +17,12 @@ MODES = ("int8", "int16x8", "dynamic", "float16")
 OBSERVERS = ("minmax", "moving_average", "percentile", "entropy", "mse")
 IO_TYPES = ("float32", "int8", "uint8", "int16")
 BIAS_CORRECTION = ("auto", True, False)
+# ``num_threads=None`` uses at most this many: each thread holds its own interpreter
+# (activations and packed weights), and calibration runs seldom gain past a few cores.
+MAX_DEFAULT_THREADS = 4
+# ... and no more than the interpreters' float32 tensors (weights and activations, all
+# kept for the observers) fit in this many bytes together.
+DEFAULT_THREADS_MEMORY = 2 << 30
 
 
 @dataclass
@@ -84,6 +90,14 @@ class QuantizeOptions:
             (TFLite's dynamic-range quantizer uses 1024).
         backend: the calibration runner: ``"auto"`` (edgelite's interpreter when it can
             run the model, else LiteRT), ``"edgelite"`` or ``"litert"``.
+        num_threads: how many calibration samples (and ``bias_correction="auto"``
+            candidates) run at once, each on its own single-threaded interpreter; the
+            result is the same bytes whatever the count (the observers still see the
+            samples one by one, in order). Each extra thread holds another copy of the
+            model's tensors. ``None`` (default): the CPUs this process may use, at most
+            ``MAX_DEFAULT_THREADS`` and as many as fit in ``DEFAULT_THREADS_MEMORY``
+            bytes; 1 for models small enough to calibrate on the reference kernels
+            (``edgelite.quantize.runner.SMALL_MODEL_ELEMENTS``).
     """
 
     mode: str = "int8"
@@ -108,6 +122,7 @@ class QuantizeOptions:
     max_samples: int | None = None
     dynamic_min_elements: int = 1024
     backend: str = "auto"
+    num_threads: int | None = None
 
     def validate(self) -> None:
         """Raise ``QuantizationError`` for an unknown mode, observer or io type."""
@@ -143,5 +158,8 @@ class QuantizeOptions:
         if self.fixed_range_outputs not in ("int16", "int8", "float"):
             raise QuantizationError(f"fixed_range_outputs must be 'int16', 'int8' or 'float', "
                                     f"got {self.fixed_range_outputs!r}")
+        if self.num_threads is not None and (isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int)
+                                             or self.num_threads < 1):
+            raise QuantizationError(f"num_threads must be a positive integer or None, got {self.num_threads!r}")
         if self.num_bins < 256:
             raise QuantizationError(f"num_bins must be at least 256, got {self.num_bins}")

@@ -111,11 +111,16 @@ class ModelRunner:
 SMALL_MODEL_ELEMENTS = 250_000
 
 
+def model_elements(model) -> int:
+    """Elements of all of subgraph 0's tensors (weights and activations of one invoke)."""
+    sg = model.subgraphs[0]
+    return sum(int(np.prod([max(int(d), 1) for d in t.shape], dtype=np.int64)) for t in sg.tensors)
+
+
 def _tensor_elements(model_bytes: bytes) -> int:
     from edgelite.schema import read_model  # noqa: PLC0415
 
-    sg = read_model(model_bytes).subgraphs[0]
-    return sum(int(np.prod([max(int(d), 1) for d in t.shape], dtype=np.int64)) for t in sg.tensors)
+    return model_elements(read_model(model_bytes))
 
 
 def _edgelite_interpreter(model_bytes: bytes, preserve: bool = True):
@@ -126,8 +131,10 @@ def _edgelite_interpreter(model_bytes: bytes, preserve: bool = True):
         # The choice depends on the model only, so every quantization of it gives the
         # same bytes whatever the state of Numba or its cache.
         return Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=preserve,
-                           experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    interp = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=preserve)
+                           experimental_op_resolver_type=OpResolverType.BUILTIN_REF, num_threads=1)
+    # One thread: quantization runs several samples (one interpreter each) at once instead
+    # (``calibrate.run_in_order``).
+    interp = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=preserve, num_threads=1)
     # The first invoke of a process runs the reference kernels while Numba loads. Their
     # results are bit-identical to the JIT kernels' (tests/interpreter/
     # test_first_invoke_bits.py), so this is for speed only: calibration runs many

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -143,20 +144,31 @@ def score(model_bytes: bytes, feeds: Sequence[Mapping[str, np.ndarray]],
 
 def choose(candidates: Sequence[Candidate], feeds: Sequence[Mapping[str, np.ndarray]],
            references: Sequence[Sequence[np.ndarray]], backend: str = "auto",
-           progress: Callable[[int, int, str], None] | None = None) -> tuple[Candidate, list[Candidate]]:
+           progress: Callable[[int, int, str], None] | None = None,
+           num_threads: int = 1) -> tuple[Candidate, list[Candidate]]:
     """Score every candidate and return the best (the first on ties) and all scored ones.
 
-    Candidates with identical bytes are scored once. Deterministic: the interpreters
-    are, and the order of ``candidates`` breaks ties.
+    Candidates with identical bytes are scored once. ``num_threads`` > 1 scores up to
+    that many candidates at once, each on its own single-threaded interpreter (each
+    score is computed exactly as alone). Deterministic: the interpreters are, and the
+    order of ``candidates`` breaks ties.
     """
-    scored: list[Candidate] = []
-    seen: dict[bytes, float] = {}
-    for k, c in enumerate(candidates):
-        if c.model not in seen:
-            seen[c.model] = score(c.model, feeds, references, backend)
-        scored.append(Candidate(c.name, c.model, seen[c.model]))
-        if progress is not None:
-            progress(k + 1, len(candidates), "choosing")
+    distinct = list(dict.fromkeys(c.model for c in candidates))
+    workers = max(1, min(int(num_threads), len(distinct)))
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        futures = {m: pool.submit(score, m, feeds, references, backend) for m in distinct} if pool else {}
+        scored: list[Candidate] = []
+        seen: dict[bytes, float] = {}
+        for k, c in enumerate(candidates):
+            if c.model not in seen:
+                seen[c.model] = futures[c.model].result() if pool else score(c.model, feeds, references, backend)
+            scored.append(Candidate(c.name, c.model, seen[c.model]))
+            if progress is not None:
+                progress(k + 1, len(candidates), "choosing")
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     best = scored[0]
     for c in scored[1:]:
         if c.sqnr_db > best.sqnr_db:

@@ -82,3 +82,22 @@ def test_bias_correction_flag(files):
     assert len(biases(out["off"])) == len(biases(out["on"])) > 0 and biases(out["off"]) != biases(out["on"])
     assert out["bare"] == out["on"]
     assert out["auto"] in (out["on"], out["off"])
+
+
+def test_threads_flag(files, monkeypatch):
+    """--threads N reaches the quantizer as num_threads and changes nothing in the file."""
+    from edgelite.quantize import api
+
+    seen = []
+    real = api.calibrate
+
+    def spy(*a, **kw):
+        seen.append(kw["num_threads"])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(api, "calibrate", spy)
+    args = ["quantize", str(files / "f.tflite"), "--calibration", str(files / "data.npy"), "--no-progress"]
+    assert main(args + ["-o", str(files / "t1.tflite"), "--threads", "1"]) == 0
+    assert main(args + ["-o", str(files / "t3.tflite"), "--threads", "3"]) == 0
+    assert seen == [1, 3]
+    assert (files / "t1.tflite").read_bytes() == (files / "t3.tflite").read_bytes()
