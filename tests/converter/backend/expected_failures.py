@@ -19,8 +19,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     'test_ai_onnx_ml_label_encoder_string_int_no_default': 'UnsupportedOperatorError: ai.onnx.ml::LabelEncoder: no converter for this op',
     'test_ai_onnx_ml_label_encoder_tensor_mapping': 'UnsupportedOperatorError: ai.onnx.ml::LabelEncoder: no converter for this op',
     'test_ai_onnx_ml_label_encoder_tensor_value_only_mapping': 'UnsupportedOperatorError: ai.onnx.ml::LabelEncoder: no converter for this op',
-    'test_ai_onnx_ml_tree_ensemble_set_membership': 'UnsupportedOperatorError: ai.onnx.ml::TreeEnsemble: no converter for this op',
-    'test_ai_onnx_ml_tree_ensemble_single_tree': 'UnsupportedOperatorError: ai.onnx.ml::TreeEnsemble: no converter for this op',
     'test_attention_3d_causal_bf16_expanded': 'UnsupportedOperatorError: Cast: copy of a bfloat16 tensor (no TFLite data-movement kernels for it)',
     'test_attention_4d_attn_mask_causal_bf16_expanded': 'UnsupportedOperatorError: Cast: copy of a bfloat16 tensor (no TFLite data-movement kernels for it)',
     'test_attention_4d_causal_bf16_expanded': 'UnsupportedOperatorError: Cast: copy of a bfloat16 tensor (no TFLite data-movement kernels for it)',
