@@ -317,8 +317,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     'test_split_to_sequence_1': 'UnsupportedOperatorError: graph inputs/outputs that are sequence (TFLite tensors hold none)',
     'test_split_to_sequence_2': 'UnsupportedOperatorError: graph inputs/outputs that are sequence (TFLite tensors hold none)',
     'test_split_to_sequence_nokeepdims': 'UnsupportedOperatorError: graph inputs/outputs that are sequence (TFLite tensors hold none)',
-    'test_stft': 'UnsupportedOperatorError: STFT: no converter for this op',
-    'test_stft_with_window': 'UnsupportedOperatorError: STFT: no converter for this op',
     'test_string_concat_broadcasting': 'UnsupportedOperatorError: StringConcat: no converter for this op',
     'test_string_concat': 'UnsupportedOperatorError: StringConcat: no converter for this op',
     'test_string_concat_empty_string': 'UnsupportedOperatorError: StringConcat: no converter for this op',
