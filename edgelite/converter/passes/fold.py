@@ -151,6 +151,9 @@ def fold_constants(g: Graph) -> bool:
             continue
         if _castlike_to_cast(node):  # then it folds like any Cast when its input is constant
             changed = True
+        if _optional_of_tensor(g, node):
+            changed = True
+            continue
         if node.op_type == "Shape" and node.inputs[0] is not None and node.inputs[0].shape is not None:
             shape = np.array(node.inputs[0].shape, np.int64)
             start, end = node.attrs.get("start", 0), node.attrs.get("end", None)
@@ -190,6 +193,29 @@ def _evaluate_with_captures(g: Graph, node: Node) -> list[np.ndarray]:
     alone = copy.copy(node)
     alone.inputs = node.inputs[:n_real]
     return _evaluate(g, alone, captured)
+
+
+# Producers whose output may be an optional value (Optional itself, and bodies that can return one).
+_MAY_BE_OPTIONAL = {"Optional", "If", "Loop", "Scan"}
+
+
+def _optional_of_tensor(g: Graph, node: Node) -> bool:
+    """``OptionalHasElement`` / ``OptionalGetElement`` of a plain tensor (or of no input):
+    the tensor is there, so HasElement is a constant (True; False with no input) and
+    GetElement the tensor itself (an ``Identity``). Inputs that may be optional values
+    are left to the support check, which refuses them."""
+    if node.op_type not in ("OptionalHasElement", "OptionalGetElement") or node.domain not in ("", "ai.onnx"):
+        return False
+    x = node.input(0)
+    if x is not None and x.producer is not None and x.producer.op_type in _MAY_BE_OPTIONAL:
+        return False
+    if node.op_type == "OptionalHasElement":
+        _make_const(g, node, [np.array(x is not None)])
+        return True
+    if x is None:
+        return False  # the reference raises: nothing to get
+    node.op_type = "Identity"
+    return True
 
 
 def _castlike_to_cast(node: Node) -> bool:
