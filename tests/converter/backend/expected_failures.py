@@ -302,7 +302,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     'test_sequence_map_identity_1_sequence_expanded': 'UnsupportedOperatorError: graph inputs/outputs that are sequence (TFLite tensors hold none)',
     'test_sequence_map_identity_2_sequences': 'UnsupportedOperatorError: graph inputs/outputs that are sequence (TFLite tensors hold none)',
     'test_sequence_map_identity_2_sequences_expanded': 'UnsupportedOperatorError: graph inputs/outputs that are sequence (TFLite tensors hold none)',
-    'test_slice_start_out_of_bounds': 'LiteRT fails: LiteRT rejected the model: ValueError: Invalid tensor size.',
     'test_split_to_sequence_1': 'UnsupportedOperatorError: graph inputs/outputs that are sequence (TFLite tensors hold none)',
     'test_split_to_sequence_2': 'UnsupportedOperatorError: graph inputs/outputs that are sequence (TFLite tensors hold none)',
     'test_split_to_sequence_nokeepdims': 'UnsupportedOperatorError: graph inputs/outputs that are sequence (TFLite tensors hold none)',
