@@ -287,7 +287,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     'test_regex_full_match_basic': 'UnsupportedOperatorError: RegexFullMatch: no converter for this op',
     'test_regex_full_match_email_domain': 'UnsupportedOperatorError: RegexFullMatch: no converter for this op',
     'test_regex_full_match_empty': 'UnsupportedOperatorError: RegexFullMatch: no converter for this op',
-    'test_scan_sum': 'UnsupportedOperatorError: Scan: Scan before opset 9 (batch axis and sequence_lens) is not supported',
     'test_sequence_insert_at_back': 'UnsupportedOperatorError: graph inputs/outputs that are sequence (TFLite tensors hold none)',
     'test_sequence_insert_at_front': 'UnsupportedOperatorError: graph inputs/outputs that are sequence (TFLite tensors hold none)',
     'test_sequence_map_add_1_sequence_1_tensor': 'UnsupportedOperatorError: graph inputs/outputs that are sequence (TFLite tensors hold none)',
