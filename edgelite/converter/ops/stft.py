@@ -14,8 +14,9 @@ picked by ``SELECT_V2``. Values that match no such pair contradict the declared 
 the output is then NaN, never another pair's result.
 
 Example:
-    >>> from edgelite.converter.ops.registry import CONVERTERS
-    >>> "STFT" in CONVERTERS
+    >>> from edgelite.converter.ops import registry, load_all
+    >>> load_all()
+    >>> registry.key("STFT") in registry.CONVERTERS
     True
 """
 

@@ -230,6 +230,8 @@ class TreeEnsemble(OpConverter):
             raise _Refuse(f"TreeEnsemble on {dt} (float32, float64 here)")
         if x.shape is None or len(x.shape) != 2 or any(not isinstance(d, int) or d < 0 for d in x.shape):
             raise _Refuse("X must be 2-D with a static shape")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise _Refuse("X with no rows or no features")
         a = node.attrs
         if int(a.get("post_transform", 0)) != 0:
             raise _Refuse("post_transform other than NONE (the ONNX reference ignores it, the spec applies it)")
