@@ -192,6 +192,30 @@ def test_scan8_constant_full_sequence_lens_and_refusal():
         edgelite.convert(_scan8(0, [4, 2]))
 
 
+def test_loop_slice_by_iteration_count():
+    """``y += x[i:i+1]`` (ONNX's loop11): the slice's shape follows from the carried value's
+    (its reader's output is [1]), which the While body declares."""
+    one = numpy_helper.from_array(np.array([1], np.int64), "one")
+    xs = numpy_helper.from_array(np.array([1.0, 2.0, 3.0, 4.0, 5.0], np.float32), "xs")
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"]),
+         helper.make_node("Unsqueeze", ["i", "zero"], ["start"]),
+         helper.make_node("Add", ["start", "one"], ["end"]),
+         helper.make_node("Slice", ["xs", "start", "end"], ["piece"]),
+         helper.make_node("Add", ["y_in", "piece"], ["y_out"]),
+         helper.make_node("Identity", ["y_out"], ["row"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("y_in", F, [1])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []), helper.make_tensor_value_info("y_out", F, [1]),
+         helper.make_tensor_value_info("row", F, [1])],
+        [one, xs, numpy_helper.from_array(np.array([0], np.int64), "zero")])
+    node = helper.make_node("Loop", ["M", "", "y0"], ["y", "rows"], body=body)
+    m = make_model([node], [("y0", np.float32, [1])], [("y", np.float32, [1]), ("rows", np.float32, [4, 1])],
+                   {"M": np.array(4, np.int64)}, opset=13)
+    assert "WHILE" in _both(m, {"y0": np.array([-2.0], np.float32)})
+
+
 def test_nested_if_inside_loop():
     inner_then = _graph([helper.make_node("Add", ["y_in", "one"], ["t"])], "t", ["t"])
     inner_else = _graph([helper.make_node("Sub", ["y_in", "one"], ["e"])], "e", ["e"])

@@ -159,7 +159,12 @@ def _rewrite_loop(g: Graph, node: Node) -> bool:
     outs = [_P + "i_next", mv, bgp.output[0].name] + [o.name for o in bgp.output[1:1 + n]]
     outs += [f"{_P}acc_next{j}" for j in range(k_scan)] + [nm for nm, _ in runtime]
     inits += list(bgp.initializer)
-    body_g = helper.make_graph(nodes, "loop_body", [], [helper.make_tensor_value_info(o, 0, None) for o in outs], inits)
+    # The carried outputs keep their inputs' shapes (checked above): declared, they reach
+    # values ONNX inference cannot size (a slice whose bounds are the iteration count).
+    typed = {o.name: (helper.np_dtype_to_tensor_dtype(np.dtype(v.dtype)), list(v.shape))
+             for o, v in zip(bgp.output[1:1 + n], carried)}
+    body_g = helper.make_graph(nodes, "loop_body", [], [helper.make_tensor_value_info(o, *typed.get(o, (0, None)))
+                                                        for o in outs], inits)
     body_names = [names_in[0], mv, cv] + names_in[2:2 + n] + acc + [nm for nm, _ in runtime]
 
     i0 = g.const(np.array(0, np.int64), _P + "i0")

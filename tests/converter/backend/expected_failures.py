@@ -236,7 +236,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     'test_image_decoder_decode_pnm_rgb': 'UnsupportedOperatorError: ImageDecoder: no converter for this op',
     'test_image_decoder_decode_tiff_rgb': 'UnsupportedOperatorError: ImageDecoder: no converter for this op',
     'test_image_decoder_decode_webp_rgb': 'UnsupportedOperatorError: ImageDecoder: no converter for this op',
-    'test_loop11': "UnsupportedOperatorError: Loop: a body value has no static shape (Slice node 'Slice_6': cannot infer a static shape/dtype for 'slice_out'; fix dynamic input dimensions with input_shapes / --input-shape)",
     'test_loop13_seq': 'UnsupportedOperatorError: graph inputs/outputs that are sequence (TFLite tensors hold none)',
     'test_loop16_seq_none': 'UnsupportedOperatorError: graph inputs/outputs that are optional / sequence (TFLite tensors hold none)',
     'test_max_float64': 'UnsupportedOperatorError: Max: MAXIMUM on float64 (LiteRT has no float64 kernel and no exact wider type)',
