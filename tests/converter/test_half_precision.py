@@ -128,7 +128,8 @@ def _check_bf16(m, feeds):
 # (A bfloat16 Transpose from a graph input straight to an output is not here: the layout pass
 # moves it past the Cast, onto bfloat16, and the model is refused at load time, as before.)
 @pytest.mark.parametrize("case", [
-    "Gather", "Slice", "Concat", "Where", "Compress", "Pad", "Tile", "Cast", "Unique", "OneHot",
+    "Gather", "Slice", "Concat", "Where", "Compress", "Pad", "Tile", "Cast", "Unique", "OneHot", "Expand", "Split",
+    "Trilu", "GatherElements",
 ])
 def test_bfloat16_data_movement(case):
     import ml_dtypes
@@ -166,6 +167,19 @@ def test_bfloat16_data_movement(case):
         nodes, out = extra + [helper.make_node("Tile", ["x", "r"], ["y"])], [("y", bf, [6, 4])]
     elif case == "Cast":  # a copy: CAST to float32 and back
         nodes, out = [helper.make_node("Cast", ["x"], ["y"], to=16)], [("y", bf, [3, 4])]
+    elif case == "Expand":
+        extra = [helper.make_node("Constant", [], ["s"], value=numpy_helper.from_array(np.array([2, 3, 4], np.int64), "s"))]
+        nodes, out = extra + [helper.make_node("Expand", ["x", "s"], ["y"])], [("y", bf, [2, 3, 4])]
+    elif case == "Split":
+        extra = [helper.make_node("Constant", [], ["s"], value=numpy_helper.from_array(np.array([1, 3], np.int64), "s"))]
+        nodes = extra + [helper.make_node("Split", ["x", "s"], ["y0", "y1"], axis=1)]
+        out = [("y0", bf, [3, 1]), ("y1", bf, [3, 3])]
+    elif case == "Trilu":
+        nodes, out = [helper.make_node("Trilu", ["x"], ["y"], upper=0)], [("y", bf, [3, 4])]
+    elif case == "GatherElements":
+        ins.append(("i", np.int64, [3, 2]))
+        feeds["i"] = np.array([[0, 3], [2, -1], [1, 1]], np.int64)
+        nodes, out = [helper.make_node("GatherElements", ["x", "i"], ["y"], axis=1)], [("y", bf, [3, 2])]
     elif case == "Unique":
         feeds["x"] = np.array([[1, 2, 1, -0.0], [0, 3, 2, 2], [np.inf, 1, -5, 3]], np.float32).astype(bf)
         nodes = [helper.make_node("Unique", ["x"], ["y", "idx", "inv", "cnt"], sorted=1)]
