@@ -148,6 +148,74 @@ def test_scan_directions_and_axes(reverse_in, reverse_out, out_axis):
     assert "WHILE" in _both(m, None)
 
 
+def _scan8(reverse: int, seq_lens=None):
+    """Scan-8: batch axis 0, two scan inputs along axis 1 (one reversed when ``reverse``)."""
+    body = helper.make_graph(
+        [helper.make_node("Add", ["acc_in", "x_t"], ["s"]),
+         helper.make_node("Mul", ["s", "v_t"], ["acc_out"]),
+         helper.make_node("Sub", ["acc_out", "x_t"], ["y_t"])],
+        "scan_body",
+        [helper.make_tensor_value_info(n, F, [3]) for n in ("acc_in", "x_t", "v_t")],
+        [helper.make_tensor_value_info("acc_out", F, [3]), helper.make_tensor_value_info("y_t", F, [3])])
+    inits = {}
+    if seq_lens is not None:
+        inits["lens"] = np.array(seq_lens, np.int64)
+    node = helper.make_node("Scan", ["lens" if seq_lens is not None else "", "a0", "xs", "vs"], ["a", "ys"],
+                            body=body, num_scan_inputs=2, directions=[0, reverse])
+    return make_model([node], [("a0", np.float32, [2, 3]), ("xs", np.float32, [2, 4, 3]), ("vs", np.float32, [2, 4, 3])],
+                      [("a", np.float32, [2, 3]), ("ys", np.float32, [2, 4, 3])], inits, opset=8)
+
+
+@pytest.mark.parametrize("reverse", [0, 1])
+def test_scan8_batch_split_per_element(reverse):
+    m = _scan8(reverse)
+    rng = np.random.default_rng(8)
+    feeds = {"a0": rng.standard_normal((2, 3)).astype(np.float32),
+             "xs": rng.standard_normal((2, 4, 3)).astype(np.float32),
+             "vs": rng.uniform(0.5, 1.5, (2, 4, 3)).astype(np.float32)}
+    # numpy model of Scan-8 (the ONNX reference has none): each batch element scans on its own
+    a, ys = feeds["a0"].copy(), np.zeros((2, 4, 3), np.float32)
+    for b in range(2):
+        for t in range(4):
+            tv = 3 - t if reverse else t
+            a[b] = (a[b] + feeds["xs"][b, t]) * feeds["vs"][b, tv]
+            ys[b, t] = a[b] - feeds["xs"][b, t]
+    for got, want in zip(run_ort(m, feeds), (a, ys)):  # ONNX Runtime agrees with it
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert op_names(edgelite.convert(m)).count("WHILE") == 2  # one loop per batch element
+    _both(m, feeds)
+
+
+def test_scan8_constant_full_sequence_lens_and_refusal():
+    _both(_scan8(0, [4, 4]), None)
+    with pytest.raises(UnsupportedOperatorError, match="sequence_lens"):
+        edgelite.convert(_scan8(0, [4, 2]))
+
+
+def test_loop_slice_by_iteration_count():
+    """``y += x[i:i+1]`` (ONNX's loop11): the slice's shape follows from the carried value's
+    (its reader's output is [1]), which the While body declares."""
+    one = numpy_helper.from_array(np.array([1], np.int64), "one")
+    xs = numpy_helper.from_array(np.array([1.0, 2.0, 3.0, 4.0, 5.0], np.float32), "xs")
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"]),
+         helper.make_node("Unsqueeze", ["i", "zero"], ["start"]),
+         helper.make_node("Add", ["start", "one"], ["end"]),
+         helper.make_node("Slice", ["xs", "start", "end"], ["piece"]),
+         helper.make_node("Add", ["y_in", "piece"], ["y_out"]),
+         helper.make_node("Identity", ["y_out"], ["row"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("y_in", F, [1])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []), helper.make_tensor_value_info("y_out", F, [1]),
+         helper.make_tensor_value_info("row", F, [1])],
+        [one, xs, numpy_helper.from_array(np.array([0], np.int64), "zero")])
+    node = helper.make_node("Loop", ["M", "", "y0"], ["y", "rows"], body=body)
+    m = make_model([node], [("y0", np.float32, [1])], [("y", np.float32, [1]), ("rows", np.float32, [4, 1])],
+                   {"M": np.array(4, np.int64)}, opset=13)
+    assert "WHILE" in _both(m, {"y0": np.array([-2.0], np.float32)})
+
+
 def test_nested_if_inside_loop():
     inner_then = _graph([helper.make_node("Add", ["y_in", "one"], ["t"])], "t", ["t"])
     inner_else = _graph([helper.make_node("Sub", ["y_in", "one"], ["e"])], "e", ["e"])

@@ -92,6 +92,32 @@ def test_slice_runtime_parameters(interp, starts, ends, axes, steps, out):
 
 
 @BOTH
+@pytest.mark.parametrize("starts,ends,axes,out", [
+    ([1000], [1000], [1], [5, 0]),  # starts past the end
+    ([3, 4], [1, 8], [0, 1], [0, 4]),  # ends before starts
+])
+def test_slice_runtime_parameters_empty_output(interp, starts, ends, axes, out):
+    """A static output of no element: one SLICE of that size, which LiteRT reads back."""
+    import edgelite
+    from tests.converter.ext_helpers import oracle
+    from tests.converter.helpers import op_names, run_tflite
+
+    m = make_model(
+        [helper.make_node("Slice", ["x", "st", "en", "ax"], ["y"])],
+        [("x", np.float32, [5, 10]), ("st", np.int64, [len(starts)]), ("en", np.int64, [len(ends)]),
+         ("ax", np.int64, [len(axes)])],
+        [("y", np.float32, out)], opset=13,
+    )
+    feeds = {"x": np.arange(50, dtype=np.float32).reshape(5, 10), "st": np.array(starts, np.int64),
+             "en": np.array(ends, np.int64), "ax": np.array(axes, np.int64)}
+    tfl = edgelite.convert(m, keep_io_layout=True)
+    assert op_names(tfl) == ["SLICE"]
+    want = oracle(m, feeds)[0]
+    got = np.asarray(run_tflite(tfl, feeds, interp)[0])
+    assert got.shape == want.shape == tuple(out) and got.dtype == want.dtype
+
+
+@BOTH
 @pytest.mark.parametrize("mode", ["constant", "reflect", "edge", "wrap"])
 def test_pad_runtime_pads_every_mode(interp, mode):
     pads = np.array([1, 2, 0, 1, 2, 1], np.int64)

@@ -77,15 +77,24 @@ def test_gather_runtime_negative_indices(interp):
     assert "FLOOR_MOD" in ops
 
 
-def test_bfloat16_reverse_sequence_refused():
+def test_bfloat16_reverse_sequence():
+    """bfloat16 ReverseSequence runs on the float32 values (pass ``widen_float16``)."""
+    import ml_dtypes
     from onnx import TensorProto
 
-    from edgelite.errors import UnsupportedOperatorError
+    from tests.converter.ext_helpers import oracle
+    from tests.converter.helpers import run_tflite
 
     g = helper.make_graph([helper.make_node("ReverseSequence", ["x", "l"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, [2, 2]),
+                          [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, [3, 2]),
                            helper.make_tensor_value_info("l", TensorProto.INT64, [2])],
-                          [helper.make_tensor_value_info("y", TensorProto.BFLOAT16, [2, 2])])
+                          [helper.make_tensor_value_info("y", TensorProto.BFLOAT16, [3, 2])])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    with pytest.raises(UnsupportedOperatorError, match="ReverseSequence"):
-        edgelite.convert(m)
+    feeds = {"x": np.array([[1.5, -0.0], [np.nan, 3e38], [-2.25, 7.0]], ml_dtypes.bfloat16),
+             "l": np.array([3, 2], np.int64)}
+    tfl = edgelite.convert(m, keep_io_layout=True)
+    want = oracle(m, feeds, use_reference=True)[0]
+    for runtime in ("edgelite", "litert"):
+        got = np.asarray(run_tflite(tfl, feeds, runtime)[0])
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32))

@@ -66,8 +66,8 @@ def _via_float32(src, dst) -> str | None:
     """For casts that pass through float32: None when they are exact (module docstring),
     else why not; ``"direct"`` when no float32 step is needed."""
     s, d = np.dtype(src).name, np.dtype(dst).name
-    if s == d:  # a copy; of bfloat16, refused: the ops around it have no bfloat16 kernels
-        return "direct" if s != "bfloat16" else "copy of a bfloat16 tensor (no TFLite data-movement kernels for it)"
+    if s == d:  # a copy; of bfloat16, a CAST to float32 and back (both exact)
+        return "direct" if s != "bfloat16" else None
     if d in _FOUR_BIT:
         return f"cast to {d} (edgelite writes no 4-bit tensors at run time)"
     if s in _FOUR_BIT:
@@ -102,7 +102,7 @@ def emit_cast(out, x, y) -> None:
     from edgelite.converter.lower import _tensor_type
     from edgelite.schema.fb.CastOptions import CastOptionsT
 
-    if np.dtype(x.dtype) == np.dtype(y.dtype):
+    if np.dtype(x.dtype) == np.dtype(y.dtype) and np.dtype(x.dtype).name != "bfloat16":
         from edgelite.converter.ops.conv import reshape
 
         reshape(out, x, y)

@@ -7,7 +7,9 @@ integers:
   ``end`` and ``strides`` vectors (listed axes take their values, the others the
   whole dimension) for a ``STRIDED_SLICE`` with run-time operands; TFLite clamps
   like Python slicing, which is ONNX's rule. Values are clamped to +-2^30 in int64
-  before the int32 cast (``INT64_MAX`` ends stay "to the end").
+  before the int32 cast (``INT64_MAX`` ends stay "to the end"). A static output with
+  no element is one ``SLICE`` of that size (LiteRT cannot read back an empty dynamic
+  output).
 * Pad: per axis, output position ``o`` reads input ``j = o - pad_begin``, mapped by
   the mode: ``constant`` (out-of-range -> the value, ``SELECT_V2``), ``edge``
   (clamp), ``wrap`` (``FLOOR_MOD(j, I)``), ``reflect`` (period ``2 (I - 1)``); one
@@ -85,6 +87,11 @@ class SliceRuntime(OnnxLayoutData, OpConverter):
         e = Emitter(out, node.name)
         x, y = node.inputs[0], node.outputs[0]
         r = len(x.shape)
+        if y.shape is not None and 0 in y.shape and all(0 <= d <= n for d, n in zip(y.shape, x.shape)):
+            # The static output holds no element, whatever the parameters pick: a SLICE of that
+            # static size (LiteRT cannot hand back the empty dynamic output of a STRIDED_SLICE).
+            e.slice(x, (0,) * r, tuple(y.shape), y=y)
+            return
         starts, ends = _int32(e, node.inputs[1]), _int32(e, node.inputs[2])
         axes = node.input(3)
         steps = node.input(4)

@@ -9,6 +9,8 @@ around the original body (see ``edgelite.converter.control_flow``): the loop val
 are ``[counter, limit, (Loop: cond), carried..., (Scan: scan inputs...), accumulators...,
 run-time captures...]``. The While converter lowers it to TFLite ``WHILE`` plus one
 ``STRIDED_SLICE`` per scan output (dropping the accumulator's dummy row).
+A Scan-8 (opset 8: a leading batch axis) becomes one such While per batch element,
+stacked back; its ``sequence_lens`` must be absent or constant full lengths.
 Forms edgelite cannot express are left in place with ``ann.cf_reason``; the
 support check then refuses them naming the node.
 """
@@ -157,7 +159,12 @@ def _rewrite_loop(g: Graph, node: Node) -> bool:
     outs = [_P + "i_next", mv, bgp.output[0].name] + [o.name for o in bgp.output[1:1 + n]]
     outs += [f"{_P}acc_next{j}" for j in range(k_scan)] + [nm for nm, _ in runtime]
     inits += list(bgp.initializer)
-    body_g = helper.make_graph(nodes, "loop_body", [], [helper.make_tensor_value_info(o, 0, None) for o in outs], inits)
+    # The carried outputs keep their inputs' shapes (checked above): declared, they reach
+    # values ONNX inference cannot size (a slice whose bounds are the iteration count).
+    typed = {o.name: (helper.np_dtype_to_tensor_dtype(np.dtype(v.dtype)), list(v.shape))
+             for o, v in zip(bgp.output[1:1 + n], carried)}
+    body_g = helper.make_graph(nodes, "loop_body", [], [helper.make_tensor_value_info(o, *typed.get(o, (0, None)))
+                                                        for o in outs], inits)
     body_names = [names_in[0], mv, cv] + names_in[2:2 + n] + acc + [nm for nm, _ in runtime]
 
     i0 = g.const(np.array(0, np.int64), _P + "i0")
@@ -170,12 +177,63 @@ def _rewrite_loop(g: Graph, node: Node) -> bool:
     return True
 
 
-def _rewrite_scan(g: Graph, node: Node) -> bool:
+def _split_scan8(g: Graph, node: Node) -> bool:
+    """Scan-8 (opset 8): inputs carry a leading batch axis, scan inputs scan along axis 1, and
+    each batch element runs the body on its own. Without ``sequence_lens`` (or with constant
+    full lengths) that is one opset-9 Scan per batch element on ``Gather(v, b, axis=0)``, each
+    rewritten to a While, their outputs stacked back (``Unsqueeze`` + ``Concat``)."""
+    n_real = n_real_inputs(node)
+    seq, rest, caps = node.inputs[0], node.inputs[1:n_real], node.inputs[n_real:]
+    n_scan_in = int(node.attrs["num_scan_inputs"])
+    n = len(rest) - n_scan_in
+    if any(len(v.shape) < (2 if j >= n else 1) for j, v in enumerate(rest)):
+        node.ann.cf_reason = "Scan-8 input without its batch (and scan) axis"
+        return False
+    batch = {v.shape[0] for v in rest}
+    if len(batch) != 1 or 0 in batch:
+        node.ann.cf_reason = f"Scan-8 inputs with batch sizes {sorted(batch)}"
+        return False
+    n_batch = batch.pop()
+    if seq is not None:
+        t_len = rest[n].shape[1] if n_scan_in else None
+        if not seq.is_constant or not np.all(np.asarray(seq.data) == t_len):
+            node.ann.cf_reason = "Scan-8 sequence_lens other than constant full lengths"
+            return False
+    dirs = node.attrs.get("directions")
+    stacked: list[list[Value]] = [[] for _ in node.outputs]
+    for b in range(n_batch):
+        idx = g.const(np.array(b, np.int64), f"{node.name}_b{b}")
+        ins = []
+        for v in rest:
+            gv = g.add_node("Gather", [v, idx], [f"{node.name}_b{b}_in"], {"axis": 0}, before=node).outputs[0]
+            gv.shape, gv.dtype = tuple(v.shape[1:]), v.dtype
+            ins.append(gv)
+        attrs = {"num_scan_inputs": n_scan_in, "body": node.attrs["body"]}
+        if dirs is not None:
+            attrs["scan_input_directions"] = list(dirs)
+        sub = g.add_node("Scan", ins + list(caps), [f"{node.name}_b{b}_out" for _ in node.outputs], attrs,
+                         name=f"{node.name}_b{b}", before=node)
+        sub.ann.captures = node.ann.captures
+        if not _rewrite_scan(g, sub, opset9=True):
+            node.ann.cf_reason = sub.ann.cf_reason  # the orphaned per-batch nodes go with dead code
+            return False
+        for k, o in enumerate(sub.outputs):
+            u = g.add_node("Unsqueeze", [o], [f"{o.name}_row"], {"axes": [0]}, before=node).outputs[0]
+            u.shape, u.dtype = (1,) + tuple(o.shape), o.dtype
+            stacked[k].append(u)
+    for k, o in enumerate(node.outputs):
+        g.add_node("Concat", stacked[k], [o], {"axis": 0}, name=f"{node.name}_stack{k}", before=node)
+        o.shape, o.dtype = (n_batch,) + tuple(stacked[k][0].shape[1:]), stacked[k][0].dtype
+    g.remove_node(node)
+    g.toposort()  # the Whiles went to the end of the node list
+    return True
+
+
+def _rewrite_scan(g: Graph, node: Node, opset9: bool = False) -> bool:
     from onnx import helper, numpy_helper
 
-    if g.opset < 9:
-        node.ann.cf_reason = "Scan before opset 9 (batch axis and sequence_lens) is not supported"
-        return False
+    if g.opset < 9 and not opset9:
+        return _split_scan8(g, node)
     bgp = body(node, "body")
     n_real = n_real_inputs(node)
     n_scan_in = int(node.attrs["num_scan_inputs"])

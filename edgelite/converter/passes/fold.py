@@ -151,6 +151,9 @@ def fold_constants(g: Graph) -> bool:
             continue
         if _castlike_to_cast(node):  # then it folds like any Cast when its input is constant
             changed = True
+        if _optional_of_tensor(g, node):
+            changed = True
+            continue
         if node.op_type == "Shape" and node.inputs[0] is not None and node.inputs[0].shape is not None:
             shape = np.array(node.inputs[0].shape, np.int64)
             start, end = node.attrs.get("start", 0), node.attrs.get("end", None)
@@ -190,6 +193,29 @@ def _evaluate_with_captures(g: Graph, node: Node) -> list[np.ndarray]:
     alone = copy.copy(node)
     alone.inputs = node.inputs[:n_real]
     return _evaluate(g, alone, captured)
+
+
+# Producers whose output may be an optional value (Optional itself, and bodies that can return one).
+_MAY_BE_OPTIONAL = {"Optional", "If", "Loop", "Scan"}
+
+
+def _optional_of_tensor(g: Graph, node: Node) -> bool:
+    """``OptionalHasElement`` / ``OptionalGetElement`` of a plain tensor (or of no input):
+    the tensor is there, so HasElement is a constant (True; False with no input) and
+    GetElement the tensor itself (an ``Identity``). Inputs that may be optional values
+    are left to the support check, which refuses them."""
+    if node.op_type not in ("OptionalHasElement", "OptionalGetElement") or node.domain not in ("", "ai.onnx"):
+        return False
+    x = node.input(0)
+    if x is not None and x.producer is not None and x.producer.op_type in _MAY_BE_OPTIONAL:
+        return False
+    if node.op_type == "OptionalHasElement":
+        _make_const(g, node, [np.array(x is not None)])
+        return True
+    if x is None:
+        return False  # the reference raises: nothing to get
+    node.op_type = "Identity"
+    return True
 
 
 def _castlike_to_cast(node: Node) -> bool:
@@ -262,7 +288,35 @@ def shape_inference_and_folding(g: Graph, max_rounds: int = 8) -> None:
             break
         dead_code_elimination(g)
     shapes_from_unary_readers(g)
+    shapes_from_broadcast_readers(g)
     unique_output_bounds(g)
+
+
+def shapes_from_broadcast_readers(g: Graph) -> None:
+    """Give a run-time ``Slice`` result of unknown shape the all-ones shape its reader forces.
+
+    When ``Add``/``Sub``/``Mul``/``Div`` of it and a static operand has a known output of all
+    ones (a declared shape: a loop body's ``y_out``), every dimension of the slice is 1 (0
+    would make the output empty, more than 1 would widen it), and a Slice keeps its input's
+    rank. ONNX's inference cannot see that when the slice bounds arrive at run time.
+    """
+    for node in g.nodes:
+        if node.op_type not in ("Add", "Sub", "Mul", "Div") or node.domain not in ("", "ai.onnx"):
+            continue
+        y = node.outputs[0]
+        if y.shape is None or any(d != 1 for d in y.shape) or len(node.inputs) != 2:
+            continue
+        unknown = [v for v in node.inputs if v is not None and v.shape is None]
+        if len(unknown) != 1 or any(v is None or (v.shape is None) != (v is unknown[0]) for v in node.inputs):
+            continue
+        v = unknown[0]
+        src = v.producer
+        if src is None or src.op_type != "Slice" or src.domain not in ("", "ai.onnx") or src.inputs[0].shape is None:
+            continue
+        rank = len(src.inputs[0].shape)
+        if rank <= len(y.shape):
+            v.shape = (1,) * rank
+            v.dtype = v.dtype or src.inputs[0].dtype
 
 
 def unique_output_bounds(g: Graph) -> None:

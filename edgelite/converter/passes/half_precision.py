@@ -37,6 +37,15 @@ WIDENED = frozenset({
 })
 
 
+# Ops that only move, pick or compare values: on bfloat16 (no LiteRT kernels) they run on the
+# float32 values, which hold every bfloat16 value, so the Cast back is exact.
+BF16_MOVED = frozenset({
+    "Reshape", "Transpose", "Gather", "GatherElements", "GatherND", "Slice", "Concat", "Split", "Squeeze",
+    "Unsqueeze", "Flatten", "Expand", "Tile", "Where", "Compress", "ReverseSequence", "Pad", "OneHot",
+    "DepthToSpace", "SpaceToDepth", "Unique", "Trilu", "Identity",
+})
+
+
 def _float_dtypes(node: Node) -> set:
     return {np.dtype(v.dtype) for v in list(node.inputs) + node.outputs
             if v is not None and v.dtype is not None and (np.dtype(v.dtype).kind == "f" or _narrow(np.dtype(v.dtype)))}
@@ -47,9 +56,13 @@ def _narrow(dt) -> bool:
 
 
 def _applies(node: Node) -> bool:
-    if node.domain not in ("", "ai.onnx") or node.op_type not in WIDENED:
+    if node.domain not in ("", "ai.onnx"):
         return False
     floats = _float_dtypes(node)
+    if node.op_type in BF16_MOVED:
+        return any(d.name == "bfloat16" for d in floats) and all(d.name == "bfloat16" or d == _F32 for d in floats)
+    if node.op_type not in WIDENED:
+        return False
     return any(_narrow(d) for d in floats) and all(_narrow(d) or d == _F32 for d in floats)
 
 
@@ -63,7 +76,8 @@ def _cast(g: Graph, x: Value, to: np.dtype, before: Node, y: Value | None = None
 
 
 def widen_float16(g: Graph) -> None:
-    """Wrap every float16 node of ``WIDENED`` in ``Cast``s to and from float32."""
+    """Wrap every float16 node of ``WIDENED``, and every bfloat16 node of ``BF16_MOVED``, in
+    ``Cast``s to and from float32."""
     for node in list(g.nodes):
         if not _applies(node):
             continue
