@@ -107,6 +107,8 @@ class ConstantOfShape(OpConverter):
         if value.dtype not in _FILL_TYPES:
             return f"ConstantOfShape of {value.dtype} (FILL takes float32/int32/int64/int8/int16/bool)"
         s = node.inputs[0]
+        if s.shape is None:
+            return "ConstantOfShape whose shape input has no static rank (FILL takes a 1-D int32/int64 one)"
         if np.dtype(s.dtype) not in (_I32, _I64) or len(s.shape) != 1:
             return f"ConstantOfShape with a {s.dtype} shape of rank {len(s.shape)} (FILL takes a 1-D int32/int64 one)"
         if node.outputs[0].shape is None:
