@@ -338,6 +338,97 @@ def conv_im2col_parallel(xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, k
                                     pad_w, epilogue, np.int64(per), np.int64(n_chunks)), n_chunks, threads)
 
 
+# ---- column split: for products with few rows (the 14x14 and 7x7 layers of a CNN)
+#
+# Split by rows, every chunk of a short product multiplies its few rows by the whole
+# weight matrix (megabytes: BLAS packs all of it again per chunk), so two threads were
+# slower than one. Split by output columns instead, each thread packs only its columns'
+# weights. An output element's dot product is the same BLAS call's (same K order; BLAS
+# blocks K by K alone, never by N), so the result equals the unsplit product bit for bit.
+
+COL_UNIT = 16  # columns per unit (a SIMD register of floats): chunks are multiples of it
+COL_CHUNKS_PER_THREAD = 2  # each chunk re-reads (re-packs) all of x: keep them few
+# Rows below which a product is split by columns (the 14x14 and 7x7 layers at batch 1).
+COL_SPLIT_MAX_ROWS = 256
+# Least M * width * K of a column chunk. OpenBLAS multiplies products up to M*N*K = 1e6
+# with its "small matrix" kernel, which sums K in another order than its blocked kernel
+# (measured: a 49 x 16 x 960 chunk of a 49 x 160 x 960 product differed in the last bit).
+# Every chunk must take the same path as the whole product: keep chunks well above it.
+COL_CHUNK_MIN_MNK = 2.5e6
+
+
+def column_bounds(n: int, m: int, k: int, threads: int) -> np.ndarray | None:
+    """Chunk boundaries ``[0, c1, ..., n]`` (int64) for sharing an ``[m, k] @ [k, n]``
+    product over ``threads`` by output columns, or None when it should not be split so:
+    rows enough for the row split (``COL_SPLIT_MAX_ROWS``), or fewer than two chunks of
+    ``COL_CHUNK_MIN_MNK`` work."""
+    if threads <= 1 or m < 2 or m >= COL_SPLIT_MAX_ROWS:
+        return None
+    units = n // COL_UNIT
+    least_units = -(-int(COL_CHUNK_MIN_MNK) // (m * k * COL_UNIT))  # units per chunk at least
+    n_chunks = min(units // max(1, least_units), COL_CHUNKS_PER_THREAD * threads)
+    if n_chunks < 2:
+        return None
+    per = -(-units // n_chunks) * COL_UNIT
+    bounds = list(range(0, n, per)) + [n]
+    if n - bounds[-2] < max(1, least_units) * COL_UNIT:  # a short last chunk joins the one before
+        bounds.pop(-2)
+    return np.asarray(bounds, np.int64) if len(bounds) > 2 else None
+
+
+def pack_columns(w: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """``w`` [K, N] as one flat array of column blocks: block i (columns
+    ``bounds[i]:bounds[i+1]``, C order ``[K, width]``) starts at ``K * bounds[i]``."""
+    k = w.shape[0]
+    out = np.empty(k * w.shape[1], np.float32)
+    for c0, c1 in zip(bounds[:-1], bounds[1:]):
+        out[k * c0 : k * c1] = np.ascontiguousarray(w[:, c0:c1], np.float32).reshape(-1)
+    return out
+
+
+def column_scratch(m: int, bounds: np.ndarray, threads: int) -> np.ndarray:
+    """Scratch for :func:`gemm_cols_parallel`: one ``[m, widest block]`` product per thread."""
+    widest = int(np.max(np.diff(bounds)))
+    return np.empty((min(threads, len(bounds) - 1), m * widest), np.float32)
+
+
+@njit
+def _gemm_cols_claimed(x, wp, bounds, bias, lo, hi, out, tmp, epilogue, n_chunks, ctr):
+    """out[M, N] = clamp(x @ w + bias), column blocks of the packed ``wp`` claimed from
+    ``ctr``; each claimer multiplies into its own ``tmp[slot]`` and then writes its columns."""
+    m, k = x.shape
+    slot = -1
+    while True:
+        ch = fetch_add(ctr, 0, 1)
+        if ch >= n_chunks:
+            break
+        if slot < 0:
+            slot = fetch_add(ctr, 2, 1)
+        c0 = bounds[ch]
+        c1 = bounds[ch + 1]
+        nb = c1 - c0
+        t = tmp[slot, : m * nb].reshape(m, nb)
+        np.dot(x, wp[k * c0 : k * c1].reshape(k, nb), t)
+        for i in range(m):
+            o = out[i, c0:c1]
+            ti = t[i]
+            if epilogue:
+                for j in range(nb):
+                    o[j] = min(max(ti[j] + bias[c0 + j], lo), hi)
+            else:
+                for j in range(nb):
+                    o[j] = ti[j]
+        fetch_add(ctr, 1, 1)
+
+
+def gemm_cols_parallel(x, wp, bounds, bias, lo, hi, out, tmp, epilogue) -> None:
+    """``out = clamp(x @ w + bias)`` shared with the thread pool by column blocks
+    (``wp = pack_columns(w, bounds)``, ``tmp = column_scratch(...)``); x, out C-contiguous."""
+    n_chunks = len(bounds) - 1
+    pool.run(_gemm_cols_claimed, (x, wp, bounds, bias, lo, hi, out, tmp, epilogue, np.int64(n_chunks)), n_chunks,
+             tmp.shape[0])
+
+
 def parallel_rows_block(m: int, threads: int) -> int | None:
     """Rows per thread for splitting an ``[m, K] @ [K, N]`` product, or None when there
     are too few rows (fewer than 32 per thread) for the split to pay."""
