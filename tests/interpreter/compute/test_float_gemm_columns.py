@@ -9,6 +9,7 @@ from edgelite.interpreter import Interpreter
 from edgelite.interpreter.compute import float_gemm, jit
 from edgelite.schema.builder import ModelBuilder
 from edgelite.schema.fb.Conv2DOptions import Conv2DOptionsT
+from edgelite.schema.fb.FullyConnectedOptions import FullyConnectedOptionsT
 
 needs_numba = pytest.mark.skipif(not jit.HAVE_NUMBA or not float_gemm.load_numba_blas(),
                                  reason="the pool's GEMM needs Numba and SciPy's BLAS")
@@ -90,6 +91,35 @@ def test_conv_column_split_matches_one_thread(h, cin, cout, kernel):
     params = its[1]._runtime().steps[0].params
     assert params.col_bounds is not None  # the shape takes the column split
     x = np.random.default_rng(3).standard_normal((1, h, h, cin)).astype(np.float32)
+    outs = []
+    for it in its:
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        outs.append(it.get_tensor(it.get_output_details()[0]["index"]))
+    np.testing.assert_array_equal(outs[1], outs[0])
+
+
+def _fc_model(m: int, k: int, units: int) -> bytes:
+    rng = np.random.default_rng(m + k + units)
+    b = ModelBuilder()
+    x = b.add_input("x", (m, k), np.float32)
+    o = FullyConnectedOptionsT(); o.fusedActivationFunction = 1  # RELU
+    y = b.add_tensor("y", (m, units), np.float32)
+    b.add_operator("FULLY_CONNECTED", [x, b.add_constant("w", rng.standard_normal((units, k)).astype(np.float32)),
+                                       b.add_constant("b", rng.standard_normal(units).astype(np.float32))], [y], o)
+    b.mark_output(y)
+    return b.build()
+
+
+@needs_numba
+@pytest.mark.parametrize("m, k, units", [(64, 2048, 1000), (100, 1024, 333), (8, 4096, 4096)])
+def test_fully_connected_column_split_matches_one_thread(m, k, units):
+    model = _fc_model(m, k, units)
+    its = [Interpreter(model_content=model, num_threads=t) for t in (1, 2)]
+    for it in its:
+        it.allocate_tensors()
+    assert its[1]._runtime().steps[0].params.col_bounds is not None
+    x = np.random.default_rng(5).standard_normal((m, k)).astype(np.float32)
     outs = []
     for it in its:
         it.set_tensor(it.get_input_details()[0]["index"], x)
