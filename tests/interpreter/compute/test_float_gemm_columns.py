@@ -126,3 +126,20 @@ def test_fully_connected_column_split_matches_one_thread(m, k, units):
         it.invoke()
         outs.append(it.get_tensor(it.get_output_details()[0]["index"]))
     np.testing.assert_array_equal(outs[1], outs[0])
+
+
+@needs_numba
+@pytest.mark.parametrize("m, k, n", [(300, 2304, 256), (1000, 64, 17), (3136, 576, 64), (257, 1024, 100)])
+def test_row_split_equals_the_unsplit_product(m, k, n):
+    rng = np.random.default_rng(m * n + k)
+    x = rng.standard_normal((m, k), dtype=np.float32)
+    w = rng.standard_normal((k, n), dtype=np.float32)
+    bias = rng.standard_normal(n, dtype=np.float32)
+    lo, hi = np.float32(0.0), np.float32(6.0)
+    want = np.empty((m, n), np.float32)
+    float_gemm.gemm_bias_act_fast(x, w, bias, lo, hi, want, True)
+    per, chunks = float_gemm._row_chunks(m, 2.0 * m * k * n, 2, m)
+    assert chunks == 1 or per >= min(m, float_gemm.ROW_CHUNK_MIN_ROWS)
+    got = np.full((m, n), np.nan, np.float32)
+    float_gemm.gemm_rows_parallel(x, w, bias, lo, hi, got, -(-m // 2), True)
+    np.testing.assert_array_equal(got, want)
