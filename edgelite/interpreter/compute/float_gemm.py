@@ -228,6 +228,9 @@ def grouped_conv_fast(x, w, bias, lo, hi, out, cols, tmp, kh, kw, sh, sw, dh, dw
 # on the same cores were measured 2-7x slower than one thread on a loaded machine.
 # Inside Numba, ``np.dot`` is SciPy's BLAS; ``load_numba_blas`` imports it in prepare
 # so that ``threads.set_blas_threads`` sees (and limits) it before the first invoke.
+# Products of 256 rows or more are split by rows (chunks of at least ``ROW_CHUNK_MIN_ROWS``),
+# shorter ones by output columns (``column_bounds``): BLAS re-packs the whole weight
+# matrix for every row chunk, which made short, wide products slower on two threads.
 
 
 # An operator is split over threads only when it is expected to take at least this
