@@ -228,6 +228,9 @@ def grouped_conv_fast(x, w, bias, lo, hi, out, cols, tmp, kh, kw, sh, sw, dh, dw
 # on the same cores were measured 2-7x slower than one thread on a loaded machine.
 # Inside Numba, ``np.dot`` is SciPy's BLAS; ``load_numba_blas`` imports it in prepare
 # so that ``threads.set_blas_threads`` sees (and limits) it before the first invoke.
+# Products of 256 rows or more are split by rows (chunks of at least ``ROW_CHUNK_MIN_ROWS``),
+# shorter ones by output columns (``column_bounds``): BLAS re-packs the whole weight
+# matrix for every row chunk, which made short, wide products slower on two threads.
 
 
 # An operator is split over threads only when it is expected to take at least this
@@ -311,9 +314,15 @@ def _conv_im2col_claimed(xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, k
         fetch_add(ctr, 1, 1)
 
 
+# Least rows of a row chunk. BLAS packs the whole weight matrix again for every chunk: with
+# 16-row chunks that doubled the work of a 300 x 2304 x 256 product (13.7 vs 4.5 ms on one
+# thread, so two threads were slower than one); 128 rows keep the re-pack a small part.
+ROW_CHUNK_MIN_ROWS = 128
+
+
 def _row_chunks(rows: int, flops: float, threads: int, most_rows: int) -> tuple[int, int]:
     """``(rows per chunk, chunks)`` for sharing ``rows`` over ``threads`` with the pool."""
-    n = pool.chunks_for(1e9 * flops / GEMM_FLOPS_PER_SECOND, max(1, rows // 16), threads)
+    n = pool.chunks_for(1e9 * flops / GEMM_FLOPS_PER_SECOND, max(1, rows // ROW_CHUNK_MIN_ROWS), threads)
     per = min(most_rows, -(-rows // n))
     return per, -(-rows // per)
 
@@ -336,6 +345,100 @@ def conv_im2col_parallel(xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, k
     per, n_chunks = _row_chunks(pixels, 2.0 * pixels * w.shape[0] * ob.shape[1], threads, block)
     pool.run(_conv_im2col_claimed, (xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, kw, sh, sw, dh, dw, pad_h,
                                     pad_w, epilogue, np.int64(per), np.int64(n_chunks)), n_chunks, threads)
+
+
+# ---- column split: for products with few rows (the 14x14 and 7x7 layers of a CNN)
+#
+# Split by rows, every chunk of a short product multiplies its few rows by the whole
+# weight matrix (megabytes: BLAS packs all of it again per chunk), so two threads were
+# slower than one. Split by output columns instead, each thread packs only its columns'
+# weights. An output element's dot product is the same BLAS call's (same K order; BLAS
+# blocks K by K alone, never by N), so the result equals the unsplit product bit for bit.
+
+COL_UNIT = 16  # columns per unit (a SIMD register of floats): chunks are multiples of it
+COL_CHUNKS_PER_THREAD = 2  # each chunk re-reads (re-packs) all of x: keep them few
+# Rows below which a product is split by columns (the 14x14 and 7x7 layers at batch 1).
+COL_SPLIT_MAX_ROWS = 256
+# Least M * width * K of a column chunk. OpenBLAS multiplies products up to M*N*K = 1e6
+# with its "small matrix" kernel, which sums K in another order than its blocked kernel
+# (measured: a 49 x 16 x 960 chunk of a 49 x 160 x 960 product differed in the last bit).
+# Every chunk must take the same path as the whole product: keep chunks well above it.
+COL_CHUNK_MIN_MNK = 2.5e6
+
+
+def column_bounds(n: int, m: int, k: int, threads: int) -> np.ndarray | None:
+    """Chunk boundaries ``[0, c1, ..., n]`` (int64) for sharing an ``[m, k] @ [k, n]``
+    product over ``threads`` by output columns, or None when it should not be split so:
+    rows enough for the row split (``COL_SPLIT_MAX_ROWS``), or fewer than two chunks of
+    ``COL_CHUNK_MIN_MNK`` work."""
+    if threads <= 1 or m < 2 or m >= COL_SPLIT_MAX_ROWS:
+        return None
+    units = n // COL_UNIT
+    least_units = -(-int(COL_CHUNK_MIN_MNK) // (m * k * COL_UNIT))  # units per chunk at least
+    n_chunks = min(units // max(1, least_units), COL_CHUNKS_PER_THREAD * threads)
+    if n_chunks < 2:
+        return None
+    per = -(-units // n_chunks) * COL_UNIT
+    bounds = list(range(0, n, per)) + [n]
+    if n - bounds[-2] < max(1, least_units) * COL_UNIT:  # a short last chunk joins the one before
+        bounds.pop(-2)
+    return np.asarray(bounds, np.int64) if len(bounds) > 2 else None
+
+
+def pack_columns(w: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """``w`` [K, N] as column blocks ``[chunks, K, widest]``: block i holds columns
+    ``bounds[i]:bounds[i+1]``, zero-padded to the widest block (so that every block and
+    its product are C-contiguous arrays that BLAS takes as they are)."""
+    k = w.shape[0]
+    widths = np.diff(bounds)
+    out = np.zeros((len(widths), k, int(widths.max())), np.float32)
+    for i, (c0, c1) in enumerate(zip(bounds[:-1], bounds[1:])):
+        out[i, :, : c1 - c0] = w[:, c0:c1]
+    return out
+
+
+def column_scratch(m: int, bounds: np.ndarray, threads: int) -> np.ndarray:
+    """Scratch for :func:`gemm_cols_parallel`: one ``[m, widest block]`` product per thread."""
+    widest = int(np.max(np.diff(bounds)))
+    return np.empty((min(threads, len(bounds) - 1), m, widest), np.float32)
+
+
+@njit
+def _gemm_cols_claimed(x, wp, bounds, bias, lo, hi, out, tmp, epilogue, n_chunks, ctr):
+    """out[M, N] = clamp(x @ w + bias), column blocks ``wp[ch]`` claimed from ``ctr``; each
+    claimer multiplies into its own ``tmp[slot]``, then writes the block's real columns."""
+    m = x.shape[0]
+    slot = -1
+    while True:
+        ch = fetch_add(ctr, 0, 1)
+        if ch >= n_chunks:
+            break
+        if slot < 0:
+            slot = fetch_add(ctr, 2, 1)
+        c0 = bounds[ch]
+        nb = bounds[ch + 1] - c0
+        t = tmp[slot]
+        np.dot(x, wp[ch], t)
+        # Through slices indexed from 0: indexing out[i, c0 + j] kept the loop scalar (12x slower).
+        bc = bias[c0 : c0 + nb]
+        for i in range(m):
+            o = out[i, c0 : c0 + nb]
+            ti = t[i, :nb]
+            if epilogue:
+                for j in range(nb):
+                    o[j] = min(max(ti[j] + bc[j], lo), hi)
+            else:
+                for j in range(nb):
+                    o[j] = ti[j]
+        fetch_add(ctr, 1, 1)
+
+
+def gemm_cols_parallel(x, wp, bounds, bias, lo, hi, out, tmp, epilogue) -> None:
+    """``out = clamp(x @ w + bias)`` shared with the thread pool by column blocks
+    (``wp = pack_columns(w, bounds)``, ``tmp = column_scratch(...)``); x, out C-contiguous."""
+    n_chunks = len(bounds) - 1
+    pool.run(_gemm_cols_claimed, (x, wp, bounds, bias, lo, hi, out, tmp, epilogue, np.int64(n_chunks)), n_chunks,
+             tmp.shape[0])
 
 
 def parallel_rows_block(m: int, threads: int) -> int | None:

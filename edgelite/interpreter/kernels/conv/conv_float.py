@@ -119,6 +119,10 @@ class Conv2DParams:
     w_rows: np.ndarray | None = None  # single output pixel: the filter as [Cout, K] rows
     w_running: np.ndarray | None = None  # LiteRT-order running sums: the filter as [KH, KW, Cin, Cout]
     cols_par: np.ndarray | None = None  # num_threads > 1, im2col: one scratch block per thread
+    col_bounds: np.ndarray | None = None  # num_threads > 1, few rows: split by these output-column blocks
+    w_cols: np.ndarray | None = None  # ... the filter packed by them (``float_gemm.pack_columns``)
+    col_tmp: np.ndarray | None = None  # ... one product block per thread
+    cols_full: np.ndarray | None = None  # ... im2col of one whole image (not pointwise)
 
 
 def pack_filter(w: np.ndarray, groups: int) -> np.ndarray:
@@ -157,13 +161,19 @@ class Conv2DFloat(Kernel):
         rows = min(float_gemm.rows_per_block(cout // groups, k), max(1, win.out_h * win.out_w))
         has_bias = ctx.optional_input(2) is not None
         w_packed = pack_filter(f.data, groups) if f.data is not None else None
-        par_block = cols_par = None
+        par_block = cols_par = col_bounds = w_cols = col_tmp = cols_full = None
         threads = ctx.num_threads
         pixels = win.out_h * win.out_w
         flops = 2.0 * n * pixels * k * cout
         if (ctx.use_jit and groups == 1 and w_packed is not None and float_gemm.worth_splitting(threads, flops)
                 and float_gemm.load_numba_blas()):
-            if pointwise:
+            m = n * pixels if pointwise else pixels  # rows of one product
+            col_bounds = float_gemm.column_bounds(cout, m, k, threads)
+            if col_bounds is not None:  # few rows: split by output columns
+                w_cols = float_gemm.pack_columns(w_packed, col_bounds)
+                col_tmp = float_gemm.column_scratch(m, col_bounds, threads)
+                cols_full = None if pointwise else np.empty((pixels, k), np.float32)
+            elif pointwise:
                 par_block = float_gemm.parallel_rows_block(n * pixels, threads)
             else:
                 block = max(1, min(float_gemm.rows_per_block(cout, k), -(-pixels // threads)))
@@ -188,6 +198,7 @@ class Conv2DFloat(Kernel):
             block=rows,
             epilogue=has_bias or lo != -np.inf or hi != np.inf,
             par_block=par_block, cols_par=cols_par,
+            col_bounds=col_bounds, w_cols=w_cols, col_tmp=col_tmp, cols_full=cols_full,
         )
 
     def eval(self, p: Conv2DParams, inputs, outputs) -> None:
@@ -234,7 +245,20 @@ class Conv2DFloat(Kernel):
             float_order.running_conv_jit(x, p.w_running, p.bias, p.lo, p.hi, out, p.win.sh, p.win.sw, p.win.pad_h, p.win.pad_w)
             return
         w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
-        if p.par_block is not None:
+        if p.col_bounds is not None and p.w is not None:
+            if p.pointwise:
+                float_gemm.gemm_cols_parallel(x.reshape(-1, x.shape[3]), p.w_cols, p.col_bounds, p.bias, p.lo, p.hi,
+                                              out.reshape(-1, out.shape[3]), p.col_tmp, p.epilogue)
+            else:
+                nb, h, wd, cin = x.shape
+                xf = x.reshape(nb * h, wd * cin)
+                pixels = p.cols_full.shape[0]
+                for b in range(nb):
+                    float_gemm.im2col_rows_jit(xf, h, wd, cin, 0, cin, b, 0, pixels, p.win.out_w, *p.win.taps,
+                                               p.cols_full)
+                    float_gemm.gemm_cols_parallel(p.cols_full, p.w_cols, p.col_bounds, p.bias, p.lo, p.hi,
+                                                  out[b].reshape(pixels, out.shape[3]), p.col_tmp, p.epilogue)
+        elif p.par_block is not None:
             float_gemm.gemm_rows_parallel(
                 x.reshape(-1, x.shape[3]), w, p.bias, p.lo, p.hi, out.reshape(-1, out.shape[3]), p.par_block, p.epilogue
             )

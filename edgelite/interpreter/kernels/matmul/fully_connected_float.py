@@ -57,6 +57,9 @@ class FullyConnectedParams:
     hi: np.float32
     epilogue: bool  # a bias or a clamp to apply after the product
     par_block: int | None = None  # num_threads > 1: rows per thread
+    col_bounds: np.ndarray | None = None  # num_threads > 1, few rows: split by these output-column blocks
+    w_cols: np.ndarray | None = None  # ... the weights packed by them (``float_gemm.pack_columns``)
+    col_tmp: np.ndarray | None = None  # ... one product block per thread
 
 
 @register("FULLY_CONNECTED")
@@ -90,16 +93,23 @@ class FullyConnectedFloat(Kernel):
         lo, hi = activation_range(act, ctx.op_name, strict=True)
         has_bias = ctx.optional_input(2) is not None
         w_t = None if f.data is None else np.ascontiguousarray(f.data.T, np.float32)
-        par_block = None
+        par_block = col_bounds = w_cols = col_tmp = None
         flops = 2.0 * x.size * units
         if ctx.use_jit and w_t is not None and float_gemm.worth_splitting(ctx.num_threads, flops) and float_gemm.load_numba_blas():
-            par_block = float_gemm.parallel_rows_block(x.size // k, ctx.num_threads)
+            m = x.size // k
+            col_bounds = float_gemm.column_bounds(units, m, k, ctx.num_threads)
+            if col_bounds is not None:  # few rows: split by output columns
+                w_cols = float_gemm.pack_columns(w_t, col_bounds)
+                col_tmp = float_gemm.column_scratch(m, col_bounds, ctx.num_threads)
+            else:
+                par_block = float_gemm.parallel_rows_block(m, ctx.num_threads)
         return FullyConnectedParams(
             in_features=k, units=units,
             w=w_t,
             bias=bias_vector(ctx, 2, units), has_bias=has_bias,
             lo=np.float32(lo), hi=np.float32(hi),
             epilogue=has_bias or lo != -np.inf or hi != np.inf, par_block=par_block,
+            col_bounds=col_bounds, w_cols=w_cols, col_tmp=col_tmp,
         )
 
     def eval(self, p: FullyConnectedParams, inputs, outputs) -> None:
@@ -113,7 +123,9 @@ class FullyConnectedFloat(Kernel):
             self.eval(p, inputs, outputs)
             return
         x2, out2 = inputs[0].reshape(-1, p.in_features), outputs[0].reshape(-1, p.units)
-        if p.par_block is not None:
+        if p.col_bounds is not None:
+            float_gemm.gemm_cols_parallel(x2, p.w_cols, p.col_bounds, p.bias, p.lo, p.hi, out2, p.col_tmp, p.epilogue)
+        elif p.par_block is not None:
             float_gemm.gemm_rows_parallel(x2, p.w, p.bias, p.lo, p.hi, out2, p.par_block, p.epilogue)
         else:
             float_gemm.gemm_bias_act_fast(x2, p.w, p.bias, p.lo, p.hi, out2, p.epilogue)
@@ -121,7 +133,8 @@ class FullyConnectedFloat(Kernel):
     def bind(self, p: FullyConnectedParams, inputs, outputs):
         """``eval_jit``'s one-thread path (``gemm_bias_act_fast``: one BLAS product, then the
         fused bias and clamp) as prepared calls (``compute.bound``); None for the others."""
-        if p.w is None or p.par_block is not None or not bound.contiguous(inputs[0], outputs[0]):
+        if (p.w is None or p.par_block is not None or p.col_bounds is not None
+                or not bound.contiguous(inputs[0], outputs[0])):
             return None
         x2, out2 = inputs[0].reshape(-1, p.in_features), outputs[0].reshape(-1, p.units)
         calls = [(np.matmul, (x2, p.w, out2))]  # np.matmul(x2, w, out=out2)
