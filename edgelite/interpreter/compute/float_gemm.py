@@ -385,6 +385,48 @@ def column_bounds(n: int, m: int, k: int, threads: int) -> np.ndarray | None:
     return np.asarray(bounds, np.int64) if len(bounds) > 2 else None
 
 
+_EXACT_SPLITS: dict[tuple, bool] = {}
+
+
+def exact_column_bounds(n: int, m: int, k: int, threads: int) -> np.ndarray | None:
+    """:func:`column_bounds`, kept only where this machine's BLAS gives the column blocks
+    the unsplit product's bits (:func:`column_split_is_exact`), else None.
+
+    Whether a block's dot products follow the whole product's summation order depends on
+    the BLAS build and the CPU's kernels: on AVX-512 (SkylakeX kernels) they do above the
+    small-matrix size; with OpenBLAS's Haswell (AVX2) kernels, columns at a block's edge
+    take edge kernels and differ in the last bit. A column split that changed the bits
+    would make ``num_threads=2`` answer differently from ``num_threads=1``; such shapes
+    keep the row split or none.
+    """
+    bounds = column_bounds(n, m, k, threads)
+    if bounds is None or not column_split_is_exact(m, k, bounds):
+        return None
+    return bounds
+
+
+def column_split_is_exact(m: int, k: int, bounds: np.ndarray) -> bool:
+    """Whether the column blocks ``bounds`` of an ``[m, k] @ [k, n]`` product equal the
+    unsplit product (:func:`gemm_bias_act_fast`) bit for bit here: one probe product of
+    random values per shape, remembered for the process. Random operands reveal a
+    different summation order in almost every element of a K-long dot product, and the
+    same order gives the same bits for any operands."""
+    key = (m, k, tuple(int(b) for b in bounds))
+    if key not in _EXACT_SPLITS:
+        rng = np.random.default_rng(m * 7919 + k)
+        n = int(bounds[-1])
+        x = rng.random((m, k), dtype=np.float32) - np.float32(0.5)
+        w = rng.random((k, n), dtype=np.float32) - np.float32(0.5)
+        want = np.empty((m, n), np.float32)
+        gemm_bias_act_fast(x, w, None, np.float32(-np.inf), np.float32(np.inf), want, False)
+        got = np.empty((m, n), np.float32)
+        _gemm_cols_claimed(x, pack_columns(w, bounds), bounds, np.zeros(n, np.float32), np.float32(-np.inf),
+                           np.float32(np.inf), got, column_scratch(m, bounds, 1), False, np.int64(len(bounds) - 1),
+                           np.zeros(pool.CTR_LEN, np.int64))
+        _EXACT_SPLITS[key] = bool(np.array_equal(got, want))
+    return _EXACT_SPLITS[key]
+
+
 def pack_columns(w: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """``w`` [K, N] as column blocks ``[chunks, K, widest]``: block i holds columns
     ``bounds[i]:bounds[i+1]``, zero-padded to the widest block (so that every block and

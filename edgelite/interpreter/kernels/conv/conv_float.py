@@ -168,7 +168,7 @@ class Conv2DFloat(Kernel):
         if (ctx.use_jit and groups == 1 and w_packed is not None and float_gemm.worth_splitting(threads, flops)
                 and float_gemm.load_numba_blas()):
             m = n * pixels if pointwise else pixels  # rows of one product
-            col_bounds = float_gemm.column_bounds(cout, m, k, threads)
+            col_bounds = float_gemm.exact_column_bounds(cout, m, k, threads)
             if col_bounds is not None:  # few rows: split by output columns
                 w_cols = float_gemm.pack_columns(w_packed, col_bounds)
                 col_tmp = float_gemm.column_scratch(m, col_bounds, threads)

@@ -97,7 +97,7 @@ class FullyConnectedFloat(Kernel):
         flops = 2.0 * x.size * units
         if ctx.use_jit and w_t is not None and float_gemm.worth_splitting(ctx.num_threads, flops) and float_gemm.load_numba_blas():
             m = x.size // k
-            col_bounds = float_gemm.column_bounds(units, m, k, ctx.num_threads)
+            col_bounds = float_gemm.exact_column_bounds(units, m, k, ctx.num_threads)
             if col_bounds is not None:  # few rows: split by output columns
                 w_cols = float_gemm.pack_columns(w_t, col_bounds)
                 col_tmp = float_gemm.column_scratch(m, col_bounds, ctx.num_threads)
