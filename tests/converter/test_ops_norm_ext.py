@@ -107,6 +107,17 @@ def test_batchnorm_training_mode():
     check_both(m, _bn_feeds(3), oracle="reference")
 
 
+def test_batchnorm_training_mode_with_constant_params():
+    # Constant parameters used to be folded as inference BatchNorm (running statistics, and
+    # the running mean/variance outputs never written): training mode keeps the batch's.
+    node = helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y", "rm", "rv"],
+                            training_mode=1, momentum=0.8)
+    consts = {"s": _rand(3), "b": _rand(3), "m": _rand(3), "v": np.abs(_rand(3)) + F32(0.5)}
+    m = make_model([node], [("x", F32, [2, 3, 4, 5])], [("y", F32, None), ("rm", F32, None), ("rv", F32, None)],
+                   consts, opset=15)
+    check_both(m, {"x": _rand(2, 3, 4, 5) * F32(3) + F32(2)}, oracle="reference", keep_io_layout=True)
+
+
 @pytest.mark.parametrize("size", [3, 5])
 def test_lrn(size):
     node = helper.make_node("LRN", ["x"], ["y"], size=size, alpha=2e-4, beta=0.75, bias=2.0)

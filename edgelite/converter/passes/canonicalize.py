@@ -46,8 +46,10 @@ def fold_batchnorm(g: Graph) -> None:
         params = bn.inputs[1:5]
         if (
             any(p is None or not p.is_constant for p in params)
+            # training mode normalizes with the batch's statistics, not the constant ones
+            or int(bn.attrs.get("training_mode", 0))
             or len(bn.outputs) > 1
-            and any(id(o) in cons for o in bn.outputs[1:])
+            and any(id(o) in cons or g.is_output(o) for o in bn.outputs[1:])
         ):
             continue
         scale, bias, mean, var = (np.asarray(p.data, np.float64) for p in params)
