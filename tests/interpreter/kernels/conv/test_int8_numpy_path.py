@@ -41,12 +41,12 @@ def _run(spec, feeds, *, plan: bool, jit: bool = False):
     return params, out
 
 
-def _check(spec, feeds, *, fast: bool = True, litert: bool = True):
+def _check(spec, feeds, *, fast: bool = True, litert: bool = True, jit: bool = True):
     params, got = _run(spec, feeds, plan=True)
     assert (params.ref_plan is not None) == fast, "the case does not take the path it is meant to test"
     _, general = _run(spec, feeds, plan=False)
     np.testing.assert_array_equal(got, general)
-    if HAVE_NUMBA:
+    if HAVE_NUMBA and jit:
         _, jit = _run(spec, feeds, plan=True, jit=True)
         np.testing.assert_array_equal(got, jit)
     if litert:
@@ -111,7 +111,10 @@ def test_conv_bounds_keep_the_general_path():
     # a bias near INT32_MAX: acc + bias could wrap in int32, so no plan
     spec, feeds = _conv_case(rng, np.int8, np.int8, np.int32, 1, 5, 5, 6, 4, 3, 3, 1, 1, 1, 1, 0, 0, True)
     spec.inputs[2].data = np.array([2**31 - 100, -(2**31) + 100, 5, -5], np.int32)
-    _check(spec, feeds, fast=False)
+    # acc + bias overflows int32 here, which LiteRT leaves undefined: the ARM GEMM flavours
+    # (run under qemu) wrap where the x86 ones and the numpy path do not, so only the path
+    # taken and the general reference path are compared
+    _check(spec, feeds, fast=False, litert=False, jit=False)
     # an output scale far below input * weight scale: multipliers >= 1 (a left shift)
     spec, feeds = _conv_case(rng, np.int8, np.int8, np.int32, 1, 5, 5, 2, 4, 1, 1, 1, 1, 1, 1, 0, 0, False)
     spec.inputs[1].data = rng.integers(-2, 3, spec.inputs[1].shape).astype(np.int8)
