@@ -13,7 +13,6 @@ flavour that core must choose.
 from __future__ import annotations
 
 import os
-import platform
 
 import numpy as np
 import pytest
@@ -28,17 +27,10 @@ from edgelite.interpreter.compute import jit, simd_gemm  # noqa: E402
 from tests.interpreter.model_inputs import random_inputs  # noqa: E402
 
 # On ARM (tests/arm64/run.sh) the comparison is with LiteRT's aarch64 build, whose CONV_2D and
-# FULLY_CONNECTED round differently from its x86 build; edgelite follows the build of the machine
-# it runs on (compute/platform_rounding.py), so the comparison is exact on both, except where
-# LiteRT aarch64 takes its single-column GEMV for a one-pixel product (found in the fifth
-# session, not yet followed; docs/raspberry-pi.md): there it rounds twice, as on x86.
-_ARM_ONE_PIXEL_GEMV = {"keras3_efficientnet_b0_mini_int8"}
-_ON_ARM = platform.machine().lower() in ("aarch64", "arm64")
+# FULLY_CONNECTED round differently from its x86 build (and its one-column int8 products, a
+# GEMV, as x86 does); edgelite follows the build of the machine it runs on
+# (compute/platform_rounding.py), so the comparison is exact on both.
 INT8 = sorted({f.path for f in fixtures("int8")})
-INT8_CASES = [pytest.param(p, id=p.stem, marks=pytest.mark.xfail(
-    _ON_ARM and p.stem in _ARM_ONE_PIXEL_GEMV, strict=True,
-    reason="LiteRT aarch64 rounds a one-pixel CONV_2D twice (its single-column GEMV); edgelite's ARM form rounds once"))
-    for p in INT8]
 
 
 def _run(it, inputs):
@@ -82,7 +74,7 @@ def test_jit_equals_reference(path):
 
 
 @pytest.mark.parametrize("kernels", ["reference", "jit"])
-@pytest.mark.parametrize("path", INT8_CASES)
+@pytest.mark.parametrize("path", INT8, ids=[p.stem for p in INT8])
 def test_int8_fixture_equals_litert_on_each_path(path, kernels):
     ours = _interp(path, kernels)
     ref = litert.Interpreter(model_path=str(path), experimental_preserve_all_tensors=True,

@@ -12,7 +12,9 @@ aarch64 wheel run under qemu on an emulated Cortex-A76 and A72):
   ``(x * q + 2**(30 - shift)) >> (31 - shift)`` (``fixedpoint.ROUND_SINGLE``: what
   ruy's ``MultiplyByQuantizedMultiplier`` computes; LiteRT's ARM builds do their
   GEMMs in ruy). It matched every element of every probed op, multipliers in [0.5, 2)
-  included.
+  included, except int8 products of one destination column (a one-pixel CONV_2D, a
+  batch-1 FULLY_CONNECTED) of depth 8 or more: LiteRT's ARM GEMV takes those and rounds
+  as x86 does (``gemm_mode``'s ``cols``/``rows``/``depth``; ``tests/arm64/probe_gemv.py``).
 
 The two differ only where the x86 form's first rounding carries into a tie of its
 second: there the x86 value is exactly one above the ARM one (``x86 - arm`` is 0 or 1,
@@ -66,15 +68,32 @@ def target() -> str:
     return want
 
 
-def gemm_mode() -> int:
+# LiteRT's ARM builds send an int8 product whose destination has one column to their own
+# NEON GEMV (``cpu_backend_gemm``'s ``CustomGemv``: at least 4 rows, at least 8 columns of
+# depth) instead of ruy; it rounds twice, as the x86 build does. Measured under qemu
+# (``tests/arm64/probe_gemv.py``, CONV_2D of one output pixel and FULLY_CONNECTED of batch 1,
+# 288 rows, 30 inputs each): depth 8, 16, 48 match ``ROUND_DOUBLE_UP`` on every element and
+# the single form on none of the differing ones; depth 6 and 7 match the single form.
+GEMV_MIN_ROWS = 4
+GEMV_MIN_DEPTH = 8
+
+
+def gemm_mode(*, cols: int | None = None, rows: int | None = None, depth: int | None = None,
+              int8: bool = False) -> int:
     """The ``fixedpoint.ROUND_*`` code of CONV_2D and FULLY_CONNECTED (int8, uint8).
 
-    The module-wide single-rounding switch (``fixedpoint.SINGLE_ROUNDING``) wins; else
-    ``ROUND_SINGLE`` for ARM, ``fixedpoint.gemm_mode()`` (``ROUND_DOUBLE_UP``) for x86.
+    The module-wide single-rounding switch (``fixedpoint.SINGLE_ROUNDING``) wins; else, for
+    ARM, ``ROUND_SINGLE`` (ruy), except an int8 product of one destination column (``cols``:
+    output pixels times batch, or FULLY_CONNECTED's batch) with at least ``GEMV_MIN_ROWS``
+    rows (output channels) and ``GEMV_MIN_DEPTH`` depth, which LiteRT's ARM GEMV rounds
+    as x86 does; for x86, ``fixedpoint.gemm_mode()`` (``ROUND_DOUBLE_UP``).
     """
-    if fp.single_rounding_default() or target() == "arm":
+    if fp.single_rounding_default():
         return fp.ROUND_SINGLE
+    if target() == "arm":
+        gemv = int8 and cols == 1 and (rows or 0) >= GEMV_MIN_ROWS and (depth or 0) >= GEMV_MIN_DEPTH
+        return fp.gemm_mode() if gemv else fp.ROUND_SINGLE
     return fp.gemm_mode()
 
 
-__all__ = ["ENV", "TARGETS", "host_target", "target", "gemm_mode"]
+__all__ = ["ENV", "TARGETS", "GEMV_MIN_ROWS", "GEMV_MIN_DEPTH", "host_target", "target", "gemm_mode"]

@@ -19,7 +19,9 @@ from edgelite.schema.fb.Padding import Padding as P
 IN_SCALE, IN_ZP = 0.05, -3
 OUT_ZP = 5
 CASES = ("conv_per_channel", "conv_per_tensor", "conv_uint8", "depthwise", "fc_per_channel", "fc_uint8",
-         "conv_wide_multipliers", "softmax_int8", "softmax_uint8")
+         "conv_wide_multipliers", "softmax_int8", "softmax_uint8",
+         # one destination column: LiteRT's ARM builds take their GEMV (depth >= 8) there
+         "conv_one_pixel", "conv_one_pixel_shallow", "fc_batch1")
 
 
 def _opt(cls: str, **fields):
@@ -56,7 +58,15 @@ def build(case: str, seed: int = 0) -> bytes:
         b.add_operator("SOFTMAX", [x], [y], _opt("SoftmaxOptions", beta=1.0))
         b.mark_output(y)
         return b.build()
-    if case.startswith("fc"):
+    if case == "fc_batch1":
+        k, n = 48, 4096
+        x = b.add_input("x", (1, k), act, (IN_SCALE, in_zp))
+        y_shape, w_shape = (1, n), (n, k)
+    elif case.startswith("conv_one_pixel"):
+        k, n = (7 if case.endswith("shallow") else 48), 4096
+        x = b.add_input("x", (1, 1, 1, k), act, (IN_SCALE, in_zp))
+        y_shape, w_shape = (1, 1, 1, n), (n, 1, 1, k)
+    elif case.startswith("fc"):
         m_rows, k, n = 64, 96, 64
         x = b.add_input("x", (m_rows, k), act, (IN_SCALE, in_zp))
         y_shape = (m_rows, n)

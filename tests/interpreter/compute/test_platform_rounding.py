@@ -166,6 +166,8 @@ def _numpy_model(it, x: np.ndarray, mode: int) -> np.ndarray:
     xc = x.astype(np.int64) - in_zp
     if w.ndim == 2:  # FULLY_CONNECTED
         acc = xc @ w.T
+    elif w.shape[1:3] == (1, 1):  # CONV_2D 1x1
+        acc = np.einsum("bhwc,nc->bhwn", xc, w[:, 0, 0, :])
     else:  # CONV_2D, 3x3 SAME, stride 1
         xp = np.pad(xc, ((0, 0), (1, 1), (1, 1), (0, 0)))
         win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))  # (1, H, W, C, 3, 3)
@@ -194,6 +196,34 @@ def test_forced_form_equals_numpy_model(monkeypatch, case, form, kernels):
     ours = _edgelite(content, kernels)
     x = rounding_models.inputs(content, 3)
     np.testing.assert_array_equal(_run(ours, x), _numpy_model(ours, x, mode), err_msg=f"{case}, {form}, {kernels}")
+
+
+def test_arm_one_column_products_take_the_gemv_form(monkeypatch):
+    """On ARM an int8 product with one destination column, at least 4 rows and depth 8 is
+    LiteRT's GEMV, which rounds as x86 does (tests/arm64/probe_gemv.py); the rest ruy's form."""
+    monkeypatch.setenv(platform_rounding.ENV, "arm")
+    mode = platform_rounding.gemm_mode
+    assert mode(cols=1, rows=288, depth=48, int8=True) == fp.ROUND_DOUBLE_UP
+    assert mode(cols=1, rows=4, depth=8, int8=True) == fp.ROUND_DOUBLE_UP
+    for kw in (dict(cols=1, rows=288, depth=7), dict(cols=1, rows=3, depth=48), dict(cols=2, rows=288, depth=48)):
+        assert mode(**kw, int8=True) == fp.ROUND_SINGLE, kw
+    assert mode(cols=1, rows=288, depth=48, int8=False) == fp.ROUND_SINGLE  # uint8: measured single
+    assert mode() == fp.ROUND_SINGLE
+    monkeypatch.setenv(platform_rounding.ENV, "x86")
+    assert mode(cols=1, rows=288, depth=48, int8=True) == mode(cols=4, rows=8, depth=8, int8=True) == fp.ROUND_DOUBLE_UP
+
+
+@pytest.mark.parametrize("kernels", ["reference", "jit"])
+@pytest.mark.parametrize("case", ["conv_one_pixel", "conv_one_pixel_shallow", "fc_batch1"])
+def test_forced_arm_one_column_form_equals_numpy_model(monkeypatch, case, kernels):
+    """Forced to ARM, the one-column models follow the GEMV rule in every path."""
+    monkeypatch.setenv(platform_rounding.ENV, "arm")
+    mode = fp.ROUND_SINGLE if case.endswith("shallow") else fp.ROUND_DOUBLE_UP
+    content = rounding_models.build(case, seed=1)
+    ours = _edgelite(content, kernels)
+    for seed in range(3):
+        x = rounding_models.inputs(content, seed)
+        np.testing.assert_array_equal(_run(ours, x), _numpy_model(ours, x, mode), err_msg=f"{case}, {kernels}")
 
 
 def test_the_two_forms_differ_on_these_models():

@@ -88,7 +88,9 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
     else:
         wdata = wdata.astype(np.int64)
         w_centered = (wdata - w_zp).astype(np.int16)  # |w - w_zp| <= 255; 4x smaller than int64
-    mode = platform_rounding.gemm_mode()  # x86 and ARM LiteRT differ here
+    # x86 and ARM LiteRT differ here, and ARM's one-column products differ from its others
+    mode = platform_rounding.gemm_mode(cols=b * win.out_h * win.out_w, rows=n, depth=kh * kw * c,
+                                       int8=np.dtype(ctx.input(0).dtype) == np.int8)
     if wide:
         # int64 bias: the 16x8 accumulator form; an int32 one: LiteRT's GEMM path with
         # int32 accumulators

@@ -125,8 +125,9 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
         # ((acc * q + 2**(30 - shift)) >> (31 - shift)), unlike its 16x8 conv kernels.
         mode = fp.ROUND_SINGLE
     else:
-        # int8 and uint8 alike (uint8 measured with 1-64 rows); x86 and ARM LiteRT differ
-        mode = platform_rounding.gemm_mode()
+        # int8 and uint8 alike (uint8 measured with 1-64 rows); x86 and ARM LiteRT differ,
+        # and ARM's int8 batch-1 products (its GEMV) round as x86 does
+        mode = platform_rounding.gemm_mode(cols=m, rows=n, depth=k, int8=in_dtype == _INT8)
     vnni = {}
     tables = int_gemm.fast_requant_tables(qo.multiplier, qo.shift, mode)
     if in_dtype == _INT8 and tables is not None and simd_gemm.usable(k):
