@@ -294,3 +294,95 @@ def test_pooled_call_resolves_its_kernel_and_counts_afresh_each_run():
         out[:] = 0
         fn(*args)
         np.testing.assert_array_equal(out, np.repeat(np.arange(1, 9), 5))
+
+
+def _opt(cls: str, **fields):
+    mod = __import__(f"edgelite.schema.fb.{cls}", fromlist=[cls + "T"])
+    o = getattr(mod, cls + "T")()
+    for k, v in fields.items():
+        setattr(o, k, v)
+    return o
+
+
+def _small_float_model(batch: int) -> bytes:
+    """A text CNN's small operators, each with a ``bind``: CAST (int64 -> int32), GATHER,
+    float CONV_2D (3x3 im2col and pointwise), REDUCE_MAX, REDUCE_MIN, SOFTMAX."""
+    from edgelite.schema.builder import ModelBuilder
+
+    rng = np.random.default_rng(11)
+    b = ModelBuilder()
+    tok = b.add_input("tokens", (batch, 6), np.int64)
+    tok32 = b.add_tensor("tok32", (batch, 6), np.int32)
+    b.add_operator("CAST", [tok], [tok32], _opt("CastOptions"))
+    table = b.add_constant("table", rng.standard_normal((50, 5)).astype(np.float32))
+    emb = b.add_tensor("emb", (batch, 6, 5), np.float32)
+    b.add_operator("GATHER", [table, tok32], [emb], _opt("GatherOptions", axis=0))
+    img = b.add_tensor("img", (batch, 2, 3, 5), np.float32)
+    b.add_operator("RESHAPE", [emb, b.add_constant("shape", np.array([batch, 2, 3, 5], np.int32))], [img])
+    w3 = b.add_constant("w3", rng.standard_normal((8, 3, 3, 5)).astype(np.float32))
+    bias = b.add_constant("b3", rng.standard_normal(8).astype(np.float32))
+    c3 = b.add_tensor("c3", (batch, 2, 3, 8), np.float32)
+    b.add_operator("CONV_2D", [img, w3, bias], [c3], _opt("Conv2DOptions", strideW=1, strideH=1, padding=0,
+                                                          fusedActivationFunction=1))
+    w1 = b.add_constant("w1", rng.standard_normal((4, 1, 1, 8)).astype(np.float32))
+    c1 = b.add_tensor("c1", (batch, 2, 3, 4), np.float32)
+    b1 = b.add_constant("b1", rng.standard_normal(4).astype(np.float32))
+    b.add_operator("CONV_2D", [c3, w1, b1], [c1], _opt("Conv2DOptions", strideW=1, strideH=1))
+    axes = b.add_constant("axes", np.array([1, 2], np.int32))
+    mx = b.add_tensor("mx", (batch, 4), np.float32)
+    b.add_operator("REDUCE_MAX", [c1, axes], [mx], _opt("ReducerOptions", keepDims=False))
+    mn = b.add_tensor("mn", (batch, 1, 1, 4), np.float32)
+    b.add_operator("REDUCE_MIN", [c1, axes], [mn], _opt("ReducerOptions", keepDims=True))
+    probs = b.add_tensor("probs", (batch, 4), np.float32)
+    b.add_operator("SOFTMAX", [mx], [probs], _opt("SoftmaxOptions", beta=0.7))
+    b.mark_output(probs)
+    b.mark_output(mn)
+    return b.build()
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_small_float_operators_bind_and_give_the_steps_bits(batch):
+    """CAST, GATHER, float CONV_2D, REDUCE_MAX/MIN and SOFTMAX run as prepared calls on the
+    fast path, bit-identical with their evals and with LiteRT's built-in kernels."""
+    from ai_edge_litert.interpreter import Interpreter as LiteRT, OpResolverType
+
+    data = _small_float_model(batch)
+    wait_until_warm()
+    it = Interpreter(model_content=data)
+    it.allocate_tensors()
+    rt = it._runtime(0)
+    # CONV_2D and REDUCE_MAX/MIN bind their JIT path (eval_jit): not without Numba
+    jit_only = {"CONV_2D", "REDUCE_MAX", "REDUCE_MIN"} if rt.use_jit else set()
+    assert {s.op.name for s in rt.steps if s.kernel_bind() is not None and
+            s.kernel_bind()(s.params, s.inputs, s.outputs) is not None} >= {"CAST", "GATHER", "SOFTMAX"} | jit_only
+    ref = LiteRT(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    ref.allocate_tensors()
+    rng = np.random.default_rng(batch)
+    for _ in range(3):
+        feeds = [rng.integers(0, 50, (batch, 6)).astype(np.int64)]
+        want = _run(it, feeds, per_step=True)
+        got = _run(it, feeds)
+        _same(got, want)
+        _same(_run(it, feeds), want)
+        for d, x in zip(ref.get_input_details(), feeds):
+            ref.set_tensor(d["index"], x)
+        ref.invoke()
+        litert = [ref.get_tensor(d["index"]) for d in ref.get_output_details()]
+        by_name = {d["name"]: g for d, g in zip(it.get_output_details(), got)}
+        for d, w in zip(ref.get_output_details(), litert):
+            # REDUCE_MIN picks an element: exact; SOFTMAX is float64 rounded once (about 1e-7)
+            np.testing.assert_allclose(by_name[d["name"]], w, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("bad", [50, -1])
+def test_bound_gather_refuses_out_of_range_indices(bad):
+    from edgelite.errors import InvocationError
+
+    wait_until_warm()
+    it = Interpreter(model_content=_small_float_model(1))
+    it.allocate_tensors()
+    good = np.zeros((1, 6), np.int64)
+    _run(it, [good])
+    _run(it, [good])  # the plan is resolved
+    with pytest.raises(InvocationError, match="GATHER: index"):
+        _run(it, [np.array([[0, 1, bad, 2, 3, 4]], np.int64)])

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgelite.interpreter.compute import float_gemm, float_order
+from edgelite.interpreter.compute import bound, float_gemm, float_order
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range
 
@@ -282,6 +282,41 @@ class Conv2DFloat(Kernel):
             float_gemm.grouped_conv_fast(
                 x, w, p.bias, p.lo, p.hi, out, p.cols, p.tmp, *p.win.taps
             )
+
+    def bind(self, p: Conv2DParams, inputs, outputs):
+        """``eval_jit``'s serial BLAS paths (pointwise, and im2col by row blocks) as
+        prepared calls (``compute.bound``): the same functions on the same views, made
+        once (on a small layer the views and the branch to reach them cost more than
+        the product); None for every other path."""
+        x, out = inputs[0], outputs[0]
+        if (p.w_rows is not None or p.w_running is not None or p.w is None or p.col_bounds is not None
+                or p.par_block is not None or p.cols_par is not None or p.groups != 1
+                or not bound.contiguous(x, out)):
+            return None
+        cout = out.shape[3]
+        calls: list = []
+
+        def product(a, o):
+            calls.append((np.matmul, (a, p.w, o)))
+            if p.epilogue:
+                calls.append((float_gemm.bias_act_jit, (o, p.bias, p.lo, p.hi)))
+
+        if p.pointwise:
+            product(x.reshape(-1, x.shape[3]), out.reshape(-1, cout))
+            return calls
+        nb, h, wd, cin = x.shape
+        xf = x.reshape(nb * h, wd * cin)
+        pixels = out.shape[1] * out.shape[2]
+        block = p.cols.shape[0]
+        for b in range(nb):
+            ob = out[b].reshape(pixels, cout)
+            for r0 in range(0, pixels, block):  # conv_im2col_fast's loop, unrolled
+                r1 = min(pixels, r0 + block)
+                blk = p.cols[: r1 - r0]
+                calls.append((float_gemm.im2col_rows_jit, (xf, h, wd, cin, 0, cin, b, r0, r1, p.win.out_w,
+                                                           *p.win.taps, blk)))
+                product(blk, ob[r0:r1])
+        return calls
 
 
 __all__ = ["Conv2DFloat", "Conv2DParams", "pack_filter", "is_float32", "bias_vector"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelite.errors import InvocationError
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.common import movement_accepts, option
 
@@ -82,6 +83,25 @@ class Gather(Kernel):
 
     def eval(self, params: GatherParams, inputs, outputs):
         gather(inputs[0], inputs[1], params.axis, params.batch_dims, out=outputs[0])
+
+    def bind(self, params: GatherParams, inputs, outputs):
+        """``batch_dims == 0`` as one prepared call (``compute.bound``): ``np.take`` of the
+        indices read as unsigned, so a negative index is out of range like any other
+        (``mode="raise"`` then refuses it: no separate min/max pass); None otherwise."""
+        x, ind, out = inputs[0], inputs[1], outputs[0]
+        if params.batch_dims or x.dtype == object or not bound.contiguous(x, ind, out):
+            return None
+        unsigned = ind.view(ind.dtype.str.replace("i", "u"))
+        return [(_take_checked, (x, unsigned, params.axis, out))]
+
+
+def _take_checked(x: np.ndarray, unsigned: np.ndarray, axis: int, out: np.ndarray) -> None:
+    try:
+        np.take(x, unsigned, axis, out, "raise")
+    except IndexError:
+        signed = unsigned.view(unsigned.dtype.str.replace("u", "i"))
+        check_indices(signed, x.shape[axis], "GATHER")  # raises InvocationError with the index
+        raise
 
 
 @register("GATHER_ND")

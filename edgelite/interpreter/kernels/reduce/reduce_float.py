@@ -101,6 +101,7 @@ def _sequential(x: np.ndarray, axes: tuple[int, ...], op_name: str) -> np.ndarra
 
 _BOOL = np.dtype(np.bool_)
 _SUMS = ("MEAN", "SUM", "REDUCE_PROD")  # float32 ones have a Numba pass (``Reduce.bind``)
+_PICKS = {"REDUCE_MAX": np.maximum.reduce, "REDUCE_MIN": np.minimum.reduce}  # one bound call (``Reduce.bind``)
 _SELECTABLE = (_F32, _I32, _I64, np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 _REDUCERS = {
     "MEAN": (np.mean, (_F32,)),
@@ -176,10 +177,15 @@ class Reduce(ValueShapedKernel):
 
     def bind(self, params, inputs, outputs):
         """float32 MEAN/SUM/PROD over one run of adjacent axes (LiteRT's element-by-element
-        order, see ``_float_litert``) as one Numba pass (``compute.bound``); None otherwise."""
+        order, see ``_float_litert``) as one Numba pass, and REDUCE_MAX/MIN over non-empty
+        input as one ufunc reduce (``compute.bound``); None otherwise."""
         if not isinstance(params, _Planned) or not bound.contiguous(inputs[0], outputs[0]):
             return None
         plan, x = params.plan, inputs[0]
+        if plan.op_name in _PICKS and x.size and plan.axes:
+            # np.max / np.min are these ufuncs' reduce: run() made once, into the output
+            kept = tuple(1 if d in plan.axes else n for d, n in enumerate(x.shape))
+            return [(_PICKS[plan.op_name], (x, plan.axes, None, outputs[0].reshape(kept), True))]
         if x.dtype != _F32 or plan.op_name not in _SUMS or not x.size or not plan.axes:
             return None
         dims, axes = plan.dims, plan.norm_axes

@@ -43,3 +43,15 @@ class Cast(Kernel):
         else:
             with np.errstate(invalid="ignore", over="ignore"):
                 np.copyto(out, x, casting="unsafe")
+
+    def bind(self, params, inputs, outputs):
+        """The copy as one prepared call (``compute.bound``) where no conversion can raise
+        a floating-point warning (integers and booleans to any number, a float to a float
+        at least as wide), so ``eval``'s ``errstate`` (3/4 of a small cast's time) is not
+        needed; None otherwise."""
+        x, out = inputs[0], outputs[0]
+        if x.dtype.kind not in "biuf" or out.dtype.kind not in "biuf" or out.dtype == np.bool_:
+            return None
+        if x.dtype.kind == "f" and (out.dtype.kind != "f" or out.dtype.itemsize < x.dtype.itemsize):
+            return None
+        return [(np.copyto, (out, x, "unsafe"))]
