@@ -11,7 +11,10 @@
 3. an operator reading a tensor whose shape is only known at run time (a *dynamic*
    output, see ``OpContext.set_output_dynamic``) is *deferred*: it is prepared again
    on every ``invoke`` with the real shapes, and its outputs live outside the arena;
-4. every other non-constant tensor gets a slot in one uint8 arena planned by
+4. without delegates or ``preserve_all_tensors``, the fusion passes of
+   :mod:`edgelite.interpreter.fusion` merge some prepared steps into one (the swish
+   ``MUL(x, LOGISTIC(x))``), with the same bits;
+5. every other non-constant tensor gets a slot in one uint8 arena planned by
    ``planner.plan_arena`` from its lifetime; variables get their own persistent
    arrays; constants stay zero-copy views of the model file.
 
@@ -52,6 +55,7 @@ import numpy as np
 
 from edgelite.errors import ShapeError
 from edgelite.interpreter.compute import bound, threads
+from edgelite.interpreter.fusion import fuse_steps
 from edgelite.interpreter.graph import DENSIFY, NOT_FOLDABLE, OpNode, SubgraphSpec, make_context
 from edgelite.interpreter.planner import ArenaPlan, TensorLifetime, plan_arena
 from edgelite.schema.model import TensorType
@@ -249,6 +253,9 @@ class SubgraphRuntime:
             steps.append(Step(op, self._kernel_fn(op), params, [], [], dynamic=dynamic))
 
         self._folded = set(values) - set(consts)
+        if not self.delegates and not self.preserve_all_tensors:
+            # Prepared steps merged into one where the bits stay the same (edgelite.interpreter.fusion).
+            steps = fuse_steps(spec, steps, shapes, self._kernel_fn, Step)
         if self.delegates:
             # The delegate seam (edgelite.interpreter.delegation): partitions become single steps.
             from edgelite.interpreter.delegation import apply_delegates, close_plan

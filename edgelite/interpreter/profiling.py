@@ -4,7 +4,8 @@ Attach an ``OpProfiler`` to an interpreter (``interpreter.set_profiler(p)``) and
 ``invoke`` records the wall time of each operator. ``summary()`` gives one row per
 operator in run order (average over the recorded runs, share of the total), and
 ``format_table`` prints it along with the top operators by time and a per-op-type
-breakdown.
+breakdown. A step the executor fused (:mod:`edgelite.interpreter.fusion`) is one row,
+under its last operator's index and the fused name (``LOGISTIC+MUL``).
 
 Example:
     >>> from edgelite.interpreter.profiling import OpProfiler

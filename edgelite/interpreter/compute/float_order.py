@@ -16,7 +16,8 @@ LiteRT's float32 operations one rounding at a time (measured bit-exact against
   unaligned head and the tail one by one), which LiteRT's MEAN uses over the last axis.
 
 Each numpy function has a Numba twin (``*_jit``) with the same operation order; the
-tests assert they agree bit for bit.
+tests assert they agree bit for bit. ``logistic_mul_jit`` is the swish ``x * logistic(x)``
+in one pass, from the same code as ``logistic_jit``.
 
 Example:
     >>> import numpy as np
@@ -108,6 +109,13 @@ def logistic(x: np.ndarray, out: np.ndarray) -> None:
         o[i] = e / (e + _ONE)
 
 
+LOGISTIC_BLOCK = 2048  # elements per block of ``logistic_jit``: its buffers stay in L1
+
+# What ``_logistic_packets_jit`` / ``_logistic_scalar_jit`` write: the logistic l, or the
+# float MUL kernel's product of x and l (``x * l`` or ``l * x``), clamped to [lo, hi].
+WRITE_LOGISTIC, WRITE_X_TIMES, WRITE_TIMES_X = 0, 1, 2
+
+
 @njit
 def logistic_jit(x, out):
     """Numba twin of ``logistic`` (x, out flat float32): same steps, same order.
@@ -115,46 +123,89 @@ def logistic_jit(x, out):
     Packet path per element: h = min(x, 16.6355) / 2; m = floor(h log2 e + 1/2);
     r = h - m ln2 (two parts); y = 1 + r + r^2 (p(r)); e = (2^m y)^2; out = e / (e + 1),
     0 below -104. The last n % 4 elements: e = expf(min(x, 16.6355)); e / (e + 1).
-    Two passes per block so both loops vectorize: the first writes y and the bits of
-    2^m (``(m + 127) << 23``, as LiteRT builds it), the second reads those bits as floats.
+    Blocks of ``LOGISTIC_BLOCK`` elements (``_logistic_packets_jit``), then the tail
+    (``_logistic_scalar_jit``).
     """
+    _logistic_blocks_jit(x, out, WRITE_LOGISTIC, False, np.float32(0.0), np.float32(0.0))
+
+
+@njit
+def logistic_mul_jit(x, out, x_first, clamp, lo, hi):
+    """``out = clamp(x * logistic(x))`` (flat float32) in one pass: the swish that
+    TensorFlow writes as ``MUL(x, LOGISTIC(x))``, bit for bit what ``logistic_jit``
+    followed by the float MUL kernel give (``elementwise_float._arith_row``: the float32
+    product, ``x * l`` or ``l * x`` as the MUL has them, then ``min(max(r, lo), hi)``
+    when ``clamp``). The logistic comes from the same code as ``logistic_jit``'s and
+    is multiplied where it is computed, so the large tensor is read and written once."""
+    _logistic_blocks_jit(x, out, WRITE_X_TIMES if x_first else WRITE_TIMES_X, clamp, lo, hi)
+
+
+@njit
+def _logistic_blocks_jit(x, out, write, clamp, lo, hi):
+    """``logistic_jit``'s loop: whole packets in blocks, then the n % 4 tail elements."""
     n = x.shape[0]
     whole = n - n % 4
-    block = 2048
+    block = LOGISTIC_BLOCK
     ybuf = np.empty(block, np.float32)
     kbuf = np.empty(block, np.int32)
-    scale = kbuf.view(np.float32)
     for s in range(0, whole, block):
         cnt = min(block, whole - s)
         # Loops over slices: indexing x[s + i] (a possibly negative index to wrap)
         # kept both loops scalar, 3.5x slower (measured).
-        xs = x[s : s + cnt]
-        os_ = out[s : s + cnt]
-        for i in range(cnt):
-            v = xs[i]
-            h = (_EXP_HI if v >= _EXP_HI else v) * _HALF  # noqa: FURB136 - NaN stays NaN, like minps
-            m = np.floor(h * _LOG2E + _HALF)
-            r = m * _LN2_HI + h
-            r = m * _LN2_LO + r
-            r2 = r * r
-            a = r2 * _P0 + _P1
-            b = (r2 * _P2 + _P3) * r + a
-            ybuf[i] = b * r2 + (r + _ONE)
-            t = m + _BIAS
-            t = t if t >= 0 else np.float32(0.0)  # NaN -> 0 (no float-to-int of a NaN)
-            t = t if t <= _EXP_MAX else _EXP_MAX  # noqa: FURB136
-            kbuf[i] = np.int32(t) << 23
-        for i in range(cnt):
-            e = scale[i] * ybuf[i]
-            e = e * e
-            # np.divide, not "/": Numba checks "/" for a zero divisor (a branch per
-            # element that stops this loop from vectorizing); the quotient is the same.
-            q = np.divide(e, e + _ONE)
-            os_[i] = np.float32(0.0) if xs[i] < _LOGISTIC_LO else q
-    for i in range(whole, n):
-        v = x[i]
+        _logistic_packets_jit(x[s : s + cnt], out[s : s + cnt], ybuf, kbuf, write, clamp, lo, hi)
+    _logistic_scalar_jit(x[whole:n], out[whole:n], write, clamp, lo, hi)
+
+
+@njit
+def _written(v, q, write, clamp, lo, hi):
+    """What the kernels write for input v and logistic q (see ``WRITE_LOGISTIC``)."""
+    if write == WRITE_LOGISTIC:
+        return q
+    r = v * q if write == WRITE_X_TIMES else q * v
+    if clamp:
+        r = min(max(r, lo), hi)
+    return r
+
+
+@njit
+def _logistic_packets_jit(xs, os_, ybuf, kbuf, write, clamp, lo, hi):
+    """The packet path of ``logistic_jit`` on one block ``xs`` (whole packets, at most
+    ``ybuf.shape[0]`` elements) into ``os_``. Two passes so both loops vectorize: the
+    first writes y and the bits of 2^m (``(m + 127) << 23``, as LiteRT builds it), the
+    second reads those bits as floats."""
+    cnt = xs.shape[0]
+    scale = kbuf.view(np.float32)
+    for i in range(cnt):
+        v = xs[i]
+        h = (_EXP_HI if v >= _EXP_HI else v) * _HALF  # noqa: FURB136 - NaN stays NaN, like minps
+        m = np.floor(h * _LOG2E + _HALF)
+        r = m * _LN2_HI + h
+        r = m * _LN2_LO + r
+        r2 = r * r
+        a = r2 * _P0 + _P1
+        b = (r2 * _P2 + _P3) * r + a
+        ybuf[i] = b * r2 + (r + _ONE)
+        t = m + _BIAS
+        t = t if t >= 0 else np.float32(0.0)  # NaN -> 0 (no float-to-int of a NaN)
+        t = t if t <= _EXP_MAX else _EXP_MAX  # noqa: FURB136
+        kbuf[i] = np.int32(t) << 23
+    for i in range(cnt):
+        e = scale[i] * ybuf[i]
+        e = e * e
+        # np.divide, not "/": Numba checks "/" for a zero divisor (a branch per
+        # element that stops this loop from vectorizing); the quotient is the same.
+        q = np.divide(e, e + _ONE)
+        v = xs[i]
+        os_[i] = _written(v, np.float32(0.0) if v < _LOGISTIC_LO else q, write, clamp, lo, hi)
+
+
+@njit
+def _logistic_scalar_jit(xs, os_, write, clamp, lo, hi):
+    """LiteRT's scalar path (the elements past the last whole packet): expf, then e / (e + 1)."""
+    for i in range(xs.shape[0]):
+        v = xs[i]
         e = np.float32(math.exp(_EXP_HI if v >= _EXP_HI else v))  # noqa: FURB136 - keeps NaN
-        out[i] = e / (e + _ONE)
+        os_[i] = _written(v, e / (e + _ONE), write, clamp, lo, hi)
 
 
 def eigen_sum_rows(x: np.ndarray, aligned_start: np.ndarray) -> np.ndarray:

@@ -170,6 +170,38 @@ def apply_lut_8bit_jit(table: np.ndarray, x: np.ndarray, out: np.ndarray) -> Non
     _lut_8bit_kernel(table, x.reshape(-1).view(np.uint8), out.reshape(-1))
 
 
+def apply_lut_8bit_runs(tables: np.ndarray, run: int, bulk: int, x: np.ndarray, out: np.ndarray) -> None:
+    """``out[i] = tables[0 if i % run < bulk else 1][byte(x[i])]`` for int8/uint8 ``x``:
+    two 256-entry tables [2, 256], the first for the leading ``bulk`` elements of every
+    ``run`` (the SIMD elements of a LiteRT kernel's loop, see ``SimdLayout``), the
+    second for the rest of the run."""
+    xb = x.reshape(-1).view(np.uint8)
+    simd = (np.arange(xb.shape[0], dtype=np.int64) % max(run, 1)) < bulk
+    np.copyto(out.reshape(-1), np.where(simd, tables[0].take(xb), tables[1].take(xb)))
+
+
+@njit
+def _lut_8bit_runs_kernel(tables, run, bulk, xb, out):
+    """Numba twin of ``apply_lut_8bit_runs`` (``xb``: the input's bytes, ``out`` flat):
+    each run of ``run`` elements reads row 0 for its first ``bulk`` elements, row 1 after.
+    Each part is ``_lut_8bit_kernel`` on slices: indexing ``out[s + i]`` directly (a
+    possibly negative index to wrap) made the loop twice as slow (measured)."""
+    n = xb.shape[0]
+    step = max(run, 1)
+    for s in range(0, n, step):
+        e = min(s + step, n)
+        m = min(s + bulk, e)
+        _lut_8bit_kernel(tables[0], xb[s:m], out[s:m])
+        _lut_8bit_kernel(tables[1], xb[m:e], out[m:e])
+
+
+def apply_lut_8bit_runs_jit(tables: np.ndarray, run: int, bulk: int, x: np.ndarray, out: np.ndarray) -> None:
+    """:func:`apply_lut_8bit_runs` in Numba (one pass, no index temporaries)."""
+    if tables.shape != (2, 256):  # the kernel indexes by byte without bounds checks
+        raise ValueError("two 8-bit lookup tables of 256 entries each")
+    _lut_8bit_runs_kernel(tables, run, bulk, x.reshape(-1).view(np.uint8), out.reshape(-1))
+
+
 # --------------------------------------------------------------------------------------
 # int16 tables: LiteRT's 513-entry interpolated LUTs and the Q0.16 sigmoid table
 # --------------------------------------------------------------------------------------

@@ -656,18 +656,26 @@ def _mul_raw(p: MulParams, u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
     return fp.multiply_by_quantized_multiplier(u1 * u2, p.out_mult, p.out_shift, p.single_rounding)
 
 
-def _mul_table(p: MulParams, dtype) -> np.ndarray:
-    """``eval``'s result for each pair of 8-bit codes ``(c1, c2)`` at ``c1 * 256 + c2``:
-    row 0 with the SIMD loop's int16 narrowing, row 1 without (``_offset_and_narrow``'s
-    two branches, then the clamp), as ``dtype``."""
-    lo, _ = dtype_range(dtype)
-    codes = np.arange(256, dtype=np.int64) + lo
-    u1 = np.repeat(codes, 256) + p.in1_offset
-    u2 = np.tile(codes, 256) + p.in2_offset
+def mul_results(p: MulParams, x1: np.ndarray, x2: np.ndarray, dtype) -> np.ndarray:
+    """``eval``'s result for each element pair ``(x1[i], x2[i])`` (flat 8-bit codes), as
+    ``dtype`` [2, n]: row 0 as LiteRT's SIMD loop computes it (int16 narrowing), row 1 as
+    its scalar loop does (``_offset_and_narrow``'s two branches, then the clamp). Its
+    MUL table (``_mul_table``) and the fused swish table (``interpreter.fusion``) are
+    both made here."""
+    u1 = np.asarray(x1, np.int64) + p.in1_offset
+    u2 = np.asarray(x2, np.int64) + p.in2_offset
     r = _mul_raw(p, u1, u2)
     simd = _narrow_simd(r, p.out_offset, p.layout.narrow) if p.layout is not None else r + p.out_offset
     rows = [np.clip(v, p.act_min, p.act_max).astype(dtype) for v in (simd, r + p.out_offset)]
     return np.ascontiguousarray(np.stack(rows))
+
+
+def _mul_table(p: MulParams, dtype) -> np.ndarray:
+    """``eval``'s result for each pair of 8-bit codes ``(c1, c2)`` at ``c1 * 256 + c2``
+    (codes counted from the dtype's minimum): :func:`mul_results` of every pair."""
+    lo, _ = dtype_range(dtype)
+    codes = np.arange(256, dtype=np.int64) + lo
+    return mul_results(p, np.repeat(codes, 256), np.tile(codes, 256), dtype)
 
 
 @register("MUL", priority=INT8)
