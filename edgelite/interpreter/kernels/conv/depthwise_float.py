@@ -12,10 +12,14 @@ The multiplier is taken from the shapes (``Cout / Cin``), as LiteRT does; the op
 ``depth_multiplier`` is only checked for consistency when it is set.
 
 ``eval`` is numpy over the filter taps (one strided slice of the padded input per
-tap); ``eval_jit`` is a Numba loop over output rows with channels innermost, so the
-per-channel multiply-adds vectorize; with more than one thread, chunks of output rows
-are shared with the thread pool (:mod:`~edgelite.interpreter.compute.pool`) when the
-layer is big enough.
+tap); ``eval_jit`` is a Numba loop over output rows; with more than one thread, chunks
+of output rows are shared with the thread pool (:mod:`~edgelite.interpreter.compute.pool`)
+when the layer is big enough. For 3x3 and 5x5 filters with multiplier 1, the pixels
+whose window lies inside the image are computed as long flat loops over a row's values
+(weights and bias tiled to the run's length in ``prepare``, two output rows per pass for 3x3
+at stride 1): with few channels (16, 32) a loop per pixel cost more than its
+arithmetic. Every element is summed in the same order (bias, then the taps in
+``(ky, kx)`` order, no fused multiply-add), so all paths give the same bits.
 
 Example:
     >>> import numpy as np
@@ -63,70 +67,278 @@ class DepthwiseParams:
     hi: np.float32
     threads: int  # num_threads; the pool decides per call whether the layer is worth splitting
     flops: float  # one invoke's multiply-adds x 2, for that decision
+    wt: np.ndarray  # (k*k, m*C) weights tiled for the interior runs (tile_weights); (0, 0): none
+    bt: np.ndarray  # (m*C,) bias tiled likewise
 
 
-def _depthwise_rows(x, w, bias, lo, hi, out, sh, sw, dh, dw, pad_h, pad_w, mult, n_chunks, ctr):
+def tile_weights(w: np.ndarray, bias: np.ndarray, k: int, mult: int, ow: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fast rows' tables: ``(wt, bt)`` with ``wt[ky*k + kx, t] = w[ky, kx, t % C]`` and
+    ``bt[t] = bias[t % C]`` for ``t < m*C``, ``m`` output pixels per chunk (about 512
+    values, so the k*k weight rows stay in L1). Empty (``(0, 0)``, ``(0,)``) when the fast
+    rows do not apply: filters other than 3x3 / 5x5, multiplier > 1, weights given at run time.
+    """
+    if w is None or mult != 1 or w.shape[0] != w.shape[1] or k not in (3, 5):
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.float32)
+    c = w.shape[2]
+    m = max(1, min(ow, 512 // c))
+    wt = np.ascontiguousarray(np.tile(w.reshape(k * k, c), (1, m)), np.float32)
+    return wt, np.ascontiguousarray(np.tile(bias, m), np.float32)
+
+
+def _depthwise_rows(x, w, wt, bt, bias, lo, hi, out, sh, sw, dh, dw, pad_h, pad_w, mult, n_chunks, ctr):
     """Depthwise conv, TFLite reference semantics; chunks of output rows claimed from
     ``ctr`` by the caller and the thread pool's helpers (:mod:`~edgelite.interpreter.compute.pool`).
 
     x [N, H, W, Cin], w [KH, KW, Cout], bias [Cout], out [N, OH, OW, Cout];
-    out[b, oy, ox, c*m+j] = clamp(bias + sum x[b, iy, ix, c] * w[ky, kx, c*m+j], lo, hi).
-    Elements are indexed directly (no per-pixel array views: with few channels the
-    view bookkeeping cost more than the arithmetic). A 3x3 window lying wholly inside
-    the image, multiplier 1, takes a fused nine-term path that vectorizes over c.
+    out[b, oy, ox, c*m+j] = clamp(bias + sum x[b, iy, ix, c] * w[ky, kx, c*m+j], lo, hi),
+    the sum taken left to right from the bias in (ky, kx) order (LiteRT's order).
+
+    Rows whose k input rows lie inside the image (3x3 and 5x5, multiplier 1, ``wt``
+    not empty: :func:`tile_weights`) take :func:`_interior_run` over the pixels whose
+    window lies inside the image too; the other pixels and rows take the general
+    per-pixel loop, which skips the taps that fall outside the image (a padded tap is
+    not an added zero: that would turn -0.0 into +0.0 and inf * 0 into NaN).
     """
     nb, h, wd, cin = x.shape
     kh, kw, cout = w.shape
     oh = out.shape[1]
     ow = out.shape[2]
-    fast = kh == 3 and kw == 3 and mult == 1
+    fast = wt.shape[1] > 0
+    # [ox_lo, ox_hi): the output columns whose kw input columns are all inside the image
+    ox_lo = min(ow, (pad_w + sw - 1) // sw)
+    ox_hi = max(ox_lo, min(ow, (wd - 1 + pad_w - (kw - 1) * dw) // sw + 1))  # floor division
+    xf = x.reshape(nb, h, wd * cin)
+    of = out.reshape(nb, oh, ow * cout)
     rows = nb * oh
     per = (rows + n_chunks - 1) // n_chunks
     while True:
         ch = fetch_add(ctr, 0, 1)
         if ch >= n_chunks:
             break
-        for r in range(ch * per, min(rows, (ch + 1) * per)):
+        r = ch * per
+        r_end = min(rows, (ch + 1) * per)
+        while r < r_end:
             b = r // oh
             oy = r - b * oh
             iy0 = oy * sh - pad_h
-            i1 = iy0 + dh
-            i2 = iy0 + 2 * dh
-            rows_inside = fast and iy0 >= 0 and i2 < h
-            for ox in range(ow):
-                ix0 = ox * sw - pad_w
-                j1 = ix0 + dw
-                j2 = ix0 + 2 * dw
-                if rows_inside and ix0 >= 0 and j2 < wd:
-                    for c in range(cout):
-                        v = (bias[c]
-                             + x[b, iy0, ix0, c] * w[0, 0, c] + x[b, iy0, j1, c] * w[0, 1, c] + x[b, iy0, j2, c] * w[0, 2, c]
-                             + x[b, i1, ix0, c] * w[1, 0, c] + x[b, i1, j1, c] * w[1, 1, c] + x[b, i1, j2, c] * w[1, 2, c]
-                             + x[b, i2, ix0, c] * w[2, 0, c] + x[b, i2, j1, c] * w[2, 1, c] + x[b, i2, j2, c] * w[2, 2, c])
-                        out[b, oy, ox, c] = min(max(v, lo), hi)
-                    continue
-                for c in range(cout):
-                    out[b, oy, ox, c] = bias[c]
-                for ky in range(kh):
-                    iy = iy0 + ky * dh
-                    if iy < 0 or iy >= h:
-                        continue
-                    for kx in range(kw):
-                        ix = ix0 + kx * dw
-                        if ix < 0 or ix >= wd:
-                            continue
-                        if mult == 1:
-                            for c in range(cout):
-                                out[b, oy, ox, c] += x[b, iy, ix, c] * w[ky, kx, c]
-                        else:
-                            for c in range(cin):
-                                v = x[b, iy, ix, c]
-                                for j in range(mult):
-                                    out[b, oy, ox, c * mult + j] += v * w[ky, kx, c * mult + j]
-                for c in range(cout):
-                    out[b, oy, ox, c] = min(max(out[b, oy, ox, c], lo), hi)
-
+            if fast and iy0 >= 0 and iy0 + (kh - 1) * dh < h:
+                # the next row too when it is in this chunk and image and fast as well. Not
+                # at strides > 1 with 16 to 23 channels: there the two-row loop over C ran
+                # 2-4x slower than two one-row loops (measured; elsewhere it gains 1.2x)
+                pair = (r + 1 < r_end and oy + 1 < oh and iy0 + sh + (kh - 1) * dh < h
+                        and (sw == 1 or cout < 16 or cout >= 24))
+                _interior_run(xf, wt, bt, lo, hi, of, b, oy, iy0, pair, sh, sw, dh, dw, pad_w, kh, cout, ox_lo, ox_hi)
+                for q in range(2 if pair else 1):
+                    _pixels(x, w, bias, lo, hi, out, b, oy + q, iy0 + q * sh, sw, dh, dw, pad_w, mult, 0, ox_lo)
+                    _pixels(x, w, bias, lo, hi, out, b, oy + q, iy0 + q * sh, sw, dh, dw, pad_w, mult, ox_hi, ow)
+                r += 2 if pair else 1
+            else:
+                _pixels(x, w, bias, lo, hi, out, b, oy, iy0, sw, dh, dw, pad_w, mult, 0, ow)
+                r += 1
         fetch_add(ctr, 1, 1)
+
+
+@njit
+def _pixels(x, w, bias, lo, hi, out, b, oy, iy0, sw, dh, dw, pad_w, mult, ox0, ox1):
+    """Output pixels ``[ox0, ox1)`` of row ``oy``, one at a time, skipping the taps
+    outside the image: ``out = bias``, then ``out += x * w`` per tap in (ky, kx) order."""
+    h = x.shape[1]
+    wd = x.shape[2]
+    cin = x.shape[3]
+    kh, kw, cout = w.shape
+    for ox in range(ox0, ox1):
+        ix0 = ox * sw - pad_w
+        for c in range(cout):
+            out[b, oy, ox, c] = bias[c]
+        for ky in range(kh):
+            iy = iy0 + ky * dh
+            if iy < 0 or iy >= h:
+                continue
+            for kx in range(kw):
+                ix = ix0 + kx * dw
+                if ix < 0 or ix >= wd:
+                    continue
+                if mult == 1:
+                    for c in range(cout):
+                        out[b, oy, ox, c] += x[b, iy, ix, c] * w[ky, kx, c]
+                else:
+                    for c in range(cin):
+                        v = x[b, iy, ix, c]
+                        for j in range(mult):
+                            out[b, oy, ox, c * mult + j] += v * w[ky, kx, c * mult + j]
+        for c in range(cout):
+            out[b, oy, ox, c] = min(max(out[b, oy, ox, c], lo), hi)
+
+
+@njit
+def _interior_run(xf, wt, bt, lo, hi, of, b, oy, iy0, pair, sh, sw, dh, dw, pad_w, k, c, ox_lo, ox_hi):
+    """Output pixels ``[ox_lo, ox_hi)`` of row ``oy`` (and of row ``oy + 1`` when
+    ``pair``) whose k x k window lies inside the image (multiplier 1), on the flat rows
+    ``xf[b, iy] = x[b, iy].ravel()``::
+
+        v = bt[t] + x(0, 0) * wt[0, t] + x(0, 1) * wt[1, t] + ... + x(k-1, k-1) * wt[k*k-1, t]
+        out = min(max(v, lo), hi)
+
+    summed left to right: the same roundings as the general loop. Stride 1: the taps
+    of neighbouring pixels are neighbours, so a chunk of ``m`` pixels is one long loop
+    over ``m*C`` values (``wt``, ``bt`` tiled ``m`` times); other strides: one loop over
+    the ``C`` channels per pixel. Two rows at once load each weight once for both.
+    """
+    oa = of[b, oy]
+    t1 = dw * c
+    if k == 3:
+        x0 = xf[b, iy0]
+        x1 = xf[b, iy0 + dh]
+        x2 = xf[b, iy0 + 2 * dh]
+        if sw == 1:
+            step = wt.shape[1] // c
+            ob = of[b, oy + 1] if pair else oa
+            y0 = xf[b, iy0 + sh] if pair else x0  # row oy + 1's input rows
+            y1 = xf[b, iy0 + sh + dh] if pair else x1
+            y2 = xf[b, iy0 + sh + 2 * dh] if pair else x2
+            xo = ox_lo
+            while xo < ox_hi:
+                n = min(step, ox_hi - xo) * c  # n pixels as one run of n*C values
+                if pair and sh == dh:  # the rows overlap: the same arrays, so shared loads
+                    _run3x2(x0, x1, x2, x1, x2, y2, wt, bt, lo, hi, oa, ob, (xo - pad_w) * c, xo * c, n, t1)
+                elif pair:
+                    _run3x2(x0, x1, x2, y0, y1, y2, wt, bt, lo, hi, oa, ob, (xo - pad_w) * c, xo * c, n, t1)
+                else:
+                    _run3(x0, x1, x2, wt, bt, lo, hi, oa, (xo - pad_w) * c, xo * c, n, t1)
+                xo += step
+        elif pair:
+            ob = of[b, oy + 1]
+            y0 = xf[b, iy0 + sh]
+            y1 = xf[b, iy0 + sh + dh]
+            y2 = xf[b, iy0 + sh + 2 * dh]
+            t2 = 2 * t1
+            for xo in range(ox_lo, ox_hi):
+                o0 = xo * c
+                i0 = (xo * sw - pad_w) * c
+                for t in range(c):
+                    u = np.uint64(t)
+                    j0 = np.uint64(i0 + t)
+                    j1 = np.uint64(i0 + t1 + t)
+                    j2 = np.uint64(i0 + t2 + t)
+                    w0 = wt[0, u]
+                    w1 = wt[1, u]
+                    w2 = wt[2, u]
+                    w3 = wt[3, u]
+                    w4 = wt[4, u]
+                    w5 = wt[5, u]
+                    w6 = wt[6, u]
+                    w7 = wt[7, u]
+                    w8 = wt[8, u]
+                    bb = bt[u]
+                    va = (bb + x0[j0] * w0 + x0[j1] * w1 + x0[j2] * w2
+                          + x1[j0] * w3 + x1[j1] * w4 + x1[j2] * w5
+                          + x2[j0] * w6 + x2[j1] * w7 + x2[j2] * w8)
+                    vb = (bb + y0[j0] * w0 + y0[j1] * w1 + y0[j2] * w2
+                          + y1[j0] * w3 + y1[j1] * w4 + y1[j2] * w5
+                          + y2[j0] * w6 + y2[j1] * w7 + y2[j2] * w8)
+                    oa[np.uint64(o0 + t)] = min(max(va, lo), hi)
+                    ob[np.uint64(o0 + t)] = min(max(vb, lo), hi)
+        else:
+            t2 = 2 * t1
+            for xo in range(ox_lo, ox_hi):
+                o0 = xo * c
+                i0 = (xo * sw - pad_w) * c
+                for t in range(c):
+                    u = np.uint64(t)
+                    j0 = np.uint64(i0 + t)
+                    j1 = np.uint64(i0 + t1 + t)
+                    j2 = np.uint64(i0 + t2 + t)
+                    v = (bt[u]
+                         + x0[j0] * wt[0, u] + x0[j1] * wt[1, u] + x0[j2] * wt[2, u]
+                         + x1[j0] * wt[3, u] + x1[j1] * wt[4, u] + x1[j2] * wt[5, u]
+                         + x2[j0] * wt[6, u] + x2[j1] * wt[7, u] + x2[j2] * wt[8, u])
+                    oa[np.uint64(o0 + t)] = min(max(v, lo), hi)
+    else:
+        step = wt.shape[1] // c if sw == 1 else 1
+        for q in range(2 if pair else 1):
+            iy = iy0 + q * sh
+            x0 = xf[b, iy]
+            x1 = xf[b, iy + dh]
+            x2 = xf[b, iy + 2 * dh]
+            x3 = xf[b, iy + 3 * dh]
+            x4 = xf[b, iy + 4 * dh]
+            orow = of[b, oy + q]
+            xo = ox_lo
+            while xo < ox_hi:
+                n = min(step, ox_hi - xo) * c  # stride 1: n pixels as one run of n*C values
+                _run5(x0, x1, x2, x3, x4, wt, bt, lo, hi, orow, (xo * sw - pad_w) * c, xo * c, n, t1)
+                xo += step
+
+
+@njit
+def _run3(x0, x1, x2, wt, bt, lo, hi, orow, i0, o0, n, t1):
+    """``n`` values of one output row, 3x3 (see :func:`_interior_run`); unsigned indices
+    spare Numba's negative-index fix-ups."""
+    for t in range(n):
+        u = np.uint64(t)
+        j0 = np.uint64(i0 + t)
+        j1 = np.uint64(i0 + t1 + t)
+        j2 = np.uint64(i0 + 2 * t1 + t)
+        v = (bt[u]
+             + x0[j0] * wt[0, u] + x0[j1] * wt[1, u] + x0[j2] * wt[2, u]
+             + x1[j0] * wt[3, u] + x1[j1] * wt[4, u] + x1[j2] * wt[5, u]
+             + x2[j0] * wt[6, u] + x2[j1] * wt[7, u] + x2[j2] * wt[8, u])
+        orow[np.uint64(o0 + t)] = min(max(v, lo), hi)
+
+
+@njit
+def _run3x2(x0, x1, x2, y0, y1, y2, wt, bt, lo, hi, oa, ob, i0, o0, n, t1):
+    """As :func:`_run3` for two output rows (input rows ``x*`` and ``y*``) in one pass,
+    both sums computed before either store, so each weight is loaded once."""
+    for t in range(n):
+        u = np.uint64(t)
+        j0 = np.uint64(i0 + t)
+        j1 = np.uint64(i0 + t1 + t)
+        j2 = np.uint64(i0 + 2 * t1 + t)
+        w0 = wt[0, u]
+        w1 = wt[1, u]
+        w2 = wt[2, u]
+        w3 = wt[3, u]
+        w4 = wt[4, u]
+        w5 = wt[5, u]
+        w6 = wt[6, u]
+        w7 = wt[7, u]
+        w8 = wt[8, u]
+        bb = bt[u]
+        va = (bb + x0[j0] * w0 + x0[j1] * w1 + x0[j2] * w2
+              + x1[j0] * w3 + x1[j1] * w4 + x1[j2] * w5
+              + x2[j0] * w6 + x2[j1] * w7 + x2[j2] * w8)
+        vb = (bb + y0[j0] * w0 + y0[j1] * w1 + y0[j2] * w2
+              + y1[j0] * w3 + y1[j1] * w4 + y1[j2] * w5
+              + y2[j0] * w6 + y2[j1] * w7 + y2[j2] * w8)
+        oa[np.uint64(o0 + t)] = min(max(va, lo), hi)
+        ob[np.uint64(o0 + t)] = min(max(vb, lo), hi)
+
+
+@njit
+def _run5(x0, x1, x2, x3, x4, wt, bt, lo, hi, orow, i0, o0, n, t1):
+    """``n`` values of one output row, 5x5 (see :func:`_interior_run`)."""
+    for t in range(n):
+        u = np.uint64(t)
+        j0 = np.uint64(i0 + t)
+        j1 = np.uint64(i0 + t1 + t)
+        j2 = np.uint64(i0 + 2 * t1 + t)
+        j3 = np.uint64(i0 + 3 * t1 + t)
+        j4 = np.uint64(i0 + 4 * t1 + t)
+        v = _row5(bt[u], wt, 0, x0, j0, j1, j2, j3, j4, u)
+        v = _row5(v, wt, 1, x1, j0, j1, j2, j3, j4, u)
+        v = _row5(v, wt, 2, x2, j0, j1, j2, j3, j4, u)
+        v = _row5(v, wt, 3, x3, j0, j1, j2, j3, j4, u)
+        v = _row5(v, wt, 4, x4, j0, j1, j2, j3, j4, u)
+        orow[np.uint64(o0 + t)] = min(max(v, lo), hi)
+
+
+@njit
+def _row5(acc, wt, r, xr, i0, i1, i2, i3, i4, u):
+    """``acc`` plus the five taps of filter row ``r``, added one by one (left to right)."""
+    return (acc + xr[i0] * wt[5 * r, u] + xr[i1] * wt[5 * r + 1, u] + xr[i2] * wt[5 * r + 2, u]
+            + xr[i3] * wt[5 * r + 3, u] + xr[i4] * wt[5 * r + 4, u])
+
 
 _depthwise = njit(_depthwise_rows)
 
@@ -152,9 +364,11 @@ class DepthwiseConv2DFloat(Kernel):
             raise ctx.fail(f"depth_multiplier {o.depthMultiplier} does not match shapes ({cin} -> {cout} channels)")
         win, lo, hi = float_conv_window(ctx, n, h, w, kh, kw, cout)
         wdata = None if f.data is None else np.ascontiguousarray(f.data.reshape(kh, kw, cout), np.float32)
+        bias = bias_vector(ctx, 2, cout)
+        wt, bt = tile_weights(wdata, bias, kh, mult, win.out_w)
         return DepthwiseParams(
-            win=win, multiplier=mult, w=wdata,
-            bias=bias_vector(ctx, 2, cout), has_bias=ctx.optional_input(2) is not None,
+            win=win, multiplier=mult, w=wdata, wt=wt, bt=bt,
+            bias=bias, has_bias=ctx.optional_input(2) is not None,
             lo=np.float32(lo), hi=np.float32(hi),
             threads=ctx.num_threads, flops=2.0 * n * win.out_h * win.out_w * cout * kh * kw,
         )
@@ -176,8 +390,9 @@ class DepthwiseConv2DFloat(Kernel):
 
     def eval_jit(self, p: DepthwiseParams, inputs, outputs) -> None:
         out = outputs[0]
+        x = inputs[0] if inputs[0].flags.c_contiguous else np.ascontiguousarray(inputs[0])  # the kernel reshapes it
         w = p.w if p.w is not None else np.ascontiguousarray(inputs[1].reshape(p.win.kh, p.win.kw, out.shape[3]))
         rows = out.shape[0] * out.shape[1]
         n_chunks = pool.chunks_for(1e9 * p.flops / float_gemm.STENCIL_FLOPS_PER_SECOND, rows, p.threads)
-        pool.run(_depthwise, (inputs[0], w, p.bias, p.lo, p.hi, out, *p.win.taps[2:], p.multiplier, np.int64(n_chunks)),
-                 n_chunks, p.threads)
+        pool.run(_depthwise, (x, w, p.wt, p.bt, p.bias, p.lo, p.hi, out, *p.win.taps[2:], p.multiplier,
+                              np.int64(n_chunks)), n_chunks, p.threads)

@@ -196,11 +196,11 @@ def test_depthwise_rejects_inconsistent_multiplier():
 @pytest.mark.parametrize("n_chunks, threads", [(1, 1), (5, 2), (12, 2), (12, 3)])
 def test_depthwise_shared_with_the_pool_equals_serial(n_chunks, threads):
     from edgelite.interpreter.compute import pool
-    from edgelite.interpreter.kernels.conv.depthwise_float import _depthwise
+    from edgelite.interpreter.kernels.conv.depthwise_float import _depthwise, tile_weights
 
     rng = np.random.default_rng(7)
     x, w, b = f32(rng, (2, 11, 9, 8)), f32(rng, (3, 3, 8)), f32(rng, (8,))
-    args = (x, w, b, np.float32(0), np.float32(6))
+    args = (x, w, *tile_weights(w, b, 3, 1, 5), b, np.float32(0), np.float32(6))
     serial = np.empty((2, 6, 5, 8), np.float32)
     pool.run(_depthwise, (*args, serial, 2, 2, 1, 1, 1, 1, 1, np.int64(1)), 1, 1)
     shared = np.full((2, 6, 5, 8), np.nan, np.float32)
