@@ -30,17 +30,20 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgelite.errors import DTypeError, InterpreterStateError, ShapeError
-from edgelite.interpreter.delegation import DelegationPlan, check_delegates, execution_details
 from edgelite.interpreter.details import op_details, tensor_details
 from edgelite.interpreter.executor import SubgraphRuntime
 from edgelite.interpreter.graph import load_subgraph, resolve_kernels
 from edgelite.interpreter.compute.jit import is_warm, start_warm_up, wait_until_warm, warm_up_started
 from edgelite.interpreter.signature import SignatureRunner
 from edgelite.schema.model import TensorType
+
+if TYPE_CHECKING:
+    from edgelite.interpreter.delegation import DelegationPlan
 
 
 class TensorNotAllocatedError(InterpreterStateError, ValueError):
@@ -153,8 +156,13 @@ class Interpreter:
             raise ValueError("`model_path` or `model_content` must be specified.")
         else:
             raise ValueError("Can't both provide `model_path` and `model_content`")
-        # The delegate seam: edgelite.interpreter.delegation (applied at allocate_tensors).
-        self._delegates = check_delegates(experimental_delegates)
+        # The delegate seam: edgelite.interpreter.delegation (applied at allocate_tensors),
+        # imported only when delegates are given (it costs start-up time, logging included).
+        self._delegates = []
+        if experimental_delegates:
+            from edgelite.interpreter.delegation import check_delegates
+
+            self._delegates = check_delegates(experimental_delegates)
         self._num_threads = num_threads
         self._use_jit = jit.HAVE_NUMBA and self._resolver_type != OpResolverType.BUILTIN_REF
         self._preserve_all = bool(experimental_preserve_all_tensors)
@@ -415,6 +423,8 @@ class Interpreter:
         """
         plan = self.get_delegation_plan() if self._delegates else None
         if plan is not None:
+            from edgelite.interpreter.delegation import execution_details
+
             return execution_details(self._specs[0], plan, op_details)
         return [op_details(self._specs[0], op) for op in self._specs[0].ops]
 

@@ -28,4 +28,20 @@ from edgelite.schema.model import (  # noqa: F401
     TensorType,
 )
 from edgelite.schema.reader import read_model, validate_model  # noqa: F401
-from edgelite.schema.writer import write_model  # noqa: F401
+
+
+def __getattr__(name: str):
+    # The writer (and the builder API it pulls in) is imported on first use: running a
+    # model never writes one, and the import cost every interpreter start-up.
+    if name == "write_model":
+        from edgelite.schema.writer import write_model
+
+        return write_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "Buffer", "Metadata", "Model", "Operator", "OperatorCode", "QuantizationParameters",
+    "SignatureDef", "SparsityParameters", "Subgraph", "Tensor", "TensorMap", "TensorType",
+    "read_model", "validate_model", "write_model",
+]

@@ -32,7 +32,6 @@ import numpy as np
 from edgelite.errors import ModelFormatError
 from edgelite.schema.fb.BuiltinOptions import BuiltinOptionsCreator
 from edgelite.schema.fb.BuiltinOptions2 import BuiltinOptions2Creator
-from edgelite.schema.fb.Model import Model as _FbModel
 from edgelite.schema.model import (
     Buffer,
     DimensionMetadata,
@@ -76,6 +75,158 @@ class _Budget:
         if self.left < 0:
             raise ModelFormatError(f"{what}: the file references more elements than it can hold")
         return count
+
+
+# -- flatbuffer access ----------------------------------------------------------------------
+# The tables ``_read`` walks (Model, SubGraph, Tensor, Operator, Buffer, ...) are read
+# here directly, by vtable slot, instead of through the generated classes in
+# ``edgelite.schema.fb``: importing those (each with its builder and object API) and
+# going through their accessors cost about half of a cold start's model loading. Each
+# helper does what ``flatbuffers.table.Table`` does, check for check (offsets must be
+# uint32, else TypeError), so any file reads, or fails, exactly as it did through the
+# generated classes (tests/schema/test_reader_access.py compares the two on mutated
+# files). Slots are the schema's: ``4 + 2 * field id`` (see tflite.fbs or the
+# generated ``X.py``, e.g. ``Tensor.Buffer`` reads ``Offset(8)``).
+_U8, _I8, _BOOL = struct.Struct("<B"), struct.Struct("<b"), struct.Struct("?")
+_U16, _U32, _I32 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<i")
+_U64, _F32 = struct.Struct("<Q"), struct.Struct("<f")
+_UOFFSET_MAX = 2**32 - 1
+_I32_LE, _F32_LE, _I64_LE = np.dtype("<i4"), np.dtype("<f4"), np.dtype("<i8")
+_U8_LE, _BOOL_LE = np.dtype("<u1"), np.dtype("bool").newbyteorder("<")
+
+
+def _uoffset(n: int) -> None:
+    """``flatbuffers.number_types.enforce_number(n, UOffsetTFlags)``."""
+    if not 0 <= n <= _UOFFSET_MAX:
+        raise TypeError(f"bad number {n} for type uint32")
+
+
+def _get(packer: struct.Struct, buf, off: int):
+    """``Table.Get``: the value at ``off``."""
+    if not 0 <= off <= _UOFFSET_MAX:
+        _uoffset(off)
+    return packer.unpack_from(buf, off)[0]
+
+
+def _slot(buf, pos: int, slot: int) -> int:
+    """``Table.Offset``: where field ``slot`` of the table at ``pos`` is, relative to
+    ``pos`` (0: absent). The hottest function of reading: the checks are inline."""
+    if not 0 <= pos <= _UOFFSET_MAX:
+        _uoffset(pos)
+    vtable = pos - _I32.unpack_from(buf, pos)[0]
+    if not 0 <= vtable <= _UOFFSET_MAX:
+        _uoffset(vtable)
+    if slot < _U16.unpack_from(buf, vtable)[0]:
+        vtable += slot
+        if vtable > _UOFFSET_MAX:
+            _uoffset(vtable)
+        return _U16.unpack_from(buf, vtable)[0]
+    return 0
+
+
+def _scalar(buf, pos: int, slot: int, packer: struct.Struct, default):
+    o = _slot(buf, pos, slot)
+    if o == 0:
+        return default
+    o += pos
+    if o > _UOFFSET_MAX:
+        _uoffset(o)
+    return packer.unpack_from(buf, o)[0]
+
+
+def _vector_len(buf, pos: int, o: int) -> int:
+    """``Table.VectorLen`` of the vector whose offset is at field offset ``o``."""
+    _uoffset(o)
+    off = o + pos
+    off += _U32.unpack_from(buf, off)[0]
+    return _U32.unpack_from(buf, off)[0]
+
+
+def _vector(buf, pos: int, o: int) -> int:
+    """``Table.Vector``: where the elements of that vector start."""
+    _uoffset(o)
+    off = o + pos
+    return off + _get(_U32, buf, off) + 4
+
+
+def _length(buf, pos: int, slot: int) -> int:
+    """The generated ``XLength()``: 0 for an absent vector."""
+    o = _slot(buf, pos, slot)
+    return _vector_len(buf, pos, o) if o != 0 else 0
+
+
+def _indirect(buf, off: int) -> int:
+    """``Table.Indirect``: the table an offset at ``off`` points to."""
+    _uoffset(off)
+    return off + _U32.unpack_from(buf, off)[0]
+
+
+def _table(buf, off: int) -> int:
+    """``Init(buf, off)`` of a generated class: the position of a table, checked."""
+    _uoffset(off)
+    return off
+
+
+def _element(buf, pos: int, slot: int, j: int) -> int:
+    """The generated ``X(j)`` of a vector of tables (present: the caller read its length)."""
+    o = _slot(buf, pos, slot)
+    return _table(buf, _indirect(buf, _vector(buf, pos, o) + j * 4))
+
+
+def _child(buf, pos: int, slot: int) -> int | None:
+    """The generated accessor of a table field: its position, or None when absent."""
+    o = _slot(buf, pos, slot)
+    return _table(buf, _indirect(buf, o + pos)) if o != 0 else None
+
+
+def _string(buf, pos: int, slot: int) -> bytes | None:
+    """The generated string accessor (``Table.String``): the raw bytes or None."""
+    o = _slot(buf, pos, slot)
+    if o == 0:
+        return None
+    off = o + pos
+    _uoffset(off)
+    off += _U32.unpack_from(buf, off)[0]
+    start = off + 4
+    length = _U32.unpack_from(buf, off)[0]
+    return bytes(buf[start : start + length])
+
+
+def _vector_np(buf, pos: int, slot: int, dtype: np.dtype):
+    """The generated ``XAsNumpy()``: a view of the vector, or 0 when absent."""
+    o = _slot(buf, pos, slot)
+    if o == 0:
+        return 0
+    start = _vector(buf, pos, o)  # before the length, as Table.GetVectorAsNumpy
+    return np.frombuffer(buf, dtype=dtype, count=_vector_len(buf, pos, o), offset=start)
+
+
+def _union(buf, pos: int, slot: int):
+    """The generated union accessor (``Table.Union``): a ``flatbuffers.table.Table``, or None."""
+    o = _slot(buf, pos, slot)
+    if o == 0:
+        return None
+    from flatbuffers.table import Table
+
+    t = Table(bytearray(), 0)
+    off = o + pos
+    t.Pos = off + _get(_U32, buf, off)
+    t.Bytes = buf
+    return t
+
+
+def _vec(buf, pos: int, slot: int, dtype: np.dtype, budget: "_Budget", what: str) -> np.ndarray:
+    """``_np`` of a vector field read by slot."""
+    value = _vector_np(buf, pos, slot, dtype)
+    if isinstance(value, int):
+        return np.zeros(0, dtype=dtype)
+    budget.take(value.size, value.itemsize, what)
+    return value
+
+
+def _absent(buf, pos: int, slot: int) -> bool:
+    """The generated ``XIsNone()``."""
+    return _slot(buf, pos, slot) == 0
 
 
 def _np(acc, dtype, budget: _Budget, what: str) -> np.ndarray:
@@ -144,8 +295,7 @@ def read_model(source, *, validate: bool = True) -> Model:
         raise ModelFormatError(f"root table offset {root} is outside the {size}-byte file")
     budget = _Budget(size)
     try:
-        fb = _FbModel.GetRootAs(buf, 0)
-        model = _read(fb, buf, size, budget)
+        model = _read(_table(buf, _U32.unpack_from(buf, 0)[0]), buf, size, budget)
     except ModelFormatError:
         raise
     except _PARSE_ERRORS as e:
@@ -157,30 +307,31 @@ def read_model(source, *, validate: bool = True) -> Model:
     return model
 
 
-def _read(fb, buf, size: int, budget: _Budget) -> Model:
+def _read(fb: int, buf, size: int, budget: _Budget) -> Model:
+    # ``fb`` and the other ``int`` positions are tables (see the flatbuffer access helpers).
     m = Model(buffers=[])
-    m.version = fb.Version()
-    m.description = _str(fb.Description())
+    m.version = _scalar(buf, fb, 4, _U32, 0)
+    m.description = _str(_string(buf, fb, 10))
 
-    n = budget.take(fb.OperatorCodesLength(), 4, "operator_codes")
+    n = budget.take(_length(buf, fb, 6), 4, "operator_codes")
     for i in range(n):
-        oc = fb.OperatorCodes(i)
-        deprecated = oc.DeprecatedBuiltinCode()
+        oc = _element(buf, fb, 6, i)
+        deprecated = _scalar(buf, oc, 4, _I8, 0)
         # Readers take the larger of the two fields: the byte saturates at 127.
-        code = max(int(deprecated), int(oc.BuiltinCode()))
+        code = max(int(deprecated), int(_scalar(buf, oc, 10, _I32, 0)))
         m.operator_codes.append(
             OperatorCode(
                 builtin_code=code,
-                custom_code=_str(oc.CustomCode()),
-                version=oc.Version(),
+                custom_code=_str(_string(buf, oc, 6)),
+                version=_scalar(buf, oc, 8, _I32, 1),
                 deprecated_builtin_code=int(deprecated),
             )
         )
 
-    n = budget.take(fb.BuffersLength(), 4, "buffers")
+    n = budget.take(_length(buf, fb, 12), 4, "buffers")
     for i in range(n):
-        b = fb.Buffers(i)
-        offset, bsize = int(b.Offset()), int(b.Size())
+        b = _element(buf, fb, 12, i)
+        offset, bsize = int(_scalar(buf, b, 6, _U64, 0)), int(_scalar(buf, b, 8, _U64, 0))
         data = None
         if offset > 1:
             if offset + bsize > size:
@@ -189,84 +340,90 @@ def _read(fb, buf, size: int, budget: _Budget) -> Model:
                     f"end of the {size}-byte file"
                 )
             data = np.frombuffer(buf, np.uint8, bsize, offset)
-        elif not b.DataIsNone():
-            data = _np(b.DataAsNumpy, np.uint8, budget, f"buffer {i} data")
+        elif not _absent(buf, b, 4):
+            data = _vec(buf, b, 4, _U8_LE, budget, f"buffer {i} data")
         m.buffers.append(Buffer(data=data, offset=offset, size=bsize))
 
-    n = budget.take(fb.SubgraphsLength(), 4, "subgraphs")
+    n = budget.take(_length(buf, fb, 8), 4, "subgraphs")
     for i in range(n):
-        m.subgraphs.append(_read_subgraph(fb.Subgraphs(i), buf, size, budget, i))
+        m.subgraphs.append(_read_subgraph(_element(buf, fb, 8, i), buf, size, budget, i))
 
-    m.metadata_buffer = [int(v) for v in _np(fb.MetadataBufferAsNumpy, np.int32, budget, "metadata_buffer")]
-    n = budget.take(fb.MetadataLength(), 4, "metadata")
+    m.metadata_buffer = [int(v) for v in _vec(buf, fb, 14, _I32_LE, budget, "metadata_buffer")]
+    n = budget.take(_length(buf, fb, 16), 4, "metadata")
     for i in range(n):
-        md = fb.Metadata(i)
-        m.metadata.append(Metadata(name=_str(md.Name()) or "", buffer=int(md.Buffer())))
+        md = _element(buf, fb, 16, i)
+        m.metadata.append(Metadata(name=_str(_string(buf, md, 4)) or "", buffer=int(_scalar(buf, md, 6, _U32, 0))))
 
-    n = budget.take(fb.SignatureDefsLength(), 4, "signature_defs")
+    n = budget.take(_length(buf, fb, 18), 4, "signature_defs")
     for i in range(n):
-        sd = fb.SignatureDefs(i)
-        sig = SignatureDef(signature_key=_str(sd.SignatureKey()) or "", subgraph_index=int(sd.SubgraphIndex()))
-        for j in range(budget.take(sd.InputsLength(), 4, "signature inputs")):
-            tm = sd.Inputs(j)
-            sig.inputs.append(TensorMap(name=_str(tm.Name()) or "", tensor_index=int(tm.TensorIndex())))
-        for j in range(budget.take(sd.OutputsLength(), 4, "signature outputs")):
-            tm = sd.Outputs(j)
-            sig.outputs.append(TensorMap(name=_str(tm.Name()) or "", tensor_index=int(tm.TensorIndex())))
+        sd = _element(buf, fb, 18, i)
+        sig = SignatureDef(
+            signature_key=_str(_string(buf, sd, 8)) or "", subgraph_index=int(_scalar(buf, sd, 12, _U32, 0))
+        )
+        for j in range(budget.take(_length(buf, sd, 4), 4, "signature inputs")):
+            tm = _element(buf, sd, 4, j)
+            sig.inputs.append(TensorMap(name=_str(_string(buf, tm, 4)) or "", tensor_index=int(_scalar(buf, tm, 6, _U32, 0))))
+        for j in range(budget.take(_length(buf, sd, 6), 4, "signature outputs")):
+            tm = _element(buf, sd, 6, j)
+            sig.outputs.append(TensorMap(name=_str(_string(buf, tm, 4)) or "", tensor_index=int(_scalar(buf, tm, 6, _U32, 0))))
         m.signature_defs.append(sig)
     return m
 
 
-def _read_subgraph(sg, buf, size: int, budget: _Budget, index: int) -> Subgraph:
-    out = Subgraph(name=_str(sg.Name()), debug_metadata_index=int(sg.DebugMetadataIndex()))
-    for i in range(budget.take(sg.TensorsLength(), 4, f"subgraph {index} tensors")):
-        out.tensors.append(_read_tensor(sg.Tensors(i), budget))
-    out.inputs = [int(v) for v in _np(sg.InputsAsNumpy, np.int32, budget, "subgraph inputs")]
-    out.outputs = [int(v) for v in _np(sg.OutputsAsNumpy, np.int32, budget, "subgraph outputs")]
-    for i in range(budget.take(sg.OperatorsLength(), 4, f"subgraph {index} operators")):
-        out.operators.append(_read_operator(sg.Operators(i), buf, size, budget))
+def _read_subgraph(sg: int, buf, size: int, budget: _Budget, index: int) -> Subgraph:
+    out = Subgraph(name=_str(_string(buf, sg, 12)), debug_metadata_index=int(_scalar(buf, sg, 14, _I32, -1)))
+    for i in range(budget.take(_length(buf, sg, 4), 4, f"subgraph {index} tensors")):
+        out.tensors.append(_read_tensor(_element(buf, sg, 4, i), buf, budget))
+    out.inputs = [int(v) for v in _vec(buf, sg, 6, _I32_LE, budget, "subgraph inputs")]
+    out.outputs = [int(v) for v in _vec(buf, sg, 8, _I32_LE, budget, "subgraph outputs")]
+    for i in range(budget.take(_length(buf, sg, 10), 4, f"subgraph {index} operators")):
+        out.operators.append(_read_operator(_element(buf, sg, 10, i), buf, size, budget))
     return out
 
 
-def _read_tensor(t, budget: _Budget) -> Tensor:
-    shape = tuple(int(d) for d in _np(t.ShapeAsNumpy, np.int32, budget, "tensor shape"))
-    sig = None if t.ShapeSignatureIsNone() else tuple(
-        int(d) for d in _np(t.ShapeSignatureAsNumpy, np.int32, budget, "shape_signature")
+def _read_tensor(t: int, buf, budget: _Budget) -> Tensor:
+    shape = tuple(int(d) for d in _vec(buf, t, 4, _I32_LE, budget, "tensor shape"))
+    sig = None if _absent(buf, t, 18) else tuple(
+        int(d) for d in _vec(buf, t, 18, _I32_LE, budget, "shape_signature")
     )
     tensor = Tensor(
-        name=_str(t.Name()) or "",
+        name=_str(_string(buf, t, 10)) or "",
         shape=shape,
-        type=int(t.Type()),
-        buffer=int(t.Buffer()),
-        is_variable=bool(t.IsVariable()),
+        type=int(_scalar(buf, t, 6, _I8, 0)),
+        buffer=int(_scalar(buf, t, 8, _U32, 0)),
+        is_variable=bool(_scalar(buf, t, 14, _BOOL, False)),
         shape_signature=sig,
-        has_rank=bool(t.HasRank()),
+        has_rank=bool(_scalar(buf, t, 20, _BOOL, False)),
     )
-    q = t.Quantization()
+    q = _child(buf, t, 12)
     if q is not None:
         qp = QuantizationParameters(
-            scale=_np(q.ScaleAsNumpy, np.float32, budget, "quantization scale"),
-            zero_point=_np(q.ZeroPointAsNumpy, np.int64, budget, "quantization zero_point"),
-            min=None if q.MinIsNone() else _np(q.MinAsNumpy, np.float32, budget, "quantization min"),
-            max=None if q.MaxIsNone() else _np(q.MaxAsNumpy, np.float32, budget, "quantization max"),
-            quantized_dimension=int(q.QuantizedDimension()),
-            details_type=int(q.DetailsType()),
+            scale=_vec(buf, q, 8, _F32_LE, budget, "quantization scale"),
+            zero_point=_vec(buf, q, 10, _I64_LE, budget, "quantization zero_point"),
+            min=None if _absent(buf, q, 4) else _vec(buf, q, 4, _F32_LE, budget, "quantization min"),
+            max=None if _absent(buf, q, 6) else _vec(buf, q, 6, _F32_LE, budget, "quantization max"),
+            quantized_dimension=int(_scalar(buf, q, 16, _I32, 0)),
+            details_type=int(_scalar(buf, q, 12, _U8, 0)),
         )
         if qp.details_type != 0:
             from edgelite.schema.fb.QuantizationDetails import QuantizationDetailsCreator
 
-            qp.details = QuantizationDetailsCreator(qp.details_type, q.Details())
+            qp.details = QuantizationDetailsCreator(qp.details_type, _union(buf, q, 14))
         tensor.quantization = qp
-    sp = t.Sparsity()
+    sp = _child(buf, t, 16)
     if sp is not None:
-        tensor.sparsity = _read_sparsity(sp, budget)
-    for i in range(budget.take(t.VariantTensorsLength(), 4, "variant_tensors")):
-        v = t.VariantTensors(i)
+        from edgelite.schema.fb.SparsityParameters import SparsityParameters as _FbSparsity
+
+        fb_sparsity = _FbSparsity()
+        fb_sparsity.Init(buf, sp)
+        tensor.sparsity = _read_sparsity(fb_sparsity, budget)
+    for i in range(budget.take(_length(buf, t, 22), 4, "variant_tensors")):
+        v = _element(buf, t, 22, i)
         tensor.variant_tensors.append(
             VariantSubType(
-                shape=[int(d) for d in _np(v.ShapeAsNumpy, np.int32, budget, "variant shape")],
-                type=int(v.Type()),
-                has_rank=bool(v.HasRank()),
+                shape=[int(d) for d in _vec(buf, v, 4, _I32_LE, budget, "variant shape")],
+                type=int(_scalar(buf, v, 6, _I8, 0)),
+                has_rank=bool(_scalar(buf, v, 8, _BOOL, False)),
             )
         )
     return tensor
@@ -307,27 +464,27 @@ def _read_sparsity(sp, budget: _Budget) -> SparsityParameters:
     return out
 
 
-def _read_operator(op, buf, size: int, budget: _Budget) -> Operator:
+def _read_operator(op: int, buf, size: int, budget: _Budget) -> Operator:
     out = Operator(
-        opcode_index=int(op.OpcodeIndex()),
-        inputs=[int(v) for v in _np(op.InputsAsNumpy, np.int32, budget, "operator inputs")],
-        outputs=[int(v) for v in _np(op.OutputsAsNumpy, np.int32, budget, "operator outputs")],
-        builtin_options_type=int(op.BuiltinOptionsType()),
-        builtin_options_2_type=int(op.BuiltinOptions2Type()),
-        custom_options_format=int(op.CustomOptionsFormat()),
+        opcode_index=int(_scalar(buf, op, 4, _U32, 0)),
+        inputs=[int(v) for v in _vec(buf, op, 6, _I32_LE, budget, "operator inputs")],
+        outputs=[int(v) for v in _vec(buf, op, 8, _I32_LE, budget, "operator outputs")],
+        builtin_options_type=int(_scalar(buf, op, 10, _U8, 0)),
+        builtin_options_2_type=int(_scalar(buf, op, 26, _U8, 0)),
+        custom_options_format=int(_scalar(buf, op, 16, _I8, 0)),
         mutating_variable_inputs=[
-            bool(v) for v in _np(op.MutatingVariableInputsAsNumpy, np.bool_, budget, "mutating_variable_inputs")
+            bool(v) for v in _vec(buf, op, 18, _BOOL_LE, budget, "mutating_variable_inputs")
         ],
-        intermediates=[int(v) for v in _np(op.IntermediatesAsNumpy, np.int32, budget, "intermediates")],
-        large_custom_options_offset=int(op.LargeCustomOptionsOffset()),
-        large_custom_options_size=int(op.LargeCustomOptionsSize()),
-        debug_metadata_index=int(op.DebugMetadataIndex()),
+        intermediates=[int(v) for v in _vec(buf, op, 20, _I32_LE, budget, "intermediates")],
+        large_custom_options_offset=int(_scalar(buf, op, 22, _U64, 0)),
+        large_custom_options_size=int(_scalar(buf, op, 24, _U64, 0)),
+        debug_metadata_index=int(_scalar(buf, op, 30, _I32, -1)),
     )
     if out.builtin_options_type:
-        table = op.BuiltinOptions()
+        table = _union(buf, op, 12)
         out.builtin_options = BuiltinOptionsCreator(out.builtin_options_type, table) if table else None
     if out.builtin_options_2_type:
-        table = op.BuiltinOptions2()
+        table = _union(buf, op, 28)
         out.builtin_options_2 = BuiltinOptions2Creator(out.builtin_options_2_type, table) if table else None
     if out.large_custom_options_offset > 1:
         end = out.large_custom_options_offset + out.large_custom_options_size
@@ -337,8 +494,8 @@ def _read_operator(op, buf, size: int, budget: _Budget) -> Operator:
                 f"{out.large_custom_options_size} run past the end of the {size}-byte file"
             )
         out.custom_options = bytes(buf[out.large_custom_options_offset : end])
-    elif not op.CustomOptionsIsNone():
-        out.custom_options = _np(op.CustomOptionsAsNumpy, np.uint8, budget, "custom_options").tobytes()
+    elif not _absent(buf, op, 14):
+        out.custom_options = _vec(buf, op, 14, _U8_LE, budget, "custom_options").tobytes()
     return out
 
 

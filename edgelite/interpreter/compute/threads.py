@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 
@@ -68,8 +69,9 @@ _controller_saw_scipy = False
 def set_blas_threads(n: int) -> None:
     """Limit the loaded BLAS libraries to ``n`` threads; cheap when unchanged.
 
-    Uses ``threadpoolctl`` when it is installed, else OpenBLAS's own
-    ``openblas_set_num_threads`` in every OpenBLAS loaded (Linux). Called at
+    Calls OpenBLAS's own ``openblas_set_num_threads`` where every BLAS loaded is an
+    OpenBLAS (Linux), else uses ``threadpoolctl`` when it is installed, else the
+    OpenBLAS setters it finds. Called at
     every ``invoke``: the limit is process-wide, and two interpreters may want
     different counts.
     """
@@ -80,6 +82,18 @@ def set_blas_threads(n: int) -> None:
     scipy_now = "scipy.linalg.cython_blas" in sys.modules
     if n == _blas_threads and scipy_now == _controller_saw_scipy:
         return
+    if _controller is None:
+        # Where every BLAS loaded is an OpenBLAS (numpy's wheels), its own setter is what
+        # threadpoolctl would call, without threadpoolctl's import and library scan
+        # (about 5 ms of a cold start, measured). Any other BLAS (MKL, BLIS, FlexiBLAS,
+        # a plain libblas) is left to threadpoolctl, which knows how to limit it.
+        setters = _openblas_setters(only_if_all_openblas=True)
+        if setters:
+            for set_threads in setters:
+                set_threads(n)
+            _blas_threads = n
+            _controller_saw_scipy = scipy_now
+            return
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # optional dependency: call OpenBLAS's own setter then
@@ -100,21 +114,35 @@ _OPENBLAS_SETTERS = ("openblas_set_num_threads", "openblas_set_num_threads64_", 
                      "scipy_openblas_set_num_threads64_")
 
 
-def _openblas_setters() -> list:
+# Library names that may hold a BLAS (threadpoolctl's prefixes: libopenblas,
+# libscipy_openblas, libblas, libblis, libmkl_rt, libflexiblas), matched loosely.
+_BLAS_HINTS = ("blas", "blis", "mkl")
+
+
+def _openblas_setters(only_if_all_openblas: bool = False) -> list:
     """``openblas_set_num_threads`` of every OpenBLAS loaded in this process (Linux:
-    found in ``/proc/self/maps``), for when threadpoolctl is not installed."""
+    found in ``/proc/self/maps``), for when threadpoolctl is not installed; with
+    ``only_if_all_openblas``, none unless every BLAS-like library loaded is an OpenBLAS
+    that exports a setter."""
     import ctypes
 
     try:
         with open("/proc/self/maps") as f:
-            paths = sorted({ln.split()[-1] for ln in f if "openblas" in ln.lower() and ".so" in ln})
+            libs = {ln.split()[-1] for ln in f if ".so" in ln}
     except OSError:  # no /proc (macOS, Windows): OPENBLAS_NUM_THREADS governs there
         return []
+    paths = sorted(p for p in libs if "openblas" in p.lower())
+    if only_if_all_openblas:
+        names = [os.path.basename(p).lower() for p in libs]
+        if not paths or any(h in name and "openblas" not in name for name in names for h in _BLAS_HINTS):
+            return []
     setters = []
     for path in paths:
         try:
             lib = ctypes.CDLL(path)
         except OSError:
+            if only_if_all_openblas:
+                return []
             continue
         for name in _OPENBLAS_SETTERS:
             fn = getattr(lib, name, None)  # (ctypes raises AttributeError for a missing symbol)
@@ -122,4 +150,7 @@ def _openblas_setters() -> list:
                 fn.argtypes, fn.restype = [ctypes.c_int], None
                 setters.append(fn)
                 break
+        else:
+            if only_if_all_openblas:
+                return []
     return setters

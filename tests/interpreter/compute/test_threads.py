@@ -218,3 +218,38 @@ def test_blas_is_limited_without_threadpoolctl_too():
     if rep["found"] == 0:
         pytest.skip("numpy's BLAS here is not OpenBLAS: no setter to call")
     assert rep["blas"] and max(rep["blas"]) == 1, rep
+
+
+_OPENBLAS_ONLY_SCRIPT = r"""
+import json, sys
+import numpy as np
+from edgelite.interpreter.compute import threads
+threads.set_blas_threads(1)
+imported = "threadpoolctl" in sys.modules
+only_openblas = bool(threads._openblas_setters(only_if_all_openblas=True))
+from threadpoolctl import threadpool_info
+one = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+threads.set_blas_threads(2)
+two = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+print(json.dumps({"imported": imported, "only_openblas": only_openblas, "one": one, "two": two}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux /proc to find the loaded OpenBLAS")
+def test_openblas_only_process_is_limited_without_threadpoolctl():
+    """numpy's OpenBLAS alone: its own setter limits it (threadpoolctl, a few ms of
+    start-up, is not imported), to 1 and back to 2, as read back by threadpoolctl."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("threadpoolctl", reason="threadpoolctl is needed to read the limit back")
+    out = subprocess.run([sys.executable, "-c", _OPENBLAS_ONLY_SCRIPT], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, OPENBLAS_NUM_THREADS="4"), cwd=Path(__file__).resolve().parents[3])
+    assert out.returncode == 0, out.stderr[-3000:]
+    rep = json.loads(out.stdout.strip().splitlines()[-1])
+    if not rep["only_openblas"]:
+        pytest.skip("numpy's BLAS here is not (only) OpenBLAS: threadpoolctl limits it")
+    assert not rep["imported"], rep
+    assert rep["one"] and max(rep["one"]) == 1 and min(rep["two"]) == 2, rep
