@@ -222,6 +222,17 @@ def registered_ops() -> list[str]:
     return sorted(_REGISTRY)
 
 
+_INTEGER_STORAGE = frozenset(np.dtype(t) for t in (np.int8, np.uint8, np.int16))
+
+
+def _has_integer_storage(ctx: OpContext) -> bool:
+    """Whether any input or output is int8, uint8 or int16, or has quantization scales."""
+    for t in (*ctx.inputs, *ctx.outputs):
+        if t is not None and (t.dtype in _INTEGER_STORAGE or (t.quant is not None and t.quant.scale.size > 0)):
+            return True
+    return False
+
+
 def select_kernel(ctx: OpContext) -> Kernel | None:
     """The highest-priority kernel of the operator that accepts ``ctx`` (None if none).
 
@@ -232,7 +243,15 @@ def select_kernel(ctx: OpContext) -> Kernel | None:
     """
     from edgelite.interpreter.kernels import load_for, priority_levels
 
-    for level in priority_levels(ctx.op_name):
+    levels = priority_levels(ctx.op_name)
+    if not _has_integer_storage(ctx):
+        # Every kernel above FLOAT computes on 8- or 16-bit integers (int8/uint8/int16
+        # activations, or int8 weights for HYBRID): none accepts an operator without
+        # such a tensor (tests/interpreter/kernels/test_registry.py checks each one), so
+        # a float model does not import those modules only to have them decline (about
+        # 30 ms of a cold start).
+        levels = [lv for lv in levels if lv <= FLOAT]
+    for level in levels:
         load_for(ctx.op_name, level)
         for k in _REGISTRY.get(ctx.op_name, ()):
             if k.priority < level:

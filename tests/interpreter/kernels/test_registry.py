@@ -190,3 +190,46 @@ def test_priority_levels_are_read_from_the_decorators():
     levels = priority_levels("CONV_2D")
     assert levels[0] == INT8 and HYBRID in levels and levels == sorted(levels, reverse=True)
     assert priority_levels("EdgeliteNoSuchOperator") == []
+
+
+_NON_INTEGER = [np.float32, np.float16, np.int32, np.int64, np.bool_]
+
+
+def _contexts_without_integer_storage(op: str):
+    """Operators of ``op`` whose tensors are float32/float16/int32/int64/bool, unquantized,
+    with 1-4 inputs (constant or not) and 1-2 outputs, in every dtype mix of input 0 /
+    the other inputs / the outputs."""
+    from edgelite.interpreter.kernels.base import OpContext, TensorInfo
+
+    def info(i, dt, const):
+        dt = np.dtype(dt)
+        shape = (1, 4, 4, 4)
+        return TensorInfo(i, f"t{i}", shape, dt, 0, None, np.zeros(shape, dt) if const else None)
+
+    for n_in in (1, 2, 3, 4):
+        for first in _NON_INTEGER:
+            for rest in _NON_INTEGER:
+                for out in _NON_INTEGER:
+                    for const in (False, True):
+                        ins = [info(0, first, False)] + [info(i, rest, const) for i in range(1, n_in)]
+                        for n_out in (1, 2):
+                            outs = [info(10 + j, out, False) for j in range(n_out)]
+                            yield OpContext(op, 0, 1, None, None, None, ins, outs)
+
+
+def test_kernels_above_float_need_an_integer_tensor():
+    """``select_kernel`` skips the priorities above FLOAT for an operator with no int8,
+    uint8, int16 or quantized tensor: no kernel registered there may accept one."""
+    load_all()
+    for op, kernels in _REGISTRY.items():
+        above = [k for k in kernels if k.priority > FLOAT and type(k).__module__.startswith(PKG)]
+        if not above:
+            continue
+        for ctx in _contexts_without_integer_storage(op):
+            for k in above:
+                try:
+                    took = k.accepts(ctx)
+                except Exception:  # noqa: BLE001 - looked past the dtypes: it must decline instead
+                    took = True
+                assert not took, f"{type(k).__qualname__} ({op}, priority {k.priority}) accepts " \
+                                 f"{[t.dtype.name for t in ctx.inputs]} -> {[t.dtype.name for t in ctx.outputs]}"
