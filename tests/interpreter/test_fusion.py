@@ -5,6 +5,7 @@ LiteRT's built-in kernels; the pairs the pass must leave alone stay two steps.""
 
 from __future__ import annotations
 
+import platform
 import zlib
 
 import numpy as np
@@ -124,6 +125,24 @@ def _step_names(it) -> list[str]:
     return [s.op.name for s in it._runtime(0).steps]
 
 
+# LiteRT's aarch64 build computes float LOGISTIC with other code than its x86 build (whose
+# Eigen steps edgelite follows: 1-3 ulp apart here) and clamps fused activations in NEON
+# lanes, where max(-0.0, 0.0) is +0.0 (its scalar tail and x86 keep -0.0). Found under
+# qemu (tests/arm64); edgelite's own paths still agree bit for bit there.
+AARCH64 = platform.machine().lower() in ("aarch64", "arm64")
+
+
+def _within_ulps(got: np.ndarray, want: np.ndarray, ulps: int, what: str) -> None:
+    """Same NaN positions; elsewhere at most ``ulps`` float32 steps apart, -0.0 == +0.0."""
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan), what
+    g, w = got[~nan].astype(np.float32), want[~nan].astype(np.float32)
+    key = lambda a: np.where(a.view(np.int32) < 0, np.int64(-(2**31)) - a.view(np.int32), a.view(np.int32).astype(np.int64))  # noqa: E731
+    far = np.abs(key(g) - key(w)) > ulps
+    far &= ~((g == 0) & (w == 0))
+    assert not far.any(), f"{what}: {int(far.sum())} elements more than {ulps} ulp apart: {g[far][:5]} vs {w[far][:5]}"
+
+
 def _same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
     assert got.dtype == want.dtype and got.shape == want.shape, what
     if got.dtype == F32:
@@ -154,7 +173,10 @@ def test_fused_swish_gives_the_unfused_bits_and_litert(dtype, n, x_first):
         _same_bits(_run(fused, feeds)[0], want, what + " (JIT)")
         _same_bits(_run(fused, feeds, reference=True)[0], want, what + " (first-invoke reference path)")
         _same_bits(_run(reference, feeds)[0], want, what + " (BUILTIN_REF)")
-        _same_bits(_run(reference, feeds)[0], _litert(model, feeds)[0], what + " (LiteRT)")
+        if dtype == F32 and AARCH64:
+            _within_ulps(_run(reference, feeds)[0], _litert(model, feeds)[0], 4, what + " (LiteRT aarch64)")
+        else:
+            _same_bits(_run(reference, feeds)[0], _litert(model, feeds)[0], what + " (LiteRT)")
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint8], ids=["int8", "uint8"])

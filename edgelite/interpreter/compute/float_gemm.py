@@ -55,12 +55,38 @@ def rows_per_block(n_cols: int, k: int) -> int:
 # ----------------------------------------------------------------- reference (numpy)
 
 
+def _clip_keeps_negative_zero() -> bool:
+    """Whether ``np.clip(x, 0, hi)`` leaves -0.0 as -0.0 in every lane (LiteRT's
+    ``std::max(x, 0.0f)`` does). numpy's x86 loops do; its NEON loops (numpy 1.24 on
+    aarch64, found under emulation) return +0.0 in vector lanes and -0.0 in scalar ones."""
+    a = np.full(67, -0.0, np.float32)
+    for start in (0, 1, 2, 3):
+        v = a[start:]
+        np.clip(v, np.float32(0.0), np.float32(6.0), out=v)
+    return bool(np.signbit(a).all())
+
+
+_CLIP_IS_LITERT = _clip_keeps_negative_zero()
+
+
+def clamp_inplace(out: np.ndarray, lo: float, hi: float) -> None:
+    """``out = min(max(out, lo), hi)`` in place as LiteRT computes it (``std::max`` then
+    ``std::min``: a value equal to a bound, -0.0 against 0.0 included, and NaN are kept)."""
+    if _CLIP_IS_LITERT:
+        np.clip(out, lo, hi, out=out)
+        return
+    if lo != -np.inf:
+        np.copyto(out, lo, where=out < lo)
+    if hi != np.inf:
+        np.copyto(out, hi, where=out > hi)
+
+
 def bias_act_inplace(out: np.ndarray, bias: np.ndarray | None, lo: float, hi: float) -> None:
     """``out = clamp(out + bias, lo, hi)`` in place (bias broadcast over the last axis)."""
     if bias is not None:
         np.add(out, bias, out=out)
     if lo != -np.inf or hi != np.inf:
-        np.clip(out, lo, hi, out=out)
+        clamp_inplace(out, lo, hi)
 
 
 def gemm_bias_act(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, lo: float, hi: float, out: np.ndarray) -> None:

@@ -23,6 +23,7 @@ from edgelite.errors import ShapeError, UnsupportedOperatorError
 
 # ActivationFunctionType codes and the float clamp range of a fused activation: one
 # definition, in the compute layer (conv_geometry), shared by every kernel.
+from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.compute.conv_geometry import (
     ACT_NONE,
     ACT_RELU,
@@ -143,7 +144,9 @@ def apply_activation(out: np.ndarray, lo: float, hi: float) -> None:
         info = np.iinfo(out.dtype)
         lo = info.min if lo == -np.inf else max(info.min, int(lo))
         hi = info.max if hi == np.inf else min(info.max, int(hi))
-    np.clip(out, lo, hi, out=out)
+        np.clip(out, lo, hi, out=out)
+        return
+    float_gemm.clamp_inplace(out, lo, hi)  # -0.0 and NaN as LiteRT keeps them, on every CPU
 
 
 def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
