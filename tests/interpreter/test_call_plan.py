@@ -19,6 +19,7 @@ from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute.jit import HAVE_NUMBA, njit, wait_until_warm
 from edgelite.interpreter.compute.pool import fetch_add
 from edgelite.interpreter.delegation import PartitionKernel
+from tests.interpreter.compute.rounding_models import _opt
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 # int8 and uint8 CNNs (conv im2col and pointwise, depthwise, pools, FC, quantize,
@@ -294,14 +295,6 @@ def test_pooled_call_resolves_its_kernel_and_counts_afresh_each_run():
         out[:] = 0
         fn(*args)
         np.testing.assert_array_equal(out, np.repeat(np.arange(1, 9), 5))
-
-
-def _opt(cls: str, **fields):
-    mod = __import__(f"edgelite.schema.fb.{cls}", fromlist=[cls + "T"])
-    o = getattr(mod, cls + "T")()
-    for k, v in fields.items():
-        setattr(o, k, v)
-    return o
 
 
 def _small_float_model(batch: int) -> bytes:
