@@ -182,6 +182,16 @@ def test_lazy_jit_builds_on_first_call_and_binds_callees(tmp_path, monkeypatch):
     assert lazy_demo.outer is lazy
     assert not isinstance(lazy_demo.helper, LazyJit), "the callee was bound to its dispatcher"
     sys.modules.pop("lazy_demo", None)
+    # Numba read NUMBA_CACHE_DIR into its config while compiling. Remove the variable and
+    # make Numba read its config again now. Left stale, the config named this test's folder
+    # until some later reload (another thread's compile) reset it to "": a dispatcher set up
+    # at that moment passed Numba's "is a cache folder given" check with the old value and
+    # then joined "" with its cache subfolder, writing `compute_<hash>/` into the working
+    # directory (found by tracing os.makedirs through a full run).
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    import numba.core.config
+
+    numba.core.config.reload_config()
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="Numba not installed")
