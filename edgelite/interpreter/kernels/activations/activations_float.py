@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelite.interpreter.compute import bound
-from edgelite.interpreter.compute import float_order
+from edgelite.interpreter.compute import float_gemm, float_order
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.common import broadcast_output, is_quantized, option
 from edgelite.interpreter.compute.jit import njit
@@ -163,13 +163,22 @@ class _Activation(Kernel):
         return [(_activation_kernel, (inputs[0].reshape(-1), outputs[0].reshape(-1), params.op, params.alpha))]
 
 
+def _clamp_copy(x: np.ndarray, out: np.ndarray, lo: float, hi: float) -> None:
+    """``out = min(max(x, lo), hi)`` as LiteRT's ``std::max``/``std::min`` give it (-0.0 and
+    NaN kept), like ``_activation_kernel``; ``np.maximum`` turns -0.0 into +0.0 in its
+    x86 vector lanes, and ``np.clip`` does on numpy 1.24's NEON (``float_gemm.clamp_inplace``)."""
+    if out is not x:
+        np.copyto(out, x)
+    float_gemm.clamp_inplace(out, lo, hi)
+
+
 class _Clip(_Activation):
     """Clamp to ``[lo, hi]``."""
 
     lo = hi = 0.0
 
     def eval(self, params, inputs, outputs):
-        np.clip(inputs[0], np.float32(self.lo), np.float32(self.hi), out=outputs[0])
+        _clamp_copy(inputs[0], outputs[0], self.lo, self.hi)
 
 
 @register("RELU6")
@@ -198,7 +207,7 @@ class Relu(_Activation):
     act = A_RELU
 
     def eval(self, params, inputs, outputs):
-        np.maximum(inputs[0], np.float32(0), out=outputs[0])
+        _clamp_copy(inputs[0], outputs[0], 0.0, np.inf)
 
 
 @register("LEAKY_RELU")
