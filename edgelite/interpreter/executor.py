@@ -329,6 +329,14 @@ class SubgraphRuntime:
         # With delegates the plan's order differs from the file's: lifetimes are step
         # positions, and tensors inside a partition (in no step) get no slot.
         first_use, last_use = _step_positions(steps) if self.delegation is not None else (None, None)
+        # A fused step (edgelite.interpreter.fusion) runs at its last operator's index and may
+        # read a tensor the model's last reader of it read earlier: its reads count too.
+        read_at = dict(spec.last_reader)
+        if first_use is None:
+            for step in steps:
+                for i in step.op.inputs:
+                    if i >= 0 and read_at.get(i, -1) < step.op.index:
+                        read_at[i] = step.op.index
         pinned = set(spec.inputs) | set(spec.outputs)
         out = []
         for t in spec.tensors:
@@ -349,7 +357,7 @@ class SubgraphRuntime:
                 last = max(first, last_use.get(i, first))
             else:
                 first = spec.producer.get(i, 0)
-                last = max(first, spec.last_reader.get(i, first))
+                last = max(first, read_at.get(i, first))
             out.append(TensorLifetime(index=i, size=size, first=first, last=last, whole_run=whole))
         return out
 

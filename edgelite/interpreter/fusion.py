@@ -33,6 +33,14 @@ Passes:
     allocation: the LOGISTIC kernel's ``eval`` on all 256 codes, then the MUL's results
     for those pairs of codes in both forms (``elementwise_quant.mul_results``).
 
+* ``arith_clamp``: a float32 ADD/SUB/MUL/DIV on equal shapes followed by RELU, RELU6,
+  RELU_N1_TO_1 or RELU_0_TO_1 becomes one step (``ADD+RELU``) at the activation's
+  index: the arith kernel's Numba pass with the two clamp ranges merged into their
+  intersection; the reference ``eval`` runs the two kernels. Conditions: the arith's
+  output is read by the activation alone, once, is no subgraph output or variable, and
+  the ranges overlap. The fused step reads the arith's inputs later than the model does;
+  ``executor._lifetimes`` extends their lifetimes to it.
+
 Example:
     >>> import numpy as np
     >>> import edgelite
@@ -47,7 +55,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -232,8 +240,105 @@ def fuse_swish(spec: SubgraphSpec, steps: list, shapes, kernel_fn: Callable, ste
     return [fused.get(k, st) for k, st in enumerate(steps) if k not in dropped]
 
 
+# -- the arith_clamp pass: ADD/SUB/MUL/DIV -> RELU, RELU6, RELU_N1_TO_1, RELU_0_TO_1 ------------
+
+_CLAMPS = ("RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1")
+_ARITH = ("ADD", "SUB", "MUL", "DIV")
+
+
+@dataclass(frozen=True)
+class ArithClampParams:
+    """A float ADD/SUB/MUL/DIV on equal shapes whose result a RELU-family step clamps.
+
+    The reference ``eval`` runs the two kernels one after the other in the output
+    buffer; ``eval_jit`` runs the arith kernel's Numba pass once with its clamp and the
+    activation's merged into the intersection of the two ranges: clamping to one range
+    and then to an overlapping one is clamping to their intersection, NaN and -0.0
+    included, since a clamp (``min(max(v, lo), hi)``) only compares ``v`` with its bounds."""
+
+    arith: Kernel
+    arith_params: Any  # as the ADD's kernel prepared it
+    merged: Any  # arith_params with the merged [lo, hi]
+    act: Kernel
+    act_params: Any
+
+
+class ArithClampFloat(Kernel):
+    """``act(a <op> b)`` on float32 as one step (see ``ArithClampParams``)."""
+
+    def eval(self, p: ArithClampParams, inputs, outputs) -> None:
+        p.arith.eval(p.arith_params, inputs, outputs)
+        p.act.eval(p.act_params, outputs, outputs)
+
+    def eval_jit(self, p: ArithClampParams, inputs, outputs) -> None:
+        p.arith.eval_jit(p.merged, inputs, outputs)
+
+    def bind(self, p: ArithClampParams, inputs, outputs):
+        """The arith kernel's prepared call with the merged clamp (``compute.bound``)."""
+        return p.arith.bind(p.merged, inputs, outputs)
+
+
+ARITH_CLAMP_FLOAT = ArithClampFloat()
+
+
+def _arith_clamp(spec: SubgraphSpec, shapes, arith_step, act_step):
+    """``(op, params)`` of the fused step, or None where a condition fails."""
+    from edgelite.interpreter.kernels.activations.activations_float import Relu, _Clip  # noqa: PLC0415
+    from edgelite.interpreter.kernels.elementwise.elementwise_float import MODE_SAME, Arith  # noqa: PLC0415
+
+    aop, ap, cop = arith_step.op, arith_step.params, act_step.op
+    c, y = aop.outputs[0], cop.outputs[0]
+    if type(aop.kernel) is not Arith or ap.mode != MODE_SAME or not isinstance(cop.kernel, (Relu, _Clip)):
+        return None
+    if shapes[c] is None or 0 in shapes[c] or shapes[y] != shapes[c]:
+        return None
+    if any(spec.tensors[i].dtype != _F32 for i in (*aop.inputs, c, y)):
+        return None
+    k = cop.kernel
+    lo2, hi2 = (0.0, np.inf) if isinstance(k, Relu) else (k.lo, k.hi)
+    lo, hi = max(ap.lo, lo2), min(ap.hi, hi2)
+    if lo > hi:  # disjoint ranges: not one clamp
+        return None
+    op = OpNode(index=cop.index, name=f"{aop.name}+{cop.name}", version=aop.version, inputs=aop.inputs,
+                outputs=(y,), options=aop.options, kernel=ARITH_CLAMP_FLOAT)
+    return op, ArithClampParams(aop.kernel, ap, replace(ap, lo=lo, hi=hi), k, act_step.params)
+
+
+def fuse_arith_clamp(spec: SubgraphSpec, steps: list, shapes, kernel_fn: Callable, step_type) -> list:
+    """The ``arith_clamp`` pass: a float32 ADD/SUB/MUL/DIV on equal shapes followed by a
+    RELU, RELU6, RELU_N1_TO_1 or RELU_0_TO_1 of its result becomes one step (``ADD+RELU``)
+    at the activation's place: one pass over the data instead of two. Conditions: the
+    arith's output is read by the activation alone, once, and is neither a subgraph
+    output nor a variable; the two clamp ranges overlap. The arith's inputs are then read
+    at the activation's index (``executor._lifetimes`` counts a step's reads). MediaPipe's
+    face models write their residual blocks this way (ADD, then a separate RELU)."""
+    readers = _readers(spec)
+    outputs = set(spec.outputs)
+    arith_of: dict[int, int] = {}  # arith output tensor -> its step's position
+    for k, st in enumerate(steps):
+        if st.op.name in _ARITH and not st.deferred and not st.dynamic and len(st.op.inputs) == 2:
+            c = st.op.outputs[0]
+            if readers.get(c, 0) == 1 and c not in outputs and not spec.tensors[c].is_variable:
+                arith_of[c] = k
+    if not arith_of:
+        return steps
+    fused: dict[int, Any] = {}
+    dropped: set[int] = set()
+    for k, st in enumerate(steps):
+        if st.op.name not in _CLAMPS or st.deferred or st.dynamic or st.op.inputs[0] not in arith_of:
+            continue
+        apos = arith_of[st.op.inputs[0]]
+        made = _arith_clamp(spec, shapes, steps[apos], st)
+        if made is None:
+            continue
+        op, params = made
+        fused[k] = step_type(op, kernel_fn(op), params, [], [])
+        dropped.add(apos)
+    return [fused.get(k, st) for k, st in enumerate(steps) if k not in dropped]
+
+
 # The passes, in the order they run, each with its name.
-PASSES: tuple[tuple[str, Callable], ...] = (("swish", fuse_swish),)
+PASSES: tuple[tuple[str, Callable], ...] = (("swish", fuse_swish), ("arith_clamp", fuse_arith_clamp))
 
 
 def fuse_steps(spec: SubgraphSpec, steps: list, shapes, kernel_fn: Callable, step_type) -> list:
