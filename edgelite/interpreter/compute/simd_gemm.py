@@ -424,6 +424,25 @@ def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo
                 qs = q[n0 : n0 + cols]
                 adds = add[n0 : n0 + cols]
                 tots = total[n0 : n0 + cols]
+                if width >= 32 and cols == width:
+                    # A whole tile of 2 or more vectors: ``width`` is a compile-time constant
+                    # here, so the loop has no scalar remainder (with the run-time ``cols``,
+                    # LLVM's 32-element vector loop left a 48-wide tile's last 16 scalar):
+                    # 1.05-1.17x on the GEMMs of MobileNetV2's shapes. A 16-wide tile ran
+                    # 2.5x slower this way (measured), so it keeps the loop below.
+                    for r in range(rows):
+                        orow = out[m0 + r, n0 : n0 + width]
+                        cr = c[r * width : r * width + width]
+                        for j in range(width):
+                            xl = np.int32(np.int64(cr[j]) + bs[j])  # wraps like C's int32
+                            if _INT32_OUT:
+                                orow[j] = xl
+                            else:
+                                v = ((np.int64(xl) * np.int64(qs[j]) + adds[j]) >> tots[j]) + out_zp
+                                v = lo if v < lo else v
+                                v = hi if v > hi else v
+                                orow[j] = v
+                    continue
                 for r in range(rows):
                     orow = out[m0 + r, n0 : n0 + cols]
                     cr = c[r * width : r * width + cols]
