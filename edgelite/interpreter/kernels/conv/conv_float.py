@@ -123,6 +123,7 @@ class Conv2DParams:
     w_cols: np.ndarray | None = None  # ... the filter packed by them (``float_gemm.pack_columns``)
     col_tmp: np.ndarray | None = None  # ... one product block per thread
     cols_full: np.ndarray | None = None  # ... im2col of one whole image (not pointwise)
+    one_channel: bool = False  # Cout 1: products by ``float_order.dot_rows`` (see ``prepare``)
 
 
 def pack_filter(w: np.ndarray, groups: int) -> np.ndarray:
@@ -133,6 +134,30 @@ def pack_filter(w: np.ndarray, groups: int) -> np.ndarray:
         return np.ascontiguousarray(w.reshape(cout, k).T, np.float32)
     og = cout // groups
     return np.ascontiguousarray(w.reshape(groups, og, k).transpose(0, 2, 1), np.float32)
+
+
+def _one_channel_jit(p: Conv2DParams, x: np.ndarray, out: np.ndarray) -> None:
+    """``eval_jit`` for one output channel: im2col by row blocks, each block's products by
+    ``float_order.dot_rows_jit`` (the order of ``eval``'s ``dot_rows``), then bias and clamp."""
+    nb, h, wd, cin = x.shape
+    pixels = out.shape[1] * out.shape[2]
+    xf = x.reshape(nb * h, wd * cin)
+    x2 = x.reshape(-1, cin)
+    w = p.w[:, 0]
+    block = p.block
+    for b in range(nb):
+        ob = out[b].reshape(pixels, 1)
+        for r0 in range(0, pixels, block):
+            r1 = min(pixels, r0 + block)
+            if p.pointwise:
+                blk = x2[b * pixels + r0 : b * pixels + r1]
+            else:
+                blk = p.cols[: r1 - r0]
+                float_gemm.im2col_rows_jit(xf, h, wd, cin, 0, cin, b, r0, r1, p.win.out_w, *p.win.taps, blk)
+            o = ob[r0:r1]
+            float_order.dot_rows_jit(blk, w, o.reshape(-1))
+            if p.epilogue:
+                float_gemm.bias_act_jit(o, p.bias, p.lo, p.hi)
 
 
 @register("CONV_2D")
@@ -163,9 +188,21 @@ class Conv2DFloat(Kernel):
         w_packed = pack_filter(f.data, groups) if f.data is not None else None
         par_block = cols_par = col_bounds = w_cols = col_tmp = cols_full = None
         threads = ctx.num_threads
+        single = n * win.out_h * win.out_w == 1 and groups == 1 and f.data is not None
+        running = (ctx.litert_float_order and not single and groups == 1 and dh == dw == 1 and w_packed is not None
+                   and cout % float_order.SEQ_CHANNEL_GROUP == 0 and k <= float_order.SEQ_MAX_DEPTH)
+        # One output channel: numpy hands a [M, K] x [K, 1] product to BLAS's matrix-vector
+        # routine, whose sums depend on M (OpenBLAS's sgemv, measured: the whole image in
+        # ``eval`` and row blocks in ``eval_jit`` differed in the last bits of 20 outputs of
+        # MediaPipe's pose landmark model, so a first invoke differed from the next; a zero
+        # second column did not help: OpenBLAS then takes its small-matrix kernel for a
+        # block and not for the image). Both paths run ``float_order.dot_rows`` instead,
+        # one fixed order per output.
+        one_channel = groups == 1 and cout == 1 and w_packed is not None and not single and not running
         pixels = win.out_h * win.out_w
         flops = 2.0 * n * pixels * k * cout
-        if (ctx.use_jit and groups == 1 and w_packed is not None and float_gemm.worth_splitting(threads, flops)
+        if (ctx.use_jit and groups == 1 and w_packed is not None and not one_channel
+                and float_gemm.worth_splitting(threads, flops)
                 and float_gemm.load_numba_blas()):
             m = n * pixels if pointwise else pixels  # rows of one product
             col_bounds = float_gemm.exact_column_bounds(cout, m, k, threads)
@@ -180,11 +217,9 @@ class Conv2DFloat(Kernel):
                 cols_par = np.empty((threads, block, k), np.float32)
         # One output pixel (the squeeze-excitation convs of EfficientNet-like nets): LiteRT
         # runs a matrix-vector product, whose summation order is cheap to follow exactly.
-        single = n * pixels == 1 and groups == 1 and f.data is not None
+        # (``single`` above.) In a dynamic-range model, LiteRT's exact order where it is
+        # known (``running`` above; slower than BLAS).
         w_rows = np.ascontiguousarray(f.data.reshape(cout, k), np.float32) if single else None
-        # In a dynamic-range model, LiteRT's exact order where it is known (slower than BLAS).
-        running = (ctx.litert_float_order and not single and groups == 1 and dh == dw == 1 and w_packed is not None
-                   and cout % float_order.SEQ_CHANNEL_GROUP == 0 and k <= float_order.SEQ_MAX_DEPTH)
         return Conv2DParams(
             w_rows=w_rows,
             w_running=w_packed.reshape(kh, kw, fc, cout) if running else None,
@@ -195,6 +230,7 @@ class Conv2DFloat(Kernel):
             lo=np.float32(lo), hi=np.float32(hi),
             cols=np.empty((0 if pointwise else rows, k), np.float32),
             tmp=np.empty((rows if groups > 1 else 0, cout // groups), np.float32),
+            one_channel=one_channel,
             block=rows,
             epilogue=has_bias or lo != -np.inf or hi != np.inf,
             par_block=par_block, cols_par=cols_par,
@@ -216,7 +252,10 @@ class Conv2DFloat(Kernel):
         w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
         cin = x.shape[3]
         cout = out.shape[3]
-        if p.groups == 1:
+        if p.one_channel:
+            cols = float_gemm.im2col(x, *p.win.im2col_args)
+            out.reshape(-1)[:] = float_order.dot_rows(cols, w[:, 0])
+        elif p.groups == 1:
             cols = float_gemm.im2col(x, *p.win.im2col_args)
             np.matmul(cols, w, out=out.reshape(-1, cout))
         else:
@@ -245,6 +284,9 @@ class Conv2DFloat(Kernel):
             float_order.running_conv_jit(x, p.w_running, p.bias, p.lo, p.hi, out, p.win.sh, p.win.sw, p.win.pad_h, p.win.pad_w)
             return
         w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
+        if p.one_channel:
+            _one_channel_jit(p, x, out)
+            return
         if p.col_bounds is not None and p.w is not None:
             if p.pointwise:
                 float_gemm.gemm_cols_parallel(x.reshape(-1, x.shape[3]), p.w_cols, p.col_bounds, p.bias, p.lo, p.hi,
@@ -289,7 +331,7 @@ class Conv2DFloat(Kernel):
         once (on a small layer the views and the branch to reach them cost more than
         the product); None for every other path."""
         x, out = inputs[0], outputs[0]
-        if (p.w_rows is not None or p.w_running is not None or p.w is None or p.col_bounds is not None
+        if (p.w_rows is not None or p.w_running is not None or p.w is None or p.col_bounds is not None or p.one_channel
                 or p.par_block is not None or p.cols_par is not None or p.groups != 1
                 or not bound.contiguous(x, out)):
             return None

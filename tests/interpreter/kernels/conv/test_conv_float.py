@@ -309,3 +309,21 @@ def test_hybrid_models_ask_for_litert_float_order():
         assert load_subgraph(read_model(p), 0).hybrid, p.name
     for p in flt:
         assert not load_subgraph(read_model(p), 0).hybrid, p.name
+
+
+@pytest.mark.parametrize("x_shape,w_shape,s,same,act", [
+    ((1, 256, 256, 8), (1, 3, 3, 8), (1, 1), True, 0),  # MediaPipe pose landmark's segmentation head
+    ((1, 96, 80, 5), (1, 3, 3, 5), (2, 2), True, 1),
+    ((2, 70, 70, 16), (1, 1, 1, 16), (1, 1), True, 3),  # pointwise
+    ((1, 7, 9, 3), (1, 2, 2, 3), (1, 1), False, 0),
+])
+def test_one_output_channel_gives_the_same_bits_in_eval_and_eval_jit(x_shape, w_shape, s, same, act):
+    """Cout 1: BLAS's matrix-vector routine summed the whole image (``eval``) and its row
+    blocks (``eval_jit``) differently (MediaPipe's pose landmark model: a first invoke
+    differed from the next in 20 outputs); both now follow ``float_order.dot_rows``. The
+    images are large enough for several row blocks."""
+    rng = np.random.default_rng(sum(x_shape))
+    w, b = f32(rng, w_shape), f32(rng, (1,))
+    x = f32(rng, x_shape, 3.0)
+    x.reshape(-1)[::11] = -0.0
+    check_float(conv_spec(x_shape, w, b, s, (1, 1), same, act), [x])  # eval == eval_jit bit for bit
