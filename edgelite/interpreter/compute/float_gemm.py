@@ -353,6 +353,12 @@ def _row_chunks(rows: int, flops: float, threads: int, most_rows: int) -> tuple[
     return per, -(-rows // per)
 
 
+def rows_per_chunk(m: int, k: int, n: int, threads: int, most_rows: int) -> int:
+    """Rows per chunk of an ``[m, k] @ [k, n]`` product shared by :func:`gemm_rows_parallel`
+    (``most_rows = m``) and :func:`conv_im2col_parallel` (``most_rows``: its scratch rows)."""
+    return _row_chunks(m, 2.0 * m * k * n, threads, most_rows)[0]
+
+
 def gemm_rows_parallel(x, w, bias, lo, hi, out, block, epilogue) -> None:
     """``out = clamp(x @ w + bias)`` shared with the thread pool, ``ceil(M / block)`` threads at most."""
     m = x.shape[0]
@@ -414,7 +420,46 @@ def column_bounds(n: int, m: int, k: int, threads: int) -> np.ndarray | None:
 _EXACT_SPLITS: dict[tuple, bool] = {}
 
 
-def exact_column_bounds(n: int, m: int, k: int, threads: int) -> np.ndarray | None:
+def serial_product(x: np.ndarray, w: np.ndarray, block: int) -> np.ndarray:
+    """``x @ w`` as the one-thread paths make it: rows in blocks of ``block``, each block
+    copied into a scratch first and multiplied by numpy (the CONV_2D kernel's ``eval`` and
+    ``eval_jit``; ``block >= M``: one product). The reference the split paths are probed
+    against: BLAS's bits depend on a call's shape (OpenBLAS takes other kernels for small
+    products and for edge tiles)."""
+    m = x.shape[0]
+    out = np.empty((m, w.shape[1]), np.float32)
+    scratch = np.empty((max(1, min(block, m)), x.shape[1]), np.float32)
+    for r0 in range(0, m, max(1, block)):
+        r1 = min(m, r0 + block)
+        blk = scratch[: r1 - r0]
+        np.copyto(blk, x[r0:r1])
+        np.matmul(blk, w, out=out[r0:r1])
+    return out
+
+
+def _probe_operands(m: int, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(m * 7919 + k * 31 + n)
+    return rng.random((m, k), dtype=np.float32) - np.float32(0.5), rng.random((k, n), dtype=np.float32) - np.float32(0.5)
+
+
+def row_split_is_exact(m: int, k: int, n: int, per: int, block: int | None = None) -> bool:
+    """Whether chunks of ``per`` rows multiplied inside Numba (``_gemm_rows_claimed``, SciPy's
+    BLAS) equal :func:`serial_product` with ``block`` (default: the whole product) bit
+    for bit here; one probe of random values per shape, remembered for the process (see
+    :func:`column_split_is_exact`). A split that changed the bits would make
+    ``num_threads=2`` answer differently from ``num_threads=1`` and from a first invoke."""
+    key = ("rows", m, k, n, per, block or m)
+    if key not in _EXACT_SPLITS:
+        x, w = _probe_operands(m, k, n)
+        want = serial_product(x, w, block or m)
+        got = np.empty((m, n), np.float32)
+        _gemm_rows_claimed(x, w, np.zeros(n, np.float32), np.float32(-np.inf), np.float32(np.inf), got, np.int64(per),
+                           False, np.int64(-(-m // per)), np.zeros(pool.CTR_LEN, np.int64))
+        _EXACT_SPLITS[key] = bool(np.array_equal(got, want))
+    return _EXACT_SPLITS[key]
+
+
+def exact_column_bounds(n: int, m: int, k: int, threads: int, block: int | None = None) -> np.ndarray | None:
     """:func:`column_bounds`, kept only where this machine's BLAS gives the column blocks
     the unsplit product's bits (:func:`column_split_is_exact`), else None.
 
@@ -426,25 +471,23 @@ def exact_column_bounds(n: int, m: int, k: int, threads: int) -> np.ndarray | No
     keep the row split or none.
     """
     bounds = column_bounds(n, m, k, threads)
-    if bounds is None or not column_split_is_exact(m, k, bounds):
+    if bounds is None or not column_split_is_exact(m, k, bounds, block):
         return None
     return bounds
 
 
-def column_split_is_exact(m: int, k: int, bounds: np.ndarray) -> bool:
+def column_split_is_exact(m: int, k: int, bounds: np.ndarray, block: int | None = None) -> bool:
     """Whether the column blocks ``bounds`` of an ``[m, k] @ [k, n]`` product equal the
-    unsplit product (:func:`gemm_bias_act_fast`) bit for bit here: one probe product of
-    random values per shape, remembered for the process. Random operands reveal a
-    different summation order in almost every element of a K-long dot product, and the
-    same order gives the same bits for any operands."""
-    key = (m, k, tuple(int(b) for b in bounds))
+    one-thread product (:func:`serial_product` in blocks of ``block`` rows, default the
+    whole product) bit for bit here: one probe product of random values per shape,
+    remembered for the process. Random operands reveal a different summation order in
+    almost every element of a K-long dot product, and the same order gives the same bits
+    for any operands."""
+    key = (m, k, tuple(int(b) for b in bounds), block or m)
     if key not in _EXACT_SPLITS:
-        rng = np.random.default_rng(m * 7919 + k)
         n = int(bounds[-1])
-        x = rng.random((m, k), dtype=np.float32) - np.float32(0.5)
-        w = rng.random((k, n), dtype=np.float32) - np.float32(0.5)
-        want = np.empty((m, n), np.float32)
-        gemm_bias_act_fast(x, w, None, np.float32(-np.inf), np.float32(np.inf), want, False)
+        x, w = _probe_operands(m, k, n)
+        want = serial_product(x, w, block or m)
         got = np.empty((m, n), np.float32)
         _gemm_cols_claimed(x, pack_columns(w, bounds), bounds, np.zeros(n, np.float32), np.float32(-np.inf),
                            np.float32(np.inf), got, column_scratch(m, bounds, 1), False, np.int64(len(bounds) - 1),

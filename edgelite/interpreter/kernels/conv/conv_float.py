@@ -12,8 +12,10 @@ Output size and padding follow ``conv_geometry`` (SAME / VALID, with dilation).
 
 ``prepare`` packs the filter once as a ``[KH*KW*fc, Cout]`` matrix (the layout BLAS
 wants as right-hand side) and allocates the im2col scratch block. ``eval`` is the
-readable numpy version (whole-image im2col, then ``matmul``); ``eval_jit`` is the fast
-one: a convolution with a single output pixel is a matrix-vector product in the
+readable numpy version (whole-image im2col, then ``matmul`` in the JIT path's row blocks:
+BLAS's bits depend on a product's shape, and a first invoke, which runs ``eval``, must
+give the bits of the next; one output channel: ``float_order.dot_rows``); ``eval_jit``
+is the fast one: a convolution with a single output pixel is a matrix-vector product in the
 order of LiteRT's (bit-exact with it: ``float_order.dot_rows``); in a dynamic-range
 model (``ctx.litert_float_order``), a convolution whose output channels come in
 groups of 8 over at most 320 products runs LiteRT's running sums instead of BLAS
@@ -136,6 +138,31 @@ def pack_filter(w: np.ndarray, groups: int) -> np.ndarray:
     return np.ascontiguousarray(w.reshape(groups, og, k).transpose(0, 2, 1), np.float32)
 
 
+def _blocked_products(cols: np.ndarray, w: np.ndarray, out2d: np.ndarray, pixels: int, scratch: np.ndarray,
+                      tmp: np.ndarray | None, col0: int) -> None:
+    """``out2d[:, col0:col0 + w.shape[1]] = cols @ w`` as ``eval_jit`` multiplies it: each
+    image's ``pixels`` rows in blocks of ``scratch.shape[0]``, every block copied into
+    ``scratch`` first (and, with ``tmp``, the product made there), so that BLAS gets the
+    very calls of the JIT path. A product's bits depend on the call's shape: OpenBLAS
+    takes other kernels for small products (measured: the whole image against the JIT
+    path's blocks differed in up to 80% of a 256x256 layer's outputs with 2-4 output
+    channels, and in a few with 8-32), so ``eval`` (a process's first invoke) differed
+    from ``eval_jit``."""
+    block = scratch.shape[0]
+    n = w.shape[1]
+    for i0 in range(0, out2d.shape[0], pixels):  # one image at a time
+        for r0 in range(i0, i0 + pixels, block):
+            r1 = min(i0 + pixels, r0 + block)
+            blk = scratch[: r1 - r0]
+            np.copyto(blk, cols[r0:r1])
+            if tmp is None:
+                np.matmul(blk, w, out=out2d[r0:r1])
+            else:
+                t = tmp[: r1 - r0]
+                np.matmul(blk, w, out=t)
+                out2d[r0:r1, col0 : col0 + n] = t
+
+
 def _one_channel_jit(p: Conv2DParams, x: np.ndarray, out: np.ndarray) -> None:
     """``eval_jit`` for one output channel: im2col by row blocks, each block's products by
     ``float_order.dot_rows_jit`` (the order of ``eval``'s ``dot_rows``), then bias and clamp."""
@@ -204,17 +231,26 @@ class Conv2DFloat(Kernel):
         if (ctx.use_jit and groups == 1 and w_packed is not None and not one_channel
                 and float_gemm.worth_splitting(threads, flops)
                 and float_gemm.load_numba_blas()):
+            # Every split is kept only where it gives the one-thread path's bits
+            # (float_gemm's probes): the serial product is one call when pointwise, else
+            # blocks of ``rows`` pixels per image (``eval`` and ``eval_jit`` alike).
             m = n * pixels if pointwise else pixels  # rows of one product
-            col_bounds = float_gemm.exact_column_bounds(cout, m, k, threads)
+            serial = m if pointwise else rows
+            col_bounds = float_gemm.exact_column_bounds(cout, m, k, threads, serial)
             if col_bounds is not None:  # few rows: split by output columns
                 w_cols = float_gemm.pack_columns(w_packed, col_bounds)
                 col_tmp = float_gemm.column_scratch(m, col_bounds, threads)
                 cols_full = None if pointwise else np.empty((pixels, k), np.float32)
             elif pointwise:
-                par_block = float_gemm.parallel_rows_block(n * pixels, threads)
+                par_block = float_gemm.parallel_rows_block(m, threads)
+                if par_block is not None and not float_gemm.row_split_is_exact(
+                        m, k, cout, float_gemm.rows_per_chunk(m, k, cout, -(-m // par_block), m)):
+                    par_block = None
             else:
                 block = max(1, min(float_gemm.rows_per_block(cout, k), -(-pixels // threads)))
-                cols_par = np.empty((threads, block, k), np.float32)
+                if float_gemm.row_split_is_exact(pixels, k, cout, float_gemm.rows_per_chunk(pixels, k, cout, threads, block),
+                                                 serial):
+                    cols_par = np.empty((threads, block, k), np.float32)
         # One output pixel (the squeeze-excitation convs of EfficientNet-like nets): LiteRT
         # runs a matrix-vector product, whose summation order is cheap to follow exactly.
         # (``single`` above.) In a dynamic-range model, LiteRT's exact order where it is
@@ -252,18 +288,19 @@ class Conv2DFloat(Kernel):
         w = p.w if p.w is not None else pack_filter(inputs[1], p.groups)
         cin = x.shape[3]
         cout = out.shape[3]
+        pixels = out.shape[1] * out.shape[2]
         if p.one_channel:
             cols = float_gemm.im2col(x, *p.win.im2col_args)
             out.reshape(-1)[:] = float_order.dot_rows(cols, w[:, 0])
+        elif p.groups == 1 and p.pointwise:
+            np.matmul(x.reshape(-1, cin), w, out=out.reshape(-1, cout))
         elif p.groups == 1:
-            cols = float_gemm.im2col(x, *p.win.im2col_args)
-            np.matmul(cols, w, out=out.reshape(-1, cout))
+            _blocked_products(float_gemm.im2col(x, *p.win.im2col_args), w, out.reshape(-1, cout), pixels, p.cols, None, 0)
         else:
             fc, og = cin // p.groups, cout // p.groups
             for g in range(p.groups):
-                xg = x[..., g * fc : (g + 1) * fc]
-                cols = float_gemm.im2col(xg, *p.win.im2col_args)
-                out[..., g * og : (g + 1) * og] = (cols @ w[g]).reshape(out.shape[:3] + (og,))
+                cols = float_gemm.im2col(x[..., g * fc : (g + 1) * fc], *p.win.im2col_args)
+                _blocked_products(cols, w[g], out.reshape(-1, cout), pixels, p.cols, p.tmp, g * og)
         float_gemm.bias_act_inplace(out, p.bias if p.has_bias else None, float(p.lo), float(p.hi))
 
     def eval_jit(self, p: Conv2DParams, inputs, outputs) -> None:

@@ -103,6 +103,10 @@ class FullyConnectedFloat(Kernel):
                 col_tmp = float_gemm.column_scratch(m, col_bounds, ctx.num_threads)
             else:
                 par_block = float_gemm.parallel_rows_block(m, ctx.num_threads)
+                # kept only where the row chunks give the unsplit product's bits
+                if par_block is not None and not float_gemm.row_split_is_exact(
+                        m, k, units, float_gemm.rows_per_chunk(m, k, units, -(-m // par_block), m)):
+                    par_block = None
         return FullyConnectedParams(
             in_features=k, units=units,
             w=w_t,
