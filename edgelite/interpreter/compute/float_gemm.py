@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.interpreter.compute import pool
+from edgelite.interpreter.compute import pool, threads
 from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.compute.pool import fetch_add
 
@@ -437,6 +437,12 @@ def serial_product(x: np.ndarray, w: np.ndarray, block: int) -> np.ndarray:
     return out
 
 
+def _one_blas_thread() -> None:
+    """Probes run at allocation, before a run's thread counts are set: one BLAS thread, as
+    the runs themselves use (BLAS's own workers would start and spin otherwise)."""
+    threads.set_blas_threads(1)
+
+
 def _probe_operands(m: int, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(m * 7919 + k * 31 + n)
     return rng.random((m, k), dtype=np.float32) - np.float32(0.5), rng.random((k, n), dtype=np.float32) - np.float32(0.5)
@@ -450,6 +456,7 @@ def row_split_is_exact(m: int, k: int, n: int, per: int, block: int | None = Non
     ``num_threads=2`` answer differently from ``num_threads=1`` and from a first invoke."""
     key = ("rows", m, k, n, per, block or m)
     if key not in _EXACT_SPLITS:
+        _one_blas_thread()
         x, w = _probe_operands(m, k, n)
         want = serial_product(x, w, block or m)
         got = np.empty((m, n), np.float32)
@@ -485,6 +492,7 @@ def column_split_is_exact(m: int, k: int, bounds: np.ndarray, block: int | None 
     for any operands."""
     key = (m, k, tuple(int(b) for b in bounds), block or m)
     if key not in _EXACT_SPLITS:
+        _one_blas_thread()
         n = int(bounds[-1])
         x, w = _probe_operands(m, k, n)
         want = serial_product(x, w, block or m)
