@@ -270,11 +270,13 @@ class SubgraphRuntime:
         # Thread counts are process-wide settings, applied before every run (a no-op
         # when unchanged) so that runtimes with different num_threads can coexist.
         blas_parallel = any(getattr(s.op.kernel, "blas_parallel", False) for s in steps if s.op.kernel is not None)
-        self._threads = {
-            reference: threads.plan_threads(self.num_threads, use_jit=self.use_jit and not reference,
-                                            blas_parallel=blas_parallel)
-            for reference in (False, True)
-        }
+        plan = threads.plan_threads(self.num_threads, use_jit=self.use_jit, blas_parallel=blas_parallel)
+        # The reference kernels of a JIT runtime (its first invoke, while Numba loads) call
+        # BLAS with the JIT runs' thread count: OpenBLAS's bits depend on its thread count
+        # (a 2-thread matrix-vector product differed from the 1-thread one in MobileNetV2's
+        # classifier), and the first invoke must give the bits of the next.
+        self._threads = {False: plan, True: plan if self.use_jit else threads.plan_threads(
+            self.num_threads, use_jit=False, blas_parallel=blas_parallel)}
         self.folded_ops = folded
         self._deferred_tensors = deferred
         self._calls = self._call_plan(steps)

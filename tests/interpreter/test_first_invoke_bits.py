@@ -4,7 +4,9 @@ A fresh process's first invoke runs the reference (numpy) kernels while Numba lo
 the background; later invokes run the JIT kernels (``edgelite.interpreter.compute.jit``).
 The two must agree bit for bit, or a user sees two answers for one input. Kernel-level
 checks live in the float kernel tests (``assert_bit_identical``); here whole models run
-both ways: every tensor, not only the outputs, must match.
+both ways: every tensor, not only the outputs, must match; single float CONV_2D and
+FULLY_CONNECTED layers at one and two threads check the shapes where BLAS's bits depend on
+how a product is called (its row blocks and its thread count).
 """
 
 from __future__ import annotations
@@ -111,3 +113,88 @@ def test_fresh_process_gives_the_same_bits_on_every_invoke():
     # The first invoke ran before Numba was loaded (the reference kernels), the later ones after.
     assert got["warm_before"][0] is False and got["warm_at_end"] is True
     assert got["outs"][0] == got["outs"][1] == got["outs"][2]
+
+
+def _same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    assert got.shape == want.shape and got.tobytes() == want.tobytes(), (
+        f"{what}: {int((got.view(np.uint32) != want.view(np.uint32)).sum())} of {got.size} outputs differ in their bits")
+
+
+def _conv_model(h: int, cin: int, cout: int, k: int, s: int) -> bytes:
+    from edgelite.schema.builder import ModelBuilder
+
+    rng = np.random.default_rng(h * cout + k)
+    b = ModelBuilder()
+    x = b.add_input("x", (1, h, h, cin), np.float32)
+    w = b.add_constant("w", (rng.standard_normal((cout, k, k, cin)) * 0.3).astype(np.float32))
+    bias = b.add_constant("b", rng.standard_normal(cout).astype(np.float32))
+    y = b.add_tensor("y", (1, -(-h // s), -(-h // s), cout), np.float32)
+    from edgelite.schema.fb.Conv2DOptions import Conv2DOptionsT
+
+    o = Conv2DOptionsT()
+    o.strideH = o.strideW = s
+    o.padding = 0  # SAME
+    o.dilationHFactor = o.dilationWFactor = 1
+    b.add_operator("CONV_2D", [x, w, bias], [y], o)
+    b.mark_output(y)
+    return b.build()
+
+
+@needs_numba
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("cout", [2, 3, 8, 32])
+@pytest.mark.parametrize("h,cin,k,s", [(256, 8, 3, 1), (96, 4, 5, 1), (64, 32, 3, 1), (28, 64, 3, 1), (160, 16, 1, 1)])
+def test_first_invoke_and_later_ones_give_the_same_bits(threads, cout, h, cin, k, s):
+    """A process's first invoke runs ``eval`` (numpy), later ones ``eval_jit``, with one or
+    two threads. BLAS's bits depend on a product's shape (OpenBLAS's small-matrix and edge
+    kernels), so both paths make the same calls: ``eval`` multiplies in the JIT path's row
+    blocks, and a thread split is kept only where a probe shows it gives those bits. Before,
+    up to 80% of these outputs differed between the first invoke and the next."""
+    assert jit.wait_until_warm(timeout=300)
+    it = edgelite.Interpreter(model_content=_conv_model(h, cin, cout, k, s), num_threads=threads)
+    it.allocate_tensors()
+    x = np.random.default_rng(1).standard_normal((1, h, h, cin)).astype(np.float32)
+    d, o = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
+    it.set_tensor(d, x)
+    it._runtime(0).invoke(reference=True)
+    first = it.get_tensor(o).copy()
+    it.set_tensor(d, x)
+    it.invoke()
+    assert it._runtime(0).has_jit_steps
+    _same_bits(it.get_tensor(o), first, f"cout {cout}, {h}x{h}x{cin}, {k}x{k}/{s}, {threads} thread(s)")
+
+
+def _fc_model(m: int, k: int, n: int) -> bytes:
+    from edgelite.schema.builder import ModelBuilder
+    from edgelite.schema.fb.FullyConnectedOptions import FullyConnectedOptionsT
+
+    rng = np.random.default_rng(m + k + n)
+    b = ModelBuilder()
+    x = b.add_input("x", (m, k), np.float32)
+    w = b.add_constant("w", (rng.standard_normal((n, k)) * 0.05).astype(np.float32))
+    bias = b.add_constant("b", rng.standard_normal(n).astype(np.float32))
+    y = b.add_tensor("y", (m, n), np.float32)
+    b.add_operator("FULLY_CONNECTED", [x, w, bias], [y], FullyConnectedOptionsT())
+    b.mark_output(y)
+    return b.build()
+
+
+@needs_numba
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("m,k,n", [(1, 1280, 1000), (1, 2048, 1001), (16, 1024, 500), (256, 528, 88)])
+def test_fully_connected_first_invoke_and_later_ones_give_the_same_bits(threads, m, k, n):
+    """MobileNetV2's classifier (1 x 1280 -> 1000) at two threads: the first invoke's numpy
+    kernels called BLAS with two threads and the JIT runs with one (their own split), and
+    OpenBLAS's two-thread matrix-vector product summed differently. The reference kernels
+    of a JIT runtime now take the JIT runs' BLAS thread count."""
+    assert jit.wait_until_warm(timeout=300)
+    it = edgelite.Interpreter(model_content=_fc_model(m, k, n), num_threads=threads)
+    it.allocate_tensors()
+    x = np.random.default_rng(2).standard_normal((m, k)).astype(np.float32)
+    d, o = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
+    it.set_tensor(d, x)
+    it._runtime(0).invoke(reference=True)
+    first = it.get_tensor(o).copy()
+    it.set_tensor(d, x)
+    it.invoke()
+    _same_bits(it.get_tensor(o), first, f"FC {m}x{k} -> {n}, {threads} thread(s)")
