@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -229,6 +231,14 @@ def test_depthwise_property_vs_naive_and_litert(h, w, c, m, kh, kw, sh, sw, dh, 
         check_float(spec, [x])
 
 
+# LiteRT's x86 build sums these in Eigen's SSE order, which edgelite follows; its aarch64
+# build (NEON packets) sums them otherwise (found under the emulated Cortex-A76): the
+# bit-exact comparisons hold on x86 only; elsewhere the other tests compare to rounding.
+X86_LITERT_ORDER = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
+                                      reason="LiteRT's float order is its x86 build's (aarch64 sums in NEON packets)")
+
+
+@X86_LITERT_ORDER
 @pytest.mark.parametrize("xs,ws,stride,pad,act", [
     ((1, 1, 1, 32), (8, 1, 1, 32), 1, 0, 0),  # EfficientNet's squeeze-excitation convs
     ((1, 1, 1, 1152), (48, 1, 1, 1152), 1, 0, 1),
@@ -269,6 +279,7 @@ def _run_litert_order(ins, o, jit):
     return out
 
 
+@X86_LITERT_ORDER
 @pytest.mark.parametrize("xs,ws,stride,pad,act", [
     ((1, 20, 20, 3), (32, 3, 3, 3), 2, 0, 0),  # an image stem, SAME
     ((1, 30, 30, 32), (16, 1, 1, 32), 1, 0, 3),  # a 1x1 projection, RELU6
