@@ -115,6 +115,23 @@ def test_fresh_process_gives_the_same_bits_on_every_invoke():
     assert got["outs"][0] == got["outs"][1] == got["outs"][2]
 
 
+def _first_and_later(model: bytes, threads: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The single-output model's output on its reference kernels (a first invoke) and on
+    its JIT kernels (the invokes after it), same input, ``threads`` threads."""
+    assert jit.wait_until_warm(timeout=300)
+    it = edgelite.Interpreter(model_content=model, num_threads=threads)
+    it.allocate_tensors()
+    d, o = it.get_input_details()[0], it.get_output_details()[0]["index"]
+    x = np.random.default_rng(seed).standard_normal(d["shape"]).astype(np.float32)
+    it.set_tensor(d["index"], x)
+    it._runtime(0).invoke(reference=True)
+    first = it.get_tensor(o).copy()
+    it.set_tensor(d["index"], x)
+    it.invoke()
+    assert it._runtime(0).has_jit_steps
+    return first, it.get_tensor(o)
+
+
 def _same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
     assert got.shape == want.shape and got.tobytes() == want.tobytes(), (
         f"{what}: {int((got.view(np.uint32) != want.view(np.uint32)).sum())} of {got.size} outputs differ in their bits")
@@ -150,18 +167,8 @@ def test_first_invoke_and_later_ones_give_the_same_bits(threads, cout, h, cin, k
     kernels), so both paths make the same calls: ``eval`` multiplies in the JIT path's row
     blocks, and a thread split is kept only where a probe shows it gives those bits. Before,
     up to 80% of these outputs differed between the first invoke and the next."""
-    assert jit.wait_until_warm(timeout=300)
-    it = edgelite.Interpreter(model_content=_conv_model(h, cin, cout, k, s), num_threads=threads)
-    it.allocate_tensors()
-    x = np.random.default_rng(1).standard_normal((1, h, h, cin)).astype(np.float32)
-    d, o = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
-    it.set_tensor(d, x)
-    it._runtime(0).invoke(reference=True)
-    first = it.get_tensor(o).copy()
-    it.set_tensor(d, x)
-    it.invoke()
-    assert it._runtime(0).has_jit_steps
-    _same_bits(it.get_tensor(o), first, f"cout {cout}, {h}x{h}x{cin}, {k}x{k}/{s}, {threads} thread(s)")
+    first, later = _first_and_later(_conv_model(h, cin, cout, k, s), threads, seed=1)
+    _same_bits(later, first, f"cout {cout}, {h}x{h}x{cin}, {k}x{k}/{s}, {threads} thread(s)")
 
 
 def _fc_model(m: int, k: int, n: int) -> bytes:
@@ -187,14 +194,5 @@ def test_fully_connected_first_invoke_and_later_ones_give_the_same_bits(threads,
     kernels called BLAS with two threads and the JIT runs with one (their own split), and
     OpenBLAS's two-thread matrix-vector product summed differently. The reference kernels
     of a JIT runtime now take the JIT runs' BLAS thread count."""
-    assert jit.wait_until_warm(timeout=300)
-    it = edgelite.Interpreter(model_content=_fc_model(m, k, n), num_threads=threads)
-    it.allocate_tensors()
-    x = np.random.default_rng(2).standard_normal((m, k)).astype(np.float32)
-    d, o = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
-    it.set_tensor(d, x)
-    it._runtime(0).invoke(reference=True)
-    first = it.get_tensor(o).copy()
-    it.set_tensor(d, x)
-    it.invoke()
-    _same_bits(it.get_tensor(o), first, f"FC {m}x{k} -> {n}, {threads} thread(s)")
+    first, later = _first_and_later(_fc_model(m, k, n), threads, seed=2)
+    _same_bits(later, first, f"FC {m}x{k} -> {n}, {threads} thread(s)")
