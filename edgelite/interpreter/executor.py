@@ -51,11 +51,11 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from edgelite.interpreter.compute.quick_dataclass import dataclass
 from edgelite.errors import ShapeError
 from edgelite.interpreter.compute import bound, threads
 from edgelite.interpreter.fusion import fuse_steps

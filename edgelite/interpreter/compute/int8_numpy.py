@@ -35,10 +35,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.interpreter.compute.quick_dataclass import dataclass
 from edgelite.interpreter.compute import int_gemm
 
 INT32_MAX = (1 << 31) - 1

@@ -37,11 +37,12 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 
+from edgelite.interpreter.compute.quick_dataclass import dataclass
 from edgelite.errors import RegistrationError, ShapeError
 from edgelite.schema.quant import QuantParams
 

@@ -28,10 +28,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.interpreter.compute.quick_dataclass import dataclass
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import depthwise_int8_loops as dwf
 from edgelite.interpreter.compute import bound
