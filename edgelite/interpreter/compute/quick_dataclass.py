@@ -74,7 +74,11 @@ def _make(cls, *, frozen: bool, eq: bool, repr_: bool):
     # Under a frozen base the standard library itself must make the class frozen (its
     # rule refuses a non-frozen child); it then compiles the two frozen methods only.
     std_frozen = frozen and _any_frozen_base(cls)
-    has_doc = cls.__dict__.get("__doc__") is not None
+    has_doc = bool(cls.__dict__.get("__doc__"))
+    if not has_doc:
+        # The standard library writes a missing docstring from inspect.signature(cls),
+        # whose first use compiles tokenize's patterns (milliseconds); one is written below.
+        cls.__doc__ = cls.__name__
     cls = dataclasses.dataclass(cls, init=False, repr=False, eq=False, frozen=std_frozen)
     fields = dataclasses.fields(cls)
     for f in fields:

@@ -115,6 +115,7 @@ def test_post_init_runs_after_the_fields_are_set():
 
     c = Ctx([1, 2])
     assert c.shapes == [None, None] and calls == [2]
+    assert Ctx.__doc__ == "Ctx(outputs, shapes)"  # written for a class without one
 
 
 def test_inheritance_follows_the_frozen_rule_and_extends_fields():
