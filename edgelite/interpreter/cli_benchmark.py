@@ -23,7 +23,7 @@ from dataclasses import asdict, field
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 
 
 def add_parser(subparsers) -> None:

@@ -60,7 +60,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import DelegateError
 from edgelite.interpreter.graph import OpNode, SubgraphSpec, make_context
 from edgelite.interpreter.kernels.base import Kernel, OpContext, TensorInfo

@@ -55,7 +55,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import ShapeError
 from edgelite.interpreter.compute import bound, threads
 from edgelite.interpreter.fusion import fuse_steps

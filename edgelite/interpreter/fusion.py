@@ -51,7 +51,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import bound, float_order, lut
 from edgelite.interpreter.graph import OpNode, SubgraphSpec
 from edgelite.interpreter.kernels.base import Kernel

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import ModelFormatError, UnsupportedOperatorError
 from edgelite.interpreter.kernels.base import Kernel, OpContext, QuantInfo, TensorInfo, select_kernel
 from edgelite.interpreter.compute.sparse import densify, unpack_int4

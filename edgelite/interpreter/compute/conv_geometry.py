@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import UnsupportedOperatorError
 
 # tflite::Padding codes (schema enum ``Padding``).

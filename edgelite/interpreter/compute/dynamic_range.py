@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import int_gemm, simd_gemm
 from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.compute.rounding import round_half_away

@@ -43,7 +43,7 @@ from dataclasses import field
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute.jit import njit
 
 # How the two rescaled inputs combine into the value the output rescaling takes.

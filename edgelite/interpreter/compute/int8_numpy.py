@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import int_gemm
 
 INT32_MAX = (1 << 31) - 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 
 
 @dataclass(frozen=True)

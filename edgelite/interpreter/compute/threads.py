@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import sys
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute.jit import set_num_threads
 
 

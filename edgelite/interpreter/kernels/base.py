@@ -42,7 +42,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import RegistrationError, ShapeError
 from edgelite.schema.quant import QuantParams
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import ShapeError, UnsupportedOperatorError
 
 # ActivationFunctionType codes and the float clamp range of a fused activation: one

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import float_order
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register

@@ -23,7 +23,7 @@ from functools import cache
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import lut
 from edgelite.interpreter.kernels.activations.activations_quant import _srdhm16, _unary_accepts

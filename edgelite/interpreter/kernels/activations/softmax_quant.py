@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import lut, platform_rounding, softmax_lut_arm
 from edgelite.interpreter.kernels.base import INT16, INT8, Kernel, OpContext, register

@@ -23,7 +23,7 @@ from dataclasses import field
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import ShapeError
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 

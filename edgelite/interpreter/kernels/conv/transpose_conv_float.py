@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, TensorInfo, register
 from edgelite.interpreter.kernels.conv.conv_float import bias_vector, strided_options

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import EdgeliteError
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute.gemmlowp import inv_sqrt_quantized_multiplier_exp

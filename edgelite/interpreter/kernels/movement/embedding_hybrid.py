@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.kernels.base import HYBRID, Kernel, OpContext, register
 
 _F32, _I8, _I32 = np.dtype(np.float32), np.dtype(np.int8), np.dtype(np.int32)

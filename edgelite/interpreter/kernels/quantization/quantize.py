@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, register

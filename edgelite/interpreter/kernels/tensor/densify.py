@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.interpreter.compute.quick_dataclass import dataclass
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import ModelFormatError
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.compute.sparse import densify

@@ -12,7 +12,7 @@ from dataclasses import field
 import numpy as np
 import pytest
 
-from edgelite.interpreter.compute import quick_dataclass
+from edgelite import quick_dataclass
 
 
 def _pair(body: dict, **options):
@@ -185,12 +185,14 @@ def test_unsupported_features_are_refused():
 
 
 def test_interpreter_records_are_quick_dataclasses():
-    """The kernel parameter and graph records use it (what a cold start creates)."""
+    """The schema tables, graph records and kernel parameters use it (what a cold start creates)."""
     from edgelite.interpreter.compute.int8_numpy import RequantPlan
     from edgelite.interpreter.graph import TensorSpec
     from edgelite.interpreter.kernels.base import OpContext
     from edgelite.interpreter.kernels.conv.conv_quant import ConvQuantParams
 
-    for cls in (RequantPlan, TensorSpec, OpContext, ConvQuantParams):
+    from edgelite.schema.model import Model, Tensor
+
+    for cls in (RequantPlan, TensorSpec, OpContext, ConvQuantParams, Model, Tensor):
         assert dataclasses.is_dataclass(cls)
         assert cls.__init__.__module__ == quick_dataclass.__name__, cls
