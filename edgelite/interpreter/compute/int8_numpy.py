@@ -21,6 +21,13 @@ FULLY_CONNECTED (int8 activations, symmetric int8 weights) share on that path:
   Every bound is checked in ``prepare`` (:func:`plan_requant`); a layer that fails one
   keeps the general reference path, so the results are the same bits either way
   (tests: ``tests/interpreter/kernels/test_int8_numpy_path.py``).
+* **The same shift in float64** where it is exact: with ``qf = q * 2**-total`` and
+  ``cf = c * 2**-total`` (powers of two: exact), ``floor(acc * qf + cf)`` is
+  ``(acc * q + c) >> total`` whenever ``|acc * q| + |c| < 2**53`` for every channel (the
+  product and the sum are then integers times ``2**-total`` that float64 holds
+  exactly). Three float passes and a clamp into the output replace five int64 passes
+  (numpy has no vector int64 multiply or per-element shift on x86); most layers of
+  MobileNetV2 qualify (the bound uses ``sum |w|`` where ``K * max |w|`` is too loose).
 
 Example:
     >>> import numpy as np
@@ -42,6 +49,7 @@ from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import int_gemm
 
 INT32_MAX = (1 << 31) - 1
+F64_EXACT = 1 << 53
 # |acc * q| + |c| must stay below 2**63; checked in float64 with a wide margin.
 _INT64_SAFE = float(1 << 62)
 
@@ -55,9 +63,13 @@ class RequantPlan:
     total: np.ndarray  # (N,) int64 right shift
     lo: int
     hi: int
+    # the float64 form, where it is exact (see the module doc): else None
+    qf: np.ndarray | None = None  # (N,) float64: q * 2**-total
+    cf: np.ndarray | None = None  # (N,) float64: c * 2**-total
 
 
-def plan_requant(bias, q, shift, mode: int, out_zp: int, lo: int, hi: int, acc_bound, sum_bound) -> RequantPlan | None:
+def plan_requant(bias, q, shift, mode: int, out_zp: int, lo: int, hi: int, acc_bound, sum_bound,
+                 tight_bound=None) -> RequantPlan | None:
     """The one-shift plan of ``clamp(MBQM(int32(acc + bias), q, shift) + out_zp, lo, hi)``,
     or None where it does not apply (then the caller keeps the general path).
 
@@ -69,6 +81,9 @@ def plan_requant(bias, q, shift, mode: int, out_zp: int, lo: int, hi: int, acc_b
         acc_bound: a bound on ``|acc|`` (the sum the GEMM gives, scalar or ``(N,)``).
         sum_bound: a bound on ``|acc + bias|`` (scalar or ``(N,)``): where it stays in
             int32, the C kernels' int32 addition cannot wrap.
+        tight_bound: optional, a callable giving a tighter ``(N,)`` bound on ``|acc|``
+            (e.g. ``128 * sum |w|``), asked for only when ``acc_bound`` is too loose for
+            the float64 form.
     """
     n = np.asarray(q).size
     tables = int_gemm.fast_requant_tables(q, shift, mode)
@@ -84,12 +99,29 @@ def plan_requant(bias, q, shift, mode: int, out_zp: int, lo: int, hi: int, acc_b
     if np.max(c_mag + acc_mag, initial=0.0) >= _INT64_SAFE or np.max(np.abs(b64), initial=0) > INT32_MAX:
         return None
     c = b64 * q64 + add + (np.int64(out_zp) << total)
-    return RequantPlan(q=q64, c=c, total=np.ascontiguousarray(total), lo=int(lo), hi=int(hi))
+    qf = cf = None
+    if _float64_exact(acc_bound, q64, c) or (tight_bound is not None and _float64_exact(tight_bound(), q64, c)):
+        scale = np.ldexp(1.0, (-total).astype(np.int32))  # 2**-total, exact
+        qf, cf = q64 * scale, c * scale
+    return RequantPlan(q=q64, c=c, total=np.ascontiguousarray(total), lo=int(lo), hi=int(hi), qf=qf, cf=cf)
+
+
+def _float64_exact(acc_bound, q64: np.ndarray, c: np.ndarray) -> bool:
+    """Whether ``|acc| * q + |c| < 2**53`` on every channel: computed in int64, which
+    the checks before (``< 2**62``) keep from wrapping."""
+    bound = np.broadcast_to(np.asarray(acc_bound, np.int64), q64.shape)
+    return bool(np.all(bound * q64 + np.abs(c) < F64_EXACT))
 
 
 def requantize_into(acc: np.ndarray, plan: RequantPlan, out: np.ndarray) -> None:
     """Write the requantized ``acc`` (``(..., N)``, float holding exact integers, or an
     integer array) into ``out`` (int8, any shape of the same size, any strides)."""
+    if plan.qf is not None:
+        y = np.multiply(acc, plan.qf)  # float64, exact: acc * q * 2**-total (see the module doc)
+        y += plan.cf
+        np.floor(y, out=y)
+        np.clip(y.reshape(out.shape), plan.lo, plan.hi, out=out, casting="unsafe")
+        return
     v = np.multiply(acc, plan.q, dtype=np.int64, casting="unsafe")  # float -> int64 exactly: integers
     v += plan.c
     v >>= plan.total

@@ -27,13 +27,21 @@ from edgelite.interpreter.compute import int8_numpy, int_gemm
 from edgelite.interpreter.kernels.base import select_kernel
 
 
-def _run(spec, feeds, *, plan: bool, jit: bool = False):
-    """``eval`` (or ``eval_jit``) of the selected kernel; ``plan=False`` removes the fast plan."""
+_FORMS = {"float64": 0, "int64": 0}  # how many fast-path runs each requantization form served
+
+
+def _run(spec, feeds, *, plan: bool, jit: bool = False, int64: bool = False):
+    """``eval`` (or ``eval_jit``) of the selected kernel; ``plan=False`` removes the fast
+    plan, ``int64=True`` its float64 requantization form."""
     ctx = make_context(spec, use_jit=jit)
     k = select_kernel(ctx)
     params = k.prepare(ctx)
     if not plan:
         params = dataclasses.replace(params, ref_plan=None)
+    elif int64 and params.ref_plan is not None:
+        params = dataclasses.replace(params, ref_plan=dataclasses.replace(params.ref_plan, qf=None, cf=None))
+    if plan and not jit and params.ref_plan is not None:
+        _FORMS["float64" if params.ref_plan.qf is not None else "int64"] += 1
     x = np.ascontiguousarray(feeds[0], dtype=spec.inputs[0].dtype).reshape(spec.inputs[0].shape)
     arrays = [x] + [None if t is None else np.asarray(t.data, t.dtype).reshape(t.shape) for t in spec.inputs[1:]]
     out = np.empty(ctx.output_shapes[0], ctx.outputs[0].dtype)
@@ -46,6 +54,9 @@ def _check(spec, feeds, *, fast: bool = True, litert: bool = True, jit: bool = T
     assert (params.ref_plan is not None) == fast, "the case does not take the path it is meant to test"
     _, general = _run(spec, feeds, plan=False)
     np.testing.assert_array_equal(got, general)
+    if fast and params.ref_plan.qf is not None:
+        _, int64_form = _run(spec, feeds, plan=True, int64=True)
+        np.testing.assert_array_equal(got, int64_form)
     if HAVE_NUMBA and jit:
         _, jit = _run(spec, feeds, plan=True, jit=True)
         np.testing.assert_array_equal(got, jit)
@@ -236,3 +247,58 @@ def test_requantize_into_a_strided_output():
                                          -128, 127, np.int8)
     np.testing.assert_array_equal(base[:, ::2], want)
     assert not base[:, 1::2].any()
+
+
+@pytest.mark.parametrize("mode", [fp.ROUND_DOUBLE_UP, fp.ROUND_SINGLE])
+def test_requantize_float64_form_equals_the_int64_form(mode):
+    """``floor(acc * qf + cf)`` against ``(acc * q + c) >> total`` where the plan admits
+    it: accumulators on both sides of every output step's boundary (and on it when it
+    is reachable), the ends of the bound, shifts from 31 to 50 and extreme multipliers."""
+    rng = np.random.default_rng(100 + mode)
+    n = 48
+    q, s = fp.quantize_multiplier_array(rng.uniform(1e-7, 0.99, n))
+    s[:4] = [-1, -2, -19, 0]
+    q[:2] = [1 << 30, (1 << 31) - 1]
+    bias = rng.integers(-(1 << 16), 1 << 16, n)
+    bound = 1 << 20  # |acc * q| < 2**51, |c| < 2**51: every channel admits the float64 form
+    plan = int8_numpy.plan_requant(bias, q, s, mode, 1, -128, 127, bound, bound + (1 << 16))
+    assert plan is not None and plan.qf is not None
+    int64_plan = dataclasses.replace(plan, qf=None, cf=None)
+    rows = [rng.integers(-bound, bound + 1, n) for _ in range(200)]
+    q64, c64, t64 = plan.q, plan.c, plan.total
+    for r in range(-129, 129, 3):  # the accumulators where (acc * q + c) crosses r << total
+        edge = ((np.int64(r) << t64) - c64) // q64
+        for d in (-1, 0, 1):
+            rows.append(np.clip(edge + d, -bound, bound))
+    rows += [np.full(n, bound), np.full(n, -bound), np.zeros(n, np.int64)]
+    acc = np.stack(rows).astype(np.int64)
+    for a in (acc, acc.astype(np.float32), acc.astype(np.int32)):
+        got, want = np.empty(acc.shape, np.int8), np.empty(acc.shape, np.int8)
+        int8_numpy.requantize_into(a, plan, got)
+        int8_numpy.requantize_into(a, int64_plan, want)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got, int_gemm.requantize_reference(acc, bias, q, s, mode, 1, -128, 127, np.int8))
+
+
+def test_float64_form_only_where_it_is_exact():
+    q, s = fp.quantize_multiplier_array([0.001, 0.002])  # q close to 2**31
+    over = (1 << 53) // int(q.max()) + 1  # |acc| * q reaches 2**53 on some channel
+    assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, over // 4, over).qf is not None
+    assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, over, over).qf is None
+    # a loose bound refused, a tighter one (asked for only then) admitted
+    asked = []
+    plan = int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, over, over,
+                                   tight_bound=lambda: asked.append(1) or np.array([over // 4, over // 4]))
+    assert plan.qf is not None and asked == [1]
+    plan = int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, 10, 10,
+                                   tight_bound=lambda: asked.append(2) or np.array([1, 1]))
+    assert plan.qf is not None and asked == [1]
+
+
+def test_the_kernel_cases_served_both_forms():
+    """Run last in this file: the kernel cases above met both requantization forms (each
+    fast-path case compares the two; this keeps that from being vacuous)."""
+    if not _FORMS["float64"]:
+        pytest.skip("run with the kernel cases of this file")
+    assert _FORMS["float64"] > 0 and _FORMS["int64"] > 0, _FORMS
+
