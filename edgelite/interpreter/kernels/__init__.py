@@ -118,9 +118,15 @@ def priority_levels(op_name: str) -> list[float]:
     return sorted(set(_priorities.get(op_name, {}).values()), reverse=True)
 
 
-def modules_for(op_name: str) -> tuple[str, ...]:
-    """The kernel modules registering ``op_name`` (``family.module``, sorted)."""
-    return op_index().get(op_name, ())
+def modules_for(op_name: str, max_priority: float | None = None) -> tuple[str, ...]:
+    """The kernel modules registering ``op_name`` (``family.module``, sorted); with
+    ``max_priority``, those registering it at that priority or below (or at one the text
+    scan cannot read)."""
+    modules = op_index().get(op_name, ())
+    if max_priority is None:
+        return modules
+    at, low = _priorities.get(op_name, {}), _lowest.get(op_name, {})
+    return tuple(m for m in modules if low.get(m, -UNKNOWN_PRIORITY) <= max_priority or at.get(m) == UNKNOWN_PRIORITY)
 
 
 def load_for(op_name: str, min_priority: float | None = None, max_priority: float | None = None) -> None:
@@ -143,9 +149,8 @@ def load_for(op_name: str, min_priority: float | None = None, max_priority: floa
         at = _priorities.get(op_name, {})
         modules = tuple(m for m in modules if at.get(m, UNKNOWN_PRIORITY) >= min_priority)
     if max_priority is not None:
-        at, low = _priorities.get(op_name, {}), _lowest.get(op_name, {})
-        modules = tuple(m for m in modules
-                        if low.get(m, -UNKNOWN_PRIORITY) <= max_priority or at.get(m) == UNKNOWN_PRIORITY)
+        below = set(modules_for(op_name, max_priority))
+        modules = tuple(m for m in modules if m in below)
     for name in modules:
         if name not in _imported:
             importlib.import_module(f"{__name__}.{name}")
