@@ -95,7 +95,7 @@ def _make(cls, *, frozen: bool, eq: bool, repr_: bool):
         cls.__repr__ = _repr(tuple(f.name for f in fields if f.repr))
     if eq:
         compared = tuple(f.name for f in fields if f.compare)
-        cls.__eq__ = _eq(cls, compared)
+        cls.__eq__ = _eq(compared)
         if "__hash__" not in cls.__dict__ or cls.__dict__["__hash__"] is None:
             # the standard rules (unsafe_hash=False): frozen -> hash of the compared
             # fields (those with hash=None or True); not frozen -> unhashable
@@ -166,7 +166,7 @@ def _repr(names: tuple[str, ...]):
     return __repr__
 
 
-def _eq(cls, names: tuple[str, ...]):
+def _eq(names: tuple[str, ...]):
     def __eq__(self, other):
         if other.__class__ is self.__class__:
             return tuple(getattr(self, k) for k in names) == tuple(getattr(other, k) for k in names)
