@@ -115,6 +115,7 @@ def _init(cls, fields):
     names = tuple(f.name for f in fields)
     n = len(names)
     position = {name: i for i, name in enumerate(names)}
+    known = position.keys()
     defaults = tuple(f.default for f in fields)
     factories = tuple(f.default_factory for f in fields)
     qualname = cls.__qualname__
@@ -123,19 +124,21 @@ def _init(cls, fields):
     def __init__(self, *args, **kwargs):
         # Fields go straight into the instance dict, as the compiled __init__ of a
         # frozen dataclass does through object.__setattr__.
-        given = len(args)
-        if given > n:
-            raise TypeError(f"{qualname}.__init__() takes {n + 1} positional arguments but {given + 1} were given")
         d = self.__dict__
-        for i in range(given):
-            d[names[i]] = args[i]
-        for key, value in kwargs.items():
-            i = position.get(key)
-            if i is None:
-                raise TypeError(f"{qualname}.__init__() got an unexpected keyword argument {key!r}")
-            if i < given:
-                raise TypeError(f"{qualname}.__init__() got multiple values for argument {key!r}")
-            d[key] = value
+        given = len(args)
+        if given:
+            if given > n:
+                raise TypeError(f"{qualname}.__init__() takes {n + 1} positional arguments but {given + 1} were given")
+            d.update(zip(names, args))
+        if kwargs:
+            if not kwargs.keys() <= known:
+                bad = next(k for k in kwargs if k not in known)
+                raise TypeError(f"{qualname}.__init__() got an unexpected keyword argument {bad!r}")
+            if given:
+                for key in kwargs:
+                    if position[key] < given:
+                        raise TypeError(f"{qualname}.__init__() got multiple values for argument {key!r}")
+            d.update(kwargs)
         if given + len(kwargs) < n:
             missing = []
             for i in range(given, n):
