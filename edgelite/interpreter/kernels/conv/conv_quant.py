@@ -140,8 +140,7 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
                  else np.zeros(n, np.int64))
         b_abs = np.zeros(n, np.int64) if bias is None else np.abs(bias)
         ref_plan = int8_numpy.plan_requant(bias_jit, qo.multiplier, qo.shift, mode, qo.out_zp, qo.act_min, qo.act_max,
-                                           acc_bound=k_depth * w_max * 128, sum_bound=k_depth * w_max * 255 + b_abs,
-                                           tight_bound=lambda: 128 * np.abs(wdata, dtype=np.int64).sum(axis=1))
+                                           acc_bound=k_depth * w_max * 128, sum_bound=k_depth * w_max * 255 + b_abs)
     return ConvQuantParams(
         win=win,
         batch=b, in_c=c, out_c=n,

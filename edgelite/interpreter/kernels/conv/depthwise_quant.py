@@ -122,10 +122,8 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
     taps_max = kh * kw * (int(np.abs(w_centered).max()) if w_centered.size else 0) * 255
     if in_dtype == _INT8 and not qo.wide and vec_ch > 0 and taps_max < int_gemm.F32_EXACT:
         # float32 sums of (x - in_zp) * w are exact below 2**24
-        ref_plan = int8_numpy.plan_requant(
-            bias[:vec_ch], q[:vec_ch], s[:vec_ch], mode, qo.out_zp, qo.act_min, qo.act_max, acc_bound=taps_max,
-            sum_bound=taps_max + np.abs(bias[:vec_ch]),
-            tight_bound=lambda: 255 * np.abs(w_centered[..., :vec_ch]).reshape(-1, vec_ch).sum(axis=0))
+        ref_plan = int8_numpy.plan_requant(bias[:vec_ch], q[:vec_ch], s[:vec_ch], mode, qo.out_zp, qo.act_min,
+                                           qo.act_max, acc_bound=taps_max, sum_bound=taps_max + np.abs(bias[:vec_ch]))
     return DepthwiseQuantParams(
         win=win,
         batch=b, in_c=c, mult=mult, out_c=oc, in_zp=in_zp, out_zp=qo.out_zp, act_min=qo.act_min, act_max=qo.act_max,

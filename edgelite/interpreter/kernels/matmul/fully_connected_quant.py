@@ -148,8 +148,7 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
         w_max = (np.maximum(wdata.max(axis=1).astype(np.int64), -wdata.min(axis=1).astype(np.int64)) if k
                  else np.zeros(n, np.int64))
         ref_plan = int8_numpy.plan_requant(bias_jit, qo.multiplier, qo.shift, mode, qo.out_zp, qo.act_min, qo.act_max,
-                                           acc_bound=k * w_max * 128, sum_bound=k * w_max * 255 + np.abs(base_bias),
-                                           tight_bound=lambda: 128 * np.abs(wdata, dtype=np.int64).sum(axis=1))
+                                           acc_bound=k * w_max * 128, sum_bound=k * w_max * 255 + np.abs(base_bias))
     return FullyConnectedQuantParams(
         rows=m, depth=k, units=n, in_zp=in_zp, out_zp=qo.out_zp, act_min=qo.act_min, act_max=qo.act_max,
         multiplier=qo.multiplier, shift=qo.shift,

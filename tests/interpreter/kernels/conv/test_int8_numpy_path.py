@@ -285,14 +285,11 @@ def test_float64_form_only_where_it_is_exact():
     over = (1 << 53) // int(q.max()) + 1  # |acc| * q reaches 2**53 on some channel
     assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, over // 4, over).qf is not None
     assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, over, over).qf is None
-    # a loose bound refused, a tighter one (asked for only then) admitted
-    asked = []
-    plan = int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, over, over,
-                                   tight_bound=lambda: asked.append(1) or np.array([over // 4, over // 4]))
-    assert plan.qf is not None and asked == [1]
-    plan = int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, 10, 10,
-                                   tight_bound=lambda: asked.append(2) or np.array([1, 1]))
-    assert plan.qf is not None and asked == [1]
+    # the edge itself: the largest bound with |acc| * q + |c| < 2**53 on every channel
+    p = int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, 1, 1)
+    edge = min((((1 << 53) - 1 - abs(int(c))) // int(qq)) for c, qq in zip(p.c, p.q))
+    assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, edge, edge).qf is not None
+    assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, edge + 1, edge + 1).qf is None
 
 
 def test_the_kernel_cases_served_both_forms():
