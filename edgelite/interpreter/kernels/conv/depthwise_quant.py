@@ -153,16 +153,7 @@ def _eval_numpy_fast(p: DepthwiseQuantParams, x: np.ndarray, out: np.ndarray) ->
     xp = int8_numpy.padded_input(x, p.win, 0, np.float32, sub=p.in_zp)
     if p.mult > 1:
         xp = np.repeat(xp, p.mult, axis=3)  # input channel of each output channel
-    w = p.w_centered.astype(np.float32)
-    acc = tmp = None
-    for t, view in enumerate(int8_numpy.taps(xp, p.win)):
-        wt = w[t // p.win.kw, t % p.win.kw]
-        if acc is None:
-            acc = view * wt
-            tmp = np.empty_like(acc)
-        else:
-            np.multiply(view, wt, out=tmp)
-            acc += tmp
+    acc = int8_numpy.tap_sums(xp, p.w_centered.astype(np.float32), p.win)  # exact in any order
     v = p.vec_ch
     if v == p.out_c:
         int8_numpy.requantize_into(acc, p.ref_plan, out)

@@ -292,6 +292,39 @@ def test_float64_form_only_where_it_is_exact():
     assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, edge + 1, edge + 1).qf is None
 
 
+@pytest.mark.parametrize("geo", [
+    # b, h, w, c, kh, kw, sh, sw, dh, dw, padding
+    (1, 9, 9, 8, 3, 3, 1, 1, 1, 1, "SAME"), (2, 8, 7, 5, 3, 3, 2, 2, 1, 1, "SAME"), (1, 10, 9, 16, 3, 3, 1, 1, 2, 2, "SAME"),
+    (1, 11, 12, 3, 5, 5, 2, 1, 1, 1, "VALID"), (1, 6, 13, 7, 2, 3, 3, 2, 1, 2, "SAME"), (1, 5, 5, 64, 1, 1, 1, 1, 1, 1, "VALID"),
+    (1, 7, 7, 130, 3, 3, 2, 2, 1, 1, "VALID"),
+])
+def test_tap_sums_equal_adding_the_taps_one_by_one(geo):
+    """The depthwise reference's one-einsum tap sums against the per-tap loop (and exact
+    int64 sums), at the largest magnitudes the exactness bound admits."""
+    from edgelite.interpreter.compute.conv_geometry import SAME, VALID, Window2D
+
+    b, h, w, c, kh, kw, sh, sw, dh, dw, pad = geo
+    win = Window2D.build(h, w, kh, kw, sh, sw, dh, dw, SAME if pad == "SAME" else VALID)
+    rng = np.random.default_rng(sum(geo[:-1]))
+    x = rng.integers(-128, 128, (b, h, w, c)).astype(np.int8)
+    x.reshape(-1)[:7] = [-128, 127, -128, 127, 0, -1, 1]
+    wmax = min(127, (int_gemm.F32_EXACT - 1) // (kh * kw * 255))
+    wt = rng.integers(-wmax, wmax + 1, (kh, kw, c)).astype(np.int64)
+    wt[0, 0, 0] = -wmax
+    in_zp = 127  # |x - in_zp| up to 255
+    xp = int8_numpy.padded_input(x, win, 0, np.float32, sub=in_zp)
+    got = int8_numpy.tap_sums(xp, wt.astype(np.float32), win)
+    want = None
+    for t, view in enumerate(int8_numpy.taps(xp, win)):
+        term = view * wt[t // kw, t % kw].astype(np.float32)
+        want = term if want is None else want + term
+    assert got.dtype == np.float32 and got.shape == (b, win.out_h, win.out_w, c)
+    np.testing.assert_array_equal(got, want)
+    exact = sum(view.astype(np.int64) * wt[t // kw, t % kw]
+                for t, view in enumerate(int8_numpy.taps(int8_numpy.padded_input(x, win, 0, np.int64, sub=in_zp), win)))
+    np.testing.assert_array_equal(got.astype(np.int64), exact)
+
+
 def test_the_kernel_cases_served_both_forms():
     """Run last in this file: the kernel cases above met both requantization forms (each
     fast-path case compares the two; this keeps that from being vacuous)."""
