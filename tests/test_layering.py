@@ -1,9 +1,9 @@
 """The package's layers, read from its imports (lazy ones inside functions included).
 
-``errors`` (and ``version``) < ``schema`` < ``interpreter`` < {``delegates``, ``quantize``} < ``converter``
+``errors`` (and ``version``, ``quick_dataclass``) < ``schema`` < ``interpreter`` < {``delegates``, ``quantize``} < ``converter``
 < the CLI, ``quickstart`` and the package facade: a module imports only from its own
 layer or the ones below. ``delegates`` and ``quantize`` never import each other;
-``schema`` imports nothing of ours but ``errors``. Inside the interpreter,
+``schema`` imports nothing of ours but ``errors`` and ``quick_dataclass``. Inside the interpreter,
 ``compute/`` (GEMM flavours, im2col, fixed point, LUTs, the JIT decorator) imports no
 kernel and nothing else of the interpreter, and ``kernels/`` imports only ``compute/``,
 ``kernels/`` and nothing above them. See docs/architecture.md.
@@ -23,6 +23,7 @@ PKG = ROOT / "edgelite"
 _LAYERS = {
     "errors": (0, "errors"),
     "version": (0, "version"),
+    "quick_dataclass": (0, "quick_dataclass"),
     "schema": (1, "schema"),
     "interpreter": (2, "interpreter"),
     "delegates": (3, "delegates"),
@@ -105,9 +106,12 @@ def test_imports_go_down_the_layers_only():
 
 
 def test_schema_imports_only_errors():
+    """(and the records' decorator, ``edgelite.quick_dataclass``, which imports nothing of ours)"""
     for path in sorted((PKG / "schema").rglob("*.py")):
         for line, target in _imports(path):
-            assert target.startswith(("edgelite.schema", "edgelite.errors")), f"{path}:{line} imports {target}"
+            assert target.startswith(("edgelite.schema", "edgelite.errors", "edgelite.quick_dataclass")), \
+                f"{path}:{line} imports {target}"
+    assert not _imports(PKG / "quick_dataclass.py")
 
 
 @pytest.mark.parametrize("source, expected", [

@@ -19,9 +19,11 @@ import json
 import platform
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 
 import numpy as np
+
+from edgelite.quick_dataclass import dataclass
 
 
 def add_parser(subparsers) -> None:

@@ -55,11 +55,12 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import DelegateError
 from edgelite.interpreter.graph import OpNode, SubgraphSpec, make_context
 from edgelite.interpreter.kernels.base import Kernel, OpContext, TensorInfo

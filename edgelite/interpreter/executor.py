@@ -20,12 +20,15 @@
 
 ``invoke()`` then runs a precomputed list of ``(function, params, inputs, outputs)``
 steps whose input and output arrays are views made once at allocation. On the fast path
-(JIT kernels, no profiler) it runs them as one flat *call plan* made at allocation: a
+(JIT kernels, no profiler) it runs them as one flat *call plan*: a
 kernel with a ``bind`` method contributes the prepared calls of its eval (views,
 scalars and the Numba build chosen once, see :mod:`edgelite.interpreter.compute.bound`),
-every other step its ``eval`` call. The first run resolves the plan (lazy Numba builds,
-then each dispatcher's compiled entry point for its fixed arguments); a resize or
-``allocate`` makes a new plan.
+every other step its ``eval`` call. The plan is made and resolved on the first fast
+run (lazy Numba builds, then each dispatcher's compiled entry point for its fixed
+arguments), not at allocation: a fresh process's first invoke runs the reference
+kernels, which need neither the plan nor what binding reads (packed GEMM weights,
+made on first use), so ``allocate_tensors`` does not pay for them. A resize or
+``allocate`` drops the plan.
 
 Example:
     >>> import numpy as np
@@ -48,11 +51,11 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import ShapeError
 from edgelite.interpreter.compute import bound, threads
 from edgelite.interpreter.fusion import fuse_steps
@@ -178,7 +181,7 @@ class SubgraphRuntime:
         self._variables: dict[int, np.ndarray] = {}
         self._deferred_tensors: set[int] = set()
         self._folded: set[int] = set()
-        # The fast path's flat call plan: (function, args) pairs; resolved on its first run.
+        # The fast path's flat call plan: (function, args) pairs; made and resolved on its first run.
         self._calls: list[bound.Call] = []
         self._calls_resolved = False
 
@@ -279,7 +282,7 @@ class SubgraphRuntime:
             self.num_threads, use_jit=False, blas_parallel=blas_parallel)}
         self.folded_ops = folded
         self._deferred_tensors = deferred
-        self._calls = self._call_plan(steps)
+        self._calls = []  # made by the first fast run (_invoke_resolving)
         self._calls_resolved = False
         self.allocated = True
 
@@ -426,9 +429,10 @@ class SubgraphRuntime:
             fn(*args)
 
     def _invoke_resolving(self) -> None:
-        """The plan's first run: each call's function resolved, run, then its entry point kept."""
+        """The plan's first run: the plan made, each call's function resolved, run, then
+        its entry point kept."""
         n_threads = self._threads[False].numba
-        calls = self._calls
+        calls = self._calls = self._call_plan(self.steps)
         for pos, (fn, args) in enumerate(calls):
             fn = bound.resolve(fn, n_threads)
             fn(*args)

@@ -55,11 +55,12 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import bound, float_order, lut
 from edgelite.interpreter.graph import OpNode, SubgraphSpec
 from edgelite.interpreter.kernels.base import Kernel

@@ -33,11 +33,12 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import ModelFormatError, UnsupportedOperatorError
 from edgelite.interpreter.kernels.base import Kernel, OpContext, QuantInfo, TensorInfo, select_kernel
 from edgelite.interpreter.compute.sparse import densify, unpack_int4

@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from edgelite.quick_dataclass import dataclass
 
 
 @dataclass

@@ -21,10 +21,12 @@ Example:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import numpy as np
+
+from edgelite.quick_dataclass import dataclass
 
 
 def _tensor_type_enum() -> type[enum.IntEnum]:

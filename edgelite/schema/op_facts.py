@@ -20,8 +20,9 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
+
+from edgelite.quick_dataclass import dataclass
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The executor's call plan (``executor.SubgraphRuntime._calls``, ``compute.bound``).
 
-The fast path runs each step as the prepared calls its kernel's ``bind`` returned at
-allocation (views, scalars and builds fixed, Numba entry points taken after the first
-run). These tests check that it computes exactly what running each step's eval does:
+The fast path runs each step as the prepared calls its kernel's ``bind`` returned when
+the first fast run made the plan (views, scalars and builds fixed, Numba entry points
+taken after that run). These tests check that it computes exactly what running each step's eval does:
 outputs bit-identical on the first (resolving) and later runs, for new input values,
 at two threads, after a resize, and with a delegate owning part of the graph.
 """
@@ -90,6 +90,32 @@ def test_plan_gives_what_the_steps_give(name):
         assert len(rt._calls) > len(rt.steps)
         # ... and the resolved plan calls compiled entry points, not dispatchers
         assert any(type(getattr(fn, "__self__", None)).__name__ == "_Closure" for fn, _ in rt._calls)
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="the SIMD-GEMM weights exist with Numba only")
+def test_allocate_leaves_plan_and_packing_to_the_first_fast_run():
+    """``allocate_tensors`` makes no call plan and packs no SIMD-GEMM weights (a fresh
+    process's first invoke runs the reference kernels, which read neither); the first
+    fast run makes both, and gives the per-step results."""
+    from edgelite.interpreter.compute import simd_gemm
+
+    it = _warm_interpreter(FIXTURES / "mobilenet_v2_035_96_int8.tflite", num_threads=1)
+    rt = it._runtime(0)
+    packed = [getattr(s.params, "vnni_w", None) for s in rt.steps]
+    packed = [p for p in packed if isinstance(p, simd_gemm.PackedWeights)]
+    if not packed:
+        pytest.skip("no SIMD int8 GEMM on this CPU")
+    assert rt._calls == [] and not rt._calls_resolved
+    assert not any(p.packed for p in packed)
+    for d, x in zip(it.get_input_details(), _inputs(it, 8)):
+        it.set_tensor(d["index"], x)
+    rt.invoke(reference=True)  # what a fresh process's first invoke runs: packs nothing either
+    assert not any(p.packed for p in packed) and rt._calls == []
+    reference = [it.get_tensor(d["index"]).copy() for d in it.get_output_details()]
+    want = _run(it, _inputs(it, 8), per_step=True)
+    _same(want, reference)
+    _same(_run(it, _inputs(it, 8)), want)
+    assert rt._calls_resolved and all(p.packed for p in packed)
 
 
 MEDIAPIPE = Path.home() / ".cache" / "edgelite" / "mediapipe" / "modules"
@@ -250,9 +276,11 @@ def test_plan_shares_chunks_with_the_pool_at_two_threads():
     path = FIXTURES / "unet_small_64_int8.tflite"
     one = _warm_interpreter(path, num_threads=1)
     two = _warm_interpreter(path, num_threads=2)
-    pooled = [fn for fn, _ in two._runtime(0)._calls if isinstance(fn, bound.Pooled)]
+    # the plans the first fast runs will make (allocate_tensors leaves them to those runs)
+    plan_two, plan_one = (it._runtime(0)._call_plan(it._runtime(0).steps) for it in (two, one))
+    pooled = [fn for fn, _ in plan_two if isinstance(fn, bound.Pooled)]
     assert any(fn.n_chunks > 1 and fn.threads == 2 for fn in pooled), "some layer is split at two threads"
-    assert all(fn.n_chunks == 1 for fn, _ in one._runtime(0)._calls if isinstance(fn, bound.Pooled))
+    assert all(fn.n_chunks == 1 for fn, _ in plan_one if isinstance(fn, bound.Pooled))
     for seed in (6, 7):
         feeds = _inputs(one, seed)
         want = _run(one, feeds, per_step=True)

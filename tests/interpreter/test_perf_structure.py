@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from edgelite.interpreter.kernels import kernel_modules, load_all, modules_for
-from edgelite.interpreter.kernels.base import _REGISTRY, kernels_for
+from edgelite.interpreter.kernels.base import _REGISTRY, FLOAT, kernels_for
 from edgelite.interpreter.compute.jit import HAVE_NUMBA
 from edgelite.schema.builder import ModelBuilder
 
@@ -94,9 +94,12 @@ def test_import_and_load_do_not_import_numba_or_unused_kernels(tmp_path):
     assert not state["numpy_on_import"], "`import edgelite` should not import numpy"
     assert not state["numba"], "loading and allocating must not import numba"
     assert not state["scipy"]
-    needed = set(modules_for("CONV_2D")) | set(modules_for("RELU"))
+    # a float model: the modules registering its operators at FLOAT (select_kernel skips
+    # the int8 and hybrid ones, which decline every float operator)
+    needed = set(modules_for("CONV_2D", FLOAT)) | set(modules_for("RELU", FLOAT))
     imported = set(state["kernels"]) & set(kernel_modules())
     assert needed <= imported
+    assert not {m for m in imported if m.endswith(("_quant", "_hybrid"))}, imported
     assert "elementwise.elementwise_float" not in imported and "conv.transpose_conv_float" not in imported, imported
 
 

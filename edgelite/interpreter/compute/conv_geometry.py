@@ -20,10 +20,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import UnsupportedOperatorError
 
 # tflite::Padding codes (schema enum ``Padding``).

@@ -40,10 +40,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import int_gemm, simd_gemm
 from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.compute.rounding import round_half_away

@@ -39,10 +39,11 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute.jit import njit
 
 # How the two rescaled inputs combine into the value the output rescaling takes.

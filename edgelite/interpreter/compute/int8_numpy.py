@@ -21,6 +21,15 @@ FULLY_CONNECTED (int8 activations, symmetric int8 weights) share on that path:
   Every bound is checked in ``prepare`` (:func:`plan_requant`); a layer that fails one
   keeps the general reference path, so the results are the same bits either way
   (tests: ``tests/interpreter/kernels/test_int8_numpy_path.py``).
+* **The same shift in float64** where it is exact: with ``qf = q * 2**-total`` and
+  ``cf = c * 2**-total`` (powers of two: exact), ``floor(acc * qf + cf)`` is
+  ``(acc * q + c) >> total`` whenever ``|acc * q| + |c| < 2**53`` for every channel (the
+  product and the sum are then integers times ``2**-total`` that float64 holds
+  exactly). Three float passes and a clamp into the output replace five int64 passes
+  (numpy has no vector int64 multiply or per-element shift on x86); 41 of MobileNetV2's
+  53 layers qualify, its large early ones all (the bound is ``K * max |w| * 128``;
+  ``sum |w|`` would admit 5 more small late layers but costs a pass over their weights
+  at allocation, more than it saves).
 
 Example:
     >>> import numpy as np
@@ -35,13 +44,14 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import int_gemm
 
 INT32_MAX = (1 << 31) - 1
+F64_EXACT = 1 << 53
 # |acc * q| + |c| must stay below 2**63; checked in float64 with a wide margin.
 _INT64_SAFE = float(1 << 62)
 
@@ -55,6 +65,9 @@ class RequantPlan:
     total: np.ndarray  # (N,) int64 right shift
     lo: int
     hi: int
+    # the float64 form, where it is exact (see the module doc): else None
+    qf: np.ndarray | None = None  # (N,) float64: q * 2**-total
+    cf: np.ndarray | None = None  # (N,) float64: c * 2**-total
 
 
 def plan_requant(bias, q, shift, mode: int, out_zp: int, lo: int, hi: int, acc_bound, sum_bound) -> RequantPlan | None:
@@ -84,12 +97,29 @@ def plan_requant(bias, q, shift, mode: int, out_zp: int, lo: int, hi: int, acc_b
     if np.max(c_mag + acc_mag, initial=0.0) >= _INT64_SAFE or np.max(np.abs(b64), initial=0) > INT32_MAX:
         return None
     c = b64 * q64 + add + (np.int64(out_zp) << total)
-    return RequantPlan(q=q64, c=c, total=np.ascontiguousarray(total), lo=int(lo), hi=int(hi))
+    qf = cf = None
+    if _float64_exact(acc_bound, q64, c):
+        scale = np.ldexp(1.0, (-total).astype(np.int32))  # 2**-total, exact
+        qf, cf = q64 * scale, c * scale
+    return RequantPlan(q=q64, c=c, total=np.ascontiguousarray(total), lo=int(lo), hi=int(hi), qf=qf, cf=cf)
+
+
+def _float64_exact(acc_bound, q64: np.ndarray, c: np.ndarray) -> bool:
+    """Whether ``|acc| * q + |c| < 2**53`` on every channel: computed in int64, which
+    the checks before (``< 2**62``) keep from wrapping."""
+    bound = np.broadcast_to(np.asarray(acc_bound, np.int64), q64.shape)
+    return bool(np.all(bound * q64 + np.abs(c) < F64_EXACT))
 
 
 def requantize_into(acc: np.ndarray, plan: RequantPlan, out: np.ndarray) -> None:
     """Write the requantized ``acc`` (``(..., N)``, float holding exact integers, or an
     integer array) into ``out`` (int8, any shape of the same size, any strides)."""
+    if plan.qf is not None:
+        y = np.multiply(acc, plan.qf)  # float64, exact: acc * q * 2**-total (see the module doc)
+        y += plan.cf
+        np.floor(y, out=y)
+        np.clip(y.reshape(out.shape), plan.lo, plan.hi, out=out, casting="unsafe")
+        return
     v = np.multiply(acc, plan.q, dtype=np.int64, casting="unsafe")  # float -> int64 exactly: integers
     v += plan.c
     v >>= plan.total
@@ -139,6 +169,21 @@ def taps(xp: np.ndarray, win):
             yield xp[:, y0 : y0 + (win.out_h - 1) * win.sh + 1 : win.sh, x0 : x0 + (win.out_w - 1) * win.sw + 1 : win.sw, :]
 
 
+def tap_sums(xp: np.ndarray, w: np.ndarray, win) -> np.ndarray:
+    """``sum_{i,j} taps(xp, win)[i, j] * w[i, j]`` as a new float32 ``(B, OH, OW, C)``
+    array, for float32 ``xp`` (from :func:`padded_input`) and ``w`` ``(KH, KW, C)``
+    holding integers whose products, summed in any grouping, stay below ``2**24`` (the
+    caller checks it): every partial sum is then exact, so one ``einsum`` over a
+    sliding-window view gives the bits of adding the taps one by one, 1.4-2.6x faster
+    on MobileNetV2's depthwise layers (measured: one pass instead of two per tap)."""
+    eff_h = (win.kh - 1) * win.dh + 1
+    eff_w = (win.kw - 1) * win.dw + 1
+    view = np.lib.stride_tricks.sliding_window_view(xp, (eff_h, eff_w), axis=(1, 2))
+    view = view[:, : (win.out_h - 1) * win.sh + 1 : win.sh, : (win.out_w - 1) * win.sw + 1 : win.sw, :,
+                :: win.dh, :: win.dw]
+    return np.einsum("bhwcij,ijc->bhwc", view, w)
+
+
 def im2col(x: np.ndarray, win, fill: int) -> np.ndarray:
     """``(B*OH*OW, KH*KW*C)`` float32 patches of raw ``x`` (``fill`` in the padding), K
     ordered ``(kh, kw, c)`` like the weights; a reshape of ``x`` for a 1x1, stride-1,
@@ -154,4 +199,4 @@ def im2col(x: np.ndarray, win, fill: int) -> np.ndarray:
     return cols.reshape(m, win.kh * win.kw * c)
 
 
-__all__ = ["RequantPlan", "plan_requant", "requantize_into", "exact_gemm", "padded_input", "taps", "im2col"]
+__all__ = ["RequantPlan", "plan_requant", "requantize_into", "exact_gemm", "padded_input", "taps", "tap_sums", "im2col"]

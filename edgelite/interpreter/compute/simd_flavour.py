@@ -15,8 +15,9 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
+
+from edgelite.quick_dataclass import dataclass
 
 
 @dataclass(frozen=True)

@@ -254,16 +254,62 @@ def pack_weights(w: np.ndarray, nr: int, flavour: str | None = None) -> np.ndarr
     n_tiles = -(-n // width)
     full = np.zeros((n_tiles * width, ks * fl.k_step), fl.w_dtype)
     full[:n, :k] = w
-    # (tile, nr, lane, ks, step) -> (tile, ks, nr, lane, step)
-    t = full.reshape(n_tiles, nr, fl.lanes, ks, fl.k_step).transpose(0, 3, 1, 2, 4)
-    return np.ascontiguousarray(t).reshape(-1)
+    # (tile, nr, lane, ks, step) -> (tile, ks, nr, lane, step). The step values stay
+    # together, so each group of them moves as one wider integer: the transpose then
+    # copies 2-4 byte items instead of single bytes (about 7x faster, measured).
+    group = np.dtype(f"i{full.itemsize * fl.k_step}")
+    t = full.view(group).reshape(n_tiles, nr, fl.lanes, ks).transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(t).reshape(-1).view(fl.w_dtype)
 
 
-def bias_correction(w: np.ndarray, in_zp: int, flavour: str | None = None) -> np.ndarray:
+class PackedWeights:
+    """:func:`pack_weights` made on first use, then kept.
+
+    Kernels prepare their SIMD-GEMM weights as this so that ``allocate_tensors`` does
+    not pay for packing a fresh process's first invoke never reads: that invoke runs
+    the numpy reference kernels while Numba loads (``compute.jit``); the JIT kernels
+    (and the executor's call plan, made on their first run) call :meth:`array`. The
+    flavour is fixed at construction, as ``pack_weights`` would fix it then.
+
+    Example:
+        >>> import numpy as np
+        >>> from edgelite.interpreter.compute import simd_gemm
+        >>> pw = simd_gemm.PackedWeights(np.ones((3, 5), np.int8), nr=1, flavour="vnni")
+        >>> pw.array().shape
+        (128,)
+    """
+
+    __slots__ = ("_w", "_nr", "_flavour", "_packed")
+
+    def __init__(self, w: np.ndarray, nr: int, flavour: str | None = None):
+        self._w = w
+        self._nr = nr
+        self._flavour = _flavour_of(flavour).name
+        self._packed: np.ndarray | None = None
+
+    def array(self) -> np.ndarray:
+        """The packed weights (``pack_weights(w, nr, flavour)``), packed on the first call."""
+        packed = self._packed
+        if packed is None:
+            # two threads racing here both pack the same bytes; either result is kept
+            packed = self._packed = pack_weights(self._w, self._nr, self._flavour)
+        return packed
+
+    @property
+    def packed(self) -> bool:
+        """Whether :meth:`array` has run."""
+        return self._packed is not None
+
+
+def bias_correction(w: np.ndarray | None, in_zp: int, flavour: str | None = None, *,
+                    sums: np.ndarray | None = None) -> np.ndarray:
     """The per-channel int64 term that centres the input and undoes the flavour's reading
     of it: VNNI ``-(128 + in_zp) * sum_k w[n, k]`` (it reads ``x + 128``), AVX2
-    ``-in_zp * sum_k w[n, k]``."""
-    return -(_flavour_of(flavour).input_offset + int(in_zp)) * np.asarray(w).sum(axis=1, dtype=np.int64)
+    ``-in_zp * sum_k w[n, k]``. ``sums``: those row sums (int64) when the caller has
+    them already (then ``w`` is not read)."""
+    if sums is None:
+        sums = np.asarray(w).sum(axis=1, dtype=np.int64)
+    return -(_flavour_of(flavour).input_offset + int(in_zp)) * sums
 
 
 # --------------------------------------------------------------------------------------

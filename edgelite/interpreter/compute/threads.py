@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute.jit import set_num_threads
 
 

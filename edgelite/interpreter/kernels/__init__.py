@@ -52,6 +52,7 @@ UNKNOWN_PRIORITY = float("inf")
 
 _index: dict[str, tuple[str, ...]] | None = None
 _priorities: dict[str, dict[str, float]] | None = None  # op -> module -> highest priority
+_lowest: dict[str, dict[str, float]] | None = None  # op -> module -> lowest priority
 _imported: set[str] = set()
 _loaded = False
 
@@ -84,9 +85,10 @@ def _priority_value(args: str) -> float:
     return value if isinstance(value, int) else UNKNOWN_PRIORITY
 
 
-def _build_index() -> tuple[dict[str, tuple[str, ...]], dict[str, dict[str, float]]]:
+def _build_index() -> tuple[dict[str, tuple[str, ...]], dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     table: dict[str, set[str]] = {}
     prios: dict[str, dict[str, float]] = {}
+    lowest: dict[str, dict[str, float]] = {}
     for module in kernel_modules():
         with open(os.path.join(_HERE, *module.split(".")) + ".py", encoding="utf-8") as f:
             text = "\n" + f.read()
@@ -96,14 +98,16 @@ def _build_index() -> tuple[dict[str, tuple[str, ...]], dict[str, dict[str, floa
                 table.setdefault(op, set()).add(module)
                 at = prios.setdefault(op, {})
                 at[module] = max(at.get(module, -UNKNOWN_PRIORITY), priority)
-    return {op: tuple(sorted(mods)) for op, mods in table.items()}, prios
+                low = lowest.setdefault(op, {})
+                low[module] = min(low.get(module, UNKNOWN_PRIORITY), priority)
+    return {op: tuple(sorted(mods)) for op, mods in table.items()}, prios, lowest
 
 
 def op_index() -> dict[str, tuple[str, ...]]:
     """Operator name -> the kernel modules whose ``@register`` lines name it."""
-    global _index, _priorities
+    global _index, _priorities, _lowest
     if _index is None:
-        _index, _priorities = _build_index()
+        _index, _priorities, _lowest = _build_index()
     return _index
 
 
@@ -114,14 +118,22 @@ def priority_levels(op_name: str) -> list[float]:
     return sorted(set(_priorities.get(op_name, {}).values()), reverse=True)
 
 
-def modules_for(op_name: str) -> tuple[str, ...]:
-    """The kernel modules registering ``op_name`` (``family.module``, sorted)."""
-    return op_index().get(op_name, ())
+def modules_for(op_name: str, max_priority: float | None = None) -> tuple[str, ...]:
+    """The kernel modules registering ``op_name`` (``family.module``, sorted); with
+    ``max_priority``, those registering it at that priority or below (or at one the text
+    scan cannot read)."""
+    modules = op_index().get(op_name, ())
+    if max_priority is None:
+        return modules
+    at, low = _priorities.get(op_name, {}), _lowest.get(op_name, {})
+    return tuple(m for m in modules if low.get(m, -UNKNOWN_PRIORITY) <= max_priority or at.get(m) == UNKNOWN_PRIORITY)
 
 
-def load_for(op_name: str, min_priority: float | None = None) -> None:
+def load_for(op_name: str, min_priority: float | None = None, max_priority: float | None = None) -> None:
     """Import the modules that register ``op_name`` (every module for an unknown name);
-    with ``min_priority``, only those registering it at that priority or above.
+    with ``min_priority``, only those registering it at that priority or above; with
+    ``max_priority``, only those registering it at that priority or below (a priority
+    the text scan cannot read counts as both).
 
     An operator no kernel file names may still have a kernel registered elsewhere
     (tests and applications can ``@register`` their own), so the full set is loaded
@@ -136,6 +148,9 @@ def load_for(op_name: str, min_priority: float | None = None) -> None:
     if min_priority is not None:
         at = _priorities.get(op_name, {})
         modules = tuple(m for m in modules if at.get(m, UNKNOWN_PRIORITY) >= min_priority)
+    if max_priority is not None:
+        below = set(modules_for(op_name, max_priority))
+        modules = tuple(m for m in modules if m in below)
     for name in modules:
         if name not in _imported:
             importlib.import_module(f"{__name__}.{name}")

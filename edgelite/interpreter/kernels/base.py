@@ -37,11 +37,12 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import RegistrationError, ShapeError
 from edgelite.schema.quant import QuantParams
 
@@ -244,15 +245,17 @@ def select_kernel(ctx: OpContext) -> Kernel | None:
     from edgelite.interpreter.kernels import load_for, priority_levels
 
     levels = priority_levels(ctx.op_name)
+    ceiling = None
     if not _has_integer_storage(ctx):
         # Every kernel above FLOAT computes on 8- or 16-bit integers (int8/uint8/int16
         # activations, or int8 weights for HYBRID): none accepts an operator without
         # such a tensor (tests/interpreter/kernels/test_registry.py checks each one), so
-        # a float model does not import those modules only to have them decline (about
-        # 30 ms of a cold start).
+        # a float model neither tries them nor imports the modules that register the
+        # operator only above FLOAT (the int8 and hybrid ones: about 30 ms of a cold start).
         levels = [lv for lv in levels if lv <= FLOAT]
+        ceiling = FLOAT
     for level in levels:
-        load_for(ctx.op_name, level)
+        load_for(ctx.op_name, level, ceiling)
         for k in _REGISTRY.get(ctx.op_name, ()):
             if k.priority < level:
                 break

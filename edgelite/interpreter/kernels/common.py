@@ -14,11 +14,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import ShapeError, UnsupportedOperatorError
 
 # ActivationFunctionType codes and the float clamp range of a fused activation: one

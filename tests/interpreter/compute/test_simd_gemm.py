@@ -96,6 +96,52 @@ def test_pack_weights_neon_layout_by_hand():
     assert not p[:, :, 2:].any()
 
 
+def _pack_bytewise(w, nr, name):
+    """The packing as first written: a transpose of single items (the obvious reference)."""
+    fl = simd_gemm.FLAVOURS[name]
+    n, k = w.shape
+    ks = -(-k // fl.k_step)
+    width = fl.lanes * nr
+    n_tiles = -(-n // width)
+    full = np.zeros((n_tiles * width, ks * fl.k_step), fl.w_dtype)
+    full[:n, :k] = w
+    t = full.reshape(n_tiles, nr, fl.lanes, ks, fl.k_step).transpose(0, 3, 1, 2, 4)
+    return np.ascontiguousarray(t).reshape(-1)
+
+
+@pytest.mark.parametrize("name", ["vnni", "avx2", "dotprod", "neon"])
+def test_pack_weights_equals_the_bytewise_transpose(name):
+    """Packing moves each group of ``k_step`` values as one wider integer: the same
+    bytes and dtype as transposing single items, for tails in N and K and every nr."""
+    rng = np.random.default_rng(7)
+    shapes = [(1, 1), (3, 5), (16, 4), (17, 7), (33, 64), (96, 16), (100, 27), (1000, 130), (48, 1)]
+    for n, k in shapes:
+        w = rng.integers(-128, 128, (n, k)).astype(np.int8)
+        w[0, 0], w[-1, -1] = -128, 127
+        for nr in (1, 2, 3, 4, 8):
+            got, want = simd_gemm.pack_weights(w, nr, name), _pack_bytewise(w, nr, name)
+            assert got.dtype == want.dtype and got.shape == want.shape and got.flags.c_contiguous
+            assert np.array_equal(got, want), (name, n, k, nr)
+
+
+def test_packed_weights_pack_on_first_use():
+    w = np.random.default_rng(3).integers(-128, 128, (40, 37)).astype(np.int8)
+    pw = simd_gemm.PackedWeights(w, 2, "avx2")
+    assert not pw.packed
+    first = pw.array()
+    assert pw.packed and pw.array() is first  # packed once, then kept
+    np.testing.assert_array_equal(first, simd_gemm.pack_weights(w, 2, "avx2"))
+    assert first.dtype == np.int16
+
+
+def test_bias_correction_from_row_sums():
+    w = np.random.default_rng(5).integers(-128, 128, (9, 11)).astype(np.int8)
+    sums = w.sum(axis=1, dtype=np.int64)
+    for name in ("vnni", "avx2"):
+        np.testing.assert_array_equal(simd_gemm.bias_correction(None, -3, name, sums=sums),
+                                      simd_gemm.bias_correction(w, -3, name))
+
+
 def test_bias_correction_follows_the_flavour():
     w = np.array([[1, -2, 3], [127, 127, -128]], np.int8)
     assert simd_gemm.bias_correction(w, 5, flavour="vnni").tolist() == [-(128 + 5) * 2, -(128 + 5) * 126]

@@ -168,8 +168,9 @@ def _selection(mode, models):
 def test_priority_staged_loading_chooses_what_a_full_import_chooses():
     """``select_kernel`` imports kernel modules one priority level at a time; on models
     of every kind (int8, uint8, 16x8, float, float16, dynamic range) it must pick the
-    kernels a process that imported every module picks, and an int8 model must leave
-    the float and dynamic-range conv modules unimported."""
+    kernels a process that imported every module picks; an int8 model must leave the
+    float and dynamic-range conv modules unimported, a float model the int8 and
+    dynamic-range ones."""
     from pathlib import Path
 
     fx = Path(__file__).resolve().parents[2] / "fixtures"
@@ -181,6 +182,10 @@ def test_priority_staged_loading_chooses_what_a_full_import_chooses():
     only_int8 = _selection("lazy", models[:1])["imported"]
     assert "conv.conv_quant" in only_int8
     assert not {"conv.conv_float", "conv.conv_hybrid", "conv.depthwise_float", "conv.depthwise_hybrid"} & set(only_int8)
+    # ... and a float model the int8 and dynamic-range modules of its operators
+    only_float = set(_selection("lazy", [fx / "float32_cnn.tflite"])["imported"])
+    assert "conv.conv_float" in only_float
+    assert not {m for m in only_float if m.endswith(("_quant", "_hybrid"))}, only_float
 
 
 def test_priority_levels_are_read_from_the_decorators():

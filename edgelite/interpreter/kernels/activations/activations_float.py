@@ -28,10 +28,10 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import float_gemm, float_order
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register

@@ -19,11 +19,11 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import lut
 from edgelite.interpreter.kernels.activations.activations_quant import _srdhm16, _unary_accepts

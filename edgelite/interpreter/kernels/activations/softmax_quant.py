@@ -28,10 +28,10 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import lut, platform_rounding, softmax_lut_arm
 from edgelite.interpreter.kernels.base import INT16, INT8, Kernel, OpContext, register

@@ -19,10 +19,11 @@ is re-planned only when its input shapes change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import ShapeError
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 

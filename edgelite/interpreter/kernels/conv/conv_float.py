@@ -46,10 +46,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import bound, float_gemm, float_order
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import Window2D, activation_range

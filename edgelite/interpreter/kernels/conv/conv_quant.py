@@ -29,10 +29,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import int8_numpy, int_gemm, patches, platform_rounding, simd_gemm
 from edgelite.interpreter.compute.conv_geometry import Window2D
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
@@ -63,7 +63,7 @@ class ConvQuantParams(RequantParams):
     acc_buf: np.ndarray  # (M, N) GEMM output scratch (used when one chunk covers K)
     rq_tables: tuple | None  # int_gemm.fast_requant_tables (one-shift requantization) or None
     # VNNI path (int8 with the one-shift requantization, on AVX-512 VNNI): else None
-    vnni_w: np.ndarray | None  # simd_gemm.pack_weights(w, vnni_tile[1])
+    vnni_w: simd_gemm.PackedWeights | None  # pack_weights(w, vnni_tile[1]) on first use (.array())
     vnni_tile: tuple[int, int]
     vnni_bias: np.ndarray | None  # (N,) int64: bias - (128 + in_zp) * sum(w)
     vnni_cols: np.ndarray | None  # (M, K rounded up to 4) int8 im2col scratch; None: read the input
@@ -104,10 +104,13 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
     rq_tables = int_gemm.fast_requant_tables(qo.multiplier, qo.shift, mode)
     vnni_w = vnni_bias = vnni_cols = None
     vnni_tile = (0, 0)
+    w_sum = None if legacy else wdata.sum(axis=1, dtype=np.int64)
     if not legacy and not wide and rq_tables is not None and simd_gemm.usable(k_depth):
         vnni_tile = simd_gemm.choose_tile(m_rows, n)
-        vnni_w = simd_gemm.pack_weights(wdata.astype(np.int8, copy=False), vnni_tile[1])
-        vnni_bias = (np.zeros(n, np.int64) if bias is None else bias) + simd_gemm.bias_correction(wdata, in_zp)
+        # packed when the JIT kernel first runs: a fresh process's first invoke (the
+        # reference kernels) never reads them
+        vnni_w = simd_gemm.PackedWeights(wdata.astype(np.int8, copy=False), vnni_tile[1])
+        vnni_bias = (np.zeros(n, np.int64) if bias is None else bias) + simd_gemm.bias_correction(None, in_zp, sums=w_sum)
         if not (pointwise and k_depth % 4 == 0):
             vnni_cols = np.empty((m_rows, -(-k_depth // 4) * 4), np.int8)
 
@@ -120,14 +123,14 @@ def conv_quant_prepare(ctx: OpContext, depth_weights: np.ndarray | None = None) 
     elif wide:
         w_gemm_t = np.ascontiguousarray(w_centered.T.astype(np.float64))
         bias_jit = np.zeros(n, np.int64) if bias is None else bias.copy()
-        bias_jit = bias_jit - in_zp * wdata.sum(axis=1, dtype=np.int64)
+        bias_jit = bias_jit - in_zp * w_sum
         jit_sub, jit_pad = 0, in_zp
         chunk = 1 << 30
     else:
         # int8: raw values; sum(w * (x - zp)) = sum(w * x) - zp * sum(w); padding holds zp.
         # (The VNNI path keeps no float copy of the weights.)
         w_gemm_t = np.ascontiguousarray(wdata.T.astype(np.float32)) if vnni_w is None else np.empty((0, n), np.float32)
-        bias_jit = (np.zeros(n, np.int64) if bias is None else bias) - in_zp * wdata.sum(axis=1, dtype=np.int64)
+        bias_jit = (np.zeros(n, np.int64) if bias is None else bias) - in_zp * w_sum
         jit_sub, jit_pad = 0, in_zp
         chunk = int_gemm.chunk_for(128, 128)
     ref_plan = None
@@ -198,7 +201,7 @@ class _ConvQuantBase(QuantizedWeightsKernel):
                 a = x.reshape(m, k)
             else:
                 patches.im2col_into(x, *p.win.im2col_args, p.in_zp, a, threads=p.num_threads)
-            simd_gemm.gemm_requant(a, p.vnni_w, k, p.vnni_tile, p.vnni_bias, p.multiplier, p.rq_tables,
+            simd_gemm.gemm_requant(a, p.vnni_w.array(), k, p.vnni_tile, p.vnni_bias, p.multiplier, p.rq_tables,
                                    p.out_zp, p.act_min, p.act_max, outputs[0].reshape(m, p.out_c), p.num_threads)
             return
         cols = p.cols_buf
@@ -231,7 +234,7 @@ class _ConvQuantBase(QuantizedWeightsKernel):
             a = x.reshape(m, k)
         else:
             calls.append(patches.im2col_call(x, *p.win.im2col_args, p.in_zp, a, threads=p.num_threads))
-        calls.append(simd_gemm.gemm_requant_call(a, p.vnni_w, k, p.vnni_tile, p.vnni_bias, p.multiplier, p.rq_tables,
+        calls.append(simd_gemm.gemm_requant_call(a, p.vnni_w.array(), k, p.vnni_tile, p.vnni_bias, p.multiplier, p.rq_tables,
                                                  p.out_zp, p.act_min, p.act_max, outputs[0].reshape(m, p.out_c),
                                                  p.num_threads))
         return calls

@@ -41,10 +41,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv.conv_float import bias_vector, float_conv_window, is_float32, strided_options

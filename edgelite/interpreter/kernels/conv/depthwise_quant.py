@@ -28,15 +28,16 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import depthwise_int8_loops as dwf
 from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import int_gemm
 from edgelite.interpreter.compute import int8_numpy
+from edgelite.interpreter.compute.lazy import Lazy
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
 from edgelite.interpreter.kernels.common import QuantizedWeightsKernel, RequantParams, conv_window, quant_operands, require_constant_weights
 from edgelite.interpreter.compute.jit import njit, prange, serial_build
@@ -62,8 +63,9 @@ class DepthwiseQuantParams(RequantParams):
     acc_scratch: np.ndarray  # (B*OH, OW, OC) int32 (int64 for 16x8)
     vec_ch: int  # channels [0, vec_ch) round with ``mode``, the rest with ROUND_DOUBLE
     fast_path: bool  # the kernels of depthwise_conv_quant_fast apply
-    padded: np.ndarray  # zero-point-padded scratch of the fast kernels (empty if unused)
-    fast: dwf.FastTables | None = None
+    # the fast kernels' tables and zero-point-padded scratch (empty if unused), made on
+    # the first JIT run (``.get()``); None when the fast kernels do not apply
+    fast: Lazy[tuple[dwf.FastTables, np.ndarray]] | None = None
     # fast numpy reference path (int8, float32 tap sums, one-shift requantization of
     # channels [0, vec_ch)): else None
     ref_plan: int8_numpy.RequantPlan | None = None
@@ -96,18 +98,26 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
     # rounding and the last (oc % 8) channels with gemmlowp's (measured, tie-heavy test).
     vec_ch = oc - oc % 8 if (in_dtype == _INT8 and mode == fp.ROUND_DOUBLE_UP) else oc
     fast = in_dtype == _INT8 and dwf.applies(kh, kw, mult, s, mode, w_centered)
-    padded = np.empty((0, 0, 0, 0), np.int8)
-    tables = None
+    fast_state = None
     if fast:
         hp = max(win.pad_h + h, (win.out_h - 1) * sh + (kh - 1) * dh + 1)
         wp = dwf.scratch_width(wd, win.out_w, kw, sw, dw, win.pad_w)
         planes = sw == 2 and dw == 1
-        if planes:
-            padded = np.full((b, hp, 2, wp // 2, c), in_zp, np.int8)  # borders stay in_zp
-        elif win.pad_h or win.pad_w or hp != h or wp != wd:
-            padded = np.full((b, hp, wp, c), in_zp, np.int8)
-        tables = dwf.plan_fast(w_centered, bias, q, s, mode, vec_ch, in_zp, c, sw, dw, wp, planes,
-                               b * win.out_h, ctx.num_threads)
+        threads = ctx.num_threads
+
+        def make_fast():
+            # made on the first JIT run: the reference kernels (a fresh process's first
+            # invoke) read neither the tables nor the scratch
+            padded = np.empty((0, 0, 0, 0), np.int8)
+            if planes:
+                padded = np.full((b, hp, 2, wp // 2, c), in_zp, np.int8)  # borders stay in_zp
+            elif win.pad_h or win.pad_w or hp != h or wp != wd:
+                padded = np.full((b, hp, wp, c), in_zp, np.int8)
+            tables = dwf.plan_fast(w_centered, bias, q, s, mode, vec_ch, in_zp, c, sw, dw, wp, planes,
+                                   b * win.out_h, threads)
+            return tables, padded
+
+        fast_state = Lazy(make_fast)
     ref_plan = None
     taps_max = kh * kw * (int(np.abs(w_centered).max()) if w_centered.size else 0) * 255
     if in_dtype == _INT8 and not qo.wide and vec_ch > 0 and taps_max < int_gemm.F32_EXACT:
@@ -122,7 +132,7 @@ def depthwise_quant_prepare(ctx: OpContext) -> DepthwiseQuantParams:
         w_centered=np.ascontiguousarray(w_centered), bias=bias, num_threads=ctx.num_threads,
         w_jit=np.ascontiguousarray(w_centered.astype(acc_dtype)),
         acc_scratch=np.zeros((0, 0, 0) if fast else (b * win.out_h, win.out_w, oc), acc_dtype),
-        fast_path=fast, padded=padded, fast=tables, ref_plan=ref_plan,
+        fast_path=fast, fast=fast_state, ref_plan=ref_plan,
     )
 
 
@@ -143,16 +153,7 @@ def _eval_numpy_fast(p: DepthwiseQuantParams, x: np.ndarray, out: np.ndarray) ->
     xp = int8_numpy.padded_input(x, p.win, 0, np.float32, sub=p.in_zp)
     if p.mult > 1:
         xp = np.repeat(xp, p.mult, axis=3)  # input channel of each output channel
-    w = p.w_centered.astype(np.float32)
-    acc = tmp = None
-    for t, view in enumerate(int8_numpy.taps(xp, p.win)):
-        wt = w[t // p.win.kw, t % p.win.kw]
-        if acc is None:
-            acc = view * wt
-            tmp = np.empty_like(acc)
-        else:
-            np.multiply(view, wt, out=tmp)
-            acc += tmp
+    acc = int8_numpy.tap_sums(xp, p.w_centered.astype(np.float32), p.win)  # exact in any order
     v = p.vec_ch
     if v == p.out_c:
         int8_numpy.requantize_into(acc, p.ref_plan, out)
@@ -238,7 +239,8 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
         macs = p.batch * p.win.out_h * p.win.out_w * p.out_c * p.win.kh * p.win.kw
         parallel = p.num_threads > 1 and macs >= DEPTHWISE_PARALLEL_MIN_MACS
         if p.fast_path:  # the thread pool decides itself whether the layer is worth splitting
-            dwf.run_fast(p.fast, p.padded, inputs[0], p.win.pad_h, p.win.pad_w, p.win.sh, p.win.dh, p.win.out_h, p.win.out_w,
+            tables, padded = p.fast.get()
+            dwf.run_fast(tables, padded, inputs[0], p.win.pad_h, p.win.pad_w, p.win.sh, p.win.dh, p.win.out_h, p.win.out_w,
                          p.out_zp, p.act_min, p.act_max, outputs[0], p.num_threads)
             return
         zp = p.acc_scratch.dtype.type(p.in_zp)
@@ -255,7 +257,8 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
         if not bound.contiguous(inputs[0], outputs[0]):
             return None
         if p.fast_path:  # the thread pool's split, worked out once
-            return dwf.run_fast_calls(p.fast, p.padded, inputs[0], p.win.pad_h, p.win.pad_w, p.win.sh, p.win.dh,
+            tables, padded = p.fast.get()
+            return dwf.run_fast_calls(tables, padded, inputs[0], p.win.pad_h, p.win.pad_w, p.win.sh, p.win.dh,
                                       p.win.out_h, p.win.out_w, p.out_zp, p.act_min, p.act_max, outputs[0],
                                       p.num_threads)
         macs = p.batch * p.win.out_h * p.win.out_w * p.out_c * p.win.kh * p.win.kw

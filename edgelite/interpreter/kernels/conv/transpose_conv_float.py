@@ -35,11 +35,11 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, TensorInfo, register
 from edgelite.interpreter.kernels.conv.conv_float import bias_vector, strided_options

@@ -41,10 +41,11 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import UnsupportedOperatorError
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute.conv_geometry import ACT_NONE, ACT_RELU, ACT_RELU6, ACT_RELU_N1_TO_1

@@ -22,10 +22,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import EdgeliteError
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute.gemmlowp import inv_sqrt_quantized_multiplier_exp

@@ -27,10 +27,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import int8_numpy, int_gemm, platform_rounding, simd_gemm
 from edgelite.interpreter.kernels.base import INT16, INT8, UINT8, OpContext, register
@@ -56,7 +56,7 @@ class FullyConnectedQuantParams(RequantParams):
     w_int: np.ndarray  # (N, K) int8 weights for the small-batch integer GEMV ((0, 0) when unused)
     acc_buf: np.ndarray  # (M, N) int32 scratch of the GEMV
     # VNNI path (int8 with the one-shift requantization, on AVX-512 VNNI): else None
-    vnni_w: np.ndarray | None = None  # simd_gemm.pack_weights(w, vnni_tile[1])
+    vnni_w: simd_gemm.PackedWeights | None = None  # pack_weights(w, vnni_tile[1]) on first use (.array())
     vnni_tile: tuple[int, int] = (0, 0)
     vnni_bias: np.ndarray | None = None  # (N,) int64: bias - (128 + in_zp) * sum(w)
     vnni_tables: tuple | None = None  # int_gemm.fast_requant_tables
@@ -106,20 +106,22 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
         wdata = w_raw
         w_centered_t = w_raw.T
         w_gemm_t = None  # made below unless the VNNI GEMM holds the weights
-        bias_jit, centre, chunk = base_bias - in_zp * w_raw.sum(axis=1, dtype=np.int64), False, int_gemm.chunk_for(128, 128)
+        w_sum = w_raw.sum(axis=1, dtype=np.int64)
+        bias_jit, centre, chunk = base_bias - in_zp * w_sum, False, int_gemm.chunk_for(128, 128)
     else:
         wdata = w_raw.astype(np.int64)
         w_centered = wdata - qo.w_zp
         w_centered_t = np.ascontiguousarray(w_centered.T.astype(np.int16))
+        w_sum = wdata.sum(axis=1)
         if legacy:
             w_gemm_t = w_centered.T.astype(np.float32)
             bias_jit, centre, chunk = base_bias.copy(), True, int_gemm.chunk_for(255, 255)
         elif wide:
             w_gemm_t = wdata.T.astype(np.float64)
-            bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, 1 << 30
+            bias_jit, centre, chunk = base_bias - in_zp * w_sum, False, 1 << 30
         else:
             w_gemm_t = wdata.T.astype(np.float32)
-            bias_jit, centre, chunk = base_bias - in_zp * wdata.sum(axis=1), False, int_gemm.chunk_for(128, 128)
+            bias_jit, centre, chunk = base_bias - in_zp * w_sum, False, int_gemm.chunk_for(128, 128)
     if wide:
         # Measured on ai-edge-litert 2.3: its 16x8 FULLY_CONNECTED rounds once
         # ((acc * q + 2**(30 - shift)) >> (31 - shift)), unlike its 16x8 conv kernels.
@@ -133,8 +135,9 @@ def fully_connected_quant_prepare(ctx: OpContext) -> FullyConnectedQuantParams:
     if in_dtype == _INT8 and tables is not None and simd_gemm.usable(k):
         tile = simd_gemm.choose_tile(m, n)
         vnni = dict(
-            vnni_w=simd_gemm.pack_weights(wdata.astype(np.int8, copy=False), tile[1]), vnni_tile=tile, vnni_tables=tables,
-            vnni_bias=base_bias + simd_gemm.bias_correction(wdata, in_zp),
+            # packed when the JIT kernel first runs (the reference kernels never read them)
+            vnni_w=simd_gemm.PackedWeights(wdata.astype(np.int8, copy=False), tile[1]), vnni_tile=tile, vnni_tables=tables,
+            vnni_bias=base_bias + simd_gemm.bias_correction(None, in_zp, sums=w_sum),
             vnni_cols=None if k % 4 == 0 else np.empty((m, -(-k // 4) * 4), np.int8),
         )
     # int8 x int8 with few rows: integer GEMV (|sum| < 2**31 for K < 2**17)
@@ -195,7 +198,7 @@ class _FullyConnectedQuantBase(QuantizedWeightsKernel):
             if p.vnni_cols is not None:
                 a = p.vnni_cols
                 a[:, : p.depth] = x2
-            simd_gemm.gemm_requant(a, p.vnni_w, p.depth, p.vnni_tile, p.vnni_bias, p.multiplier, p.vnni_tables,
+            simd_gemm.gemm_requant(a, p.vnni_w.array(), p.depth, p.vnni_tile, p.vnni_bias, p.multiplier, p.vnni_tables,
                                    p.out_zp, p.act_min, p.act_max, outputs[0].reshape(p.rows, p.units), p.num_threads)
             return
         if p.w_int.size:
@@ -223,7 +226,7 @@ class _FullyConnectedQuantBase(QuantizedWeightsKernel):
         if p.vnni_cols is not None:
             a = p.vnni_cols
             calls.append((np.copyto, (a[:, : p.depth], x2, "unsafe")))  # as a[:, :depth] = x2
-        calls.append(simd_gemm.gemm_requant_call(a, p.vnni_w, p.depth, p.vnni_tile, p.vnni_bias, p.multiplier,
+        calls.append(simd_gemm.gemm_requant_call(a, p.vnni_w.array(), p.depth, p.vnni_tile, p.vnni_bias, p.multiplier,
                                                  p.vnni_tables, p.out_zp, p.act_min, p.act_max,
                                                  outputs[0].reshape(p.rows, p.units), p.num_threads))
         return calls

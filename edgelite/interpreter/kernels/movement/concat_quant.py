@@ -17,10 +17,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, register
 from edgelite.interpreter.kernels.elementwise.elementwise_quant import activation_range, dtype_range, is_quantized, quant_params
 

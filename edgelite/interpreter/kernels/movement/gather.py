@@ -14,10 +14,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import InvocationError
 from edgelite.interpreter.compute import bound
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register

@@ -21,10 +21,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute.gemmlowp import inv_sqrt_quantized_multiplier_exp
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, register

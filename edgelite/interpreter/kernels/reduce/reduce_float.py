@@ -19,10 +19,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import float_order
 from edgelite.interpreter.compute.jit import njit

@@ -37,10 +37,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv.conv_float import is_float32
 from edgelite.interpreter.compute.jit import njit, prange, serial_build

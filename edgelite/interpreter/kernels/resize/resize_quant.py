@@ -36,10 +36,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, register
 from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.kernels.resize.resize_float import bilinear_tables, nearest_indices, resize_modes

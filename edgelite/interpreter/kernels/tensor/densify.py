@@ -30,10 +30,10 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
+from edgelite.quick_dataclass import dataclass
 from edgelite.errors import ModelFormatError
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.compute.sparse import densify

@@ -27,13 +27,21 @@ from edgelite.interpreter.compute import int8_numpy, int_gemm
 from edgelite.interpreter.kernels.base import select_kernel
 
 
-def _run(spec, feeds, *, plan: bool, jit: bool = False):
-    """``eval`` (or ``eval_jit``) of the selected kernel; ``plan=False`` removes the fast plan."""
+_FORMS = {"float64": 0, "int64": 0}  # how many fast-path runs each requantization form served
+
+
+def _run(spec, feeds, *, plan: bool, jit: bool = False, int64: bool = False):
+    """``eval`` (or ``eval_jit``) of the selected kernel; ``plan=False`` removes the fast
+    plan, ``int64=True`` its float64 requantization form."""
     ctx = make_context(spec, use_jit=jit)
     k = select_kernel(ctx)
     params = k.prepare(ctx)
     if not plan:
         params = dataclasses.replace(params, ref_plan=None)
+    elif int64 and params.ref_plan is not None:
+        params = dataclasses.replace(params, ref_plan=dataclasses.replace(params.ref_plan, qf=None, cf=None))
+    if plan and not jit and params.ref_plan is not None:
+        _FORMS["float64" if params.ref_plan.qf is not None else "int64"] += 1
     x = np.ascontiguousarray(feeds[0], dtype=spec.inputs[0].dtype).reshape(spec.inputs[0].shape)
     arrays = [x] + [None if t is None else np.asarray(t.data, t.dtype).reshape(t.shape) for t in spec.inputs[1:]]
     out = np.empty(ctx.output_shapes[0], ctx.outputs[0].dtype)
@@ -46,6 +54,9 @@ def _check(spec, feeds, *, fast: bool = True, litert: bool = True, jit: bool = T
     assert (params.ref_plan is not None) == fast, "the case does not take the path it is meant to test"
     _, general = _run(spec, feeds, plan=False)
     np.testing.assert_array_equal(got, general)
+    if fast and params.ref_plan.qf is not None:
+        _, int64_form = _run(spec, feeds, plan=True, int64=True)
+        np.testing.assert_array_equal(got, int64_form)
     if HAVE_NUMBA and jit:
         _, jit = _run(spec, feeds, plan=True, jit=True)
         np.testing.assert_array_equal(got, jit)
@@ -236,3 +247,88 @@ def test_requantize_into_a_strided_output():
                                          -128, 127, np.int8)
     np.testing.assert_array_equal(base[:, ::2], want)
     assert not base[:, 1::2].any()
+
+
+@pytest.mark.parametrize("mode", [fp.ROUND_DOUBLE_UP, fp.ROUND_SINGLE])
+def test_requantize_float64_form_equals_the_int64_form(mode):
+    """``floor(acc * qf + cf)`` against ``(acc * q + c) >> total`` where the plan admits
+    it: accumulators on both sides of every output step's boundary (and on it when it
+    is reachable), the ends of the bound, shifts from 31 to 50 and extreme multipliers."""
+    rng = np.random.default_rng(100 + mode)
+    n = 48
+    q, s = fp.quantize_multiplier_array(rng.uniform(1e-7, 0.99, n))
+    s[:4] = [-1, -2, -19, 0]
+    q[:2] = [1 << 30, (1 << 31) - 1]
+    bias = rng.integers(-(1 << 16), 1 << 16, n)
+    bound = 1 << 20  # |acc * q| < 2**51, |c| < 2**51: every channel admits the float64 form
+    plan = int8_numpy.plan_requant(bias, q, s, mode, 1, -128, 127, bound, bound + (1 << 16))
+    assert plan is not None and plan.qf is not None
+    int64_plan = dataclasses.replace(plan, qf=None, cf=None)
+    rows = [rng.integers(-bound, bound + 1, n) for _ in range(200)]
+    q64, c64, t64 = plan.q, plan.c, plan.total
+    for r in range(-129, 129, 3):  # the accumulators where (acc * q + c) crosses r << total
+        edge = ((np.int64(r) << t64) - c64) // q64
+        for d in (-1, 0, 1):
+            rows.append(np.clip(edge + d, -bound, bound))
+    rows += [np.full(n, bound), np.full(n, -bound), np.zeros(n, np.int64)]
+    acc = np.stack(rows).astype(np.int64)
+    for a in (acc, acc.astype(np.float32), acc.astype(np.int32)):
+        got, want = np.empty(acc.shape, np.int8), np.empty(acc.shape, np.int8)
+        int8_numpy.requantize_into(a, plan, got)
+        int8_numpy.requantize_into(a, int64_plan, want)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got, int_gemm.requantize_reference(acc, bias, q, s, mode, 1, -128, 127, np.int8))
+
+
+def test_float64_form_only_where_it_is_exact():
+    q, s = fp.quantize_multiplier_array([0.001, 0.002])  # q close to 2**31
+    over = (1 << 53) // int(q.max()) + 1  # |acc| * q reaches 2**53 on some channel
+    assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, over // 4, over).qf is not None
+    assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, over, over).qf is None
+    # the edge itself: the largest bound with |acc| * q + |c| < 2**53 on every channel
+    p = int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, 1, 1)
+    edge = min((((1 << 53) - 1 - abs(int(c))) // int(qq)) for c, qq in zip(p.c, p.q))
+    assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, edge, edge).qf is not None
+    assert int8_numpy.plan_requant(None, q, s, fp.ROUND_DOUBLE_UP, 0, -128, 127, edge + 1, edge + 1).qf is None
+
+
+@pytest.mark.parametrize("geo", [
+    # b, h, w, c, kh, kw, sh, sw, dh, dw, padding
+    (1, 9, 9, 8, 3, 3, 1, 1, 1, 1, "SAME"), (2, 8, 7, 5, 3, 3, 2, 2, 1, 1, "SAME"), (1, 10, 9, 16, 3, 3, 1, 1, 2, 2, "SAME"),
+    (1, 11, 12, 3, 5, 5, 2, 1, 1, 1, "VALID"), (1, 6, 13, 7, 2, 3, 3, 2, 1, 2, "SAME"), (1, 5, 5, 64, 1, 1, 1, 1, 1, 1, "VALID"),
+    (1, 7, 7, 130, 3, 3, 2, 2, 1, 1, "VALID"),
+])
+def test_tap_sums_equal_adding_the_taps_one_by_one(geo):
+    """The depthwise reference's one-einsum tap sums against the per-tap loop (and exact
+    int64 sums), at the largest magnitudes the exactness bound admits."""
+    from edgelite.interpreter.compute.conv_geometry import SAME, VALID, Window2D
+
+    b, h, w, c, kh, kw, sh, sw, dh, dw, pad = geo
+    win = Window2D.build(h, w, kh, kw, sh, sw, dh, dw, SAME if pad == "SAME" else VALID)
+    rng = np.random.default_rng(sum(geo[:-1]))
+    x = rng.integers(-128, 128, (b, h, w, c)).astype(np.int8)
+    x.reshape(-1)[:7] = [-128, 127, -128, 127, 0, -1, 1]
+    wmax = min(127, (int_gemm.F32_EXACT - 1) // (kh * kw * 255))
+    wt = rng.integers(-wmax, wmax + 1, (kh, kw, c)).astype(np.int64)
+    wt[0, 0, 0] = -wmax
+    in_zp = 127  # |x - in_zp| up to 255
+    xp = int8_numpy.padded_input(x, win, 0, np.float32, sub=in_zp)
+    got = int8_numpy.tap_sums(xp, wt.astype(np.float32), win)
+    want = None
+    for t, view in enumerate(int8_numpy.taps(xp, win)):
+        term = view * wt[t // kw, t % kw].astype(np.float32)
+        want = term if want is None else want + term
+    assert got.dtype == np.float32 and got.shape == (b, win.out_h, win.out_w, c)
+    np.testing.assert_array_equal(got, want)
+    exact = sum(view.astype(np.int64) * wt[t // kw, t % kw]
+                for t, view in enumerate(int8_numpy.taps(int8_numpy.padded_input(x, win, 0, np.int64, sub=in_zp), win)))
+    np.testing.assert_array_equal(got.astype(np.int64), exact)
+
+
+def test_the_kernel_cases_served_both_forms():
+    """Run last in this file: the kernel cases above met both requantization forms (each
+    fast-path case compares the two; this keeps that from being vacuous)."""
+    if not _FORMS["float64"]:
+        pytest.skip("run with the kernel cases of this file")
+    assert _FORMS["float64"] > 0 and _FORMS["int64"] > 0, _FORMS
+
