@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from edgelite.quantize.numerics import _BLOCK, channel_blocks
+from edgelite.quantize.numerics import block_elements, channel_blocks
 
 CORRECTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # ``E[x]`` is taken over at most this many calibration samples, spread evenly. Summing
@@ -111,7 +111,7 @@ def weight_error(q: np.ndarray, scales: np.ndarray, dim: int, w: np.ndarray) -> 
     q3, w3, s3 = q.reshape(view), w.reshape(view), s.reshape(1, -1, 1)
     out = np.empty(q.shape, np.float64)
     out3 = out.reshape(view)
-    wbuf = np.empty(min(q.size, 2 * _BLOCK + view[2]), np.float64)
+    wbuf = np.empty(block_elements(view, blocks), np.float64)
     for rows, chans in blocks:
         y = out3[rows, chans]
         np.copyto(y, q3[rows, chans], casting="unsafe")

@@ -77,7 +77,8 @@ _BLOCK = 1 << 14
 def channel_blocks(shape: tuple[int, ...], dim: int | None, channels: int):
     """The array as ``(pre, C, post)`` (``C`` = the ``channels`` along ``dim``; one
     channel when ``dim`` is None or ``channels`` is 1) and the ``(pre, C)`` slice pairs of
-    blocks of at most about ``_BLOCK`` elements that cover it, in order.
+    blocks of at most about ``_BLOCK`` elements (one row of ``post`` at least) that
+    cover it, in order.
 
     Example:
         >>> view, blocks = channel_blocks((4, 3), 0, 4)
@@ -96,6 +97,11 @@ def channel_blocks(shape: tuple[int, ...], dim: int | None, channels: int):
         return view, [(slice(p, min(p + rows, pre)), slice(0, c)) for p in range(0, pre, rows)]
     step = max(1, _BLOCK // max(1, post))
     return view, [(slice(p, p + 1), slice(k, min(k + step, c))) for p in range(pre) for k in range(0, c, step)]
+
+
+def block_elements(view: tuple[int, int, int], blocks) -> int:
+    """Elements of the largest of ``channel_blocks``' blocks (the scratch they need)."""
+    return max(((r.stop - r.start) * (c.stop - c.start) * view[2] for r, c in blocks), default=0)
 
 
 def quantize_array(
@@ -122,7 +128,7 @@ def quantize_array(
     out = np.empty(x.shape, dtype)
     out3 = out.reshape(view)
     s3, z3 = scales.reshape(1, -1, 1), zero_points.reshape(1, -1, 1)
-    buf = np.empty(min(x.size, 2 * _BLOCK + view[2]), np.float64)
+    buf = np.empty(block_elements(view, blocks), np.float64)
     ibuf = np.empty(len(buf), np.int64) if np.dtype(dtype) != np.int64 else None
     # Block by block, the same operations as ``clip(round(x / s) + zp).astype(int64)``
     # on whole arrays, element for element.
