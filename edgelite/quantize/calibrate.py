@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from edgelite.quantize.observers import make_observer
-from edgelite.quantize.runner import make_runner
+from edgelite.quantize.runner import make_runner, model_elements
 from edgelite.schema.model import Model, TensorType
 
 ProgressFn = Callable[[int, int, str], None]
@@ -74,7 +74,8 @@ def calibrate(
     """
     tensors = activation_tensors(model)
     # The other runners are made on their pool threads, while the first one starts.
-    runners = RunnerSet(lambda: make_runner(model_bytes, tensors, backend),
+    elements = model_elements(model)
+    runners = RunnerSet(lambda: make_runner(model_bytes, tensors, backend, elements=elements),
                         max(1, min(int(num_threads), len(feeds))))
     observers = {
         t: make_observer(observer, percentile=percentile, num_bins=num_bins,
