@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from edgelite.quantize.numerics import block_elements, channel_blocks
+from edgelite.quantize.numerics import block_elements, channel_blocks, weight_kernels
 
 CORRECTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # ``E[x]`` is taken over at most this many calibration samples, spread evenly. Summing
@@ -111,6 +111,10 @@ def weight_error(q: np.ndarray, scales: np.ndarray, dim: int, w: np.ndarray) -> 
     q3, w3, s3 = q.reshape(view), w.reshape(view), s.reshape(1, -1, 1)
     out = np.empty(q.shape, np.float64)
     out3 = out.reshape(view)
+    kernels = weight_kernels()
+    if kernels is not None and view[1] == s.size:  # one scale per channel of the view, as the kernel reads them
+        kernels._weight_error_kernel(q3, s, w3, out3)
+        return out
     wbuf = np.empty(block_elements(view, blocks), np.float64)
     for rows, chans in blocks:
         y = out3[rows, chans]

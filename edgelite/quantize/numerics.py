@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 _TINY = 1e-12
@@ -63,9 +65,30 @@ def symmetric_weights(w: np.ndarray, dim: int | None, bits: int = 8,
         bound = abs_max(w, dim)
     # An all-zero channel gets scale 1 (any positive scale represents it exactly).
     scales = np.where(bound > 0, bound / qmax, 1.0).astype(np.float32)
+    kernels = weight_kernels()
+    if kernels is not None and bits == 8 and w.size and np.isfinite(bound).all() and (scales > 0).all():
+        # Finite weights, positive scales: what the kernel requires (see its docstring).
+        view, _ = channel_blocks(w.shape, dim, len(scales))
+        q = np.empty(w.shape, np.int8)
+        kernels._symmetric_kernel(w.reshape(view), scales.astype(np.float64), qmax, q.reshape(view))
+        return q, scales
     q = quantize_array(w, scales, np.zeros(len(scales), np.int64), dim, -qmax, qmax,
                        dtype=np.int8 if bits == 8 else np.int16)
     return q, scales
+
+
+def weight_kernels():
+    """``edgelite.quantize.weight_kernels`` when Numba is already loaded, else None.
+
+    Looked up without importing the interpreter: if its JIT module was never
+    imported, Numba is not loaded, and the numpy code below runs.
+    """
+    jit = sys.modules.get("edgelite.interpreter.compute.jit")
+    if jit is None or not (jit.HAVE_NUMBA and jit.is_warm()):
+        return None
+    from edgelite.quantize import weight_kernels as kernels  # noqa: PLC0415 (needs the interpreter's jit)
+
+    return kernels
 
 
 # Elements per block of the blocked loops below: a block's float64 temporaries stay in

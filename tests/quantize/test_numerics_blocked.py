@@ -1,9 +1,11 @@
 """The blocked weight arithmetic (``quantize_array``, ``symmetric_weights``,
-``weight_error``) against the whole-array code it replaced, kept here as the oracle:
-the same integers and floats, bit for bit, on shapes that take every blocking branch
-(blocks of rows, of channels within a row, a row longer than a block), per tensor and
-per channel along every axis, and on values that test rounding (halves), clipping,
-infinities, NaN and signed zeros."""
+``weight_error``) and its Numba kernels (``weight_kernels``) against the whole-array
+code they replaced, kept here as the oracle: the same integers and floats, bit for
+bit, on shapes that take every blocking branch (blocks of rows, of channels within a
+row, a row longer than a block), per tensor and per channel along every axis, and on
+values that test rounding (halves), clipping, infinities, NaN and signed zeros. The
+tests that reach ``symmetric_weights`` / ``weight_error`` run twice: numpy blocks
+(Numba not loaded) and the kernels (compiled, or their Python bodies without Numba)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,32 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from edgelite.quantize import numerics
+from edgelite.interpreter.compute import jit
+from edgelite.quantize import bias_correction, numerics, weight_kernels
 from edgelite.quantize.bias_correction import dequantize_weights, expected_output_shift, weight_error
 from edgelite.quantize.numerics import abs_max, channel_blocks, quantize_array, quantize_bias, symmetric_weights
+
+# Without Numba the kernels run as Python loops: keep their cases small there.
+_KERNEL_MAX = None if jit.HAVE_NUMBA else 20_000
+
+
+@pytest.fixture(params=["numpy", "kernels"])
+def path(request, monkeypatch):
+    """Which implementation ``symmetric_weights`` and ``weight_error`` use."""
+    if request.param == "kernels":
+        if jit.HAVE_NUMBA:
+            assert jit.wait_until_warm()
+        chosen = weight_kernels
+    else:
+        chosen = None
+    monkeypatch.setattr(numerics, "weight_kernels", lambda: chosen)
+    monkeypatch.setattr(bias_correction, "weight_kernels", lambda: chosen)
+    return request.param
+
+
+def _skip_if_slow(path, size):
+    if path == "kernels" and _KERNEL_MAX is not None and size > _KERNEL_MAX:
+        pytest.skip("Python-loop kernels (no Numba): small cases only")
 
 
 # -- the replaced implementations (edgelite before the blocked loops), verbatim in effect
@@ -85,7 +110,8 @@ def _weights(shape, seed):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_symmetric_weights_same_bits_as_before(shape):
+def test_symmetric_weights_same_bits_as_before(shape, path):
+    _skip_if_slow(path, int(np.prod(shape)))
     w = _weights(shape, len(shape) * 1000 + sum(shape))
     for dim in [None] + list(range(len(shape))):
         for bits in (8, 16):
@@ -153,7 +179,8 @@ def test_quantize_array_rounding_edges_same_as_before():
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(1, 30), min_size=1, max_size=4), st.integers(0, 2**31 - 1), st.integers(1, 12))
 def test_blocked_quantization_same_as_before_any_shape_and_block(shape, seed, block_log):
-    """Shapes against block sizes from two elements up."""
+    """Shapes against block sizes from two elements up (numpy blocks: the kernels
+    have no blocks; they are checked on these shapes below)."""
     shape = tuple(shape)
     assume(int(np.prod(shape)) <= 3000)
     w = _weights(shape, seed)
@@ -197,7 +224,8 @@ def test_channel_blocks_cover_the_array_once_in_order():
 
 @pytest.mark.parametrize("shape,dim", [((64, 3, 3, 32), 0), ((1, 3, 3, 700), 3), ((1000, 512), 0),
                                        ((16, 1, 1, 8), 0), ((8, 3, 3, 4), 0)])
-def test_weight_error_and_shift_same_as_before(shape, dim):
+def test_weight_error_and_shift_same_as_before(shape, dim, path):
+    _skip_if_slow(path, int(np.prod(shape)))
     rng = np.random.default_rng(shape[0])
     w = _weights(shape, 5)
     q, s = symmetric_weights(w, dim)
@@ -217,3 +245,39 @@ def test_weight_error_and_shift_same_as_before(shape, dim):
         from edgelite.quantize.bias_correction import shift_of_weight_error
 
         _same(shift_of_weight_error("CONV_2D", Opts, x, dw), expected_output_shift("CONV_2D", Opts, x, w, wq))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 30), min_size=1, max_size=4), st.integers(0, 2**31 - 1))
+def test_kernels_same_as_before_any_shape(shape, seed):
+    shape = tuple(shape)
+    assume(int(np.prod(shape)) <= 3000)
+    w = _weights(shape, seed)
+    if seed % 3 == 0:
+        w[..., :1] *= np.float32(1e-38)  # tiny channels: subnormal scales
+    for dim in [None] + list(range(len(shape))):
+        q0, s0 = _old_symmetric_weights(w, dim)
+        q, s = symmetric_weights(w, dim)  # whatever path is live
+        view, _ = channel_blocks(w.shape, dim, len(s0))
+        qk = np.empty(w.shape, np.int8)
+        weight_kernels._symmetric_kernel(w.reshape(view), s0.astype(np.float64), 127, qk.reshape(view))
+        _same(qk, q0)
+        _same(q, q0)
+        ek = np.empty(w.shape, np.float64)
+        weight_kernels._weight_error_kernel(q0.reshape(view), s0.astype(np.float64), w.reshape(view), ek.reshape(view))
+        _same(ek, dequantize_weights(q0, s0, dim if dim is not None else 0) - w.astype(np.float64))
+
+
+def test_kernels_refused_for_non_finite_weights(path):
+    """NaN / inf weights take the numpy code (the kernel assumes finite values), and
+    give the old bits."""
+    w = np.random.default_rng(3).standard_normal((4, 3, 3, 5)).astype(np.float32)
+    w[1, 0, 0, 0], w[2, 1, 1, 1] = np.nan, np.inf
+    with np.errstate(all="ignore"):
+        for dim in (None, 0, 3):
+            q0, s0 = _old_symmetric_weights(w, dim)
+            q, s = symmetric_weights(w, dim)
+            _same(q, q0)
+            _same(s, s0)
+            _same(weight_error(q, s, dim if dim is not None else 0, w),
+                  dequantize_weights(q, s, dim if dim is not None else 0) - w.astype(np.float64))
