@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from edgelite.quantize.numerics import block_elements, channel_blocks, weight_kernels
+
 CORRECTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # ``E[x]`` is taken over at most this many calibration samples, spread evenly. Summing
 # every activation of every sample is memory-bound (a third of a 100-sample
@@ -62,8 +64,13 @@ def expected_output_shift(op: str, options, mean_input: np.ndarray, w: np.ndarra
     Returns:
         float64 array, one value per output channel.
     """
+    return shift_of_weight_error(op, options, mean_input, np.asarray(w_quant, np.float64) - np.asarray(w, np.float64))
+
+
+def shift_of_weight_error(op: str, options, mean_input: np.ndarray, dw: np.ndarray) -> np.ndarray:
+    """:func:`expected_output_shift` given ``dw = W_q - W`` (float64, e.g. from
+    :func:`weight_error`)."""
     x = np.asarray(mean_input, np.float64)
-    dw = np.asarray(w_quant, np.float64) - np.asarray(w, np.float64)
     if op == "FULLY_CONNECTED":
         return (x.reshape(-1, dw.shape[1]) @ dw.T).mean(axis=0)
     if x.ndim != 4:
@@ -91,3 +98,30 @@ def dequantize_weights(q: np.ndarray, scales: np.ndarray, dim: int) -> np.ndarra
     else:
         s = s.reshape(())
     return q * s
+
+
+def weight_error(q: np.ndarray, scales: np.ndarray, dim: int, w: np.ndarray) -> np.ndarray:
+    """``dequantize_weights(q, scales, dim) - w`` in float64, element for element the
+    same, computed block by block (no whole-array float64 temporaries)."""
+    q, w = np.asarray(q), np.asarray(w)
+    s = np.asarray(scales, np.float64).reshape(-1)
+    if q.ndim == 0 or q.shape != w.shape:
+        return dequantize_weights(q, scales, dim) - np.asarray(w, np.float64)
+    view, blocks = channel_blocks(q.shape, dim if s.size > 1 else None, s.size)
+    q3, w3, s3 = q.reshape(view), w.reshape(view), s.reshape(1, -1, 1)
+    out = np.empty(q.shape, np.float64)
+    out3 = out.reshape(view)
+    kernels = weight_kernels()
+    if kernels is not None and view[1] == s.size:  # one scale per channel of the view, as the kernel reads them
+        kernels._weight_error_kernel(q3, s, w3, out3)
+        return out
+    wbuf = np.empty(block_elements(view, blocks), np.float64)
+    for rows, chans in blocks:
+        y = out3[rows, chans]
+        np.copyto(y, q3[rows, chans], casting="unsafe")
+        np.multiply(y, s3[:, chans], out=y)
+        src = w3[rows, chans]
+        wf = wbuf[: src.size].reshape(src.shape)
+        np.copyto(wf, src, casting="unsafe")
+        np.subtract(y, wf, out=y)
+    return out

@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from edgelite.quantize.observers import make_observer
-from edgelite.quantize.runner import make_runner
+from edgelite.quantize.runner import make_runner, model_elements
 from edgelite.schema.model import Model, TensorType
 
 ProgressFn = Callable[[int, int, str], None]
@@ -73,8 +73,8 @@ def calibrate(
     in order, so the ranges, means and references are exactly those of one thread.
     """
     tensors = activation_tensors(model)
-    # The other runners are made on their pool threads, while the first one starts.
-    runners = RunnerSet(lambda: make_runner(model_bytes, tensors, backend),
+    elements = model_elements(model)
+    runners = RunnerSet(lambda slot: make_runner(model_bytes, tensors, backend, elements=elements),
                         max(1, min(int(num_threads), len(feeds))))
     observers = {
         t: make_observer(observer, percentile=percentile, num_bins=num_bins,
@@ -110,19 +110,36 @@ def calibrate(
 
 
 class RunnerSet:
-    """``size`` runners of one model, each made on first use by ``make()`` (a runner
-    is only ever used by one thread at a time: see :func:`run_in_order`)."""
+    """``size`` runners of one model, runner ``slot`` made by ``make(slot)`` (a runner is
+    only ever used by one thread at a time: see :func:`run_in_order`).
 
-    def __init__(self, make: Callable[[], object], size: int):
-        self._make = make
-        self._slots: list = [make()] + [None] * (max(1, size) - 1)
+    The first is made by the caller (its errors are raised there, before any sample
+    runs); the others at the same time, each on a thread of its own, since making one
+    (parsing the model, packing its weights) takes about two samples' time on a
+    ResNet. A failure to make one of those is raised where that runner is first used.
+    """
+
+    def __init__(self, make: Callable[[int], object], size: int):
+        size = max(1, size)
+        self._pending: dict[int, Future] = {}
+        if size > 1:
+            pool = ThreadPoolExecutor(max_workers=size - 1)
+            self._pending = {slot: pool.submit(make, slot) for slot in range(1, size)}
+            pool.shutdown(wait=False)  # the threads end once their runner is made
+        try:
+            first = make(0)
+        except BaseException:
+            for f in self._pending.values():
+                f.cancel()
+            raise
+        self._slots: list = [first] + [None] * (size - 1)
 
     def __len__(self) -> int:
         return len(self._slots)
 
     def run(self, slot: int, feed: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
         if self._slots[slot] is None:
-            self._slots[slot] = self._make()
+            self._slots[slot] = self._pending.pop(slot).result()
         return self._slots[slot].run(feed, copy=False)
 
 
@@ -142,7 +159,7 @@ def run_in_order(runners: RunnerSet, feeds: Sequence[dict[str, np.ndarray]]) -> 
         >>> class Double:
         ...     def run(self, feed, copy=True):
         ...         return {0: feed["x"] * 2}
-        >>> [(k, v[0]) for k, v in run_in_order(RunnerSet(Double, 2), [{"x": 1}, {"x": 2}, {"x": 3}])]
+        >>> [(k, v[0]) for k, v in run_in_order(RunnerSet(lambda slot: Double(), 2), [{"x": 1}, {"x": 2}, {"x": 3}])]
         [(0, 2), (1, 4), (2, 6)]
     """
     n, size = len(feeds), len(runners)

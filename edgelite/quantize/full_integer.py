@@ -26,10 +26,10 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from edgelite.quantize.graph import GraphEditor, qparams
-from edgelite.quantize.bias_correction import CORRECTED_OPS, dequantize_weights, expected_output_shift
+from edgelite.quantize.bias_correction import CORRECTED_OPS, shift_of_weight_error, weight_error
 from edgelite.quantize.legal import CONV_OPS, legal_weight_scales, min_output_scale, raise_for_requant_floor
 from edgelite.quantize.global_pool import choose_global_pool, emit_exact_global_pool, is_global_pool, is_static
-from edgelite.quantize.numerics import activation_params, quantize_array, quantize_bias, symmetric_weights
+from edgelite.quantize.numerics import abs_max, activation_params, quantize_array, quantize_bias, symmetric_weights
 from edgelite.quantize.spec import INT8_OPS, INT16_OPS, INT64_BIAS_OPS, OpQuantSpec
 from edgelite.quantize.versions import min_runtime_version, op_version
 from edgelite.schema.model import Model, TensorType
@@ -193,16 +193,23 @@ class _FullInteger:
             if q_given is not None and q_given.is_quantized:
                 # A float constant annotated with the parameters to use (QDQ import).
                 d = q_given.quantized_dimension if q_given.per_channel else None
-                q = quantize_array(data, q_given.scale, q_given.zero_point, d, -127, 127).astype(np.int8)
+                q = quantize_array(data, q_given.scale, q_given.zero_point, d, -127, 127, dtype=np.int8)
                 params = qparams(q_given.scale, q_given.zero_point, q_given.quantized_dimension)
             else:
                 wkey = ("symmetric", t, dim)
                 if wkey not in self.weight_cache:
-                    self.weight_cache[wkey] = _frozen(*symmetric_weights(data, dim, 8))
+                    self.weight_cache[wkey] = _frozen(*symmetric_weights(data, dim, 8, bound=self._bound(t, data, dim)))
                 q, scales = self.weight_cache[wkey]
                 params = qparams(scales, np.zeros(len(scales), np.int64), dim or 0)
             self._const_cache[key] = self.g.add_constant(tensor.name, q, params)
         return self._const_cache[key]
+
+    def _bound(self, t: int, data: np.ndarray, dim: int | None) -> np.ndarray:
+        """max |w| per channel (float64) of weight tensor ``t``, computed once."""
+        bkey = ("bound", t, dim)
+        if bkey not in self.weight_cache:
+            self.weight_cache[bkey] = _frozen(abs_max(data, dim))[0]
+        return self.weight_cache[bkey]
 
     def _quant_bias(self, t: int, op: str, input_scale: float, weight: int, shift: np.ndarray | None = None) -> int:
         pre, data = self._weight_source(t)
@@ -232,8 +239,8 @@ class _FullInteger:
         if mean is None or data is None or pre is not None or (given is not None and given.is_quantized):
             return None
         qt = self.g.tensors[w_quant]
-        wq = dequantize_weights(self.g.const_data(w_quant), qt.quantization.scale, qt.quantization.quantized_dimension)
-        return expected_output_shift(name, op.builtin_options, mean, data, wq)
+        dw = weight_error(self.g.const_data(w_quant), qt.quantization.scale, qt.quantization.quantized_dimension, data)
+        return shift_of_weight_error(name, op.builtin_options, mean, dw)
 
     def _quant_const_act(self, t: int, params: tuple[float, int] | None = None) -> int:
         data = np.asarray(self.g.const_data(t), np.float32)
@@ -243,8 +250,8 @@ class _FullInteger:
         if key not in self._const_cache:
             scale, zp = params
             lo, hi = (-128, 127) if self.bits == 8 else (-32767, 32767)
-            q = quantize_array(data, np.array([scale]), np.array([zp]), None, lo, hi)
-            q = q.astype(np.int8 if self.bits == 8 else np.int16)
+            q = quantize_array(data, np.array([scale]), np.array([zp]), None, lo, hi,
+                               dtype=np.int8 if self.bits == 8 else np.int16)
             self._const_cache[key] = self.g.add_constant(self.g.tensors[t].name, q, qparams(scale, zp))
         return self._const_cache[key]
 
@@ -471,13 +478,7 @@ class _FullInteger:
         scales = np.asarray(wq.scale, np.float32)
         dim = wq.quantized_dimension if len(scales) > 1 else None
         if ours:
-            bkey = ("bound", t, dim)
-            if bkey not in self.weight_cache:
-                w = np.abs(np.asarray(data, np.float64))
-                axes = tuple(a for a in range(w.ndim) if a != dim)
-                self.weight_cache[bkey] = _frozen(w.max(axis=axes) if dim is not None
-                                                  else np.array([w.max(initial=0.0)]))[0]
-            bound = self.weight_cache[bkey]
+            bound = self._bound(t, data, dim)
             b_pos = next((p for p in range(len(op.inputs)) if spec.role(p) == "b" and op.inputs[p] >= 0), None)
             bias = g.const_data(op.inputs[b_pos]) if b_pos is not None else None
             new = legal_weight_scales(scales, bound, s_in, bias)
@@ -492,7 +493,7 @@ class _FullInteger:
             if key not in self._const_cache:
                 if key not in self.weight_cache:
                     self.weight_cache[key] = _frozen(quantize_array(data, new, np.zeros(len(new), np.int64), dim,
-                                                                    -127, 127).astype(np.int8))[0]
+                                                                    -127, 127, dtype=np.int8))[0]
                 q = self.weight_cache[key]
                 self._const_cache[key] = g.add_constant(g.tensors[t].name, q, qparams(new, np.zeros(len(new), np.int64), dim or 0))
             inputs[w_pos] = self._const_cache[key]

@@ -123,11 +123,11 @@ def _tensor_elements(model_bytes: bytes) -> int:
     return model_elements(read_model(model_bytes))
 
 
-def _edgelite_interpreter(model_bytes: bytes, preserve: bool = True):
+def _edgelite_interpreter(model_bytes: bytes, preserve: bool = True, elements: int | None = None):
     from edgelite.interpreter import Interpreter, OpResolverType  # noqa: PLC0415 (lazy by design)
     from edgelite.interpreter.compute.jit import wait_until_warm  # noqa: PLC0415
 
-    if _tensor_elements(model_bytes) < SMALL_MODEL_ELEMENTS:
+    if (_tensor_elements(model_bytes) if elements is None else elements) < SMALL_MODEL_ELEMENTS:
         # The choice depends on the model only, so every quantization of it gives the
         # same bytes whatever the state of Numba or its cache.
         return Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=preserve,
@@ -184,7 +184,7 @@ def _expose_as_outputs(model_bytes: bytes, collect: Sequence[int]) -> bytes:
 
 
 def make_runner(model_bytes: bytes, collect: Sequence[int] | None, backend: str = "auto",
-                preserve: bool = True) -> ModelRunner:
+                preserve: bool = True, elements: int | None = None) -> ModelRunner:
     """Load ``model_bytes`` with intermediates preserved.
 
     Args:
@@ -195,6 +195,8 @@ def make_runner(model_bytes: bytes, collect: Sequence[int] | None, backend: str 
             LiteRT), ``"edgelite"`` or ``"litert"``.
         preserve: keep every intermediate tensor; ``False`` when ``collect`` holds only
             model outputs (the memory planner may then reuse intermediate buffers).
+        elements: ``model_elements`` of the model when the caller has it parsed
+            (saves parsing it once more to choose the kernels).
 
     Raises:
         QuantizationError: no interpreter can run the model.
@@ -202,7 +204,7 @@ def make_runner(model_bytes: bytes, collect: Sequence[int] | None, backend: str 
     errors = []
     if backend in ("auto", "edgelite"):
         try:
-            return ModelRunner(_edgelite_interpreter(model_bytes, preserve), "edgelite", collect)
+            return ModelRunner(_edgelite_interpreter(model_bytes, preserve, elements), "edgelite", collect)
         except (ImportError, AttributeError, UnsupportedOperatorError, NotImplementedError) as e:
             # The interpreter is missing or lacks an operator of this model.
             errors.append(f"edgelite: {type(e).__name__}: {e}")

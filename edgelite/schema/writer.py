@@ -97,14 +97,15 @@ def _bytes_vector(b: flatbuffers.Builder, data: np.ndarray, alignment: int) -> i
     raw = np.ascontiguousarray(data).view(np.uint8).ravel()
     b.StartVector(1, raw.size, alignment)
     b.head = b.head - raw.size
-    b.Bytes[b.head : b.head + raw.size] = raw.tobytes()
+    b.Bytes[b.head : b.head + raw.size] = raw.data  # one copy: no intermediate bytes object
     b.vectorNumElems = raw.size
     return b.EndVector()
 
 
 def _build(model: Model, external: list | None) -> bytes:
     inline = 0 if external is not None else sum(b.nbytes for b in model.buffers)
-    b = flatbuffers.Builder(inline + 65536)
+    # Room for everything at once: growing the builder copies all that it holds.
+    b = flatbuffers.Builder(inline + _table_bytes(model))
 
     buffer_offs = []
     for i, buf in enumerate(model.buffers):
@@ -165,7 +166,23 @@ def _build(model: Model, external: list | None) -> bytes:
         fbModel.ModelAddSignatureDefs(b, sig_vec)
     root = fbModel.ModelEnd(b)
     b.Finish(root, file_identifier=FILE_IDENTIFIER)
-    return bytes(b.Output())
+    # ``b.Output()`` is a bytearray slice (a copy) that ``bytes`` would copy again.
+    return bytes(memoryview(b.Bytes)[b.Head():])
+
+
+def _table_bytes(model: Model) -> int:
+    """A generous estimate of the flatbuffer's bytes besides the buffers' data (tables,
+    names, shapes, quantization vectors, alignment padding)."""
+    n = 65536 + 32 * len(model.buffers)
+    for sg in model.subgraphs:
+        for t in sg.tensors:
+            n += 96 + 2 * len(t.name or "") + 8 * len(t.shape)
+            q = t.quantization
+            if q is not None:
+                n += 64 + 8 * len(q.scale) + 16 * len(q.zero_point)
+                n += 8 * len(q.min if q.min is not None else ()) + 8 * len(q.max if q.max is not None else ())
+        n += 128 * len(sg.operators) + 8 * sum(len(op.inputs) + len(op.outputs) for op in sg.operators)
+    return n
 
 
 def _offsets_vector(b: flatbuffers.Builder, start_fn, offsets: list[int]) -> int:

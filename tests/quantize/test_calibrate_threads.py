@@ -53,9 +53,9 @@ class _FakeRunner:
 def _fake_set(size: int):
     log, busy, held, made = [], {}, {}, []
 
-    def make():
-        made.append(len(made))
-        return _FakeRunner(log, made[-1], busy, held)
+    def make(slot):  # RunnerSet makes its runners at once, on several threads
+        made.append(slot)
+        return _FakeRunner(log, slot, busy, held)
 
     return RunnerSet(make, size), log, held, made
 
@@ -83,7 +83,7 @@ def test_run_in_order_uses_several_threads_and_reraises_errors():
     assert [k for k, _ in run_in_order(runners, feeds)] == list(range(6))
     assert len({tid for _, _, tid in log}) >= 2
 
-    def boom():
+    def boom(slot):
         class Bad:
             def run(self, feed, copy=True):
                 if int(feed["x"][0]) == 3:
@@ -140,7 +140,33 @@ def test_calibrate_makes_one_runner_per_thread_at_most_one_per_sample(monkeypatc
         made.clear()
         calibrate(f, m, feeds, backend="edgelite", num_threads=threads)
         assert len(made) == want, threads
-        assert made[0] == threading.get_ident()  # the first one in the caller: its errors come first
+        assert threading.get_ident() in made  # one in the caller: its errors come first
+
+
+def test_runner_set_raises_the_callers_make_error_and_later_ones_at_first_use():
+    def make(slot):
+        if threading.get_ident() == caller:
+            raise QuantizationError("the caller's runner")
+        return object()
+
+    caller = threading.get_ident()
+    with pytest.raises(QuantizationError, match="caller's runner"):
+        RunnerSet(make, 3)
+
+    def make_others_fail(slot):
+        if threading.get_ident() != caller:
+            raise QuantizationError("a pool thread's runner")
+
+        class Ok:
+            def run(self, feed, copy=True):
+                return {0: feed["x"]}
+
+        return Ok()
+
+    runners = RunnerSet(make_others_fail, 2)
+    assert runners.run(0, {"x": 1}) == {0: 1}
+    with pytest.raises(QuantizationError, match="pool thread's runner"):
+        runners.run(1, {"x": 2})
 
 
 # -- quantize_model -------------------------------------------------------------------------------
