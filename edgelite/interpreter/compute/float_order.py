@@ -298,8 +298,8 @@ def dot_rows(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     """
     n, k = w.shape
     k4 = k - k % PACKET
-    if k4:
-        prods = (w[:, :k4] * x[:k4]).reshape(n, -1, PACKET)
+    if k4 and n:
+        prods = (w[:, :k4] * x[:k4]).reshape(n, k4 // PACKET, PACKET)
         lanes = np.cumsum(prods, axis=1, dtype=np.float32)[:, -1]
         total = (lanes[:, 0] + lanes[:, 2]) + (lanes[:, 1] + lanes[:, 3])
     else:

@@ -150,6 +150,8 @@ def _blocked_products(cols: np.ndarray, w: np.ndarray, out2d: np.ndarray, pixels
     from ``eval_jit``."""
     block = scratch.shape[0]
     n = w.shape[1]
+    if pixels == 0:  # an empty image: nothing to multiply
+        return
     for i0 in range(0, out2d.shape[0], pixels):  # one image at a time
         for r0 in range(i0, i0 + pixels, block):
             r1 = min(i0 + pixels, r0 + block)

@@ -339,3 +339,35 @@ def test_one_output_channel_gives_the_same_bits_in_eval_and_eval_jit(x_shape, w_
     x.reshape(-1)[::11] = -0.0
     check_float(conv_spec(x_shape, w, b, s, (1, 1), same, act), [x])  # eval == eval_jit bit for bit
 
+
+
+@pytest.mark.parametrize("cout", [1, 2])
+@pytest.mark.parametrize("shape", [(1, 0, 4, 3), (0, 4, 4, 3), (1, 4, 0, 3)])
+def test_empty_image_runs_on_the_reference_and_the_jit_path(shape, cout):
+    """An input resized to an empty image gives an empty output on both paths (the
+    reference's row blocks once looped with a zero step, and ``dot_rows`` (one output
+    channel) reshaped an empty product: both raised ValueError)."""
+    import edgelite
+    from edgelite.schema.builder import ModelBuilder
+
+    b = ModelBuilder()
+    x = b.add_input("x", (1, 4, 4, 3), np.float32)
+    w = b.add_constant("w", np.ones((cout, 3, 3, 3), np.float32))
+    bias = b.add_constant("b", np.zeros(cout, np.float32))
+    y = b.add_tensor("y", (1, 4, 4, cout), np.float32)
+    o = Conv2DOptionsT()
+    o.strideH = o.strideW = 1
+    o.padding = 0
+    o.dilationHFactor = o.dilationWFactor = 1
+    b.add_operator("CONV_2D", [x, w, bias], [y], o)
+    b.mark_output(y)
+    it = edgelite.Interpreter(model_content=b.build())
+    it.resize_tensor_input(0, list(shape))
+    it.allocate_tensors()
+    it.set_tensor(0, np.zeros(shape, np.float32))
+    it._runtime(0).invoke(reference=True)
+    want = (shape[0], shape[1], shape[2], cout)
+    assert it.get_tensor(it.get_output_details()[0]["index"]).shape == want
+    it.invoke()
+    it.invoke()
+    assert it.get_tensor(it.get_output_details()[0]["index"]).shape == want
