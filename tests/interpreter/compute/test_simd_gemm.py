@@ -285,3 +285,100 @@ def test_conv_kernel_on_vnni_matches_litert(kh, stride, cin, pad, flavour):
     )
     x = rng.integers(-128, 128, (1, h, w_, cin)).astype(np.int8)
     qh.check(spec, [x], jit=True)
+
+
+# -- the vector epilogue of whole tiles (``simd_gemm._make_epilogue``) ------------------------------
+
+
+def _epilogue_runner(lanes, nr, int32_out):
+    numba = pytest.importorskip("numba")
+    epi = simd_gemm._make_epilogue(lanes, nr, int32_out)
+
+    @numba.njit
+    def run(c, rows, bias, q, add, total, n0, zp, lo, hi, out, off, ldo):
+        epi(c, rows, bias, q, add, total, n0, zp, lo, hi, out, off, ldo)
+
+    return run
+
+
+def _epilogue_expected(c, rows, bias, q, add, total, n0, zp, lo, hi, width, int32_out):
+    """The driver's loop, element by element in Python integers (int32 wrap of ``c + bias``)."""
+    out = []
+    for r in range(rows):
+        row = []
+        for j in range(width):
+            x = (int(c[r * width + j]) + int(bias[n0 + j]) + 2**31) % 2**32 - 2**31
+            if int32_out:
+                row.append(x)
+            else:
+                v = ((x * int(q[n0 + j]) + int(add[n0 + j])) >> int(total[n0 + j])) + zp
+                row.append(min(max(v, lo), hi))
+        out.append(row)
+    return np.array(out, np.int64)
+
+
+@pytest.mark.parametrize("int32_out", [False, True])
+@pytest.mark.parametrize("nr", [1, 2, 3, 4])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_vector_epilogue_equals_the_drivers_loop(nr, int32_out, dtype):
+    """Every lane of every row, int32 and int64 tables, a tile that starts past channel 0,
+    output rows with a stride wider than the tile, accumulators at the int32 limits (the
+    bias add wraps), shifts from 0 to 62 and clamps inside and at the int8 range."""
+    lanes, rows_max = 16, 12
+    width = nr * lanes
+    run = _epilogue_runner(lanes, nr, int32_out)
+    rng = np.random.default_rng(nr * 10 + int32_out + (dtype == np.int64) * 100)
+    for trial in range(25):
+        n0 = int(rng.integers(0, 3)) * lanes
+        n_total = n0 + width + int(rng.integers(0, 20))
+        rows = int(rng.integers(1, rows_max + 1))
+        c = rng.integers(-2**31, 2**31, rows_max * width, dtype=np.int64).astype(np.int32)
+        c[: width // 2] = np.int32(2**31 - 1) if trial % 2 else np.int32(-2**31)  # the wrap of c + bias
+        bias = rng.integers(-2**31, 2**31, n_total, dtype=np.int64)
+        if dtype == np.int32:
+            bias = bias.astype(np.int32)
+        q = rng.integers(-2**31, 2**31, n_total, dtype=np.int64).astype(dtype)
+        total = rng.integers(31, 63, n_total).astype(dtype) if trial % 3 else rng.integers(0, 63, n_total).astype(dtype)
+        # |x * q| <= 2^62 and |add| < 2^61: no int64 overflow, as in the kernels
+        add = (rng.integers(-2**30, 2**30, n_total, dtype=np.int64) << int(rng.integers(0, 31))).astype(np.int64)
+        if dtype == np.int32:
+            add = (add >> 33).astype(np.int32)
+        zp = int(rng.integers(-128, 128))
+        lo, hi = sorted(int(v) for v in rng.integers(-128, 128, 2)) if trial % 4 else (-128, 127)
+        ldo_elems = width + int(rng.integers(0, 9))
+        out = np.zeros((rows + 2, ldo_elems + n0), np.int32 if int32_out else np.int8)
+        first = 1  # the tile's first row in ``out``
+        item = out.itemsize
+        run(c, np.int64(rows), bias, q, add, total, np.int64(n0), np.int64(zp), np.int64(lo), np.int64(hi), out,
+            np.int64(first * out.strides[0] + n0 * item), np.int64(out.strides[0]))
+        want = _epilogue_expected(c, rows, bias, q, add, total, n0, zp, lo, hi, width, int32_out)
+        got = out[first : first + rows, n0 : n0 + width].astype(np.int64)
+        np.testing.assert_array_equal(got, want)
+        # nothing written outside the tile
+        mask = np.ones(out.shape, bool)
+        mask[first : first + rows, n0 : n0 + width] = False
+        assert not out[mask].any()
+
+
+def test_multiplier_outside_int32_keeps_the_loop(flavour):
+    """The vector epilogue multiplies int32 by int32; a multiplier table with a value
+    outside int32 (never made by LiteRT's quantize_multiplier) must still give the
+    driver's int64 arithmetic, through the loop."""
+    rng = np.random.default_rng(3)
+    m, k, n = 13, 8, 64
+    x = rng.integers(-128, 128, (m, k)).astype(np.int8)
+    w = rng.integers(-127, 128, (n, k)).astype(np.int8)
+    tile = simd_gemm.choose_tile(m, n)
+    a = np.zeros((m, -(-k // 4) * 4), np.int8)
+    a[:, :k] = x
+    q = np.full(n, 2**33 + 12345, np.int64)
+    q[::2] = 2**31 + 7
+    total = np.full(n, 44, np.int64)
+    add = np.full(n, 2**43, np.int64)
+    bias = simd_gemm.bias_correction(w, 0)
+    out = np.empty((m, n), np.int8)
+    simd_gemm.gemm_requant(a, simd_gemm.pack_weights(w, tile[1]), k, tile, bias, q, (add, total), 2, -128, 127, out)
+    acc = x.astype(np.int64) @ w.astype(np.int64).T
+    want = np.clip(((acc * q + add) >> total) + 2, -128, 127)
+    assert len(np.unique(want)) > 20  # the multipliers' high bits matter
+    np.testing.assert_array_equal(out, want)
