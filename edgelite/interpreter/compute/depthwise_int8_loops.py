@@ -15,7 +15,8 @@ these kernels need and :func:`run_fast` runs them. Same arithmetic, bit for bit:
   pairs (``|w| <= 127``, ``|x| <= 128``: a pair stays below 2**15) into int32, a
   second one requantizes in the one-shift form of ``int_gemm.fast_requant_tables``
   (gemmlowp's ties-away form on LiteRT's last ``C % 8`` channels adds a sign
-  correction). Long loops vectorize fully; per-pixel loops over 32 channels did not.
+  correction), its whole 16-element blocks by :mod:`requant_vec`'s explicit vectors. Long
+  loops vectorize fully; per-pixel loops over 32 channels did not.
 
 Example:
     >>> import numpy as np
@@ -39,6 +40,7 @@ from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import pool
 from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.compute.pool import fetch_add
+from edgelite.interpreter.compute.requant_vec import requant_run, requant_run_neg
 
 
 # One-thread cost estimate of the kernels (about 4 GMAC/s with the requantization),
@@ -232,14 +234,16 @@ def _dw3x3_int8(xs, wt, bias, q, add, neg, total, has_neg, sh, dh, oh, ow, m, px
                         a[u] = np.int32(np.int32(p0) + np.int32(p1) + np.int32(p2) + np.int32(p3) + np.int32(p4) + bias[u])
                     ob = xo * c
                     if has_neg:
-                        for t in range(n):
+                        done = requant_run_neg(a, np.int64(n), q, add, neg, total, out_zp, lo, hi, orow, np.int64(ob))
+                        for t in range(done, n):
                             u = np.uint64(t)
                             pq = np.int64(a[u]) * np.int64(q[u])
                             v = ((pq + add[u] - (((pq + 1073741824) >> 63) & neg[u])) >> total[u]) + out_zp
                             v = max(v, lo)
                             orow[np.uint64(ob + t)] = min(v, hi)
                     else:
-                        for t in range(n):
+                        done = requant_run(a, np.int64(n), q, add, total, out_zp, lo, hi, orow, np.int64(ob))
+                        for t in range(done, n):
                             u = np.uint64(t)
                             v = ((np.int64(a[u]) * np.int64(q[u]) + add[u]) >> total[u]) + out_zp
                             v = max(v, lo)
@@ -299,14 +303,16 @@ def _dw5x5_int8(xs, wt, bias, q, add, neg, total, has_neg, sh, dh, oh, ow, m, px
                         a[u] = np.int32(s + bias[u])
                     ob = xo * c
                     if has_neg:
-                        for t in range(n):
+                        done = requant_run_neg(a, np.int64(n), q, add, neg, total, out_zp, lo, hi, orow, np.int64(ob))
+                        for t in range(done, n):
                             u = np.uint64(t)
                             pq = np.int64(a[u]) * np.int64(q[u])
                             v = ((pq + add[u] - (((pq + 1073741824) >> 63) & neg[u])) >> total[u]) + out_zp
                             v = max(v, lo)
                             orow[np.uint64(ob + t)] = min(v, hi)
                     else:
-                        for t in range(n):
+                        done = requant_run(a, np.int64(n), q, add, total, out_zp, lo, hi, orow, np.int64(ob))
+                        for t in range(done, n):
                             u = np.uint64(t)
                             v = ((np.int64(a[u]) * np.int64(q[u]) + add[u]) >> total[u]) + out_zp
                             v = max(v, lo)

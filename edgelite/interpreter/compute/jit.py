@@ -210,7 +210,8 @@ def _bind_globals(fn, numba) -> None:
     """Replace the lazy objects ``fn`` refers to by name with what Numba can compile.
 
     Numba resolves globals when it compiles, and only understands dispatchers,
-    ``numba.prange`` and intrinsics (``pool.fetch_add`` becomes its atomic intrinsic); the module globals are rebound in place (Python callers of the
+    ``numba.prange`` and intrinsics (``pool.fetch_add`` becomes its atomic intrinsic,
+    ``requant_vec.requant_run(_neg)`` its vector one); the module globals are rebound in place (Python callers of the
     same names keep working: a dispatcher is callable and prange is range).
     """
     from edgelite.interpreter.compute import pool
@@ -223,6 +224,10 @@ def _bind_globals(fn, numba) -> None:
             g[name] = numba.prange
         elif getattr(v, "jit_intrinsic", None) == "fetch_add":
             g[name] = pool.fetch_add_intrinsic()
+        elif getattr(v, "jit_intrinsic", None) in ("requant_run", "requant_run_neg"):
+            from edgelite.interpreter.compute import requant_vec
+
+            g[name] = requant_vec.intrinsic(v.jit_intrinsic == "requant_run_neg")
         elif isinstance(v, LazyJit):
             # Called from compiled code: a parallel kernel nested in another runs serially.
             g[name] = v.serial()
