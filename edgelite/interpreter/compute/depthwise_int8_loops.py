@@ -12,7 +12,8 @@ these kernels need and :func:`run_fast` runs them. Same arithmetic, bit for bit:
   so the taps of neighbouring outputs are contiguous, as they are for stride 1;
 * each output row is walked in chunks of ``m`` pixels (``m * C`` values, weights and
   per-channel tables tiled to that length): one long loop sums the products in int16
-  pairs (``|w| <= 127``, ``|x| <= 128``: a pair stays below 2**15) into int32, a
+  pairs (``|w| <= 127``, ``|x| <= 128``: a pair stays below 2**15) into int32 (its whole
+  32-value blocks by :mod:`depthwise_vec`'s explicit vectors), a
   second one requantizes in the one-shift form of ``int_gemm.fast_requant_tables``
   (gemmlowp's ties-away form on LiteRT's last ``C % 8`` channels adds a sign
   correction), its whole 16-element blocks by :mod:`requant_vec`'s explicit vectors. Long
@@ -40,6 +41,7 @@ from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute import pool
 from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.compute.pool import fetch_add
+from edgelite.interpreter.compute.depthwise_vec import dw_run3, dw_run5
 from edgelite.interpreter.compute.requant_vec import requant_run, requant_run_neg
 
 
@@ -203,6 +205,8 @@ def _dw3x3_int8(xs, wt, bias, q, add, neg, total, has_neg, sh, dh, oh, ow, m, px
     rows = bsz * oh
     per = (rows + n_chunks - 1) // n_chunks
     slot = -1
+    taps = np.empty(3, np.int64)
+    taps[0], taps[1], taps[2] = t0, t1, t2
     while True:
         blk = fetch_add(ctr, 0, 1)
         if blk >= n_chunks:
@@ -221,7 +225,8 @@ def _dw3x3_int8(xs, wt, bias, q, add, neg, total, has_neg, sh, dh, oh, ow, m, px
                 while xo < ow:
                     n = min(m, ow - xo) * c
                     base = xo * px
-                    for t in range(n):
+                    done = dw_run3(xs, b, y * sh, dh, base, taps, wt, bias, a, np.int64(n))
+                    for t in range(done, n):
                         u = np.uint64(t)
                         i0 = np.uint64(base + t0 + t)
                         i1 = np.uint64(base + t1 + t)
@@ -269,6 +274,8 @@ def _dw5x5_int8(xs, wt, bias, q, add, neg, total, has_neg, sh, dh, oh, ow, m, px
     rows = bsz * oh
     per = (rows + n_chunks - 1) // n_chunks
     slot = -1
+    taps = np.empty(5, np.int64)
+    taps[0], taps[1], taps[2], taps[3], taps[4] = t0, t1, t2, t3, t4
     while True:
         blk = fetch_add(ctr, 0, 1)
         if blk >= n_chunks:
@@ -290,7 +297,8 @@ def _dw5x5_int8(xs, wt, bias, q, add, neg, total, has_neg, sh, dh, oh, ow, m, px
                 while xo < ow:
                     n = min(m, ow - xo) * c
                     base = xo * px
-                    for t in range(n):
+                    done = dw_run5(xs, b, r0, dh, base, taps, wt, bias, a, np.int64(n))
+                    for t in range(done, n):
                         u = np.uint64(t)
                         i0 = np.uint64(base + t0 + t)
                         i1 = np.uint64(base + t1 + t)
