@@ -35,8 +35,8 @@ channels and 2 depth steps); the ``NR`` vectors of a tile adjacent, zero-padded 
 both K and N. A micro-kernel (``MR`` rows x ``NR`` vectors, all accumulators in
 registers) is generated as LLVM IR by :func:`_make_tile` and inlined into the Numba
 driver, which walks row tiles (in parallel over threads) and channel tiles and
-requantizes each finished tile from a small int32 scratch while it is in L1 (VNNI: a whole
-tile by :func:`_make_epilogue`, explicit 16-lane vectors; partial tiles and the other
+requantizes each finished tile from a small int32 scratch while it is in L1 (VNNI: by
+:func:`_make_epilogue`, explicit 16-lane vectors, masked on a partial tile; the other
 flavours by a Numba loop). Rows past
 ``M`` in the last row tile read the last valid row again and are not written.
 
@@ -410,16 +410,20 @@ def _make_tile(fl: Flavour, mr: int, nr: int):
     return tile
 
 
-def _make_epilogue(lanes: int, nr: int, int32_out: bool):
-    """A Numba intrinsic ``epi(c, rows, bias, q, add, total, n0, zp, lo, hi, out, off, ldo)``:
-    the driver's epilogue for one *whole* tile (``nr * lanes`` columns from ``n0``), as
-    explicit ``lanes``-wide vectors: for ``r < rows`` and ``j < nr * lanes``, with
-    ``x = int32(c[r * nr*lanes + j] + bias[n0 + j])`` (wrapping),
+def _make_epilogue(lanes: int, nr: int, int32_out: bool, masked: bool = False):
+    """A Numba intrinsic ``epi(c, rows, bias, q, add, total, n0, cols, zp, lo, hi, out, off, ldo)``:
+    the driver's epilogue for one tile (``nr * lanes`` columns from ``n0``, of which the
+    first ``cols`` are written), as explicit ``lanes``-wide vectors: for ``r < rows`` and
+    ``j < cols``, with ``x = int32(c[r * nr*lanes + j] + bias[n0 + j])`` (wrapping),
 
     * requantizing build: ``out[r, j] = int8(clamp(((int64(x) * q[n0+j] + add[n0+j]) >> total[n0+j]) + zp, lo, hi))``;
     * int32 build: ``out[r, j] = x`` (``q, add, total, zp, lo, hi`` not read),
 
     where ``out[r, j]`` is the element at byte ``off + r * ldo + j * itemsize`` of ``out``.
+    Unless ``masked``, ``cols`` must be the whole tile; ``masked`` reads the tables and
+    writes the output through lane masks (``llvm.masked.load`` / ``llvm.masked.store``),
+    so nothing past column ``n0 + cols`` is read or written: a partial tile (N = 24 is
+    a 32-wide tile with 8 columns masked off; the element loop was 4x slower per output).
     The same integer operations as the driver's loop, so the same bits; the caller
     guarantees every ``q`` fits int32, which lets LLVM multiply with ``vpmuldq`` (one
     uop) instead of ``vpmullq`` (three). LLVM's loop vectorizer, tuned to prefer 256-bit
@@ -430,48 +434,81 @@ def _make_epilogue(lanes: int, nr: int, int32_out: bool):
     from numba.core import types
     from numba.extending import intrinsic
 
-    i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+    i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
     v32, v64, v8 = ir.VectorType(i32, lanes), ir.VectorType(i64, lanes), ir.VectorType(i8, lanes)
+    vmask = ir.VectorType(i1, lanes)
     width = nr * lanes
 
+    def masked_intrinsic(builder, op, vty):
+        """``llvm.masked.load`` / ``llvm.masked.store`` for vectors of ``vty``."""
+        elem = f"v{lanes}i{vty.element.width}"
+        name = f"llvm.masked.{op}.{elem}.p0{elem}"
+        fn = builder.module.globals.get(name)
+        if fn is None:
+            ptr = vty.as_pointer()
+            fnty = (ir.FunctionType(vty, [ptr, i32, vmask, vty]) if op == "load"
+                    else ir.FunctionType(ir.VoidType(), [vty, ptr, i32, vmask]))
+            fn = ir.Function(builder.module, fnty, name=name)
+        return fn
+
     @intrinsic
-    def epi(typingctx, c, rows, bias, q, add, total, n0, zp, lo, hi, out, off, ldo):
-        sig = types.void(c, rows, bias, q, add, total, n0, zp, lo, hi, out, off, ldo)
+    def epi(typingctx, c, rows, bias, q, add, total, n0, cols, zp, lo, hi, out, off, ldo):
+        sig = types.void(c, rows, bias, q, add, total, n0, cols, zp, lo, hi, out, off, ldo)
 
         def codegen(context, builder, signature, args):
-            c_v, rows_v, bias_v, q_v, add_v, tot_v, n0_v, zp_v, lo_v, hi_v, out_v, off_v, ldo_v = args
+            c_v, rows_v, bias_v, q_v, add_v, tot_v, n0_v, cols_v, zp_v, lo_v, hi_v, out_v, off_v, ldo_v = args
             tys = signature.args
 
             def data(k, val):
                 return context.make_array(tys[k])(context, builder, val).data
 
-            def vload(ptr, index, vty, align):
-                ld = builder.load(builder.bitcast(builder.gep(ptr, [index]), vty.as_pointer()))
-                ld.align = align
-                return ld
+            def splat(val, vty=v64):
+                vec = builder.insert_element(ir.Constant(vty, ir.Undefined), val, ir.Constant(i32, 0))
+                return builder.shuffle_vector(vec, ir.Constant(vty, ir.Undefined), ir.Constant(v32, [0] * lanes))
 
-            def lanes_of(k, ptr, index):
+            # lane masks of the tile's vectors: lane l of vector j is column j*lanes + l < cols
+            masks = []
+            if masked:
+                iota = ir.Constant(v64, list(range(lanes)))
+                for j in range(nr):
+                    left = builder.sub(cols_v, ir.Constant(i64, j * lanes))
+                    masks.append(builder.icmp_signed("<", iota, splat(left)))
+
+            def vload(ptr, index, vty, align, j=None):
+                p = builder.bitcast(builder.gep(ptr, [index]), vty.as_pointer())
+                if j is None or not masked:
+                    ld = builder.load(p)
+                    ld.align = align
+                    return ld
+                return builder.call(masked_intrinsic(builder, "load", vty),
+                                    [p, ir.Constant(i32, align), masks[j], ir.Constant(vty, None)])
+
+            def vstore(val, ptr, j):
+                p = builder.bitcast(ptr, val.type.as_pointer())
+                if masked:
+                    builder.call(masked_intrinsic(builder, "store", val.type), [val, p, ir.Constant(i32, 1), masks[j]])
+                else:
+                    st = builder.store(val, p)
+                    st.align = 1
+
+            def lanes_of(k, ptr, index, j):
                 """``lanes`` elements of argument ``k`` (an int32 or int64 array) from ``index``, as int64."""
                 bits = tys[k].dtype.bitwidth
                 if bits not in (32, 64) or not isinstance(tys[k].dtype, types.Integer):
                     raise TypeError(f"epilogue argument {k}: int32 or int64 array expected, got {tys[k]}")
-                vec = vload(ptr, index, v64 if bits == 64 else v32, bits // 8)
+                vec = vload(ptr, index, v64 if bits == 64 else v32, bits // 8, j)
                 return vec if bits == 64 else builder.sext(vec, v64)
 
-            def splat(val):
-                vec = builder.insert_element(ir.Constant(v64, ir.Undefined), val, ir.Constant(i32, 0))
-                return builder.shuffle_vector(vec, ir.Constant(v64, ir.Undefined), ir.Constant(v32, [0] * lanes))
-
             c_ptr, bias_ptr = data(0, c_v), data(2, bias_v)
-            out_ptr = builder.bitcast(data(10, out_v), ir.IntType(8).as_pointer())
-            cols = [builder.add(n0_v, ir.Constant(i64, j * lanes)) for j in range(nr)]
-            biases = [builder.trunc(lanes_of(2, bias_ptr, cols[j]), v32) for j in range(nr)]
+            out_ptr = builder.bitcast(data(11, out_v), ir.IntType(8).as_pointer())
+            firsts = [builder.add(n0_v, ir.Constant(i64, j * lanes)) for j in range(nr)]
+            biases = [builder.trunc(lanes_of(2, bias_ptr, firsts[j], j), v32) for j in range(nr)]
             if not int32_out:
                 q_ptr, add_ptr, tot_ptr = data(3, q_v), data(4, add_v), data(5, tot_v)
                 # int32 values held in int64 lanes (sign-extended): what vpmuldq multiplies
-                qs = [builder.sext(builder.trunc(lanes_of(3, q_ptr, cols[j]), v32), v64) for j in range(nr)]
-                adds = [lanes_of(4, add_ptr, cols[j]) for j in range(nr)]
-                tots = [lanes_of(5, tot_ptr, cols[j]) for j in range(nr)]
+                qs = [builder.sext(builder.trunc(lanes_of(3, q_ptr, firsts[j], j), v32), v64) for j in range(nr)]
+                adds = [lanes_of(4, add_ptr, firsts[j], j) for j in range(nr)]
+                tots = [lanes_of(5, tot_ptr, firsts[j], j) for j in range(nr)]
                 zps, los, his = splat(zp_v), splat(lo_v), splat(hi_v)
 
             pre = builder.block
@@ -486,15 +523,13 @@ def _make_epilogue(lanes: int, nr: int, int32_out: bool):
             for j in range(nr):
                 x = builder.add(vload(c_ptr, builder.add(c_row, ir.Constant(i64, j * lanes)), v32, 4), biases[j])
                 if int32_out:
-                    dst, val = builder.gep(o_row, [ir.Constant(i64, 4 * j * lanes)]), x
+                    vstore(x, builder.gep(o_row, [ir.Constant(i64, 4 * j * lanes)]), j)
                 else:
                     v = builder.mul(builder.sext(x, v64), qs[j])
                     v = builder.add(builder.ashr(builder.add(v, adds[j]), tots[j]), zps)
                     v = builder.select(builder.icmp_signed("<", v, los), los, v)
                     v = builder.select(builder.icmp_signed(">", v, his), his, v)
-                    dst, val = builder.gep(o_row, [ir.Constant(i64, j * lanes)]), builder.trunc(v, v8)
-                st = builder.store(val, builder.bitcast(dst, val.type.as_pointer()))
-                st.align = 1
+                    vstore(builder.trunc(v, v8), builder.gep(o_row, [ir.Constant(i64, j * lanes)]), j)
             nxt = builder.add(r, ir.Constant(i64, 1))
             r.add_incoming(nxt, builder.block)
             builder.cbranch(builder.icmp_signed("<", nxt, rows_v), loop, done)
@@ -531,7 +566,7 @@ def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo
     kw = 2 * ks  # AVX2: int16 row length of the widened tile rows
     c = np.empty(_MR * width, np.int32)
     a16 = np.empty(_MR * kw if _WIDEN else 1, np.int16)
-    # Whole tiles go to the vector epilogue (``_EPI``) where it is used (VNNI), the output's
+    # Tiles go to the vector epilogue (``_EPI``, masked on a partial tile) where it is used (VNNI), the output's
     # rows are contiguous and, requantizing, every multiplier fits int32 (it always does
     # for LiteRT's multipliers, < 2^31; anything else keeps the loop below).
     direct = _HAS_EPI and out.strides[1] == out.itemsize
@@ -571,8 +606,13 @@ def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo
                     _TILE(a, m0 * lda, lda, rows, bp, nt * tile_elems, ks, c)
                 n0 = nt * width
                 cols = min(width, n_total - n0)
-                if direct and cols == width:
-                    _EPI(c, rows, bias, q, add, total, n0, out_zp, lo, hi, out, m0 * ldo + n0 * out.itemsize, ldo)
+                if direct:
+                    if cols == width:
+                        _EPI(c, rows, bias, q, add, total, n0, cols, out_zp, lo, hi, out, m0 * ldo + n0 * out.itemsize,
+                             ldo)
+                    else:
+                        _EPI_MASKED(c, rows, bias, q, add, total, n0, cols, out_zp, lo, hi, out,
+                                    m0 * ldo + n0 * out.itemsize, ldo)
                     continue
                 # Slices indexed from 0: an index n0 + j (signed, maybe negative to Numba)
                 # kept this loop scalar, 3-5x slower on small-K layers (measured).
@@ -614,7 +654,7 @@ def _gemm_body(a, lda, m_total, bp, ks, n_total, bias, q, add, total, out_zp, lo
         _FETCH_ADD(ctr, 1, 1)
 
 
-_MR = _NR = _LANES = _VEC = _TILE = _INT32_OUT = _WIDEN = _WIDEN16 = _FETCH_ADD = _EPI = _HAS_EPI = None  # bound per build in _driver
+_MR = _NR = _LANES = _VEC = _TILE = _INT32_OUT = _WIDEN = _WIDEN16 = _FETCH_ADD = _EPI = _EPI_MASKED = _HAS_EPI = None  # bound per build in _driver
 _drivers: dict[tuple[str, int, int, bool], object] = {}
 
 
@@ -637,7 +677,8 @@ def _driver(fl: Flavour, tile: tuple[int, int], int32_out: bool):
             tile_fn = _make_tile(fl, mr, nr)
         g.update(_MR=mr, _NR=nr, _LANES=fl.lanes, _VEC=fl.vec_elems, _TILE=tile_fn,
                  _INT32_OUT=int32_out, _WIDEN=fl.widen_rows, _WIDEN16=make_widen(), _FETCH_ADD=pool.fetch_add_intrinsic(),
-                 _EPI=_make_epilogue(fl.lanes, nr, int32_out), _HAS_EPI=fl.name == "vnni")
+                 _EPI=_make_epilogue(fl.lanes, nr, int32_out), _EPI_MASKED=_make_epilogue(fl.lanes, nr, int32_out, True),
+                 _HAS_EPI=fl.name == "vnni")
         body = _gemm_body
         kind = "int32" if int32_out else "requant"
         fn = types.FunctionType(body.__code__, g, f"_gemm_{fl.name}_{kind}_{mr}x{nr}", body.__defaults__,

@@ -290,23 +290,23 @@ def test_conv_kernel_on_vnni_matches_litert(kh, stride, cin, pad, flavour):
 # -- the vector epilogue of whole tiles (``simd_gemm._make_epilogue``) ------------------------------
 
 
-def _epilogue_runner(lanes, nr, int32_out):
+def _epilogue_runner(lanes, nr, int32_out, masked):
     numba = pytest.importorskip("numba")
-    epi = simd_gemm._make_epilogue(lanes, nr, int32_out)
+    epi = simd_gemm._make_epilogue(lanes, nr, int32_out, masked)
 
     @numba.njit
-    def run(c, rows, bias, q, add, total, n0, zp, lo, hi, out, off, ldo):
-        epi(c, rows, bias, q, add, total, n0, zp, lo, hi, out, off, ldo)
+    def run(c, rows, bias, q, add, total, n0, cols, zp, lo, hi, out, off, ldo):
+        epi(c, rows, bias, q, add, total, n0, cols, zp, lo, hi, out, off, ldo)
 
     return run
 
 
-def _epilogue_expected(c, rows, bias, q, add, total, n0, zp, lo, hi, width, int32_out):
+def _epilogue_expected(c, rows, bias, q, add, total, n0, zp, lo, hi, width, cols, int32_out):
     """The driver's loop, element by element in Python integers (int32 wrap of ``c + bias``)."""
     out = []
     for r in range(rows):
         row = []
-        for j in range(width):
+        for j in range(cols):
             x = (int(c[r * width + j]) + int(bias[n0 + j]) + 2**31) % 2**32 - 2**31
             if int32_out:
                 row.append(x)
@@ -317,20 +317,23 @@ def _epilogue_expected(c, rows, bias, q, add, total, n0, zp, lo, hi, width, int3
     return np.array(out, np.int64)
 
 
+@pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("int32_out", [False, True])
 @pytest.mark.parametrize("nr", [1, 2, 3, 4])
 @pytest.mark.parametrize("dtype", [np.int32, np.int64])
-def test_vector_epilogue_equals_the_drivers_loop(nr, int32_out, dtype):
+def test_vector_epilogue_equals_the_drivers_loop(nr, int32_out, dtype, masked):
     """Every lane of every row, int32 and int64 tables, a tile that starts past channel 0,
     output rows with a stride wider than the tile, accumulators at the int32 limits (the
-    bias add wraps), shifts from 0 to 62 and clamps inside and at the int8 range."""
+    bias add wraps), shifts from 0 to 62 and clamps inside and at the int8 range; masked:
+    partial tiles of every width, the tables ending at the tile's last column."""
     lanes, rows_max = 16, 12
     width = nr * lanes
-    run = _epilogue_runner(lanes, nr, int32_out)
-    rng = np.random.default_rng(nr * 10 + int32_out + (dtype == np.int64) * 100)
+    run = _epilogue_runner(lanes, nr, int32_out, masked)
+    rng = np.random.default_rng(nr * 10 + int32_out + (dtype == np.int64) * 100 + masked * 1000)
     for trial in range(25):
         n0 = int(rng.integers(0, 3)) * lanes
-        n_total = n0 + width + int(rng.integers(0, 20))
+        cols = int(rng.integers(1, width + 1)) if masked else width
+        n_total = n0 + cols if masked else n0 + width + int(rng.integers(0, 20))
         rows = int(rng.integers(1, rows_max + 1))
         c = rng.integers(-2**31, 2**31, rows_max * width, dtype=np.int64).astype(np.int32)
         c[: width // 2] = np.int32(2**31 - 1) if trial % 2 else np.int32(-2**31)  # the wrap of c + bias
@@ -349,14 +352,14 @@ def test_vector_epilogue_equals_the_drivers_loop(nr, int32_out, dtype):
         out = np.zeros((rows + 2, ldo_elems + n0), np.int32 if int32_out else np.int8)
         first = 1  # the tile's first row in ``out``
         item = out.itemsize
-        run(c, np.int64(rows), bias, q, add, total, np.int64(n0), np.int64(zp), np.int64(lo), np.int64(hi), out,
-            np.int64(first * out.strides[0] + n0 * item), np.int64(out.strides[0]))
-        want = _epilogue_expected(c, rows, bias, q, add, total, n0, zp, lo, hi, width, int32_out)
-        got = out[first : first + rows, n0 : n0 + width].astype(np.int64)
+        run(c, np.int64(rows), bias, q, add, total, np.int64(n0), np.int64(cols), np.int64(zp), np.int64(lo),
+            np.int64(hi), out, np.int64(first * out.strides[0] + n0 * item), np.int64(out.strides[0]))
+        want = _epilogue_expected(c, rows, bias, q, add, total, n0, zp, lo, hi, width, cols, int32_out)
+        got = out[first : first + rows, n0 : n0 + cols].astype(np.int64)
         np.testing.assert_array_equal(got, want)
-        # nothing written outside the tile
+        # nothing written outside the tile's columns
         mask = np.ones(out.shape, bool)
-        mask[first : first + rows, n0 : n0 + width] = False
+        mask[first : first + rows, n0 : n0 + cols] = False
         assert not out[mask].any()
 
 
