@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 
 from edgelite.interpreter.compute.jit import njit
+from edgelite.interpreter.compute.lut_vec import lut_run
 from edgelite.interpreter.compute.rounding import round_half_away, round_half_away_scalar
 
 f32 = np.float32
@@ -157,8 +158,11 @@ def apply_lut_8bit(table: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
 
 @njit
 def _lut_8bit_kernel(table, xb, out):
-    """out[i] = table[xb[i]] (``xb``: the input's bytes, so every index is in 0..255)."""
-    for i in range(xb.shape[0]):
+    """out[i] = table[xb[i]] (``xb``: the input's bytes, so every index is in 0..255;
+    ``table``: 256 entries, checked by the callers). The whole 64-byte blocks go to
+    :func:`lut_vec.lut_run` (AVX-512 VBMI, where the CPU has it), the rest here."""
+    done = lut_run(table, xb, out)
+    for i in range(done, xb.shape[0]):
         out[i] = table[xb[i]]
 
 
