@@ -142,6 +142,12 @@ def direct_entry(fn: Callable, args: tuple) -> Callable:
         entry = direct_entry(fn.fn, (*args, _CTR_SAMPLE))
         if min(fn.n_chunks, fn.threads) <= 1:
             return _alone(entry)  # nothing to share: what pool.run does then, ~1 us less a call
+        if _is_dispatcher(fn.fn) and pool.native_helpers():
+            from edgelite.interpreter.compute import native_pool
+
+            call = native_pool.make_call(fn.fn, entry, args, fn.n_chunks, fn.threads)
+            if call is not None:
+                return call  # helpers waiting in native code (native_pool's module doc)
         return Pooled(entry, fn.n_chunks, fn.threads)
     if not _is_dispatcher(fn):
         return fn

@@ -138,9 +138,11 @@ def run_fast(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: int, pad
 
 
 def run_fast_calls(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: int, pad_left: int, sh: int, dh: int,
-                   oh: int, ow: int, out_zp: int, lo: int, hi: int, out: np.ndarray, threads: int = 1) -> list:
+                   oh: int, ow: int, out_zp: int, lo: int, hi: int, out: np.ndarray, threads: int = 1,
+                   prepared: bool = False) -> list:
     """:func:`run_fast`'s work as prepared calls ``[(fn, args), ...]`` (``compute.bound``),
-    the pool's chunk count worked out once."""
+    the pool's chunk count worked out once (``prepared``: for a call plan, see
+    ``pool.chunks_for``)."""
     calls = []
     if f.planes:
         calls.append((_copy_to_planes, (x, padded, pad_top, pad_left)))
@@ -153,7 +155,7 @@ def run_fast_calls(f: FastTables, padded: np.ndarray, x: np.ndarray, pad_top: in
     o3 = out.reshape(out.shape[0], oh, -1)
     rows = o3.shape[0] * oh
     threads = min(threads, f.acc.shape[0])  # one scratch row per participant
-    n_chunks = pool.chunks_for(o3.size * f.k * f.k * DEPTHWISE_NS_PER_MAC, rows, threads)
+    n_chunks = pool.chunks_for(o3.size * f.k * f.k * DEPTHWISE_NS_PER_MAC, rows, threads, prepared)
     args = (f.wt, f.bias, f.q, f.add, f.neg, f.total, f.has_neg, sh, dh, oh, ow, f.m, f.px)
     tail = (np.int64(out_zp), np.int64(lo), np.int64(hi), f.acc, o3, np.int64(n_chunks))
     kernel = _dw3x3_int8 if f.k == 3 else _dw5x5_int8

@@ -36,16 +36,17 @@ def im2col_into(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: 
 
 
 def im2col_call(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pt: int, pl: int,
-                oh: int, ow: int, pad, out: np.ndarray, sub=0, threads: int = 1):
+                oh: int, ow: int, pad, out: np.ndarray, sub=0, threads: int = 1, prepared: bool = False):
     """:func:`im2col_into` as a prepared call ``(fn, args)`` (``compute.bound``): the
-    shapes checked, the kernel chosen and the pool's chunk count worked out once."""
+    shapes checked, the kernel chosen and the pool's chunk count worked out once
+    (``prepared``: for a call plan, see ``pool.chunks_for``)."""
     if x.ndim != 4 or out.ndim != 2 or not out.flags.c_contiguous:
         raise ShapeError(f"im2col: input {x.shape} must be 4-D and output {out.shape} a C-contiguous matrix")
     b, _, _, c = x.shape
     if out.shape[0] != b * oh * ow or out.shape[1] < kh * kw * c or min(kh, kw, sh, sw, dh, dw, oh, ow) < 1:
         raise ShapeError(f"im2col: output {out.shape} does not hold {b * oh * ow} patches of {kh}x{kw}x{c}")
     rows = b * oh
-    n_chunks = pool.chunks_for(out.shape[0] * kh * kw * c * COPY_NS_PER_VALUE, rows, threads)
+    n_chunks = pool.chunks_for(out.shape[0] * kh * kw * c * COPY_NS_PER_VALUE, rows, threads, prepared)
     if dh == 1 and dw == 1 and sub == 0 and out.dtype.kind in "iu":
         return bound.pooled(_im2col_rowcopy, (x, kh, kw, sh, sw, pt, pl, oh, ow, pad, out, np.int64(n_chunks)),
                             n_chunks, threads)

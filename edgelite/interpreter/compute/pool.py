@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
 
 import numpy as np
@@ -64,17 +65,31 @@ CHUNK_COST_NS = 60_000
 MAX_CHUNKS_PER_THREAD = 8
 # Atomic reads (a few ns each) the caller spins on before it sleeps on a helper.
 SPIN_TRIES = 4000
+# The same for prepared calls run by the native helpers (:mod:`native_pool`).
+NATIVE_MIN_SPLIT_COST_NS = 30_000
+NATIVE_CHUNK_COST_NS = 15_000
 
 
-def chunks_for(cost_ns: float, units: int, threads: int) -> int:
+def native_helpers() -> bool:
+    """Whether prepared pool calls go to the helpers that wait in native code
+    (:mod:`native_pool`): with Numba, unless ``EDGELITE_NATIVE_POOL=0``."""
+    return HAVE_NUMBA and os.environ.get("EDGELITE_NATIVE_POOL", "1") != "0"
+
+
+def chunks_for(cost_ns: float, units: int, threads: int, prepared: bool = False) -> int:
     """How many chunks to cut a kernel of ``cost_ns`` (one-thread estimate) into.
 
     ``units`` is the most chunks the kernel can be cut into (row tiles, rows). 1
     means "run it serially on the caller" (small work, one thread or one unit).
+    ``prepared``: the kernel is a prepared call (``compute.bound.pooled``) that the
+    helpers waiting in native code (:mod:`native_pool`) will take, which join within
+    about a microsecond: split from :data:`NATIVE_MIN_SPLIT_COST_NS` on, into chunks of
+    about :data:`NATIVE_CHUNK_COST_NS`.
     """
-    if threads <= 1 or units <= 1 or cost_ns < MIN_SPLIT_COST_NS:
+    native = prepared and native_helpers()
+    if threads <= 1 or units <= 1 or cost_ns < (NATIVE_MIN_SPLIT_COST_NS if native else MIN_SPLIT_COST_NS):
         return 1
-    n = int(cost_ns // CHUNK_COST_NS)
+    n = int(cost_ns // (NATIVE_CHUNK_COST_NS if native else CHUNK_COST_NS))
     n = max(2 * threads, min(n, MAX_CHUNKS_PER_THREAD * threads))
     return max(1, min(n, units))
 
@@ -189,6 +204,9 @@ class Pool:
             fn(*args, ctr)
             return
         self._ensure(helpers)
+        native = sys.modules.get("edgelite.interpreter.compute.native_pool")
+        if native is not None and native._pool is not None:
+            native._pool.park()  # its polling helpers would make one thread too many
         job = _Job(fn, (*args, ctr), ctr, n_chunks)
         for q in self._queues[:helpers]:
             q.put(job)

@@ -75,16 +75,16 @@ from edgelite.interpreter.compute.simd_flavour import Flavour
 FLAVOURS = {"vnni": VNNI, "avx2": AVX2, "dotprod": DOTPROD, "neon": NEON}
 _BY_DTYPE = {np.dtype(f.w_dtype): f for f in (VNNI, AVX2)}
 
-def _split(m_tiles: int, k: int, m: int, n_pad: int, threads: int) -> int:
+def _split(m_tiles: int, k: int, m: int, n_pad: int, threads: int, prepared: bool = False) -> int:
     """How many chunks of row tiles the pool shares out (1: the caller runs it alone).
 
     Estimated one-thread cost, ``n_pad`` being ``N`` rounded up to whole register
     tiles: multiply-adds at ~150 GMAC/s and ~0.6 ns per output (the requantizing
     epilogue); within 2x of the measured times of MobileNetV2's layers (AVX-512 VNNI).
-    :func:`pool.chunks_for` decides from it.
+    :func:`pool.chunks_for` decides from it (``prepared``: a prepared call, see there).
     """
     cost_ns = m * k * n_pad / 150.0 + 0.6 * m * n_pad
-    return pool.chunks_for(cost_ns, m_tiles, threads)
+    return pool.chunks_for(cost_ns, m_tiles, threads, prepared)
 
 
 _UNSET = object()
@@ -697,10 +697,11 @@ def _packed_flavour(bp: np.ndarray) -> Flavour:
     return fl
 
 
-def _tile_chunks(fl: Flavour, tile: tuple[int, int], m: int, k: int, n: int, threads: int) -> int:
+def _tile_chunks(fl: Flavour, tile: tuple[int, int], m: int, k: int, n: int, threads: int,
+                 prepared: bool = False) -> int:
     """:func:`_split` for an ``(M, K) x (K, N)`` product cut into ``tile`` register tiles."""
     width = tile[1] * fl.lanes
-    return _split(-(-m // tile[0]), k, m, -(-n // width) * width, threads)
+    return _split(-(-m // tile[0]), k, m, -(-n // width) * width, threads, prepared)
 
 
 def _prologue(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, int], out2d: np.ndarray, threads: int,
@@ -748,7 +749,7 @@ def gemm_requant_call(a2d: np.ndarray, bp: np.ndarray, k: int, tile: tuple[int, 
     fl = _packed_flavour(bp)
     m, lda = a2d.shape
     n = out2d.shape[1]
-    n_chunks = _tile_chunks(fl, tile, m, k, n, threads)
+    n_chunks = _tile_chunks(fl, tile, m, k, n, threads, prepared=True)
     driver = bound.Deferred(lambda: _driver(fl, tile, False))  # (building it imports Numba)
     return bound.pooled(driver, (
         a2d.reshape(-1), np.int64(lda), np.int64(m), bp, np.int64(-(-k // fl.k_step)), np.int64(n), bias, q,

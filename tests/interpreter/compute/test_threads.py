@@ -164,7 +164,7 @@ def test_num_threads_is_a_ceiling_on_the_os_threads():
     # starts one native thread inside Numba/LLVM, which never runs a kernel; the first
     # run fills the cache so that the second counts only what running the model starts.
     for _ in range(2):
-        out = subprocess.run([sys.executable, "-c", _CEILING_SCRIPT, str(fixture), "30"], capture_output=True,
+        out = subprocess.run([sys.executable, "-c", _CEILING_SCRIPT, str(fixture), "100"], capture_output=True,
                              text=True, env=env, timeout=600, cwd=Path(__file__).resolve().parents[3])
     assert out.returncode == 0, out.stderr[-3000:]
     rep = json.loads(out.stdout.strip().splitlines()[-1])

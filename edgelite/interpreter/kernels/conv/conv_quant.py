@@ -233,7 +233,7 @@ class _ConvQuantBase(QuantizedWeightsKernel):
         if a is None:
             a = x.reshape(m, k)
         else:
-            calls.append(patches.im2col_call(x, *p.win.im2col_args, p.in_zp, a, threads=p.num_threads))
+            calls.append(patches.im2col_call(x, *p.win.im2col_args, p.in_zp, a, threads=p.num_threads, prepared=True))
         calls.append(simd_gemm.gemm_requant_call(a, p.vnni_w.array(), k, p.vnni_tile, p.vnni_bias, p.multiplier, p.rq_tables,
                                                  p.out_zp, p.act_min, p.act_max, outputs[0].reshape(m, p.out_c),
                                                  p.num_threads))

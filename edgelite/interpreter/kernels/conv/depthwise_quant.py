@@ -260,7 +260,7 @@ class _DepthwiseQuantBase(QuantizedWeightsKernel):
             tables, padded = p.fast.get()
             return dwf.run_fast_calls(tables, padded, inputs[0], p.win.pad_h, p.win.pad_w, p.win.sh, p.win.dh,
                                       p.win.out_h, p.win.out_w, p.out_zp, p.act_min, p.act_max, outputs[0],
-                                      p.num_threads)
+                                      p.num_threads, prepared=True)
         macs = p.batch * p.win.out_h * p.win.out_w * p.out_c * p.win.kh * p.win.kw
         parallel = p.num_threads > 1 and macs >= DEPTHWISE_PARALLEL_MIN_MACS
         zp = p.acc_scratch.dtype.type(p.in_zp)

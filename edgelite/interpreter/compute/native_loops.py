@@ -1,0 +1,153 @@
+"""The compiled parts of :mod:`~edgelite.interpreter.compute.native_pool` (imports Numba).
+
+Imported only by ``native_pool`` once Numba is loaded. Everything here is compiled with
+Numba's on-disk cache: the helpers' polling loop, the job post, and the intrinsics the
+generated *unpackers* use (each unpacker is a ``cfunc`` written to a file by
+``native_pool`` so that Numba can cache it as well).
+
+Example:
+    >>> from edgelite.interpreter.compute import native_loops   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numba
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from edgelite.interpreter.compute import pool
+from edgelite.interpreter.compute.native_pool import BLOCK, PARK, SEQ, STOP
+
+_I32, _I64 = ir.IntType(32), ir.IntType(64)
+
+
+@intrinsic
+def load_word(typingctx, addr, index):
+    """The int64 at ``addr + 8 * index`` (an atomic, sequentially consistent read)."""
+    def codegen(context, builder, signature, args):
+        ptr = builder.gep(builder.inttoptr(args[0], _I64.as_pointer()), [args[1]])
+        return builder.load_atomic(ptr, "seq_cst", 8)
+    return types.int64(types.int64, types.int64), codegen
+
+
+@intrinsic
+def call_block(typingctx, fn, block):
+    """``fn(block)`` for a C function ``void fn(int64)`` at address ``fn``."""
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.VoidType(), [_I64])
+        builder.call(builder.inttoptr(args[0], fnty.as_pointer()), [args[1]])
+        return context.get_dummy_value()
+    return types.void(types.int64, types.int64), codegen
+
+
+@intrinsic
+def cpu_relax(typingctx):
+    """A spin-wait hint: ``pause`` (x86), ``yield`` (AArch64), nothing elsewhere."""
+    def codegen(context, builder, signature, args):
+        triple = builder.module.triple or ""
+        if triple.startswith(("x86_64", "i686", "i386")):
+            name, argtys, vals = "llvm.x86.sse2.pause", [], []
+        elif triple.startswith(("aarch64", "arm64")):
+            name, argtys, vals = "llvm.aarch64.hint", [_I32], [ir.Constant(_I32, 1)]
+        else:
+            return context.get_dummy_value()
+        fn = builder.module.globals.get(name) or ir.Function(builder.module, ir.FunctionType(ir.VoidType(), argtys),
+                                                             name=name)
+        builder.call(fn, vals)
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+@intrinsic
+def exchange(typingctx, arr, idx, val):
+    """``arr[idx] = val`` as an atomic exchange (sequentially consistent: the stores
+    before it are visible to whoever reads the new value)."""
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        builder.atomic_rmw("xchg", builder.gep(ary.data, [args[1]]), args[2], "seq_cst")
+        return context.get_dummy_value()
+    return types.void(arr, types.int64, types.int64), codegen
+
+
+@intrinsic
+def as_ptr(typingctx, v):
+    """An int64 address as a pointer (for ``numba.carray``)."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], ir.IntType(8).as_pointer())
+    return types.voidptr(types.int64), codegen
+
+
+@intrinsic
+def bits_as(typingctx, v, like):
+    """The low bits of int64 ``v`` read as ``like``'s dtype (a float scalar's bits)."""
+    target = like.dtype if isinstance(like, types.Array) else like
+
+    def codegen(context, builder, signature, args):
+        width = target.bitwidth
+        raw = builder.trunc(args[0], ir.IntType(width)) if width < 64 else args[0]
+        return builder.bitcast(raw, context.get_value_type(target))
+    return target(types.int64, like), codegen
+
+
+def make_call_entry(argtypes: tuple, restype):
+    """An intrinsic ``call_entry(entry, *args)``: calls the C-ABI function at ``entry``
+    (Numba's ``cfunc`` wrapper of a compiled overload) with ``args`` as ``argtypes``."""
+    def codegen(context, builder, signature, args):
+        lltys = [context.get_value_type(t) for t in argtypes]
+        vals = [context.cast(builder, v, st, t) for v, st, t in zip(args[1:], signature.args[1:], argtypes)]
+        fnty = ir.FunctionType(context.get_value_type(restype), lltys)
+        builder.call(builder.inttoptr(args[0], fnty.as_pointer()), vals)
+        return context.get_dummy_value()
+
+    params = ", ".join(f"x{i}" for i in range(len(argtypes)))
+    ns = {"sig": types.void(types.int64, *argtypes), "codegen": codegen, "__name__": __name__}
+    exec(f"def call_entry(typingctx, entry, {params}):\n    return sig, codegen\n", ns)  # noqa: S102 - named parameters
+    return intrinsic(ns["call_entry"])
+
+
+_fetch_add = pool.fetch_add_intrinsic()
+
+
+@numba.njit(nogil=True, cache=True)
+def worker(state, index, spin_limit):
+    """Poll ``state`` for jobs; run each one this helper (``index``) may join. Returns
+    1 after ``spin_limit`` idle polls or when told to park, 0 when told to stop."""
+    seen = _fetch_add(state, SEQ, 0)
+    idle = 0
+    while True:
+        seq = _fetch_add(state, SEQ, 0)
+        if seq != seen:
+            seen = seq
+            block = _fetch_add(state, BLOCK, 0)
+            if block != 0 and index < load_word(block, 2):
+                call_block(load_word(block, 0), block)
+            idle = 0
+        elif _fetch_add(state, STOP, 0) != 0:
+            return 0
+        elif _fetch_add(state, PARK, 0) != 0:
+            return 1
+        else:
+            idle += 1
+            cpu_relax()
+            if idle >= spin_limit:
+                return 1
+
+
+@numba.njit(nogil=True, cache=True)
+def post(state, block, ctr):
+    """Reset a call's counter (finished and slot counts first: the claim count opens
+    it) and publish its block."""
+    ctr[1] = 0
+    ctr[2] = 0
+    exchange(ctr, 0, 0)
+    exchange(state, PARK, 0)
+    exchange(state, BLOCK, block)
+    _fetch_add(state, SEQ, 1)
+
+
+@numba.njit(nogil=True, cache=True)
+def spin(n):
+    """``n`` spin-wait hints (to time one)."""
+    for _ in range(n):
+        cpu_relax()

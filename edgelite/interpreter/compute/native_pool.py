@@ -1,0 +1,366 @@
+"""Helper threads that wait for work in native code, without the GIL.
+
+:mod:`~edgelite.interpreter.compute.pool` hands a kernel's chunks to Python helper
+threads. A helper needs the GIL to start a job (its argument unboxing) and wakes from a
+futex, then from the GIL's condition variable: on the 2-vCPU VMs measured here it
+joined a job 100-150 us after it was posted, so kernels under about half a millisecond
+gained nothing from a second thread, and MobileNetV2's (0.1-0.6 ms each) did not. Here
+a helper is a Python thread that enters a compiled loop (:func:`_worker`, ``nogil``)
+and stays there: it polls a shared job counter (with ``pause`` between reads), and
+when a job is posted it calls it through a function pointer. Posting a job is two
+atomic stores; the helper joins within about a microsecond.
+
+A job is one *prepared call* of a pool kernel (``compute.bound.pooled``): the same
+kernel, the same arrays and scalars on every run. :class:`NativeCall` writes them once
+into an int64 block -- the kernel's C-ABI entry (Numba's ``cfunc`` wrapper of the
+overload already compiled for those argument types), the address and shape of every
+(C-contiguous) array, every scalar -- and an *unpacker*, a small ``cfunc`` per list of
+argument types, rebuilds the arguments from the block and calls the entry. The claim
+counter (``ctr``) is the call's own, reset before each run: the chunks are claimed with
+an atomic add as in :mod:`pool`, so a helper that joins late claims fewer chunks, and
+one that joins after every chunk is claimed touches nothing (a helper still holding an
+old job's block finds its counter exhausted). The caller runs its part first and then
+waits, in native code, for the chunks a helper has claimed.
+
+Idle helpers: after about :data:`SPIN_SECONDS` without a job a helper leaves the loop
+and sleeps on an ``Event``; the next post wakes it (that post's job may finish
+without it). When :mod:`pool`'s Python helpers are about to run a job, the polling
+helpers are sent to sleep first (``park``), so that no more than ``num_threads``
+threads run at once. ``num_threads`` stays a ceiling: the block says how many helpers may take
+part. Blocks and counters are kept until every helper is asleep (a helper may still
+read the last block it saw); helpers are stopped at exit and restarted after a fork.
+
+Calls this cannot take (a kernel that is not a compiled Numba function, an argument
+that is not a C-contiguous array or an int, bool or float scalar) keep :mod:`pool`.
+
+Example:
+    >>> from edgelite.interpreter.compute import native_pool
+    >>> native_pool.SPIN_SECONDS
+    0.002
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+
+import numpy as np
+
+from edgelite.interpreter.compute import pool
+
+SPIN_SECONDS = 0.002  # a helper keeps polling this long after its last job, then sleeps
+CALLER_SPIN_TRIES = 20000  # atomic reads the caller spins between checks while it waits
+
+# The shared state: [job sequence, current block's address, stop, helpers asleep, park now]
+SEQ, BLOCK, STOP, ASLEEP, PARK = 0, 1, 2, 3, 4
+# A block: [unpacker address, kernel entry address, helpers allowed, argument fields...]
+HEAD = 3
+
+_loops = None  # native_loops, imported on first use (it imports Numba)
+
+
+def _m():
+    global _loops
+    if _loops is None:
+        from edgelite.interpreter.compute import native_loops
+
+        _loops = native_loops
+    return _loops
+
+
+def _spin_limit() -> int:
+    """Polls of the helpers' loop in about :data:`SPIN_SECONDS` (measured once)."""
+    import time
+
+    spin = _m().spin
+    spin(1000)
+    n = 20000
+    t0 = time.perf_counter()
+    spin(n)
+    per = max((time.perf_counter() - t0) / n, 1e-9)
+    return int(SPIN_SECONDS / per)
+
+
+# ---------------------------------------------------------------------------------- unpackers
+
+_unpackers: dict[tuple, object] = {}
+
+
+def _field_kinds(args) -> list | None:
+    """How each argument travels in a block: ``("array", dtype, ndim)``, ``("int",)``,
+    ``("bool",)``, ``("float", bits)``; None if one cannot."""
+    kinds = []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            if not a.flags.c_contiguous or a.dtype.kind not in "iufb" or a.ndim == 0:
+                return None
+            kinds.append(("array", a.dtype.str, a.ndim))
+        elif isinstance(a, (bool, np.bool_)):
+            kinds.append(("bool",))
+        elif isinstance(a, (int, np.integer)):
+            kinds.append(("int", np.dtype(type(a)).str if isinstance(a, np.integer) else "<i8"))
+        elif isinstance(a, (float, np.floating)):
+            kinds.append(("float", np.dtype(type(a)).str if isinstance(a, np.floating) else "<f8"))
+        else:
+            return None
+    return kinds
+
+
+def _fields(args) -> list[int]:
+    out = []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            out.append(a.ctypes.data)
+            out.extend(int(d) for d in a.shape)
+        elif isinstance(a, (bool, np.bool_)):
+            out.append(int(bool(a)))
+        elif isinstance(a, (int, np.integer)):
+            out.append(int(a))
+        else:
+            bits = np.array([a], dtype=np.dtype(type(a)) if isinstance(a, np.floating) else np.float64)
+            out.append(int(bits.view(np.int32 if bits.itemsize == 4 else np.int64)[0]))
+    return out
+
+
+def _unpacker_source(kinds: list, argtypes: tuple, restype) -> str:
+    """The source of a module defining ``unpack``, the ``cfunc`` that rebuilds arguments
+    of ``argtypes`` from a block and calls the entry in the block."""
+    import pickle
+
+    total = HEAD + sum(1 + k[2] if k[0] == "array" else 1 for k in kinds)
+    lines = [
+        '"""Generated by edgelite.interpreter.compute.native_pool: one unpacker of prepared pool calls."""',
+        "import pickle",
+        "import numpy as np",
+        "from numba import carray, cfunc, types",
+        "from edgelite.interpreter.compute.native_loops import as_ptr, bits_as, make_call_entry",
+        f"ARGTYPES, RESTYPE = pickle.loads({pickle.dumps((tuple(argtypes), restype))!r})",
+        "call_entry = make_call_entry(ARGTYPES, RESTYPE)",
+    ]
+    body, names, pos = [], [], HEAD
+    for i, k in enumerate(kinds):
+        v = f"a{i}"
+        if k[0] == "array":
+            shape = ", ".join(f"b[{pos + 1 + d}]" for d in range(k[2]))
+            lines.append(f"DT{i} = np.dtype({k[1]!r})")
+            body.append(f"    {v} = carray(as_ptr(b[{pos}]), ({shape},), DT{i})")
+            pos += 1 + k[2]
+        elif k[0] == "bool":
+            body.append(f"    {v} = b[{pos}] != 0")
+            pos += 1
+        elif k[0] == "int":
+            lines.append(f"TY{i} = np.dtype({k[1]!r}).type")
+            body.append(f"    {v} = TY{i}(b[{pos}])")
+            pos += 1
+        else:
+            lines.append(f"LIKE{i} = np.zeros(1, np.dtype({k[1]!r}))")
+            body.append(f"    {v} = bits_as(b[{pos}], LIKE{i})")
+            pos += 1
+        names.append(v)
+    lines += ["", "", "@cfunc(types.void(types.int64), nogil=True, cache=True)", "def unpack(p):",
+              f"    b = carray(as_ptr(p), {total}, np.int64)", *body, f"    call_entry(b[1], {', '.join(names)})", ""]
+    return "\n".join(lines)
+
+
+def _unpacker_dir() -> str | None:
+    """Where generated unpacker modules are written (so Numba caches them), or None."""
+    base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "edgelite")
+    path = os.path.join(base, "native_unpackers")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None
+    return path if os.access(path, os.W_OK) else None
+
+
+def _unpacker(kinds: list, argtypes: tuple, restype):
+    """The unpacker for these argument types (made once per process; compiled once per
+    machine where its module can be written to the cache directory)."""
+    import hashlib
+    import importlib.util
+
+    source = _unpacker_source(kinds, argtypes, restype)
+    key = hashlib.sha1(source.encode()).hexdigest()[:20]
+    fn = _unpackers.get(key)
+    if fn is not None:
+        return fn
+    folder = _unpacker_dir()
+    name = f"edgelite_unpack_{key}"
+    if folder is not None:
+        path = os.path.join(folder, name + ".py")
+        if not os.path.exists(path):
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(source)
+            os.replace(tmp, path)  # atomic: another process may write the same file
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # Numba's cache finds the function's module by name
+        spec.loader.exec_module(module)
+        fn = module.unpack
+    else:  # nowhere to write: compiled in memory, every process
+        ns = {"__name__": name}
+        exec(compile(source.replace(", cache=True)", ")"), name, "exec"), ns)  # noqa: S102 - generated above
+        fn = ns["unpack"]
+    _unpackers[key] = fn
+    return fn
+
+
+# ---------------------------------------------------------------------------------- the pool
+
+
+class NativePool:
+    """The process's native helpers (started on first use) and the state they poll."""
+
+    def __init__(self) -> None:
+        self.state = np.zeros(5, np.int64)
+        self._threads: list[threading.Thread] = []
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._spin_limit = 0
+        self._graveyard: list = []  # blocks and counters of dropped calls, freed when all helpers sleep
+
+    @property
+    def size(self) -> int:
+        return len(self._threads)
+
+    def ensure(self, helpers: int) -> None:
+        if os.getpid() != self._pid:  # a forked child has no helper threads
+            self.__init__()
+        if len(self._threads) >= helpers:
+            return
+        with self._lock:
+            if not self._spin_limit:
+                self._spin_limit = _spin_limit()
+            while len(self._threads) < helpers:
+                t = threading.Thread(target=self._helper, args=(len(self._threads),),
+                                     name=f"{pool.POOL_THREAD_NAME}-n{len(self._threads)}", daemon=True)
+                self._threads.append(t)
+                t.start()
+
+    def _helper(self, index: int) -> None:
+        pool._name_os_thread(pool.POOL_THREAD_NAME.encode())
+        worker = _m().worker
+        state, limit = self.state, np.int64(self._spin_limit)
+        while True:
+            if worker(state, np.int64(index), limit) == 0:
+                return
+            with self._lock:
+                state[ASLEEP] += 1
+                if state[ASLEEP] >= len(self._threads):
+                    self._graveyard.clear()  # no helper can be reading an old block now
+            self._wake.wait()
+            with self._lock:
+                state[ASLEEP] -= 1
+                if state[ASLEEP] == 0:
+                    self._wake.clear()
+            if state[STOP]:
+                return
+
+    def park(self) -> None:
+        """Send the helpers that are polling to sleep now (the Python pool is about to
+        run a job: with them still polling, more than ``num_threads`` threads would run)."""
+        if len(self._threads) > self.state[ASLEEP]:
+            self.state[PARK] = 1
+
+    def wake(self) -> None:
+        if self.state[ASLEEP]:
+            self._wake.set()
+
+    def retire(self, keep) -> None:
+        """Keep ``keep`` (a dropped call's block and counter) until every helper sleeps."""
+        with self._lock:
+            if self.state[ASLEEP] >= len(self._threads):
+                return
+            self._graveyard.append(keep)
+
+    def stop(self) -> None:
+        self.state[STOP] = 1
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout=1.0)
+
+
+_pool: NativePool | None = None
+
+
+def native() -> NativePool:
+    global _pool
+    if _pool is None:
+        _pool = NativePool()
+        atexit.register(_pool.stop)
+    return _pool
+
+
+class NativeCall:
+    """A prepared pool call run with the native helpers: ``NativeCall(...)()`` runs it."""
+
+    __slots__ = ("entry", "args", "ctr", "block", "address", "n_chunks", "helpers")
+
+    def __init__(self, entry, args: tuple, ctr: np.ndarray, block: np.ndarray, n_chunks: int, helpers: int):
+        self.entry = entry
+        self.args = (*args, ctr)  # the arrays stay alive with the call
+        self.ctr = ctr
+        self.block = block
+        self.address = np.int64(block.ctypes.data)
+        self.n_chunks = np.int64(n_chunks)
+        self.helpers = helpers
+
+    def __call__(self, *_ignored) -> None:
+        p = native()
+        if len(p._threads) < self.helpers or p._pid != _getpid():
+            p.ensure(self.helpers)
+        _post(p.state, self.address, self.ctr)
+        if p.state[ASLEEP]:
+            p.wake()
+        self.entry(*self.args)
+        # The chunks a helper claimed: it joined within microseconds and is about to
+        # finish them; spin in native code, yielding the CPU now and then (it may have
+        # been preempted).
+        while not _spin_until_done(self.ctr, self.n_chunks, _CALLER_TRIES):
+            _yield()
+
+    def __del__(self) -> None:
+        if _pool is not None:
+            _pool.retire((self.block, self.ctr))
+
+
+_post = None
+_getpid = os.getpid
+_spin_until_done = pool._spin_until_done
+_CALLER_TRIES = np.int64(CALLER_SPIN_TRIES)
+_yield = getattr(os, "sched_yield", lambda: None)
+
+
+def make_call(dispatcher, entry, args: tuple, n_chunks: int, threads: int) -> NativeCall | None:
+    """A :class:`NativeCall` of ``dispatcher``'s overload for ``(*args, ctr)`` (``entry``:
+    its entry point, for the caller's part), or None where the native helpers cannot
+    take it (see the module doc)."""
+    global _post
+    if threads <= 1 or n_chunks <= 1 or not hasattr(dispatcher, "overloads"):
+        return None
+    ctr = np.zeros(pool.CTR_LEN, np.int64)
+    full = (*args, ctr)
+    kinds = _field_kinds(full)
+    if kinds is None:
+        return None
+    from numba.core.typing.typeof import Purpose, typeof
+
+    sig = tuple(typeof(a, Purpose.argument) for a in full)
+    cres = dispatcher.overloads.get(sig)
+    if cres is None:
+        return None
+    try:
+        addr = cres.library.get_pointer_to_function(cres.fndesc.llvm_cfunc_wrapper_name)
+        unpack = _unpacker(kinds, sig, cres.signature.return_type) if addr else None
+    except Exception:  # noqa: BLE001 - an argument type the unpacker cannot rebuild: keep the pool
+        return None
+    if unpack is None:
+        return None
+    if _post is None:
+        _post = _m().post
+    block = np.array([unpack.address, addr, threads - 1, *_fields(full)], np.int64)
+    return NativeCall(entry, args, ctr, block, n_chunks, threads - 1)
