@@ -435,7 +435,7 @@ class SubgraphRuntime:
         calls = self._calls = self._call_plan(self.steps)
         for pos, (fn, args) in enumerate(calls):
             fn = bound.resolve(fn, n_threads)
-            fn(*args)
+            bound.first_run(fn, args)
             calls[pos] = (bound.direct_entry(fn, args), args)
         self._calls_resolved = True
 

@@ -104,6 +104,16 @@ def resolve(fn: Any, threads: int) -> Callable:
     return fn
 
 
+def first_run(fn: Callable, args: tuple) -> None:
+    """Run a :func:`resolve`-d call once, as a plan's first run does: a pool kernel on the
+    caller alone (it compiles for these arguments there; the later runs share its chunks
+    through :func:`direct_entry`'s call, so no other pool's helper is started for it)."""
+    if isinstance(fn, Pooled):
+        fn.fn(*args, np.zeros(pool.CTR_LEN, np.int64))
+    else:
+        fn(*args)
+
+
 def run(calls: list[Call]) -> None:
     """Run prepared calls now, as a kernel's own eval would (lazy builds through their ``__call__``)."""
     for fn, args in calls:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgelite.interpreter.compute import pool, threads
+from edgelite.interpreter.compute import bound, pool, threads
 from edgelite.interpreter.compute.jit import njit
 from edgelite.interpreter.compute.pool import fetch_add
 
@@ -361,22 +361,38 @@ def rows_per_chunk(m: int, k: int, n: int, threads: int, most_rows: int) -> int:
 
 def gemm_rows_parallel(x, w, bias, lo, hi, out, block, epilogue) -> None:
     """``out = clamp(x @ w + bias)`` shared with the thread pool, ``ceil(M / block)`` threads at most."""
+    fn, args = gemm_rows_call(x, w, bias, lo, hi, out, block, epilogue)
+    fn(*args)
+
+
+def gemm_rows_call(x, w, bias, lo, hi, out, block, epilogue):
+    """:func:`gemm_rows_parallel` as a prepared call ``(fn, args)`` (``compute.bound``; in a
+    call plan the helpers waiting in native code take it): the same chunks, worked out once."""
     m = x.shape[0]
     threads = -(-m // block)
     per, n_chunks = _row_chunks(m, 2.0 * m * x.shape[1] * out.shape[1], threads, m)
-    pool.run(_gemm_rows_claimed, (x, w, bias, lo, hi, out, np.int64(per), epilogue, np.int64(n_chunks)), n_chunks,
-             threads)
+    return bound.pooled(_gemm_rows_claimed, (x, w, bias, lo, hi, out, np.int64(per), epilogue, np.int64(n_chunks)),
+                        n_chunks, threads)
 
 
 def conv_im2col_parallel(xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w,
                          epilogue) -> None:
     """One image of a general CONV_2D shared with the thread pool: ``cols`` is
     ``[threads, block, K]``, a scratch of up to ``block`` rows per thread."""
+    fn, args = conv_im2col_call(xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, kw, sh, sw, dh, dw, pad_h,
+                                pad_w, epilogue)
+    fn(*args)
+
+
+def conv_im2col_call(xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, kw, sh, sw, dh, dw, pad_h, pad_w,
+                     epilogue):
+    """:func:`conv_im2col_parallel` as a prepared call ``(fn, args)`` (see :func:`gemm_rows_call`)."""
     threads, block = cols.shape[0], cols.shape[1]
     pixels = ob.shape[0]
     per, n_chunks = _row_chunks(pixels, 2.0 * pixels * w.shape[0] * ob.shape[1], threads, block)
-    pool.run(_conv_im2col_claimed, (xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, kw, sh, sw, dh, dw, pad_h,
-                                    pad_w, epilogue, np.int64(per), np.int64(n_chunks)), n_chunks, threads)
+    return bound.pooled(_conv_im2col_claimed, (xf, h, wd, cin, w, bias, lo, hi, ob, cols, b, ow, kh, kw, sh, sw, dh,
+                                               dw, pad_h, pad_w, epilogue, np.int64(per), np.int64(n_chunks)),
+                        n_chunks, threads)
 
 
 # ---- column split: for products with few rows (the 14x14 and 7x7 layers of a CNN)
@@ -555,9 +571,15 @@ def _gemm_cols_claimed(x, wp, bounds, bias, lo, hi, out, tmp, epilogue, n_chunks
 def gemm_cols_parallel(x, wp, bounds, bias, lo, hi, out, tmp, epilogue) -> None:
     """``out = clamp(x @ w + bias)`` shared with the thread pool by column blocks
     (``wp = pack_columns(w, bounds)``, ``tmp = column_scratch(...)``); x, out C-contiguous."""
+    fn, args = gemm_cols_call(x, wp, bounds, bias, lo, hi, out, tmp, epilogue)
+    fn(*args)
+
+
+def gemm_cols_call(x, wp, bounds, bias, lo, hi, out, tmp, epilogue):
+    """:func:`gemm_cols_parallel` as a prepared call ``(fn, args)`` (see :func:`gemm_rows_call`)."""
     n_chunks = len(bounds) - 1
-    pool.run(_gemm_cols_claimed, (x, wp, bounds, bias, lo, hi, out, tmp, epilogue, np.int64(n_chunks)), n_chunks,
-             tmp.shape[0])
+    return bound.pooled(_gemm_cols_claimed, (x, wp, bounds, bias, lo, hi, out, tmp, epilogue, np.int64(n_chunks)),
+                        n_chunks, tmp.shape[0])
 
 
 def parallel_rows_block(m: int, threads: int) -> int | None:

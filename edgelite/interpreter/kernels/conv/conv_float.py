@@ -365,17 +365,39 @@ class Conv2DFloat(Kernel):
             )
 
     def bind(self, p: Conv2DParams, inputs, outputs):
-        """``eval_jit``'s serial BLAS paths (pointwise, and im2col by row blocks) as
-        prepared calls (``compute.bound``): the same functions on the same views, made
-        once (on a small layer the views and the branch to reach them cost more than
-        the product); None for every other path."""
+        """``eval_jit``'s BLAS paths (pointwise, im2col by row blocks, and the thread
+        pool's row and column splits) as prepared calls (``compute.bound``): the same
+        functions on the same views with the same chunks, made once (on a small layer the
+        views and the branch to reach them cost more than the product; a split one goes
+        to the helpers waiting in native code); None for every other path."""
         x, out = inputs[0], outputs[0]
-        if (p.w_rows is not None or p.w_running is not None or p.w is None or p.col_bounds is not None or p.one_channel
-                or p.par_block is not None or p.cols_par is not None or p.groups != 1
+        if (p.w_rows is not None or p.w_running is not None or p.w is None or p.one_channel or p.groups != 1
                 or not bound.contiguous(x, out)):
             return None
         cout = out.shape[3]
         calls: list = []
+        if p.col_bounds is not None:
+            if p.pointwise:
+                return [float_gemm.gemm_cols_call(x.reshape(-1, x.shape[3]), p.w_cols, p.col_bounds, p.bias, p.lo, p.hi,
+                                                  out.reshape(-1, cout), p.col_tmp, p.epilogue)]
+            nb, h, wd, cin = x.shape
+            xf = x.reshape(nb * h, wd * cin)
+            pixels = p.cols_full.shape[0]
+            for b in range(nb):
+                calls.append((float_gemm.im2col_rows_jit, (xf, h, wd, cin, 0, cin, b, 0, pixels, p.win.out_w,
+                                                           *p.win.taps, p.cols_full)))
+                calls.append(float_gemm.gemm_cols_call(p.cols_full, p.w_cols, p.col_bounds, p.bias, p.lo, p.hi,
+                                                       out[b].reshape(pixels, cout), p.col_tmp, p.epilogue))
+            return calls
+        if p.par_block is not None:
+            return [float_gemm.gemm_rows_call(x.reshape(-1, x.shape[3]), p.w, p.bias, p.lo, p.hi, out.reshape(-1, cout),
+                                              p.par_block, p.epilogue)]
+        if p.cols_par is not None:
+            nb, h, wd, cin = x.shape
+            xf = x.reshape(nb * h, wd * cin)
+            return [float_gemm.conv_im2col_call(xf, h, wd, cin, p.w, p.bias, p.lo, p.hi, out[b].reshape(-1, cout),
+                                                p.cols_par, b, p.win.out_w, *p.win.taps, p.epilogue)
+                    for b in range(nb)]
 
         def product(a, o):
             calls.append((np.matmul, (a, p.w, o)))

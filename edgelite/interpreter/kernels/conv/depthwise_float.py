@@ -45,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgelite.quick_dataclass import dataclass
-from edgelite.interpreter.compute import float_gemm
+from edgelite.interpreter.compute import bound, float_gemm
 from edgelite.interpreter.kernels.base import Kernel, OpContext, register
 from edgelite.interpreter.kernels.conv.conv_float import bias_vector, float_conv_window, is_float32, strided_options
 from edgelite.interpreter.compute.conv_geometry import Window2D
@@ -390,6 +390,18 @@ class DepthwiseConv2DFloat(Kernel):
             acc += tap * w[t // p.win.kw, t % p.win.kw]
         out[...] = acc
         float_gemm.bias_act_inplace(out, None, float(p.lo), float(p.hi))
+
+    def bind(self, p: DepthwiseParams, inputs, outputs):
+        """``eval_jit`` as one prepared call (``compute.bound``): its row chunks worked out
+        once, for the helpers waiting in native code; None when the weights come at run
+        time or the input is not contiguous."""
+        x, out = inputs[0], outputs[0]
+        if p.w is None or not bound.contiguous(x, out):
+            return None
+        rows = out.shape[0] * out.shape[1]
+        n_chunks = pool.chunks_for(1e9 * p.flops / float_gemm.STENCIL_FLOPS_PER_SECOND, rows, p.threads, prepared=True)
+        return [bound.pooled(_depthwise, (x, p.w, p.wt, p.bt, p.bias, p.lo, p.hi, out, *p.win.taps[2:], p.multiplier,
+                                          np.int64(n_chunks)), n_chunks, p.threads)]
 
     def eval_jit(self, p: DepthwiseParams, inputs, outputs) -> None:
         out = outputs[0]

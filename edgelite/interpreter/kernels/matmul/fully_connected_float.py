@@ -135,12 +135,17 @@ class FullyConnectedFloat(Kernel):
             float_gemm.gemm_bias_act_fast(x2, p.w, p.bias, p.lo, p.hi, out2, p.epilogue)
 
     def bind(self, p: FullyConnectedParams, inputs, outputs):
-        """``eval_jit``'s one-thread path (``gemm_bias_act_fast``: one BLAS product, then the
-        fused bias and clamp) as prepared calls (``compute.bound``); None for the others."""
-        if (p.w is None or p.par_block is not None or p.col_bounds is not None
-                or not bound.contiguous(inputs[0], outputs[0])):
+        """``eval_jit``'s paths as prepared calls (``compute.bound``): one BLAS product then
+        the fused bias and clamp, or the thread pool's column or row split (which the
+        helpers waiting in native code take); None when the weights come at run time."""
+        if p.w is None or not bound.contiguous(inputs[0], outputs[0]):
             return None
         x2, out2 = inputs[0].reshape(-1, p.in_features), outputs[0].reshape(-1, p.units)
+        if p.col_bounds is not None:
+            return [float_gemm.gemm_cols_call(x2, p.w_cols, p.col_bounds, p.bias, p.lo, p.hi, out2, p.col_tmp,
+                                              p.epilogue)]
+        if p.par_block is not None:
+            return [float_gemm.gemm_rows_call(x2, p.w, p.bias, p.lo, p.hi, out2, p.par_block, p.epilogue)]
         calls = [(np.matmul, (x2, p.w, out2))]  # np.matmul(x2, w, out=out2)
         if p.epilogue:
             calls.append((float_gemm.bias_act_jit, (out2, p.bias, p.lo, p.hi)))
