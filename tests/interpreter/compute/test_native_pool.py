@@ -191,3 +191,30 @@ def test_python_pool_jobs_send_polling_helpers_to_sleep(monkeypatch, own_pool):
     out[:] = 0
     call(*args)  # and the next native job wakes it again
     _expect(out, who, n, 5, 2)
+
+
+def test_two_callers_at_once():
+    """Two threads post their own calls to the shared helpers at the same time: each
+    job's chunks still run exactly once (a helper serves whichever block it sees)."""
+    import threading
+
+    errors = []
+
+    def caller(seed):
+        n = 6 + seed
+        out = np.zeros(n * 5, np.int64)
+        who = np.full(n, -1, np.int64)
+        call, args = _native_call(out, who, 5, 5_000 * (seed + 1), n, 2)
+        for _ in range(200):
+            out[:] = 0
+            who[:] = -1
+            call(*args)
+            if not (out == np.repeat(np.arange(1, n + 1), 5)).all():
+                errors.append(seed)
+
+    threads = [threading.Thread(target=caller, args=(s,)) for s in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and not any(t.is_alive() for t in threads)
