@@ -47,6 +47,7 @@ import numpy as np
 
 from edgelite.quick_dataclass import dataclass
 from edgelite.errors import UnsupportedOperatorError
+from edgelite.interpreter.compute import bound
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.compute.conv_geometry import ACT_NONE, ACT_RELU, ACT_RELU6, ACT_RELU_N1_TO_1
 from edgelite.interpreter.compute.rounding import round_half_away_scalar
@@ -447,6 +448,19 @@ class _QuantBinary(Kernel):
             return self.eval(p, inputs, outputs)
         ej.run_binary(p.plan, inputs[0], inputs[1], outputs[0])
 
+    def bind(self, p, inputs, outputs):
+        """``eval_jit`` as prepared calls (``compute.bound``; large ones shared with the
+        thread pool, ``elementwise_int8_loops.binary_calls``); None for the other paths."""
+        if p.plan is None or not bound.contiguous(inputs[0], inputs[1], outputs[0]):
+            return None
+        return ej.binary_calls(p.plan, inputs[0], inputs[1], outputs[0])
+
+    @staticmethod
+    def threaded(p, ctx: OpContext):
+        """``p`` with the operator's thread count in its plan (for ``bind``'s split)."""
+        plan = getattr(p, "plan", None)
+        return p if plan is None else replace(p, plan=replace(plan, threads=int(ctx.num_threads)))
+
 
 _ADDSUB_OPS = {"ADD": OP_ADD, "SUB": OP_SUB, "SQUARED_DIFFERENCE": OP_SQDIFF}
 
@@ -478,7 +492,8 @@ class QuantizedAddSub(_QuantBinary):
             mo, sho = fp.quantize_multiplier(twice_max * twice_max / ((1 << (2 * left_shift)) * so), sr)
             p = AddSubParams(OP_SQDIFF, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
                              mo, sho, zo, act_min, act_max, sr)
-            return _with_tables(replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype)), o.dtype)
+            return self.threaded(_with_tables(replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype)),
+                                              o.dtype), ctx)
         pot = False
         if int16:
             pot_option = True if ctx.options is None else bool(getattr(ctx.options, "potScaleInt16", True))
@@ -511,7 +526,8 @@ class QuantizedAddSub(_QuantBinary):
         in_sr = sr or (int16 and op_code == OP_ADD and same_shape)
         p = AddSubParams(op_code, shape, _pad6(shape), left_shift, -z1, -z2, m1, sh1, m2, sh2,
                          mo, sho, zo, act_min, act_max, sr, layout=layout, input_single_rounding=in_sr)
-        return _with_tables(replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype)), o.dtype)
+        return self.threaded(_with_tables(replace(p, plan=_addsub_plan(p, tuple(a.shape), tuple(b.shape), o.dtype)),
+                                          o.dtype), ctx)
 
     def eval(self, p: AddSubParams, inputs, outputs) -> None:
         if p.lut1 is not None:
@@ -702,7 +718,7 @@ class QuantizedMul(_QuantBinary):
         size = int(np.prod(shape, dtype=np.int64))
         if np.dtype(o.dtype).itemsize == 1 and size >= MUL_TABLE_MIN_SIZE:
             p = replace(p, table=_mul_table(p, o.dtype))
-        return p
+        return self.threaded(p, ctx)
 
     def eval(self, p: MulParams, inputs, outputs) -> None:
         if p.table is not None:
