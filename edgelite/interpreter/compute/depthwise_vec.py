@@ -30,6 +30,8 @@ Example:
 
 from __future__ import annotations
 
+from edgelite.interpreter.compute import ir_blocks
+
 LANES = 32
 
 
@@ -104,36 +106,22 @@ def _make(k: int):
         wrows = [builder.gep(wt_data, [builder.mul(wt_cols, ir.Constant(i64, f))]) for f in range(k * k)]
 
         def vload(ptr, index, vty, align):
-            ld = builder.load(builder.bitcast(builder.gep(ptr, [index]), vty.as_pointer()))
-            ld.align = align
-            return ld
+            return ir_blocks.vload(builder, ptr, index, vty, align)
 
-        blocks = builder.mul(builder.sdiv(n, ir.Constant(i64, LANES)), ir.Constant(i64, LANES))
-        pre = builder.block
-        head = builder.append_basic_block("dw.head")
-        body = builder.append_basic_block("dw.body")
-        done = builder.append_basic_block("dw.done")
-        builder.branch(head)
-        builder.position_at_end(head)
-        t = builder.phi(i64, "t")
-        t.add_incoming(ir.Constant(i64, 0), pre)
-        builder.cbranch(builder.icmp_signed("<", t, blocks), body, done)
-        builder.position_at_end(body)
-        acc = vload(bias_data, t, va, 4)
-        prods = []
-        for i in range(k):
-            for j in range(k):
-                x = builder.sext(vload(rows[i], builder.add(taps[j], t), vx, 1), vw)
-                prods.append(builder.mul(vload(wrows[i * k + j], t, vw, 2), x))
-        for p in range(0, len(prods), 2):
-            pair = prods[p] if p + 1 == len(prods) else builder.add(prods[p], prods[p + 1])
-            acc = builder.add(acc, builder.sext(pair, va))
-        st = builder.store(acc, builder.bitcast(builder.gep(a_data, [t]), va.as_pointer()))
-        st.align = 4
-        t.add_incoming(builder.add(t, ir.Constant(i64, LANES)), body)
-        builder.branch(head)
-        builder.position_at_end(done)
-        return blocks
+        def block(t):
+            acc = vload(bias_data, t, va, 4)
+            prods = []
+            for i in range(k):
+                for j in range(k):
+                    x = builder.sext(vload(rows[i], builder.add(taps[j], t), vx, 1), vw)
+                    prods.append(builder.mul(vload(wrows[i * k + j], t, vw, 2), x))
+            for p in range(0, len(prods), 2):
+                pair = prods[p] if p + 1 == len(prods) else builder.add(prods[p], prods[p + 1])
+                acc = builder.add(acc, builder.sext(pair, va))
+            st = builder.store(acc, builder.bitcast(builder.gep(a_data, [t]), va.as_pointer()))
+            st.align = 4
+
+        return ir_blocks.whole_blocks(builder, n, LANES, block, "dw")
 
     @numba_intrinsic
     def dw_run_k(typingctx, xs, b, r0, dh, base, taps, wt, bias, a, n):

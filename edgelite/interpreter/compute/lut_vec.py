@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import os
 
+from edgelite.interpreter.compute import ir_blocks
+
 BLOCK = 64
 
 
@@ -108,28 +110,15 @@ def _make():
             ld = builder.load(builder.gep(tp, [ir.Constant(i64, q)]))
             ld.align = 1
             quarters.append(ld)
-        blocks = builder.mul(builder.sdiv(n, ir.Constant(i64, BLOCK)), ir.Constant(i64, BLOCK))
-        pre = builder.block
-        head = builder.append_basic_block("lut.head")
-        body = builder.append_basic_block("lut.body")
-        done = builder.append_basic_block("lut.done")
-        builder.branch(head)
-        builder.position_at_end(head)
-        i = builder.phi(i64, "i")
-        i.add_incoming(ir.Constant(i64, 0), pre)
-        builder.cbranch(builder.icmp_signed("<", i, blocks), body, done)
-        builder.position_at_end(body)
-        idx = builder.load(builder.bitcast(builder.gep(xb, [i]), vb.as_pointer()))
-        idx.align = 1
-        low = builder.call(fn, [quarters[0], idx, quarters[1]])  # table[idx & 127]
-        high = builder.call(fn, [quarters[2], idx, quarters[3]])  # table[128 + (idx & 127)]
-        picked = builder.select(builder.icmp_signed("<", idx, ir.Constant(vb, None)), high, low)  # idx >= 128
-        st = builder.store(picked, builder.bitcast(builder.gep(out, [i]), vb.as_pointer()))
-        st.align = 1
-        i.add_incoming(builder.add(i, ir.Constant(i64, BLOCK)), body)
-        builder.branch(head)
-        builder.position_at_end(done)
-        return blocks
+        def block(i):
+            idx = ir_blocks.vload(builder, xb, i, vb, 1)
+            low = builder.call(fn, [quarters[0], idx, quarters[1]])  # table[idx & 127]
+            high = builder.call(fn, [quarters[2], idx, quarters[3]])  # table[128 + (idx & 127)]
+            picked = builder.select(builder.icmp_signed("<", idx, ir.Constant(vb, None)), high, low)  # idx >= 128
+            st = builder.store(picked, builder.bitcast(builder.gep(out, [i]), vb.as_pointer()))
+            st.align = 1
+
+        return ir_blocks.whole_blocks(builder, n, BLOCK, block, "lut")
 
     @numba_intrinsic
     def lut_run_vbmi(typingctx, table, xb, out):

@@ -33,6 +33,8 @@ Example:
 
 from __future__ import annotations
 
+from edgelite.interpreter.compute import ir_blocks
+
 LANES = 16
 
 
@@ -89,14 +91,11 @@ def _make(with_neg: bool):
                 ty = tys[name].dtype
                 if not isinstance(ty, types.Integer) or ty.bitwidth not in (32, 64):
                     raise TypeError(f"requant_run: {name} must be an int32 or int64 array, got {tys[name]}")
-                vty = v64 if ty.bitwidth == 64 else v32
-                ld = builder.load(builder.bitcast(builder.gep(data(name), [index]), vty.as_pointer()))
-                ld.align = ty.bitwidth // 8
+                ld = ir_blocks.vload(builder, data(name), index, v64 if ty.bitwidth == 64 else v32, ty.bitwidth // 8)
                 return ld if ty.bitwidth == 64 else builder.sext(ld, v64)
 
             def splat(val):
-                vec = builder.insert_element(ir.Constant(v64, ir.Undefined), val, ir.Constant(i32, 0))
-                return builder.shuffle_vector(vec, ir.Constant(v64, ir.Undefined), ir.Constant(v32, [0] * LANES))
+                return ir_blocks.splat(builder, val, v64)
 
             for name in ("a", "q", "add", "neg", "total", "out"):
                 if name in tys and (not isinstance(tys[name], types.Array) or tys[name].ndim != 1
@@ -107,35 +106,23 @@ def _make(with_neg: bool):
             for name in ("a", "q"):
                 if not isinstance(tys[name].dtype, types.Integer) or tys[name].dtype.bitwidth != 32:
                     raise TypeError(f"requant_run: {name} must be an int32 array, got {tys[name]}")
-            n = vals["n"]
-            blocks = builder.mul(builder.sdiv(n, ir.Constant(i64, LANES)), ir.Constant(i64, LANES))
             zps, los, his = splat(vals["out_zp"]), splat(vals["lo"]), splat(vals["hi"])
             out_ptr = builder.gep(data("out"), [vals["ob"]])
-            pre = builder.block
-            head = builder.append_basic_block("rq.head")
-            body = builder.append_basic_block("rq.body")
-            done = builder.append_basic_block("rq.done")
-            builder.branch(head)
-            builder.position_at_end(head)
-            t = builder.phi(i64, "t")
-            t.add_incoming(ir.Constant(i64, 0), pre)
-            builder.cbranch(builder.icmp_signed("<", t, blocks), body, done)
-            builder.position_at_end(body)
-            pq = builder.mul(lanes_of("a", t), lanes_of("q", t))
-            v = builder.add(pq, lanes_of("add", t))
-            if with_neg:
-                below = builder.icmp_signed("<", builder.add(pq, splat(ir.Constant(i64, 1 << 30))),
-                                            ir.Constant(v64, None))
-                v = builder.sub(v, builder.select(below, lanes_of("neg", t), ir.Constant(v64, None)))
-            v = builder.add(builder.ashr(v, lanes_of("total", t)), zps)
-            v = builder.select(builder.icmp_signed("<", v, los), los, v)
-            v = builder.select(builder.icmp_signed(">", v, his), his, v)
-            st = builder.store(builder.trunc(v, v8), builder.bitcast(builder.gep(out_ptr, [t]), v8.as_pointer()))
-            st.align = 1
-            t.add_incoming(builder.add(t, ir.Constant(i64, LANES)), body)
-            builder.branch(head)
-            builder.position_at_end(done)
-            return blocks
+
+            def block(t):
+                pq = builder.mul(lanes_of("a", t), lanes_of("q", t))
+                v = builder.add(pq, lanes_of("add", t))
+                if with_neg:
+                    below = builder.icmp_signed("<", builder.add(pq, splat(ir.Constant(i64, 1 << 30))),
+                                                ir.Constant(v64, None))
+                    v = builder.sub(v, builder.select(below, lanes_of("neg", t), ir.Constant(v64, None)))
+                v = builder.add(builder.ashr(v, lanes_of("total", t)), zps)
+                v = builder.select(builder.icmp_signed("<", v, los), los, v)
+                v = builder.select(builder.icmp_signed(">", v, his), his, v)
+                st = builder.store(builder.trunc(v, v8), builder.bitcast(builder.gep(out_ptr, [t]), v8.as_pointer()))
+                st.align = 1
+
+            return ir_blocks.whole_blocks(builder, vals["n"], LANES, block, "rq")
 
         return codegen
 
