@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -100,8 +101,24 @@ def resolve(fn: Any, threads: int) -> Callable:
     if isinstance(fn, Deferred):
         fn = fn.factory()
     if isinstance(fn, LazyJit):
-        fn = fn.serial() if fn.parallel and threads == 1 else fn.dispatcher()
+        if fn.parallel and threads > 1:
+            return _parking_native_helpers(fn.dispatcher())
+        fn = fn.serial() if fn.parallel else fn.dispatcher()
     return fn
+
+
+def _parking_native_helpers(parallel_kernel: Callable) -> Callable:
+    """``parallel_kernel`` (a ``prange`` kernel: Numba's own thread pool runs it), after
+    sending the native helpers that are polling to sleep (with them, more than
+    ``num_threads`` threads would run)."""
+
+    def run_parallel(*args):
+        native = sys.modules.get("edgelite.interpreter.compute.native_pool")
+        if native is not None and native._pool is not None:
+            native._pool.park()
+        return parallel_kernel(*args)
+
+    return run_parallel
 
 
 def first_run(fn: Callable, args: tuple) -> None:

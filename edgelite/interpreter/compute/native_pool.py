@@ -190,7 +190,12 @@ def _unpacker(kinds: list, argtypes: tuple, restype):
     name = f"edgelite_unpack_{key}"
     if folder is not None:
         path = os.path.join(folder, name + ".py")
-        if not os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                current = f.read() == source
+        except OSError:
+            current = False
+        if not current:  # missing, or not what this code generates: (re)written
             tmp = f"{path}.{os.getpid()}.tmp"
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(source)

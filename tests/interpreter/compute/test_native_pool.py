@@ -224,3 +224,56 @@ def test_two_callers_at_once():
     for t in threads:
         t.join(timeout=120)
     assert not errors and not any(t.is_alive() for t in threads)
+
+
+def test_a_damaged_unpacker_file_is_written_again(monkeypatch, tmp_path):
+    """The generated unpacker modules are checked against the source this code makes
+    before they are imported: a file that differs (truncated, tampered, another version's)
+    is written again."""
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(native_pool, "_unpackers", {})
+    out = np.zeros(20, np.int64)
+    who = np.full(4, -1, np.int64)
+    _native_call(out, who, 5, 0, 4, 2)  # writes the unpacker module under tmp_path
+    files = list((tmp_path / "native_unpackers").glob("edgelite_unpack_*.py"))
+    assert len(files) == 1
+    good = files[0].read_text()
+    files[0].write_text("raise RuntimeError('not ours')\n")
+    monkeypatch.setattr(native_pool, "_unpackers", {})
+    call, args = _native_call(out, who, 5, 0, 4, 2)
+    assert files[0].read_text() == good
+    out[:] = 0
+    call(*args)
+    _expect(out, who, 4, 5, 2)
+
+
+from edgelite.interpreter.compute.jit import njit as _njit, prange as _prange  # noqa: E402
+
+
+@_njit(parallel=True)
+def _par_fill(out):
+    for i in _prange(out.shape[0]):
+        out[i] = i
+
+
+def test_prange_kernels_in_a_plan_send_polling_helpers_to_sleep(monkeypatch, own_pool):
+    """A ``parallel=True`` kernel runs on Numba's own threads: its prepared call sends the
+    native helpers to sleep first (else more than ``num_threads`` threads would run)."""
+    p = own_pool
+    monkeypatch.setattr(native_pool, "_spin_limit", lambda: 2**62)  # never sleeps on its own
+    n = 8
+    out = np.zeros(n * 5, np.int64)
+    who = np.full(n, -1, np.int64)
+    call, args = _native_call(out, who, 5, 20_000, n, 2)
+    call(*args)
+    time.sleep(0.05)
+    assert p.state[native_pool.ASLEEP] == 0, "still polling"
+    fn = bound.resolve(_par_fill, threads=2)
+    filled = np.zeros(1000, np.int64)
+    fn(filled)
+    assert (filled == np.arange(1000)).all()
+    deadline = time.time() + 5
+    while p.state[native_pool.ASLEEP] != 1 and time.time() < deadline:
+        time.sleep(0.001)
+    assert p.state[native_pool.ASLEEP] == 1
+    assert bound.resolve(_par_fill, threads=1) is _par_fill.serial(), "one thread: the serial build"

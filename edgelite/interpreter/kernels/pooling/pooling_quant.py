@@ -26,7 +26,8 @@ from edgelite.quick_dataclass import dataclass
 from edgelite.interpreter.compute import fixedpoint as fp
 from edgelite.interpreter.kernels.base import INT8, Kernel, OpContext, register
 from edgelite.interpreter.compute.conv_geometry import Window2D
-from edgelite.interpreter.compute.jit import njit, prange
+from edgelite.interpreter.compute import bound, float_gemm
+from edgelite.interpreter.compute.jit import njit, prange, serial_build
 
 _QUANT_TYPES = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 
@@ -59,6 +60,16 @@ def pool_quant_prepare(ctx: OpContext) -> PoolQuantParams:
         batch=b, win=win, channels=c,
         act_min=lo, act_max=hi, num_threads=ctx.num_threads,
     )
+
+
+def _kernel(parallel_kernel, p: PoolQuantParams, prepared: bool = False):
+    """``parallel_kernel`` where the layer is worth splitting over threads (as float
+    pooling decides: Numba's pool costs a fork and a join), else its serial build
+    (deferred in a prepared call: building it imports Numba)."""
+    ops = 2.0 * p.batch * p.win.out_h * p.win.out_w * p.channels * p.win.kh * p.win.kw
+    if float_gemm.worth_splitting(p.num_threads, ops, float_gemm.STENCIL_FLOPS_PER_SECOND):
+        return parallel_kernel
+    return bound.Deferred(lambda: serial_build(parallel_kernel)) if prepared else serial_build(parallel_kernel)
 
 
 def _taps(x: np.ndarray, p: PoolQuantParams, fill):
@@ -163,8 +174,8 @@ class AveragePool2DQuant(_PoolQuantBase):
 
     def eval_jit(self, params: PoolQuantParams, inputs, outputs) -> None:
         p, g = params, params.win
-        _avg_pool_kernel(inputs[0], g.kh, g.kw, g.sh, g.sw, g.pad_h, g.pad_w, g.out_h, g.out_w,
-                         np.int64(p.act_min), np.int64(p.act_max), outputs[0])
+        _kernel(_avg_pool_kernel, p)(inputs[0], g.kh, g.kw, g.sh, g.sw, g.pad_h, g.pad_w, g.out_h, g.out_w,
+                                     np.int64(p.act_min), np.int64(p.act_max), outputs[0])
 
 
 @register("MAX_POOL_2D", priority=INT8)
@@ -181,11 +192,12 @@ class MaxPool2DQuant(_PoolQuantBase):
 
     def eval_jit(self, params: PoolQuantParams, inputs, outputs) -> None:
         p, g = params, params.win
-        _max_pool_kernel(inputs[0], g.kh, g.kw, g.sh, g.sw, g.pad_h, g.pad_w, g.out_h, g.out_w,
-                         np.int64(p.act_min), np.int64(p.act_max), outputs[0])
+        _kernel(_max_pool_kernel, p)(inputs[0], g.kh, g.kw, g.sh, g.sw, g.pad_h, g.pad_w, g.out_h, g.out_w,
+                                     np.int64(p.act_min), np.int64(p.act_max), outputs[0])
 
     def bind(self, params: PoolQuantParams, inputs, outputs):
         """``eval_jit`` as one prepared call (``compute.bound``)."""
         p, g = params, params.win
-        return [(_max_pool_kernel, (inputs[0], g.kh, g.kw, g.sh, g.sw, g.pad_h, g.pad_w, g.out_h, g.out_w,
-                                    np.int64(p.act_min), np.int64(p.act_max), outputs[0]))]
+        return [(_kernel(_max_pool_kernel, p, prepared=True),
+                 (inputs[0], g.kh, g.kw, g.sh, g.sw, g.pad_h, g.pad_w, g.out_h, g.out_w,
+                  np.int64(p.act_min), np.int64(p.act_max), outputs[0]))]
