@@ -184,6 +184,7 @@ class SubgraphRuntime:
         # The fast path's flat call plan: (function, args) pairs; made and resolved on its first run.
         self._calls: list[bound.Call] = []
         self._calls_resolved = False
+        self._native_helpers = None  # the native helpers' pool when the plan has calls for them
 
     # -- shapes --------------------------------------------------------------------------
 
@@ -284,6 +285,7 @@ class SubgraphRuntime:
         self._deferred_tensors = deferred
         self._calls = []  # made by the first fast run (_invoke_resolving)
         self._calls_resolved = False
+        self._native_helpers = None
         self.allocated = True
 
     def _call_plan(self, steps: list[Step]) -> list[bound.Call]:
@@ -425,6 +427,15 @@ class SubgraphRuntime:
             return self._invoke_slow(profiler, reference)
         if not self._calls_resolved:
             return self._invoke_resolving()
+        helpers = self._native_helpers
+        if helpers is not None:
+            helpers.begin()  # wake the native helpers now: they are polling when the first split op comes
+            try:
+                for fn, args in self._calls:
+                    fn(*args)
+            finally:
+                helpers.end()  # and let them sleep between invokes (no CPU taken from the caller's app)
+            return
         for fn, args in self._calls:
             fn(*args)
 
@@ -438,6 +449,7 @@ class SubgraphRuntime:
             bound.first_run(fn, args)
             calls[pos] = (bound.direct_entry(fn, args), args)
         self._calls_resolved = True
+        self._native_helpers = bound.native_helpers_of(calls)
 
     def _run_dynamic(self, step: Step) -> None:
         self._store_dynamic(step, step.fn(step.params, step.inputs, step.outputs))

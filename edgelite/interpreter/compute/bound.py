@@ -131,6 +131,16 @@ def first_run(fn: Callable, args: tuple) -> None:
         fn(*args)
 
 
+def native_helpers_of(calls: list[Call]):
+    """The native helpers' pool (:func:`native_pool.native`) when ``calls`` (a resolved
+    plan) has calls for them, else None: the executor wakes them at the start of an invoke
+    and lets them sleep at its end."""
+    native = sys.modules.get("edgelite.interpreter.compute.native_pool")
+    if native is None or not any(isinstance(fn, native.NativeCall) for fn, _ in calls):
+        return None
+    return native.native()
+
+
 def run(calls: list[Call]) -> None:
     """Run prepared calls now, as a kernel's own eval would (lazy builds through their ``__call__``)."""
     for fn, args in calls:

@@ -17,7 +17,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from edgelite.interpreter.compute import pool
-from edgelite.interpreter.compute.native_pool import BLOCK, PARK, SEQ, STOP
+from edgelite.interpreter.compute.native_pool import BETWEEN, BETWEEN_YIELDS, BLOCK, PARK, SEQ, STOP, YIELD
 
 _I32, _I64 = ir.IntType(32), ir.IntType(64)
 
@@ -57,6 +57,16 @@ def cpu_relax(typingctx):
         builder.call(fn, vals)
         return context.get_dummy_value()
     return types.void(), codegen
+
+
+@intrinsic
+def call_yield(typingctx, fn):
+    """``fn()`` for a C function ``int fn(void)`` at address ``fn`` (``sched_yield``)."""
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(_I32, [])
+        builder.call(builder.inttoptr(args[0], fnty.as_pointer()), [])
+        return context.get_dummy_value()
+    return types.void(types.int64), codegen
 
 
 @intrinsic
@@ -129,7 +139,14 @@ def worker(state, index, spin_limit):
             return 1
         else:
             idle += 1
-            cpu_relax()
+            if _fetch_add(state, BETWEEN, 0) != 0 and state[YIELD] != 0:
+                # between invokes: give the core to any thread that wants it, and sleep
+                # after BETWEEN_YIELDS of them (a few hundred microseconds)
+                call_yield(state[YIELD])
+                if idle >= BETWEEN_YIELDS:
+                    return 1
+            else:
+                cpu_relax()
             if idle >= spin_limit:
                 return 1
 

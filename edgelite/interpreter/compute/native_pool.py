@@ -22,9 +22,14 @@ one that joins after every chunk is claimed touches nothing (a helper still hold
 old job's block finds its counter exhausted). The caller runs its part first and then
 waits, in native code, for the chunks a helper has claimed.
 
-Idle helpers: after about :data:`SPIN_SECONDS` without a job a helper leaves the loop
-and sleeps on an ``Event``; the next post wakes it (that post's job may finish
-without it). When :mod:`pool`'s Python helpers are about to run a job, the polling
+Idle helpers: between invokes (the executor marks the start and the end of one, ``begin``
+and ``end``) a polling helper calls ``sched_yield`` between polls, so that any other
+thread of the application gets the core at once, and after :data:`BETWEEN_YIELDS` polls
+(a few hundred microseconds) it leaves the loop and sleeps on an ``Event``; within an
+invoke it sleeps after about :data:`SPIN_SECONDS` without a job. The next post wakes a
+sleeping helper (that post's job may finish without it). (Sending helpers to sleep at the end of every invoke
+cost MobileNetV2 most of its 2-thread gain: a woken helper needs the GIL several times
+before it polls again.) When :mod:`pool`'s Python helpers are about to run a job, the polling
 helpers are sent to sleep first (``park``), so that no more than ``num_threads``
 threads run at once. ``num_threads`` stays a ceiling: the block says how many helpers may take
 part. Blocks and counters are kept until every helper is asleep (a helper may still
@@ -51,10 +56,12 @@ import numpy as np
 from edgelite.interpreter.compute import pool
 
 SPIN_SECONDS = 0.002  # a helper keeps polling this long after its last job, then sleeps
+BETWEEN_YIELDS = 2000  # polls (each a sched_yield, about a microsecond) between invokes before it sleeps
 CALLER_SPIN_TRIES = 20000  # atomic reads the caller spins between checks while it waits
 
-# The shared state: [job sequence, current block's address, stop, helpers asleep, park now]
-SEQ, BLOCK, STOP, ASLEEP, PARK = 0, 1, 2, 3, 4
+# The shared state: [job sequence, current block's address, stop, helpers asleep, park now,
+# between invokes, the address of sched_yield (0: none)]
+SEQ, BLOCK, STOP, ASLEEP, PARK, BETWEEN, YIELD = 0, 1, 2, 3, 4, 5, 6
 # A block: [unpacker address, kernel entry address, helpers allowed, argument fields...]
 HEAD = 3
 
@@ -220,7 +227,8 @@ class NativePool:
     """The process's native helpers (started on first use) and the state they poll."""
 
     def __init__(self) -> None:
-        self.state = np.zeros(5, np.int64)
+        self.state = np.zeros(7, np.int64)
+        self.state[YIELD] = _yield_address()
         self._threads: list[threading.Thread] = []
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -275,6 +283,16 @@ class NativePool:
         if self.state[ASLEEP]:
             self._wake.set()
 
+    def begin(self) -> None:
+        """An invoke with native calls starts: helpers poll with ``pause`` (and one that
+        sleeps is woken on the first post)."""
+        self.state[BETWEEN] = 0
+
+    def end(self) -> None:
+        """The invoke is over: until the next one (or :data:`SPIN_SECONDS`), polling helpers
+        yield the CPU between polls, so that the application's other threads get it."""
+        self.state[BETWEEN] = 1
+
     def retire(self, keep) -> None:
         """Keep ``keep`` (a dropped call's block and counter) until every helper sleeps."""
         with self._lock:
@@ -287,6 +305,16 @@ class NativePool:
         self._wake.set()
         for t in self._threads:
             t.join(timeout=1.0)
+
+
+def _yield_address() -> int:
+    """The address of libc's ``sched_yield`` (0 where there is none)."""
+    try:
+        import ctypes
+
+        return int(ctypes.cast(ctypes.CDLL(None).sched_yield, ctypes.c_void_p).value or 0)
+    except (OSError, AttributeError, TypeError):
+        return 0
 
 
 _pool: NativePool | None = None

@@ -277,3 +277,32 @@ def test_prange_kernels_in_a_plan_send_polling_helpers_to_sleep(monkeypatch, own
         time.sleep(0.001)
     assert p.state[native_pool.ASLEEP] == 1
     assert bound.resolve(_par_fill, threads=1) is _par_fill.serial(), "one thread: the serial build"
+
+
+def test_between_invokes_helpers_yield_then_sleep(monkeypatch, own_pool):
+    """After an invoke (``end``) a polling helper yields the CPU between polls and sleeps
+    after ``BETWEEN_YIELDS`` of them, even when its in-invoke spin limit is far away; a
+    new invoke (``begin``) and its first post bring it back."""
+    p = own_pool
+    monkeypatch.setattr(native_pool, "_spin_limit", lambda: 2**62)
+    n = 8
+    out = np.zeros(n * 5, np.int64)
+    who = np.full(n, -1, np.int64)
+    call, args = _native_call(out, who, 5, 20_000, n, 2)
+    p.begin()
+    call(*args)
+    time.sleep(0.05)
+    assert p.state[native_pool.ASLEEP] == 0, "polling within an invoke"
+    p.end()
+    deadline = time.time() + 5
+    while p.state[native_pool.ASLEEP] != 1 and time.time() < deadline:
+        time.sleep(0.001)
+    assert p.state[native_pool.ASLEEP] == 1, "asleep soon after the invoke"
+    p.begin()
+    out[:] = 0
+    call(*args)
+    _expect(out, who, n, 5, 2)
+    deadline = time.time() + 5
+    while p.state[native_pool.ASLEEP] != 0 and time.time() < deadline:
+        time.sleep(0.001)
+    assert p.state[native_pool.ASLEEP] == 0, "woken by the post"
