@@ -276,11 +276,15 @@ def test_two_threads_split_big_ops_and_match_one_thread(kind):
     np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-5)
 
 
-def test_small_ops_stay_on_one_thread():
-    from edgelite.interpreter.compute import float_gemm
+def test_small_ops_stay_on_one_thread(monkeypatch):
+    from edgelite.interpreter.compute import float_gemm, pool
 
-    assert not float_gemm.worth_splitting(2, 2 * 49 * 96 * 576)  # a 7x7-ish pointwise layer, ~70 us
+    assert not float_gemm.worth_splitting(2, 2 * 49 * 32 * 160)  # a tiny pointwise layer, ~6 us
     assert not float_gemm.worth_splitting(1, 1e12)
+    # a 7x7-ish pointwise layer, ~70 us: split only where the native helpers take it
+    assert float_gemm.worth_splitting(2, 2 * 49 * 96 * 576) == pool.native_helpers()
+    monkeypatch.setenv("EDGELITE_NATIVE_POOL", "0")
+    assert not float_gemm.worth_splitting(2, 2 * 49 * 96 * 576)
     assert float_gemm.parallel_rows_block(49, 2) is None
     assert float_gemm.parallel_rows_block(12544, 2) == 6272
 

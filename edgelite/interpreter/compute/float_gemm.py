@@ -276,7 +276,10 @@ def worth_splitting(threads: int, flops: float, flops_per_second: float = GEMM_F
     they split from ``pool.MIN_SPLIT_COST_NS`` on. The stencil loops (depthwise,
     pooling) still fork and join on Numba's pool: ``MIN_PARALLEL_SECONDS``.
     """
-    least = pool.MIN_SPLIT_COST_NS * 1e-9 if flops_per_second == GEMM_FLOPS_PER_SECOND else MIN_PARALLEL_SECONDS
+    if flops_per_second == GEMM_FLOPS_PER_SECOND:  # the pool's kernels (in a call plan: the native helpers')
+        least = (pool.NATIVE_MIN_SPLIT_COST_NS if pool.native_helpers() else pool.MIN_SPLIT_COST_NS) * 1e-9
+    else:
+        least = MIN_PARALLEL_SECONDS
     return threads > 1 and flops / flops_per_second >= least
 
 
@@ -348,7 +351,7 @@ ROW_CHUNK_MIN_ROWS = 128
 
 def _row_chunks(rows: int, flops: float, threads: int, most_rows: int) -> tuple[int, int]:
     """``(rows per chunk, chunks)`` for sharing ``rows`` over ``threads`` with the pool."""
-    n = pool.chunks_for(1e9 * flops / GEMM_FLOPS_PER_SECOND, max(1, rows // ROW_CHUNK_MIN_ROWS), threads)
+    n = pool.chunks_for(1e9 * flops / GEMM_FLOPS_PER_SECOND, max(1, rows // ROW_CHUNK_MIN_ROWS), threads, prepared=True)
     per = min(most_rows, -(-rows // n))
     return per, -(-rows // per)
 
@@ -410,8 +413,11 @@ COL_SPLIT_MAX_ROWS = 256
 # Least M * width * K of a column chunk. OpenBLAS multiplies products up to M*N*K = 1e6
 # with its "small matrix" kernel, which sums K in another order than its blocked kernel
 # (measured: a 49 x 16 x 960 chunk of a 49 x 160 x 960 product differed in the last bit).
-# Every chunk must take the same path as the whole product: keep chunks well above it.
-COL_CHUNK_MIN_MNK = 2.5e6
+# Every chunk must take the same path as the whole product: keep chunks above it (and
+# every split is probed for the unsplit product's bits, ``exact_column_bounds``). 2.5e6
+# until the native helpers made splitting cheap; 1.2e6 lets MobileNetV2's 14x14 layers
+# (196 x 64 x 384) split in two.
+COL_CHUNK_MIN_MNK = 1.2e6
 
 
 def column_bounds(n: int, m: int, k: int, threads: int) -> np.ndarray | None:

@@ -51,7 +51,7 @@ def test_bounds_cover_the_columns_in_big_enough_chunks(n, m, k, threads):
 
 
 @pytest.mark.parametrize("n, m, k, threads", [
-    (64, 196, 384, 2),    # chunks would be below the BLAS small-matrix size
+    (64, 49, 384, 2),     # chunks would be below the BLAS small-matrix size
     (24, 196, 2304, 2),   # one unit of columns: nothing to split
     (2048, 1, 2048, 2),   # one row (BLAS may take a matrix-vector path)
     (256, 3136, 576, 2),  # rows enough: the row split
