@@ -176,23 +176,34 @@ def test_disabled_by_the_environment(monkeypatch):
     assert isinstance(bound.direct_entry(fn, args), bound.Pooled)
 
 
+def _polling_call(monkeypatch):
+    """A native call of 8 chunks whose helper never sleeps on its own (``_spin_limit``
+    far away): ``(n, out, who, call, args)``."""
+    monkeypatch.setattr(native_pool, "_spin_limit", lambda: 2**62)
+    n = 8
+    out = np.zeros(n * 5, np.int64)
+    who = np.full(n, -1, np.int64)
+    return (n, out, who, *_native_call(out, who, 5, 20_000, n, 2))
+
+
+def _wait_asleep(p, want: int, seconds: float = 5.0) -> None:
+    """Wait until ``want`` helpers sleep (or the deadline passes)."""
+    deadline = time.time() + seconds
+    while p.state[native_pool.ASLEEP] != want and time.time() < deadline:
+        time.sleep(0.001)
+
+
 def test_python_pool_jobs_send_polling_helpers_to_sleep(monkeypatch, own_pool):
     """``num_threads`` stays a ceiling when both pools serve one model: before the Python
     pool's helper runs a job, the native helpers stop polling (and sleep)."""
     p = own_pool
-    monkeypatch.setattr(native_pool, "_spin_limit", lambda: 2**62)  # never sleeps on its own
-    n = 8
-    out = np.zeros(n * 5, np.int64)
-    who = np.full(n, -1, np.int64)
-    call, args = _native_call(out, who, 5, 20_000, n, 2)
+    n, out, who, call, args = _polling_call(monkeypatch)
     call(*args)
     time.sleep(0.05)
     assert p.state[native_pool.ASLEEP] == 0, "still polling"
     pool.run(_fill_chunks, (np.zeros(40, np.int64), np.full(8, -1, np.int64), np.int64(5), np.int64(20_000),
                             np.int64(8)), 8, 2)
-    deadline = time.time() + 5
-    while p.state[native_pool.ASLEEP] != 1 and time.time() < deadline:
-        time.sleep(0.001)
+    _wait_asleep(p, 1)
     assert p.state[native_pool.ASLEEP] == 1
     out[:] = 0
     call(*args)  # and the next native job wakes it again
@@ -260,11 +271,7 @@ def test_prange_kernels_in_a_plan_send_polling_helpers_to_sleep(monkeypatch, own
     """A ``parallel=True`` kernel runs on Numba's own threads: its prepared call sends the
     native helpers to sleep first (else more than ``num_threads`` threads would run)."""
     p = own_pool
-    monkeypatch.setattr(native_pool, "_spin_limit", lambda: 2**62)  # never sleeps on its own
-    n = 8
-    out = np.zeros(n * 5, np.int64)
-    who = np.full(n, -1, np.int64)
-    call, args = _native_call(out, who, 5, 20_000, n, 2)
+    n, out, who, call, args = _polling_call(monkeypatch)
     call(*args)
     time.sleep(0.05)
     assert p.state[native_pool.ASLEEP] == 0, "still polling"
@@ -272,9 +279,7 @@ def test_prange_kernels_in_a_plan_send_polling_helpers_to_sleep(monkeypatch, own
     filled = np.zeros(1000, np.int64)
     fn(filled)
     assert (filled == np.arange(1000)).all()
-    deadline = time.time() + 5
-    while p.state[native_pool.ASLEEP] != 1 and time.time() < deadline:
-        time.sleep(0.001)
+    _wait_asleep(p, 1)
     assert p.state[native_pool.ASLEEP] == 1
     assert bound.resolve(_par_fill, threads=1) is _par_fill.serial(), "one thread: the serial build"
 
@@ -284,25 +289,17 @@ def test_between_invokes_helpers_yield_then_sleep(monkeypatch, own_pool):
     after ``BETWEEN_YIELDS`` of them, even when its in-invoke spin limit is far away; a
     new invoke (``begin``) and its first post bring it back."""
     p = own_pool
-    monkeypatch.setattr(native_pool, "_spin_limit", lambda: 2**62)
-    n = 8
-    out = np.zeros(n * 5, np.int64)
-    who = np.full(n, -1, np.int64)
-    call, args = _native_call(out, who, 5, 20_000, n, 2)
+    n, out, who, call, args = _polling_call(monkeypatch)
     p.begin()
     call(*args)
     time.sleep(0.05)
     assert p.state[native_pool.ASLEEP] == 0, "polling within an invoke"
     p.end()
-    deadline = time.time() + 5
-    while p.state[native_pool.ASLEEP] != 1 and time.time() < deadline:
-        time.sleep(0.001)
+    _wait_asleep(p, 1)
     assert p.state[native_pool.ASLEEP] == 1, "asleep soon after the invoke"
     p.begin()
     out[:] = 0
     call(*args)
     _expect(out, who, n, 5, 2)
-    deadline = time.time() + 5
-    while p.state[native_pool.ASLEEP] != 0 and time.time() < deadline:
-        time.sleep(0.001)
+    _wait_asleep(p, 0)
     assert p.state[native_pool.ASLEEP] == 0, "woken by the post"
