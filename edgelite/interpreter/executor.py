@@ -444,12 +444,16 @@ class SubgraphRuntime:
         its entry point kept."""
         n_threads = self._threads[False].numba
         calls = self._calls = self._call_plan(self.steps)
+        resolved = []
         for pos, (fn, args) in enumerate(calls):
             fn = bound.resolve(fn, n_threads)
             bound.first_run(fn, args)
+            resolved.append((fn, args))
             calls[pos] = (bound.direct_entry(fn, args), args)
+        # Runs of consecutive calls that native code can make, as one call each (native_chain).
+        self._calls = bound.chained(resolved, calls)
         self._calls_resolved = True
-        self._native_helpers = bound.native_helpers_of(calls)
+        self._native_helpers = bound.native_helpers_of(self._calls)
 
     def _run_dynamic(self, step: Step) -> None:
         self._store_dynamic(step, step.fn(step.params, step.inputs, step.outputs))

@@ -141,6 +141,21 @@ def native_helpers_of(calls: list[Call]):
     return native.native()
 
 
+def chained(resolved: list[Call], calls: list[Call]) -> list[Call]:
+    """``calls`` (a plan's direct entries; ``resolved``: the same before
+    :func:`direct_entry`) with its runs of natively callable calls made one call each
+    (:mod:`~edgelite.interpreter.compute.native_chain`), where Numba is loaded and
+    chains are not turned off (``EDGELITE_NATIVE_CHAIN=0``)."""
+    if "numba" not in sys.modules or not any(_is_dispatcher(fn.fn if isinstance(fn, Pooled) else fn)
+                                             for fn, _ in resolved):
+        return calls
+    from edgelite.interpreter.compute import native_chain
+
+    if not native_chain.enabled():
+        return calls
+    return native_chain.chain(resolved, calls)
+
+
 def run(calls: list[Call]) -> None:
     """Run prepared calls now, as a kernel's own eval would (lazy builds through their ``__call__``)."""
     for fn, args in calls:

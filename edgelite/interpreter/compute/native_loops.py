@@ -12,12 +12,18 @@ Example:
 from __future__ import annotations
 
 import numba
+import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import carray, types
+from numba.core import callconv, cgutils
 from numba.extending import intrinsic
 
 from edgelite.interpreter.compute import pool
+from edgelite.interpreter.compute.jit import _load_cached
 from edgelite.interpreter.compute.native_pool import BETWEEN, BETWEEN_YIELDS, BLOCK, PARK, SEQ, STOP, YIELD
+
+CHAIN_CALL, CHAIN_COPY = 0, 1  # the kinds of a chain's rows (run_chain)
+CTR_LEN = pool.CTR_LEN
 
 _I32, _I64 = ir.IntType(32), ir.IntType(64)
 
@@ -100,6 +106,25 @@ def bits_as(typingctx, v, like):
     return target(types.int64, like), codegen
 
 
+def cfunc_loaded(sig, cache: bool = False):
+    """``numba.cfunc(sig, nogil=True, cache=cache)``, loading cached code the way
+    :mod:`~edgelite.interpreter.compute.jit` loads its kernels (``jit._load_cached``:
+    without Numba's full context refresh, which imports SciPy; 0.4 s measured at the
+    first unpacker of a process)."""
+    from numba.core import sigutils
+    from numba.core.ccallback import CFunc
+
+    def wrap(pyfunc):
+        fn = CFunc(pyfunc, sigutils.normalize_signature(sig), locals={}, options={"nogil": True})
+        if cache:
+            fn.enable_caching()
+            _load_cached(fn)
+        fn.compile()
+        return fn
+
+    return wrap
+
+
 def make_call_entry(argtypes: tuple, restype):
     """An intrinsic ``call_entry(entry, *args)``: calls the C-ABI function at ``entry``
     (Numba's ``cfunc`` wrapper of a compiled overload) with ``args`` as ``argtypes``."""
@@ -114,6 +139,51 @@ def make_call_entry(argtypes: tuple, restype):
     ns = {"sig": types.void(types.int64, *argtypes), "codegen": codegen, "__name__": __name__}
     exec(f"def call_entry(typingctx, entry, {params}):\n    return sig, codegen\n", ns)  # noqa: S102 - named parameters
     return intrinsic(ns["call_entry"])
+
+
+def make_call_native(argtypes: tuple, restype):
+    """An intrinsic ``call_entry(fn, *args) -> int64``: calls the Numba-native function at
+    ``fn`` (a compiled overload's own function, in Numba's calling convention) with
+    ``args`` as ``argtypes``, and returns 1 when it raised, else 0. Its return value
+    (``restype``: none or a scalar) is dropped; the exception is left for the caller to
+    raise again through the kernel's Python entry (:mod:`native_chain`)."""
+    def codegen(context, builder, signature, args):
+        vals = [context.cast(builder, v, st, t) for v, st, t in zip(args[1:], signature.args[1:], argtypes)]
+        call_conv = context.call_conv
+        fnty = call_conv.get_function_type(restype, argtypes)
+        retty = fnty.args[0].pointee
+        retval = cgutils.alloca_once(builder, retty)
+        builder.store(cgutils.get_null_value(retty), retval)
+        excinfo = cgutils.alloca_once(builder, fnty.args[1].pointee, name="excinfo")
+        packed = list(context.get_arg_packer(argtypes).as_arguments(builder, vals))
+        code = builder.call(builder.inttoptr(args[0], fnty.as_pointer()), [retval, excinfo, *packed])
+        ok = builder.or_(builder.icmp_signed("==", code, callconv.RETCODE_OK),
+                         builder.icmp_signed("==", code, callconv.RETCODE_NONE))
+        return builder.select(ok, ir.Constant(_I64, 0), ir.Constant(_I64, 1))
+
+    params = ", ".join(f"x{i}" for i in range(len(argtypes)))
+    ns = {"sig": types.int64(types.int64, *argtypes), "codegen": codegen, "__name__": __name__}
+    exec(f"def call_entry(typingctx, entry, {params}):\n    return sig, codegen\n", ns)  # noqa: S102 - named parameters
+    return intrinsic(ns["call_entry"])
+
+
+@intrinsic
+def call_status(typingctx, fn, block):
+    """``fn(block)`` for a C function ``int64 fn(int64)`` at address ``fn`` (a chain's unpacker)."""
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(_I64, [_I64])
+        return builder.call(builder.inttoptr(args[0], fnty.as_pointer()), [args[1]])
+    return types.int64(types.int64, types.int64), codegen
+
+
+@intrinsic
+def move_bytes(typingctx, dst, src, n):
+    """``memmove(dst, src, n)`` for int64 addresses."""
+    def codegen(context, builder, signature, args):
+        i8p = ir.IntType(8).as_pointer()
+        cgutils.raw_memmove(builder, builder.inttoptr(args[0], i8p), builder.inttoptr(args[1], i8p), args[2], 1)
+        return context.get_dummy_value()
+    return types.void(types.int64, types.int64, types.int64), codegen
 
 
 _fetch_add = pool.fetch_add_intrinsic()
@@ -168,3 +238,27 @@ def spin(n):
     """``n`` spin-wait hints (to time one)."""
     for _ in range(n):
         cpu_relax()
+
+
+@numba.njit(cache=True)
+def run_chain(table, start):
+    """Run rows ``start..`` of a chain's table (:mod:`native_chain`): ``[CALL, unpacker,
+    block, counter]`` (the counter's words zeroed first when its address is not 0) or
+    ``[COPY, destination, source, bytes]``. Returns the index of the first call that
+    raised (the rest not run), or -1."""
+    for i in range(start, table.shape[0]):
+        if table[i, 0] == CHAIN_CALL:
+            ctr = table[i, 3]
+            if ctr != 0:
+                words = carray(as_ptr(ctr), CTR_LEN, np.int64)
+                for w in range(CTR_LEN):
+                    words[w] = 0
+            if call_status(table[i, 1], table[i, 2]) != 0:
+                return i
+        else:
+            move_bytes(table[i, 1], table[i, 2], table[i, 3])
+    return -1
+
+
+for _dispatcher in (worker, post, spin, run_chain):
+    _load_cached(_dispatcher)  # cached code loaded as jit loads its kernels (cfunc_loaded)

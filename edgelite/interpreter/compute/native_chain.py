@@ -1,0 +1,192 @@
+"""Runs of prepared calls executed in native code: one Python call for many kernels.
+
+An ``invoke`` runs its plan as ``fn(*args)`` pairs (:mod:`~edgelite.interpreter.compute.bound`).
+For a Numba kernel each costs about a microsecond outside the arithmetic even with its
+compiled entry point taken once: the entry unboxes every array argument (a dozen or
+more) and a pool kernel run alone gets a fresh claim counter. A small model's kernels
+run for a few microseconds each, so this is most of its invoke (the digits CNN: 12
+calls, 27 us, LiteRT 13 us). Here a maximal run of consecutive calls that native code
+can make becomes one :class:`NativeChain`: a table whose rows name, for each call, an
+*unpacker* (the generated ``cfunc`` of :mod:`native_pool`, in its ``status`` form) and the
+int64 block holding the call's kernel and arguments, and one compiled loop
+(``native_loops.run_chain``) makes the calls in order.
+
+What a chain takes: a compiled Numba overload (for exactly these argument types) that
+returns nothing or a scalar, with C-contiguous arrays and int, bool or float scalars as
+arguments; a pool kernel the plan runs alone (one chunk or one thread: its counter is
+zeroed before each call, as the fresh one was); and ``np.copyto(dst, src)`` between
+C-contiguous arrays of one dtype and one shape (a ``memmove``). Anything else (BLAS
+products, numpy ufuncs, Python kernels, calls split over the native helpers) stays a
+Python call between chains.
+
+Errors: the chain calls each kernel's Numba-native function and reads its status, so a
+kernel that raises (an integer division by zero, say) stops the chain there; the
+chain then makes that call again through its Python entry, which raises the same
+exception to the caller, and (if it does not raise the second time) goes on with the
+next row. No error is swallowed.
+
+``EDGELITE_NATIVE_CHAIN=0`` turns chains off.
+
+Example:
+    >>> from edgelite.interpreter.compute import native_chain
+    >>> native_chain.MIN_CALLS
+    2
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+
+from edgelite.interpreter.compute import native_pool, pool
+
+MIN_CALLS = 2  # a run shorter than this stays as it is (one call gains little)
+
+
+def enabled() -> bool:
+    return os.environ.get("EDGELITE_NATIVE_CHAIN", "1") != "0"
+
+
+class NativeChain:
+    """A run of prepared calls made by ``native_loops.run_chain``: ``chain()`` runs them
+    all. ``calls`` are the same calls as Python would make them (each one's direct entry),
+    used to raise a kernel's exception."""
+
+    __slots__ = ("table", "calls", "keep", "_run", "_start")
+
+    def __init__(self, table: np.ndarray, calls: list, keep: list, run: Callable):
+        self.table = table
+        self.calls = calls
+        self.keep = keep  # blocks and counters the table points at
+        self._run = run
+        self._start = np.int64(0)
+
+    def __call__(self, *_ignored) -> None:
+        failed = self._run(self.table, self._start)
+        while failed >= 0:
+            fn, args = self.calls[failed]
+            fn(*args)  # the kernel's exception, raised where Python made the call
+            failed = self._run(self.table, np.int64(failed + 1))
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+    def __repr__(self) -> str:
+        return f"<NativeChain of {len(self.calls)} calls>"
+
+
+def _row_of_copy(args: tuple) -> list[int] | None:
+    """``[COPY, dst, src, bytes]`` for ``np.copyto(dst, src[, casting])`` that is a plain
+    byte copy, else None."""
+    if len(args) not in (2, 3) or (len(args) == 3 and not isinstance(args[2], str)):
+        return None
+    dst, src = args[0], args[1]
+    if not (isinstance(dst, np.ndarray) and isinstance(src, np.ndarray)):
+        return None
+    if dst.dtype != src.dtype or dst.shape != src.shape or not (dst.flags.c_contiguous and src.flags.c_contiguous):
+        return None
+    if not dst.flags.writeable or dst.nbytes == 0:
+        return None
+    return [_loops().CHAIN_COPY, dst.ctypes.data, src.ctypes.data, dst.nbytes]
+
+
+def _row_of_kernel(dispatcher, args: tuple, ctr: np.ndarray | None, keep: list) -> list[int] | None:
+    """``[CALL, unpacker, block, counter]`` for ``dispatcher``'s compiled overload of
+    ``args`` (their last is ``ctr`` when given), else None."""
+    kinds = native_pool._field_kinds(args)
+    if kinds is None:
+        return None
+    from numba import types
+    from numba.core.typing.typeof import Purpose, typeof
+
+    sig = tuple(typeof(a, Purpose.argument) for a in args)
+    cres = dispatcher.overloads.get(sig)
+    if cres is None:
+        return None
+    restype = cres.signature.return_type
+    if not (restype is types.none or isinstance(restype, (types.Integer, types.Float, types.Boolean))):
+        return None  # an array or object returned would leak: keep the Python call
+    try:
+        addr = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
+        unpack = native_pool._unpacker(kinds, sig, restype, status=True) if addr else None
+    except Exception:  # noqa: BLE001 - an argument type the unpacker cannot rebuild: keep the Python call
+        return None
+    if unpack is None:
+        return None
+    block = np.array([unpack.address, addr, 0, *native_pool._fields(args)], np.int64)
+    keep.append(block)
+    return [_loops().CHAIN_CALL, unpack.address, block.ctypes.data, 0 if ctr is None else ctr.ctypes.data]
+
+
+def _row(resolved: Callable, direct: Callable, args: tuple, keep: list) -> list[int] | None:
+    """The chain row of one resolved call (``direct``: its direct entry), or None."""
+    from edgelite.interpreter.compute import bound
+
+    if direct is np.copyto:
+        return _row_of_copy(args)
+    if isinstance(resolved, bound.Pooled):
+        if min(resolved.n_chunks, resolved.threads) > 1 or not bound._is_dispatcher(resolved.fn):
+            return None  # split over threads: the pool's (or the native helpers') call
+        ctr = np.zeros(pool.CTR_LEN, np.int64)
+        row = _row_of_kernel(resolved.fn, (*args, ctr), ctr, keep)
+        if row is not None:
+            keep.append(ctr)
+        return row
+    if bound._is_dispatcher(resolved):
+        return _row_of_kernel(resolved, args, None, keep)
+    return None
+
+
+_loops_module = None
+
+
+def _loops():
+    global _loops_module
+    if _loops_module is None:
+        from edgelite.interpreter.compute import native_loops
+
+        _loops_module = native_loops
+    return _loops_module
+
+
+def _runner(table: np.ndarray) -> Callable:
+    from edgelite.interpreter.compute import bound
+
+    run = _loops().run_chain
+    start = np.int64(0)
+    run(table[:0], start)  # compiled (or loaded from the cache) for these types
+    return bound.direct_entry(run, (table, start))
+
+
+def chain(resolved: list, direct: list) -> list:
+    """``direct`` (a resolved plan's calls with their direct entries; ``resolved``: the
+    same calls before :func:`bound.direct_entry`) with each run of at least
+    :data:`MIN_CALLS` calls that native code can make replaced by one :class:`NativeChain`."""
+    out: list = []
+    run_rows: list = []
+    run_calls: list = []
+    keep: list = []
+
+    def flush() -> None:
+        nonlocal keep
+        if len(run_rows) >= MIN_CALLS:
+            table = np.array(run_rows, np.int64)
+            out.append((NativeChain(table, list(run_calls), keep, _runner(table)), ()))
+        else:
+            out.extend(run_calls)
+        run_rows.clear()
+        run_calls.clear()
+        keep = []
+
+    for (rfn, args), (dfn, _) in zip(resolved, direct):
+        row = _row(rfn, dfn, args, keep)
+        if row is None:
+            flush()
+            out.append((dfn, args))
+        else:
+            run_rows.append(row)
+            run_calls.append((dfn, args))
+    flush()
+    return out

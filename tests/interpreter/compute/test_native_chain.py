@@ -1,0 +1,228 @@
+"""Runs of prepared calls made in native code (``native_chain``): the same results as the
+Python calls, every argument kind carried, pool counters fresh on every run, plain
+copies only, nothing that could leak chained, and a kernel's exception raised, never
+swallowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgelite.interpreter import Interpreter
+from edgelite.interpreter.compute import bound, native_chain, pool
+from edgelite.interpreter.compute.jit import HAVE_NUMBA, njit, wait_until_warm
+
+from tests.interpreter.compute.test_pool import _fill_chunks
+
+pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="Numba not installed or disabled (EDGELITE_DISABLE_JIT): "
+                                "chains run compiled kernels only")
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+@njit
+def _scale_add(out, x, k, c):
+    """``out = x * k + c`` (``k`` a float32, ``c`` a float64)."""
+    for i in range(out.shape[0]):
+        out[i] = np.float32(x[i] * k + c)
+
+
+@njit
+def _scalars(out, a, b, flag, f):
+    """Writes its scalar arguments back, to see each one arrive."""
+    out[0] = a
+    out[1] = b
+    out[2] = 1 if flag else 0
+    out[3] = np.int64(f * 4.0)
+
+
+@njit
+def _divide(out, num, den):
+    """``out = num // den`` elementwise (raises ZeroDivisionError on a zero, as Python does)."""
+    for i in range(out.shape[0]):
+        out[i] = num[i] // den[i]
+
+
+@njit
+def _divide_once(out, num, den, trap):
+    """``out = num // den``, dividing by ``trap[0]`` first (then setting it to 1): raises
+    the first time ``trap[0]`` is 0 and never again."""
+    t = trap[0]
+    trap[0] = 1
+    out[0] = num[0] // t
+    for i in range(out.shape[0]):
+        out[i] = num[i] // den[i]
+
+
+@njit
+def _returns_array(out):
+    out[0] = 7
+    return out.copy()
+
+
+def _plan(calls):
+    """What the executor makes of ``calls``: resolved, run once (compiled), direct entries, chained."""
+    resolved = []
+    direct = []
+    for fn, args in calls:
+        fn = bound.resolve(fn, 1)
+        bound.first_run(fn, args)
+        resolved.append((fn, args))
+        direct.append((bound.direct_entry(fn, args), args))
+    return native_chain.chain(resolved, direct)
+
+
+def _run(plan):
+    for fn, args in plan:
+        fn(*args)
+
+
+def test_a_run_of_kernels_becomes_one_chain_with_the_same_results():
+    x = np.arange(10, dtype=np.float32)
+    a, b, c = (np.zeros(10, np.float32) for _ in range(3))
+    plan = _plan([(_scale_add, (a, x, np.float32(2.0), 1.0)),
+                  (_scale_add, (b, a, np.float32(-0.5), 0.25)),
+                  (np.copyto, (c, b))])
+    assert len(plan) == 1 and isinstance(plan[0][0], native_chain.NativeChain)
+    a[:] = b[:] = c[:] = 0
+    x[:] = np.linspace(-3, 3, 10, dtype=np.float32)
+    _run(plan)  # the chain reads the arrays' current data
+    want_a = (x * np.float32(2.0) + 1.0).astype(np.float32)
+    want_b = (want_a * np.float32(-0.5) + 0.25).astype(np.float32)
+    np.testing.assert_array_equal(a, want_a)
+    np.testing.assert_array_equal(b, want_b)
+    np.testing.assert_array_equal(c, want_b)
+
+
+def test_every_scalar_kind_arrives():
+    out = np.zeros(4, np.int64)
+    dummy = np.zeros(4, np.int64)
+    plan = _plan([(_scalars, (out, np.int32(-7), 2**40 + 3, True, np.float32(1.25))),
+                  (_scalars, (dummy, 1, 2, False, 0.5))])
+    assert isinstance(plan[0][0], native_chain.NativeChain)
+    out[:] = 0
+    _run(plan)
+    assert out.tolist() == [-7, 2**40 + 3, 1, 5]
+    assert dummy.tolist() == [1, 2, 0, 2]
+
+
+def test_a_pool_kernel_run_alone_gets_a_fresh_counter_every_run():
+    n, per = 6, 3
+    out = np.zeros(n * per, np.int64)
+    who = np.full(n, -1, np.int64)
+    args = (out, who, np.int64(per), np.int64(10), np.int64(n))
+    plan = _plan([bound.pooled(_fill_chunks, args, n, 1), bound.pooled(_fill_chunks, args, n, 1)])
+    assert len(plan) == 1 and isinstance(plan[0][0], native_chain.NativeChain)
+    for _ in range(3):
+        out[:] = 0
+        _run(plan)  # both calls claim every chunk: each counter was zeroed before its call
+        np.testing.assert_array_equal(out, 2 * np.repeat(np.arange(1, n + 1), per))
+
+
+def test_copies_only_when_they_are_plain_byte_copies():
+    src = np.arange(24, dtype=np.int8).reshape(2, 3, 4)
+    dst = np.zeros((2, 3, 4), np.int8)
+    bigger = np.zeros((2, 3, 8), np.int8)
+    other = np.zeros((2, 3, 4), np.int16)
+    x, y = np.ones(3, np.float32), np.zeros(3, np.float32)
+    kernel = (_scale_add, (y, x, np.float32(1.0), 0.0))
+    for args, chained in [((dst, src), True), ((dst, src, "unsafe"), True),
+                          ((bigger[:, :, :4], src), False),  # a strided destination
+                          ((other, src, "unsafe"), False),  # a cast
+                          ((dst, src[:, :, :1]), False)]:  # a broadcast
+        plan = _plan([kernel, (np.copyto, args), kernel])
+        assert (len(plan) == 1) == chained, args[0].shape
+        dst[:] = 0
+        _run(plan)
+        if chained:
+            np.testing.assert_array_equal(dst, src)
+
+
+def test_what_cannot_be_chained_stays_a_python_call():
+    out = np.zeros(3, np.int64)
+    x, y = np.ones(3, np.float32), np.zeros(3, np.float32)
+    kernel = (_scale_add, (y, x, np.float32(1.0), 0.0))
+    plan = _plan([kernel, (_returns_array, (out,)), kernel, (np.add, (x, x, y)), kernel, kernel])
+    kinds = [type(fn).__name__ for fn, _ in plan]
+    assert kinds[-1] == "NativeChain" and kinds.count("NativeChain") == 1, kinds
+    assert len(plan) == 5  # kernel, _returns_array, kernel, np.add, chain of two
+
+
+def test_a_kernel_that_raises_stops_the_chain_and_raises():
+    num = np.array([7, 8, 9], np.int64)
+    den = np.array([2, 1, 3], np.int64)
+    first, second, third = (np.zeros(3, np.int64) for _ in range(3))
+    plan = _plan([(_divide, (first, num, np.array([1, 1, 1], np.int64))),
+                  (_divide, (second, num, den)),
+                  (_divide, (third, num, np.array([1, 1, 1], np.int64)))])
+    assert len(plan) == 1 and isinstance(plan[0][0], native_chain.NativeChain)
+    first[:] = third[:] = 0
+    den[1] = 0
+    with pytest.raises(ZeroDivisionError):
+        _run(plan)
+    assert first.tolist() == [7, 8, 9]
+    assert third.tolist() == [0, 0, 0]  # not run after the call that raised
+    den[1] = 4
+    _run(plan)
+    assert second.tolist() == [3, 2, 3] and third.tolist() == [7, 8, 9]
+
+
+def test_after_a_call_raised_once_the_chain_goes_on():
+    """The call that raised is made again through Python; when that does not raise, the
+    chain continues with the next row."""
+    num = np.array([6, 8], np.int64)
+    ones = np.ones(2, np.int64)
+    trap = np.ones(1, np.int64)
+    a, b, c = (np.zeros(2, np.int64) for _ in range(3))
+    plan = _plan([(_divide, (a, num, ones)), (_divide_once, (b, num, ones, trap)), (_divide, (c, num, ones))])
+    assert len(plan) == 1
+    a[:] = b[:] = c[:] = 0
+    trap[0] = 0
+    _run(plan)
+    assert trap[0] == 1 and a.tolist() == b.tolist() == c.tolist() == [6, 8]
+
+
+def _model_plan(path, monkeypatch, chains: bool):
+    monkeypatch.setenv("EDGELITE_NATIVE_CHAIN", "1" if chains else "0")
+    it = Interpreter(model_path=str(path), num_threads=1)
+    it.allocate_tensors()
+    return it
+
+
+@pytest.mark.parametrize("name", ["int8_cnn.tflite", "mobilenet_v2_035_96_int8.tflite", "float32_cnn.tflite"])
+def test_models_give_the_same_bits_with_and_without_chains(name, monkeypatch):
+    path = FIXTURES / name
+    runs = {}
+    for chains in (True, False):
+        it = _model_plan(path, monkeypatch, chains)
+        wait_until_warm()
+        d = it.get_input_details()[0]
+        rng = np.random.default_rng(3)
+        outs = []
+        for _ in range(4):
+            if d["dtype"] == np.float32:
+                x = rng.standard_normal(d["shape"]).astype(np.float32)
+            else:
+                x = rng.integers(-128, 128, d["shape"]).astype(d["dtype"])
+            it.set_tensor(d["index"], x)
+            it.invoke()
+            it.invoke()  # the first invoke of a runtime may run the reference kernels
+            outs.append([it.get_tensor(o["index"]).copy() for o in it.get_output_details()])
+        calls = it._runtime(0)._calls
+        n_chains = sum(isinstance(fn, native_chain.NativeChain) for fn, _ in calls)
+        runs[chains] = outs
+        if chains and "int8" in name:
+            assert n_chains >= 1, "an int8 model's plan has runs of Numba kernels: a chain must form"
+        if not chains:
+            assert n_chains == 0
+    for with_chain, without in zip(runs[True], runs[False]):
+        for p, q in zip(with_chain, without):
+            assert p.dtype == q.dtype and p.tobytes() == q.tobytes()
+
+
+def test_counter_length_matches_the_pool():
+    from edgelite.interpreter.compute import native_loops
+
+    assert native_loops.CTR_LEN == pool.CTR_LEN
