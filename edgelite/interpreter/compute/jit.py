@@ -211,8 +211,8 @@ def _bind_globals(fn, numba) -> None:
 
     Numba resolves globals when it compiles, and only understands dispatchers,
     ``numba.prange`` and intrinsics (``pool.fetch_add`` becomes its atomic intrinsic,
-    ``requant_vec.requant_run(_neg)``, ``depthwise_vec.dw_run3/5`` and ``lut_vec.lut_run``
-    their vector ones); the module globals are rebound in place (Python callers of the
+    ``requant_vec.requant_run(_neg)``, ``depthwise_vec.dw_run3/5``, ``lut_vec.lut_run`` and
+    ``logistic_vec.logistic_run`` their vector ones); the module globals are rebound in place (Python callers of the
     same names keep working: a dispatcher is callable and prange is range).
     """
     from edgelite.interpreter.compute import pool
@@ -237,6 +237,10 @@ def _bind_globals(fn, numba) -> None:
             from edgelite.interpreter.compute import lut_vec
 
             g[name] = lut_vec.intrinsic()
+        elif getattr(v, "jit_intrinsic", None) == "logistic_run":
+            from edgelite.interpreter.compute import logistic_vec
+
+            g[name] = logistic_vec.intrinsic()
         elif isinstance(v, LazyJit):
             # Called from compiled code: a parallel kernel nested in another runs serially.
             g[name] = v.serial()
