@@ -313,3 +313,46 @@ def test_embedding_lookup_out_of_range_id_raises():
                 [TSpec((2, 2), np.float32)])
     with pytest.raises(IndexError):
         run_edgelite(spec, [np.array([0, 3], np.int32)])
+
+
+def _quantize_rows_jit_per_row(x, asymmetric):
+    """The quantizer as it was before its rows moved into one compiled call: per-row
+    Python steps (``asymmetric_params``) around the same Numba value loop."""
+    rows, n = x.shape
+    q = np.zeros(x.shape, np.int8)
+    scales = np.ones(rows, np.float32)
+    zps = np.zeros(rows, np.int32)
+    mins, maxs = x.min(axis=1), x.max(axis=1)
+    for r in range(rows):
+        if asymmetric:
+            if min(np.float32(0), mins[r]) == max(np.float32(0), maxs[r]):
+                continue
+            s, z = hc.asymmetric_params(mins[r], maxs[r])
+            scales[r], zps[r] = s, z
+            hc._quantize_row_jit(x[r], np.float32(1.0 / float(s)), z, -128, 127, q[r])
+        else:
+            rng = max(abs(mins[r]), abs(maxs[r]))
+            if rng == 0:
+                continue
+            scales[r] = rng / np.float32(127)
+            hc._quantize_row_jit(x[r], np.float32(127) / rng, 0, -127, 127, q[r])
+    return q, scales, zps
+
+
+@needs_numba
+@pytest.mark.parametrize("asym", [False, True])
+def test_compiled_rows_equal_the_per_row_steps_on_special_rows(asym):
+    rng = np.random.default_rng(11)
+    n = 37
+    rows = [np.zeros(n), -np.zeros(n), np.full(n, 3.5), np.full(n, -2.0), rng.uniform(0, 1e-40, n),
+            rng.uniform(-1e-38, 0, n), rng.standard_normal(n) * 1e30, rng.standard_normal(n),
+            np.where(np.arange(n) % 5 == 0, np.nan, rng.standard_normal(n)), np.full(n, np.nan),
+            np.where(np.arange(n) == 3, np.inf, rng.standard_normal(n)),
+            np.where(np.arange(n) == 4, -np.inf, 0.0), rng.uniform(-1, 0, n), rng.uniform(0, 1, n)]
+    x = np.stack(rows).astype(np.float32)
+    with np.errstate(all="ignore"):
+        want = _quantize_rows_jit_per_row(x, asym)
+        got = hc.quantize_rows_jit(x, asym)
+    for a, b in zip(want, got):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a.view(np.uint8 if a.dtype == np.int8 else a.dtype), b.view(np.uint8 if b.dtype == np.int8 else b.dtype))
