@@ -14,10 +14,13 @@ int64 block holding the call's kernel and arguments, and one compiled loop
 What a chain takes: a compiled Numba overload (for exactly these argument types) that
 returns nothing or a scalar, with C-contiguous arrays and int, bool or float scalars as
 arguments; a pool kernel the plan runs alone (one chunk or one thread: its counter is
-zeroed before each call, as the fresh one was); and ``np.copyto(dst, src)`` between
-C-contiguous arrays of one dtype and one shape (a ``memmove``). Anything else (BLAS
-products, numpy ufuncs, Python kernels, calls split over the native helpers) stays a
-Python call between chains.
+zeroed before each call, as the fresh one was); ``np.copyto(dst, src)`` of one dtype and
+one shape from a C-contiguous source into a C-contiguous destination (a ``memmove``) or
+into a strided view whose last dimension is contiguous (one ``memmove`` per contiguous
+run: PAD's interior, a depthwise input's padded buffer); and ``array.fill(value)`` of a
+C-contiguous array with a value of its dtype (or a Python int or float it holds exactly). Anything else (BLAS products, numpy
+ufuncs, Python kernels, calls split over the native helpers) stays a Python call
+between chains.
 
 Errors: the chain calls each kernel's Numba-native function and reads its status, so a
 kernel that raises (an integer division by zero, say) stops the chain there; the
@@ -77,19 +80,68 @@ class NativeChain:
         return f"<NativeChain of {len(self.calls)} calls>"
 
 
-def _row_of_copy(args: tuple) -> list[int] | None:
-    """``[COPY, dst, src, bytes]`` for ``np.copyto(dst, src[, casting])`` that is a plain
-    byte copy, else None."""
+def _row_of_copy(args: tuple, keep: list) -> list[int] | None:
+    """The row of ``np.copyto(dst, src[, casting])`` that copies bytes: ``COPY`` when both
+    are C-contiguous, ``SCATTER`` when ``src`` is and ``dst`` is a strided view whose
+    last dimension is contiguous (a PAD's interior, a depthwise input's padded buffer);
+    else None (a cast, a broadcast, other layouts)."""
     if len(args) not in (2, 3) or (len(args) == 3 and not isinstance(args[2], str)):
         return None
     dst, src = args[0], args[1]
     if not (isinstance(dst, np.ndarray) and isinstance(src, np.ndarray)):
         return None
-    if dst.dtype != src.dtype or dst.shape != src.shape or not (dst.flags.c_contiguous and src.flags.c_contiguous):
+    if dst.dtype != src.dtype or dst.shape != src.shape or not src.flags.c_contiguous or dst.nbytes == 0:
         return None
-    if not dst.flags.writeable or dst.nbytes == 0:
+    if not dst.flags.writeable or np.may_share_memory(dst, src):
         return None
-    return [_loops().CHAIN_COPY, dst.ctypes.data, src.ctypes.data, dst.nbytes]
+    loops = _loops()
+    if dst.flags.c_contiguous:
+        return [loops.CHAIN_COPY, dst.ctypes.data, src.ctypes.data, dst.nbytes, 0]
+    item = dst.itemsize
+    shape, strides = list(dst.shape), list(dst.strides)
+    if strides[-1] != item:
+        return None
+    run, d = item * shape[-1], len(shape) - 1
+    while d > 0 and strides[d - 1] == run:  # the contiguous inner block of dst
+        d -= 1
+        run *= shape[d]
+    outer = [(n, st) for n, st in zip(shape[:d], strides[:d]) if n != 1]
+    if any(st < 0 for _, st in outer):
+        return None
+    block = np.array([dst.ctypes.data, src.ctypes.data, run, len(outer), *(n for n, _ in outer),
+                      *(st for _, st in outer)], np.int64)
+    keep.append(block)
+    return [loops.CHAIN_SCATTER, block.ctypes.data, 0, 0, 0]
+
+
+def _row_of_fill(fn, args: tuple) -> list[int] | None:
+    """The ``FILL`` row of ``array.fill(value)`` on a C-contiguous array, when ``value``
+    has the array's dtype or is a Python int or float that it holds exactly (no
+    conversion to reproduce), else None."""
+    arr = getattr(fn, "__self__", None)
+    if getattr(fn, "__name__", None) != "fill" or not isinstance(arr, np.ndarray) or len(args) != 1:
+        return None
+    value = args[0]
+    if arr.dtype.kind not in "iufb":
+        return None
+    if isinstance(value, np.generic):
+        if value.dtype != arr.dtype:
+            return None
+    elif type(value) in (int, float) and arr.dtype.kind == "f":
+        if np.array(value, arr.dtype).item() != value:  # inexact in this dtype (NaN too): fill's own conversion
+            return None
+        value = np.array(value, arr.dtype)[()]
+    elif type(value) is int and arr.dtype.kind in "iu":
+        info = np.iinfo(arr.dtype)
+        if not info.min <= value <= info.max:
+            return None
+        value = np.array(value, arr.dtype)[()]
+    else:
+        return None
+    if arr.itemsize not in (1, 2, 4, 8) or not arr.flags.c_contiguous or not arr.flags.writeable or arr.size == 0:
+        return None
+    bits = int(np.array([value]).view(f"u{arr.itemsize}")[0])
+    return [_loops().CHAIN_FILL, arr.ctypes.data, arr.size, bits if bits < 2**63 else bits - 2**64, arr.itemsize]
 
 
 def _row_of_kernel(dispatcher, args: tuple, ctr: np.ndarray | None, keep: list) -> list[int] | None:
@@ -117,7 +169,7 @@ def _row_of_kernel(dispatcher, args: tuple, ctr: np.ndarray | None, keep: list) 
         return None
     block = np.array([unpack.address, addr, 0, *native_pool._fields(args)], np.int64)
     keep.append(block)
-    return [_loops().CHAIN_CALL, unpack.address, block.ctypes.data, 0 if ctr is None else ctr.ctypes.data]
+    return [_loops().CHAIN_CALL, unpack.address, block.ctypes.data, 0 if ctr is None else ctr.ctypes.data, 0]
 
 
 def _row(resolved: Callable, direct: Callable, args: tuple, keep: list) -> list[int] | None:
@@ -125,7 +177,9 @@ def _row(resolved: Callable, direct: Callable, args: tuple, keep: list) -> list[
     from edgelite.interpreter.compute import bound
 
     if direct is np.copyto:
-        return _row_of_copy(args)
+        return _row_of_copy(args, keep)
+    if type(direct).__name__ == "builtin_function_or_method" and getattr(direct, "__name__", None) == "fill":
+        return _row_of_fill(direct, args)
     if isinstance(resolved, bound.Pooled):
         if min(resolved.n_chunks, resolved.threads) > 1 or not bound._is_dispatcher(resolved.fn):
             return None  # split over threads: the pool's (or the native helpers') call

@@ -22,7 +22,7 @@ from edgelite.interpreter.compute import pool
 from edgelite.interpreter.compute.jit import _load_cached
 from edgelite.interpreter.compute.native_pool import BETWEEN, BETWEEN_YIELDS, BLOCK, PARK, SEQ, STOP, YIELD
 
-CHAIN_CALL, CHAIN_COPY = 0, 1  # the kinds of a chain's rows (run_chain)
+CHAIN_CALL, CHAIN_COPY, CHAIN_FILL, CHAIN_SCATTER = 0, 1, 2, 3  # the kinds of a chain's rows (run_chain)
 CTR_LEN = pool.CTR_LEN
 
 _I32, _I64 = ir.IntType(32), ir.IntType(64)
@@ -242,12 +242,22 @@ def spin(n):
 
 @numba.njit(cache=True)
 def run_chain(table, start):
-    """Run rows ``start..`` of a chain's table (:mod:`native_chain`): ``[CALL, unpacker,
-    block, counter]`` (the counter's words zeroed first when its address is not 0) or
-    ``[COPY, destination, source, bytes]``. Returns the index of the first call that
-    raised (the rest not run), or -1."""
+    """Run rows ``start..`` of a chain's table (:mod:`native_chain`), each
+    ``[kind, a, b, c, d]``:
+
+    * ``CALL``: ``[CALL, unpacker, block, counter, 0]``, the counter's words zeroed first
+      when its address is not 0;
+    * ``COPY``: ``[COPY, destination, source, bytes, 0]``;
+    * ``FILL``: ``[FILL, destination, count, pattern, itemsize]``: ``count`` items of
+      ``itemsize`` bytes (1, 2, 4 or 8), each the low bytes of ``pattern``;
+    * ``SCATTER``: ``[SCATTER, block, 0, 0, 0]``, a contiguous source copied into a
+      strided destination in runs: the block holds ``[destination, source, run bytes,
+      outer dims, shape..., strides...]`` (:func:`scatter`).
+
+    Returns the index of the first call that raised (the rest not run), or -1."""
     for i in range(start, table.shape[0]):
-        if table[i, 0] == CHAIN_CALL:
+        kind = table[i, 0]
+        if kind == CHAIN_CALL:
             ctr = table[i, 3]
             if ctr != 0:
                 words = carray(as_ptr(ctr), CTR_LEN, np.int64)
@@ -255,10 +265,57 @@ def run_chain(table, start):
                     words[w] = 0
             if call_status(table[i, 1], table[i, 2]) != 0:
                 return i
-        else:
+        elif kind == CHAIN_COPY:
             move_bytes(table[i, 1], table[i, 2], table[i, 3])
+        elif kind == CHAIN_FILL:
+            fill(table[i, 1], table[i, 2], table[i, 3], table[i, 4])
+        else:
+            scatter(table[i, 1])
     return -1
 
 
-for _dispatcher in (worker, post, spin, run_chain):
+@numba.njit(cache=True)
+def fill(dst, count, pattern, itemsize):
+    """``count`` items of ``itemsize`` bytes at ``dst``, each the low bytes of ``pattern``."""
+    if itemsize == 1:
+        a1 = carray(as_ptr(dst), count, np.int8)
+        v1 = np.int8(pattern)
+        for j in range(count):
+            a1[j] = v1
+    elif itemsize == 2:
+        a2 = carray(as_ptr(dst), count, np.int16)
+        v2 = np.int16(pattern)
+        for j in range(count):
+            a2[j] = v2
+    elif itemsize == 4:
+        a4 = carray(as_ptr(dst), count, np.int32)
+        v4 = np.int32(pattern)
+        for j in range(count):
+            a4[j] = v4
+    else:
+        a8 = carray(as_ptr(dst), count, np.int64)
+        for j in range(count):
+            a8[j] = pattern
+
+
+@numba.njit(cache=True)
+def scatter(block):
+    """The ``SCATTER`` row's copy: run ``r`` of the (contiguous) source goes to the
+    destination at ``sum_d index_d(r) * stride_d`` over the outer dimensions."""
+    b = carray(as_ptr(block), 4, np.int64)
+    dst, src, run, nd = b[0], b[1], b[2], b[3]
+    dims = carray(as_ptr(block + 32), 2 * nd, np.int64)
+    total = 1
+    for d in range(nd):
+        total *= dims[d]
+    for r in range(total):
+        rest = r
+        off = 0
+        for d in range(nd - 1, -1, -1):
+            off += (rest % dims[d]) * dims[nd + d]
+            rest //= dims[d]
+        move_bytes(dst + off, src + r * run, run)
+
+
+for _dispatcher in (worker, post, spin, run_chain, fill, scatter):
     _load_cached(_dispatcher)  # cached code loaded as jit loads its kernels (cfunc_loaded)

@@ -129,15 +129,69 @@ def test_copies_only_when_they_are_plain_byte_copies():
     x, y = np.ones(3, np.float32), np.zeros(3, np.float32)
     kernel = (_scale_add, (y, x, np.float32(1.0), 0.0))
     for args, chained in [((dst, src), True), ((dst, src, "unsafe"), True),
-                          ((bigger[:, :, :4], src), False),  # a strided destination
+                          ((bigger[:, :, :4], src), True),  # a strided destination: scattered in runs
+                          ((bigger[:, :, ::2], src), False),  # its last dimension strided
+                          ((bigger[:, ::-1, :4], src), False),  # a negative stride
                           ((other, src, "unsafe"), False),  # a cast
-                          ((dst, src[:, :, :1]), False)]:  # a broadcast
+                          ((dst, src[:, :, :1]), False),  # a broadcast
+                          ((dst, dst[::-1].copy()[::-1]), False)]:  # a strided source
         plan = _plan([kernel, (np.copyto, args), kernel])
         assert (len(plan) == 1) == chained, args[0].shape
-        dst[:] = 0
+        args[0][...] = 0
         _run(plan)
         if chained:
-            np.testing.assert_array_equal(dst, src)
+            np.testing.assert_array_equal(args[0], src)
+
+
+@pytest.mark.parametrize("view", [(slice(None), slice(1, 4), slice(2, 7), slice(None)),  # PAD's interior
+                                  (0, slice(1, 4), slice(2, 7), slice(1, 3)),
+                                  (slice(None), slice(0, 1), slice(None), slice(None)),  # contiguous rows
+                                  (slice(1, 2), slice(None), slice(3, 4), slice(None))])
+def test_scattered_copies_equal_numpy(view):
+    out = np.full((2, 6, 9, 3), -1, np.float32)
+    want = out.copy()
+    dst = out[view]
+    src = np.arange(dst.size, dtype=np.float32).reshape(dst.shape) + 0.5
+    x, y = np.ones(3, np.float32), np.zeros(3, np.float32)
+    kernel = (_scale_add, (y, x, np.float32(1.0), 0.0))
+    plan = _plan([kernel, (np.copyto, (dst, src, "unsafe")), kernel])
+    assert len(plan) == 1
+    out[...] = -1
+    _run(plan)
+    want[view] = src
+    np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("dtype, value", [(np.int8, -3), (np.uint8, 200), (np.int16, -2), (np.float32, 1.5),
+                                          (np.float32, -0.0), (np.float64, np.nan), (np.int64, -(2**40)),
+                                          (np.bool_, True)])
+def test_fills_equal_numpy(dtype, value):
+    arr = np.zeros(37, dtype)
+    value = np.array(value, dtype)[()]
+    x, y = np.ones(3, np.float32), np.zeros(3, np.float32)
+    kernel = (_scale_add, (y, x, np.float32(1.0), 0.0))
+    plan = _plan([kernel, (arr.fill, (value,)), kernel])
+    assert len(plan) == 1
+    arr[...] = 0
+    _run(plan)
+    want = np.full(37, value, dtype)
+    assert arr.tobytes() == want.tobytes()
+
+
+def test_fills_of_python_numbers_only_when_exact():
+    x, y = np.ones(3, np.float32), np.zeros(3, np.float32)
+    kernel = (_scale_add, (y, x, np.float32(1.0), 0.0))
+    for dtype, value, chained in [(np.int8, 3, True), (np.int8, -128, True), (np.uint8, 255, True),
+                                  (np.int8, np.int16(3), False), (np.int8, 2.0, False), (np.int8, True, False),
+                                  (np.float32, 0.0, True), (np.float32, -2.5, True), (np.float32, 0.1, False),
+                                  (np.float32, float("nan"), False), (np.float64, 0.1, True), (np.float32, 3, True),
+                                  (np.float32, 2**24 + 1, False)]:
+        arr = np.zeros(8, dtype)
+        plan = _plan([kernel, (arr.fill, (value,)), kernel])
+        assert (len(plan) == 1) == chained, (dtype, value)
+        arr[...] = 7
+        _run(plan)
+        assert arr.tobytes() == np.full(8, value, dtype).tobytes()
 
 
 def test_what_cannot_be_chained_stays_a_python_call():
