@@ -185,6 +185,7 @@ class SubgraphRuntime:
         self._calls: list[bound.Call] = []
         self._calls_resolved = False
         self._native_helpers = None  # the native helpers' pool when the plan has calls for them
+        self._reference_seconds: float | None = None  # the last reference run's duration
 
     # -- shapes --------------------------------------------------------------------------
 
@@ -423,6 +424,11 @@ class SubgraphRuntime:
         (:mod:`edgelite.interpreter.compute.threads`).
         """
         threads.apply(self._threads[reference])
+        if reference and profiler is None:
+            t0 = time.perf_counter()
+            self._invoke_slow(None, True)
+            self._reference_seconds = time.perf_counter() - t0  # the plan's size, for native_chain
+            return None
         if profiler is not None or reference:
             return self._invoke_slow(profiler, reference)
         if not self._calls_resolved:
@@ -451,7 +457,7 @@ class SubgraphRuntime:
             resolved.append((fn, args))
             calls[pos] = (bound.direct_entry(fn, args), args)
         # Runs of consecutive calls that native code can make, as one call each (native_chain).
-        self._calls = bound.chained(resolved, calls)
+        self._calls = bound.chained(resolved, calls, self._reference_seconds)
         self._calls_resolved = True
         self._native_helpers = bound.native_helpers_of(self._calls)
 

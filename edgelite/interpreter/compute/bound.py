@@ -141,11 +141,12 @@ def native_helpers_of(calls: list[Call]):
     return native.native()
 
 
-def chained(resolved: list[Call], calls: list[Call]) -> list[Call]:
+def chained(resolved: list[Call], calls: list[Call], reference_seconds: float | None = None) -> list[Call]:
     """``calls`` (a plan's direct entries; ``resolved``: the same before
     :func:`direct_entry`) with its runs of natively callable calls made one call each
     (:mod:`~edgelite.interpreter.compute.native_chain`), where Numba is loaded and
-    chains are not turned off (``EDGELITE_NATIVE_CHAIN=0``)."""
+    chains are not turned off (``EDGELITE_NATIVE_CHAIN=0``). ``reference_seconds``: how
+    long the plan's reference run took, when it ran (``native_chain.SMALL_PLAN_SECONDS``)."""
     if "numba" not in sys.modules or not any(_is_dispatcher(fn.fn if isinstance(fn, Pooled) else fn)
                                              for fn, _ in resolved):
         return calls
@@ -153,7 +154,8 @@ def chained(resolved: list[Call], calls: list[Call]) -> list[Call]:
 
     if not native_chain.enabled():
         return calls
-    return native_chain.chain(resolved, calls)
+    small = reference_seconds is None or reference_seconds < native_chain.SMALL_PLAN_SECONDS
+    return native_chain.chain(resolved, calls, compile_new=small)
 
 
 def run(calls: list[Call]) -> None:

@@ -22,6 +22,9 @@ C-contiguous array with a value of its dtype (or a Python int or float it holds 
 ufuncs, Python kernels, calls split over the native helpers) stays a Python call
 between chains.
 
+Compiling: each list of argument types needs its unpacker compiled once per machine
+(:data:`SMALL_PLAN_SECONDS` says which plans pay for that).
+
 Errors: the chain calls each kernel's Numba-native function and reads its status, so a
 kernel that raises (an integer division by zero, say) stops the chain there; the
 chain then makes that call again through its Python entry, which raises the same
@@ -46,6 +49,13 @@ import numpy as np
 from edgelite.interpreter.compute import native_pool, pool
 
 MIN_CALLS = 2  # a run shorter than this stays as it is (one call gains little)
+# An unpacker not yet in the cache costs about 0.2 s to compile (once per machine and
+# argument types): 1.4-2.8 s more on the first run after installing, for MobileNetV2,
+# whose invoke a chain shortens by about 1%. Plans whose reference invoke took longer
+# than this chain only calls whose unpackers are compiled already; smaller ones (where
+# the calls' overhead is a large part of an invoke: the digits CNN's 12 calls, 27 -> 19 us)
+# compile what they need.
+SMALL_PLAN_SECONDS = 0.02
 
 
 def enabled() -> bool:
@@ -144,7 +154,7 @@ def _row_of_fill(fn, args: tuple) -> list[int] | None:
     return [_loops().CHAIN_FILL, arr.ctypes.data, arr.size, bits if bits < 2**63 else bits - 2**64, arr.itemsize]
 
 
-def _row_of_kernel(dispatcher, args: tuple, ctr: np.ndarray | None, keep: list) -> list[int] | None:
+def _row_of_kernel(dispatcher, args: tuple, ctr: np.ndarray | None, keep: list, compile_new: bool) -> list[int] | None:
     """``[CALL, unpacker, block, counter]`` for ``dispatcher``'s compiled overload of
     ``args`` (their last is ``ctr`` when given), else None."""
     kinds = native_pool._field_kinds(args)
@@ -162,7 +172,7 @@ def _row_of_kernel(dispatcher, args: tuple, ctr: np.ndarray | None, keep: list) 
         return None  # an array or object returned would leak: keep the Python call
     try:
         addr = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
-        unpack = native_pool._unpacker(kinds, sig, restype, status=True) if addr else None
+        unpack = native_pool._unpacker(kinds, sig, restype, status=True, compile_new=compile_new) if addr else None
     except Exception:  # noqa: BLE001 - an argument type the unpacker cannot rebuild: keep the Python call
         return None
     if unpack is None:
@@ -172,7 +182,7 @@ def _row_of_kernel(dispatcher, args: tuple, ctr: np.ndarray | None, keep: list) 
     return [_loops().CHAIN_CALL, unpack.address, block.ctypes.data, 0 if ctr is None else ctr.ctypes.data, 0]
 
 
-def _row(resolved: Callable, direct: Callable, args: tuple, keep: list) -> list[int] | None:
+def _row(resolved: Callable, direct: Callable, args: tuple, keep: list, compile_new: bool = True) -> list[int] | None:
     """The chain row of one resolved call (``direct``: its direct entry), or None."""
     from edgelite.interpreter.compute import bound
 
@@ -184,12 +194,12 @@ def _row(resolved: Callable, direct: Callable, args: tuple, keep: list) -> list[
         if min(resolved.n_chunks, resolved.threads) > 1 or not bound._is_dispatcher(resolved.fn):
             return None  # split over threads: the pool's (or the native helpers') call
         ctr = np.zeros(pool.CTR_LEN, np.int64)
-        row = _row_of_kernel(resolved.fn, (*args, ctr), ctr, keep)
+        row = _row_of_kernel(resolved.fn, (*args, ctr), ctr, keep, compile_new)
         if row is not None:
             keep.append(ctr)
         return row
     if bound._is_dispatcher(resolved):
-        return _row_of_kernel(resolved, args, None, keep)
+        return _row_of_kernel(resolved, args, None, keep, compile_new)
     return None
 
 
@@ -214,10 +224,12 @@ def _runner(table: np.ndarray) -> Callable:
     return bound.direct_entry(run, (table, start))
 
 
-def chain(resolved: list, direct: list) -> list:
+def chain(resolved: list, direct: list, compile_new: bool = True) -> list:
     """``direct`` (a resolved plan's calls with their direct entries; ``resolved``: the
     same calls before :func:`bound.direct_entry`) with each run of at least
-    :data:`MIN_CALLS` calls that native code can make replaced by one :class:`NativeChain`."""
+    :data:`MIN_CALLS` calls that native code can make replaced by one :class:`NativeChain`.
+    With ``compile_new=False`` a kernel call joins only if its unpacker needs no compiling
+    (see :data:`SMALL_PLAN_SECONDS`)."""
     out: list = []
     run_rows: list = []
     run_calls: list = []
@@ -235,7 +247,7 @@ def chain(resolved: list, direct: list) -> list:
         keep = []
 
     for (rfn, args), (dfn, _) in zip(resolved, direct):
-        row = _row(rfn, dfn, args, keep)
+        row = _row(rfn, dfn, args, keep, compile_new)
         if row is None:
             flush()
             out.append((dfn, args))

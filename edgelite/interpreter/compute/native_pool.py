@@ -220,9 +220,11 @@ def _unpacker_dir() -> str | None:
     return path if os.access(path, os.W_OK) else None
 
 
-def _unpacker(kinds: list, argtypes: tuple, restype, status: bool = False):
+def _unpacker(kinds: list, argtypes: tuple, restype, status: bool = False, compile_new: bool = True):
     """The unpacker for these argument types (made once per process; compiled once per
-    machine where its module can be written to the cache directory)."""
+    machine where its module can be written to the cache directory). With
+    ``compile_new=False``, None unless it is loaded already or was compiled into the cache
+    by an earlier process (its ``.compiled`` mark, written after the first load, is there)."""
     import hashlib
     import importlib.util
 
@@ -233,13 +235,18 @@ def _unpacker(kinds: list, argtypes: tuple, restype, status: bool = False):
         return fn
     folder = _unpacker_dir()
     name = f"edgelite_unpack_{key}"
+    if folder is None and not compile_new:
+        return None
     if folder is not None:
         path = os.path.join(folder, name + ".py")
+        mark = os.path.join(folder, name + ".compiled")
         try:
             with open(path, encoding="utf-8") as f:
                 current = f.read() == source
         except OSError:
             current = False
+        if not compile_new and not (current and os.path.exists(mark)):
+            return None
         if not current:  # missing, or not what this code generates: (re)written
             tmp = f"{path}.{os.getpid()}.tmp"
             with open(tmp, "w", encoding="utf-8") as f:
@@ -252,6 +259,9 @@ def _unpacker(kinds: list, argtypes: tuple, restype, status: bool = False):
         if module.ARGTYPES != tuple(argtypes) or module.RESTYPE != restype:
             raise ValueError(f"{path}: its types are not {argtypes}")  # make_call keeps the pool then
         fn = module.unpack
+        if not os.path.exists(mark):
+            with open(mark, "w", encoding="utf-8") as f:
+                f.write(key)
     else:  # nowhere to write: compiled in memory, every process
         ns = {"__name__": name}
         exec(compile(source.replace(", cache=True)", ")"), name, "exec"), ns)  # noqa: S102 - generated above

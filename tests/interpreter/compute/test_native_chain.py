@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgelite.interpreter import Interpreter
-from edgelite.interpreter.compute import bound, native_chain, pool
+from edgelite.interpreter.compute import bound, native_chain, native_pool, pool
 from edgelite.interpreter.compute.jit import HAVE_NUMBA, njit, wait_until_warm
 
 from tests.interpreter.compute.test_pool import _fill_chunks
@@ -280,3 +280,40 @@ def test_counter_length_matches_the_pool():
     from edgelite.interpreter.compute import native_loops
 
     assert native_loops.CTR_LEN == pool.CTR_LEN
+
+
+def test_without_compiling_only_cached_unpackers_join(tmp_path, monkeypatch):
+    """``compile_new=False`` (a plan whose reference run was long): a kernel call joins a
+    chain only when its unpacker was compiled into the cache before (its mark is there)."""
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(native_pool, "_unpackers", {})
+    x, y, z = np.ones(5, np.float32), np.zeros(5, np.float32), np.zeros(5, np.float32)
+    calls = [(_scale_add, (y, x, np.float32(2.0), 1.0)), (_scale_add, (z, y, np.float32(2.0), 1.0))]
+    resolved, direct = [], []
+    for fn, args in calls:
+        fn = bound.resolve(fn, 1)
+        bound.first_run(fn, args)
+        resolved.append((fn, args))
+        direct.append((bound.direct_entry(fn, args), args))
+    assert len(native_chain.chain(resolved, direct, compile_new=False)) == 2  # nothing compiled yet
+    assert not list(tmp_path.glob("native_unpackers/*.compiled"))
+    assert len(native_chain.chain(resolved, direct, compile_new=True)) == 1
+    assert list(tmp_path.glob("native_unpackers/*.compiled"))
+    monkeypatch.setattr(native_pool, "_unpackers", {})  # a new process: loaded from the cache
+    plan = native_chain.chain(resolved, direct, compile_new=False)
+    assert len(plan) == 1
+    y[:] = z[:] = 0
+    _run(plan)
+    np.testing.assert_array_equal(z, np.full(5, 7.0, np.float32))
+
+
+def test_a_long_reference_run_compiles_no_new_unpacker(monkeypatch):
+    """``bound.chained`` passes the rule on: a plan whose reference run took longer than
+    ``SMALL_PLAN_SECONDS`` compiles nothing new."""
+    seen = []
+    monkeypatch.setattr(native_chain, "chain", lambda r, d, compile_new=True: seen.append(compile_new) or d)
+    resolved = [(bound.resolve(_scale_add, 1), ())]
+    bound.chained(resolved, [(None, ())], reference_seconds=native_chain.SMALL_PLAN_SECONDS * 2)
+    bound.chained(resolved, [(None, ())], reference_seconds=native_chain.SMALL_PLAN_SECONDS / 2)
+    bound.chained(resolved, [(None, ())], reference_seconds=None)
+    assert seen == [False, True, True]
