@@ -154,7 +154,8 @@ def chained(resolved: list[Call], calls: list[Call], reference_seconds: float | 
 
     if not native_chain.enabled():
         return calls
-    small = reference_seconds is None or reference_seconds < native_chain.SMALL_PLAN_SECONDS
+    small = (reference_seconds is None or reference_seconds < native_chain.SMALL_PLAN_SECONDS
+             or native_chain.compile_always())
     return native_chain.chain(resolved, calls, compile_new=small)
 
 

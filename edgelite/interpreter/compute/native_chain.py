@@ -31,7 +31,8 @@ chain then makes that call again through its Python entry, which raises the same
 exception to the caller, and (if it does not raise the second time) goes on with the
 next row. No error is swallowed.
 
-``EDGELITE_NATIVE_CHAIN=0`` turns chains off.
+``EDGELITE_NATIVE_CHAIN=0`` turns chains off; ``EDGELITE_NATIVE_CHAIN=compile`` makes
+every plan compile the unpackers it needs.
 
 Example:
     >>> from edgelite.interpreter.compute import native_chain
@@ -60,6 +61,12 @@ SMALL_PLAN_SECONDS = 0.02
 
 def enabled() -> bool:
     return os.environ.get("EDGELITE_NATIVE_CHAIN", "1") != "0"
+
+
+def compile_always() -> bool:
+    """``EDGELITE_NATIVE_CHAIN=compile``: every plan compiles the unpackers it needs (a
+    service that keeps a big model for long pays the one-time compile for its few percent)."""
+    return os.environ.get("EDGELITE_NATIVE_CHAIN", "1") == "compile"
 
 
 class NativeChain:

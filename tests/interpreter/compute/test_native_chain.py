@@ -316,4 +316,6 @@ def test_a_long_reference_run_compiles_no_new_unpacker(monkeypatch):
     bound.chained(resolved, [(None, ())], reference_seconds=native_chain.SMALL_PLAN_SECONDS * 2)
     bound.chained(resolved, [(None, ())], reference_seconds=native_chain.SMALL_PLAN_SECONDS / 2)
     bound.chained(resolved, [(None, ())], reference_seconds=None)
-    assert seen == [False, True, True]
+    monkeypatch.setenv("EDGELITE_NATIVE_CHAIN", "compile")
+    bound.chained(resolved, [(None, ())], reference_seconds=native_chain.SMALL_PLAN_SECONDS * 2)
+    assert seen == [False, True, True, True]
