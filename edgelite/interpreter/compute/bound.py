@@ -136,7 +136,7 @@ def native_helpers_of(calls: list[Call]):
     plan) has calls for them, else None: the executor wakes them at the start of an invoke
     and lets them sleep at its end."""
     native = sys.modules.get("edgelite.interpreter.compute.native_pool")
-    if native is None or not any(isinstance(fn, native.NativeCall) for fn, _ in calls):
+    if native is None or not any(isinstance(fn, native.NativeCall) or getattr(fn, "helpers", 0) for fn, _ in calls):
         return None
     return native.native()
 

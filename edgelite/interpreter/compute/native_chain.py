@@ -18,9 +18,12 @@ zeroed before each call, as the fresh one was); ``np.copyto(dst, src)`` of one d
 one shape from a C-contiguous source into a C-contiguous destination (a ``memmove``) or
 into a strided view whose last dimension is contiguous (one ``memmove`` per contiguous
 run: PAD's interior, a depthwise input's padded buffer); and ``array.fill(value)`` of a
-C-contiguous array with a value of its dtype (or a Python int or float it holds exactly). Anything else (BLAS products, numpy
-ufuncs, Python kernels, calls split over the native helpers) stays a Python call
-between chains.
+C-contiguous array with a value of its dtype (or a Python int or float it holds exactly);
+and, at 2 or more threads, a call split over the native helpers (``native_pool``): the
+chain posts its job, runs the caller's part and waits for the helpers in native code, as
+``NativeCall`` does from Python (helpers found asleep: the chain returns, Python wakes
+them, the chain goes on). Anything else (BLAS products, numpy ufuncs, Python kernels)
+stays a Python call between chains. The chain runs without the GIL, as the kernels do.
 
 Compiling: each list of argument types needs its unpacker compiled once per machine
 (:data:`SMALL_PLAN_SECONDS` says which plans pay for that).
@@ -72,23 +75,47 @@ def compile_always() -> bool:
 class NativeChain:
     """A run of prepared calls made by ``native_loops.run_chain``: ``chain()`` runs them
     all. ``calls`` are the same calls as Python would make them (each one's direct entry),
-    used to raise a kernel's exception."""
+    used to raise a kernel's exception. ``pooled``: the parameter blocks of its calls
+    shared with the native helpers (their state's address is refreshed after a fork)."""
 
-    __slots__ = ("table", "calls", "keep", "_run", "_start")
+    __slots__ = ("table", "calls", "keep", "pooled", "helpers", "flags", "_state", "_run", "_start")
 
-    def __init__(self, table: np.ndarray, calls: list, keep: list, run: Callable):
+    def __init__(self, table: np.ndarray, calls: list, keep: list, run: Callable, pooled: list, helpers: int):
         self.table = table
         self.calls = calls
         self.keep = keep  # blocks and counters the table points at
+        self.pooled = pooled
+        self.helpers = helpers
+        self.flags = np.zeros(1, np.int64)
+        self._state = 0
         self._run = run
         self._start = np.int64(0)
 
     def __call__(self, *_ignored) -> None:
-        failed = self._run(self.table, self._start)
-        while failed >= 0:
-            fn, args = self.calls[failed]
+        if self.helpers:
+            self._ready_helpers()
+        flags = self.flags
+        flags[0] = 0
+        at = self._run(self.table, self._start, flags)
+        while at != -1:
+            if at <= -2:  # helpers asleep at a shared call: wake them, go on from there
+                native_pool.native().wake()
+                at = self._run(self.table, np.int64(-at - 2), flags)
+                continue
+            fn, args = self.calls[at]
             fn(*args)  # the kernel's exception, raised where Python made the call
-            failed = self._run(self.table, np.int64(failed + 1))
+            at = self._run(self.table, np.int64(at + 1), flags)
+
+    def _ready_helpers(self) -> None:
+        """Start the helpers (again, in a forked child) and point the blocks at their state."""
+        p = native_pool.native()
+        if p._pid != os.getpid() or p.size < self.helpers:
+            p.ensure(self.helpers)
+        address = p.state.ctypes.data
+        if address != self._state:
+            for block in self.pooled:
+                block[5] = address
+            self._state = address
 
     def __len__(self) -> int:
         return len(self.calls)
@@ -189,10 +216,33 @@ def _row_of_kernel(dispatcher, args: tuple, ctr: np.ndarray | None, keep: list, 
     return [_loops().CHAIN_CALL, unpack.address, block.ctypes.data, 0 if ctr is None else ctr.ctypes.data, 0]
 
 
+class _Shared:
+    """A ``POOLED`` row's parameter block, marked so that its chain finds it."""
+
+    __slots__ = ("block",)
+
+    def __init__(self, block: np.ndarray):
+        self.block = block
+
+
+def _row_of_shared(resolved, direct, keep: list, compile_new: bool) -> list[int] | None:
+    """The ``POOLED`` row of a call the native helpers share (``direct``: its
+    ``NativeCall``): the helpers' block as it is, and the caller's part through the
+    kernel's status unpacker, on the same arguments and counter."""
+    row = _row_of_kernel(resolved.fn, direct.args, None, keep, compile_new)
+    if row is None:
+        return None
+    block = np.array([row[1], row[2], int(direct.address), direct.ctr.ctypes.data, int(direct.n_chunks), 0], np.int64)
+    keep.append(_Shared(block))
+    return [_loops().CHAIN_POOLED, block.ctypes.data, 0, 0, 0]
+
+
 def _row(resolved: Callable, direct: Callable, args: tuple, keep: list, compile_new: bool = True) -> list[int] | None:
     """The chain row of one resolved call (``direct``: its direct entry), or None."""
     from edgelite.interpreter.compute import bound
 
+    if isinstance(direct, native_pool.NativeCall):
+        return _row_of_shared(resolved, direct, keep, compile_new) if bound._is_dispatcher(resolved.fn) else None
     if direct is np.copyto:
         return _row_of_copy(args, keep)
     if type(direct).__name__ == "builtin_function_or_method" and getattr(direct, "__name__", None) == "fill":
@@ -226,9 +276,9 @@ def _runner(table: np.ndarray) -> Callable:
     from edgelite.interpreter.compute import bound
 
     run = _loops().run_chain
-    start = np.int64(0)
-    run(table[:0], start)  # compiled (or loaded from the cache) for these types
-    return bound.direct_entry(run, (table, start))
+    start, flags = np.int64(0), np.zeros(1, np.int64)
+    run(table[:0], start, flags)  # compiled (or loaded from the cache) for these types
+    return bound.direct_entry(run, (table, start, flags))
 
 
 def chain(resolved: list, direct: list, compile_new: bool = True) -> list:
@@ -246,7 +296,10 @@ def chain(resolved: list, direct: list, compile_new: bool = True) -> list:
         nonlocal keep
         if len(run_rows) >= MIN_CALLS:
             table = np.array(run_rows, np.int64)
-            out.append((NativeChain(table, list(run_calls), keep, _runner(table)), ()))
+            shared = [fn for fn, _ in run_calls if isinstance(fn, native_pool.NativeCall)]
+            blocks = [k.block for k in keep if isinstance(k, _Shared)]
+            helpers = max((fn.helpers for fn in shared), default=0)
+            out.append((NativeChain(table, list(run_calls), keep, _runner(table), blocks, helpers), ()))
         else:
             out.extend(run_calls)
         run_rows.clear()

@@ -20,9 +20,10 @@ from numba.extending import intrinsic
 
 from edgelite.interpreter.compute import pool
 from edgelite.interpreter.compute.jit import _load_cached
-from edgelite.interpreter.compute.native_pool import BETWEEN, BETWEEN_YIELDS, BLOCK, PARK, SEQ, STOP, YIELD
+from edgelite.interpreter.compute.native_pool import (ASLEEP, BETWEEN, BETWEEN_YIELDS, BLOCK, CALLER_SPIN_TRIES, PARK, SEQ,
+                                                      STOP, YIELD)
 
-CHAIN_CALL, CHAIN_COPY, CHAIN_FILL, CHAIN_SCATTER = 0, 1, 2, 3  # the kinds of a chain's rows (run_chain)
+CHAIN_CALL, CHAIN_COPY, CHAIN_FILL, CHAIN_SCATTER, CHAIN_POOLED = 0, 1, 2, 3, 4  # a chain's rows (run_chain)
 CTR_LEN = pool.CTR_LEN
 
 _I32, _I64 = ir.IntType(32), ir.IntType(64)
@@ -240,10 +241,10 @@ def spin(n):
         cpu_relax()
 
 
-@numba.njit(cache=True)
-def run_chain(table, start):
+@numba.njit(nogil=True, cache=True)
+def run_chain(table, start, flags):
     """Run rows ``start..`` of a chain's table (:mod:`native_chain`), each
-    ``[kind, a, b, c, d]``:
+    ``[kind, a, b, c, d]``, without the GIL (as the kernels themselves run):
 
     * ``CALL``: ``[CALL, unpacker, block, counter, 0]``, the counter's words zeroed first
       when its address is not 0;
@@ -251,10 +252,13 @@ def run_chain(table, start):
     * ``FILL``: ``[FILL, destination, count, pattern, itemsize]``: ``count`` items of
       ``itemsize`` bytes (1, 2, 4 or 8), each the low bytes of ``pattern``;
     * ``SCATTER``: ``[SCATTER, block, 0, 0, 0]``, a contiguous source copied into a
-      strided destination in runs: the block holds ``[destination, source, run bytes,
-      outer dims, shape..., strides...]`` (:func:`scatter`).
+      strided destination in runs (:func:`scatter`);
+    * ``POOLED``: ``[POOLED, block, 0, 0, 0]``, a call shared with the native helpers
+      (:func:`pooled`).
 
-    Returns the index of the first call that raised (the rest not run), or -1."""
+    Returns -1 when every row ran; ``i`` when the call of row ``i`` raised (the rest not
+    run); ``-(i + 2)`` when row ``i`` found helpers asleep and ``flags[0]`` was 0 (it sets
+    it: the caller wakes them and runs the chain on from row ``i``)."""
     for i in range(start, table.shape[0]):
         kind = table[i, 0]
         if kind == CHAIN_CALL:
@@ -269,12 +273,44 @@ def run_chain(table, start):
             move_bytes(table[i, 1], table[i, 2], table[i, 3])
         elif kind == CHAIN_FILL:
             fill(table[i, 1], table[i, 2], table[i, 3], table[i, 4])
-        else:
+        elif kind == CHAIN_SCATTER:
             scatter(table[i, 1])
+        else:
+            status = pooled(table[i, 1], flags)
+            if status == 1:
+                return i
+            if status == 2:
+                return -(i + 2)
     return -1
 
 
-@numba.njit(cache=True)
+@numba.njit(nogil=True, cache=True)
+def pooled(block, flags):
+    """A ``POOLED`` row: ``block`` holds ``[caller unpacker, caller block, helpers' block,
+    counter, chunks, state]`` (a ``NativeCall``'s job and its kernel's status unpacker).
+    As ``NativeCall.__call__``: post the job, run the caller's part, wait in native code
+    for the chunks a helper claimed (yielding the CPU now and then). Returns 0, 1 when the
+    caller's part raised (not waiting, as ``NativeCall``), 2 when helpers sleep and
+    ``flags[0]`` was 0 (set now; nothing run)."""
+    b = carray(as_ptr(block), 6, np.int64)
+    state = carray(as_ptr(b[5]), 7, np.int64)
+    if flags[0] == 0 and _fetch_add(state, ASLEEP, 0) != 0:
+        flags[0] = 1
+        return 2
+    ctr = carray(as_ptr(b[3]), CTR_LEN, np.int64)
+    post(state, b[2], ctr)
+    if call_status(b[0], b[1]) != 0:
+        return 1
+    n = b[4]
+    while True:
+        for _ in range(CALLER_SPIN_TRIES):
+            if _fetch_add(ctr, 1, 0) >= n:
+                return 0
+        if state[YIELD] != 0:
+            call_yield(state[YIELD])
+
+
+@numba.njit(nogil=True, cache=True)
 def fill(dst, count, pattern, itemsize):
     """``count`` items of ``itemsize`` bytes at ``dst``, each the low bytes of ``pattern``."""
     if itemsize == 1:
@@ -298,7 +334,7 @@ def fill(dst, count, pattern, itemsize):
             a8[j] = pattern
 
 
-@numba.njit(cache=True)
+@numba.njit(nogil=True, cache=True)
 def scatter(block):
     """The ``SCATTER`` row's copy: run ``r`` of the (contiguous) source goes to the
     destination at ``sum_d index_d(r) * stride_d`` over the outer dimensions."""
@@ -317,5 +353,5 @@ def scatter(block):
         move_bytes(dst + off, src + r * run, run)
 
 
-for _dispatcher in (worker, post, spin, run_chain, fill, scatter):
+for _dispatcher in (worker, post, spin, run_chain, fill, scatter, pooled):
     _load_cached(_dispatcher)  # cached code loaded as jit loads its kernels (cfunc_loaded)

@@ -5,6 +5,7 @@ swallowed."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -319,3 +320,69 @@ def test_a_long_reference_run_compiles_no_new_unpacker(monkeypatch):
     monkeypatch.setenv("EDGELITE_NATIVE_CHAIN", "compile")
     bound.chained(resolved, [(None, ())], reference_seconds=native_chain.SMALL_PLAN_SECONDS * 2)
     assert seen == [False, True, True, True]
+
+
+def _shared_plan(out, who, per, work, n, threads, extra_calls):
+    """A plan with a call split over the native helpers between two plain kernel calls."""
+    args = (out, who, np.int64(per), np.int64(work), np.int64(n))
+    resolved, direct = [], []
+    for fn, a in [extra_calls[0], bound.pooled(_fill_chunks, args, n, threads), extra_calls[1]]:
+        fn = bound.resolve(fn, threads)
+        bound.first_run(fn, a)
+        resolved.append((fn, a))
+        direct.append((bound.direct_entry(fn, a), a))
+    assert isinstance(direct[1][0], native_pool.NativeCall)
+    return native_chain.chain(resolved, direct)
+
+
+@pytest.mark.parametrize("n, threads", [(2, 2), (16, 2), (16, 3)])
+def test_calls_shared_with_the_helpers_run_every_chunk_once(n, threads):
+    per = 4
+    out = np.zeros(n * per, np.int64)
+    who = np.full(n, -1, np.int64)
+    x, y, z = np.ones(3, np.float32), np.zeros(3, np.float32), np.zeros(3, np.float32)
+    plan = _shared_plan(out, who, per, 20_000, n, threads,
+                        [(_scale_add, (y, x, np.float32(2.0), 0.0)), (_scale_add, (z, y, np.float32(2.0), 0.0))])
+    assert len(plan) == 1 and plan[0][0].helpers == threads - 1
+    helper = bound.native_helpers_of(plan)
+    assert helper is not None  # the executor wakes them for the invoke
+    for _ in range(40):
+        out[:] = 0
+        who[:] = -1
+        y[:] = z[:] = 0
+        helper.begin()
+        _run(plan)
+        helper.end()
+        np.testing.assert_array_equal(out, np.repeat(np.arange(1, n + 1), per))
+        assert (who >= 0).all() and who.max() < min(threads, n)
+        assert z.tolist() == [4.0] * 3  # the calls after the shared one ran, in order
+
+
+def test_helpers_asleep_are_woken_and_join():
+    """A chain that finds the helpers asleep returns to Python, which wakes them; a later
+    shared call in the same chain can then have a helper's chunks (its slot shows up)."""
+    n, per = 16, 4
+    out = np.zeros(n * per, np.int64)
+    who = np.full(n, -1, np.int64)
+    x, y = np.ones(3, np.float32), np.zeros(3, np.float32)
+    plan = _shared_plan(out, who, per, 300_000, n, 2,
+                        [(_scale_add, (y, x, np.float32(1.0), 0.0)), (_scale_add, (y, x, np.float32(1.0), 0.0))])
+    pool_ = native_pool.native()
+    deadline = time.time() + 60
+    shared = False
+    while time.time() < deadline and not shared:
+        pool_.park()  # every helper goes to sleep
+        t0 = time.time()
+        while pool_.state[native_pool.ASLEEP] < pool_.size and time.time() - t0 < 5:
+            time.sleep(0.001)
+        out[:] = 0
+        who[:] = -1
+        _run(plan)  # wakes them at the shared call
+        np.testing.assert_array_equal(out, np.repeat(np.arange(1, n + 1), per))
+        for _ in range(20):  # awake now: they take part
+            out[:] = 0
+            who[:] = -1
+            _run(plan)
+            np.testing.assert_array_equal(out, np.repeat(np.arange(1, n + 1), per))
+            shared = shared or bool((who == 1).any())
+    assert shared, "a helper never took a chunk of a chained shared call"
