@@ -281,6 +281,19 @@ def _runner(table: np.ndarray) -> Callable:
     return bound.direct_entry(run, (table, start, flags))
 
 
+def _any_kernel_row(resolved: list, direct: list) -> bool:
+    """Whether some kernel call of the plan has its unpacker without compiling one."""
+    keep: list = []
+    loops = _loops()
+    for (rfn, args), (dfn, _) in zip(resolved, direct):
+        if dfn is np.copyto or getattr(dfn, "__name__", None) == "fill":
+            continue
+        row = _row(rfn, dfn, args, keep, False)
+        if row is not None and row[0] in (loops.CHAIN_CALL, loops.CHAIN_POOLED):
+            return True
+    return False
+
+
 def chain(resolved: list, direct: list, compile_new: bool = True) -> list:
     """``direct`` (a resolved plan's calls with their direct entries; ``resolved``: the
     same calls before :func:`bound.direct_entry`) with each run of at least
@@ -306,6 +319,8 @@ def chain(resolved: list, direct: list, compile_new: bool = True) -> list:
         run_calls.clear()
         keep = []
 
+    if not compile_new and not _any_kernel_row(resolved, direct):
+        return list(direct)  # nothing compiled to chain with: not worth compiling run_chain either
     for (rfn, args), (dfn, _) in zip(resolved, direct):
         row = _row(rfn, dfn, args, keep, compile_new)
         if row is None:
