@@ -359,30 +359,34 @@ def test_calls_shared_with_the_helpers_run_every_chunk_once(n, threads):
 
 
 def test_helpers_asleep_are_woken_and_join():
-    """A chain that finds the helpers asleep returns to Python, which wakes them; a later
-    shared call in the same chain can then have a helper's chunks (its slot shows up)."""
+    """A chain shares its pooled calls with a helper (first wait: a new helper loads, or
+    on an empty cache compiles, its polling loop: minutes under emulation); then, with
+    every helper sent to sleep, the chain returns to Python at the shared call, Python
+    wakes them, and a helper takes chunks again."""
     n, per = 16, 4
     out = np.zeros(n * per, np.int64)
     who = np.full(n, -1, np.int64)
     x, y = np.ones(3, np.float32), np.zeros(3, np.float32)
     plan = _shared_plan(out, who, per, 300_000, n, 2,
                         [(_scale_add, (y, x, np.float32(1.0), 0.0)), (_scale_add, (y, x, np.float32(1.0), 0.0))])
-    pool_ = native_pool.native()
-    deadline = time.time() + 60
-    shared = False
-    while time.time() < deadline and not shared:
-        pool_.park()  # every helper goes to sleep
-        t0 = time.time()
-        while pool_.state[native_pool.ASLEEP] < pool_.size and time.time() - t0 < 5:
-            time.sleep(0.001)
-        out[:] = 0
-        who[:] = -1
-        _run(plan)  # wakes them at the shared call
-        np.testing.assert_array_equal(out, np.repeat(np.arange(1, n + 1), per))
-        for _ in range(20):  # awake now: they take part
+
+    def helper_joins(seconds):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
             out[:] = 0
             who[:] = -1
             _run(plan)
             np.testing.assert_array_equal(out, np.repeat(np.arange(1, n + 1), per))
-            shared = shared or bool((who == 1).any())
-    assert shared, "a helper never took a chunk of a chained shared call"
+            if (who == 1).any():
+                return True
+        return False
+
+    assert helper_joins(180), "a helper never took a chunk of a chained shared call"
+    pool_ = native_pool.native()
+    for _ in range(3):
+        pool_.park()  # every helper goes to sleep
+        t0 = time.time()
+        while pool_.state[native_pool.ASLEEP] < pool_.size and time.time() - t0 < 10:
+            time.sleep(0.001)
+        assert pool_.state[native_pool.ASLEEP] == pool_.size
+        assert helper_joins(60), "helpers sent to sleep were not woken by the chain"
