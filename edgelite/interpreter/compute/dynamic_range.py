@@ -91,32 +91,16 @@ def quantize_rows_symmetric(x2d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def asymmetric_params(lo: float, hi: float) -> tuple[np.float32, int]:
-    """``(scale, zero_point)`` of LiteRT's asymmetric quantizer for one row's min/max."""
-    rmin = float(min(F32(0), F32(lo)))
-    rmax = float(max(F32(0), F32(hi)))
+    """``(scale, zero_point)`` of LiteRT's asymmetric quantizer for one row's min/max
+    (``min(0, lo)`` and ``max(0, hi)`` as Python's: a NaN end gives 0); the steps are
+    :func:`_asymmetric_params_jit`'s, run as Python here (the reference path runs
+    before Numba is loaded)."""
+    rmin = F32(lo) if F32(lo) < F32(0) else F32(0)
+    rmax = F32(hi) if F32(hi) > F32(0) else F32(0)
     if rmin == rmax:
         return F32(1), 0
-    # The range is a float32 difference (both ends are floats in LiteRT); only the
-    # division by 255 is done in double. A double difference moves the scale by an ulp
-    # on some inputs (seen on EfficientNet-B0's 1x1 convolutions).
-    scale = float(F32(rmax) - F32(rmin)) / 255.0
-    zp_min = -128.0 - rmin / scale
-    zp_max = 127.0 - rmax / scale
-    err_min = 128.0 + abs(rmin / scale)
-    err_max = 127.0 + abs(rmax / scale)
-    zpd = zp_min if err_min < err_max else zp_max
-    if zpd <= -128.0:
-        zp = -128
-    elif zpd >= 127.0:
-        zp = 127
-    elif zpd != zpd:
-        # NaN: an infinite input made the range infinite. LiteRT's cast of it to int8 is
-        # undefined behaviour in C++; zero point 0 here (the row's values are meaningless
-        # anyway), where int() raised ValueError mid-invoke before.
-        zp = 0
-    else:
-        zp = int(round_half_away(zpd))
-    return F32(scale), zp
+    steps = getattr(_asymmetric_params_jit, "py_func", _asymmetric_params_jit)
+    return steps(rmin, rmax)
 
 
 def quantize_rows_asymmetric(x2d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -235,8 +219,12 @@ def _quantize_rows_ranged_jit(x, mins, maxs, asymmetric, q, scales, zps):
 
 @njit
 def _asymmetric_params_jit(lo, hi):
-    """:func:`asymmetric_params` for float32 ``lo <= 0 <= hi``, ``lo != hi`` (its steps:
-    a float32 width, double divisions, the zero point rounded half away from zero)."""
+    """The scale and zero point for float32 ``lo <= 0 <= hi``, ``lo != hi``: the range is
+    a float32 difference (both ends are floats in LiteRT; only the division by 255 is in
+    double: a double difference moved the scale by an ulp on EfficientNet-B0's 1x1
+    convolutions), the zero point comes from the end with the smaller error, rounded half
+    away from zero; NaN (an infinite input made the range infinite: LiteRT's cast of it
+    to int8 is undefined behaviour in C++) gives zero point 0."""
     rmin, rmax = np.float64(lo), np.float64(hi)
     scale = np.float64(hi - lo) / 255.0
     zp_min = -128.0 - rmin / scale
@@ -248,7 +236,7 @@ def _asymmetric_params_jit(lo, hi):
         zp = -128
     elif zpd >= 127.0:
         zp = 127
-    elif zpd != zpd:  # NaN: an infinite range (asymmetric_params)
+    elif zpd != zpd:
         zp = 0
     else:
         a = abs(zpd)

@@ -191,26 +191,10 @@ def _row_of_fill(fn, args: tuple) -> list[int] | None:
 def _row_of_kernel(dispatcher, args: tuple, ctr: np.ndarray | None, keep: list, compile_new: bool) -> list[int] | None:
     """``[CALL, unpacker, block, counter]`` for ``dispatcher``'s compiled overload of
     ``args`` (their last is ``ctr`` when given), else None."""
-    kinds = native_pool._field_kinds(args)
-    if kinds is None:
+    found = native_pool.compiled_call(dispatcher, args, native=True, compile_new=compile_new)
+    if found is None:
         return None
-    from numba import types
-    from numba.core.typing.typeof import Purpose, typeof
-
-    sig = tuple(typeof(a, Purpose.argument) for a in args)
-    cres = dispatcher.overloads.get(sig)
-    if cres is None:
-        return None
-    restype = cres.signature.return_type
-    if not (restype is types.none or isinstance(restype, (types.Integer, types.Float, types.Boolean))):
-        return None  # an array or object returned would leak: keep the Python call
-    try:
-        addr = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
-        unpack = native_pool._unpacker(kinds, sig, restype, status=True, compile_new=compile_new) if addr else None
-    except Exception:  # noqa: BLE001 - an argument type the unpacker cannot rebuild: keep the Python call
-        return None
-    if unpack is None:
-        return None
+    addr, unpack = found
     block = np.array([unpack.address, addr, 0, *native_pool._fields(args)], np.int64)
     keep.append(block)
     return [_loops().CHAIN_CALL, unpack.address, block.ctypes.data, 0 if ctr is None else ctr.ctypes.data, 0]

@@ -418,6 +418,35 @@ _CALLER_TRIES = np.int64(CALLER_SPIN_TRIES)
 _yield = getattr(os, "sched_yield", lambda: None)
 
 
+def compiled_call(dispatcher, args: tuple, native: bool, compile_new: bool = True) -> tuple[int, object] | None:
+    """``(address, unpacker)`` for calling ``dispatcher``'s overload compiled for exactly
+    ``args``' types from native code: its C-ABI wrapper and a plain unpacker, or with
+    ``native`` its Numba-native function and a status unpacker (:mod:`native_chain`;
+    only for an overload returning nothing or a scalar: an array or object returned would
+    leak). None where that cannot be done (see the module doc; ``compile_new``:
+    :func:`_unpacker`)."""
+    kinds = _field_kinds(args)
+    if kinds is None:
+        return None
+    from numba import types
+    from numba.core.typing.typeof import Purpose, typeof
+
+    sig = tuple(typeof(a, Purpose.argument) for a in args)
+    cres = dispatcher.overloads.get(sig)
+    if cres is None:
+        return None
+    restype = cres.signature.return_type
+    if native and not (restype is types.none or isinstance(restype, (types.Integer, types.Float, types.Boolean))):
+        return None
+    name = cres.fndesc.llvm_func_name if native else cres.fndesc.llvm_cfunc_wrapper_name
+    try:
+        addr = cres.library.get_pointer_to_function(name)
+        unpack = _unpacker(kinds, sig, restype, status=native, compile_new=compile_new) if addr else None
+    except Exception:  # noqa: BLE001 - an argument type the unpacker cannot rebuild: the caller keeps Python
+        return None
+    return None if unpack is None else (addr, unpack)
+
+
 def make_call(dispatcher, entry, args: tuple, n_chunks: int, threads: int) -> NativeCall | None:
     """A :class:`NativeCall` of ``dispatcher``'s overload for ``(*args, ctr)`` (``entry``:
     its entry point, for the caller's part), or None where the native helpers cannot
@@ -427,22 +456,10 @@ def make_call(dispatcher, entry, args: tuple, n_chunks: int, threads: int) -> Na
         return None
     ctr = np.zeros(pool.CTR_LEN, np.int64)
     full = (*args, ctr)
-    kinds = _field_kinds(full)
-    if kinds is None:
+    found = compiled_call(dispatcher, full, native=False)
+    if found is None:
         return None
-    from numba.core.typing.typeof import Purpose, typeof
-
-    sig = tuple(typeof(a, Purpose.argument) for a in full)
-    cres = dispatcher.overloads.get(sig)
-    if cres is None:
-        return None
-    try:
-        addr = cres.library.get_pointer_to_function(cres.fndesc.llvm_cfunc_wrapper_name)
-        unpack = _unpacker(kinds, sig, cres.signature.return_type) if addr else None
-    except Exception:  # noqa: BLE001 - an argument type the unpacker cannot rebuild: keep the pool
-        return None
-    if unpack is None:
-        return None
+    addr, unpack = found
     if _post is None:
         _post = _m().post
     block = np.array([unpack.address, addr, threads - 1, *_fields(full)], np.int64)
