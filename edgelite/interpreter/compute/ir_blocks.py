@@ -54,3 +54,26 @@ def whole_blocks(builder, n, block: int, emit, name: str = "blk"):
     builder.branch(head)
     builder.position_at_end(done)
     return covered
+
+
+def host_has(*features: str) -> bool:
+    """Whether this CPU has every one of ``features`` (``/proc/cpuinfo`` names, which
+    LLVM's host features share for these) and Numba compiles for it: False when
+    ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` point Numba at another CPU. The explicit-
+    vector modules compile their intrinsics only where this holds."""
+    import os
+
+    if os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES"):
+        return False
+    from edgelite.interpreter.compute import simd_gemm
+
+    flags = simd_gemm._linux_cpu_flags()
+    if flags is not None:
+        return set(features) <= flags
+    try:
+        import llvmlite.binding as llvm
+
+        feats = llvm.get_host_cpu_features()
+    except (ImportError, RuntimeError):
+        return False
+    return all(feats.get(f, False) for f in features)

@@ -27,8 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from edgelite.interpreter.compute import ir_blocks
@@ -73,19 +71,7 @@ _built = None
 
 def avx512_available() -> bool:
     """Whether the 16-lane form can be compiled and run here (see the module doc)."""
-    if os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES"):
-        return False
-    from edgelite.interpreter.compute import simd_gemm
-
-    flags = simd_gemm._linux_cpu_flags()
-    if flags is not None:
-        return "avx512f" in flags
-    try:
-        import llvmlite.binding as llvm
-
-        return bool(llvm.get_host_cpu_features().get("avx512f", False))
-    except (ImportError, RuntimeError):
-        return False
+    return ir_blocks.host_has("avx512f")
 
 
 def intrinsic():

@@ -25,8 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import os
-
 from edgelite.interpreter.compute import ir_blocks
 
 BLOCK = 64
@@ -47,20 +45,7 @@ _built = None
 
 def vbmi_available() -> bool:
     """Whether the vector lookup can be compiled and run here (see the module doc)."""
-    if os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES"):
-        return False
-    from edgelite.interpreter.compute import simd_gemm
-
-    flags = simd_gemm._linux_cpu_flags()
-    if flags is not None:
-        return {"avx512f", "avx512bw", "avx512vbmi"} <= flags
-    try:
-        import llvmlite.binding as llvm
-
-        feats = llvm.get_host_cpu_features()
-    except (ImportError, RuntimeError):
-        return False
-    return all(feats.get(f, False) for f in ("avx512f", "avx512bw", "avx512vbmi"))
+    return ir_blocks.host_has("avx512f", "avx512bw", "avx512vbmi")
 
 
 def intrinsic():
