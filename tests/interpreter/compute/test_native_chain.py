@@ -370,19 +370,22 @@ def test_helpers_asleep_are_woken_and_join():
     plan = _shared_plan(out, who, per, 300_000, n, 2,
                         [(_scale_add, (y, x, np.float32(1.0), 0.0)), (_scale_add, (y, x, np.float32(1.0), 0.0))])
 
+    pool_ = native_pool.native()
+
     def helper_joins(seconds):
         deadline = time.time() + seconds
         while time.time() < deadline:
             out[:] = 0
             who[:] = -1
+            pool_.begin()  # as the executor brackets every invoke
             _run(plan)
+            pool_.end()
             np.testing.assert_array_equal(out, np.repeat(np.arange(1, n + 1), per))
             if (who == 1).any():
                 return True
         return False
 
     assert helper_joins(180), "a helper never took a chunk of a chained shared call"
-    pool_ = native_pool.native()
     for _ in range(3):
         pool_.park()  # every helper goes to sleep
         t0 = time.time()
